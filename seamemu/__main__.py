@@ -1,0 +1,5 @@
+"""`python -m seamemu`: the same entry point as the `seamemu` console script."""
+
+from seamemu.cli import main
+
+raise SystemExit(main())

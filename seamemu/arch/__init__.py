@@ -1,0 +1,1 @@
+"""Facts of the TDX and x86 ABIs as declarative tables; no behaviour lives here."""

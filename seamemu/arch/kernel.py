@@ -1,0 +1,103 @@
+"""The Linux kernel's own (software-defined) SEAMCALL codes and its exception-table types.
+
+Spec: Linux arch/x86/include/asm/tdx.h (TDX_SW_ERROR and friends, commit 095b71a);
+arch/x86/include/asm/trapnr.h (X86_TRAP_*); arch/x86/include/asm/extable_fixup_types.h
+(EX_TYPE_*); arch/x86/virt/vmx/tdx/tdx.c and seamcall_internal.h (errno mapping).
+"""
+
+from __future__ import annotations
+
+import errno
+
+TDX_ERROR = 1 << 63
+TDX_NON_RECOVERABLE = 1 << 62
+# Class 0xFF (bits 47:40) is reserved for the OS; the module never returns it.
+TDX_SW_ERROR = TDX_ERROR | (0xFF << 40)
+TDX_SEAMCALL_VMFAILINVALID = TDX_SW_ERROR | 0xFFFF0000
+
+# Trap numbers, X86_TRAP_*.
+X86_TRAP_DE = 0
+X86_TRAP_DB = 1
+X86_TRAP_BP = 3
+X86_TRAP_UD = 6
+X86_TRAP_DF = 8
+X86_TRAP_GP = 13
+X86_TRAP_PF = 14
+
+TDX_SEAMCALL_GP = TDX_SW_ERROR | X86_TRAP_GP
+TDX_SEAMCALL_UD = TDX_SW_ERROR | X86_TRAP_UD
+
+# Mnemonics of the vectors the machine delivers.
+TRAP_NAMES: dict[int, str] = {
+    X86_TRAP_DE: "#DE",
+    X86_TRAP_DB: "#DB",
+    X86_TRAP_BP: "#BP",
+    X86_TRAP_UD: "#UD",
+    X86_TRAP_DF: "#DF",
+    X86_TRAP_GP: "#GP",
+    X86_TRAP_PF: "#PF",
+}
+
+# Exception-table entry types (the `data` word of struct exception_table_entry).
+EX_TYPE_NONE = 0
+EX_TYPE_DEFAULT = 1  # resume at the fixup
+EX_TYPE_FAULT = 2    # resume at the fixup with RAX = trap number
+EX_TYPE_NAMES: dict[int, str] = {
+    EX_TYPE_NONE: "EX_TYPE_NONE",
+    EX_TYPE_DEFAULT: "EX_TYPE_DEFAULT",
+    EX_TYPE_FAULT: "EX_TYPE_FAULT",
+}
+# struct exception_table_entry { int insn, fixup, data; }: two self-relative offsets and a type.
+EXTABLE_ENTRY_SIZE = 12
+
+# What the kernel's seamcall_prerr()/sc_retry_prerr() turn a SEAMCALL result into.
+SEAMCALL_ERRNO: dict[int, int] = {
+    TDX_SEAMCALL_VMFAILINVALID: -errno.ENODEV,
+    TDX_SEAMCALL_GP: -errno.EOPNOTSUPP,
+    TDX_SEAMCALL_UD: -errno.EACCES,
+}
+
+# sc_retry(): RDRAND_RETRY_LOOPS attempts while the module answers TDX_RND_NO_ENTROPY.
+RDRAND_RETRY_LOOPS = 10
+
+
+# The kernel's own codes by name, for rendering RAX after a call through a stub.
+SW_ERROR_NAMES: dict[int, str] = {
+    TDX_SEAMCALL_GP: "TDX_SEAMCALL_GP",
+    TDX_SEAMCALL_UD: "TDX_SEAMCALL_UD",
+    TDX_SEAMCALL_VMFAILINVALID: "TDX_SEAMCALL_VMFAILINVALID",
+}
+
+
+def seamcall_errno(status: int) -> int:
+    """Map a SEAMCALL result to the errno the kernel returns (0, -ENODEV, ..., -EIO)."""
+    if status == 0:
+        return 0
+    return SEAMCALL_ERRNO.get(status, -errno.EIO)
+
+
+__all__ = [
+    "EXTABLE_ENTRY_SIZE",
+    "EX_TYPE_DEFAULT",
+    "EX_TYPE_FAULT",
+    "EX_TYPE_NAMES",
+    "EX_TYPE_NONE",
+    "RDRAND_RETRY_LOOPS",
+    "SEAMCALL_ERRNO",
+    "SW_ERROR_NAMES",
+    "TDX_ERROR",
+    "TDX_NON_RECOVERABLE",
+    "TDX_SEAMCALL_GP",
+    "TDX_SEAMCALL_UD",
+    "TDX_SEAMCALL_VMFAILINVALID",
+    "TDX_SW_ERROR",
+    "TRAP_NAMES",
+    "X86_TRAP_BP",
+    "X86_TRAP_DB",
+    "X86_TRAP_DE",
+    "X86_TRAP_DF",
+    "X86_TRAP_GP",
+    "X86_TRAP_PF",
+    "X86_TRAP_UD",
+    "seamcall_errno",
+]

@@ -1,0 +1,61 @@
+"""The `seamemu` command line: one module per command group; it composes, never computes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from seamemu import __version__
+from seamemu.errors import SeamemuError
+
+# Command groups, each a module with `register(subparsers)`; a group whose module is absent
+# from this build is skipped, so the CLI grows as the groups land.
+GROUPS = (
+    "seamemu.cli.core",
+    "seamemu.cli.model",
+    "seamemu.cli.platform",
+    "seamemu.cli.fuzz",
+    "seamemu.cli.learn",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seamemu",
+        description="Intel TDX's SEAMCALL ABI emulated on Unicorn: run kernel-style TDX assembly "
+                    "and see what real hardware would do.")
+    parser.add_argument("--version", action="version", version=f"seamemu {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in GROUPS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; exit 0 when it did its job, 1 when it found a problem, 2 on bad input."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SeamemuError as exc:
+        lines = str(exc).splitlines() or [type(exc).__name__]
+        for line in lines:
+            print(f"seamemu {args.command}: error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"seamemu {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,112 @@
+"""Core commands: asm (listing), run (one call), matrix (every CPU state), demo, bench."""
+
+from __future__ import annotations
+
+import argparse
+
+from seamemu.cli import common as C
+from seamemu.errors import InputError
+from seamemu.session import CONVENTIONS, Session
+from seamemu.session.listing import format_listing, listing_json
+from seamemu.session.matrix import format_matrix, outcome_matrix
+from seamemu.stubs import DEFAULT_ENTRY
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("asm", help="assemble kernel-style .S files and print the listing (like objdump -d)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR")
+    p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME[=VALUE]")
+    p.add_argument("--assembler", choices=("keystone", "gnu"), default="keystone")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_asm)
+
+    p = sub.add_parser("run", help="call a symbol under an emulated CPU state and show what SEAMCALL did")
+    C.add_source_options(p, entry_default=DEFAULT_ENTRY)
+    p.add_argument("--convention", choices=CONVENTIONS, default="args",
+                   help="args: RDI=leaf, RSI=struct tdx_module_args; legacy: the 2022 "
+                        "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given")
+    C.add_platform_options(p)
+    C.add_state_options(p)
+    C.add_register_options(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("matrix", help="every VMX x SEAMRR x CPL x module combination through a stub")
+    C.add_source_options(p, entry_default=DEFAULT_ENTRY)
+    p.add_argument("--convention", choices=CONVENTIONS, default="args")
+    C.add_platform_options(p)
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--markdown", action="store_true")
+    p.set_defaults(func=cmd_matrix)
+
+    p = sub.add_parser("demo", help="the main job on the embedded default platform, explained")
+    C.add_platform_options(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("bench", help="SEAMCALL round trips per second, against a bare Unicorn hook loop")
+    p.add_argument("--seconds", type=float, default=1.0, help="time per measurement (default 1)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+
+def _session(args: argparse.Namespace, **kw) -> Session:
+    return Session(args.asm, platform=getattr(args, "platform", None), abi=getattr(args, "abi", None),
+                   include_dirs=args.include, defines=C.defines(args), backend=args.assembler, **kw)
+
+
+def cmd_asm(args: argparse.Namespace) -> int:
+    from seamemu.frontend import assemble
+
+    image = assemble(args.files, include_dirs=args.include, defines=C.defines(args), backend=args.assembler)
+    if args.json:
+        C.print_json(listing_json(image))
+    else:
+        print(format_listing(image))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.entry is None:
+        raise InputError("--entry SYMBOL is required")
+    session = _session(args)
+    session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module)
+    result = session.call(args.entry, convention=args.convention, leaf=C.parse_leaf(args.leaf),
+                          inputs=C.register_inputs(args), lp=args.lp)
+    if args.json:
+        C.print_json(result.to_json())
+    else:
+        from seamemu.session.explain_run import format_run
+        print(format_run(result, session.image))
+    return 0
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    rows = outcome_matrix(args.asm, args.entry, convention=args.convention, platform=args.platform,
+                          include_dirs=args.include, defines=C.defines(args), backend=args.assembler)
+    if args.json:
+        C.print_json({"schema": 1, "entry": args.entry, "rows": [r.to_json() for r in rows]})
+    else:
+        print(format_matrix(rows, markdown=args.markdown))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from seamemu.session.demo import demo_text
+
+    print(demo_text(platform=args.platform, abi=args.abi))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from seamemu.session.bench import format_bench, run_bench
+
+    if args.seconds <= 0:
+        raise InputError(f"--seconds {args.seconds}: must be positive")
+    report = run_bench(seconds=args.seconds)
+    if args.json:
+        C.print_json(report)
+    else:
+        print(format_bench(report))
+    return 0

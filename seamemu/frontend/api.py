@@ -1,0 +1,151 @@
+"""assemble() and assemble_text(): kernel-style `.S` in, `Image` out, with a per-process cache.
+
+Pipeline (keystone backend): C preprocessor -> GAS macro expansion -> items -> layout with
+keystone in a worker process.  The GNU backend shares the preprocessor and the section layout
+policy and lets GNU as do the rest.  Each input file is its own translation unit, as if
+assembled separately and linked: local symbols stay in their file, globals are shared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from ..errors import AsmError
+from ..image import Image
+from .cpp import DEFAULT_INCLUDE_DIR, Output, Preprocessor, _strip_comments
+from .items import build_program
+from .keystone_worker import shared_worker
+from .layout import layout
+from .macros import Item, expand
+from .source import Loc
+
+BACKENDS = ("keystone", "gnu")
+_CACHE_SIZE = 64
+_cache: dict[tuple, tuple[dict[str, str], Image]] = {}
+_cache_lock = threading.Lock()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _still_valid(deps: Mapping[str, str]) -> bool:
+    for path, digest in deps.items():
+        if path.startswith("<"):
+            continue  # text given directly: part of the key already
+        try:
+            if _sha(Path(path).read_bytes()) != digest:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _include_reader(include_dirs: Sequence[Path], deps: dict[str, str]):
+    def read(name: str, loc: Loc) -> list[Item]:
+        for d in [Path(loc.file).parent, *include_dirs, DEFAULT_INCLUDE_DIR]:
+            cand = d / name
+            if cand.is_file():
+                break
+        else:
+            raise loc.error(f"`.include` file `{name}` not found")
+        data = cand.read_bytes()
+        deps[str(cand)] = _sha(data)
+        phys = data.decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
+        items: list[Item] = []
+        i = 0
+        while i < len(phys):
+            text, used = _strip_comments(phys, i)
+            items.append((text, Loc(str(cand), i + 1, phys[i].strip())))
+            i += used
+        return items
+    return read
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise AsmError(f"unknown assembler backend `{backend}` (choose from {', '.join(BACKENDS)})")
+
+
+def _build(units: list[tuple[str, Output]], include_dirs: Sequence[Path], backend: str,
+           deps: dict[str, str]) -> Image:
+    names = [name for name, _ in units]
+    if backend == "gnu":
+        from .gnu import assemble_gnu
+        return assemble_gnu([out for _, out in units], names)
+    files = []
+    reader = _include_reader(include_dirs, deps)
+    for scope, (_, out) in enumerate(units):
+        items = [(ln.text, Loc(ln.file, ln.line, ln.raw)) for ln in out.lines]
+        files.append(expand(items, scope, reader))
+    return layout(build_program(files, names), shared_worker())
+
+
+def _cached(key: tuple, make) -> Image:
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and _still_valid(hit[0]):
+        return hit[1]
+    deps, image = make()
+    with _cache_lock:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = (deps, image)
+    return image
+
+
+def assemble(paths: Sequence[str | Path], include_dirs: Sequence[str | Path] = (),
+             defines: Mapping[str, str] | None = None, backend: str = "keystone") -> Image:
+    """Assemble `.S` files (each a translation unit, linked together) into an Image.
+
+    `include_dirs` are searched for `#include` after the including file's directory (for
+    "x") and before seamemu's own headers; `defines` are `-D` macros.  AsmError names the
+    file and line of any problem in the sources.
+    """
+    _check_backend(backend)
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    if not paths:
+        raise AsmError("no input files to assemble")
+    dirs = [Path(d) for d in include_dirs]
+    defs = dict(defines or {})
+    key = ("files", backend, tuple(str(Path(p).resolve()) for p in paths),
+           tuple(str(d) for d in dirs), tuple(sorted(defs.items())))
+
+    def make() -> tuple[dict[str, str], Image]:
+        units: list[tuple[str, Output]] = []
+        deps: dict[str, str] = {}
+        for p in paths:
+            out = Preprocessor(dirs, defs).run_file(p)
+            deps.update(out.files)
+            units.append((str(p), out))
+        return deps, _build(units, dirs, backend, deps)
+    return _cached(key, make)
+
+
+def assemble_text(text: str, filename: str = "<string>", include_dirs: Sequence[str | Path] = (),
+                  defines: Mapping[str, str] | None = None, backend: str = "keystone") -> Image:
+    """Assemble source text as if it were the file `filename` (see assemble())."""
+    _check_backend(backend)
+    dirs = [Path(d) for d in include_dirs]
+    defs = dict(defines or {})
+    key = ("text", backend, _sha(text.encode()), filename, tuple(str(d) for d in dirs),
+           tuple(sorted(defs.items())))
+
+    def make() -> tuple[dict[str, str], Image]:
+        out = Preprocessor(dirs, defs).run_text(text, filename)
+        deps = {k: v for k, v in out.files.items() if k != filename}
+        return deps, _build([(filename, out)], dirs, backend, deps)
+    return _cached(key, make)
+
+
+def clear_cache() -> None:
+    """Forget every assembled Image (the keystone encodings stay memoised)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+__all__ = ["BACKENDS", "DEFAULT_INCLUDE_DIR", "assemble", "assemble_text", "clear_cache"]

@@ -1,0 +1,121 @@
+"""An assembled program: sections at addresses, a symbol table, an exception table, a line map.
+
+The assembler front end (either backend) makes an Image; the machine loads it; the tracer and
+the listing read it.  It is plain data, so every layer may hold one.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Mapping
+
+# Where the front end lays out the first section; later sections follow on 4 KiB boundaries.
+IMAGE_BASE = 0x0040_0000
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    address: int
+    data: bytes
+    flags: str = ""  # GAS flags: "a" alloc, "x" exec, "w" write
+
+    @property
+    def end(self) -> int:
+        return self.address + len(self.data)
+
+    @property
+    def executable(self) -> bool:
+        return "x" in self.flags
+
+
+@dataclass(frozen=True)
+class ExtableEntry:
+    """One struct exception_table_entry, with its self-relative offsets resolved."""
+
+    fault: int  # address of the instruction that may fault
+    fixup: int  # where execution resumes
+    type: int   # EX_TYPE_* (seamemu.arch.kernel)
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    """The source line an emitted item came from (instruction or data)."""
+
+    address: int
+    size: int
+    file: str
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Image:
+    sections: tuple[Section, ...]
+    symbols: Mapping[str, int]
+    extable: tuple[ExtableEntry, ...] = ()
+    lines: tuple[SourceLine, ...] = ()
+    globals: frozenset[str] = frozenset()
+    _by_addr: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Symbols sorted by address for symbol+offset lookups; ".L" and numeric locals last.
+        ranked = sorted(self.symbols.items(), key=lambda kv: (kv[1], _local(kv[0]), kv[0]))
+        object.__setattr__(self, "_by_addr", tuple((a, n) for n, a in ranked))
+
+    # -- lookups -----------------------------------------------------------------------------
+    def address_of(self, name: str) -> int:
+        """Address of a symbol; KeyError names it when absent."""
+        try:
+            return self.symbols[name]
+        except KeyError:
+            raise KeyError(f"no symbol {name!r} in the image") from None
+
+    def symbolize(self, address: int) -> str:
+        """`symbol+0xoff` for an address, preferring global names over local labels."""
+        addrs = [a for a, _ in self._by_addr]
+        i = bisect.bisect_right(addrs, address) - 1
+        if i < 0 or self.section_at(address) is None:
+            return f"0x{address:x}"
+        base = addrs[i]
+        # Among labels at or before the address, take the nearest non-local one if it is in
+        # the same section, so listings read `__seamcall_ret+0x1c` rather than `.Lfoo+0x4`.
+        j = i
+        while j >= 0 and _local(self._by_addr[j][1]):
+            j -= 1
+        if j >= 0 and self.section_at(self._by_addr[j][0]) == self.section_at(address):
+            base, name = self._by_addr[j]
+        else:
+            base, name = self._by_addr[i]
+        off = address - base
+        return name if off == 0 else f"{name}+0x{off:x}"
+
+    def section_at(self, address: int) -> Section | None:
+        for s in self.sections:
+            if s.address <= address < s.end:
+                return s
+        return None
+
+    def extable_entry(self, address: int) -> ExtableEntry | None:
+        for e in self.extable:
+            if e.fault == address:
+                return e
+        return None
+
+    def line_at(self, address: int) -> SourceLine | None:
+        for ln in self.lines:
+            if ln.address <= address < ln.address + max(ln.size, 1):
+                return ln
+        return None
+
+    @property
+    def end(self) -> int:
+        return max((s.end for s in self.sections), default=IMAGE_BASE)
+
+
+def _local(name: str) -> bool:
+    return name.startswith(".L") or name[:1].isdigit() or "\x02" in name
+
+
+__all__ = ["IMAGE_BASE", "ExtableEntry", "Image", "Section", "SourceLine"]

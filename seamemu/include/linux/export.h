@@ -1,0 +1,13 @@
+/*
+ * seamemu's stand-in for the kernel's include/linux/export.h: symbol exports mean nothing
+ * outside a kernel build, so they expand to nothing.
+ */
+#ifndef _LINUX_EXPORT_H
+#define _LINUX_EXPORT_H
+
+#define EXPORT_SYMBOL(sym)
+#define EXPORT_SYMBOL_GPL(sym)
+#define EXPORT_SYMBOL_NS(sym, ns)
+#define EXPORT_SYMBOL_NS_GPL(sym, ns)
+
+#endif /* _LINUX_EXPORT_H */

@@ -1,0 +1,27 @@
+"""Unicorn: guest memory, logical processors, hooks, exception delivery and bounds."""
+
+from seamemu.machine.dispatch import InsnEntry, InsnTable
+from seamemu.machine.faults import vector_name
+from seamemu.machine.lp import LogicalProcessor
+from seamemu.machine.machine import STACK_SIZE, Machine, Snapshot
+from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory, default_present
+from seamemu.machine.results import BoundInfo, Bounds, CallResult, FaultEvent, SeamEvent
+
+__all__ = [
+    "CHUNK",
+    "PAGE",
+    "STACK_SIZE",
+    "BoundInfo",
+    "Bounds",
+    "CallResult",
+    "FaultEvent",
+    "InsnEntry",
+    "InsnTable",
+    "LogicalProcessor",
+    "Machine",
+    "PhysicalMemory",
+    "SeamEvent",
+    "Snapshot",
+    "default_present",
+    "vector_name",
+]

@@ -1,0 +1,81 @@
+"""The built-in rows of the invalid-instruction table: SEAMCALL, TDCALL, VMXON, VMXOFF.
+
+Each handler turns the bytes and registers at RIP into the inputs of a `seamemu.traps`
+function and returns its `Effect`; the LP applies it.  RDMSR/WRMSR (traps/msr.py) plug in
+the same way through `InsnTable.add_address` on patched instructions.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from seamemu.arch.opcodes import SEAMCALL, TDCALL, VMXOFF
+from seamemu.arch.registers import ABI_ORDER
+from seamemu.errors import InputError
+from seamemu.machine.dispatch import InsnTable, memory_operand
+from seamemu.machine.memory import PhysicalMemory
+from seamemu.machine.regs import RFLAGS
+from seamemu.model.api import SeamTarget
+from seamemu.traps.seamcall import execute_seamcall
+from seamemu.traps.table import Decision, Effect
+from seamemu.traps.tdcall import execute_tdcall
+from seamemu.traps.vmx import execute_vmxoff, execute_vmxon
+
+# VMXON is F3 [REX] 0F C7 /6 with a memory operand.  Spec: SDM Vol. 2 / Vol. 3C §31.3.
+VMXON_PREFIX = b"\xf3"
+
+
+def seamcall_handler(target: SeamTarget, memory: PhysicalMemory) -> Callable:
+    def handle(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
+        # vals starts with the GPRs in ABI order (regs.NAMES), so zip takes exactly those.
+        return execute_seamcall(lp.cpu, dict(zip(ABI_ORDER, vals)), vals[RFLAGS], target,
+                                memory, lp.index)
+    return handle
+
+
+def tdcall_handler(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
+    return execute_tdcall(lp.cpu, vals[RFLAGS])
+
+
+def vmxoff_handler(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
+    return execute_vmxoff(lp.cpu, vals[RFLAGS])
+
+
+def vmxon_handler(memory: PhysicalMemory) -> Callable:
+    def handle(lp, rip: int, code: bytes, vals: list[int]) -> Effect | None:
+        pos = 1
+        rex = 0
+        if len(code) > pos and 0x40 <= code[pos] <= 0x4F:
+            rex, pos = code[pos], pos + 1
+        if code[pos:pos + 2] != b"\x0f\xc7" or len(code) < pos + 3:
+            return None
+        ea, reg, n = memory_operand(code, pos + 2, rex, vals, rip)
+        if reg != 6:
+            return None  # another F3 0F C7 /r form: not VMXON, so #UD via the table
+        length = pos + 2 + n
+        pointer = None
+        if ea is not None:
+            try:
+                pointer = memory.read_u64(ea)
+            except InputError:
+                rule = f"#PF: VMXON operand at 0x{ea:016x} is not present"
+                return Effect(Decision("#PF", rule, "operand", 14, 0), fault=(14, 0))
+        return execute_vmxon(lp.cpu, pointer, vals[RFLAGS], length)
+    return handle
+
+
+def install_builtin(table: InsnTable, target: SeamTarget, memory: PhysicalMemory) -> None:
+    """Register SEAMCALL first (the hot path), then the other SEAM/VMX instructions."""
+    table.add_pattern(SEAMCALL, "seamcall", seamcall_handler(target, memory))
+    table.add_pattern(TDCALL, "tdcall", tdcall_handler)
+    table.add_pattern(VMXOFF, "vmxoff", vmxoff_handler)
+    table.add_pattern(VMXON_PREFIX, "vmxon", vmxon_handler(memory))
+
+
+__all__ = [
+    "install_builtin",
+    "seamcall_handler",
+    "tdcall_handler",
+    "vmxoff_handler",
+    "vmxon_handler",
+]

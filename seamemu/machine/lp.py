@@ -1,0 +1,282 @@
+"""One logical processor: a Unicorn instance, its CpuState, its hooks and its bounded run loop.
+
+Hooks are added in the constructor, before the first run (hooks added after translation may
+not fire, dependencies.md §2c), and none of them is a code hook, so straight-line guest code
+runs at full speed:
+- UC_HOOK_INSN_INVALID: SEAMCALL, TDCALL, VMXON, VMXOFF, UD2 and anything else Unicorn
+  cannot run; dispatched by the bytes at RIP through the machine's `InsnTable`.  Effects
+  are applied inline (registers written, RIP moved) and the run continues without restart.
+- UC_HOOK_INTR: int3, int n, #DE and faults QEMU raises; delivered after stopping, because
+  Unicorn overwrites RIP after an interrupt hook returns (unicorn#1027).
+- UC_HOOK_MEM_*_UNMAPPED / *_PROT: lazy backing of present memory (retry), else a #PF.
+Callbacks never let an exception escape: it is stored, emu_stop is called, and the run
+loop re-raises it after emu_start returns (the Qiling pattern).
+
+Bounds (measured on this project's machine, see bench.py): emu_start's `count=` installs a
+C-level code hook that costs nothing measurable on the SEAMCALL round trip and ~4x on tight
+loops (94M insn/s), while `timeout=` starts a timer thread per call (~15x slower round trips:
+5.5k/s vs 80k/s).  So the instruction bound is `count=` in slices of at most SLICE
+instructions, and the time bound is checked between slices and in the SEAM-family hook.
+Instructions run before an interrupting delivery (INTR, #PF restart) are not charged, so
+an exception storm ends at the time bound rather than the instruction bound.
+"""
+
+from __future__ import annotations
+
+import time
+from ctypes import string_at
+from time import perf_counter
+
+from unicorn import (
+    UC_ARCH_X86,
+    UC_HOOK_INSN_INVALID,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_FETCH_PROT,
+    UC_HOOK_MEM_FETCH_UNMAPPED,
+    UC_HOOK_MEM_READ_PROT,
+    UC_HOOK_MEM_READ_UNMAPPED,
+    UC_HOOK_MEM_WRITE_PROT,
+    UC_HOOK_MEM_WRITE_UNMAPPED,
+    UC_MEM_FETCH_PROT,
+    UC_MEM_FETCH_UNMAPPED,
+    UC_MEM_WRITE_PROT,
+    UC_MEM_WRITE_UNMAPPED,
+    UC_MODE_64,
+    Uc,
+    UcError,
+)
+
+from seamemu.errors import InputError
+from seamemu.machine.dispatch import InsnTable
+from seamemu.machine.faults import ERROR_CODE_VECTORS, Delivery, pf_error_code
+from seamemu.machine.memory import CHUNK, PhysicalMemory
+from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RIP, RegFile
+from seamemu.machine.results import Bounds, FaultEvent
+from seamemu.traps.state import CpuState
+from seamemu.traps.table import Effect
+
+SLICE = 4_000_000  # instructions per emu_start: ~40 ms of tight loop, the time-check grain
+X86_TRAP_UD = 6
+
+
+class LogicalProcessor:
+    """A Unicorn x86-64 instance sharing the machine's physical memory."""
+
+    def __init__(self, index: int, memory: PhysicalMemory, insns: InsnTable, delivery: Delivery,
+                 cpu: CpuState) -> None:
+        self.index = index
+        self.memory = memory
+        self.insns = insns
+        self.delivery = delivery
+        self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        memory.attach(uc)
+        self.regfile = RegFile(uc)
+        self.cpu = cpu
+        self.deadline = float("inf")
+        self.events: list[tuple[str, int, Effect]] = []   # (insn name, rip, effect)
+        self.faults: list[FaultEvent] = []
+        self._pending: tuple | None = None
+        self._exc: BaseException | None = None
+        self._last_error: UcError | None = None
+        self._code_base, self._code_addr = -CHUNK, 0
+        uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
+        uc.hook_add(UC_HOOK_INTR, self._on_intr)
+        uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
+                    | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped)
+        uc.hook_add(UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT,
+                    self._on_prot)
+
+    @property
+    def cpu(self) -> CpuState:
+        return self._cpu
+
+    @cpu.setter
+    def cpu(self, value: CpuState) -> None:
+        if not isinstance(value, CpuState):
+            raise InputError(f"LP {self.index}: cpu must be a CpuState, not {type(value).__name__}")
+        self._cpu = value
+
+    # -- hooks (never raise) -------------------------------------------------------------------
+    def _on_invalid(self, uc, _user) -> bool:
+        try:
+            vals = self.regfile.read()
+            rip = vals[RIP]
+            # Code bytes straight from the host buffer of the chunk that held the last one.
+            off = rip - self._code_base
+            if 0 <= off <= CHUNK - 16:
+                code = string_at(self._code_addr + off, 16)
+            else:
+                code = self._code_at(rip)
+            entry = self.insns.first(rip, code)
+            if entry is not None:
+                effect = entry.handler(self, rip, code, vals)
+                if effect is not None:
+                    return self.apply(entry.name, rip, effect, vals)
+                for entry in self.insns.candidates(rip, code)[1:]:
+                    effect = entry.handler(self, rip, code, vals)
+                    if effect is not None:
+                        return self.apply(entry.name, rip, effect, vals)
+            return self._deliver_inline(vals, X86_TRAP_UD, None, rip, "invalid opcode")
+        except BaseException as exc:  # noqa: BLE001 - re-raised after emu_start
+            return self._fail(exc)
+
+    def _code_at(self, rip: int) -> bytes:
+        try:
+            self._code_addr = self.memory.host_address(rip & ~(CHUNK - 1))
+            self._code_base = rip & ~(CHUNK - 1)
+        except InputError:
+            return self.memory.peek(rip, 16)
+        return self.memory.peek(rip, 16)
+
+    def apply(self, name: str, rip: int, effect: Effect, vals: list[int]) -> bool:
+        """Apply a trapped instruction's effect to the registers in `vals` and to the LP."""
+        self.events.append((name, rip, effect))
+        decision, regs, rflags, advance, fault, _reply, _record, cpu = effect
+        if cpu is not None:
+            self._cpu = cpu
+        if fault is not None:
+            return self._deliver_inline(vals, fault[0], fault[1], rip, decision.rule)
+        if decision.kind == "vmexit":
+            return self._stop(("vmexit",))
+        for name_, value in regs.items():
+            vals[INDEX[name_]] = value
+        if rflags is not None:
+            vals[RFLAGS] = rflags
+        vals[RIP] = rip + advance
+        self.regfile.write(vals)
+        if perf_counter() > self.deadline:
+            self._pending = ("time",)
+            self.uc.emu_stop()
+        return True
+
+    def _on_intr(self, uc, intno: int, _user) -> None:
+        try:
+            self._stop(("intr", intno))
+        except BaseException as exc:  # noqa: BLE001
+            self._fail(exc)
+
+    def _on_unmapped(self, uc, access: int, address: int, size: int, _value, _user) -> bool:
+        try:
+            if self.memory.on_unmapped(address, size):
+                return True
+            self._pending = ("pf", address, access, False)
+            return False
+        except BaseException as exc:  # noqa: BLE001
+            return self._fail(exc)
+
+    def _on_prot(self, uc, access: int, address: int, size: int, _value, _user) -> bool:
+        self._pending = ("pf", address, access, True)
+        return False
+
+    def _stop(self, why: tuple) -> bool:
+        self._pending = why
+        self.uc.emu_stop()
+        return False
+
+    def _fail(self, exc: BaseException) -> bool:
+        if self._exc is None:
+            self._exc = exc
+        try:
+            self.uc.emu_stop()
+        except UcError:
+            pass
+        return False
+
+    def _deliver_inline(self, vals: list[int], vector: int, error_code: int | None, rip: int,
+                        detail: str) -> bool:
+        event = self.delivery.deliver(self.uc, vals, vector, error_code, rip, detail=detail)
+        self.faults.append(event)
+        if event.handled_by is None:
+            return self._stop(("fault",))
+        self.regfile.write(vals)
+        return True
+
+    # -- the run loop ------------------------------------------------------------------------
+    def run(self, begin: int, until: int, bounds: Bounds) -> tuple[str, str | None, list[int]]:
+        """Run from `begin` until RIP == `until`: (outcome, bound kind or None, registers)."""
+        self.deadline = time.perf_counter() + bounds.timeout_s
+        remaining = bounds.max_insns
+        pc = begin
+        uc = self.uc
+        while True:
+            n = remaining if remaining < SLICE else SLICE
+            self._pending = None
+            failed = False
+            try:
+                uc.emu_start(pc, until, 0, n)
+            except UcError as err:
+                failed = True
+                self._last_error = err
+            if self._exc is not None:
+                exc, self._exc = self._exc, None
+                raise exc
+            pending = self._pending
+            if pending is None:
+                vals = self.regfile.read()
+                pc = vals[RIP]
+                if failed:  # an engine error no hook explained (not expected in practice)
+                    self.faults.append(FaultEvent(
+                        -1, "engine", None, pc, self.delivery.image.symbolize(pc),
+                        detail=f"unicorn stopped: {self._last_error}",
+                        insn=self.memory.peek(pc, 16), regs=dict(zip(NAMES, vals))))
+                    return "fault", None, vals
+                if pc == until:
+                    return "returned", None, vals
+                if self.memory.peek(pc - 1, 1) == b"\xf4":
+                    return "bound", "halt", vals
+                remaining -= n
+                if remaining <= 0:
+                    return "bound", "instructions", vals
+            else:
+                kind = pending[0]
+                if kind in ("fault", "vmexit"):
+                    return kind, None, self.regfile.read()
+                if kind == "time":
+                    return "bound", "time", self.regfile.read()
+                pc = self._deliver_pending(pending)
+                if pc is None:
+                    return "fault", None, self.regfile.read()
+            if time.perf_counter() > self.deadline:
+                return "bound", "time", self.regfile.read()
+
+    def _deliver_pending(self, pending: tuple) -> int | None:
+        """Deliver an exception recorded by the INTR or memory hooks; the new RIP or None."""
+        vals = self.regfile.read()
+        address = vals[RIP]
+        if pending[0] == "intr":
+            vector = pending[1]
+            soft = self._is_soft_int(address, vector)
+            # QEMU does not expose the error code; 0 is what its own #GP(0)/#SS(0) push.
+            error_code = 0 if vector in ERROR_CODE_VECTORS and not soft else None
+            event = self.delivery.deliver(self.uc, vals, vector, error_code, address, soft=soft,
+                                          detail="software interrupt" if soft else "")
+        else:
+            _, access_addr, access, present = pending
+            write = access in (UC_MEM_WRITE_UNMAPPED, UC_MEM_WRITE_PROT)
+            fetch = access in (UC_MEM_FETCH_UNMAPPED, UC_MEM_FETCH_PROT)
+            what = "fetch" if fetch else "write" if write else "read"
+            state = "unplugged" if self._unplugged(access_addr) else "not present"
+            error_code = pf_error_code(present, write, self._cpu.cpl == 3, fetch)
+            event = self.delivery.deliver(
+                self.uc, vals, 14, error_code, address, access=access_addr,
+                detail=f"wild {what} of 0x{access_addr:016x} ({state})")
+        self.faults.append(event)
+        if event.handled_by is None:
+            return None
+        self.regfile.write(vals)
+        return vals[RIP]
+
+    def _is_soft_int(self, rip_after: int, vector: int) -> bool:
+        # INTR reports traps with RIP after the instruction: int3 (CC) or int imm8 (CD ib).
+        return (self.memory.peek(rip_after - 2, 2) == bytes((0xCD, vector))
+                or (vector == 3 and self.memory.peek(rip_after - 1, 1) == b"\xcc"))
+
+    def _unplugged(self, pa: int) -> bool:
+        return any(b <= pa < e for b, e in self.memory.unplugged)
+
+    def begin_run(self) -> None:
+        self.events = []
+        self.faults = []
+
+
+__all__ = ["SLICE", "LogicalProcessor"]

@@ -1,0 +1,292 @@
+"""The machine: an Image loaded into shared physical memory, N logical processors, SysV calls.
+
+Physical layout, all 2 MiB aligned and always present (the platform's `present` predicate
+covers the rest, backed lazily):
+
+    image    [lo(IMAGE_BASE) .. roundup(image.end))   sections as the front end laid them out
+    machine  [.. + 2 MiB)                             sentinel page (int3), GDT page, stacks
+    scratch  [.. + scratch_size)                      bump allocator for argument buffers
+
+Each LP starts with a flat GDT like the kernel's (__KERNEL_CS 0x10, __KERNEL_DS 0x18), so an
+IDT handler's IRETQ works; CPL is a model value in `CpuState`, not the CS RPL.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from unicorn import UC_HOOK_MEM_WRITE
+from unicorn import x86_const as X
+
+from seamemu.arch.registers import SYSV_ARGS
+from seamemu.errors import InputError
+from seamemu.image import IMAGE_BASE, Image
+from seamemu.machine.dispatch import InsnTable
+from seamemu.machine.faults import Delivery
+from seamemu.machine.handlers import install_builtin
+from seamemu.machine.lp import LogicalProcessor
+from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory, Present
+from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RFLAGS_FIXED, RIP, RSP, RegView
+from seamemu.machine.results import BoundInfo, Bounds, CallResult, SeamEvent
+from seamemu.model.api import SeamTarget
+from seamemu.traps.state import CpuState
+
+STACK_SIZE = 16 << 10          # THREAD_SIZE on x86-64 with KASAN off
+DEFAULT_SCRATCH = 16 << 20
+KERNEL_CS, KERNEL_DS = 0x10, 0x18
+# Flat descriptors: null, (KERNEL32_CS unused), 64-bit code DPL 0, data DPL 0.
+# Spec: SDM Vol. 3A §3.4.5 (segment descriptors); Linux arch/x86/include/asm/segment.h.
+GDT = (0, 0, 0x00AF_9B00_0000_FFFF, 0x00CF_9300_0000_FFFF)
+_MASK64 = (1 << 64) - 1
+_NREGS = len(NAMES)
+_ARG_INDEX = tuple(INDEX[name] for name in SYSV_ARGS)
+
+
+def _round_up(n: int, to: int) -> int:
+    return (n + to - 1) // to * to
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """CPU contexts of all LPs plus the bytes needed to roll written memory back."""
+
+    contexts: tuple
+    cpus: tuple[CpuState, ...]
+    stacks: bytes
+    scratch: bytes
+    scratch_state: tuple[int, int]
+    data_sections: tuple[tuple[int, bytes], ...]
+    unplugged: tuple[tuple[int, int], ...]
+
+
+class Machine:
+    """Guest physical memory, logical processors and the SEAM-family traps for one Image."""
+
+    def __init__(self, image: Image, target: SeamTarget, *, num_lps: int = 1,
+                 present: Present | None = None, bounds: Bounds = Bounds(),
+                 cpu: CpuState | None = None, scratch_size: int = DEFAULT_SCRATCH) -> None:
+        if num_lps < 1:
+            raise InputError(f"Machine: num_lps must be at least 1, got {num_lps}")
+        self.image = image
+        self.target = target
+        self.bounds = bounds
+        self.memory = memory = PhysicalMemory(present)
+        lo = min((s.address for s in image.sections), default=IMAGE_BASE) & ~(CHUNK - 1)
+        hi = max(_round_up(image.end, CHUNK), lo + CHUNK)
+        memory.add_fixed(lo, hi - lo, "image", eager=True)
+        region = _round_up(2 * PAGE + num_lps * STACK_SIZE, CHUNK)
+        memory.add_fixed(hi, region, "machine", eager=True)
+        self.sentinel = hi
+        self.gdt_base = hi + PAGE
+        self.stacks_base = hi + 2 * PAGE
+        memory.set_scratch(hi + region, _round_up(max(scratch_size, CHUNK), CHUNK))
+        for s in image.sections:
+            memory.write(s.address, s.data)
+        memory.write(self.sentinel, b"\xcc" * PAGE)
+        memory.write(self.gdt_base, b"".join(d.to_bytes(8, "little") for d in GDT))
+        self.insns = InsnTable()
+        install_builtin(self.insns, target, memory)
+        delivery = Delivery(image, memory)
+        self.lps = [LogicalProcessor(i, memory, self.insns, delivery, cpu or CpuState())
+                    for i in range(num_lps)]
+        for lp in self.lps:
+            lp.uc.reg_write(X.UC_X86_REG_GDTR, (0, self.gdt_base, len(GDT) * 8 - 1, 0))
+            lp.uc.reg_write(X.UC_X86_REG_CS, KERNEL_CS)
+            lp.uc.reg_write(X.UC_X86_REG_SS, KERNEL_DS)
+        self._data_sections = tuple((s.address, len(s.data)) for s in image.sections
+                                    if "w" in s.flags and "x" not in s.flags)
+        self._cow_hooks: list[tuple[object, int]] = []
+        self._symbols: dict[int, str] = {}
+        self._entries: dict[str | int, int] = {}
+        # ctypes views of each LP's default return-address slot (stack top - 8), so a call
+        # writes the sentinel without going through the generic memory path.
+        self._return_slots = {
+            self.stack_top(i) - 8: ctypes.c_uint64.from_address(memory.host_address(self.stack_top(i) - 8))
+            for i in range(num_lps)
+        }
+
+    # -- addresses ---------------------------------------------------------------------------
+    def stack_top(self, lp: int = 0) -> int:
+        return self.stacks_base + (lp + 1) * STACK_SIZE
+
+    def resolve(self, symbol: str | int) -> int:
+        if isinstance(symbol, int):
+            if not 0 <= symbol <= _MASK64:
+                raise InputError(f"call: address {symbol:#x} is not a 64-bit address")
+            return symbol
+        try:
+            return self.image.address_of(symbol)
+        except KeyError:
+            raise InputError(f"no symbol {symbol!r} in the image") from None
+
+    def _lp(self, lp: int) -> LogicalProcessor:
+        if not 0 <= lp < len(self.lps):
+            raise InputError(f"no logical processor {lp} (machine has {len(self.lps)})")
+        return self.lps[lp]
+
+    # -- calls -------------------------------------------------------------------------------
+    def call(self, symbol: str | int, args: Sequence[int] = (), *, lp: int = 0,
+             regs: Mapping[str, int] | None = None, stack_align: int = 0) -> CallResult:
+        """Call a function with the SysV ABI and run it until it returns or is stopped.
+
+        `args` go to RDI, RSI, RDX, RCX, R8, R9; `regs` presets any other register (GPRs,
+        "rflags"; "rsp" moves the stack); registers not given start at 0.  The return address
+        pushed is a sentinel; `stack_align` bytes are left below the stack top first, so 8
+        gives a misaligned entry RSP.
+        """
+        try:
+            proc = self.lps[lp]
+            entry = self._entries[symbol]
+        except (IndexError, KeyError, TypeError):
+            proc = self._lp(lp)
+            entry = self._entries[symbol] = self.resolve(symbol)
+        if len(args) > 6:
+            raise InputError(f"call {symbol}: {len(args)} arguments, SysV passes at most 6 in registers")
+        vals = [0] * _NREGS
+        vals[RFLAGS] = RFLAGS_FIXED
+        if regs:
+            for name, value in regs.items():
+                i = INDEX.get(name)
+                if i is None or name == "rip":
+                    raise InputError(f"call {symbol}: unknown register {name!r} in regs")
+                vals[i] = _u64(value, name)
+        i = 0
+        for value in args:
+            if value.__class__ is not int or not 0 <= value <= _MASK64:
+                value = _u64(value, SYSV_ARGS[i])
+            vals[_ARG_INDEX[i]] = value
+            i += 1
+        if regs and "rsp" in regs:
+            rsp = vals[RSP] - 8
+        else:
+            rsp = self.stacks_base + (lp + 1) * STACK_SIZE - stack_align - 8
+        self._push_return(rsp)
+        vals[RSP] = rsp
+        vals[RFLAGS] |= RFLAGS_FIXED
+        vals[RIP] = entry
+        proc.regfile.write(vals)
+        proc.events = []
+        proc.faults = []
+        outcome, bound_kind, after = proc.run(entry, self.sentinel, self.bounds)
+        bound = None
+        insn_count = None
+        if bound_kind is not None:
+            rip = after[RIP]
+            limit = {"instructions": self.bounds.max_insns, "time": self.bounds.timeout_s}.get(bound_kind, 0)
+            bound = BoundInfo(bound_kind, rip, self.symbolize(rip), self.memory.peek(rip, 16), limit)
+            if bound_kind == "instructions":
+                insn_count = self.bounds.max_insns
+        symbolize = self.symbolize
+        events = tuple([SeamEvent(name, lp, rip, symbolize(rip), eff[0], eff[6])
+                        for name, rip, eff in proc.events])
+        return CallResult(outcome, RegView(vals), RegView(after), tuple(proc.faults), events,
+                          insn_count, bound, lp)
+
+    def symbolize(self, address: int) -> str:
+        """`symbol+0xoff`, cached: the same few SEAMCALL sites recur on every call."""
+        name = self._symbols.get(address)
+        if name is None:
+            name = self._symbols[address] = self.image.symbolize(address)
+        return name
+
+    def _push_return(self, rsp: int) -> None:
+        slot = self._return_slots.get(rsp)
+        if slot is not None:  # the usual entry RSP: a preallocated view of the stack slot
+            slot.value = self.sentinel
+            return
+        try:
+            self.memory.write(rsp, self.sentinel.to_bytes(8, "little"))
+        except InputError as exc:
+            raise InputError(f"call: stack pointer 0x{rsp:016x} is not in present memory") from exc
+
+    # -- code patching (for instructions Unicorn would execute, e.g. RDMSR) --------------------
+    def patch(self, address: int, data: bytes) -> None:
+        """Overwrite code and drop its translations on every LP so the new bytes run."""
+        self.memory.write(address, data)
+        for lp in self.lps:
+            lp.uc.ctl_remove_cache(address, address + len(data))
+
+    # -- snapshots ---------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """Save all LPs' CPU contexts and start logging memory writes for `restore`.
+
+        Restored by copy: the LP stacks, the scratch bytes allocated so far and the image's
+        writable data sections.  Everywhere else (lazily backed memory, scratch beyond the
+        current allocation) a write hook outside those hot ranges saves each page before its
+        first write.  Not restored: code sections (use `patch`) and the GDT/sentinel page.
+        The SeamTarget's own state is the caller's to snapshot.
+        """
+        mem = self.memory
+        next_, hwm = mem.scratch_state()
+        stacks_len = len(self.lps) * STACK_SIZE
+        snap = Snapshot(
+            contexts=tuple(lp.uc.context_save() for lp in self.lps),
+            cpus=tuple(lp.cpu for lp in self.lps),
+            stacks=mem.save_range(self.stacks_base, stacks_len),
+            scratch=mem.save_range(mem.scratch_base, hwm - mem.scratch_base) if hwm > mem.scratch_base else b"",
+            scratch_state=(next_, hwm),
+            data_sections=tuple((a, mem.save_range(a, n)) for a, n in self._data_sections if n),
+            unplugged=mem.unplugged,
+        )
+        self._install_cow_hooks(lo=min((s.address for s in self.image.sections), default=IMAGE_BASE) & ~(CHUNK - 1),
+                                hi=hwm)
+        mem.track_writes()
+        return snap
+
+    def restore(self, snap: Snapshot) -> None:
+        """Roll CPU state, LP CpuStates and written memory back to `snap`."""
+        mem = self.memory
+        if len(snap.contexts) != len(self.lps):
+            raise InputError("restore: snapshot was taken on a machine with a different LP count")
+        for lp, ctx, cpu in zip(self.lps, snap.contexts, snap.cpus):
+            lp.uc.context_restore(ctx)
+            lp.cpu = cpu
+        if mem.unplugged != snap.unplugged:
+            for b, e in mem.unplugged:
+                mem.plug(b, e - b)
+            for b, e in snap.unplugged:
+                mem.unplug(b, e - b)
+        mem.load_range(self.stacks_base, snap.stacks)
+        _, hwm_now = mem.scratch_state()
+        if snap.scratch:
+            mem.load_range(mem.scratch_base, snap.scratch)
+        start = mem.scratch_base + len(snap.scratch)
+        if hwm_now > start:
+            mem.load_range(start, bytes(hwm_now - start))
+        mem.set_scratch_state(snap.scratch_state)
+        for address, data in snap.data_sections:
+            mem.load_range(address, data)
+        mem.rollback()
+
+    def _install_cow_hooks(self, lo: int, hi: int) -> None:
+        for uc, handle in self._cow_hooks:
+            uc.hook_del(handle)
+        self._cow_hooks = []
+        for lp in self.lps:
+            note = _cow_callback(lp)
+            # Memory hooks are checked at run time, so hooks added now fire without a flush.
+            if lo > 0:
+                self._cow_hooks.append((lp.uc, lp.uc.hook_add(UC_HOOK_MEM_WRITE, note, None, 0, lo - 1)))
+            self._cow_hooks.append((lp.uc, lp.uc.hook_add(UC_HOOK_MEM_WRITE, note, None, hi, _MASK64)))
+
+
+def _cow_callback(lp: LogicalProcessor):
+    memory = lp.memory
+
+    def note(uc, _access, address, size, _value, _user) -> None:
+        try:
+            memory.note_write(address, size)
+        except BaseException as exc:  # noqa: BLE001 - stored and re-raised by the run loop
+            lp._fail(exc)
+    return note
+
+
+def _u64(value: int, name: str) -> int:
+    if not isinstance(value, int) or not -(1 << 63) <= value < 1 << 64:
+        raise InputError(f"register {name}: {value!r} is not a 64-bit value")
+    return value & _MASK64
+
+
+__all__ = ["GDT", "KERNEL_CS", "KERNEL_DS", "STACK_SIZE", "Machine", "Snapshot"]

@@ -1,0 +1,154 @@
+"""What a run reports: bounds, fault events, SEAM-family events, bound hits, the call result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from seamemu.errors import InputError
+from seamemu.machine.regs import NAMES
+from seamemu.model.api import CallRecord
+from seamemu.traps.table import Decision
+
+OUTCOMES = ("returned", "fault", "bound", "vmexit")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Every run stops after `max_insns` guest instructions or `timeout_s` wall seconds."""
+
+    max_insns: int = 1_000_000
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_insns <= 0 or self.timeout_s <= 0:
+            raise InputError(f"Bounds must be positive, got {self.max_insns}, {self.timeout_s}")
+
+
+@dataclass(frozen=True)
+class FaultEvent:
+    """One exception the guest raised, and who handled it (None: unhandled, the run stopped)."""
+
+    vector: int
+    name: str                        # "#GP", "#UD", "#PF", ...
+    error_code: int | None
+    address: int                     # RIP the CPU reports: the faulting insn, or after a trap
+    symbol: str
+    handled_by: str | None = None    # "extable", "idt" or None
+    fixup: int | None = None         # where execution resumed
+    access: int | None = None        # the data address of a memory fault (CR2 for #PF)
+    detail: str = ""
+    insn: bytes = b""                # instruction bytes at `address`
+    regs: Mapping[str, int] = field(default_factory=dict)  # at the fault (unhandled only)
+
+    def report(self) -> str:
+        """A kernel-oops-like text for an unhandled fault."""
+        ec = "" if self.error_code is None else f" error_code=0x{self.error_code:x}"
+        lines = [f"unhandled {self.name} (vector {self.vector}){ec} at RIP 0x{self.address:016x} "
+                 f"<{self.symbol}>"]
+        if self.detail:
+            lines.append(self.detail)
+        if self.access is not None:
+            lines.append(f"address: 0x{self.access:016x}")
+        if self.insn:
+            lines.append("Code: " + " ".join(f"{b:02x}" for b in self.insn))
+        names = [n for n in NAMES if n in self.regs]
+        for i in range(0, len(names), 3):
+            lines.append("  ".join(f"{n.upper():>6}: 0x{self.regs[n]:016x}" for n in names[i:i + 3]))
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {
+            "vector": self.vector,
+            "name": self.name,
+            "error_code": self.error_code,
+            "handled": self.handled_by is not None,
+            "handled_by": self.handled_by,
+            "address": f"0x{self.address:016x}",
+            "symbol": self.symbol,
+            "fixup": None if self.fixup is None else f"0x{self.fixup:016x}",
+            "access": None if self.access is None else f"0x{self.access:016x}",
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class SeamEvent:
+    """One trapped instruction (SEAMCALL, TDCALL, VMXON, ...) and what it did."""
+
+    insn: str
+    lp: int
+    address: int
+    symbol: str
+    decision: Decision
+    record: CallRecord | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "insn": self.insn,
+            "lp": self.lp,
+            "address": f"0x{self.address:016x}",
+            "symbol": self.symbol,
+            "decision": self.decision.to_json(),
+            "record": None if self.record is None else self.record.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class BoundInfo:
+    """Where a run was stopped by its bounds (or halted with nothing to wake it)."""
+
+    kind: str      # "instructions", "time" or "halt"
+    rip: int
+    symbol: str
+    bytes: bytes
+    limit: float
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "rip": f"0x{self.rip:016x}", "symbol": self.symbol,
+                "bytes": self.bytes.hex(), "limit": self.limit}
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """The outcome of `Machine.call`: registers before/after, faults, SEAM events, bounds.
+
+    `outcome`: "returned" (back at the sentinel return address), "fault" (an unhandled
+    exception, the last of `faults`), "bound" (see `bound`), or "vmexit" (an instruction left
+    the guest, which no modelled VMM catches; the last seam event says which).
+    """
+
+    outcome: str
+    regs_before: Mapping[str, int]
+    regs_after: Mapping[str, int]
+    faults: tuple[FaultEvent, ...] = ()
+    seam_events: tuple[SeamEvent, ...] = ()
+    insn_count: int | None = None
+    bound: BoundInfo | None = None
+    lp: int = 0
+
+    @property
+    def rax(self) -> int:
+        return self.regs_after["rax"]
+
+    @property
+    def fault(self) -> FaultEvent | None:
+        """The unhandled fault that stopped the run, if any."""
+        if self.outcome == "fault" and self.faults:
+            return self.faults[-1]
+        return None
+
+    def to_json(self) -> dict:
+        return {
+            "outcome": self.outcome,
+            "lp": self.lp,
+            "regs_before": {k: f"0x{v:016x}" for k, v in self.regs_before.items()},
+            "regs_after": {k: f"0x{v:016x}" for k, v in self.regs_after.items()},
+            "faults": [f.to_json() for f in self.faults],
+            "seam_events": [e.to_json() for e in self.seam_events],
+            "insn_count": self.insn_count,
+            "bound": None if self.bound is None else self.bound.to_json(),
+        }
+
+
+__all__ = ["OUTCOMES", "BoundInfo", "Bounds", "CallResult", "FaultEvent", "SeamEvent"]

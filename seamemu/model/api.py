@@ -1,0 +1,89 @@
+"""What the SEAMCALL trap hands to whatever sits behind it, and what it gets back.
+
+Any object with these methods can stand behind the trap (the TDX module model, a test double,
+a recorded replay), the way any function can stand in for an httpx transport.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
+
+
+class GuestMemory(Protocol):
+    """Guest physical memory as the module sees it (the machine provides it)."""
+
+    def read(self, pa: int, size: int) -> bytes: ...
+
+    def write(self, pa: int, data: bytes) -> None: ...
+
+    def present(self, pa: int, size: int) -> bool: ...
+
+
+# Instruction-level outcomes a reply may ask for instead of a status (fault injection, and the
+# P-SEAMLDR's one-LP-at-a-time rule): the trap applies them as the CPU would.
+INJECTABLE_FAULTS = ("#GP", "#UD", "VMfailInvalid")
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One SEAMCALL that reached the module: everything a test, a log or --json needs."""
+
+    seq: int
+    lp: int
+    leaf: int                       # RAX bits 15:0 (or the full RAX for P-SEAMLDR leaves)
+    leaf_name: str                  # "TDH.SYS.INFO", or "unknown" / "not modelled"
+    version: int
+    inputs: Mapping[str, int]
+    outputs: Mapping[str, int]
+    status: int
+    status_name: str
+    state_before: str = ""
+    state_after: str = ""
+    note: str = ""                  # e.g. "not modelled", "injected", "P-SEAMLDR"
+    injected: str | None = None
+    memory_written: tuple[tuple[int, int], ...] = ()  # (pa, size) ranges the leaf wrote
+    checks: tuple[str, ...] = ()    # ids of the leaf checks evaluated, in order
+
+    def to_json(self) -> dict:
+        return {
+            "seq": self.seq,
+            "lp": self.lp,
+            "leaf": self.leaf,
+            "leaf_name": self.leaf_name,
+            "version": self.version,
+            "inputs": {k: f"0x{v:016x}" for k, v in self.inputs.items()},
+            "outputs": {k: f"0x{v:016x}" for k, v in self.outputs.items()},
+            "status": f"0x{self.status:016x}",
+            "status_name": self.status_name,
+            "state_before": self.state_before,
+            "state_after": self.state_after,
+            "note": self.note,
+            "injected": self.injected,
+            "memory_written": [[f"0x{a:x}", n] for a, n in self.memory_written],
+            "checks": list(self.checks),
+        }
+
+
+@dataclass(frozen=True)
+class SeamReply:
+    """The module's answer: the registers it changed (always `rax`), or an instruction fault."""
+
+    regs: Mapping[str, int] = field(default_factory=dict)
+    fault: str | None = None        # one of INJECTABLE_FAULTS, or None
+    record: CallRecord | None = None
+
+
+class SeamTarget(Protocol):
+    """What sits behind SEAMCALL: the TDX module and the P-SEAMLDR."""
+
+    def module_loaded(self) -> bool: ...
+
+    def pseamldr_present(self) -> bool: ...
+
+    def pseamldr_busy(self, lp: int) -> bool: ...
+
+    def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply: ...
+
+
+__all__ = ["INJECTABLE_FAULTS", "CallRecord", "GuestMemory", "SeamReply", "SeamTarget"]

@@ -1,0 +1,133 @@
+"""What a leaf handler sees during one SEAMCALL: registers, memory, state, and the check helper.
+
+A handler fails only through `Call.require(ok, check_id)`, so every status it can return is a
+named check of its `LeafSpec`; the checks it evaluated are kept in order for the call record.
+Memory the module would map but the platform does not back reads as all-ones and swallows
+writes (noted in the record), the way a master-aborted access behaves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping
+
+from seamemu.arch.status import MASK64, STATUS_BASE_MASK, STATUS_DETAILS_MASK, with_info
+from seamemu.model.api import GuestMemory
+from seamemu.model.spec import LeafSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from seamemu.model.module import TdxModule
+
+
+def injection_matches(injected: int, status: int, *, loader: bool) -> bool:
+    """Whether an injected status belongs at a check answering `status`: P-SEAMLDR codes
+    match whole, module codes by class and details L1 (bits 63:32)."""
+    if loader:
+        return injected == status
+    return (injected & STATUS_BASE_MASK) == (status & STATUS_BASE_MASK)
+
+
+class LeafExit(Exception):
+    """Internal control flow: a check decided the status.  Never leaves the dispatcher."""
+
+    def __init__(self, status: int, check_id: str):
+        super().__init__(check_id)
+        self.status = status
+        self.check_id = check_id
+
+
+class MemAccess:
+    """GuestMemory seen through the module: bounds-safe, every write recorded."""
+
+    def __init__(self, mem: GuestMemory):
+        self._mem = mem
+        self.written: list[tuple[int, int]] = []
+        self.notes: list[str] = []
+
+    def _present(self, pa: int, size: int) -> bool:
+        return 0 <= pa and pa + size <= (1 << 64) and self._mem.present(pa, size)
+
+    def read(self, pa: int, size: int) -> bytes:
+        if size <= 0:
+            return b""
+        if not self._present(pa, size):
+            self.notes.append(f"read of 0x{pa:x}+{size} not backed: all-ones")
+            return b"\xff" * size
+        return bytes(self._mem.read(pa, size))
+
+    def read_u64(self, pa: int) -> int:
+        return int.from_bytes(self.read(pa, 8), "little")
+
+    def write(self, pa: int, data: bytes) -> None:
+        if not data:
+            return
+        if not self._present(pa, len(data)):
+            self.notes.append(f"write of 0x{pa:x}+{len(data)} not backed: dropped")
+            return
+        self._mem.write(pa, bytes(data))
+        self.written.append((pa, len(data)))
+
+
+@dataclass
+class Call:
+    """One SEAMCALL in progress."""
+
+    module: "TdxModule"
+    spec: LeafSpec
+    lp: int
+    regs: Mapping[str, int]
+    mem: MemAccess
+    version: int = 0
+    injected_status: int | None = None      # pending status injection, consumed at a check
+    out: dict[str, int] = field(default_factory=dict)
+    trace: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    injection_applied: str = ""
+
+    @property
+    def abi(self) -> str:
+        return self.module.abi
+
+    @property
+    def state(self):
+        return self.module.state
+
+    @property
+    def rules(self):
+        return self.module.rules
+
+    def reg(self, name: str) -> int:
+        return self.regs.get(name, 0) & MASK64
+
+    def write(self, **regs: int) -> None:
+        for name, value in regs.items():
+            self.out[name] = value & MASK64
+
+    def _status(self, check_id: str, info: tuple[int, ...]) -> int:
+        base = self.spec.check(check_id).status
+        return with_info(base, *info) if info else base
+
+    def require(self, ok: bool, check_id: str, *info: int) -> None:
+        """Record `check_id` as evaluated; unless `ok`, end the call with its status.
+
+        An injected status whose base matches an injectable check fails the call here.
+        """
+        check = self.spec.check(check_id)
+        self.trace.append(check_id)
+        inj = self.injected_status
+        if ok and check.inject and inj is not None and self._matches(inj, check.status):
+            self.injected_status = None
+            self.injection_applied = check_id
+            status = inj if inj & STATUS_DETAILS_MASK else check.status
+            raise LeafExit(status, check_id)
+        if not ok:
+            raise LeafExit(self._status(check_id, info), check_id)
+
+    def _matches(self, injected: int, status: int) -> bool:
+        return injection_matches(injected, status, loader=self.spec.loader)
+
+    def fail(self, check_id: str, *info: int) -> None:
+        self.require(False, check_id, *info)
+
+
+__all__ = ["Call", "LeafExit", "MemAccess", "injection_matches"]

@@ -1,0 +1,165 @@
+"""The module's SEAMCALL dispatcher: decode RAX, admit or refuse the leaf, run its handler and
+record the call.
+
+Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/tdx_vmm_dispatcher.c (M15: reserved RAX bits
+and versions first, then SYS_SHUTDOWN, then "not READY", then the leaf switch whose default is
+TDX_OPERAND_INVALID(RAX)); qizhangz/tdx-module same file (M10: the whole RAX is the leaf
+number, no reserved/version check, same admission order); SEAM loader
+src/pseamldr_dispatcher/pseamldr_dispatcher.c (unknown loader leaf: PSEAMLDR_EBADPARAM).
+A leaf the model does not implement answers TDX_OPERAND_INVALID(RAX) (PSEAMLDR_EBADPARAM for
+the loader) once admitted, and says "not modelled" in the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
+
+from seamemu.arch.leaves import RAX_LEAF_MASK, RAX_RESERVED_MASK, RAX_VERSION_SHIFT, \
+    SEAMLDR_MODE_BIT, leaf_info, seamldr_leaf_info
+from seamemu.arch.registers import ABI_ORDER
+from seamemu.arch.status import MASK64, SeamldrStatus, TdxStatus, status_name, with_operand
+from seamemu.model.api import CallRecord, GuestMemory, SeamReply
+from seamemu.model.context import Call, LeafExit, MemAccess, injection_matches
+from seamemu.model.spec import LeafSpec, handler_for
+from seamemu.model.state import SysState
+
+if TYPE_CHECKING:  # pragma: no cover
+    from seamemu.model.module import TdxModule
+
+OPERAND_INVALID_RAX = with_operand(TdxStatus.TDX_OPERAND_INVALID, "RAX")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """RAX as this module reads it."""
+
+    loader: bool
+    leaf: int           # module leaf number (1.5: bits 15:0; 1.0: all of RAX) or loader RAX
+    version: int
+    name: str           # spec name, or "unknown"
+    reserved_bits: bool = False
+    bad_version: bool = False
+    before_ready: bool = False
+    in_shutdown: bool = False
+
+
+def decode_rax(rax: int, abi: str) -> Decoded:
+    rax &= MASK64
+    if rax & SEAMLDR_MODE_BIT:
+        info = seamldr_leaf_info(rax)
+        return Decoded(True, rax, 0, info.name if info else "unknown")
+    if abi == "1.0":
+        leaf, version = rax, 0
+    else:
+        leaf, version = rax & RAX_LEAF_MASK, (rax >> RAX_VERSION_SHIFT) & 0xFF
+    info = leaf_info(leaf, abi)
+    return Decoded(
+        loader=False, leaf=leaf, version=version, name=info.name if info else "unknown",
+        reserved_bits=abi != "1.0" and bool(rax & RAX_RESERVED_MASK),
+        bad_version=version > 0 and not (info and info.versioned),
+        before_ready=bool(info and info.before_ready),
+        in_shutdown=bool(info and info.in_shutdown),
+    )
+
+
+def _admission(module: "TdxModule", d: Decoded) -> tuple[int, str] | None:
+    """The dispatcher's own answer before any handler runs, or None to go on."""
+    if d.reserved_bits:
+        return OPERAND_INVALID_RAX, "reserved RAX bits set"
+    if d.bad_version:
+        return OPERAND_INVALID_RAX, f"version {d.version} not supported by this leaf"
+    st = module.state.sys_state
+    if st == SysState.SYS_SHUTDOWN and not d.in_shutdown:
+        return TdxStatus.TDX_SYS_SHUTDOWN, "module is shut down"
+    if st not in (SysState.SYS_READY, SysState.SYS_SHUTDOWN) and not d.before_ready:
+        return TdxStatus.TDX_SYS_NOT_READY, "leaf not admitted before SYS_READY"
+    return None
+
+
+def dispatch(module: "TdxModule", lp: int, regs: Mapping[str, int],
+             mem: GuestMemory) -> SeamReply:
+    """One SEAMCALL from `lp`: never raises for any register values."""
+    regs = {name: regs.get(name, 0) & MASK64 for name in ABI_ORDER}
+    rax = regs["rax"]
+    seq = module.next_seq()
+    before = module.state_name()
+    d = decode_rax(rax, module.abi)
+    rec = dict(seq=seq, lp=lp, leaf=d.leaf, leaf_name=d.name, version=d.version,
+               state_before=before)
+
+    def fault(kind: str, note: str, injected: str | None = None) -> SeamReply:
+        record = CallRecord(inputs={"rax": rax}, outputs={}, status=rax, status_name=kind,
+                            state_after=module.state_name(), note=note, injected=injected,
+                            **rec)
+        module.records.append(record)
+        return SeamReply(regs={}, fault=kind, record=record)
+
+    if d.loader and not module.pseamldr_present():
+        return fault("VMfailInvalid", "no P-SEAMLDR on this platform")
+    if d.loader and module.pseamldr_busy(lp):
+        return fault("VMfailInvalid", "another LP is inside the P-SEAMLDR")
+    if not d.loader and not module.module_loaded():
+        return fault("VMfailInvalid", "no TDX module loaded (SEAM_READY clear)")
+
+    entry = handler_for(d.leaf, loader=d.loader, abi=module.abi)
+    spec: LeafSpec | None = entry[0] if entry else None
+    rule = module.injector.match(seq, lp, d.leaf, d.name) if module.injector else None
+    if rule is not None and rule.fault:
+        return fault(rule.fault, "injected", injected=rule.text)
+
+    pending = None
+    injected = None
+    if rule is not None:
+        injected = rule.text
+        points = [c for c in spec.checks_for(module.abi) if c.inject] if spec else []
+        if any(injection_matches(rule.status, c.status, loader=d.loader) for c in points):
+            pending = rule.status
+        else:
+            out = dict(spec.on_entry) if spec else {}
+            return _finish(module, rec, regs, spec, rule.status, out, (), [],
+                           f"injected: {rule.text} (replaced the call)", injected, d.loader)
+
+    if not d.loader:
+        refused = _admission(module, d)
+        if refused is not None:
+            return _finish(module, rec, regs, spec, refused[0], {}, (), [], refused[1],
+                           injected, d.loader)
+    if spec is None:
+        known = (seamldr_leaf_info(d.leaf) if d.loader else leaf_info(d.leaf, module.abi))
+        status = SeamldrStatus.PSEAMLDR_EBADPARAM if d.loader else OPERAND_INVALID_RAX
+        return _finish(module, rec, regs, None, status, {}, (), [],
+                       "not modelled" if known else "unknown leaf", injected, d.loader)
+
+    call = Call(module, spec, lp, regs, MemAccess(mem), version=d.version,
+                injected_status=pending)
+    status = 0
+    try:
+        entry[1](call)
+    except LeafExit as done:
+        status = done.status
+    notes = call.notes + call.mem.notes
+    if pending is not None:
+        notes.append(f"injected at check {call.injection_applied}" if call.injection_applied
+                     else "injection not reached")
+    return _finish(module, rec, regs, spec, status, call.out, tuple(call.trace),
+                   call.mem.written, "; ".join(notes), injected, d.loader)
+
+
+def _finish(module: "TdxModule", rec: dict, regs: Mapping[str, int], spec: LeafSpec | None,
+            status: int, out: Mapping[str, int], trace: tuple[str, ...],
+            written: list[tuple[int, int]], note: str, injected: str | None,
+            loader: bool) -> SeamReply:
+    status &= MASK64
+    inputs = {"rax": regs["rax"]}
+    if spec is not None:
+        inputs.update({reg: regs[reg] for reg, _meaning in spec.inputs})
+    record = CallRecord(inputs=inputs, outputs=dict(out), status=status,
+                        status_name=status_name(status, loader=loader),
+                        state_after=module.state_name(), note=note, injected=injected,
+                        memory_written=tuple(written), checks=trace, **rec)
+    module.records.append(record)
+    return SeamReply(regs={"rax": status, **out}, fault=None, record=record)
+
+
+__all__ = ["Decoded", "OPERAND_INVALID_RAX", "decode_rax", "dispatch"]

@@ -1,0 +1,76 @@
+"""TDH.SYS.CONFIG (45): hand the module its TDMRs, their PAMTs and the global private KeyID.
+
+Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_config.c (M15); M10 has
+the same structure.  Linux arch/x86/virt/vmx/tdx/tdx.c config_tdx_module() is the caller.
+"""
+
+from __future__ import annotations
+
+from seamemu.arch.status import TdxStatus as S
+from seamemu.arch.status import with_operand
+from seamemu.arch.sysinfo import MAX_TDMRS, TDMR_INFO_ALIGNMENT, TDMR_INFO_PA_ARRAY_ALIGNMENT, \
+    TDMR_INFO_SIZE
+from seamemu.model.context import Call
+from seamemu.model.leaves.tdmr_rules import CHECKS as TDMR_CHECKS
+from seamemu.model.leaves.tdmr_rules import TdmrInfo, check_tdmr
+from seamemu.model.spec import Check, leaf
+from seamemu.model.state import SysState, TdmrState
+
+SRC = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_config.c"
+OP_RCX = with_operand(S.TDX_OPERAND_INVALID, "RCX")
+
+
+@leaf(
+    "TDH.SYS.CONFIG",
+    summary="Configure the TDMRs (with PAMTs and reserved areas) and the global private "
+            "KeyID; runs once, after every LP ran TDH.SYS.LP.INIT.",
+    inputs=(("rcx", "PA of an array of u64 TDMR_INFO entry PAs (512-byte aligned)"),
+            ("rdx", "number of entries, 1..64"),
+            ("r8", "global private HKID in bits 15:0; bits 63:16 must be 0")),
+    checks=(
+        Check("global_lock", "another LP holds the global lock (taken exclusively)",
+              S.TDX_SYS_BUSY, inject=True),
+        Check("state", "the module is not in SYSINIT_DONE", S.TDX_SYS_CONFIG_NOT_PENDING),
+        Check("all_lps", "some LP has not run TDH.SYS.LP.INIT", S.TDX_SYS_CONFIG_NOT_PENDING),
+        Check("rcx_hpa", "RCX is not a 512-byte-aligned shared HPA", OP_RCX),
+        Check("rdx_max", "RDX is above 64 (MAX_TDMRS)", with_operand(S.TDX_OPERAND_INVALID, "RDX")),
+        Check("rdx_min", "RDX is 0", with_operand(S.TDX_OPERAND_INVALID, "RDX")),
+        Check("r8_hkid", "R8 bits 63:16 are not 0, or the HKID is not a private (TDX) KeyID",
+              with_operand(S.TDX_OPERAND_INVALID, "R8"),
+              note="once this passes the HKID is reserved, even if a TDMR check fails"),
+    ) + TDMR_CHECKS,
+    success="TDMRs recorded (none initialised), state SYSCONFIG_DONE, no package key "
+            "configured yet",
+    source=SRC,
+)
+def tdh_sys_config(c: Call) -> None:
+    st, rules = c.state, c.rules
+    rcx, rdx, r8 = c.reg("rcx"), c.reg("rdx"), c.reg("r8")
+    c.require(st.lock_free_for(c.lp, exclusive=True), "global_lock")
+    c.require(st.sys_state == SysState.SYSINIT_DONE, "state")
+    c.require(len(st.lp_init) >= c.module.platform.num_lps, "all_lps")
+    c.require(rules.shared_hpa_ok(rcx, TDMR_INFO_PA_ARRAY_ALIGNMENT), "rcx_hpa")
+    c.require(rdx <= MAX_TDMRS, "rdx_max")
+    c.require(rdx >= 1, "rdx_min")
+    hkid = r8 & 0xFFFF
+    c.require((r8 >> 16) == 0 and rules.is_private_hkid(hkid), "r8_hkid")
+    st.global_private_hkid = hkid           # KOT entry marked HKID_RESERVED before the TDMRs
+
+    tdmrs: list[TdmrInfo] = []
+    for i in range(rdx):
+        entry_pa = c.mem.read_u64(rcx + 8 * i)
+        c.require(rules.shared_hpa_ok(entry_pa, TDMR_INFO_ALIGNMENT), "entry_hpa")
+        tdmrs.append(TdmrInfo.unpack(c.mem.read(entry_pa, TDMR_INFO_SIZE)))
+        check_tdmr(c, tdmrs, i)
+
+    st.tdmrs = [
+        TdmrState(base=t.base, size=t.size, pamt_4k_base=t.pamt[0][0],
+                  pamt_2m_base=t.pamt[1][0], pamt_1g_base=t.pamt[2][0],
+                  reserved=tuple(r for r in t.reserved if r[1]))
+        for t in tdmrs
+    ]
+    st.pkg_configured.clear()
+    st.sys_state = SysState.SYSCONFIG_DONE
+
+
+__all__ = ["tdh_sys_config"]

@@ -1,0 +1,85 @@
+"""TDH.SYS.INFO (32): TDSYSINFO_STRUCT and the CMR_INFO array.
+
+Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_info.c (M15; M10 the same
+checks, no sys_rd flag).  The 1024-byte struct is zeroed after the RDX check and before the
+R8/R9 checks, so a failing R8/R9 still clears the caller's buffer.
+"""
+
+from __future__ import annotations
+
+from seamemu.arch.status import TdxStatus as S
+from seamemu.arch.status import with_operand
+from seamemu.arch.sysinfo import CMR_INFO_ARRAY_ALIGNMENT, CMR_INFO_ENTRY, CPUID_CONFIG, \
+    CPUID_CONFIG_OFFSET, MAX_CMRS, MAX_RESERVED_PER_TDMR, MAX_TDMRS, PAMT_ENTRY_SIZE, \
+    TDSYSINFO_STRUCT, TDSYSINFO_STRUCT_ALIGNMENT, TDSYSINFO_STRUCT_SIZE
+from seamemu.model import values as V
+from seamemu.model.context import Call
+from seamemu.model.spec import Check, leaf
+
+
+def tdsysinfo_bytes(c: Call) -> bytes:
+    """The TDSYSINFO_STRUCT this module writes."""
+    info = c.module.module_info
+    body = bytearray(TDSYSINFO_STRUCT.pack(
+        attributes=0, vendor_id=0x8086, build_date=info.build_date, build_num=info.build_num,
+        minor_version=info.minor, major_version=info.major,
+        sys_rd=1 if c.abi == "1.5" else 0,
+        max_tdmrs=MAX_TDMRS, max_reserved_per_tdmr=MAX_RESERVED_PER_TDMR,
+        pamt_entry_size=PAMT_ENTRY_SIZE,
+        tdcs_base_size=V.TDCS_BASE_SIZE[c.abi], tdvps_base_size=V.TDVPS_BASE_SIZE[c.abi],
+        tdvps_xfam_dependent_size=0,
+        attributes_fixed0=V.ATTRIBUTES_FIXED0[c.abi], attributes_fixed1=V.ATTRIBUTES_FIXED1,
+        xfam_fixed0=V.XFAM_FIXED0, xfam_fixed1=V.XFAM_FIXED1,
+        num_cpuid_config=len(V.CPUID_CONFIGS),
+    ))
+    for i, cfg in enumerate(V.CPUID_CONFIGS):
+        off = CPUID_CONFIG_OFFSET + i * CPUID_CONFIG.size
+        body[off:off + CPUID_CONFIG.size] = CPUID_CONFIG.pack(
+            leaf=cfg.leaf, sub_leaf=cfg.sub_leaf, eax=cfg.eax, ebx=cfg.ebx, ecx=cfg.ecx,
+            edx=cfg.edx)
+    return bytes(body)
+
+
+def cmr_info_bytes(c: Call) -> bytes:
+    """MAX_CMRS entries, null entries included, straight from the platform's CMRs."""
+    return b"".join(CMR_INFO_ENTRY.pack(base=b, size=s) for b, s in c.rules.cmrs)
+
+
+@leaf(
+    "TDH.SYS.INFO",
+    summary="Copy TDSYSINFO_STRUCT and the CMR list (always all 32 entries) to host memory.",
+    inputs=(("rcx", "PA of the TDSYSINFO_STRUCT buffer (1024-byte aligned)"),
+            ("rdx", "its size in bytes (at least 1024)"),
+            ("r8", "PA of the CMR_INFO array (512-byte aligned)"),
+            ("r9", "number of CMR_INFO entries it holds (at least 32)")),
+    outputs=(("rdx", "1024: bytes of TDSYSINFO_STRUCT written (0 on error)"),
+             ("r9", "32: CMR_INFO entries written (0 on error)")),
+    on_entry=(("rdx", 0), ("r9", 0)),
+    checks=(
+        Check("lp_init", "this LP has not run TDH.SYS.LP.INIT", S.TDX_SYS_LP_INIT_NOT_DONE),
+        Check("rcx_hpa", "RCX is not a 1024-byte-aligned shared HPA",
+              with_operand(S.TDX_OPERAND_INVALID, "RCX")),
+        Check("rdx_size", "RDX is below 1024", with_operand(S.TDX_OPERAND_INVALID, "RDX"),
+              note="passing it zeroes the 1024-byte struct at RCX"),
+        Check("r8_hpa", "R8 is not a 512-byte-aligned shared HPA",
+              with_operand(S.TDX_OPERAND_INVALID, "R8")),
+        Check("r9_count", "R9 is below 32", with_operand(S.TDX_OPERAND_INVALID, "R9")),
+    ),
+    success="TDSYSINFO_STRUCT at RCX, 32 CMR_INFO entries at R8",
+    source="intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_info.c",
+)
+def tdh_sys_info(c: Call) -> None:
+    c.write(rdx=0, r9=0)
+    rcx, rdx, r8, r9 = c.reg("rcx"), c.reg("rdx"), c.reg("r8"), c.reg("r9")
+    c.require(c.lp in c.state.lp_init, "lp_init")
+    c.require(c.rules.shared_hpa_ok(rcx, TDSYSINFO_STRUCT_ALIGNMENT), "rcx_hpa")
+    c.require(rdx >= TDSYSINFO_STRUCT_SIZE, "rdx_size")
+    c.mem.write(rcx, bytes(TDSYSINFO_STRUCT_SIZE))
+    c.require(c.rules.shared_hpa_ok(r8, CMR_INFO_ARRAY_ALIGNMENT), "r8_hpa")
+    c.require(r9 >= MAX_CMRS, "r9_count")
+    c.mem.write(rcx, tdsysinfo_bytes(c))
+    c.mem.write(r8, cmr_info_bytes(c))
+    c.write(rdx=TDSYSINFO_STRUCT_SIZE, r9=MAX_CMRS)
+
+
+__all__ = ["cmr_info_bytes", "tdh_sys_info", "tdsysinfo_bytes"]

@@ -1,0 +1,180 @@
+"""TDH.SYS.RD (34) and TDH.SYS.RDALL (37): read global metadata (1.5 only).
+
+Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_rd.c, tdh_sys_rdall.c and
+src/common/metadata_handlers/metadata_generic.c (md_check_as_single_element_id,
+md_get_next_element_in_context, md_dump_list / md_dump_sequence).  Every field of the model's
+table is readable by the host, so TDX_METADATA_FIELD_NOT_READABLE never occurs.
+"""
+
+from __future__ import annotations
+
+from seamemu.arch import metadata as md
+from seamemu.arch.leaves import V15
+from seamemu.arch.status import TdxStatus as S
+from seamemu.arch.status import with_operand
+from seamemu.model.context import Call
+from seamemu.model.spec import Check, leaf
+from seamemu.model.values import global_values
+
+PAGE = 4096
+RDALL_BUFFER_SIZE = PAGE            # md_dump_list is called with _4KB
+SINGLE_ELEMENT_MASK = md.RESERVED_MASK | (0xF << 34) | (0x1FF << 38)
+
+# Every element of the table in order: (entry, flat element index).
+_ELEMENTS = [(e, k) for e in md.GLOBAL_FIELDS for k in range(e.num_fields * e.num_elements)]
+# Every field (first element) in order: (entry, field index).
+_FIELDS = [(e, f) for e in md.GLOBAL_FIELDS for f in range(e.num_fields)]
+
+
+def _values(c: Call) -> dict[str, list[int]]:
+    return global_values(c.module.platform, c.module.module_info, c.abi, c.state.sys_attributes)
+
+
+def locate(field_id: int) -> tuple[md.GlobalField, int] | None:
+    """(entry, flat element index) of a field ID, matched on class and field code."""
+    entry = md.find_global_field(field_id)
+    if entry is None:
+        return None
+    return entry, md.get_bits(field_id, md.FIELD_CODE) - entry.field_code
+
+
+def next_element_id(entry: md.GlobalField, index: int) -> int:
+    """ID of the element after (entry, index) in the context, NULL_FIELD_ID after the last."""
+    pos = _ELEMENTS.index((entry, index)) + 1
+    if pos >= len(_ELEMENTS):
+        return md.NULL_FIELD_ID
+    nxt, k = _ELEMENTS[pos]
+    return md.set_bits(nxt.field_id, md.FIELD_CODE, nxt.field_code + k)
+
+
+@leaf(
+    "TDH.SYS.RD",
+    summary="Read one element of global metadata and get the ID of the next element.",
+    inputs=(("rdx", "MD_FIELD_ID of the element (context code ignored)"),),
+    outputs=(("r8", "the element's value (0 on error)"),
+             ("rdx", "ID of the next element, or -1 after the last one / on error")),
+    on_entry=(("rdx", md.NULL_FIELD_ID), ("r8", 0)),
+    checks=(
+        Check("lp_init", "this LP has not run TDH.SYS.LP.INIT", S.TDX_SYS_LP_INIT_NOT_DONE),
+        Check("null_field", "RDX is the null field ID (all ones but the context code): RDX out "
+              "= the first field ID (not an error)", S.TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT),
+        Check("single_element", "reserved bits, LAST_ELEMENT_IN_FIELD or "
+              "LAST_FIELD_IN_SEQUENCE are not 0", S.TDX_METADATA_FIELD_ID_INCORRECT),
+        Check("known_field", "no global field has this class and field code",
+              S.TDX_METADATA_FIELD_ID_INCORRECT),
+    ),
+    success="R8 = value masked to the element size, RDX = next element ID",
+    source="intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_rd.c",
+    generations=V15,
+)
+def tdh_sys_rd(c: Call) -> None:
+    c.write(rdx=md.NULL_FIELD_ID, r8=0)
+    fid = md.set_bits(c.reg("rdx"), md.CONTEXT_CODE, md.MD_CTX_SYS)
+    c.require(c.lp in c.state.lp_init, "lp_init")
+    if md.is_null_field_id(fid):
+        first = md.GLOBAL_FIELDS[0]
+        c.write(rdx=first.field_id)
+        c.fail("null_field")
+    c.require(True, "null_field")
+    c.require(fid & SINGLE_ELEMENT_MASK == 0, "single_element")
+    where = locate(fid)
+    c.require(where is not None, "known_field")
+    entry, index = where
+    c.write(r8=_values(c)[entry.name][index], rdx=next_element_id(entry, index))
+
+
+def dump_list(values: dict[str, list[int]], start: int, buff_size: int) -> tuple[bytes, int, bool]:
+    """md_dump_list over the model's table from field position `start`.
+
+    Returns (list bytes, position of the next field not dumped, finished).
+    """
+    body = bytearray()
+    remaining = buff_size - md.MD_LIST_HEADER_SIZE
+    num_seq, pos = 0, start
+    while pos < len(_FIELDS) and remaining >= 8 + 8 * _FIELDS[pos][0].num_elements:
+        entry, f = _FIELDS[pos]
+        first_entry, first_f = entry, f
+        rem, elements, count, no_space = remaining - 8, [], 0, True
+        while rem >= 8 * entry.num_elements:
+            n = entry.num_elements
+            elements += values[entry.name][f * n:(f + 1) * n]
+            rem -= 8 * n
+            count += 1
+            pos += 1
+            if pos >= len(_FIELDS):
+                no_space = False
+                break
+            nxt, nf = _FIELDS[pos]
+            sequential = (nxt.class_code == entry.class_code and
+                          nxt.field_code + nf * nxt.num_elements ==
+                          entry.field_code + (f + 1) * entry.num_elements and
+                          nxt.num_elements == entry.num_elements and
+                          nxt.element_size == entry.element_size)
+            if not sequential:
+                no_space = False
+                break
+            entry, f = nxt, nf
+        if elements:
+            header = first_entry.element_id(first_f, 0)
+            header = md.set_bits(header, md.LAST_ELEMENT_IN_FIELD, first_entry.num_elements - 1)
+            header = md.set_bits(header, md.LAST_FIELD_IN_SEQUENCE, count - 1)
+            body += header.to_bytes(8, "little")
+            body += b"".join(v.to_bytes(8, "little") for v in elements)
+            num_seq += 1
+            remaining -= 8 + 8 * len(elements)
+        if no_space or pos >= len(_FIELDS):
+            break
+    size = md.MD_LIST_HEADER_SIZE + len(body)
+    head = size.to_bytes(2, "little") + num_seq.to_bytes(2, "little") + bytes(4)
+    return head + bytes(body), pos, pos >= len(_FIELDS)
+
+
+def field_position(field_id: int) -> int | None:
+    """Position in _FIELDS of a field ID naming the first element of a field, with the right
+    element size (md_check_field_and_get_entry); None otherwise."""
+    where = locate(field_id)
+    if where is None:
+        return None
+    entry, index = where
+    if index % entry.num_elements or md.element_bytes(field_id) != entry.element_size:
+        return None
+    return _FIELDS.index((entry, index // entry.num_elements))
+
+
+@leaf(
+    "TDH.SYS.RDALL",
+    summary="Dump global metadata as a metadata list (header, then sequences) into one page.",
+    inputs=(("rdx", "PA of a 4 KiB-aligned shared page for the list"),
+            ("r8", "first field ID to dump; -1 for the first field")),
+    outputs=(("r8", "next field ID to dump, or -1 when the context is complete"),),
+    on_entry=(("r8", md.NULL_FIELD_ID),),
+    checks=(
+        Check("lp_init", "this LP has not run TDH.SYS.LP.INIT", S.TDX_SYS_LP_INIT_NOT_DONE),
+        Check("rdx_hpa", "RDX is not a 4 KiB-aligned shared HPA",
+              with_operand(S.TDX_OPERAND_INVALID, "RDX")),
+        Check("start_field", "R8 is not -1 and not the first element of a field with the "
+              "field's element size", S.TDX_METADATA_FIELD_ID_INCORRECT),
+        Check("list_overflow", "the page fills before the last field: R8 out = the next field",
+              S.TDX_METADATA_LIST_OVERFLOW),
+    ),
+    success="metadata list at RDX, R8 = -1",
+    source="intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_rdall.c",
+    generations=V15,
+)
+def tdh_sys_rdall(c: Call) -> None:
+    c.write(r8=md.NULL_FIELD_ID)
+    rdx = c.reg("rdx")
+    fid = md.set_bits(c.reg("r8"), md.CONTEXT_CODE, md.MD_CTX_SYS)
+    c.require(c.lp in c.state.lp_init, "lp_init")
+    c.require(c.rules.shared_hpa_ok(rdx, PAGE), "rdx_hpa")
+    start = 0 if md.is_null_field_id(fid) else field_position(fid)
+    c.require(start is not None, "start_field")
+    data, pos, finished = dump_list(_values(c), start, RDALL_BUFFER_SIZE)
+    c.mem.write(rdx, data)
+    if not finished:
+        entry, f = _FIELDS[pos]
+        c.write(r8=entry.element_id(f, 0))
+    c.require(finished, "list_overflow")
+
+
+__all__ = ["RDALL_BUFFER_SIZE", "dump_list", "next_element_id", "tdh_sys_rd", "tdh_sys_rdall"]

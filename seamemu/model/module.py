@@ -1,0 +1,133 @@
+"""TdxModule: the TDX module and the P-SEAMLDR behind SEAMCALL, as one SeamTarget.
+
+The module serves the 1.0 or the 1.5 leaf set (platform.module.abi unless `abi` is given):
+1.0 reads the whole RAX as the leaf number and has TDH.SYS.INFO but no TDH.SYS.RD/RDALL;
+1.5 reads RAX[15:0] as the leaf and RAX[23:16] as its version, and keeps TDH.SYS.INFO
+beside TDH.SYS.RD/RDALL as M15 does.  Every call is recorded as a CallRecord.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping
+
+from seamemu.arch.leaves import ABI_GENERATIONS
+from seamemu.errors import InputError
+from seamemu.model import leaves as _leaves  # noqa: F401  (registers the leaf handlers)
+from seamemu.model.addr import AddressRules
+from seamemu.model.api import CallRecord, GuestMemory, SeamReply
+from seamemu.model.dispatcher import dispatch
+from seamemu.model.inject import Injector
+from seamemu.model.state import LockHold, ModuleState, SeamldrSession
+from seamemu.model.values import default_module_info
+from seamemu.platform.facts import ModuleInfo, Platform
+
+
+class TdxModule:
+    """Implements seamemu.model.api.SeamTarget for one platform."""
+
+    def __init__(self, platform: Platform, *, abi: str | None = None,
+                 injector: Injector | str | None = None):
+        if abi is None:
+            abi = platform.module.abi if platform.module is not None else "1.5"
+        if abi not in ABI_GENERATIONS:
+            raise InputError(f"abi {abi!r}: expected one of {', '.join(ABI_GENERATIONS)}")
+        if isinstance(injector, str):
+            injector = Injector.parse(injector)
+        self.platform = platform
+        self.abi = abi
+        self.injector = injector
+        self.rules = AddressRules.from_platform(platform)
+        self.state = ModuleState()
+        self.seamldr = SeamldrSession()
+        self.records: list[CallRecord] = []
+        self.seam_ready = platform.module is not None     # SEAMEXTEND.SEAM_READY
+        self._module_info = platform.module
+        # What SEAMLDR.INSTALL installs: the platform's module, else a default of this ABI.
+        self.next_module_info: ModuleInfo = platform.module or default_module_info(abi)
+        self._seq = 0
+
+    # ------------------------------------------------------------------ SeamTarget
+    def module_loaded(self) -> bool:
+        """False before SEAMLDR.INSTALL on a platform without a module, and while an update
+        session runs (the first INSTALL clears SEAM_READY)."""
+        return self.seam_ready and self._module_info is not None
+
+    def pseamldr_present(self) -> bool:
+        return bool(self.platform.pseamldr)
+
+    def pseamldr_busy(self, lp: int) -> bool:
+        busy = self.seamldr.busy_lp
+        return busy is not None and busy != lp
+
+    def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply:
+        if not isinstance(lp, int) or not 0 <= lp < self.platform.num_lps:
+            raise InputError(f"lp {lp!r}: the platform has LPs 0..{self.platform.num_lps - 1}")
+        return dispatch(self, lp, regs, mem)
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def module_info(self) -> ModuleInfo:
+        return self._module_info or self.next_module_info
+
+    def state_name(self) -> str:
+        return self.state.sys_state.name if self.module_loaded() else "NO_MODULE"
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def install_new_module(self) -> None:
+        """SEAMLDR.INSTALL's last step: a fresh module in SYSINIT_PENDING, SEAM_READY set."""
+        self._module_info = self.next_module_info
+        self.state = ModuleState()
+        self.seam_ready = True
+
+    # ------------------------------------------------------------------ test / fault hooks
+    def hold_lock(self, lp: int, *, exclusive: bool = True) -> None:
+        """Pretend `lp` is inside the module holding the global lock: other LPs' leaves that
+        take it (exclusive, or shared against an exclusive holder) answer TDX_SYS_BUSY."""
+        self.state.lock = LockHold(lp, exclusive)
+
+    def release_lock(self) -> None:
+        self.state.lock = None
+
+    def hold_tdmr_lock(self, base: int) -> None:
+        """TDH.SYS.TDMR.INIT on this TDMR answers TDX_OPERAND_BUSY(RCX) until released."""
+        self.state.tdmr_locks.add(base)
+
+    def release_tdmr_lock(self, base: int) -> None:
+        self.state.tdmr_locks.discard(base)
+
+    def hold_pseamldr(self, lp: int) -> None:
+        """Pretend `lp` is inside a P-SEAMLDR call: loader SEAMCALLs from other LPs get
+        VMfailInvalid (the trap asks pseamldr_busy)."""
+        self.seamldr.busy_lp = lp
+
+    def release_pseamldr(self) -> None:
+        self.seamldr.busy_lp = None
+
+    # ------------------------------------------------------------------ output
+    def log_lines(self) -> list[str]:
+        """One line per recorded call."""
+        return [format_record(r) for r in self.records]
+
+    def records_json(self) -> list[dict]:
+        return [r.to_json() for r in self.records]
+
+    def dump_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.records_json(), indent=indent)
+
+
+def format_record(r: CallRecord) -> str:
+    leaf = f"0x{r.leaf:016x}" if r.leaf > 0xFFFF else str(r.leaf)
+    ins = " ".join(f"{k}=0x{v:016x}" for k, v in r.inputs.items() if k != "rax")
+    outs = " ".join(f"{k}=0x{v:016x}" for k, v in r.outputs.items())
+    line = (f"#{r.seq} lp{r.lp} {r.leaf_name}({leaf}) v{r.version}"
+            f"{' ' + ins if ins else ''} -> {r.status_name} 0x{r.status:016x}"
+            f"{' ' + outs if outs else ''} [{r.state_before} -> {r.state_after}]")
+    extra = "; ".join(x for x in (r.note, f"injected: {r.injected}" if r.injected else "") if x)
+    return f"{line} ({extra})" if extra else line
+
+
+__all__ = ["TdxModule", "format_record"]

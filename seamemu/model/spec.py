@@ -1,0 +1,187 @@
+"""Declarative leaf specs (inputs, outputs, ordered checks) and the registry of leaf handlers.
+
+Every handler registers with `@leaf("TDH.SYS.INFO", inputs=..., outputs=..., checks=...)`; the
+same `LeafSpec` drives the handler's statuses (a handler can only fail through a named check),
+the call records, and `seamemu explain --leaf`.  Checks are listed in the order the module
+runs them; a test drives each one to its status and checks the order against the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from seamemu.arch.leaves import BOTH, leaf_by_name, seamldr_leaf_by_name
+from seamemu.arch.status import status_name, tdx_status_info
+from seamemu.errors import InputError
+
+
+_PLACEHOLDERS = {
+    "tdmr": "(tdmr=i)",
+    "pamt": "(tdmr=i, pamt=size)",
+    "overlap": "(tdmr=i, pamt=size, other tdmr=j)",
+    "rsvd": "(tdmr=i, rsvd=j)",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule of a leaf: when `text` holds, the leaf answers `status` (index bytes added
+    at run time for TDMR/PAMT statuses)."""
+
+    id: str
+    text: str
+    status: int
+    abi: tuple[str, ...] = BOTH
+    group: str = ""            # the loop the rule sits in, e.g. "per TDMR"
+    inject: bool = False       # an injected status with the same base fails the call here
+    note: str = ""
+
+    def status_text(self, loader: bool = False) -> str:
+        """Status as the explain output shows it; index bytes filled in at run time appear
+        as placeholders: "TDX_PAMT_OVERLAP(tdmr=i, pamt=size, other tdmr=j)"."""
+        info = None if loader else tdx_status_info(self.status)
+        if info is not None and info.detail in _PLACEHOLDERS:
+            return info.name + _PLACEHOLDERS[info.detail]
+        return status_name(self.status, loader=loader)
+
+
+@dataclass(frozen=True)
+class LeafSpec:
+    name: str                               # "TDH.SYS.INFO" / "SEAMLDR.INSTALL"
+    number: int                             # leaf number, or the whole RAX for the P-SEAMLDR
+    generations: tuple[str, ...]
+    summary: str
+    inputs: tuple[tuple[str, str], ...] = ()    # (register, meaning)
+    outputs: tuple[tuple[str, str], ...] = ()   # (register, meaning) on success
+    on_entry: tuple[tuple[str, int], ...] = ()  # registers written before any check
+    checks: tuple[Check, ...] = ()
+    success: str = ""                       # side effects on success
+    loader: bool = False
+    source: str = ""
+
+    def check(self, check_id: str) -> Check:
+        for c in self.checks:
+            if c.id == check_id:
+                return c
+        raise KeyError(f"{self.name} has no check {check_id!r}")
+
+    def checks_for(self, abi: str) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if abi in c.abi)
+
+    def order_key(self, check_id: str) -> int:
+        """Position used to check run order: checks of one loop share the loop's position."""
+        ids = [c.id for c in self.checks]
+        c = self.check(check_id)
+        if c.group:
+            return min(i for i, x in enumerate(self.checks) if x.group == c.group)
+        return ids.index(check_id)
+
+    def explain_lines(self) -> list[str]:
+        """Human-readable description, in the module's check order."""
+        head = f"0x{self.number:016x}" if self.loader else str(self.number)
+        lines = [f"{self.name} (leaf {head}; ABI {', '.join(self.generations)})",
+                 f"  {self.summary}"]
+        if self.source:
+            lines.append(f"  Spec: {self.source}")
+        info = None if self.loader else leaf_by_name(self.name)
+        if info is not None:
+            lines.append(f"  Dispatcher: admitted before SYS_READY: "
+                         f"{'yes' if info.before_ready else 'no'}; in SYS_SHUTDOWN: "
+                         f"{'yes' if info.in_shutdown else 'no'}")
+        lines.append("  Inputs:" if self.inputs else "  Inputs: none")
+        lines += [f"    {reg.upper():4} {meaning}" for reg, meaning in self.inputs]
+        lines.append("  Outputs:" if self.outputs else "  Outputs: RAX only")
+        lines += [f"    {reg.upper():4} {meaning}" for reg, meaning in self.outputs]
+        if self.on_entry:
+            lines.append("  Set before any check: " + ", ".join(
+                f"{r.upper()}=0x{v:x}" for r, v in self.on_entry))
+        lines.append("  Checks, in order:")
+        group = ""
+        for i, c in enumerate(self.checks, 1):
+            if c.group and c.group != group:
+                lines.append(f"    {c.group}:")
+            group = c.group
+            only = "" if set(c.abi) >= set(self.generations) else f" [{'/'.join(c.abi)} only]"
+            inj = " [fault injection]" if c.inject else ""
+            lines.append(f"    {i:2}. {c.text} -> {c.status_text(self.loader)}{only}{inj}")
+        if self.success:
+            lines.append(f"  On success: {self.success}")
+        return lines
+
+
+Handler = Callable[..., None]
+
+
+@dataclass
+class _Registry:
+    module: dict[int, tuple[LeafSpec, Handler]] = field(default_factory=dict)
+    loader: dict[int, tuple[LeafSpec, Handler]] = field(default_factory=dict)
+
+
+REGISTRY = _Registry()
+
+
+def leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), checks=(),
+         success: str = "", source: str = "", generations: tuple[str, ...] | None = None):
+    """Register the decorated function as the handler of leaf `name` (spec spelling).
+
+    The leaf number and ABI generations come from seamemu.arch.leaves; `generations` narrows
+    them (e.g. a leaf the model serves only for 1.5).
+    """
+    info = leaf_by_name(name)
+    ldr = None if info else seamldr_leaf_by_name(name)
+    if info is None and ldr is None:
+        raise KeyError(f"unknown leaf {name!r}")
+    spec = LeafSpec(
+        name=name,
+        number=info.number if info else ldr.rax,
+        generations=generations or (info.generations if info else BOTH),
+        summary=summary, inputs=tuple(inputs), outputs=tuple(outputs),
+        on_entry=tuple(on_entry), checks=tuple(checks), success=success,
+        loader=info is None, source=source,
+    )
+
+    def register(fn: Handler) -> Handler:
+        table = REGISTRY.loader if spec.loader else REGISTRY.module
+        table[spec.number] = (spec, fn)
+        fn.spec = spec  # type: ignore[attr-defined]
+        return fn
+
+    return register
+
+
+def handler_for(number: int, *, loader: bool = False, abi: str | None = None):
+    """(spec, handler) for a leaf, or None when the model does not implement it."""
+    entry = (REGISTRY.loader if loader else REGISTRY.module).get(number)
+    if entry is None or (abi is not None and not loader and abi not in entry[0].generations):
+        return None
+    return entry
+
+
+def leaf_spec(name_or_number: str | int) -> LeafSpec:
+    """The spec of a modelled leaf, by spec name ("TDH.SYS.CONFIG"), C name or number."""
+    from seamemu.model import leaves as _leaves  # noqa: F401  (registers the handlers)
+
+    if isinstance(name_or_number, int):
+        for table in (REGISTRY.module, REGISTRY.loader):
+            if name_or_number in table:
+                return table[name_or_number][0]
+        raise InputError(f"leaf {name_or_number}: not modelled")
+    key = name_or_number.strip().upper().replace("_", ".")
+    for table in (REGISTRY.module, REGISTRY.loader):
+        for spec, _fn in table.values():
+            if spec.name == key:
+                return spec
+    raise InputError(f"leaf {name_or_number!r}: unknown or not modelled")
+
+
+def all_leaf_specs() -> tuple[LeafSpec, ...]:
+    """Every modelled leaf: module leaves by number, then P-SEAMLDR leaves."""
+    from seamemu.model import leaves as _leaves  # noqa: F401
+
+    return tuple(s for _n, (s, _f) in sorted(REGISTRY.module.items())) + tuple(
+        s for _n, (s, _f) in sorted(REGISTRY.loader.items()))
+
+
+__all__ = ["Check", "LeafSpec", "REGISTRY", "all_leaf_specs", "handler_for", "leaf", "leaf_spec"]

@@ -1,0 +1,108 @@
+"""The TDX module's mutable state: lifecycle, per-LP and per-package flags, TDMRs, the global
+try-lock, and the P-SEAMLDR's update session.
+
+Spec: intel/tdx-module tdx_1.5 src/common/data_structures/tdx_global_data.h (sys_state values,
+num_of_init_lps, pkg_config_bitmap, tdmr_table) and src/common/helpers/tdx_locks.h (the global
+lock is a non-blocking shared/exclusive try-lock); M10 has the same states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class SysState(IntEnum):
+    """PL.SYS_STATE.  Spec: tdx_global_data.h sysinit_state_e (M10 and M15)."""
+
+    SYSINIT_PENDING = 0
+    SYSINIT_DONE = 1
+    SYSCONFIG_DONE = 2
+    SYS_READY = 3
+    SYS_SHUTDOWN = 4
+
+
+@dataclass
+class TdmrState:
+    """One configured TDMR (tdmr_table entry) and its PAMT initialisation progress."""
+
+    base: int
+    size: int
+    pamt_4k_base: int
+    pamt_2m_base: int
+    pamt_1g_base: int
+    reserved: tuple[tuple[int, int], ...] = ()
+    next_to_init: int = 0           # "last_initialized": next address whose PAMT is not set
+
+    def __post_init__(self) -> None:
+        if not self.next_to_init:
+            self.next_to_init = self.base
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+    @property
+    def initialized(self) -> bool:
+        return self.next_to_init >= self.end
+
+
+@dataclass(frozen=True)
+class LockHold:
+    """Who holds the global lock (a test / fault-injection hook: calls are atomic here)."""
+
+    lp: int
+    exclusive: bool = True
+
+
+@dataclass
+class ModuleState:
+    """Everything the module keeps between SEAMCALLs."""
+
+    sys_state: SysState = SysState.SYSINIT_PENDING
+    lp_init: set[int] = field(default_factory=set)
+    pkg_configured: set[int] = field(default_factory=set)
+    tdmrs: list[TdmrState] = field(default_factory=list)
+    global_private_hkid: int | None = None   # reserved in the KOT by TDH.SYS.CONFIG
+    sys_attributes: int = 0
+    lp_shutdown: set[int] = field(default_factory=set)  # 1.0 TDH.SYS.LP.SHUTDOWN
+    handoff_version: int | None = None       # TDH.SYS.SHUTDOWN's handoff version
+    lock: LockHold | None = None
+    tdmr_locks: set[int] = field(default_factory=set)   # TDMR bases whose mutex is held
+
+    def lock_free_for(self, lp: int, *, exclusive: bool) -> bool:
+        """Whether `lp` can take the global try-lock (exclusive or shared) right now."""
+        hold = self.lock
+        if hold is None or hold.lp == lp:
+            return True
+        return not exclusive and not hold.exclusive
+
+    def tdmr_at(self, base: int) -> TdmrState | None:
+        for t in self.tdmrs:
+            if t.base == base:
+                return t
+        return None
+
+    def summary(self) -> str:
+        return self.sys_state.name
+
+
+@dataclass
+class SeamldrSession:
+    """P-SEAMLDR update session: SEAMLDR.INSTALL runs on every LP; the last one installs.
+
+    Spec: SEAM loader src/pseamldr_dispatcher/api_calls/seamldr_install.c (update_bitmap,
+    lps_in_update, SEAMEXTEND.SEAM_READY cleared while the session runs).
+    """
+
+    lps: set[int] = field(default_factory=set)
+    seam_ready_snapshot: bool = False
+    busy_lp: int | None = None               # hook: an LP "inside" a loader call
+    num_remaining_updates: int = 16
+
+    @property
+    def active(self) -> bool:
+        return bool(self.lps)
+
+
+__all__ = ["LockHold", "ModuleState", "SeamldrSession", "SysState", "TdmrState"]

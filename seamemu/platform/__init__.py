@@ -1,0 +1,63 @@
+"""The world outside the module: memory map, CMRs, SEAMRR, KeyIDs, topology, hotplug policy."""
+
+from seamemu.platform.events import EVENTS, PLACES, SEVERITIES, Decision, Event, Situation, place_of
+from seamemu.platform.facts import (
+    Cmr,
+    MemoryRegion,
+    ModuleInfo,
+    NumaNode,
+    Platform,
+    Seamrr,
+)
+from seamemu.platform.hotplug import (
+    absence_reason,
+    apply_hotplug,
+    decide,
+    detect_tdx,
+    get_policy,
+    handle,
+    judge,
+    policy_names,
+    present,
+    situation_for,
+)
+from seamemu.platform.load import load_platform, load_platform_text, preset_names
+from seamemu.platform.msrs import msr_values, rdmsr_fault, wrmsr_fault
+from seamemu.platform.table import TableRow, decision_table, format_table
+from seamemu.platform.validate import validate_platform
+
+__all__ = [
+    "EVENTS",
+    "PLACES",
+    "SEVERITIES",
+    "Cmr",
+    "Decision",
+    "Event",
+    "MemoryRegion",
+    "ModuleInfo",
+    "NumaNode",
+    "Platform",
+    "Seamrr",
+    "Situation",
+    "TableRow",
+    "absence_reason",
+    "apply_hotplug",
+    "decide",
+    "decision_table",
+    "detect_tdx",
+    "format_table",
+    "get_policy",
+    "handle",
+    "judge",
+    "load_platform",
+    "load_platform_text",
+    "msr_values",
+    "place_of",
+    "policy_names",
+    "present",
+    "preset_names",
+    "rdmsr_fault",
+    "situation_for",
+    "validate_platform",
+    "wrmsr_fault",
+]

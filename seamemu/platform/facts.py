@@ -1,0 +1,168 @@
+"""The platform as plain frozen data: memory map, CMRs, SEAMRR, KeyIDs, topology, module.
+
+This is what the TDX module model and the machine read.  Loading it from TOML, validating it
+and the named presets live beside this file; nothing here computes policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from seamemu.arch.msrs import seamrr_range
+
+GiB = 1 << 30
+MiB = 1 << 20
+KiB = 1 << 10
+
+# E820-style kinds of a memory-map entry, plus "hotplug" for an empty hot-pluggable slot.
+MEMORY_KINDS = ("acpi", "hotplug", "persistent", "reserved", "usable")
+
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    base: int
+    size: int
+    kind: str = "usable"
+    node: int = 0
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+
+@dataclass(frozen=True)
+class Cmr:
+    """A Convertible Memory Range as MCHECK verified it: static for the life of the platform."""
+
+    base: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+
+@dataclass(frozen=True)
+class Seamrr:
+    """One logical processor's IA32_SEAMRR_PHYS_BASE (0x1400) and _MASK (0x1401) values."""
+
+    base_msr: int
+    mask_msr: int
+
+    @property
+    def configured(self) -> bool:  # PHYS_BASE bit 3
+        return bool(self.base_msr & (1 << 3))
+
+    @property
+    def locked(self) -> bool:  # PHYS_MASK bit 10
+        return bool(self.mask_msr & (1 << 10))
+
+    @property
+    def valid(self) -> bool:  # PHYS_MASK bit 11: SEAMCALL raises #GP(0) when clear
+        return bool(self.mask_msr & (1 << 11))
+
+    @property
+    def enabled(self) -> bool:
+        """What the 2022 boot-time detection required: CONFIGURED, LOCK and VALID all set."""
+        return self.configured and self.locked and self.valid
+
+    def range(self, max_pa: int) -> tuple[int, int] | None:
+        """(base, size) of the SEAM range, or None when the mask is empty or has holes."""
+        return seamrr_range(self.base_msr, self.mask_msr, max_pa)
+
+
+@dataclass(frozen=True)
+class NumaNode:
+    """A NUMA node: the packages (sockets) whose LPs belong to it."""
+
+    id: int
+    packages: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """The TDX module MCHECK/P-SEAMLDR installed at boot (or None on the platform)."""
+
+    abi: str = "1.5"          # "1.0" or "1.5": which leaf set the module serves
+    major: int = 1
+    minor: int = 5
+    update: int = 1
+    internal: int = 0
+    build_num: int = 700
+    build_date: int = 20240101
+    vendor_id: int = 0x8086
+    tdx_features0: int = (1 << 18)  # NO_RBP_MOD; the kernel refuses a module without it
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    memory: tuple[MemoryRegion, ...]
+    cmrs: tuple[Cmr, ...]
+    packages: int = 2
+    cores_per_package: int = 2
+    threads_per_core: int = 2
+    max_pa: int = 46                 # physical address width (CPUID.80000008H:EAX[7:0])
+    mktme_keyids: int = 31           # IA32_MKTME_KEYID_PARTITIONING bits 31:0
+    tdx_keyids: int = 32             # IA32_MKTME_KEYID_PARTITIONING bits 63:32
+    keyid_bits: int = 6              # KeyID bits taken from the top of the physical address
+    seamrr: tuple[Seamrr, ...] = ()  # one per LP, in LP order
+    mtrrcap_seamrr: bool = True      # IA32_MTRRCAP bit 15
+    tdx_enabled_by_bios: bool = True
+    mcheck_ok: bool = True
+    module: ModuleInfo | None = field(default_factory=ModuleInfo)
+    pseamldr: bool = True            # a P-SEAMLDR is resident in SEAMRR
+    # Added with the TOML loader and the hotplug engine (all defaulted):
+    description: str = ""
+    numa: tuple[NumaNode, ...] = ()  # empty: one node 0 holding every package
+    tdx_pw_mce_bug: bool = False     # X86_BUG_TDX_PW_MCE (SPR-X/EMR-X partial-write #MC erratum)
+    absent_lps: frozenset[int] = frozenset()  # LPs whose socket slot is empty (CPU hotplug)
+    hotplug_log: tuple[str, ...] = ()  # hotplug events applied since boot, oldest first
+    source: str = ""                 # file or preset the description came from
+
+    @property
+    def num_lps(self) -> int:
+        return self.packages * self.cores_per_package * self.threads_per_core
+
+    @property
+    def present_lps(self) -> tuple[int, ...]:
+        """LPs physically present now (all of them unless a CPU was hot-removed)."""
+        return tuple(lp for lp in range(self.num_lps) if lp not in self.absent_lps)
+
+    def lp_package(self, lp: int) -> int:
+        """Package (socket) of a logical processor; LPs are numbered package-major."""
+        return lp // (self.cores_per_package * self.threads_per_core)
+
+    def lp_core(self, lp: int) -> int:
+        """Platform-wide core index of an LP; the threads of one core share core-scoped MSRs."""
+        return lp // self.threads_per_core
+
+    def package_node(self, package: int) -> int:
+        for node in self.numa:
+            if package in node.packages:
+                return node.id
+        return 0
+
+    def lp_node(self, lp: int) -> int:
+        return self.package_node(self.lp_package(lp))
+
+    @property
+    def first_tdx_keyid(self) -> int:
+        return self.mktme_keyids + 1
+
+    def seamrr_of(self, lp: int) -> Seamrr:
+        return self.seamrr[lp] if lp < len(self.seamrr) else self.seamrr[0]
+
+
+__all__ = [
+    "GiB",
+    "KiB",
+    "MEMORY_KINDS",
+    "MiB",
+    "Cmr",
+    "MemoryRegion",
+    "ModuleInfo",
+    "NumaNode",
+    "Platform",
+    "Seamrr",
+]

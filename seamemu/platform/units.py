@@ -1,0 +1,55 @@
+"""Addresses and sizes as users write them ("0x1000", "4G", "512M") and as seamemu prints them."""
+
+from __future__ import annotations
+
+import re
+
+_SUFFIX = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50}
+_SIZE_RE = re.compile(r"^\s*(0x[0-9a-f_]+|[0-9][0-9_]*)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(value: object) -> int:
+    """An int, or a string such as "0x100000000", "4G", "512M", "640KiB", "4096".
+
+    Suffixes are binary (K = 1024).  Raises ValueError naming what was wrong.
+    """
+    if isinstance(value, bool):  # bool is an int subclass; true/false are never sizes
+        raise ValueError(f"expected an address or size, got boolean {str(value).lower()}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"negative value {value}")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected an address or size, got {type(value).__name__} {value!r}")
+    m = _SIZE_RE.match(value)
+    if not m:
+        raise ValueError(f"cannot read {value!r} as an address or size "
+                         "(write e.g. 0x100000000, 4G, 512M or 4096)")
+    digits, suffix = m.group(1).replace("_", ""), m.group(2).lower()
+    number = int(digits, 16) if digits.lower().startswith("0x") else int(digits)
+    return number << _SUFFIX[suffix]
+
+
+def hex64(value: int) -> str:
+    return f"0x{value:016x}"
+
+
+def fmt_range(base: int, size: int) -> str:
+    """A half-open physical range, [base, end), in the project's 64-bit hex style."""
+    return f"[{hex64(base)}, {hex64(base + size)})"
+
+
+def fmt_mem(base: int, size: int) -> str:
+    """A range the way the kernel prints it: "[mem 0x...-0x...]" with an inclusive end."""
+    return f"[mem {hex64(base)}-{hex64(base + size - 1)}]"
+
+
+def fmt_size(size: int) -> str:
+    """Bytes in the largest binary unit that divides them exactly: "128 MiB", "4 KiB", "100 B"."""
+    for shift, unit in ((40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")):
+        if size and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} B"
+
+
+__all__ = ["fmt_mem", "fmt_range", "fmt_size", "hex64", "parse_size"]

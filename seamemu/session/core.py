@@ -1,0 +1,139 @@
+"""The composition root: a platform, the TDX module model, an assembled image and a machine.
+
+A Session is what every command runs on.  It owns no behaviour of its own beyond wiring the
+layers and turning a machine CallResult into a RunResult a user reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from seamemu.errors import InputError
+from seamemu.frontend import assemble
+from seamemu.machine import Bounds, Machine
+from seamemu.model.module import TdxModule
+from seamemu.platform import load_platform, present
+from seamemu.platform.facts import Platform
+from seamemu.session.conventions import place, unpack
+from seamemu.session.result import INSTRUCTION_FAILURES, RunResult, abi_check
+from seamemu.stubs import ARGS_STUB, stub
+from seamemu.traps.state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
+
+
+class ModuleSwitch:
+    """The model behind the trap, with a user's `--module absent` on top of it."""
+
+    def __init__(self, module: TdxModule, loaded: bool = True):
+        self.module = module
+        self.loaded = loaded
+
+    def module_loaded(self) -> bool:
+        return self.loaded and self.module.module_loaded()
+
+    def pseamldr_present(self) -> bool:
+        return self.module.pseamldr_present()
+
+    def pseamldr_busy(self, lp: int) -> bool:
+        return self.module.pseamldr_busy(lp)
+
+    def seamcall(self, lp, regs, mem):
+        return self.module.seamcall(lp, regs, mem)
+
+
+class Session:
+    """Assemble `asm` (default: the shipped kernel-style stub) and build a machine for it."""
+
+    def __init__(self, asm: Sequence[str | Path] | None = None, *,
+                 platform: Platform | str | Path | None = None, abi: str | None = None,
+                 include_dirs: Sequence[str | Path] = (), defines: Mapping[str, str] | None = None,
+                 backend: str = "keystone", inject: str | None = None,
+                 bounds: Bounds | None = None, num_lps: int | None = None):
+        if not isinstance(platform, Platform):
+            platform = load_platform(platform)
+        self.platform = platform
+        self.asm = [Path(p) for p in (asm or [stub(ARGS_STUB)])]
+        self.image = assemble(self.asm, include_dirs=include_dirs, defines=defines, backend=backend)
+        self.module = TdxModule(platform, abi=abi, injector=inject)
+        self.target = ModuleSwitch(self.module)
+        lps = num_lps if num_lps is not None else platform.num_lps
+        self.machine = Machine(self.image, self.target, num_lps=lps, present=present(platform),
+                               bounds=bounds or Bounds())
+        for i, lp in enumerate(self.machine.lps):
+            s = platform.seamrr_of(i)
+            lp.cpu = CpuState(seamrr_base_msr=s.base_msr, seamrr_mask_msr=s.mask_msr)
+
+    def reset_module(self) -> None:
+        """A freshly booted module of the same platform and ABI (fault injection kept)."""
+        self.module = TdxModule(self.platform, abi=self.module.abi, injector=self.module.injector)
+        self.target.module = self.module
+
+    # -- CPU state -----------------------------------------------------------------------------
+    def set_state(self, *, lp: int | None = None, vmx: bool | None = None,
+                  seamrr: bool | None = None, cpl: int | None = None,
+                  module: bool | None = None) -> None:
+        """Change the emulated CPU state of one LP (or all) and whether a module is loaded."""
+        if module is not None:
+            self.target.loaded = module
+        lps = range(len(self.machine.lps)) if lp is None else [lp]
+        for i in lps:
+            if not 0 <= i < len(self.machine.lps):
+                raise InputError(f"--lp {i}: the platform has LPs 0..{len(self.machine.lps) - 1}")
+            proc = self.machine.lps[i]
+            cpu = proc.cpu
+            changes: dict = {}
+            if vmx is not None:
+                changes["vmx_operation"] = vmx
+            if cpl is not None:
+                if not 0 <= cpl <= 3:
+                    raise InputError(f"--cpl {cpl}: CPL is 0..3")
+                changes["cpl"] = cpl
+            if seamrr is not None:
+                base = self.platform.seamrr_of(i).mask_msr | SEAMRR_MASK_VALID | SEAMRR_MASK_LOCK
+                changes["seamrr_mask_msr"] = base if seamrr else base & ~(SEAMRR_MASK_VALID | SEAMRR_MASK_LOCK)
+            proc.cpu = cpu.with_(**changes)
+
+    # -- calls ---------------------------------------------------------------------------------
+    def call(self, entry: str, *, convention: str = "args", leaf: int = 0,
+             inputs: Mapping[str, int] | None = None, lp: int = 0) -> RunResult:
+        """Call `entry` under `convention` with RAX = `leaf` and the given input registers."""
+        inputs = dict(inputs or {})
+        mem = self.machine.memory
+        mem.reset_scratch()
+        placed = place(convention, leaf, inputs, mem)
+        first = len(self.module.records)
+        res = self.machine.call(entry, placed.args, lp=lp, regs=placed.regs or None)
+        out = None
+        if placed.struct_pa is not None:
+            out = unpack(placed.struct_fields, mem.read(placed.struct_pa, 8 * len(placed.struct_fields)))
+        outcome, rule = _outcome(res)
+        fault = res.faults[-1].to_json() if res.faults else None
+        return RunResult(
+            entry=entry, convention=convention, lp=lp, leaf=leaf, outcome=outcome,
+            rax=res.regs_after["rax"], regs=res.regs_after, inputs=inputs, out=out,
+            calls=tuple(self.module.records[first:]),
+            abi=abi_check(res.regs_before, res.regs_after, res.outcome == "returned"),
+            rule=rule, fault=fault, bound=None if res.bound is None else res.bound.to_json(),
+            oops=res.fault.report() if res.fault is not None else "",
+            events=res.seam_events, raw=res,
+        )
+
+
+def _outcome(res) -> tuple[str, str]:
+    """The user-facing outcome: the SEAMCALL's own failure, an unhandled fault, or returned."""
+    rule = ""
+    seam = [e for e in res.seam_events if e.insn in ("seamcall", "SEAMCALL")]
+    if seam:
+        rule = seam[-1].decision.rule
+    if res.outcome == "fault" and res.fault is not None:
+        return res.fault.name, rule
+    if res.outcome == "bound":
+        return "bound", rule
+    if res.outcome != "returned":
+        return res.outcome, rule
+    if seam and seam[-1].decision.kind in INSTRUCTION_FAILURES:
+        return seam[-1].decision.kind, rule
+    return "returned", rule
+
+
+__all__ = ["ModuleSwitch", "Session"]

@@ -1,0 +1,46 @@
+"""Plain-text rendering of one RunResult for people (JSON is RunResult.to_json)."""
+
+from __future__ import annotations
+
+from seamemu.arch.kernel import seamcall_errno
+from seamemu.arch.registers import ABI_ORDER
+from seamemu.image import Image
+from seamemu.session.result import RunResult, rax_name
+
+
+def format_run(r: RunResult, image: Image) -> str:
+    lines = [f"call {r.entry} on LP {r.lp} ({r.convention} convention), RAX = leaf 0x{r.leaf:x}"]
+    if r.inputs:
+        lines.append("  inputs: " + ", ".join(f"{k.upper()}=0x{v:x}" for k, v in r.inputs.items()))
+    for ev in r.events:
+        lines.append(f"  {ev.insn.upper()} at 0x{ev.address:x} <{ev.symbol}>: {ev.decision.rule}")
+        if ev.record is not None:
+            rec = ev.record
+            lines.append(f"    module: {rec.leaf_name} -> {rec.status_name} "
+                         f"(state {rec.state_before} -> {rec.state_after}){' [' + rec.note + ']' if rec.note else ''}")
+            if rec.outputs:
+                lines.append("    outputs: " + ", ".join(f"{k.upper()}=0x{v:x}" for k, v in rec.outputs.items()))
+    if r.fault:
+        f = r.fault
+        how = f"handled by {f['handled_by']}, resumed at {f['fixup']}" if f["handled"] else "UNHANDLED"
+        lines.append(f"  fault: {f['name']} at {f['address']} <{f['symbol']}>: {how}")
+    if r.oops:
+        lines.append("  " + r.oops.replace("\n", "\n  "))
+    if r.bound:
+        b = r.bound
+        lines.append(f"  stopped by the {b['kind']} bound at {b['rip']} <{b['symbol']}>")
+    errno = seamcall_errno(r.rax)
+    lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax)}; "
+                 f"kernel errno {errno})")
+    if r.out is not None:
+        lines.append("output struct: " + ", ".join(f"{k}=0x{v:x}" for k, v in r.out.items()))
+    regs = [x for x in ABI_ORDER if x in r.regs]
+    lines.append("registers after: " + " ".join(f"{x.upper()}=0x{r.regs[x]:x}" for x in regs))
+    abi = r.abi
+    lines.append("ABI: " + ("callee-saved registers and RSP preserved" if abi.preserved else
+                            f"BROKEN (clobbered: {', '.join(abi.clobbered) or '-'}; "
+                            f"RSP balanced: {abi.rsp_balanced}; DF clear: {abi.df_clear})"))
+    return "\n".join(lines)
+
+
+__all__ = ["format_run"]

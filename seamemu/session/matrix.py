@@ -1,0 +1,79 @@
+"""The outcome matrix: every VMX x SEAMRR x CPL x module combination through one stub."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from seamemu.arch.leaves import leaf_by_name
+from seamemu.session.core import Session
+from seamemu.session.result import rax_name
+from seamemu.stubs import DEFAULT_ENTRY
+
+# TDH.SYS.INIT on a fresh module: the one leaf whose success needs nothing before it.
+DEFAULT_MATRIX_LEAF = leaf_by_name("TDH.SYS.INIT").number
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    vmx: bool
+    seamrr: bool
+    cpl: int
+    module: bool
+    outcome: str
+    rax: int
+    rule: str
+    status_name: str
+    abi_preserved: bool
+    clobbered: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {
+            "vmx": "on" if self.vmx else "off",
+            "seamrr": "on" if self.seamrr else "off",
+            "cpl": self.cpl,
+            "module": "loaded" if self.module else "absent",
+            "outcome": self.outcome,
+            "rax": f"0x{self.rax:016x}",
+            "rax_name": self.status_name,
+            "rule": self.rule,
+            "abi_preserved": self.abi_preserved,
+            "clobbered": list(self.clobbered),
+        }
+
+
+def outcome_matrix(asm: Sequence[str | Path] | None = None, entry: str = DEFAULT_ENTRY, *,
+                   convention: str = "args", leaf: int = DEFAULT_MATRIX_LEAF,
+                   platform=None, include_dirs=(), defines=None, backend: str = "keystone",
+                   inputs=None) -> list[MatrixRow]:
+    """Run `entry` once per CPU-state combination, each on a freshly booted module."""
+    rows = []
+    session = Session(asm, platform=platform, include_dirs=include_dirs, defines=defines,
+                      backend=backend, num_lps=1)
+    for vmx, seamrr, cpl, module in itertools.product((True, False), (True, False), (0, 3), (True, False)):
+        session.reset_module()
+        session.set_state(lp=0, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module)
+        r = session.call(entry, convention=convention, leaf=leaf, inputs=inputs)
+        rows.append(MatrixRow(vmx, seamrr, cpl, module, r.outcome, r.rax, r.rule,
+                              rax_name(r.rax), r.abi.preserved, r.abi.clobbered))
+    return rows
+
+
+def format_matrix(rows: list[MatrixRow], markdown: bool = False) -> str:
+    head = ("VMX", "SEAMRR", "CPL", "module", "outcome", "RAX", "meaning", "ABI")
+    body = [("on" if r.vmx else "off", "on" if r.seamrr else "off", str(r.cpl),
+             "loaded" if r.module else "absent", r.outcome, f"0x{r.rax:016x}", r.status_name,
+             "ok" if r.abi_preserved else "BROKEN: " + ",".join(r.clobbered or ("rsp",)))
+            for r in rows]
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(b) + " |" for b in body]
+        return "\n".join(lines)
+    widths = [max(len(x) for x in col) for col in zip(head, *body)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join([fmt.format(*head), fmt.format(*("-" * w for w in widths))] + [fmt.format(*b) for b in body])
+
+
+__all__ = ["DEFAULT_MATRIX_LEAF", "MatrixRow", "format_matrix", "outcome_matrix"]

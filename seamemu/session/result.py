@@ -1,0 +1,94 @@
+"""What one call through a stub means to a user: outcome, RAX, outputs, module calls, ABI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from seamemu.arch.kernel import SW_ERROR_NAMES
+from seamemu.arch.registers import CALLEE_SAVED, GPRS, RFLAGS_DF
+from seamemu.arch.status import status_name
+from seamemu.model.api import CallRecord
+
+# SEAMCALL decisions that end the instruction without the module answering.
+INSTRUCTION_FAILURES = ("#UD", "#GP", "VMfailInvalid")
+
+
+def rax_name(value: int) -> str:
+    """RAX after a call through a stub: a kernel software code, or the module's status."""
+    return SW_ERROR_NAMES.get(value) or status_name(value)
+
+
+@dataclass(frozen=True)
+class AbiCheck:
+    """SysV: callee-saved registers and RSP restored, DF clear, returned to the caller."""
+
+    clobbered: tuple[str, ...]
+    rsp_balanced: bool
+    df_clear: bool
+    returned: bool
+
+    @property
+    def preserved(self) -> bool:
+        return not self.clobbered and self.rsp_balanced and self.df_clear and self.returned
+
+    def to_json(self) -> dict:
+        return {"preserved": self.preserved, "clobbered": list(self.clobbered),
+                "rsp_balanced": self.rsp_balanced, "df_clear": self.df_clear,
+                "returned": self.returned}
+
+
+def abi_check(before: Mapping[str, int], after: Mapping[str, int], returned: bool) -> AbiCheck:
+    # The machine's `before` RSP points at the pushed return address; RET pops it.
+    clobbered = tuple(r for r in CALLEE_SAVED if before[r] != after[r]) if returned else ()
+    return AbiCheck(
+        clobbered=clobbered,
+        rsp_balanced=(not returned) or after["rsp"] == before["rsp"] + 8,
+        df_clear=(not returned) or not after.get("rflags", 0) & RFLAGS_DF,
+        returned=returned,
+    )
+
+
+@dataclass(frozen=True)
+class RunResult:
+    entry: str
+    convention: str
+    lp: int
+    leaf: int
+    outcome: str                      # "#UD" | "#GP" | "VMfailInvalid" | "returned" | ...
+    rax: int
+    regs: Mapping[str, int]           # after the call, ABI order
+    inputs: Mapping[str, int]
+    out: Mapping[str, int] | None     # the struct after the call, when the convention has one
+    calls: tuple[CallRecord, ...]
+    abi: AbiCheck
+    rule: str = ""                    # the SEAMCALL rule that decided, e.g. "#GP(0): CPL 3 > 0"
+    fault: dict | None = None
+    bound: dict | None = None
+    oops: str = ""                    # kernel-oops-like report of an unhandled fault
+    events: tuple = field(default=(), compare=False)
+    raw: object = field(default=None, compare=False, repr=False)
+
+    def to_json(self) -> dict:
+        return {
+            "schema": 1,
+            "entry": self.entry,
+            "convention": self.convention,
+            "lp": self.lp,
+            "leaf": self.leaf,
+            "outcome": self.outcome,
+            "rax": f"0x{self.rax:016x}",
+            "rax_name": rax_name(self.rax),
+            "rule": self.rule,
+            "regs": {r: f"0x{self.regs[r]:016x}" for r in GPRS if r in self.regs}
+            | {"rflags": f"0x{self.regs.get('rflags', 0):016x}"},
+            "inputs": {k: f"0x{v:016x}" for k, v in self.inputs.items()},
+            "out": None if self.out is None else {k: f"0x{v:016x}" for k, v in self.out.items()},
+            "calls": [c.to_json() for c in self.calls],
+            "abi": self.abi.to_json(),
+            "fault": self.fault,
+            "bound": self.bound,
+        }
+
+
+__all__ = ["INSTRUCTION_FAILURES", "AbiCheck", "RunResult", "abi_check", "rax_name"]

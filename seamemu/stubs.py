@@ -1,0 +1,42 @@
+"""Where the shipped assembly stubs live, and which entry points they provide."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PKG = Path(__file__).resolve().parent
+
+
+def stub_dir() -> Path:
+    """The `asm/` directory: installed package data first, else the source checkout's."""
+    for candidate in (_PKG / "asm", _PKG.parent / "asm"):
+        if (candidate / "seamcall.S").is_file():
+            return candidate
+    raise FileNotFoundError(
+        "the shipped asm/ stubs are missing: install seamemu from a source checkout "
+        "(pip install -e .) so that asm/ is beside the package"
+    )
+
+
+def stub(name: str) -> Path:
+    """Path of a shipped stub by file name, e.g. stub('seamcall.S')."""
+    return stub_dir() / name
+
+
+# The kernel (2023+) convention: struct tdx_module_args.
+ARGS_STUB = "seamcall.S"
+ARGS_ENTRIES = ("__seamcall", "__seamcall_ret", "__seamcall_saved_ret")
+# The 2022 register convention with struct tdx_module_output.
+LEGACY_STUB = "seamcall_legacy.S"
+LEGACY_ENTRY = "__seamcall"
+DEFAULT_ENTRY = "__seamcall_ret"
+
+__all__ = [
+    "ARGS_ENTRIES",
+    "ARGS_STUB",
+    "DEFAULT_ENTRY",
+    "LEGACY_ENTRY",
+    "LEGACY_STUB",
+    "stub",
+    "stub_dir",
+]

@@ -1,0 +1,5 @@
+"""Disassembly with the SEAM-family override, instruction traces, and their rendering."""
+
+from seamemu.trace.disasm import Insn, disassemble, disassemble_one
+
+__all__ = ["Insn", "disassemble", "disassemble_one"]

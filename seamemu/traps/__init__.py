@@ -1,0 +1,75 @@
+"""Instruction semantics (SEAMCALL, TDCALL, VMXON/VMXOFF, RDMSR/WRMSR): CPU state in, decision out."""
+
+from seamemu.traps.seamcall import (
+    EXIT_REASON_SEAMCALL,
+    LOADER_BIT,
+    SEAMCALL_CHECKS,
+    SEAMCALL_LENGTH,
+    SeamcallInputs,
+    decide_seamcall,
+    execute_seamcall,
+    seamcall_checks,
+)
+from seamemu.traps.state import CpuState
+from seamemu.traps.table import (
+    KINDS,
+    Check,
+    Decision,
+    Effect,
+    render_table,
+    vmfail_invalid,
+    vmfail_valid,
+    vmsucceed,
+)
+from seamemu.traps.tdcall import (
+    EXIT_REASON_TDCALL,
+    TDCALL_CHECKS,
+    TDCALL_LENGTH,
+    decide_tdcall,
+    execute_tdcall,
+)
+from seamemu.traps.vmx import (
+    EXIT_REASON_VMXOFF,
+    EXIT_REASON_VMXON,
+    VMXOFF_CHECKS,
+    VMXOFF_LENGTH,
+    VMXON_CHECKS,
+    decide_vmxoff,
+    decide_vmxon,
+    execute_vmxoff,
+    execute_vmxon,
+)
+
+__all__ = [
+    "EXIT_REASON_SEAMCALL",
+    "EXIT_REASON_TDCALL",
+    "EXIT_REASON_VMXOFF",
+    "EXIT_REASON_VMXON",
+    "KINDS",
+    "LOADER_BIT",
+    "SEAMCALL_CHECKS",
+    "SEAMCALL_LENGTH",
+    "TDCALL_CHECKS",
+    "TDCALL_LENGTH",
+    "VMXOFF_CHECKS",
+    "VMXOFF_LENGTH",
+    "VMXON_CHECKS",
+    "Check",
+    "CpuState",
+    "Decision",
+    "Effect",
+    "SeamcallInputs",
+    "decide_seamcall",
+    "decide_tdcall",
+    "decide_vmxoff",
+    "decide_vmxon",
+    "execute_seamcall",
+    "execute_tdcall",
+    "execute_vmxoff",
+    "execute_vmxon",
+    "render_table",
+    "seamcall_checks",
+    "vmfail_invalid",
+    "vmfail_valid",
+    "vmsucceed",
+]

@@ -1,0 +1,278 @@
+"""SEAMCALL (66 0F 01 CF): the instruction's checks as a table, and the effect of executing it.
+
+Spec: Intel TDX CPU Architectural Extensions, SEAMCALL (the pseudo-code itself could not be
+retrieved; the rules below are the SDM description as quoted on the asm-dude "SEAMCALL" page,
+Linux commit 7b804135 for #UD before VMXON, and KVM commit 9d7dfb95 for the CPL ordering;
+see shared/tdx-abi.md §1 and its "Could NOT verify" list).
+
+Order of the rows (first match wins):
+  1. #UD rows: not in VMX operation, in SMM, in SEAM root mode, not in 64-bit mode.
+  2. #GP(0) if CPL > 0.  KVM commit 9d7dfb95 ("KVM: VMX: Inject #UD if guest tries to execute
+     SEAMCALL or TDCALL") reports that on SPR and EMR the CPL check happens *before* the VMX
+     non-root VM exit, although the spec's pseudo-code lists it after; we follow the hardware.
+  3. VM exit (basic reason 76) in VMX non-root operation.
+  4. #GP(0) if SEAMRR is not valid (IA32_SEAMRR_PHYS_MASK bit 11 clear).  A LOCK-bit row
+     (bit 10) is kept in the table but inactive: only VALID is confirmed as a SEAMCALL check
+     (tdx-abi.md "Could NOT verify" item 1); `seamcall_checks(require_seamrr_lock=True)`
+     builds the stricter table for experiments.  #GP(0) in a MOV SS / POP SS shadow.
+  5. VMfailInvalid if the target is not available (RAX bit 63 picks it).
+  6. Otherwise the call goes to the TDX module (bit 63 = 0) or the P-SEAMLDR (bit 63 = 1).
+Rows 1-4 depend on the CPU state only, so their verdict is cached per `CpuState`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Mapping
+
+from seamemu.arch.registers import ABI_ORDER, RFLAGS_ARITH
+from seamemu.errors import InputError
+from seamemu.model.api import INJECTABLE_FAULTS, GuestMemory, SeamReply, SeamTarget
+from seamemu.traps.state import CpuState
+from seamemu.traps.table import (
+    FAULT_VECTORS,
+    Check,
+    Decision,
+    Effect,
+    decide,
+    vmfail_invalid,
+)
+
+SEAMCALL_LENGTH = 4
+EXIT_REASON_SEAMCALL = 76  # Spec: SDM Appendix C; Linux arch/x86/include/uapi/asm/vmx.h
+LOADER_BIT = 1 << 63       # RAX bit 63: 1 = P-SEAMLDR (loader mode), 0 = TDX module
+
+_ASM_DUDE = "SDM text on the asm-dude wiki page SEAMCALL (tdx-abi.md §1)"
+_KVM = "KVM commit 9d7dfb95 (hardware order on SPR/EMR)"
+_K7B = "Linux commit 7b804135 (TDX_MODULE_CALL handles #UD/#GP)"
+
+
+@dataclass(frozen=True, slots=True)
+class SeamcallInputs:
+    """Everything the SEAMCALL table reads."""
+
+    cpu: CpuState
+    rax: int = 0
+    module_loaded: bool = True
+    pseamldr_present: bool = True
+    pseamldr_busy: bool = False
+
+    @property
+    def loader(self) -> bool:
+        return bool(self.rax & LOADER_BIT)
+
+
+def _row(id, sentence, pred, kind, rule, source, **kw) -> Check:
+    return Check(id=id, sentence=sentence, predicate=pred, kind=kind, rule=rule, source=source, **kw)
+
+
+# Rows that read only the CPU state (their rule templates may use only {i.cpu...}).
+_CPU_ROWS: tuple[Check, ...] = (
+    _row("ud_not_vmx", "SEAMCALL outside VMX operation (before VMXON) raises #UD.",
+         lambda i: not i.cpu.vmx_operation, "#UD",
+         "#UD: SEAMCALL outside VMX operation (no VMXON on this logical processor)",
+         f"{_ASM_DUDE}; {_K7B}"),
+    _row("ud_smm", "SEAMCALL in system-management mode raises #UD.",
+         lambda i: i.cpu.smm, "#UD", "#UD: SEAMCALL in SMM", _ASM_DUDE),
+    _row("ud_in_seam", "SEAMCALL in SEAM root mode raises #UD.",
+         lambda i: i.cpu.seam_mode, "#UD", "#UD: SEAMCALL in SEAM root mode", _ASM_DUDE),
+    _row("ud_not_64bit", "SEAMCALL outside 64-bit mode raises #UD.",
+         lambda i: not i.cpu.long_mode, "#UD",
+         "#UD: SEAMCALL outside 64-bit mode (compatibility or legacy mode)", _ASM_DUDE),
+    _row("gp_cpl", "SEAMCALL at CPL > 0 raises #GP(0), checked before the VM exit.",
+         lambda i: i.cpu.cpl > 0, "#GP", "#GP(0): CPL {i.cpu.cpl} > 0", _KVM),
+    _row("vmexit_non_root", "SEAMCALL in VMX non-root operation causes a VM exit (reason 76).",
+         lambda i: i.cpu.vmx_non_root, "vmexit",
+         "VM exit (basic reason 76, SEAMCALL): executed in VMX non-root operation",
+         _ASM_DUDE, exit_reason=EXIT_REASON_SEAMCALL),
+    _row("gp_seamrr_invalid", "SEAMCALL raises #GP(0) when SEAMRR is not valid (MASK bit 11).",
+         lambda i: not i.cpu.seamrr_valid, "#GP",
+         "#GP(0): SEAMRR not enabled (IA32_SEAMRR_PHYS_MASK 0x{i.cpu.seamrr_mask_msr:016x} "
+         "bit 11 VALID clear)", f"{_ASM_DUDE}; {_K7B}"),
+    _row("gp_seamrr_unlocked", "SEAMCALL raises #GP(0) when SEAMRR is not locked (MASK bit 10); "
+         "unconfirmed, so inactive by default.",
+         lambda i: not i.cpu.seamrr_locked, "#GP",
+         "#GP(0): SEAMRR not locked (IA32_SEAMRR_PHYS_MASK 0x{i.cpu.seamrr_mask_msr:016x} "
+         "bit 10 LOCK clear)", "unconfirmed (tdx-abi.md 'Could NOT verify' 1)", active=False),
+    _row("gp_mov_ss", "SEAMCALL right after MOV SS / POP SS raises #GP(0).",
+         lambda i: i.cpu.mov_ss_shadow, "#GP",
+         "#GP(0): SEAMCALL in a MOV SS / POP SS shadow", _ASM_DUDE),
+)
+
+# Rows that also read RAX bit 63 and the target's availability (templates use no field, so
+# their decisions are cached per (bit 63, loaded, present, busy)).
+_TARGET_ROWS: tuple[Check, ...] = (
+    _row("vmfail_no_module", "Module mode with no TDX module loaded fails with VMfailInvalid.",
+         lambda i: not i.loader and not i.module_loaded, "VMfailInvalid",
+         "VMfailInvalid: RAX bit 63 = 0 and no TDX module is loaded (CF=1, RAX unchanged)",
+         f"{_ASM_DUDE}; Linux tdxcall.S"),
+    _row("vmfail_no_pseamldr", "Loader mode with no P-SEAMLDR fails with VMfailInvalid.",
+         lambda i: i.loader and not i.pseamldr_present, "VMfailInvalid",
+         "VMfailInvalid: RAX bit 63 = 1 and no P-SEAMLDR is present (CF=1, RAX unchanged)",
+         _ASM_DUDE),
+    _row("vmfail_pseamldr_busy", "Loader mode while another LP is in the P-SEAMLDR fails "
+         "with VMfailInvalid.",
+         lambda i: i.loader and i.pseamldr_busy, "VMfailInvalid",
+         "VMfailInvalid: RAX bit 63 = 1 and the P-SEAMLDR is busy on another logical "
+         "processor (CF=1, RAX unchanged)", f"{_ASM_DUDE}; Linux seamldr.c"),
+    _row("to_module", "Otherwise, with RAX bit 63 = 0, the call enters the TDX module.",
+         lambda i: not i.loader, "module",
+         "SEAMCALL to the TDX module (RAX bit 63 = 0)", _ASM_DUDE),
+    _row("to_pseamldr", "Otherwise, with RAX bit 63 = 1, the call enters the P-SEAMLDR.",
+         lambda i: i.loader, "pseamldr",
+         "SEAMCALL to the P-SEAMLDR (RAX bit 63 = 1)", _ASM_DUDE),
+)
+
+SEAMCALL_CHECKS: tuple[Check, ...] = _CPU_ROWS + _TARGET_ROWS
+
+
+def seamcall_checks(require_seamrr_lock: bool = False) -> tuple[Check, ...]:
+    """The SEAMCALL table; with `require_seamrr_lock` the LOCK-bit row is active."""
+    if not require_seamrr_lock:
+        return SEAMCALL_CHECKS
+    return tuple(
+        Check(**{**c.__dict__, "active": True}) if c.id == "gp_seamrr_unlocked" else c
+        for c in SEAMCALL_CHECKS
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _cpu_verdict(cpu: CpuState) -> Decision | None:
+    # CpuState is frozen and hashable, so the CPU-only rows are walked once per state.
+    return decide(_CPU_ROWS, SeamcallInputs(cpu))
+
+
+def _target_verdict(loader: bool, loaded: bool, present: bool, busy: bool) -> Decision:
+    inputs = SeamcallInputs(CpuState(), LOADER_BIT if loader else 0, loaded, present, busy)
+    verdict = decide(_TARGET_ROWS, inputs)
+    assert verdict is not None  # to_module / to_pseamldr cover every case
+    return verdict
+
+
+# All 16 (bit 63, loaded, present, busy) combinations, decided once at import.
+_TARGET_VERDICTS: dict[tuple[bool, bool, bool, bool], Decision] = {
+    (a, b, c, d): _target_verdict(a, b, c, d)
+    for a in (False, True) for b in (False, True) for c in (False, True) for d in (False, True)
+}
+
+
+def decide_seamcall(cpu: CpuState, rax: int, module_loaded: bool, pseamldr_present: bool,
+                    pseamldr_busy: bool, *, checks: tuple[Check, ...] = SEAMCALL_CHECKS
+                    ) -> Decision:
+    """What SEAMCALL does in this state with this RAX (first matching row of `checks`)."""
+    inputs = SeamcallInputs(cpu, rax, bool(module_loaded), bool(pseamldr_present),
+                            bool(pseamldr_busy))
+    if checks is SEAMCALL_CHECKS:
+        verdict = _cpu_verdict(cpu)
+        if verdict is not None:
+            return verdict
+        return _TARGET_VERDICTS[inputs.loader, inputs.module_loaded, inputs.pseamldr_present,
+                                inputs.pseamldr_busy]
+    verdict = decide(checks, inputs)
+    if verdict is None:  # only a hand-made table can run out of rows
+        raise InputError("SEAMCALL table has no row for this state (missing to_module row?)")
+    return verdict
+
+
+_INJECTED: dict[str, Decision] = {
+    "#GP": Decision("#GP", "#GP(0) injected by the SEAMCALL target (fault injection)",
+                    "injected", *FAULT_VECTORS["#GP"]),
+    "#UD": Decision("#UD", "#UD injected by the SEAMCALL target (fault injection)",
+                    "injected", *FAULT_VECTORS["#UD"]),
+    "VMfailInvalid": Decision("VMfailInvalid", "VMfailInvalid returned by the SEAMCALL target "
+                              "(fault injection or P-SEAMLDR busy); CF=1, RAX unchanged",
+                              "injected"),
+}
+_ABI_SET = frozenset(ABI_ORDER)
+_MASK64 = (1 << 64) - 1
+_NOT_ARITH = ~RFLAGS_ARITH  # VMsucceed clears the six arithmetic flags (table.vmsucceed)
+_LAST_CPU: list = [None, None]
+
+
+def execute_seamcall(cpu: CpuState, regs: Mapping[str, int], rflags: int, target: SeamTarget,
+                     mem: GuestMemory, lp: int, *,
+                     checks: tuple[Check, ...] = SEAMCALL_CHECKS) -> Effect:
+    """Execute one SEAMCALL: decide, call the target if the decision allows, shape the effect.
+
+    `regs` must hold every GPR in ABI order; they are handed to the target unchanged.
+    Success writes the reply's registers, sets VMsucceed flags (the six arithmetic flags
+    cleared, the others kept) and advances RIP by 4.
+    """
+    if len(regs) < len(ABI_ORDER) or not _ABI_SET.issubset(regs):
+        missing = ", ".join(r for r in ABI_ORDER if r not in regs)
+        raise InputError(f"execute_seamcall: regs lacks {missing}")
+    rax = regs["rax"]
+    if checks is SEAMCALL_CHECKS:
+        # One-entry identity cache in front of the lru_cache: an LP keeps its CpuState
+        # object between instructions, so the hash is rarely needed.
+        last = _LAST_CPU
+        if last[0] is cpu:
+            decision = last[1]
+        else:
+            decision = _cpu_verdict(cpu)
+            _LAST_CPU[:] = (cpu, decision)
+    else:
+        decision = None
+    if decision is None:
+        # Ask the target only what the row needs: module mode never queries the P-SEAMLDR.
+        loader = bool(rax & LOADER_BIT)
+        loaded = bool(target.module_loaded())
+        present = bool(target.pseamldr_present()) if loader else False
+        busy = bool(target.pseamldr_busy(lp)) if loader and present else False
+        if checks is SEAMCALL_CHECKS:
+            decision = _TARGET_VERDICTS[loader, loaded, present, busy]
+        else:
+            decision = decide_seamcall(cpu, rax, loaded, present, busy, checks=checks)
+    kind = decision.kind
+    if kind == "module" or kind == "pseamldr":
+        return _apply_reply(decision, target.seamcall(lp, regs, mem), rflags)
+    if kind in FAULT_VECTORS:
+        return Effect(decision, fault=(decision.vector, decision.error_code))
+    if kind == "vmexit":
+        return Effect(decision)
+    return Effect(decision, rflags=vmfail_invalid(rflags), rip_advance=SEAMCALL_LENGTH)
+
+
+def _apply_reply(decision: Decision, reply: SeamReply, rflags: int) -> Effect:
+    if not isinstance(reply, SeamReply):
+        raise InputError(f"SEAMCALL target returned {type(reply).__name__}, not a SeamReply")
+    if reply.fault is not None:
+        injected = _INJECTED.get(reply.fault)
+        if injected is None or reply.fault not in INJECTABLE_FAULTS:
+            raise InputError(f"SeamReply.fault {reply.fault!r} is not one of {INJECTABLE_FAULTS}")
+        if injected.kind in FAULT_VECTORS:
+            return Effect(injected, fault=(injected.vector, injected.error_code), reply=reply,
+                          record=reply.record)
+        return Effect(injected, rflags=vmfail_invalid(rflags), rip_advance=SEAMCALL_LENGTH,
+                      reply=reply, record=reply.record)
+    out = reply.regs
+    if "rax" not in out or not out.keys() <= _ABI_SET:
+        _bad_regs(out)
+    for value in out.values():
+        if not 0 <= value <= _MASK64:
+            _bad_regs(out)
+    # Positional: this Effect is built once per emulated SEAMCALL.
+    return Effect(decision, out, rflags & _NOT_ARITH, SEAMCALL_LENGTH, None, reply, reply.record)
+
+
+def _bad_regs(out: Mapping[str, int]) -> None:
+    if "rax" not in out:
+        raise InputError("SeamReply.regs must hold rax (the completion status)")
+    for name, value in out.items():
+        if name not in _ABI_SET:
+            raise InputError(f"SeamReply.regs names {name!r}, not a register in ABI order")
+        if not isinstance(value, int) or not 0 <= value <= _MASK64:
+            raise InputError(f"SeamReply.regs[{name!r}] = {value!r} is not a 64-bit value")
+
+
+__all__ = [
+    "EXIT_REASON_SEAMCALL",
+    "LOADER_BIT",
+    "SEAMCALL_CHECKS",
+    "SEAMCALL_LENGTH",
+    "SeamcallInputs",
+    "decide_seamcall",
+    "execute_seamcall",
+    "seamcall_checks",
+]

@@ -1,0 +1,180 @@
+"""What an allowed hotplug event does to the platform: memory and CPUs come and go, CMRs never."""
+
+import dataclasses
+
+import pytest
+
+from seamemu.errors import InputError
+from seamemu.platform import (
+    Event,
+    absence_reason,
+    apply_hotplug,
+    handle,
+    judge,
+    load_platform,
+    present,
+    situation_for,
+)
+from seamemu.platform.hotplug import detect_tdx
+
+G = 1 << 30
+MB128 = 128 << 20
+INSIDE = (14 * G - MB128, MB128)   # the top block of cmr[2], node-1 RAM
+SLOT = (14 * G, 2 * G)             # the empty hot-pluggable slot
+
+
+@pytest.fixture(scope="module")
+def default():
+    return load_platform()
+
+
+def test_present_follows_the_memory_map(default):
+    is_present = present(default)
+    assert is_present(0x400000, 0x1000)          # where the emulator maps its code
+    assert is_present(0x7C000000, 8)             # SEAMRR: reserved, but memory is there
+    assert not is_present(0x80000000, 8)         # PCI hole
+    assert not is_present(SLOT[0], 8)            # empty slot
+    assert not is_present(14 * G - 8, 16)        # straddles RAM and the empty slot
+    assert is_present(14 * G - 8, 8)
+    assert not is_present(1 << 45, 1)
+
+
+def test_cmr_hot_remove_under_cmr_aware_takes_memory_away_but_not_the_cmr(default):
+    event = Event("acpi-mem-remove", *INSIDE)
+    decision, after = handle(default, event, "cmr-aware")
+    assert decision.allow and decision.severity == "error" and "BIOS bug" in decision.message
+    assert after.cmrs == default.cmrs                      # CMRs are static
+    assert not present(after)(INSIDE[0], 8)
+    assert present(after)(INSIDE[0] - 8, 8)                # the rest of the region stays
+    assert after.hotplug_log == (event.describe(),)
+    assert "was hot-removed (acpi-mem-remove [mem 0x0000000378000000-0x000000037fffffff])" in \
+        absence_reason(after, INSIDE[0] + 0x1000)
+    # The removed block is now an empty slot merged with the one after it, on the same node.
+    slot = next(m for m in after.memory if m.base == INSIDE[0])
+    assert (slot.kind, slot.end, slot.node) == ("hotplug", SLOT[0] + SLOT[1], 1)
+    assert default.memory != after.memory and present(default)(INSIDE[0], 8)  # original intact
+
+
+def test_cmr_hot_add_after_removal_is_an_attack_and_changes_nothing(default):
+    _, removed = handle(default, Event("acpi-mem-remove", *INSIDE), "cmr-aware")
+    decision, again = handle(removed, Event("acpi-mem-add", *INSIDE), "cmr-aware")
+    assert (decision.allow, decision.severity) == (False, "critical")
+    assert "TDX is under attack" in decision.message
+    assert again is removed
+
+
+def test_upstream_lets_removed_tdx_memory_back_online(default):
+    s = situation_for(default, "upstream")
+    _, removed = handle(default, Event("driver-mem-remove", *INSIDE), "upstream", s)
+    decision, back = handle(removed, Event("driver-mem-add", *INSIDE), "upstream", s)
+    assert decision.allow and decision.rule == "upstream/online-in-tdx-block"
+    assert present(back)(INSIDE[0], MB128)
+    assert back.memory == default.memory                 # merged back into one region
+    assert len(back.hotplug_log) == 2
+
+
+def test_adding_memory_into_the_empty_slot(default):
+    off = situation_for(default, "first-stage", use_tdx=False)
+    decision, after = handle(default, Event("acpi-mem-add", SLOT[0], MB128), "first-stage", off)
+    assert decision.rule == "first-stage/use-tdx-off"
+    # The new block joins the node-1 RAM just below it.
+    ram = next(m for m in after.memory if m.base <= SLOT[0] < m.end)
+    assert (ram.kind, ram.base, ram.end, ram.node) == ("usable", 10 * G, SLOT[0] + MB128, 1)
+    rest = next(m for m in after.memory if m.base == SLOT[0] + MB128)
+    assert (rest.kind, rest.end) == ("hotplug", SLOT[0] + SLOT[1])
+    assert present(after)(SLOT[0], MB128) and not present(after)(SLOT[0] + MB128, 8)
+    assert absence_reason(after, SLOT[0] + MB128).endswith(
+        "lies in an empty hot-pluggable slot [0x0000000388000000, 0x0000000400000000)")
+
+
+def test_removing_the_middle_of_a_region_splits_it(default):
+    after = apply_hotplug(default, Event("driver-mem-remove", 5 * G, MB128))
+    pieces = [(m.base, m.end, m.kind) for m in after.memory if 4 * G <= m.base < 8 * G]
+    assert pieces == [(4 * G, 5 * G, "usable"), (5 * G, 5 * G + MB128, "hotplug"),
+                      (5 * G + MB128, 8 * G, "usable")]
+
+
+def test_rejected_events_leave_the_platform_alone(default):
+    decision, after = handle(default, Event("acpi-mem-add", SLOT[0], MB128), "first-stage")
+    assert not decision.allow and after is default
+
+
+@pytest.mark.parametrize("event, message", [
+    (Event("acpi-mem-add", *INSIDE), "overlaps present usable memory"),
+    (Event("acpi-mem-add", 7 * G, 2 * G), "overlaps present usable memory"),
+    (Event("acpi-mem-remove", *SLOT), "not all of it is present RAM"),
+    (Event("acpi-mem-remove", 0x7C000000, MB128), "not all of it is present RAM"),
+    (Event("driver-mem-add", 1 << 40, MB128), "where the KeyID bits of the physical address start"),
+    (Event("acpi-cpu-add", lp=3), "CPU 3 is already present"),
+    (Event("acpi-cpu-remove", lp=8), "LP 8 is outside the topology"),
+])
+def test_events_that_do_not_fit_the_platform(default, event, message):
+    with pytest.raises(InputError, match=message):
+        apply_hotplug(default, event)
+
+
+def test_cpu_hot_remove_and_add(default):
+    decision, after = handle(default, Event("acpi-cpu-remove", lp=5), "cmr-aware")
+    assert decision.allow and decision.severity == "error"
+    assert after.present_lps == (0, 1, 2, 3, 4, 6, 7) and after.cmrs == default.cmrs
+    with pytest.raises(InputError, match="already absent"):
+        apply_hotplug(after, Event("acpi-cpu-remove", lp=5))
+    decision, same = handle(after, Event("acpi-cpu-add", lp=5), "cmr-aware")
+    assert not decision.allow and same is after          # SEAMRR is on: rejected
+    decision, back = handle(after, Event("acpi-cpu-add", lp=5), "upstream")
+    assert decision.allow and back.present_lps == tuple(range(8))
+
+
+def test_kexec_changes_nothing_physical(default):
+    after = apply_hotplug(default, Event("kexec"))
+    assert after.memory == default.memory and after.hotplug_log == ("kexec",)
+
+
+def test_judge_uses_the_platform_cmrs_and_detection(default):
+    off = load_platform(preset="tdx-disabled")
+    assert judge(off, Event("acpi-mem-add", *INSIDE), "cmr-aware").rule == "cmr-aware/bios-off"
+    # Upstream detects TDX from the KeyID MSR only: SEAMRR alone is not enough.
+    one_key = dataclasses.replace(default, tdx_keyids=1, mktme_keyids=62)
+    assert judge(one_key, Event("kexec"), "upstream").rule == "upstream/not-tdx-host"
+    assert judge(one_key, Event("kexec"), "first-stage").rule == "first-stage/kexec-after-init"
+
+
+def test_situation_defaults(default):
+    s = situation_for(default, "cmr-aware")
+    assert s.tdx_enabled_by_bios and s.module_initialized and s.cmrs_read_at_boot
+    assert s.tdx_memory == ((0, 0x78000000), (4 * G, 4 * G), (10 * G, 4 * G))
+    assert not situation_for(default, "first-stage").cmrs_read_at_boot
+    assert not situation_for(default, "upstream", use_tdx=False).module_initialized
+    assert not situation_for(load_platform(preset="no-module"), "upstream").module_initialized
+    # RAM outside every CMR makes TDMR setup fail, so the module never initialises.
+    stray = dataclasses.replace(default, cmrs=default.cmrs[:2])
+    assert not situation_for(stray, "upstream").module_initialized
+
+
+@pytest.mark.parametrize("preset, policy, detected, message", [
+    ("default", "cmr-aware", True, "tdx: TDX enabled by BIOS"),
+    ("inconsistent-seamrr", "first-stage", False, "tdx: Inconsistent SEAMRR configuration by BIOS"),
+    ("tdx-disabled", "first-stage", False, "tdx: SEAMRR base is not configured by BIOS"),
+    ("default", "upstream", True, "virt/tdx: BIOS enabled: private KeyID range: [32, 64)"),
+    ("inconsistent-seamrr", "upstream", True,
+     "virt/tdx: BIOS enabled: private KeyID range: [32, 64)"),
+    ("tdx-disabled", "upstream", False,
+     "virt/tdx: initialization failed: too few private KeyIDs available."),
+])
+def test_boot_time_tdx_detection(preset, policy, detected, message):
+    assert detect_tdx(load_platform(preset=preset), policy) == (detected, message)
+
+
+def test_inconsistent_seamrr_turns_the_2022_rules_off_but_not_upstreams():
+    p = load_platform(preset="inconsistent-seamrr")
+    cpu_add = Event("acpi-cpu-add", lp=1)
+    assert judge(p, cpu_add, "first-stage").rule == "first-stage/bios-off"
+    assert judge(p, cpu_add, "upstream").rule == "upstream/cpu-left-to-bios"
+
+
+def test_seamrr_detection_needs_lock_and_mtrrcap(default):
+    unlocked = dataclasses.replace(default, seamrr=tuple(
+        dataclasses.replace(s, mask_msr=s.mask_msr & ~(1 << 10)) for s in default.seamrr))
+    assert detect_tdx(unlocked, "first-stage") == (False, "tdx: SEAMRR is not enabled by BIOS")
+    no_cap = dataclasses.replace(default, mtrrcap_seamrr=False)
+    assert not detect_tdx(no_cap, "cmr-aware")[0]
