@@ -8,6 +8,7 @@ passes converge.  An instruction that ends up shorter than its slot is padded wi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -185,13 +186,13 @@ class Layout:
         for i, (r, addr) in pending.items():
             code = self._answer(i, first[i])
             if r.rip_target is not None:
-                disp = r.rip_target - (addr + len(code))
+                disp = r.rip_target - (addr + len(r.prefix) + len(code))
                 try:
                     second[i] = r.text.replace("{disp}", fmt_disp(disp, "RIP-relative target"))
                 except ExprError as exc:
                     raise self.p.items[i].loc.error(str(exc)) from None
             else:
-                out[i] = nop_from_prefetch(code, r.nop) if r.nop else code
+                out[i] = r.prefix + (nop_from_prefetch(code, r.nop) if r.nop else code)
         if second:
             self._keystone(second, pending)
             for i, text in second.items():
@@ -199,7 +200,7 @@ class Layout:
                 if len(code) != len(self._answer(i, first[i])):
                     raise self.p.items[i].loc.error(
                         "keystone changed the length of a RIP-relative instruction")
-                out[i] = code
+                out[i] = pending[i][0].prefix + code
         return out
 
     def _branch(self, i: int, it: Item, addr: int, dot: Value, table) -> bytes:
@@ -239,7 +240,7 @@ class Layout:
         message = res.message if isinstance(res, Refused) else "no answer"
         if "MNEMONICFAIL" in message:
             name = it.insn.mnemonic if it.insn else text.split()[0]
-            raise it.loc.error(f"unknown instruction or macro `{name}`")
+            raise it.loc.error(f"unknown instruction or macro `{_as_written(it.loc.text, name)}`")
         raise it.loc.error(f"keystone cannot assemble `{it.stmt.op} {it.stmt.args}`".rstrip()
                            + f" (sent as `{text}`): {message}")
 
@@ -343,6 +344,12 @@ class Layout:
             except (ExprError, ValueError) as exc:
                 raise it.loc.error(f"`{it.stmt.op}`: {exc}") from None
         return b""
+
+
+def _as_written(text: str, word: str) -> str:
+    """`word` spelled as in the source line (mnemonics and macro names are lowercased)."""
+    m = re.search(rf"(?<![\w.$]){re.escape(word)}(?![\w.$])", text, re.I)
+    return m.group(0) if m else word
 
 
 def _undefined(name: str) -> str:

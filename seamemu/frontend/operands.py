@@ -83,6 +83,7 @@ class Rendered:
     text: str | None = None
     rip_target: int | None = None
     nop: str = ""  # "nopw"/"nopl"/"nopq": text is a PREFETCHNTA whose bytes become that NOP
+    prefix: bytes = b""  # legacy prefixes to put before keystone's bytes
 
 
 def _parse_operand(text: str) -> Operand:
@@ -179,9 +180,10 @@ def render(insn: Insn, evaluate: Eval) -> Rendered:
         # sign-extended imm32 form when the value fits, and so does keystone for `movq`.
         if -(1 << 31) <= wrap64(evaluate(insn.operands[0].text).n) < (1 << 31):
             mn = "movq"
-    head = " ".join(insn.prefixes + (mn,))
-    text = head + (" " + ", ".join(ops) if ops else "")
-    return Rendered(text=text, rip_target=rip_target)
+    text = mn + (" " + ", ".join(ops) if ops else "")
+    # Prefixes are bytes we put in front ourselves (keystone drops `cs nop` silently).
+    return Rendered(text=text, rip_target=rip_target,
+                    prefix=b"".join(PREFIX_BYTES[p] for p in insn.prefixes))
 
 
 def _render_mem(o: Operand, mnemonic: str, evaluate: Eval) -> tuple[str, int | None]:
@@ -231,7 +233,7 @@ def _render_nop(insn: Insn, evaluate: Eval) -> Rendered | None:
     if target is not None:
         return None
     # The layout sends this text to keystone and then calls nop_from_prefetch on the bytes.
-    return Rendered(text=f"{' '.join(insn.prefixes + ('prefetchnta',))} {text}", nop=mn)
+    return Rendered(text=f"prefetchnta {text}", nop=mn, prefix=pre)
 
 
 def nop_from_prefetch(code: bytes, nop: str) -> bytes:

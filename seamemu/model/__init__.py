@@ -7,10 +7,10 @@ from seamemu.model.spec import Check, LeafSpec, all_leaf_specs, leaf_spec
 from seamemu.model.state import ModuleState, SysState
 
 __all__ = [
-    "INJECTABLE_FAULTS",
     "CallRecord",
     "Check",
     "GuestMemory",
+    "INJECTABLE_FAULTS",
     "InjectRule",
     "Injector",
     "LeafSpec",

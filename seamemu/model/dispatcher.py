@@ -123,8 +123,9 @@ def dispatch(module: "TdxModule", lp: int, regs: Mapping[str, int],
     if not d.loader:
         refused = _admission(module, d)
         if refused is not None:
-            return _finish(module, rec, regs, spec, refused[0], {}, (), [], refused[1],
-                           injected, d.loader)
+            note = refused[1] + ("; injection not reached" if pending is not None else "")
+            return _finish(module, rec, regs, spec, refused[0], {}, (), [], note, injected,
+                           d.loader)
     if spec is None:
         known = (seamldr_leaf_info(d.leaf) if d.loader else leaf_info(d.leaf, module.abi))
         status = SeamldrStatus.PSEAMLDR_EBADPARAM if d.loader else OPERAND_INVALID_RAX

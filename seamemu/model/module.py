@@ -12,6 +12,7 @@ import json
 from typing import Mapping
 
 from seamemu.arch.leaves import ABI_GENERATIONS
+from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import InputError
 from seamemu.model import leaves as _leaves  # noqa: F401  (registers the leaf handlers)
 from seamemu.model.addr import AddressRules
@@ -63,6 +64,10 @@ class TdxModule:
     def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply:
         if not isinstance(lp, int) or not 0 <= lp < self.platform.num_lps:
             raise InputError(f"lp {lp!r}: the platform has LPs 0..{self.platform.num_lps - 1}")
+        for name in ABI_ORDER:
+            value = regs.get(name, 0)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise InputError(f"register {name}: {value!r} is not an integer")
         return dispatch(self, lp, regs, mem)
 
     # ------------------------------------------------------------------ facts

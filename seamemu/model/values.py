@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seamemu.arch.metadata import GLOBAL_FIELDS, GlobalField
+from seamemu.arch.metadata import GLOBAL_FIELDS
 from seamemu.arch.sysinfo import MAX_CMRS, MAX_RESERVED_PER_TDMR, MAX_TDMRS, PAMT_ENTRY_SIZE
 from seamemu.platform.facts import ModuleInfo, Platform
 
@@ -130,11 +130,6 @@ def global_values(platform: Platform, info: ModuleInfo, abi: str,
     return out
 
 
-def element_value(values: dict[str, list[int]], entry: GlobalField, index: int) -> int:
-    """Element `index` (field * num_elements + element) of `entry`."""
-    return values[entry.name][index]
-
-
 __all__ = [
     "ATTRIBUTES_FIXED0",
     "ATTRIBUTES_FIXED1",
@@ -146,6 +141,5 @@ __all__ = [
     "XFAM_FIXED0",
     "XFAM_FIXED1",
     "default_module_info",
-    "element_value",
     "global_values",
 ]

@@ -62,6 +62,18 @@ class Session:
         for i, lp in enumerate(self.machine.lps):
             s = platform.seamrr_of(i)
             lp.cpu = CpuState(seamrr_base_msr=s.base_msr, seamrr_mask_msr=s.mask_msr)
+        # Scratch below this mark holds the caller's own buffers (see `alloc`); each call's
+        # argument struct is placed above it and reclaimed by the next call.
+        self._pin = self.machine.memory.scratch_state()[0]
+
+    def alloc(self, size: int, align: int = 64, data: bytes | None = None) -> int:
+        """Guest memory for the caller's buffers (TDSYSINFO_STRUCT, CMR array, TDMRs...)."""
+        mem = self.machine.memory
+        mem.set_scratch_state((self._pin, mem.scratch_state()[1]))
+        pa = mem.alloc(size, align)
+        mem.write(pa, data if data is not None else bytes(size))
+        self._pin = mem.scratch_state()[0]
+        return pa
 
     def reset_module(self) -> None:
         """A freshly booted module of the same platform and ABI (fault injection kept)."""
@@ -99,7 +111,7 @@ class Session:
         """Call `entry` under `convention` with RAX = `leaf` and the given input registers."""
         inputs = dict(inputs or {})
         mem = self.machine.memory
-        mem.reset_scratch()
+        mem.set_scratch_state((self._pin, mem.scratch_state()[1]))
         placed = place(convention, leaf, inputs, mem)
         first = len(self.module.records)
         res = self.machine.call(entry, placed.args, lp=lp, regs=placed.regs or None)

@@ -166,3 +166,10 @@ def test_pack_unpack_round_trip_and_bad_input():
         sysinfo.TDMR_INFO.unpack(blob[:100])
     with pytest.raises(ValueError, match="17 reserved areas"):
         sysinfo.pack_tdmr_info(0, 0, (0, 0), (0, 0), (0, 0), reserved=((0, 0),) * 17)
+
+
+@pytest.mark.parametrize("module", [status, leaves, metadata, sysinfo])
+def test_exports_sorted_and_present(module):
+    assert module.__all__ == sorted(module.__all__)
+    for name in module.__all__:
+        assert hasattr(module, name), name

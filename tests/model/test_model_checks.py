@@ -173,9 +173,11 @@ def _tdmr_done(b):
 
 
 SCENARIOS = {
-    ("TDH.SYS.INIT", "global_lock"): (lambda m: (_go(m(), _held, "TDH.SYS.INIT"), S.TDX_SYS_BUSY)),
+    ("TDH.SYS.INIT", "global_lock"): (lambda m: (
+        _go(m(), _held, "TDH.SYS.INIT"), S.TDX_SYS_BUSY)),
     ("TDH.SYS.INIT", "rcx_reserved"): (lambda m: (m().call(0, "TDH.SYS.INIT", rcx=1), op("RCX"))),
-    ("TDH.SYS.INIT", "state"): (lambda m: (_twice(m(), "TDH.SYS.INIT"), S.TDX_SYS_INIT_NOT_PENDING)),
+    ("TDH.SYS.INIT", "state"): (lambda m: (
+        _twice(m(), "TDH.SYS.INIT"), S.TDX_SYS_INIT_NOT_PENDING)),
     ("TDH.SYS.INIT", "cmr_list"): (lambda m: (
         m(cmrs=(Cmr(4 * GiB, GiB), Cmr(0, GiB))).call(0, "TDH.SYS.INIT"),
         S.TDX_CMR_LIST_INVALID)),

@@ -28,7 +28,8 @@ SRC_LP_INIT = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_lp_
     checks=(
         Check("global_lock", "another LP holds the global lock (taken exclusively)",
               S.TDX_SYS_BUSY, inject=True),
-        Check("rcx_reserved", "RCX (attributes) is not 0", with_operand(S.TDX_OPERAND_INVALID, "RCX")),
+        Check("rcx_reserved", "RCX (attributes) is not 0",
+              with_operand(S.TDX_OPERAND_INVALID, "RCX")),
         Check("state", "the module is not in SYSINIT_PENDING", S.TDX_SYS_INIT_NOT_PENDING),
         Check("cmr_list", "the CMR list from MCHECK fails the sanity check (overflow, HKID bits, "
               "end above 2^52, not 4 KiB aligned, unsorted or overlapping)",

@@ -1,4 +1,4 @@
-"""Helpers for machine tests: hand-built Images from keystone snippets and a stub SeamTarget.
+"""Helpers for the machine tests (imported by name; pytest puts this folder on sys.path): hand-built Images from keystone snippets and a stub SeamTarget.
 
 Keystone is used directly (no syntax option set, so numbers stay decimal); SEAM-family
 instructions are spelled as bytes because keystone 0.9.2 does not know them.  Label addresses
@@ -11,7 +11,6 @@ import re
 import struct
 
 import keystone
-import pytest
 
 from seamemu.arch.kernel import EX_TYPE_DEFAULT, EX_TYPE_FAULT
 from seamemu.image import IMAGE_BASE, ExtableEntry, Image, Section
@@ -67,11 +66,6 @@ class StubTarget:
         if self.answer is not None:
             return self.answer(lp, regs, mem)
         return SeamReply({"rax": 0, "rcx": (regs["rcx"] + 1) & ((1 << 64) - 1)})
-
-
-@pytest.fixture
-def target():
-    return StubTarget()
 
 
 __all__ = ["SEAMCALL", "TDCALL", "VMXOFF", "VMXON_RDI", "StubTarget", "build"]

@@ -1,0 +1,102 @@
+"""`seamemu bench`: SEAMCALL round trips through the kernel stub against a bare Unicorn loop.
+
+All rates are taken in the same process, one after another, so their ratios are meaningful;
+the absolute numbers on a shared machine are not.
+"""
+
+from __future__ import annotations
+
+import platform as _host
+import time
+
+from seamemu.arch.leaves import leaf_by_name
+from seamemu.arch.structs import TDX_MODULE_ARGS_OFFSETS, TDX_MODULE_ARGS_SIZE
+from seamemu.machine.bench import bare_rate, measure
+from seamemu.session.core import Session
+from seamemu.stubs import DEFAULT_ENTRY
+
+TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number
+TDH_SYS_LP_INIT = leaf_by_name("TDH.SYS.LP.INIT").number
+TDH_SYS_RD = leaf_by_name("TDH.SYS.RD").number
+# MAJOR_VERSION, a 16-bit global metadata field the kernel reads first.
+# Spec: intel/tdx-module tdx_1.5 include/auto_gen/global_sys_fields_lookup.c.
+MAJOR_VERSION_FIELD = 0x0800000100000004
+
+
+def _ready_session() -> tuple[Session, int]:
+    """A session whose LP 0 has done TDH.SYS.INIT and TDH.SYS.LP.INIT, and an args struct."""
+    s = Session(num_lps=1)
+    s.call(DEFAULT_ENTRY, leaf=TDH_SYS_INIT)
+    s.call(DEFAULT_ENTRY, leaf=TDH_SYS_LP_INIT)
+    mem = s.machine.memory
+    mem.reset_scratch()
+    pa = mem.alloc(TDX_MODULE_ARGS_SIZE, 64)
+    mem.write(pa, bytes(TDX_MODULE_ARGS_SIZE))
+    mem.write(pa + TDX_MODULE_ARGS_OFFSETS["rdx"], MAJOR_VERSION_FIELD.to_bytes(8, "little"))
+    return s, pa
+
+
+def run_bench(seconds: float = 1.0, extra: dict | None = None) -> dict:
+    """Measure and return rates (per second) and their ratios to the bare hook loop."""
+    s, pa = _ready_session()
+    machine_call = s.machine.call
+    records = s.module.records
+
+    def stub_round_trip() -> None:
+        machine_call(DEFAULT_ENTRY, (TDH_SYS_RD, pa))
+        if len(records) > 10_000:  # keep the call log from growing without bound
+            del records[:]
+
+    def session_round_trip() -> None:
+        s.call(DEFAULT_ENTRY, leaf=TDH_SYS_RD, inputs={"rdx": MAJOR_VERSION_FIELD})
+        if len(records) > 10_000:
+            del records[:]
+
+    # Check once that the measured path really is a successful TDH.SYS.RD.
+    probe = s.call(DEFAULT_ENTRY, leaf=TDH_SYS_RD, inputs={"rdx": MAJOR_VERSION_FIELD})
+    if probe.outcome != "returned" or probe.rax != 0:
+        raise RuntimeError(f"bench: TDH.SYS.RD through the stub did not succeed: {probe.outcome} 0x{probe.rax:016x}")
+    bare = bare_rate(seconds)
+    stub = measure(stub_round_trip, seconds)
+    sess = measure(session_round_trip, seconds)
+    t0 = time.perf_counter()
+    Session(num_lps=1)
+    setup_s = time.perf_counter() - t0
+    report = {
+        "schema": 1,
+        "host": f"{_host.python_implementation()} {_host.python_version()} on {_host.machine()}",
+        "seconds_per_measurement": seconds,
+        "rates": {
+            "bare_hook_round_trips_per_s": bare,
+            "stub_seamcall_round_trips_per_s": stub,
+            "session_call_round_trips_per_s": sess,
+        },
+        "ratios": {
+            "stub_vs_bare": stub / bare,
+            "session_vs_bare": sess / bare,
+        },
+        "targets": {"stub_vs_bare": 0.5},
+        "session_setup_s": setup_s,
+    }
+    if extra:
+        for key, fn in extra.items():
+            report["rates"][key] = fn(seconds)
+            report["ratios"][f"{key}_vs_bare"] = report["rates"][key] / bare
+    return report
+
+
+def format_bench(report: dict) -> str:
+    r, q = report["rates"], report["ratios"]
+    lines = [f"seamemu bench ({report['host']}; {report['seconds_per_measurement']:g} s each, one process)"]
+    for key, value in r.items():
+        lines.append(f"  {key:<40} {value:>12,.0f} /s")
+    lines.append("ratios (same run):")
+    for key, value in q.items():
+        target = report.get("targets", {}).get(key)
+        mark = "" if target is None else f"   target >= {target:.0%}: {'met' if value >= target else 'NOT met'}"
+        lines.append(f"  {key:<40} {value:>12.1%}{mark}")
+    lines.append(f"  session setup (assemble cached, 1 LP)   {report['session_setup_s'] * 1000:>10.1f} ms")
+    return "\n".join(lines)
+
+
+__all__ = ["format_bench", "run_bench"]

@@ -1,0 +1,109 @@
+"""Read the CMRs the way the kernel does, through the assembly stub: TDH.SYS.INFO on TDX 1.0,
+TDH.SYS.RD of NUM_CMRS / CMR_BASE[i] / CMR_SIZE[i] on TDX 1.5.
+
+Spec: Linux (pre-6.8 forks) arch/x86/virt/vmx/tdx/tdx.c get_tdx_sysinfo()/print_cmrs();
+2024 series get_tdx_sys_info_cmr(); intel/tdx-module tdh_sys_info.c, tdh_sys_rd.c.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from seamemu.arch.leaves import leaf_by_name
+from seamemu.arch.metadata import global_field
+from seamemu.arch.sysinfo import (
+    CMR_INFO_ARRAY_ALIGNMENT,
+    CMR_INFO_ENTRY_SIZE,
+    MAX_CMRS,
+    TDSYSINFO_STRUCT,
+    TDSYSINFO_STRUCT_ALIGNMENT,
+    TDSYSINFO_STRUCT_SIZE,
+)
+from seamemu.errors import SeamemuError
+from seamemu.session.core import Session
+from seamemu.session.result import RunResult, rax_name
+from seamemu.stubs import DEFAULT_ENTRY
+
+TDH_SYS_INFO = leaf_by_name("TDH.SYS.INFO").number
+TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number
+TDH_SYS_LP_INIT = leaf_by_name("TDH.SYS.LP.INIT").number
+TDH_SYS_RD = leaf_by_name("TDH.SYS.RD").number
+
+
+class CmrReadError(SeamemuError):
+    """A SEAMCALL on the way to the CMRs did not succeed; the message names it."""
+
+
+@dataclass(frozen=True)
+class CmrReport:
+    method: str                           # "TDH.SYS.INFO" or "TDH.SYS.RD"
+    cmrs: tuple[tuple[int, int], ...]     # (base, size), null entries dropped
+    entries_written: int                  # R9 out for TDH.SYS.INFO, NUM_CMRS for TDH.SYS.RD
+    calls: tuple[RunResult, ...]
+    sysinfo: dict | None = None           # TDSYSINFO_STRUCT fields (1.0 path)
+
+
+def _ok(r: RunResult, what: str) -> RunResult:
+    if r.outcome != "returned" or r.rax >> 63:
+        raise CmrReadError(f"{what}: {r.outcome}, RAX 0x{r.rax:016x} ({rax_name(r.rax)})")
+    return r
+
+
+def ensure_lp_ready(s: Session, lp: int, entry: str = DEFAULT_ENTRY) -> list[RunResult]:
+    """TDH.SYS.INIT once and TDH.SYS.LP.INIT on `lp`, as far as the module still needs them."""
+    calls = []
+    if s.module.state.sys_state.name == "SYSINIT_PENDING":
+        calls.append(_ok(s.call(entry, leaf=TDH_SYS_INIT, lp=lp), "TDH.SYS.INIT"))
+    if lp not in s.module.state.lp_init:
+        calls.append(_ok(s.call(entry, leaf=TDH_SYS_LP_INIT, lp=lp), f"TDH.SYS.LP.INIT on LP {lp}"))
+    return calls
+
+
+def read_cmrs_info(s: Session, lp: int = 0, entry: str = DEFAULT_ENTRY) -> CmrReport:
+    calls = ensure_lp_ready(s, lp, entry)
+    info = s.alloc(TDSYSINFO_STRUCT_SIZE, TDSYSINFO_STRUCT_ALIGNMENT)
+    array = s.alloc(MAX_CMRS * CMR_INFO_ENTRY_SIZE, CMR_INFO_ARRAY_ALIGNMENT)
+    r = _ok(s.call(entry, leaf=TDH_SYS_INFO, lp=lp, inputs={
+        "rcx": info, "rdx": TDSYSINFO_STRUCT_SIZE, "r8": array, "r9": MAX_CMRS}), "TDH.SYS.INFO")
+    calls.append(r)
+    mem = s.machine.memory
+    n = r.out["r9"]
+    raw = mem.read(array, MAX_CMRS * CMR_INFO_ENTRY_SIZE)
+    cmrs = []
+    for i in range(min(n, MAX_CMRS)):
+        base = int.from_bytes(raw[16 * i:16 * i + 8], "little")
+        size = int.from_bytes(raw[16 * i + 8:16 * i + 16], "little")
+        if size:  # the kernel prints up to the first null entry; the module pads with them
+            cmrs.append((base, size))
+    sysinfo = TDSYSINFO_STRUCT.unpack(mem.read(info, TDSYSINFO_STRUCT_SIZE))
+    sysinfo = {k: v for k, v in sysinfo.items() if isinstance(v, int)}
+    return CmrReport("TDH.SYS.INFO", tuple(cmrs), n, tuple(calls), sysinfo)
+
+
+def read_field(s: Session, field_id: int, lp: int = 0, entry: str = DEFAULT_ENTRY) -> tuple[int, RunResult]:
+    r = _ok(s.call(entry, leaf=TDH_SYS_RD, lp=lp, inputs={"rdx": field_id}),
+            f"TDH.SYS.RD 0x{field_id:016x}")
+    return r.out["r8"], r
+
+
+def read_cmrs_rd(s: Session, lp: int = 0, entry: str = DEFAULT_ENTRY) -> CmrReport:
+    calls = ensure_lp_ready(s, lp, entry)
+    n, r = read_field(s, global_field("NUM_CMRS").field_id, lp, entry)
+    calls.append(r)
+    cmrs = []
+    for i in range(min(n, MAX_CMRS)):
+        base, rb = read_field(s, global_field("CMR_BASE").element_id(i), lp, entry)
+        size, rs = read_field(s, global_field("CMR_SIZE").element_id(i), lp, entry)
+        calls += [rb, rs]
+        if size:
+            cmrs.append((base, size))
+    return CmrReport("TDH.SYS.RD", tuple(cmrs), n, tuple(calls))
+
+
+def read_cmrs(s: Session, lp: int = 0, entry: str = DEFAULT_ENTRY) -> CmrReport:
+    """The CMRs as this session's module generation reports them."""
+    return read_cmrs_info(s, lp, entry) if s.module.abi == "1.0" else read_cmrs_rd(s, lp, entry)
+
+
+__all__ = ["CmrReadError", "CmrReport", "ensure_lp_ready", "read_cmrs", "read_cmrs_info",
+           "read_cmrs_rd", "read_field"]

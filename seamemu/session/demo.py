@@ -1,0 +1,80 @@
+"""`seamemu demo`: the outcome matrix and one successful call, explained for a newcomer.
+
+Every sentence about an outcome is built from what the emulator just did (the rule that
+decided, the RAX that came back, the errno the kernel maps it to), not written by hand.
+"""
+
+from __future__ import annotations
+
+from seamemu.arch.kernel import seamcall_errno
+from seamemu.session.cmr import read_cmrs_info
+from seamemu.session.core import Session
+from seamemu.session.matrix import DEFAULT_MATRIX_LEAF, format_matrix, outcome_matrix
+from seamemu.session.result import rax_name
+from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY
+
+_ERRNO_NAMES = {0: "0", -19: "-ENODEV", -95: "-EOPNOTSUPP", -13: "-EACCES", -5: "-EIO"}
+
+
+def demo_text(platform=None, abi: str | None = None) -> str:
+    s = Session(platform=platform, abi=abi)
+    p = s.platform
+    out = [
+        "seamemu demo: the TDX SEAMCALL ABI on an emulated CPU, no TDX hardware needed",
+        "",
+        f"Platform '{p.name}': {p.packages} package(s) x {p.cores_per_package} core(s) x "
+        f"{p.threads_per_core} thread(s) = {p.num_lps} logical processors; "
+        f"TDX module ABI {s.module.abi}; {len(p.cmrs)} CMRs.",
+        f"Stub: asm/{ARGS_STUB}, entry {DEFAULT_ENTRY} (the Linux kernel's TDX_MODULE_CALL shape),",
+        "assembled by seamemu's front end over keystone and run on Unicorn.",
+        "",
+        f"1. The outcome matrix: leaf {DEFAULT_MATRIX_LEAF} (TDH.SYS.INIT) through {DEFAULT_ENTRY} "
+        "under every CPU state",
+        "",
+    ]
+    rows = outcome_matrix(platform=p)
+    out.append(format_matrix(rows))
+    out += ["", "What happened, outcome by outcome (first row of each):"]
+    seen = set()
+    for r in rows:
+        if r.outcome in seen:
+            continue
+        seen.add(r.outcome)
+        errno = seamcall_errno(r.rax)
+        out.append(f"  {r.outcome:<14} {r.rule}")
+        out.append(f"  {'':<14} -> RAX 0x{r.rax:016x} {rax_name(r.rax)}; the kernel returns "
+                   f"{_ERRNO_NAMES.get(errno, str(errno))}")
+    broken = [r for r in rows if not r.abi_preserved]
+    out.append("  Callee-saved registers and RSP: " +
+               ("preserved in every row." if not broken else f"BROKEN in {len(broken)} rows."))
+
+    out += ["", "2. One successful call, explained: TDH.SYS.INFO writes the CMRs into guest memory", ""]
+    report = read_cmrs_info(s)
+    *setup, info = report.calls
+    for call in setup:
+        rec = call.calls[-1]
+        out.append(f"  first {rec.leaf_name} on LP {call.lp}: {rec.status_name} "
+                   f"(module state {rec.state_before} -> {rec.state_after})")
+    rec = info.calls[-1]
+    ev = info.events[-1]
+    out.append(f"  then {rec.leaf_name} through {info.entry} on LP {info.lp}:")
+    for reg, val in rec.inputs.items():
+        out.append(f"    in  {reg.upper():<4} 0x{val:016x}")
+    out.append(f"    SEAMCALL at {ev.symbol}: {ev.decision.rule}")
+    out.append(f"    module: {rec.status_name}; wrote " + ", ".join(
+        f"{n} bytes at 0x{a:x}" for a, n in sorted(set(rec.memory_written))))
+    for reg, val in rec.outputs.items():
+        out.append(f"    out {reg.upper():<4} 0x{val:016x}")
+    si = report.sysinfo or {}
+    out.append(f"  TDSYSINFO_STRUCT: vendor 0x{si.get('vendor_id', 0):x}, module "
+               f"{si.get('major_version', 0)}.{si.get('minor_version', 0)} build {si.get('build_num', 0)}, "
+               f"max {si.get('max_tdmrs', 0)} TDMRs, PAMT entry {si.get('pamt_entry_size', 0)} bytes")
+    out.append(f"  CMR_INFO: {report.entries_written} entries written, {len(report.cmrs)} non-null "
+               "(static since MCHECK verified them at boot):")
+    for i, (base, size) in enumerate(report.cmrs):
+        out.append(f"    CMR[{i}]: [0x{base:016x}, 0x{base + size:016x})  {size >> 20} MiB")
+    out += ["", "Next: seamemu run --help, seamemu matrix --json, seamemu asm asm/seamcall.S"]
+    return "\n".join(out)
+
+
+__all__ = ["demo_text"]
