@@ -118,4 +118,10 @@ def _local(name: str) -> bool:
     return name.startswith(".L") or name[:1].isdigit() or "\x02" in name
 
 
-__all__ = ["IMAGE_BASE", "ExtableEntry", "Image", "Section", "SourceLine"]
+__all__ = [
+    "ExtableEntry",
+    "IMAGE_BASE",
+    "Image",
+    "Section",
+    "SourceLine",
+]

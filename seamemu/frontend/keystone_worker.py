@@ -187,7 +187,19 @@ def shared_worker() -> KeystoneWorker:
 
 
 # -- the worker side ---------------------------------------------------------------------------
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker if the parent dies while keystone spins."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_main() -> None:
+    _die_with_parent()
     # Imported here only: the parent process never loads keystone.
     from keystone import KS_ARCH_X86, KS_MODE_64, KS_OPT_SYNTAX_ATT, Ks, KsError
 

@@ -29,8 +29,10 @@ class Loc:
     def error(self, message: str) -> AsmError:
         """An AsmError at this place, naming the macro invocations it came through."""
         if self.chain:
-            via = "; ".join(f"in {name} invoked at {f}:{ln}" for name, f, ln in reversed(self.chain))
-            message = f"{message} ({via})"
+            steps = [f"in {name} invoked at {f}:{ln}" for name, f, ln in reversed(self.chain)]
+            if len(steps) > 4:  # a runaway recursion: the innermost and the outermost suffice
+                steps = steps[:3] + [f"... {len(steps) - 4} more"] + steps[-1:]
+            message = f"{message} ({'; '.join(steps)})"
         return AsmError(message, self.file, self.line)
 
     @property

@@ -8,18 +8,18 @@ from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory, default_present
 from seamemu.machine.results import BoundInfo, Bounds, CallResult, FaultEvent, SeamEvent
 
 __all__ = [
-    "CHUNK",
-    "PAGE",
-    "STACK_SIZE",
     "BoundInfo",
     "Bounds",
+    "CHUNK",
     "CallResult",
     "FaultEvent",
     "InsnEntry",
     "InsnTable",
     "LogicalProcessor",
     "Machine",
+    "PAGE",
     "PhysicalMemory",
+    "STACK_SIZE",
     "SeamEvent",
     "Snapshot",
     "default_present",

@@ -128,11 +128,11 @@ class Delivery:
 
 
 __all__ = [
+    "Delivery",
     "ERROR_CODE_VECTORS",
     "GATE_INTERRUPT",
     "GATE_TRAP",
     "VECTOR_NAMES",
-    "Delivery",
     "pf_error_code",
     "vector_name",
 ]

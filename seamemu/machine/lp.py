@@ -279,4 +279,4 @@ class LogicalProcessor:
         self.faults = []
 
 
-__all__ = ["SLICE", "LogicalProcessor"]
+__all__ = ["LogicalProcessor", "SLICE"]

@@ -75,7 +75,11 @@ class Machine:
         self.memory = memory = PhysicalMemory(present)
         lo = min((s.address for s in image.sections), default=IMAGE_BASE) & ~(CHUNK - 1)
         hi = max(_round_up(image.end, CHUNK), lo + CHUNK)
-        memory.add_fixed(lo, hi - lo, "image", eager=True)
+        # Only the chunks sections occupy are image memory, so a far-away section does not
+        # pin everything in between.
+        chunks = {b for s in image.sections for b in range(s.address & ~(CHUNK - 1), s.end, CHUNK)}
+        for base in sorted(chunks or {lo}):
+            memory.add_fixed(base, CHUNK, "image", eager=True)
         region = _round_up(2 * PAGE + num_lps * STACK_SIZE, CHUNK)
         memory.add_fixed(hi, region, "machine", eager=True)
         self.sentinel = hi
@@ -289,4 +293,4 @@ def _u64(value: int, name: str) -> int:
     return value & _MASK64
 
 
-__all__ = ["GDT", "KERNEL_CS", "KERNEL_DS", "STACK_SIZE", "Machine", "Snapshot"]
+__all__ = ["GDT", "KERNEL_CS", "KERNEL_DS", "Machine", "STACK_SIZE", "Snapshot"]

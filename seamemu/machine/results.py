@@ -154,4 +154,4 @@ class CallResult:
         }
 
 
-__all__ = ["OUTCOMES", "BoundInfo", "Bounds", "CallResult", "FaultEvent", "SeamEvent"]
+__all__ = ["BoundInfo", "Bounds", "CallResult", "FaultEvent", "OUTCOMES", "SeamEvent"]

@@ -86,4 +86,4 @@ class SeamTarget(Protocol):
     def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply: ...
 
 
-__all__ = ["INJECTABLE_FAULTS", "CallRecord", "GuestMemory", "SeamReply", "SeamTarget"]
+__all__ = ["CallRecord", "GuestMemory", "INJECTABLE_FAULTS", "SeamReply", "SeamTarget"]

@@ -85,7 +85,7 @@ class TdxModule:
     def install_new_module(self) -> None:
         """SEAMLDR.INSTALL's last step: a fresh module in SYSINIT_PENDING, SEAM_READY set."""
         self._module_info = self.next_module_info
-        self.state = ModuleState()
+        self.state = ModuleState(lock=self.state.lock)      # a test's lock hook survives
         self.seam_ready = True
 
     # ------------------------------------------------------------------ test / fault hooks

@@ -27,16 +27,16 @@ from seamemu.platform.table import TableRow, decision_table, format_table
 from seamemu.platform.validate import validate_platform
 
 __all__ = [
-    "EVENTS",
-    "PLACES",
-    "SEVERITIES",
     "Cmr",
     "Decision",
+    "EVENTS",
     "Event",
     "MemoryRegion",
     "ModuleInfo",
     "NumaNode",
+    "PLACES",
     "Platform",
+    "SEVERITIES",
     "Seamrr",
     "Situation",
     "TableRow",

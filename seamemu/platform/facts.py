@@ -155,12 +155,12 @@ class Platform:
 
 
 __all__ = [
+    "Cmr",
     "GiB",
     "KiB",
     "MEMORY_KINDS",
-    "MiB",
-    "Cmr",
     "MemoryRegion",
+    "MiB",
     "ModuleInfo",
     "NumaNode",
     "Platform",

@@ -295,7 +295,7 @@ def read_platform(doc: dict, name: str, source: str = "") -> tuple[Platform | No
 
 
 __all__ = [
-    "TOP_KEYS",
     "Reader",
+    "TOP_KEYS",
     "read_platform",
 ]

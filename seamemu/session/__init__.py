@@ -4,4 +4,11 @@ from seamemu.session.conventions import CONVENTIONS, INPUT_REGS
 from seamemu.session.core import ModuleSwitch, Session
 from seamemu.session.result import AbiCheck, RunResult
 
-__all__ = ["CONVENTIONS", "INPUT_REGS", "AbiCheck", "ModuleSwitch", "RunResult", "Session"]
+__all__ = [
+    "AbiCheck",
+    "CONVENTIONS",
+    "INPUT_REGS",
+    "ModuleSwitch",
+    "RunResult",
+    "Session",
+]

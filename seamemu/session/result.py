@@ -91,4 +91,10 @@ class RunResult:
         }
 
 
-__all__ = ["INSTRUCTION_FAILURES", "AbiCheck", "RunResult", "abi_check", "rax_name"]
+__all__ = [
+    "AbiCheck",
+    "INSTRUCTION_FAILURES",
+    "RunResult",
+    "abi_check",
+    "rax_name",
+]

@@ -64,10 +64,10 @@ class CpuState:
 
 
 __all__ = [
+    "CpuState",
     "DEFAULT_SEAMRR_BASE_MSR",
     "DEFAULT_SEAMRR_MASK_MSR",
     "SEAMRR_BASE_CONFIGURED",
     "SEAMRR_MASK_LOCK",
     "SEAMRR_MASK_VALID",
-    "CpuState",
 ]

@@ -164,11 +164,11 @@ def render_table(checks: tuple[Check, ...]) -> list[dict]:
 
 
 __all__ = [
-    "FAULT_VECTORS",
-    "KINDS",
     "Check",
     "Decision",
     "Effect",
+    "FAULT_VECTORS",
+    "KINDS",
     "decide",
     "decision_of",
     "effect_of",

@@ -153,3 +153,34 @@ def test_wild_access_fixed_up_by_extable():
     img = build("rd:\n    mov rax, [rdi]\n    ret\nfix:\n    ret\n", extable=[("rd", "fix", "fault")])
     r = Machine(img, StubTarget()).call("rd", [0])
     assert r.outcome == "returned" and r.regs_after["rax"] == 14
+
+
+def test_page_fault_via_idt_pushes_error_code_and_sets_cr2():
+    text = """
+f:
+    lidt [rsi]
+    mov rax, [rdi]
+    ret
+pf_handler:
+    mov rbx, cr2
+    mov rcx, [rsp]
+    add qword ptr [rsp + 8], 3
+    add rsp, 8
+    iretq
+"""
+    img = build(text)
+    m = Machine(img, StubTarget(), present=lambda pa, size: 4096 <= pa and pa + size <= GiB)
+    idtr = idt_with(m, {14: img.symbols["pf_handler"]})
+    r = m.call("f", [3 * GiB, idtr])
+    assert r.outcome == "returned", r.faults
+    assert (r.regs_after["rbx"], r.regs_after["rcx"]) == (3 * GiB, 0)
+    assert r.faults[0].handled_by == "idt" and r.faults[0].access == 3 * GiB
+
+
+def test_fault_json_uses_hex_strings():
+    img = build("rd:\n    mov rax, [rdi]\n    ret\n")
+    r = Machine(img, StubTarget()).call("rd", [8])
+    j = r.to_json()
+    assert j["outcome"] == "fault" and j["faults"][0]["handled"] is False
+    assert j["faults"][0]["access"] == "0x0000000000000008"
+    assert j["regs_after"]["rip"] == f"0x{img.symbols['rd']:016x}"

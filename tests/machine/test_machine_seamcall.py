@@ -191,3 +191,29 @@ def test_call_errors_are_named():
         m.call("f", lp=3)
     with pytest.raises(InputError, match="'rxx'"):
         m.call("f", regs={"rxx": 1})
+
+
+def test_patch_replaces_translated_code():
+    img = build("f:\n    xor eax, eax\n    ret\n")
+    m = Machine(img, StubTarget())
+    assert m.call("f").regs_after["rax"] == 0
+    m.patch(img.symbols["f"], b"\xb0\x01")  # mov al, 1
+    assert m.call("f", regs={"rax": 0}).regs_after["rax"] == 1
+
+
+@pytest.mark.parametrize("code, regs, ea, length", [
+    (bytes([0x37]), {"rdi": 0x1000}, 0x1000, 1),                          # [rdi]
+    (bytes([0x74, 0x24, 0x08]), {"rsp": 0x2000}, 0x2008, 3),              # [rsp+8] (SIB)
+    (bytes([0x34, 0x8E]), {"rsi": 0x100, "rcx": 2}, 0x108, 2),            # [rsi+rcx*4]
+    (bytes([0x35, 0x10, 0, 0, 0]), {}, 0x400000 + 3 + 5 + 0x10, 5),       # [rip+0x10]
+    (bytes([0xB5, 0xF0, 0xFF, 0xFF, 0xFF]), {"rbp": 0x3000}, 0x2FF0, 5),  # [rbp-0x10]
+])
+def test_vmxon_operand_decoding(code, regs, ea, length):
+    from seamemu.machine.dispatch import memory_operand
+    from seamemu.machine.regs import INDEX, NAMES
+
+    vals = [0] * len(NAMES)
+    for k, v in regs.items():
+        vals[INDEX[k]] = v
+    got, reg, n = memory_operand(b"\xf3\x0f\xc7" + code, 3, 0, vals, 0x400000)
+    assert (got, reg, n) == (ea, 6, length)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seamemu.arch.status import TdxStatus as S
+from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import MAX_RESERVED_PER_TDMR, PAMT_ENTRY_SIZE, TDMR_INFO
 from seamemu.model.addr import aligned, is_overlap, valid_range
 from seamemu.model.context import Call
@@ -45,7 +46,7 @@ class TdmrInfo:
 
 CHECKS = (
     Check("entry_hpa", "TDMR_INFO entry PA i is not a 512-byte-aligned shared HPA",
-          S.TDX_OPERAND_INVALID | 1, group=TDMR),
+          with_operand(S.TDX_OPERAND_INVALID, "RCX"), group=TDMR),
     Check("tdmr_overflow", "base + size overflows 64 bits", S.TDX_INVALID_TDMR, group=TDMR),
     Check("tdmr_sorted", "base is below the previous TDMR's base", S.TDX_NON_ORDERED_TDMR,
           group=TDMR),
