@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; exit 0 when it did its job, 1 when it found a problem, 2 on bad input."""
+    """Run one command; exit 0 when it did its job, 2 on bad input (fuzz: 1 when it found bugs)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

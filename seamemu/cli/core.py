@@ -6,6 +6,7 @@ import argparse
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
+from seamemu.machine import Bounds
 from seamemu.session import CONVENTIONS, Session
 from seamemu.session.listing import format_listing, listing_json
 from seamemu.session.matrix import format_matrix, outcome_matrix
@@ -29,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     C.add_platform_options(p)
     C.add_state_options(p)
     C.add_register_options(p)
+    g = p.add_argument_group("bounds")
+    g.add_argument("--max-insns", type=int, default=1_000_000, metavar="N",
+                   help="stop the guest after N instructions (default 1000000)")
+    g.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                   help="stop the guest after this much wall time (default 5)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_run)
 
@@ -70,7 +76,9 @@ def cmd_asm(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     if args.entry is None:
         raise InputError("--entry SYMBOL is required")
-    session = _session(args)
+    if args.max_insns <= 0 or args.timeout <= 0:
+        raise InputError("--max-insns and --timeout must be positive")
+    session = _session(args, bounds=Bounds(max_insns=args.max_insns, timeout_s=args.timeout))
     session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module)
     result = session.call(args.entry, convention=args.convention, leaf=C.parse_leaf(args.leaf),
                           inputs=C.register_inputs(args), lp=args.lp)

@@ -15,11 +15,11 @@ from typing import Mapping, Sequence
 
 from ..errors import AsmError
 from ..image import Image
-from .cpp import DEFAULT_INCLUDE_DIR, Output, Preprocessor, _strip_comments
+from .cpp import DEFAULT_INCLUDE_DIR, Output, Preprocessor, logical_line
 from .items import build_program
 from .keystone_worker import shared_worker
 from .layout import layout
-from .macros import Item, expand
+from .macros import Expander, Item
 from .source import Loc
 
 BACKENDS = ("keystone", "gnu")
@@ -58,7 +58,7 @@ def _include_reader(include_dirs: Sequence[Path], deps: dict[str, str]):
         items: list[Item] = []
         i = 0
         while i < len(phys):
-            text, used = _strip_comments(phys, i)
+            text, used = logical_line(phys, i)
             items.append((text, Loc(str(cand), i + 1, phys[i].strip())))
             i += used
         return items
@@ -75,13 +75,15 @@ def _build(units: list[tuple[str, Output]], include_dirs: Sequence[Path], backen
     names = [name for name, _ in units]
     if backend == "gnu":
         from .gnu import assemble_gnu
-        return assemble_gnu([out for _, out in units], names)
-    files = []
+        return assemble_gnu([out for _, out in units], names, include_dirs)
+    files, envs = [], []
     reader = _include_reader(include_dirs, deps)
     for scope, (_, out) in enumerate(units):
         items = [(ln.text, Loc(ln.file, ln.line, ln.raw)) for ln in out.lines]
-        files.append(expand(items, scope, reader))
-    return layout(build_program(files, names), shared_worker())
+        expander = Expander(scope, reader)
+        files.append(expander.run(items))
+        envs.append(expander.env)
+    return layout(build_program(files, names, envs), shared_worker())
 
 
 def _cached(key: tuple, make) -> Image:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..errors import AsmError
-from .cpp_macros import CppMacro, MacroTable, tokenize_line
+from .cpp_macros import CppMacro, MacroTable
 from .expr import ExprError, evaluate_c, parse
 
 # Where `#include <asm/...>` finds the headers seamemu ships.
@@ -52,7 +52,7 @@ class _Cond:
     seen_else: bool = False
 
 
-def _strip_comments(lines: list[str], start: int) -> tuple[str, int]:
+def logical_line(lines: list[str], start: int) -> tuple[str, int]:
     """Join continuation lines and drop C comments from physical line `start` on.
 
     Returns the logical line and how many physical lines it used.  A block comment that
@@ -151,7 +151,7 @@ class Preprocessor:
         base = len(self.stack)
         i = 0
         while i < len(phys):
-            logical, used = _strip_comments(phys, i)
+            logical, used = logical_line(phys, i)
             lineno = i + 1
             raw = phys[i]
             i += used
@@ -163,7 +163,7 @@ class Preprocessor:
                 continue
             # A function-like macro call may continue on the next lines.
             while self.macros.open_call(logical) and i < len(phys):
-                more, used = _strip_comments(phys, i)
+                more, used = logical_line(phys, i)
                 i += used
                 logical += " " + more
             try:
@@ -303,6 +303,7 @@ __all__ = [
     "Output",
     "PREDEFINED",
     "Preprocessor",
+    "logical_line",
     "preprocess_file",
     "preprocess_text",
     "with_line_markers",

@@ -17,7 +17,7 @@ from typing import Sequence
 
 from ..errors import AsmError, EngineError
 from ..image import Image, SourceLine
-from .cpp import Output, with_line_markers
+from .cpp import DEFAULT_INCLUDE_DIR, Output, with_line_markers
 from .dwarf import line_rows
 from .elf import (R_X86_64, SHN_ABS, SHN_UNDEF, SHT_INIT_ARRAY, SHT_NOBITS, SHT_PROGBITS,
                   STB_LOCAL, STT_FILE, STT_SECTION, ElfError, ElfObject, read_elf)
@@ -38,14 +38,17 @@ def gnu_as() -> str:
     return path
 
 
-def _run_as(text: str, name: str) -> ElfObject:
+def _run_as(text: str, name: str, include_dirs: Sequence[Path]) -> ElfObject:
     exe = gnu_as()
+    # `.include` is GNU as's own: let it search beside the source, then the include dirs.
+    search = [Path(name).parent, *include_dirs, DEFAULT_INCLUDE_DIR]
     with tempfile.TemporaryDirectory(prefix="seamemu-as-") as tmp:
         src = Path(tmp) / "input.s"
         obj = Path(tmp) / "output.o"
         src.write_text(text)
+        args = [exe, "--64", "-L", "--gdwarf-3", *(f"-I{d}" for d in search), "-o", str(obj), str(src)]
         try:
-            proc = subprocess.run([exe, "--64", "-L", "--gdwarf-3", "-o", str(obj), str(src)],
+            proc = subprocess.run(args,
                                   capture_output=True, text=True, timeout=AS_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise EngineError(f"GNU as did not finish {name} within {AS_TIMEOUT:g} s") from None
@@ -70,9 +73,10 @@ def _source_text(out: Output) -> str:
     return with_line_markers(lines)
 
 
-def assemble_gnu(outputs: Sequence[Output], names: Sequence[str]) -> Image:
+def assemble_gnu(outputs: Sequence[Output], names: Sequence[str],
+                 include_dirs: Sequence[Path] = ()) -> Image:
     """Assemble preprocessed translation units with GNU as and link them into an Image."""
-    objects = [_run_as(_source_text(out), name) for out, name in zip(outputs, names)]
+    objects = [_run_as(_source_text(out), name, include_dirs) for out, name in zip(outputs, names)]
     raw_text = {(ln.file, ln.line): ln.raw for out in outputs for ln in out.lines}
 
     specs: dict[str, SectionSpec] = {}

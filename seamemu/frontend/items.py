@@ -7,7 +7,7 @@ settled here once; the layout passes only size and place the items.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from .directives import (ALIGN, DATA_WIDTH, IGNORED, SECTION_SWITCH, SPACE, STRINGS,
                          SYMBOL_META, UNSUPPORTED, default_flags, parse_section_args)
@@ -51,6 +51,8 @@ class Program:
     types: dict[str, str] = field(default_factory=dict)
     sizes: list[Item] = field(default_factory=list)         # .size items, checked at the end
     files: list[str] = field(default_factory=list)
+    # Each file's constant symbols at its end: GAS resolves a constant defined after its use.
+    final_env: list[Mapping[str, int]] = field(default_factory=list)
 
 
 def constant(stmt: Stmt, text: str, what: str) -> int:
@@ -214,9 +216,10 @@ class _Builder:
                 self.p.weak.update(names)
 
 
-def build_program(files: Sequence[Sequence[Stmt]], names: Sequence[str]) -> Program:
+def build_program(files: Sequence[Sequence[Stmt]], names: Sequence[str],
+                  final_env: Sequence[Mapping[str, int]] = ()) -> Program:
     """Classify every file's statements; AsmError on unknown directives and bad operands."""
-    program = Program(files=list(names))
+    program = Program(files=list(names), final_env=list(final_env) or [{} for _ in files])
     builder = _Builder(program)
     for scope, stmts in enumerate(files):
         builder.file(scope, stmts)

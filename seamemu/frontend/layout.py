@@ -80,7 +80,10 @@ class Layout:
             if v is None and name in self.globals:
                 v = table.get((self.globals[name], name))
             if v is None:
-                raise ExprError(_undefined(name))
+                later = self.p.final_env[scope].get(name)
+                if later is None:
+                    raise ExprError(_undefined(name))
+                v = Value(later)  # a constant .set/.equ further down the file
             return v
         return resolve
 

@@ -18,6 +18,7 @@ from seamemu.platform.facts import Platform
 from seamemu.session.conventions import place, unpack
 from seamemu.session.result import INSTRUCTION_FAILURES, RunResult, abi_check
 from seamemu.stubs import ARGS_STUB, stub
+from seamemu.trace.disasm import disassemble_one
 from seamemu.traps.state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
 
 
@@ -125,10 +126,19 @@ class Session:
             rax=res.regs_after["rax"], regs=res.regs_after, inputs=inputs, out=out,
             calls=tuple(self.module.records[first:]),
             abi=abi_check(res.regs_before, res.regs_after, res.outcome == "returned"),
-            rule=rule, fault=fault, bound=None if res.bound is None else res.bound.to_json(),
+            rule=rule, fault=fault, bound=_bound_json(res.bound),
             oops=res.fault.report() if res.fault is not None else "",
             events=res.seam_events, raw=res,
         )
+
+
+def _bound_json(bound) -> dict | None:
+    """The bound report, with the instruction it stopped at disassembled."""
+    if bound is None:
+        return None
+    doc = bound.to_json()
+    doc["disasm"] = disassemble_one(bound.bytes, bound.rip).text if bound.bytes else "?"
+    return doc
 
 
 def _outcome(res) -> tuple[str, str]:

@@ -28,15 +28,21 @@ def format_run(r: RunResult, image: Image) -> str:
         lines.append("  " + r.oops.replace("\n", "\n  "))
     if r.bound:
         b = r.bound
-        lines.append(f"  stopped by the {b['kind']} bound at {b['rip']} <{b['symbol']}>")
-    errno = seamcall_errno(r.rax)
-    lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax)}; "
-                 f"kernel errno {errno})")
+        lines.append(f"  stopped by the {b['kind']} bound ({b['limit']:g}) at {b['rip']} <{b['symbol']}>: "
+                     f"{b.get('disasm', '')}")
+    if r.events:
+        lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax)}; "
+                     f"kernel errno {seamcall_errno(r.rax)})")
+    else:
+        lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} (no SEAMCALL ran)")
     if r.out is not None:
         lines.append("output struct: " + ", ".join(f"{k}=0x{v:x}" for k, v in r.out.items()))
     regs = [x for x in ABI_ORDER if x in r.regs]
     lines.append("registers after: " + " ".join(f"{x.upper()}=0x{r.regs[x]:x}" for x in regs))
     abi = r.abi
+    if not abi.returned:
+        lines.append(f"ABI: not checked, the function did not return ({r.outcome})")
+        return "\n".join(lines)
     lines.append("ABI: " + ("callee-saved registers and RSP preserved" if abi.preserved else
                             f"BROKEN (clobbered: {', '.join(abi.clobbered) or '-'}; "
                             f"RSP balanced: {abi.rsp_balanced}; DF clear: {abi.df_clear})"))

@@ -110,3 +110,23 @@ def test_demo_explains_the_matrix_and_one_call(capsys):
 def test_python_dash_m_entry_point():
     proc = subprocess.run([sys.executable, "-m", "seamemu", "--version"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("seamemu ")
+
+
+def test_runaway_guest_is_stopped_by_the_bound_and_reported(capsys, tmp_path):
+    src = tmp_path / "spin.S"
+    src.write_text(".text\n.globl spin\nspin:\n1:\tincq %rax\n\tjmp 1b\n")
+    code, out, _ = run(capsys, "run", "--asm", str(src), "--entry", "spin", "--convention", "raw",
+                       "--max-insns", "50000", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["outcome"] == "bound"
+    assert doc["bound"]["kind"] == "instructions" and doc["bound"]["symbol"].startswith("spin")
+    assert doc["bound"]["disasm"] in ("incq %rax", "jmp 0x400000")
+
+
+def test_wild_access_is_reported_like_an_oops(capsys, tmp_path):
+    src = tmp_path / "wild.S"
+    src.write_text(".text\n.globl peek\npeek:\n\tmovq (%rdi), %rax\n\tret\n")
+    code, out, _ = run(capsys, "run", "--asm", str(src), "--entry", "peek", "--convention", "raw",
+                       "--rdi", "0x7fffffff0000")
+    assert code == 0
+    assert "unhandled" in out and "peek" in out and "0x00007fffffff0000" in out

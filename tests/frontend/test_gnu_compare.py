@@ -120,7 +120,7 @@ def test_backends_agree_when_linking_files(tmp_path):
     ks, gn = assemble(files), assemble(files, backend="gnu")
     assert_same_program(ks, gn)
     # Locals stay in their file: each `call helper` reaches its own file's helper.
-    assert ks.symbols["helper"] != ks.symbols[f"helper@b.S"]
+    assert ks.symbols["helper"] != ks.symbols["helper@b.S"]
 
 
 @needs_gnu_as

@@ -53,3 +53,12 @@ SYM_FUNC_START(fn2)
 	addq	$1, counter(%rip)
 	RET
 SYM_FUNC_END(fn2)
+
+/* A constant used before its definition, as GNU as allows. */
+SYM_FUNC_START(uses_later)
+	mov	$LATE_CONST, %eax
+	RET
+SYM_FUNC_END(uses_later)
+	.data
+	.byte	LATE_CONST
+.set LATE_CONST, 0x42
