@@ -121,7 +121,7 @@ def encode_value(value: int, width: int) -> bytes:
     lo = -(1 << (8 * width - 1))
     hi = 1 << (8 * width)
     if width < 8 and not lo <= value < hi:
-        raise ValueError(f"value 0x{value & ((1 << 64) - 1):x} does not fit in {width} byte(s)")
+        raise ValueError(f"value 0x{value & ((1 << 64) - 1):016x} does not fit in {width} byte(s)")
     return (value & (hi - 1)).to_bytes(width, "little")
 
 

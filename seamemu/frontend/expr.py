@@ -1,8 +1,9 @@
 """Expressions: GAS operand/directive expressions and C preprocessor `#if` expressions.
 
 Two grammars share one tokenizer and one precedence-climbing parser.  GAS precedence differs
-from C (GAS `1 + 2 << 3` is `1 + 16`), so each mode has its own table.  Spec: GNU as manual,
-"Infix Operators"; ISO C11 §6.5 (operators) and §6.10.1 (`#if`).
+from C (GAS `1 + 2 << 3` is `1 + 16`, `a | b == c` is `(a | b) == c`), so each mode has its
+own table.  Spec: GNU as manual "Infix Operators" and gas/expr.c op_rank (binutils 2.40);
+ISO C11 §6.5 (operators) and §6.10.1 (`#if`).
 """
 
 from __future__ import annotations
@@ -96,12 +97,14 @@ def tokenize(text: str, c_mode: bool = False) -> list[tuple[str, str]]:
     return out
 
 
-# Binary operator precedence; higher binds tighter.
+# Binary operator precedence; higher binds tighter.  GAS ranks as its expr.c op_rank does
+# (the manual lumps + - with the comparisons and && with ||; the code does not).
 GAS_BINARY = {
-    "*": 4, "/": 4, "%": 4, "<<": 4, ">>": 4,
-    "|": 3, "&": 3, "^": 3, "!": 3,
-    "+": 2, "-": 2, "==": 2, "!=": 2, "<>": 2, "<": 2, ">": 2, "<=": 2, ">=": 2,
-    "&&": 1, "||": 1,
+    "*": 9, "/": 9, "%": 9, "<<": 9, ">>": 9,
+    "|": 8, "&": 8, "^": 8, "!": 8,
+    "+": 7, "-": 7,
+    "==": 5, "!=": 5, "<>": 5, "<": 5, ">": 5, "<=": 5, ">=": 5,
+    "&&": 3, "||": 2,
 }
 C_BINARY = {
     "*": 11, "/": 11, "%": 11, "+": 10, "-": 10, "<<": 9, ">>": 9,
@@ -144,10 +147,14 @@ class _Parser:
                 no = self.parse(_C_TERNARY)
                 left = ("cond", left, yes, no)
                 continue
+            width = 1
+            if op == "!" and not self.c_mode and self.i + 1 < len(self.toks) \
+                    and self.toks[self.i + 1] == ("op", "!"):
+                op, width = "^", 2  # GAS reads a binary `!!` as exclusive or (MRI compatibility)
             prec = self.table.get(op)
             if prec is None or prec < min_prec:
                 return left
-            self.i += 1
+            self.i += width
             right = self.parse(prec + 1)
             left = ("bin", op, left, right)
 

@@ -173,7 +173,7 @@ def _relocate(obj: ElfObject, scope: int, name: str, placement, contents, local:
         value = s_value + r.addend - (place_at if pc else 0)
         lo, hi = (-(1 << (8 * width - 1)), 1 << (8 * width - 1)) if signed else (0, 1 << (8 * width))
         if width < 8 and not lo <= value < hi:
-            raise _at(lines, place_at, name, f"{rname} value 0x{value & ((1 << 64) - 1):x} "
+            raise _at(lines, place_at, name, f"{rname} value 0x{value & ((1 << 64) - 1):016x} "
                                              f"does not fit (symbol `{sym.name}`)")
         off = place_at - placement.section_address[target.name]
         contents[target.name][off:off + width] = (value & ((1 << (8 * width)) - 1)).to_bytes(width, "little")

@@ -57,6 +57,7 @@ class KeystoneWorker:
         self._stderr = None
         self._buf = b""
         self._lock = threading.Lock()
+        self._owner = os.getpid()
 
     # -- process management ------------------------------------------------------------------
     def _start(self) -> None:
@@ -125,6 +126,11 @@ class KeystoneWorker:
         if not items:
             return []
         with self._lock:
+            if self._owner != os.getpid():
+                # A forked child must not share its parent's pipes: leave that worker to the
+                # parent and start our own.
+                self._proc, self._stderr, self._buf = None, None, b""
+                self._owner = os.getpid()
             if self._proc is None or self._proc.poll() is not None:
                 self.close()
                 self._start()

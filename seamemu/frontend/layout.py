@@ -221,18 +221,20 @@ class Layout:
         return encode_branch(it.insn, target.n, addr, i in self.near)
 
     def _keystone(self, texts: dict[int, str], pending: dict[int, tuple[Rendered, int]]) -> None:
-        todo = [(i, t) for i, t in texts.items() if t not in _KS_CACHE]
+        todo: dict[str, int] = {}  # each new text once, with the first item that uses it
+        for i, t in texts.items():
+            if t not in _KS_CACHE:
+                todo.setdefault(t, i)
         if not todo:
             return
+        batch = list(todo.items())
         try:
-            results = self.worker.encode([(t, pending[i][1]) for i, t in todo])
+            results = self.worker.encode([(t, pending[i][1]) for t, i in batch])
         except WorkerDied as died:
-            i, text = todo[min(died.index, len(todo) - 1)]
+            text, i = batch[min(died.index, len(batch) - 1)]
             loc = self.p.items[i].loc
             raise loc.error(f"{died.reason} while assembling `{loc.text}` (sent as `{text}`)") from None
-        if len(_KS_CACHE) > _CACHE_LIMIT:
-            _KS_CACHE.clear()
-        for (_, text), res in zip(todo, results):
+        for (text, _), res in zip(batch, results):
             _KS_CACHE[text] = res
 
     def _answer(self, i: int, text: str) -> bytes:
@@ -249,6 +251,8 @@ class Layout:
 
     # -- driver --------------------------------------------------------------------------------
     def run(self) -> Image:
+        if len(_KS_CACHE) > _CACHE_LIMIT:
+            _KS_CACHE.clear()
         specs = list(self.p.sections.values())
         placement: Placement | None = None
         previous = None

@@ -144,7 +144,7 @@ def fmt_imm(v: int) -> str:
 
 def fmt_disp(v: int, text: str) -> str:
     if not -(1 << 31) <= v < (1 << 32):
-        raise ExprError(f"displacement 0x{v & ((1 << 64) - 1):x} of `{text}` does not fit in 32 bits")
+        raise ExprError(f"displacement 0x{v & ((1 << 64) - 1):016x} of `{text}` does not fit in 32 bits")
     return f"-0x{-v:x}" if v < 0 else f"0x{v:x}"
 
 
@@ -193,7 +193,7 @@ def _render_mem(o: Operand, mnemonic: str, evaluate: Eval) -> tuple[str, int | N
         if mnemonic == "movabs":
             return f"{star}{o.seg}0x{v & ((1 << 64) - 1):x}", None
         if not -(1 << 31) <= v < (1 << 31):
-            raise ExprError(f"absolute address 0x{v & ((1 << 64) - 1):x} does not fit in 32 bits")
+            raise ExprError(f"absolute address 0x{v & ((1 << 64) - 1):016x} does not fit in 32 bits")
         return f"{star}{o.seg}{fmt_disp(v, o.disp)}(,%riz,1)", None
     base, index, scale = o.regs
     inner = base

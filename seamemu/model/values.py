@@ -12,6 +12,8 @@ parses them works, and they are named here so nobody mistakes them for measured 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
 
 from seamemu.arch.metadata import GLOBAL_FIELDS
 from seamemu.arch.sysinfo import MAX_CMRS, MAX_RESERVED_PER_TDMR, MAX_TDMRS, PAMT_ENTRY_SIZE
@@ -130,6 +132,30 @@ def global_values(platform: Platform, info: ModuleInfo, abi: str,
     return out
 
 
+# TDH.SYS.RD is the hot path of every metadata read: computing the whole table per call cost
+# ~85% of a read.  The values depend only on these four inputs, and Platform and ModuleInfo
+# are frozen, so a table computed once per (platform, module info, abi, attributes) object is
+# reused.  Keyed on identity (hashing a whole Platform per call would cost as much as the
+# table); each entry keeps its key objects alive so an id is never reused while cached.
+_CACHE: dict[tuple[int, int, str, int], tuple[Platform, ModuleInfo, Mapping[str, tuple[int, ...]]]] = {}
+_CACHE_MAX = 32
+
+
+def cached_global_values(platform: Platform, info: ModuleInfo, abi: str,
+                         sys_attributes: int = 0) -> Mapping[str, tuple[int, ...]]:
+    """global_values() as a shared read-only table, computed once per distinct input."""
+    key = (id(platform), id(info), abi, sys_attributes)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] is platform and hit[1] is info:
+        return hit[2]
+    table = MappingProxyType({name: tuple(vals) for name, vals in
+                              global_values(platform, info, abi, sys_attributes).items()})
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    _CACHE[key] = (platform, info, table)
+    return table
+
+
 __all__ = [
     "ATTRIBUTES_FIXED0",
     "ATTRIBUTES_FIXED1",
@@ -140,6 +166,7 @@ __all__ = [
     "TDVPS_BASE_SIZE",
     "XFAM_FIXED0",
     "XFAM_FIXED1",
+    "cached_global_values",
     "default_module_info",
     "global_values",
 ]

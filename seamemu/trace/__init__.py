@@ -1,5 +1,34 @@
 """Disassembly with the SEAM-family override, instruction traces, and their rendering."""
 
 from seamemu.trace.disasm import Insn, disassemble, disassemble_one
+from seamemu.trace.render import format_trace, use_color
+from seamemu.trace.rules import leaf_spec_or_none, rule_row, rule_table
+from seamemu.trace.steps import (
+    FaultNote,
+    LeafNote,
+    MemWrite,
+    RegChange,
+    Trace,
+    TraceStep,
+    TrapNote,
+    build_trace,
+)
 
-__all__ = ["Insn", "disassemble", "disassemble_one"]
+__all__ = [
+    "FaultNote",
+    "Insn",
+    "LeafNote",
+    "MemWrite",
+    "RegChange",
+    "Trace",
+    "TraceStep",
+    "TrapNote",
+    "build_trace",
+    "disassemble",
+    "disassemble_one",
+    "format_trace",
+    "leaf_spec_or_none",
+    "rule_row",
+    "rule_table",
+    "use_color",
+]

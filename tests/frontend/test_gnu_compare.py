@@ -165,3 +165,30 @@ def test_the_comparison_accepts_another_valid_encoding():
     near = assemble_text("f: .byte 0xe9\n .long g - . - 4\n nop\ng: ret\n")
     assert short.sections[0].data != near.sections[0].data
     assert_same_program(short, near)
+
+
+def _random_expr(rng, depth: int = 0) -> str:
+    if depth > 3 or rng.random() < 0.3:
+        return str(rng.choice([0, 1, 2, 3, 7, 8, 15, 16, 100, 255, 1000, 0x7FFF, 0x12345678]))
+    if rng.random() < 0.2:
+        return rng.choice(["-", "~", "!"]) + "(" + _random_expr(rng, depth + 1) + ")"
+    op = rng.choice(["+", "-", "*", "/", "%", "<<", ">>", "|", "&", "^", "==", "!=", "<", ">",
+                     "<=", ">=", "&&", "||", "!"])
+    left, right = _random_expr(rng, depth + 1), _random_expr(rng, depth + 1)
+    if op in ("/", "%"):
+        right = f"(({right}) | 1)"           # never zero
+    if op in ("<<", ">>"):
+        right = f"(({right}) & 31)"          # a defined shift count
+    return f"{left} {op} {right}"
+
+
+@needs_gnu_as
+def test_expression_evaluation_matches_gnu_as():
+    import random
+    rng = random.Random(20240501)
+    exprs = [_random_expr(rng) for _ in range(300)]
+    src = ".data\n" + "".join(f".quad {e}\n" for e in exprs)
+    ks = assemble_text(src).sections[0].data
+    gn = assemble_text(src, backend="gnu").sections[0].data
+    for k, e in enumerate(exprs):
+        assert ks[8 * k:8 * k + 8] == gn[8 * k:8 * k + 8], e

@@ -70,3 +70,18 @@ def test_worker_reports_which_item_killed_it():
     finally:
         worker.close()
     assert worker.pid is None
+
+
+def test_a_forked_child_gets_its_own_worker():
+    import multiprocessing
+
+    code("nop")  # the parent's worker is up
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        child = pool.apply(_child_encodes, (0x7E57,))
+    assert child == b"\xb8" + (0x7E57).to_bytes(4, "little")
+    assert code("movl $0x7e58, %eax") == b"\xb8" + (0x7E58).to_bytes(4, "little")
+
+
+def _child_encodes(value: int) -> bytes:
+    return code(f"movl ${value}, %eax")

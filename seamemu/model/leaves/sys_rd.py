@@ -8,13 +8,15 @@ table is readable by the host, so TDX_METADATA_FIELD_NOT_READABLE never occurs.
 
 from __future__ import annotations
 
+from typing import Mapping, Sequence
+
 from seamemu.arch import metadata as md
 from seamemu.arch.leaves import V15
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
 from seamemu.model.spec import Check, leaf
-from seamemu.model.values import global_values
+from seamemu.model.values import cached_global_values
 
 PAGE = 4096
 RDALL_BUFFER_SIZE = PAGE            # md_dump_list is called with _4KB
@@ -25,22 +27,47 @@ _ELEMENTS = [(e, k) for e in md.GLOBAL_FIELDS for k in range(e.num_fields * e.nu
 # Every field (first element) in order: (entry, field index).
 _FIELDS = [(e, f) for e in md.GLOBAL_FIELDS for f in range(e.num_fields)]
 
+# Lookups TDH.SYS.RD makes on every call, built once from the table (dicts instead of the
+# linear scans of find_global_field and list.index; the first matching entry wins, as there).
+_FIELD_CODE_MASK = (1 << md.FIELD_CODE[1]) - 1
+_CLASS_SHIFT, _CLASS_MASK = md.CLASS_CODE[0], (1 << md.CLASS_CODE[1]) - 1
 
-def _values(c: Call) -> dict[str, list[int]]:
-    return global_values(c.module.platform, c.module.module_info, c.abi, c.state.sys_attributes)
+
+def _first_positions(items: list) -> dict:
+    """item -> position of its first occurrence (what list.index answers)."""
+    out: dict = {}
+    for pos, item in enumerate(items):
+        out.setdefault(item, pos)
+    return out
+
+
+_BY_CODE: dict[tuple[int, int], md.GlobalField] = {}
+for _entry, _k in _ELEMENTS:
+    _BY_CODE.setdefault((_entry.class_code, _entry.field_code + _k), _entry)
+_ELEMENT_POS: dict[tuple[md.GlobalField, int], int] = _first_positions(_ELEMENTS)
+_FIELD_POS: dict[tuple[md.GlobalField, int], int] = _first_positions(_FIELDS)
+
+
+def _values(c: Call) -> Mapping[str, Sequence[int]]:
+    return cached_global_values(c.module.platform, c.module.module_info, c.abi,
+                                c.state.sys_attributes)
 
 
 def locate(field_id: int) -> tuple[md.GlobalField, int] | None:
     """(entry, flat element index) of a field ID, matched on class and field code."""
-    entry = md.find_global_field(field_id)
+    code = field_id & _FIELD_CODE_MASK
+    entry = _BY_CODE.get(((field_id >> _CLASS_SHIFT) & _CLASS_MASK, code))
     if entry is None:
         return None
-    return entry, md.get_bits(field_id, md.FIELD_CODE) - entry.field_code
+    return entry, code - entry.field_code
 
 
 def next_element_id(entry: md.GlobalField, index: int) -> int:
     """ID of the element after (entry, index) in the context, NULL_FIELD_ID after the last."""
-    pos = _ELEMENTS.index((entry, index)) + 1
+    pos = _ELEMENT_POS.get((entry, index))
+    if pos is None:
+        raise ValueError(f"({entry!r}, {index}) is not an element of the global table")
+    pos += 1
     if pos >= len(_ELEMENTS):
         return md.NULL_FIELD_ID
     nxt, k = _ELEMENTS[pos]
@@ -83,7 +110,7 @@ def tdh_sys_rd(c: Call) -> None:
     c.write(r8=_values(c)[entry.name][index], rdx=next_element_id(entry, index))
 
 
-def dump_list(values: dict[str, list[int]], start: int, buff_size: int) -> tuple[bytes, int, bool]:
+def dump_list(values: Mapping[str, Sequence[int]], start: int, buff_size: int) -> tuple[bytes, int, bool]:
     """md_dump_list over the model's table from field position `start`.
 
     Returns (list bytes, position of the next field not dumped, finished).
@@ -138,7 +165,7 @@ def field_position(field_id: int) -> int | None:
     entry, index = where
     if index % entry.num_elements or md.element_bytes(field_id) != entry.element_size:
         return None
-    return _FIELDS.index((entry, index // entry.num_elements))
+    return _FIELD_POS[(entry, index // entry.num_elements)]
 
 
 @leaf(

@@ -1,0 +1,240 @@
+"""Optional observers of one LP for the fuzzer: block coverage, an instruction trace, a write watch.
+
+None of them is attached by the machine itself, so the ordinary run path pays nothing; the
+fuzzer attaches the ones a mode needs to a machine built for that mode, before its first run:
+hooks added after code was translated may not fire on unicorn 2.1 (dependencies.md §2c,
+unicorn#2200), so each observer also drops the translations of the range it watches.
+
+- `BlockCoverage`: UC_HOOK_BLOCK over the code range; AFL-style edges (previous block, block).
+- `InsnTrace`: UC_HOOK_CODE + UC_HOOK_MEM_WRITE; every instruction executed with the
+  registers before it, and every store with the instruction that made it.  Slow; used only
+  to explain a finding and to locate it.
+- `WriteWatch`: UC_HOOK_MEM_WRITE on the complement of the allowed ranges: the callback runs
+  only for a store outside them, so a correct stub costs one range test per store.
+- `bare_call_rate`: the reference point for fuzz throughput, a bare `emu_start` round trip
+  through the same stub with a hook that only answers SEAMCALL.
+
+Callbacks never let an exception escape (the LP's rule): an error is kept and re-raised by
+`check()` after the run.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from typing import Sequence
+
+from unicorn import (
+    UC_ARCH_X86,
+    UC_HOOK_BLOCK,
+    UC_HOOK_CODE,
+    UC_HOOK_INSN_INVALID,
+    UC_HOOK_MEM_WRITE,
+    UC_MODE_64,
+    UC_PROT_ALL,
+    Uc,
+)
+from unicorn import x86_const as X
+
+from seamemu.errors import EngineError, InputError
+from seamemu.image import Image
+from seamemu.machine.lp import LogicalProcessor
+
+_MASK64 = (1 << 64) - 1
+_RIP = X.UC_X86_REG_RIP
+
+
+class _Observer:
+    """Hook bookkeeping shared by the observers: attach, flush, detach, deferred errors."""
+
+    def __init__(self, lp: LogicalProcessor, ranges: Sequence[tuple[int, int]]) -> None:
+        self.lp = lp
+        self.ranges = tuple((int(b), int(e)) for b, e in ranges)
+        for b, e in self.ranges:
+            if not 0 <= b < e <= 1 << 64:
+                raise InputError(f"observer range 0x{b:x}..0x{e:x} is empty or not 64-bit")
+        self._handles: list[int] = []
+        self.error: BaseException | None = None
+
+    def _add(self, kind: int, callback, begin: int, end: int) -> None:
+        self._handles.append(self.lp.uc.hook_add(kind, callback, None, begin, end - 1))
+
+    def _flush(self) -> None:
+        for b, e in self.ranges:
+            self.lp.uc.ctl_remove_cache(b, min(e, _MASK64))
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = exc
+        self.lp.uc.emu_stop()
+
+    def check(self) -> None:
+        """Re-raise an error a callback kept (as EngineError) and clear it."""
+        if self.error is not None:
+            exc, self.error = self.error, None
+            raise EngineError(f"{type(self).__name__} callback failed: {exc}") from exc
+
+    def detach(self) -> None:
+        for h in self._handles:
+            self.lp.uc.hook_del(h)
+        self._handles = []
+        self._flush()
+
+
+class BlockCoverage(_Observer):
+    """The basic blocks and edges run inside `ranges` (usually the image's code sections)."""
+
+    def __init__(self, lp: LogicalProcessor, ranges: Sequence[tuple[int, int]]) -> None:
+        super().__init__(lp, ranges)
+        self.edges: set[tuple[int, int]] = set()
+        self._prev = 0
+        for b, e in self.ranges:
+            self._add(UC_HOOK_BLOCK, self._on_block, b, e)
+        self._flush()
+
+    def _on_block(self, _uc, address: int, _size: int, _user) -> None:
+        try:
+            self.edges.add((self._prev, address))
+            self._prev = address
+        except BaseException as exc:  # noqa: BLE001 - kept, re-raised by check()
+            self._fail(exc)
+
+    def take(self) -> frozenset[tuple[int, int]]:
+        """The edges of the run since the last take, and start afresh."""
+        self.check()
+        edges = frozenset(self.edges)
+        self.edges.clear()
+        self._prev = 0
+        return edges
+
+
+class InsnTrace(_Observer):
+    """Every instruction run inside `ranges` with the registers before it; every store anywhere.
+
+    `steps` holds (address, registers) with registers as the LP's register-file list (regs.NAMES
+    order); `writes` holds (rip, address, size, value) for every store.
+    """
+
+    def __init__(self, lp: LogicalProcessor, ranges: Sequence[tuple[int, int]]) -> None:
+        super().__init__(lp, ranges)
+        self.steps: list[tuple[int, list[int]]] = []
+        self.writes: list[tuple[int, int, int, int]] = []
+        for b, e in self.ranges:
+            self._add(UC_HOOK_CODE, self._on_code, b, e)
+        self._add(UC_HOOK_MEM_WRITE, self._on_write, 0, 1 << 64)
+        self._flush()
+
+    def _on_code(self, _uc, address: int, _size: int, _user) -> None:
+        try:
+            self.steps.append((address, self.lp.regfile.read()))
+        except BaseException as exc:  # noqa: BLE001
+            self._fail(exc)
+
+    def _on_write(self, uc, _access, address: int, size: int, value: int, _user) -> None:
+        try:
+            self.writes.append((uc.reg_read(_RIP), address, size, value & _MASK64))
+        except BaseException as exc:  # noqa: BLE001
+            self._fail(exc)
+
+    def reset(self) -> None:
+        self.check()
+        self.steps = []
+        self.writes = []
+
+
+class WriteWatch(_Observer):
+    """Stores outside `allowed` (a list of [begin, end) ranges): (rip, address, size) each."""
+
+    def __init__(self, lp: LogicalProcessor, allowed: Sequence[tuple[int, int]]) -> None:
+        watched = _complement(allowed)
+        super().__init__(lp, watched)
+        self.allowed = tuple(sorted(allowed))
+        self.hits: list[tuple[int, int, int]] = []
+        for b, e in watched:
+            self._add(UC_HOOK_MEM_WRITE, self._on_write, b, e)
+
+    def _on_write(self, uc, _access, address: int, size: int, _value, _user) -> None:
+        try:
+            if len(self.hits) < 64:  # a runaway loop of stores needs only its first few
+                self.hits.append((uc.reg_read(_RIP), address, size))
+        except BaseException as exc:  # noqa: BLE001
+            self._fail(exc)
+
+    def _flush(self) -> None:
+        pass  # memory hooks are checked at run time: nothing translated needs dropping
+
+
+def _complement(allowed: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    out = []
+    pos = 0
+    for b, e in sorted(allowed):
+        if not 0 <= b < e <= 1 << 64:
+            raise InputError(f"WriteWatch: allowed range 0x{b:x}..0x{e:x} is empty or not 64-bit")
+        if b > pos:
+            out.append((pos, b))
+        pos = max(pos, e)
+    if pos < 1 << 64:
+        out.append((pos, 1 << 64))
+    return out
+
+
+def bare_call_rate(image: Image, entry: str, args: Sequence[int], seconds: float = 1.0,
+                   *, scratch: int = 0x1000) -> float:
+    """Round trips per second of a bare `emu_start` through `entry` of `image`.
+
+    One Unicorn instance with the image's sections mapped and a stack.  `args` go to RDI, RSI,
+    RDX, RCX, R8, R9; an argument given as the string "scratch" becomes the address of a
+    zeroed scratch area of `scratch` bytes (for a struct pointer).  The only hook answers
+    SEAMCALL with RAX = 0 and steps over it: what Unicorn alone costs for the same code path.
+    """
+    lo = min(s.address for s in image.sections) & ~0xFFF
+    hi = (image.end + 0xFFFF) & ~0xFFFF
+    size = hi - lo + 0x40000
+    buf = ctypes.create_string_buffer(size)  # kept alive for the mapping's lifetime
+    uc = Uc(UC_ARCH_X86, UC_MODE_64)
+    uc.mem_map_ptr(lo, size, UC_PROT_ALL, ctypes.addressof(buf))
+    for s in image.sections:
+        uc.mem_write(s.address, s.data)
+    sentinel = hi
+    uc.mem_write(sentinel, b"\xcc" * 16)
+    struct_pa = hi + 0x1000
+    if scratch <= 0 or scratch > 0x10000:
+        raise InputError(f"bare_call_rate: scratch {scratch} must be 1..65536 bytes")
+    stack_top = lo + size - 0x100
+    ids = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_RCX,
+           X.UC_X86_REG_R8, X.UC_X86_REG_R9)
+    values = [struct_pa if a == "scratch" else int(a) for a in args]
+    start = image.address_of(entry)
+    ret = sentinel.to_bytes(8, "little")
+
+    def answer(uc: Uc, _user) -> bool:
+        uc.reg_write(X.UC_X86_REG_RAX, 0)
+        uc.reg_write(_RIP, uc.reg_read(_RIP) + 4)
+        return True
+
+    uc.hook_add(UC_HOOK_INSN_INVALID, answer)
+
+    def once() -> None:
+        uc.mem_write(stack_top - 8, ret)
+        uc.reg_write(X.UC_X86_REG_RSP, stack_top - 8)
+        for reg, value in zip(ids, values):
+            uc.reg_write(reg, value)
+        uc.emu_start(start, sentinel, 0, 100_000)
+
+    once()
+    if uc.reg_read(_RIP) != sentinel:
+        raise EngineError(f"bare_call_rate: {entry} did not return to its caller")
+    n = 0
+    t0 = time.perf_counter()
+    end = t0 + seconds
+    while True:
+        for _ in range(50):
+            once()
+        n += 50
+        now = time.perf_counter()
+        if now >= end:
+            del buf
+            return n / (now - t0)
+
+
+__all__ = ["BlockCoverage", "InsnTrace", "WriteWatch", "bare_call_rate"]

@@ -1,0 +1,174 @@
+"""Rendering a Trace for people: plain text, with ANSI colour when asked (a terminal).
+
+Colours follow the outcome palette of the figures: green for a call that returned or reached
+the module, amber for VMfailInvalid, red for #GP, purple for #UD.
+"""
+
+from __future__ import annotations
+
+import os
+
+from seamemu.trace.steps import LeafNote, MemWrite, Trace, TraceStep, TrapNote
+
+RESET = "\x1b[0m"
+STYLES = {
+    "dim": "\x1b[2m",
+    "bold": "\x1b[1m",
+    "insn": "\x1b[1m",
+    "seam": "\x1b[1;35m",
+    "reg": "\x1b[36m",
+    "mem": "\x1b[33m",
+    "returned": "\x1b[1;32m",
+    "module": "\x1b[1;32m",
+    "pseamldr": "\x1b[1;32m",
+    "VMfailInvalid": "\x1b[1;33m",
+    "#GP": "\x1b[1;31m",
+    "#UD": "\x1b[1;35m",
+    "fault": "\x1b[1;31m",
+    "vmexit": "\x1b[1;34m",
+}
+SEAM_MNEMONICS = ("seamcall", "tdcall", "seamret", "seamops")
+BYTES_W = 31               # room for a 10-byte instruction (movabs)
+PREVIEW_LINES = 4          # lines of 16 bytes shown for one write
+
+
+def use_color(mode: str, stream) -> bool:
+    """`--color always|never|auto`: auto means a terminal, and no NO_COLOR in the environment."""
+    if mode == "always":
+        return True
+    if mode == "never":
+        return False
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _Paint:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def __call__(self, style: str, text: str) -> str:
+        code = STYLES.get(style)
+        if not self.color or not code:
+            return text
+        return f"{code}{text}{RESET}"
+
+
+def format_trace(trace: Trace, *, color: bool = False, indent: str = "") -> str:
+    """The whole trace: a header, one block per instruction, and the result line."""
+    p = _Paint(color)
+    n = len(trace.steps)
+    lines = [f"trace of {trace.entry or 'the call'} on LP {trace.lp}: {n} instruction"
+             f"{'' if n == 1 else 's'}{' (truncated)' if trace.truncated else ''}"]
+    lines.append(p("dim", f"{'#':>4} {'address':<10}{'symbol':<26}{'bytes':<{BYTES_W}}instruction"))
+    for step in trace.steps:
+        lines += format_step(step, p, step is trace.steps[-1])
+    rax = trace.regs_after.get("rax", 0)
+    lines.append(f"outcome: {p(_outcome_style(trace.outcome), trace.outcome)}   "
+                 f"RAX = 0x{rax:016x}")
+    return "\n".join(indent + ln for ln in lines)
+
+
+def _outcome_style(outcome: str) -> str:
+    return outcome if outcome in STYLES else "fault"
+
+
+def format_step(s: TraceStep, p: _Paint, last: bool = False) -> list[str]:
+    pad = " " * 15
+    head_style = "seam" if s.traps or s.mnemonic in SEAM_MNEMONICS else "insn"
+    hexb = " ".join(f"{b:02x}" for b in s.bytes)
+    lines = [f"{s.index:>4} {p('dim', f'{s.address:<10x}')}{s.symbol:<26}{hexb:<{BYTES_W}}"
+             f"{p(head_style, s.text)}"]
+    for trap in s.traps:
+        lines += _trap_lines(trap, p, pad)
+    for f in s.faults:
+        lines += _fault_lines(f, s, p, pad)
+    for c in s.regs:
+        lines.append(f"{pad}{p('reg', f'{c.name.upper():<4}')} 0x{c.old:016x} -> 0x{c.new:016x}")
+    if s.flags:
+        lines.append(pad + "flags " + " ".join(f"{p('reg', name)} {o}->{n}" for name, o, n in s.flags))
+    for w in s.writes:
+        lines += _write_lines(w, p, pad, "wrote")
+    if s.jumped and not s.faults:
+        if s.mnemonic.startswith("ret") and last:
+            lines.append(f"{pad}-> back to the caller ({s.next_address:x})")
+        else:
+            lines.append(f"{pad}-> {s.next_address:x}")
+    return lines
+
+
+def _trap_lines(t: TrapNote, p: _Paint, pad: str) -> list[str]:
+    style = t.kind if t.kind in STYLES else "fault"
+    lines = [f"{pad}{t.insn} decision: {p(style, t.kind)} -- {t.rule}"]
+    if t.sentence:
+        lines.append(f"{pad}  rule {t.check}: {t.sentence}")
+    if t.source:
+        lines.append(f"{pad}  source: {t.source}")
+    if t.leaf is not None:
+        lines += _leaf_lines(t.leaf, p, pad)
+    if t.effect:
+        lines.append(f"{pad}  {t.effect}")
+    return lines
+
+
+def _leaf_lines(lf: LeafNote, p: _Paint, pad: str) -> list[str]:
+    st = "returned" if lf.status == 0 else ("#GP" if lf.status >> 63 else "VMfailInvalid")
+    lines = [f"{pad}  module: {lf.name} (leaf {lf.number}) -> {p(st, lf.status_name)} "
+             f"0x{lf.status:016x}, state {lf.state_before} -> {lf.state_after}"]
+    for reg, value, meaning in lf.inputs:
+        lines.append(f"{pad}    in  {reg.upper():<4}0x{value:016x}  {meaning}".rstrip())
+    if lf.checks:
+        run = ", ".join(c for c, _ in lf.checks)
+        if lf.failed_check:
+            text = dict(lf.checks).get(lf.failed_check, "")
+            lines.append(f"{pad}    checks run: {run}; {lf.failed_check} decided: {text}")
+        else:
+            lines.append(f"{pad}    checks run: {run}; all passed")
+    for reg, value, meaning in lf.outputs:
+        lines.append(f"{pad}    out {reg.upper():<4}0x{value:016x}  {meaning}".rstrip())
+    for w in lf.memory:
+        lines += _write_lines(w, p, pad + "    ", "module wrote")
+    if lf.note:
+        lines.append(f"{pad}    note: {lf.note}")
+    return lines
+
+
+def _write_lines(w: MemWrite, p: _Paint, pad: str, verb: str) -> list[str]:
+    where = f" <{w.symbol}>" if w.symbol and not w.symbol.startswith("0x") else ""
+    note = f" ({w.note})" if w.note else ""
+    size = len(w.data)
+    if size <= 8:
+        hexb = " ".join(f"{b:02x}" for b in w.data)
+        return [f"{pad}{p('mem', verb)} 0x{w.address:016x}{where} [{size}]{note}: {hexb}"]
+    lines = [f"{pad}{p('mem', verb)} {size} bytes at 0x{w.address:016x}{where}{note}:"]
+    shown = 0
+    for off in range(0, min(size, 16 * PREVIEW_LINES), 16):
+        chunk = w.data[off:off + 16]
+        lines.append(f"{pad}  0x{w.address + off:016x}: " + " ".join(f"{b:02x}" for b in chunk))
+        shown = off + len(chunk)
+    if size > shown:
+        lines.append(f"{pad}  ... {size - shown} more bytes")
+    return lines
+
+
+def _fault_lines(f, s: TraceStep, p: _Paint, pad: str) -> list[str]:
+    ec = "" if f.error_code is None else f"({f.error_code})"
+    lines = [f"{pad}{p(f.name if f.name in STYLES else 'fault', f.name + ec)} raised at {s.symbol}"]
+    if f.handled_by == "extable":
+        lines.append(f"{pad}  exception table: entry for {s.symbol} -> fixup {f.fixup:x} "
+                     f"<{f.fixup_symbol}> ({f.extable_type})")
+        if f.rax_set is not None:
+            lines.append(f"{pad}  {f.extable_type}: RAX = {f.rax_set} (the trap number), "
+                         f"resume at the fixup")
+        else:
+            lines.append(f"{pad}  {f.extable_type}: resume at the fixup")
+    elif f.handled_by == "idt":
+        lines.append(f"{pad}  no exception-table entry: delivered through the guest IDT to "
+                     f"{f.fixup:x} <{f.fixup_symbol}>")
+    else:
+        lines.append(f"{pad}  {p('fault', 'unhandled')}: {f.detail}")
+    return lines
+
+
+__all__ = ["STYLES", "format_step", "format_trace", "use_color"]
