@@ -112,7 +112,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.seconds <= 0:
         raise InputError(f"--seconds {args.seconds}: must be positive")
-    report = run_bench(seconds=args.seconds)
+    from seamemu.host.bench import bringup_seconds, sys_rd_rate
+
+    report = run_bench(seconds=args.seconds, extra={"tdh_sys_rd_via_stub_per_s": sys_rd_rate})
+    report["bringup_s"] = bringup_seconds()
     if args.json:
         C.print_json(report)
     else:

@@ -3,12 +3,16 @@
 No Hypothesis here: a run must cost microseconds, so values come from one `random.Random`
 drawing from the tables in values.py (plus addresses of the machine the case runs on, so a
 register may point at the struct or the stack), and `mutate` makes the small changes the
-coverage-guided mode needs.  The same seed gives the same cases on every machine.
+coverage-guided mode needs.  Each choice (leaf word, CPU state, status, stack alignment) is
+a 256-entry table built once, so a case costs one bulk draw of bytes plus table lookups.
+The same seed gives the same cases on every machine.
 """
 
 from __future__ import annotations
 
 import random
+from operator import itemgetter as _itemgetter
+from struct import unpack_from as _unpack_from
 
 from seamemu.fuzz.case import FRAME_WORDS, NORMAL_CPU, RFLAGS_ENTRY_MASK, Answer, Case, Cpu
 from seamemu.fuzz.spec import Spec
@@ -27,8 +31,22 @@ from seamemu.fuzz.values import (
 )
 
 _BITS = tuple(1 << k for k in range(64)) + tuple(MASK64 ^ (1 << k) for k in range(0, 64, 7))
-_CPLS = (0, 0, 0, 1, 2, 3)
 _FAULT_KINDS = ("#GP", "#UD", "VMfailInvalid")
+RANDOM = None  # a table entry meaning "a fresh value from u64s"
+
+
+def _table(rng: random.Random, weighted: list[tuple[float, object]], size: int = 256) -> tuple:
+    """`size` entries, each drawn from `weighted` [(weight, value or callable)]."""
+    total = sum(w for w, _ in weighted)
+    out = []
+    for _ in range(size):
+        r = rng.random() * total
+        for w, v in weighted:
+            r -= w
+            if r < 0:
+                break
+        out.append(v(rng) if callable(v) else v)
+    return tuple(out)
 
 
 class Generator:
@@ -36,26 +54,60 @@ class Generator:
 
     def __init__(self, spec: Spec, seed: int, addresses: tuple[int, ...] = ()) -> None:
         self.spec = spec
-        self.rng = random.Random(seed)
+        self.rng = rng = random.Random(seed)
         self.pool = tuple(BOUNDARY + PATTERNS + _BITS + tuple(a & MASK64 for a in addresses)
                           + tuple(range(1, 17)))
         self._nin = len(spec.inputs)
         self._nfree = len(spec.free_regs)
         self._nout = len(spec.struct_fields) if spec.out_pointer else 0
+        self._writes = spec.module_writes
+        self._reservoir = self._mix(1 << 16)
+        self._refresh = 0
+        self._leaves = _table(rng, [
+            (45, lambda r: r.choice(VALID_LEAVES)),
+            (15, lambda r: leaf_word(r.choice(VALID_LEAVES), r.choice(VERSIONS))),
+            (10, lambda r: r.choice(INVALID_LEAVES)),
+            (10, lambda r: leaf_word(r.choice(VALID_LEAVES), 0, r.choice(RESERVED_BITS))),
+            (8, lambda r: r.choice(SEAMLDR_LEAF_WORDS)),
+            (12, RANDOM),
+        ], 1024)
+        self._cpus = _table(rng, [
+            (60, NORMAL_CPU),
+            (40, lambda r: Cpu(r.random() < 0.8, r.random() < 0.8, r.choice((0, 0, 0, 1, 2, 3)),
+                               r.random() < 0.75)),
+        ])
+        self._statuses = _table(rng, [
+            (35, 0), (40, lambda r: r.choice(STATUSES)), (5, lambda r: r.choice(SW_CODES)),
+            (20, RANDOM),
+        ])
+        self._kinds = _table(rng, [(76, "status")] + [(8, k) for k in _FAULT_KINDS])
+        self._aligns = _table(rng, [(75, 0), (15, 8), (10, lambda r: r.randrange(1, 16))])
 
     # -- values ------------------------------------------------------------------------------
     def u64s(self, n: int) -> list[int]:
-        """n values: about half from the tables, a third uniformly random, the rest zero."""
+        """n values: half from the tables, an eighth zero, the rest uniformly random.
+
+        Drawn as 16-bit indices into a 64 Ki-entry reservoir mixed in those proportions (one
+        C-level gather per case); 8 entries are redrawn per call (all of it every 8192 calls), so the
+        uniformly random values keep changing.
+        """
         rng = self.rng
-        vals = rng.choices(self.pool, k=n)
-        rnd = rng.getrandbits(n) if n else 0
-        zero = rng.getrandbits(n) & rng.getrandbits(n) & ~rnd if n else 0
-        getrandbits = rng.getrandbits
-        for i in range(n):
-            bit = 1 << i
-            if rnd & bit:
-                vals[i] = getrandbits(64)
-            elif zero & bit:
+        res = self._reservoir
+        k = self._refresh
+        self._refresh = (k + 8) & 0xFFFF
+        res[k:k + 8] = self._mix(8)
+        idx = _unpack_from(f"<{n}H", rng.randbytes(2 * n))
+        return list(_itemgetter(*idx)(res)) if n > 1 else [res[i] for i in idx]
+
+    def _mix(self, n: int) -> list[int]:
+        rng = self.rng
+        vals = list(_unpack_from(f"<{n}Q", rng.randbytes(8 * n)))
+        pool = self.pool
+        scale = len(pool)
+        for i, s in enumerate(rng.randbytes(n)):
+            if s < 128:
+                vals[i] = pool[(s * scale) >> 7]
+            elif s < 160:
                 vals[i] = 0
         return vals
 
@@ -63,72 +115,65 @@ class Generator:
         return self.u64s(1)[0]
 
     def leaf(self) -> int:
-        rng = self.rng
-        r = rng.random()
-        if r < 0.45:
-            return rng.choice(VALID_LEAVES)
-        if r < 0.6:
-            return leaf_word(rng.choice(VALID_LEAVES), rng.choice(VERSIONS))
-        if r < 0.7:
-            return rng.choice(INVALID_LEAVES)
-        if r < 0.8:
-            return leaf_word(rng.choice(VALID_LEAVES), 0, rng.choice(RESERVED_BITS))
-        if r < 0.88:
-            return rng.choice(SEAMLDR_LEAF_WORDS)
-        return self.u64()
+        v = self._leaves[self.rng.getrandbits(10)]
+        return self.u64() if v is RANDOM else v
 
     def cpu(self) -> Cpu:
-        rng = self.rng
-        if rng.random() < 0.6:
-            return NORMAL_CPU
-        return Cpu(rng.random() < 0.8, rng.random() < 0.8, rng.choice(_CPLS), rng.random() < 0.75)
+        return self._cpus[self.rng.getrandbits(8)]
 
     def status(self) -> int:
-        rng = self.rng
-        r = rng.random()
-        if r < 0.35:
-            return 0
-        if r < 0.75:
-            return rng.choice(STATUSES)
-        if r < 0.8:
-            return rng.choice(SW_CODES)
-        return self.u64()
+        v = self._statuses[self.rng.getrandbits(8)]
+        return self.u64() if v is RANDOM else v
 
     def answer(self) -> Answer:
-        rng = self.rng
-        r = rng.random()
-        if r >= 0.76:
-            return Answer(_FAULT_KINDS[int((r - 0.76) / 0.08) % 3], 0, ())
-        writes = self.spec.module_writes
+        kind = self._kinds[self.rng.getrandbits(8)]
+        if kind != "status":
+            return Answer(kind, 0, ())
+        writes = self._writes
         vals = self.u64s(len(writes))
-        mask = rng.getrandbits(len(writes)) | rng.getrandbits(len(writes))
-        outs = tuple((reg, vals[i]) for i, reg in enumerate(writes) if mask >> i & 1)
-        return Answer("status", self.status(), outs)
+        return Answer("status", self.status(), self._outputs(vals, self.rng.getrandbits(32)))
+
+    def _outputs(self, vals: list[int], bits: int) -> tuple[tuple[str, int], ...]:
+        # Each output register changes with probability 3/4 (two coin flips OR'ed).
+        mask = bits | bits >> 16
+        return tuple((reg, vals[i]) for i, reg in enumerate(self._writes) if mask >> i & 1)
 
     def align(self) -> int:
-        r = self.rng.random()
-        if r < 0.75:
-            return 0
-        if r < 0.9:
-            return 8
-        return self.rng.randrange(1, 16)
+        return self._aligns[self.rng.getrandbits(8)]
 
     # -- whole cases -------------------------------------------------------------------------
     def case(self) -> Case:
         rng = self.rng
         nin, nfree, nout = self._nin, self._nfree, self._nout
-        vals = self.u64s(nin + nfree + nout + FRAME_WORDS)
+        nw = len(self._writes)
+        a = nin + nfree
+        b = a + nout
+        c = b + FRAME_WORDS
+        vals = self.u64s(c + nw + 2)
+        d = rng.getrandbits(64)
+        leaf = self._leaves[d & 0x3FF]
+        if leaf is RANDOM:
+            leaf = vals[c + nw]
+        kind = self._kinds[d >> 10 & 0xFF]
+        if kind == "status":
+            status = self._statuses[d >> 18 & 0xFF]
+            if status is RANDOM:
+                status = vals[c + nw + 1]
+            answer = Answer("status", status, self._outputs(vals[c:c + nw], d >> 26 & 0xFFFFFFFF))
+        else:
+            answer = Answer(kind, 0, ())
+        e = rng.getrandbits(32)
         return Case(
-            leaf=self.leaf(),
+            leaf=leaf,
             inputs=tuple(vals[:nin]),
-            regs=tuple(vals[nin:nin + nfree]),
-            out=tuple(vals[nin + nfree:nin + nfree + nout]),
-            out_null=self.spec.out_pointer and rng.random() < 0.1,
-            cpu=self.cpu(),
-            answer=self.answer(),
-            align=self.align(),
-            frame=tuple(vals[nin + nfree + nout:]),
-            rflags=rng.getrandbits(12) & RFLAGS_ENTRY_MASK,
+            regs=tuple(vals[nin:a]),
+            out=tuple(vals[a:b]),
+            out_null=self.spec.out_pointer and (e >> 28) < 2,
+            cpu=self._cpus[e & 0xFF],
+            answer=answer,
+            align=self._aligns[e >> 8 & 0xFF],
+            frame=tuple(vals[b:c]),
+            rflags=(e >> 16) & RFLAGS_ENTRY_MASK,
         )
 
     def mutate(self, case: Case) -> Case:
@@ -171,4 +216,4 @@ class Generator:
         return (v + rng.choice((-16, -2, -1, 1, 2, 16))) & MASK64
 
 
-__all__ = ["Generator"]
+__all__ = ["RANDOM", "Generator"]

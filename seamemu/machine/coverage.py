@@ -11,8 +11,8 @@ unicorn#2200), so each observer also drops the translations of the range it watc
   to explain a finding and to locate it.
 - `WriteWatch`: UC_HOOK_MEM_WRITE on the complement of the allowed ranges: the callback runs
   only for a store outside them, so a correct stub costs one range test per store.
-- `bare_call_rate`: the reference point for fuzz throughput, a bare `emu_start` round trip
-  through the same stub with a hook that only answers SEAMCALL.
+- `BareCall` / `bare_call_rate`: the reference point for fuzz throughput, a bare `emu_start`
+  round trip through the same stub with a hook that only answers SEAMCALL.
 
 Callbacks never let an exception escape (the LP's rule): an error is kept and re-raised by
 `check()` after the run.
@@ -178,63 +178,74 @@ def _complement(allowed: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-def bare_call_rate(image: Image, entry: str, args: Sequence[int], seconds: float = 1.0,
-                   *, scratch: int = 0x1000) -> float:
-    """Round trips per second of a bare `emu_start` through `entry` of `image`.
+class BareCall:
+    """A bare `emu_start` round trip through `entry` of `image`: the fuzz throughput reference.
 
     One Unicorn instance with the image's sections mapped and a stack.  `args` go to RDI, RSI,
     RDX, RCX, R8, R9; an argument given as the string "scratch" becomes the address of a
     zeroed scratch area of `scratch` bytes (for a struct pointer).  The only hook answers
     SEAMCALL with RAX = 0 and steps over it: what Unicorn alone costs for the same code path.
     """
-    lo = min(s.address for s in image.sections) & ~0xFFF
-    hi = (image.end + 0xFFFF) & ~0xFFFF
-    size = hi - lo + 0x40000
-    buf = ctypes.create_string_buffer(size)  # kept alive for the mapping's lifetime
-    uc = Uc(UC_ARCH_X86, UC_MODE_64)
-    uc.mem_map_ptr(lo, size, UC_PROT_ALL, ctypes.addressof(buf))
-    for s in image.sections:
-        uc.mem_write(s.address, s.data)
-    sentinel = hi
-    uc.mem_write(sentinel, b"\xcc" * 16)
-    struct_pa = hi + 0x1000
-    if scratch <= 0 or scratch > 0x10000:
-        raise InputError(f"bare_call_rate: scratch {scratch} must be 1..65536 bytes")
-    stack_top = lo + size - 0x100
-    ids = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_RCX,
-           X.UC_X86_REG_R8, X.UC_X86_REG_R9)
-    values = [struct_pa if a == "scratch" else int(a) for a in args]
-    start = image.address_of(entry)
-    ret = sentinel.to_bytes(8, "little")
 
-    def answer(uc: Uc, _user) -> bool:
+    def __init__(self, image: Image, entry: str, args: Sequence[int | str] = (),
+                 *, scratch: int = 0x1000) -> None:
+        if not 0 < scratch <= 0x10000:
+            raise InputError(f"BareCall: scratch {scratch} must be 1..65536 bytes")
+        lo = min(s.address for s in image.sections) & ~0xFFF
+        hi = (image.end + 0xFFFF) & ~0xFFFF
+        size = hi - lo + 0x40000
+        self._buf = ctypes.create_string_buffer(size)  # kept alive for the mapping's lifetime
+        self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        uc.mem_map_ptr(lo, size, UC_PROT_ALL, ctypes.addressof(self._buf))
+        for s in image.sections:
+            uc.mem_write(s.address, s.data)
+        self.sentinel = hi
+        uc.mem_write(self.sentinel, b"\xcc" * 16)
+        struct_pa = hi + 0x1000
+        self._stack_top = lo + size - 0x100
+        ids = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_RCX,
+               X.UC_X86_REG_R8, X.UC_X86_REG_R9)
+        self._regs = [(reg, struct_pa if a == "scratch" else int(a)) for reg, a in zip(ids, args)]
+        self._start = image.address_of(entry)
+        self._ret = self.sentinel.to_bytes(8, "little")
+        uc.hook_add(UC_HOOK_INSN_INVALID, self._answer)
+        self.once()
+        if uc.reg_read(_RIP) != self.sentinel:
+            raise EngineError(f"BareCall: {entry} did not return to its caller")
+
+    @staticmethod
+    def _answer(uc: Uc, _user) -> bool:
         uc.reg_write(X.UC_X86_REG_RAX, 0)
         uc.reg_write(_RIP, uc.reg_read(_RIP) + 4)
         return True
 
-    uc.hook_add(UC_HOOK_INSN_INVALID, answer)
-
-    def once() -> None:
-        uc.mem_write(stack_top - 8, ret)
-        uc.reg_write(X.UC_X86_REG_RSP, stack_top - 8)
-        for reg, value in zip(ids, values):
+    def once(self) -> None:
+        uc = self.uc
+        uc.mem_write(self._stack_top - 8, self._ret)
+        uc.reg_write(X.UC_X86_REG_RSP, self._stack_top - 8)
+        for reg, value in self._regs:
             uc.reg_write(reg, value)
-        uc.emu_start(start, sentinel, 0, 100_000)
+        uc.emu_start(self._start, self.sentinel, 0, 100_000)
 
-    once()
-    if uc.reg_read(_RIP) != sentinel:
-        raise EngineError(f"bare_call_rate: {entry} did not return to its caller")
+    def repeat(self, n: int) -> None:
+        once = self.once
+        for _ in range(n):
+            once()
+
+
+def bare_call_rate(image: Image, entry: str, args: Sequence[int | str], seconds: float = 1.0,
+                   *, scratch: int = 0x1000) -> float:
+    """Round trips per second of `BareCall(image, entry, args)` over about `seconds`."""
+    bare = BareCall(image, entry, args, scratch=scratch)
     n = 0
     t0 = time.perf_counter()
     end = t0 + seconds
     while True:
-        for _ in range(50):
-            once()
+        bare.repeat(50)
         n += 50
         now = time.perf_counter()
         if now >= end:
-            del buf
             return n / (now - t0)
 
 
-__all__ = ["BlockCoverage", "InsnTrace", "WriteWatch", "bare_call_rate"]
+__all__ = ["BareCall", "BlockCoverage", "InsnTrace", "WriteWatch", "bare_call_rate"]

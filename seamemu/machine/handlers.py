@@ -1,8 +1,9 @@
-"""The built-in rows of the invalid-instruction table: SEAMCALL, TDCALL, VMXON, VMXOFF.
+"""The rows of the invalid-instruction table: SEAMCALL, TDCALL, VMXON, VMXOFF, RDMSR, WRMSR.
 
 Each handler turns the bytes and registers at RIP into the inputs of a `seamemu.traps`
 function and returns its `Effect`; the LP applies it.  RDMSR/WRMSR (traps/msr.py) plug in
-the same way through `InsnTable.add_address` on patched instructions.
+the same way through `InsnTable.add_address` on the instructions `Machine.attach_msrs`
+patched; they read and write the LP's own MSR dict (`lp.msrs`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import InputError
 from seamemu.machine.dispatch import InsnTable, memory_operand
 from seamemu.machine.memory import PhysicalMemory
-from seamemu.machine.regs import RFLAGS
+from seamemu.machine.regs import INDEX, RFLAGS
 from seamemu.model.api import SeamTarget
+from seamemu.traps.msr import EXECUTED, execute_rdmsr, execute_wrmsr, wrmsr_store
 from seamemu.traps.seamcall import execute_seamcall
 from seamemu.traps.table import Decision, Effect
 from seamemu.traps.tdcall import execute_tdcall
@@ -23,6 +25,7 @@ from seamemu.traps.vmx import execute_vmxoff, execute_vmxon
 
 # VMXON is F3 [REX] 0F C7 /6 with a memory operand.  Spec: SDM Vol. 2 / Vol. 3C §31.3.
 VMXON_PREFIX = b"\xf3"
+_RAX, _RCX, _RDX = INDEX["rax"], INDEX["rcx"], INDEX["rdx"]
 
 
 def seamcall_handler(target: SeamTarget, memory: PhysicalMemory) -> Callable:
@@ -64,6 +67,21 @@ def vmxon_handler(memory: PhysicalMemory) -> Callable:
     return handle
 
 
+def rdmsr_handler(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
+    return execute_rdmsr(lp.cpu, lp.msrs, vals[_RCX], vals[RFLAGS])
+
+
+def wrmsr_handler(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
+    effect = execute_wrmsr(lp.cpu, lp.msrs, vals[_RCX], vals[_RAX], vals[_RDX], vals[RFLAGS])
+    if effect.decision.kind == EXECUTED:
+        msr, value = wrmsr_store(vals[_RCX], vals[_RAX], vals[_RDX])
+        lp.msrs[msr] = value
+    return effect
+
+
+MSR_HANDLERS: dict[str, Callable] = {"rdmsr": rdmsr_handler, "wrmsr": wrmsr_handler}
+
+
 def install_builtin(table: InsnTable, target: SeamTarget, memory: PhysicalMemory) -> None:
     """Register SEAMCALL first (the hot path), then the other SEAM/VMX instructions."""
     table.add_pattern(SEAMCALL, "seamcall", seamcall_handler(target, memory))
@@ -73,9 +91,12 @@ def install_builtin(table: InsnTable, target: SeamTarget, memory: PhysicalMemory
 
 
 __all__ = [
+    "MSR_HANDLERS",
     "install_builtin",
+    "rdmsr_handler",
     "seamcall_handler",
     "tdcall_handler",
     "vmxoff_handler",
     "vmxon_handler",
+    "wrmsr_handler",
 ]

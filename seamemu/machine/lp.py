@@ -6,6 +6,7 @@ runs at full speed:
 - UC_HOOK_INSN_INVALID: SEAMCALL, TDCALL, VMXON, VMXOFF, UD2 and anything else Unicorn
   cannot run; dispatched by the bytes at RIP through the machine's `InsnTable`.  Effects
   are applied inline (registers written, RIP moved) and the run continues without restart.
+  RDMSR/WRMSR arrive here too: the machine patched them to UD2 (Machine.attach_msrs).
 - UC_HOOK_INTR: int3, int n, #DE and faults QEMU raises; delivered after stopping, because
   Unicorn overwrites RIP after an interrupt hook returns (unicorn#1027).
 - UC_HOOK_MEM_*_UNMAPPED / *_PROT: lazy backing of present memory (retry), else a #PF.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import time
 from ctypes import string_at
+from dataclasses import replace
 from time import perf_counter
 
 from unicorn import (
@@ -74,6 +76,10 @@ class LogicalProcessor:
         self.cpu = cpu
         self.deadline = float("inf")
         self.events: list[tuple[str, int, Effect]] = []   # (insn name, rip, effect)
+        # This LP's MSRs (RDMSR/WRMSR read and write them; see Machine.attach_msrs), and the
+        # original bytes of code the machine patched (shared), for fault reports.
+        self.msrs: dict[int, int] = {}
+        self.code_patches: dict[int, bytes] = {}
         self.faults: list[FaultEvent] = []
         self._pending: tuple | None = None
         self._exc: BaseException | None = None
@@ -185,6 +191,9 @@ class LogicalProcessor:
     def _deliver_inline(self, vals: list[int], vector: int, error_code: int | None, rip: int,
                         detail: str) -> bool:
         event = self.delivery.deliver(self.uc, vals, vector, error_code, rip, detail=detail)
+        original = self.code_patches.get(rip)
+        if original is not None and event.insn:  # show the instruction as the image wrote it
+            event = replace(event, insn=original + event.insn[len(original):])
         self.faults.append(event)
         if event.handled_by is None:
             return self._stop(("fault",))

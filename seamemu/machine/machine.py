@@ -9,23 +9,32 @@ covers the rest, backed lazily):
 
 Each LP starts with a flat GDT like the kernel's (__KERNEL_CS 0x10, __KERNEL_DS 0x18), so an
 IDT handler's IRETQ works; CPL is a model value in `CpuState`, not the CS RPL.
+
+RDMSR and WRMSR: Unicorn would execute them itself (QEMU's own MSR values) and its Python
+binding cannot hook them (dependencies.md "RDMSR/WRMSR hooks").  `attach_msrs` gives each LP
+its MSR values and rewrites each RDMSR/WRMSR site it is told about into UD2 (same length),
+registered by address in the invalid-instruction table; every other instruction runs exactly
+as before, so the fast path pays nothing.  The original bytes are kept (`code_bytes`), and a
+genuine UD2 elsewhere still raises #UD.
 """
 
 from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from unicorn import UC_HOOK_MEM_WRITE
 from unicorn import x86_const as X
 
+from seamemu.arch.msrs import IA32_SEAMRR_PHYS_BASE, IA32_SEAMRR_PHYS_MASK
+from seamemu.arch.opcodes import RDMSR, WRMSR
 from seamemu.arch.registers import SYSV_ARGS
 from seamemu.errors import InputError
 from seamemu.image import IMAGE_BASE, Image
 from seamemu.machine.dispatch import InsnTable
 from seamemu.machine.faults import Delivery
-from seamemu.machine.handlers import install_builtin
+from seamemu.machine.handlers import MSR_HANDLERS, install_builtin
 from seamemu.machine.lp import LogicalProcessor
 from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory, Present
 from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RFLAGS_FIXED, RIP, RSP, RegView
@@ -41,6 +50,10 @@ KERNEL_CS, KERNEL_DS = 0x10, 0x18
 GDT = (0, 0, 0x00AF_9B00_0000_FFFF, 0x00CF_9300_0000_FFFF)
 _MASK64 = (1 << 64) - 1
 _NREGS = len(NAMES)
+# UD2: the invalid opcode a patched RDMSR/WRMSR becomes (same two bytes long).
+# Spec: Intel SDM Vol. 2B "UD—Undefined Instruction" (0F 0B).
+UD2 = b"\x0f\x0b"
+MSR_OPCODES: dict[str, bytes] = {"rdmsr": RDMSR, "wrmsr": WRMSR}
 _ARG_INDEX = tuple(INDEX[name] for name in SYSV_ARGS)
 
 
@@ -59,6 +72,7 @@ class Snapshot:
     scratch_state: tuple[int, int]
     data_sections: tuple[tuple[int, bytes], ...]
     unplugged: tuple[tuple[int, int], ...]
+    msrs: tuple[tuple[tuple[int, int], ...], ...] = ()  # each LP's MSRs, sorted
 
 
 class Machine:
@@ -103,6 +117,9 @@ class Machine:
                                     if "w" in s.flags and "x" not in s.flags)
         self._cow_hooks: list[tuple[object, int]] = []
         self._symbols: dict[int, str] = {}
+        self._patched: dict[int, bytes] = {}  # address -> the bytes the image had there
+        for lp in self.lps:
+            lp.code_patches = self._patched
         self._entries: dict[str | int, int] = {}
         # ctypes views of each LP's default return-address slot (stack top - 8), so a call
         # writes the sentinel without going through the generic memory path.
@@ -179,7 +196,7 @@ class Machine:
         if bound_kind is not None:
             rip = after[RIP]
             limit = {"instructions": self.bounds.max_insns, "time": self.bounds.timeout_s}.get(bound_kind, 0)
-            bound = BoundInfo(bound_kind, rip, self.symbolize(rip), self.memory.peek(rip, 16), limit)
+            bound = BoundInfo(bound_kind, rip, self.symbolize(rip), self.code_bytes(rip, 16), limit)
             if bound_kind == "instructions":
                 insn_count = self.bounds.max_insns
         symbolize = self.symbolize
@@ -212,6 +229,66 @@ class Machine:
         for lp in self.lps:
             lp.uc.ctl_remove_cache(address, address + len(data))
 
+    def code_bytes(self, address: int, size: int) -> bytes:
+        """Up to `size` bytes at `address` as the image wrote them (patched sites restored)."""
+        data = bytearray(self.memory.peek(address, size))
+        for site, original in self._patched.items():
+            for i, b in enumerate(original):
+                if 0 <= site + i - address < len(data):
+                    data[site + i - address] = b
+        return bytes(data)
+
+    # -- MSRs ----------------------------------------------------------------------------------
+    def attach_msrs(self, values: Sequence[Mapping[int, int]],
+                    sites: Iterable[tuple[int, str]]) -> None:
+        """Give LP i the MSRs `values[i]` and trap the RDMSR/WRMSR instructions at `sites`.
+
+        `sites` are (address, "rdmsr"|"wrmsr") pairs at real instruction boundaries in an
+        executable section (the session finds them by disassembly); each is patched to UD2
+        and dispatched to seamemu.traps.msr.  Where `values[i]` holds IA32_SEAMRR_PHYS_BASE/
+        _MASK, the LP's CpuState takes them too (SEAMCALL checks SEAMRR there).  Calling it
+        again replaces the values and patches any new sites.
+        """
+        if len(values) != len(self.lps):
+            raise InputError(f"attach_msrs: {len(values)} MSR tables for {len(self.lps)} "
+                             "logical processors")
+        todo = []
+        for address, name in sites:
+            opcode = MSR_OPCODES.get(name)
+            if opcode is None:
+                raise InputError(f"attach_msrs: site 0x{address:016x}: {name!r} is not rdmsr "
+                                 "or wrmsr")
+            if address in self._patched:
+                if self._patched[address] != opcode:
+                    raise InputError(f"attach_msrs: 0x{address:016x} was patched as another "
+                                     "instruction")
+                continue
+            section = self.image.section_at(address)
+            if section is None or not section.executable or address + len(opcode) > section.end:
+                raise InputError(f"attach_msrs: {name} site 0x{address:016x} "
+                                 f"<{self.symbolize(address)}> is not in an executable section")
+            found = self.memory.read(address, len(opcode))
+            if found != opcode:
+                raise InputError(f"attach_msrs: {name} site 0x{address:016x} "
+                                 f"<{self.symbolize(address)}> holds {found.hex(' ')}, "
+                                 f"not {opcode.hex(' ')}")
+            todo.append((address, name, opcode))
+        for lp, table in zip(self.lps, values):
+            lp.msrs = {int(k): int(v) for k, v in table.items()}
+            if IA32_SEAMRR_PHYS_BASE in lp.msrs and IA32_SEAMRR_PHYS_MASK in lp.msrs:
+                lp.cpu = lp.cpu.with_(seamrr_base_msr=lp.msrs[IA32_SEAMRR_PHYS_BASE],
+                                      seamrr_mask_msr=lp.msrs[IA32_SEAMRR_PHYS_MASK])
+        for address, name, opcode in todo:
+            self.patch(address, UD2)
+            self._patched[address] = opcode
+            self.insns.add_address(address, name, MSR_HANDLERS[name])
+
+    @property
+    def msr_sites(self) -> dict[int, str]:
+        """Patched RDMSR/WRMSR sites: address -> "rdmsr" | "wrmsr"."""
+        names = {v: k for k, v in MSR_OPCODES.items()}
+        return {a: names[b] for a, b in sorted(self._patched.items())}
+
     # -- snapshots ---------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """Save all LPs' CPU contexts and start logging memory writes for `restore`.
@@ -219,7 +296,8 @@ class Machine:
         Restored by copy: the LP stacks, the scratch bytes allocated so far and the image's
         writable data sections.  Everywhere else (lazily backed memory, scratch beyond the
         current allocation) a write hook outside those hot ranges saves each page before its
-        first write.  Not restored: code sections (use `patch`) and the GDT/sentinel page.
+        first write.  Each LP's MSRs are saved too.  Not restored: code sections (use
+        `patch`) and the GDT/sentinel page.
         The SeamTarget's own state is the caller's to snapshot.
         """
         mem = self.memory
@@ -233,6 +311,7 @@ class Machine:
             scratch_state=(next_, hwm),
             data_sections=tuple((a, mem.save_range(a, n)) for a, n in self._data_sections if n),
             unplugged=mem.unplugged,
+            msrs=tuple(tuple(sorted(lp.msrs.items())) for lp in self.lps),
         )
         self._install_cow_hooks(lo=min((s.address for s in self.image.sections), default=IMAGE_BASE) & ~(CHUNK - 1),
                                 hi=hwm)
@@ -247,6 +326,8 @@ class Machine:
         for lp, ctx, cpu in zip(self.lps, snap.contexts, snap.cpus):
             lp.uc.context_restore(ctx)
             lp.cpu = cpu
+        for lp, msrs in zip(self.lps, snap.msrs):  # WRMSR since the snapshot is rolled back
+            lp.msrs = dict(msrs)
         if mem.unplugged != snap.unplugged:
             for b, e in mem.unplugged:
                 mem.plug(b, e - b)
@@ -293,4 +374,5 @@ def _u64(value: int, name: str) -> int:
     return value & _MASK64
 
 
-__all__ = ["GDT", "KERNEL_CS", "KERNEL_DS", "Machine", "STACK_SIZE", "Snapshot"]
+__all__ = ["GDT", "KERNEL_CS", "KERNEL_DS", "MSR_OPCODES", "Machine", "STACK_SIZE", "Snapshot",
+           "UD2"]

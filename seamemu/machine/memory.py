@@ -10,6 +10,7 @@ A chunk is created on first touch: from a guest access (the LP's unmapped-memory
 holds are mapped, so holes in the platform's memory map stay holes.  Fixed regions (image,
 stacks, scratch) are always present.  `unplug` makes a range disappear (hot-remove): its
 chunks are unmapped and dropped, guest accesses fault and `present()` is False until `plug`.
+`set_present` swaps the platform's predicate when hotplug changed the memory map.
 
 For snapshots, `track_writes()` turns on copy-on-write logging: the first write to a page
 after it saves the page's old bytes (`note_write`, also called by the LP's write hook), and
@@ -193,6 +194,33 @@ class PhysicalMemory:
                 kept.append((end, e))
         self._unplugged = kept
 
+    def set_present(self, present: Present) -> None:
+        """Replace the presence predicate (the platform's memory map changed by hotplug).
+
+        Backed chunks are remapped page by page to what is present now: a page that goes away
+        loses its contents (zeroed) and faults from then on, a page that appears starts
+        zero-filled.  Fixed regions and `unplug`ged ranges keep their rules.  Chunk buffers
+        are kept (not freed) so no host pointer an LP cached can dangle.
+        """
+        self._present_fn = present
+        for base, chunk in self._chunks.items():
+            runs = self._present_runs(base)
+            if runs == chunk.runs:
+                continue
+            for uc in self._ucs:
+                for s, e in chunk.runs:
+                    uc.mem_unmap(s, e - s)
+            for s, e in chunk.runs:
+                for page in range(s, e, PAGE):
+                    if not any(a <= page < b for a, b in runs):
+                        ctypes.memset(chunk.addr + page - base, 0, PAGE)
+            chunk.runs = runs
+            for uc in self._ucs:
+                for s, e in runs:
+                    uc.mem_map_ptr(s, e - s, UC_PROT_ALL, chunk.addr + (s - base))
+        for uc in self._ucs:
+            uc.ctl_flush_tb()  # code translated from a page that went away must not run
+
     @property
     def unplugged(self) -> tuple[tuple[int, int], ...]:
         return tuple(self._unplugged)
@@ -304,7 +332,7 @@ class PhysicalMemory:
 
     @property
     def mapped_chunks(self) -> tuple[int, ...]:
-        return tuple(sorted(self._chunks))
+        return tuple(sorted(b for b, c in self._chunks.items() if c.runs))
 
 
 __all__ = ["CHUNK", "DEFAULT_LIMIT", "PAGE", "PhysicalMemory", "Present", "default_present"]

@@ -111,6 +111,11 @@ class StepRecorder:
         self._hooks = []
 
     @property
+    def recorded(self) -> int:
+        """How many instructions were recorded so far (all LPs)."""
+        return len(self._raw)
+
+    @property
     def attached(self) -> bool:
         return bool(self._hooks)
 
@@ -125,6 +130,7 @@ class StepRecorder:
         memory = self.machine.memory
         regfile = lp.regfile
         index = lp.index
+        patches = getattr(lp, "code_patches", {})
 
         def on_code(uc, address, _size, _user) -> None:
             try:
@@ -135,8 +141,12 @@ class StepRecorder:
                         self.truncated = True
                         raw[-1].end = (tuple(regfile.read()), len(lp.events), len(lp.faults))
                     return
-                raw.append(_Pending(index, address, memory.peek(address, 16),
-                                    tuple(regfile.read()), len(lp.events), len(lp.faults)))
+                code = memory.peek(address, 16)
+                original = patches.get(address)
+                if original is not None:  # RDMSR/WRMSR the machine patched: the image's bytes
+                    code = original + code[len(original):]
+                raw.append(_Pending(index, address, code, tuple(regfile.read()),
+                                    len(lp.events), len(lp.faults)))
             except BaseException as exc:  # noqa: BLE001 - stored, re-raised by the run loop
                 lp._fail(exc)
 

@@ -13,6 +13,7 @@ the loader) once admitted, and says "not modelled" in the record.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Mapping
 
 from seamemu.arch.leaves import RAX_LEAF_MASK, RAX_RESERVED_MASK, RAX_VERSION_SHIFT, \
@@ -44,6 +45,8 @@ class Decoded:
     in_shutdown: bool = False
 
 
+# Every call decodes RAX; the same few leaves recur, and Decoded is frozen.
+@lru_cache(maxsize=4096)
 def decode_rax(rax: int, abi: str) -> Decoded:
     rax &= MASK64
     if rax & SEAMLDR_MODE_BIT:

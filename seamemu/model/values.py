@@ -137,7 +137,8 @@ def global_values(platform: Platform, info: ModuleInfo, abi: str,
 # are frozen, so a table computed once per (platform, module info, abi, attributes) object is
 # reused.  Keyed on identity (hashing a whole Platform per call would cost as much as the
 # table); each entry keeps its key objects alive so an id is never reused while cached.
-_CACHE: dict[tuple[int, int, str, int], tuple[Platform, ModuleInfo, Mapping[str, tuple[int, ...]]]] = {}
+_Table = Mapping[str, tuple[int, ...]]
+_CACHE: dict[tuple[int, int, str, int], tuple[Platform, ModuleInfo, _Table]] = {}
 _CACHE_MAX = 32
 
 

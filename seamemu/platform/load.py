@@ -103,9 +103,19 @@ def load_platform_text(text: str, filename: str = "<string>", name: str | None =
 
 
 def load_platform(path: str | Path | None = None, preset: str | None = None) -> Platform:
-    """The platform in `path`, or the named preset, or (neither given) the embedded default."""
+    """The platform in `path`, or the named preset, or (neither given) the embedded default.
+
+    A `path` that names no file but is a preset's name loads that preset, so `--platform
+    one-socket` works wherever `--platform FILE` does.
+    """
     if path is not None and preset is not None:
         raise PlatformError(["give either a platform file or a preset name, not both"])
+    if path is not None and not Path(path).exists() and str(path) in preset_names():
+        path, preset = None, str(path)
+    if path is not None and not Path(path).exists():
+        raise PlatformError([f"cannot read the platform file: No such file or directory, and no "
+                             f"preset has that name (presets: {', '.join(preset_names())})"],
+                            file=str(path))
     if path is None:
         name = preset or DEFAULT_PRESET
         return load_platform_text(_preset_text(name), f"preset {name}", name=name)

@@ -3,8 +3,9 @@
 Data for the RDMSR/WRMSR trap: `msr_values(platform, lp)` is what RDMSR reads on each LP at
 boot, and `wrmsr_fault()` says why a WRMSR raises #GP(0) (read-only MSR, or the MSR's lock bit
 is set).  Layouts and access classes come from seamemu.arch.msrs; values derive from the
-platform (SEAMRR per LP, KeyIDs, MTRRcap SEAMRR bit).  The VMX capability values are those of
-one illustrative VMX-capable part: the layouts are facts, the values are this platform's choice.
+platform (SEAMRR per LP, present only where MTRRcap reports it; KeyIDs).  The VMX capability
+values are those of one illustrative VMX-capable part: the layouts are facts, the values are
+this platform's choice.
 """
 
 from __future__ import annotations
@@ -69,7 +70,6 @@ def msr_values(platform: Platform, lp: int) -> dict[int, int]:
     """RDMSR values on `lp` right after boot (the BIOS has programmed and locked everything)."""
     if not 0 <= lp < platform.num_lps:
         raise ValueError(f"LP {lp} does not exist (LPs are 0..{platform.num_lps - 1})")
-    seamrr = platform.seamrr_of(lp)
     cap, act = _tme_values(platform)
     values = {
         m.IA32_FEATURE_CONTROL: m.FEATURE_CONTROL_LOCKED | m.FEATURE_CONTROL_VMX_OUTSIDE_SMX,
@@ -80,9 +80,13 @@ def msr_values(platform: Platform, lp: int) -> dict[int, int]:
         **_VMX_FIXED,
         m.IA32_TME_CAPABILITY: cap,
         m.IA32_TME_ACTIVATE: act,
-        m.IA32_SEAMRR_PHYS_BASE: seamrr.base_msr,
-        m.IA32_SEAMRR_PHYS_MASK: seamrr.mask_msr,
     }
+    # Without IA32_MTRRCAP.SEAMRR the SEAMRR MSRs do not exist: RDMSR of them raises #GP(0)
+    # (the 2022 detection read MTRRCAP first for exactly that reason).
+    if platform.mtrrcap_seamrr and platform.seamrr:
+        seamrr = platform.seamrr_of(lp)
+        values[m.IA32_SEAMRR_PHYS_BASE] = seamrr.base_msr
+        values[m.IA32_SEAMRR_PHYS_MASK] = seamrr.mask_msr
     return dict(sorted(values.items()))
 
 

@@ -96,6 +96,8 @@ def format_bench(report: dict) -> str:
         mark = "" if target is None else f"   target >= {target:.0%}: {'met' if value >= target else 'NOT met'}"
         lines.append(f"  {key:<40} {value:>12.1%}{mark}")
     lines.append(f"  session setup (assemble cached, 1 LP)   {report['session_setup_s'] * 1000:>10.1f} ms")
+    if "bringup_s" in report:
+        lines.append(f"  bring-up of the default platform        {report['bringup_s'] * 1000:>10.1f} ms")
     return "\n".join(lines)
 
 

@@ -16,6 +16,7 @@ from seamemu.model.module import TdxModule
 from seamemu.platform import load_platform, present
 from seamemu.platform.facts import Platform
 from seamemu.session.conventions import place, unpack
+from seamemu.session.msrs import attach_platform_msrs
 from seamemu.session.result import INSTRUCTION_FAILURES, RunResult, abi_check
 from seamemu.stubs import ARGS_STUB, stub
 from seamemu.trace.disasm import disassemble_one
@@ -63,6 +64,8 @@ class Session:
         for i, lp in enumerate(self.machine.lps):
             s = platform.seamrr_of(i)
             lp.cpu = CpuState(seamrr_base_msr=s.base_msr, seamrr_mask_msr=s.mask_msr)
+        # RDMSR/WRMSR in the guest read the platform's per-LP MSRs (session/msrs.py).
+        attach_platform_msrs(self.machine, platform)
         # Scratch below this mark holds the caller's own buffers (see `alloc`); each call's
         # argument struct is placed above it and reclaimed by the next call.
         self._pin = self.machine.memory.scratch_state()[0]

@@ -4,6 +4,8 @@ from seamemu.trace.disasm import Insn, disassemble, disassemble_one
 from seamemu.trace.render import format_trace, use_color
 from seamemu.trace.rules import leaf_spec_or_none, rule_row, rule_table
 from seamemu.trace.steps import (
+    FLAG_BITS,
+    FLAG_BITS_BY_NAME,
     FaultNote,
     LeafNote,
     MemWrite,
@@ -15,6 +17,8 @@ from seamemu.trace.steps import (
 )
 
 __all__ = [
+    "FLAG_BITS",
+    "FLAG_BITS_BY_NAME",
     "FaultNote",
     "Insn",
     "LeafNote",

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from seamemu.errors import InputError
 from seamemu.model.spec import LeafSpec, leaf_spec
-from seamemu.traps import seamcall, tdcall, vmx
+from seamemu.traps import msr, seamcall, tdcall, vmx
 from seamemu.traps.table import Check
 
 
 def rule_table(insn: str) -> tuple[Check, ...]:
-    """The rule table of a trapped instruction ("seamcall", "tdcall", "vmxon", "vmxoff")."""
+    """The rule table of a trapped instruction ("seamcall", "tdcall", "vmxon", "rdmsr", ...)."""
     name = insn.lower()
     if name == "seamcall":
         return seamcall.SEAMCALL_CHECKS
@@ -23,6 +23,10 @@ def rule_table(insn: str) -> tuple[Check, ...]:
         return vmx.VMXON_CHECKS
     if name == "vmxoff":
         return vmx.VMXOFF_CHECKS
+    if name == "rdmsr":
+        return msr.RDMSR_CHECKS
+    if name == "wrmsr":
+        return msr.WRMSR_CHECKS
     return ()
 
 

@@ -26,6 +26,7 @@ FLAG_BITS: tuple[tuple[str, int], ...] = (
     ("CF", 0), ("PF", 2), ("AF", 4), ("ZF", 6), ("SF", 7), ("TF", 8), ("IF", 9), ("DF", 10),
     ("OF", 11), ("NT", 14), ("RF", 16), ("AC", 18),
 )
+FLAG_BITS_BY_NAME: dict[str, int] = dict(FLAG_BITS)
 # Registers reported as changes (RIP is implied by the next address, RFLAGS as flags).
 REPORTED = tuple(n for n in NAMES if n not in ("rip", "rflags"))
 _I_RIP, _I_RFLAGS = NAMES.index("rip"), NAMES.index("rflags")
@@ -260,7 +261,8 @@ def _leaf_note(rec: CallRecord, raw: RawStep, memory, image: Image) -> LeafNote:
     failed = rec.checks[-1] if rec.checks and rec.status != 0 else None
     pointers = {v: r for r, v in rec.inputs.items() if r != "rax"}
     mem = []
-    for pa, size in rec.memory_written:
+    # A leaf may write one buffer twice (TDH.SYS.INFO zeroes, then fills it): show it once.
+    for pa, size in dict.fromkeys(rec.memory_written):
         data = b""
         if memory is not None:
             try:
@@ -297,6 +299,7 @@ def _fault_note(f: FaultEvent, image: Image, raw: RawStep) -> FaultNote:
 
 __all__ = [
     "FLAG_BITS",
+    "FLAG_BITS_BY_NAME",
     "FaultNote",
     "LeafNote",
     "MemWrite",

@@ -242,7 +242,9 @@ def test_toml_syntax_error_names_the_line():
 def test_missing_file(tmp_path):
     with pytest.raises(PlatformError) as info:
         load_platform(tmp_path / "nope.toml")
-    assert info.value.problems == ["cannot read the platform file: No such file or directory"]
+    (line,) = info.value.problems
+    assert line.startswith("cannot read the platform file: No such file or directory")
+    assert "presets: default" in line  # a mistyped preset name gets the list
     assert str(info.value).startswith(str(tmp_path / "nope.toml") + ": ")
 
 

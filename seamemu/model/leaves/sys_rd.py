@@ -110,7 +110,8 @@ def tdh_sys_rd(c: Call) -> None:
     c.write(r8=_values(c)[entry.name][index], rdx=next_element_id(entry, index))
 
 
-def dump_list(values: Mapping[str, Sequence[int]], start: int, buff_size: int) -> tuple[bytes, int, bool]:
+def dump_list(values: Mapping[str, Sequence[int]], start: int,
+              buff_size: int) -> tuple[bytes, int, bool]:
     """md_dump_list over the model's table from field position `start`.
 
     Returns (list bytes, position of the next field not dumped, finished).

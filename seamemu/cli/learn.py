@@ -1,0 +1,132 @@
+"""Learning commands: trace (every instruction), explain (the decision in words), diagram, report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seamemu.cli import common as C
+from seamemu.errors import InputError
+from seamemu.machine.tracing import DEFAULT_MAX_STEPS
+from seamemu.session import CONVENTIONS, Session
+from seamemu.stubs import DEFAULT_ENTRY
+
+DEFAULT_LEAF = "TDH.SYS.INIT"   # the matrix's leaf: its success needs nothing before it
+
+
+def _call_options(p: argparse.ArgumentParser) -> None:
+    C.add_source_options(p, entry_default=DEFAULT_ENTRY)
+    p.add_argument("--convention", choices=CONVENTIONS, default="args",
+                   help="args (default), legacy or raw, as for `seamemu run`")
+    C.add_platform_options(p)
+    C.add_state_options(p)
+    C.add_register_options(p)
+    p.set_defaults(leaf=None)
+    p._option_string_actions["--leaf"].help = (
+        f"leaf number or name, goes to RAX (default {DEFAULT_LEAF}, the matrix's leaf)")
+    g = p.add_argument_group("preparation")
+    g.add_argument("--after", action="append", default=[], metavar="LEAF[,LEAF...]",
+                   help="first make these calls through the same entry, untraced, each of which "
+                        "must succeed (e.g. --after TDH.SYS.INIT,TDH.SYS.LP.INIT)")
+    g.add_argument("--alloc", action="append", default=[], metavar="REG=SIZE[@ALIGN]",
+                   help="give REG the address of a zeroed guest buffer of SIZE bytes (aligned "
+                        "to ALIGN, default: SIZE rounded up to a power of two, at most 4096)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("trace", help="every instruction of one call: registers, flags and memory "
+                                     "it changed, and why SEAMCALL decided what it did")
+    _call_options(p)
+    p.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, metavar="N",
+                   help=f"keep at most N instructions (default {DEFAULT_MAX_STEPS})")
+    p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                   help="ANSI colour: auto (default) when stdout is a terminal")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("explain", help="the SEAMCALL decision for a CPU state in plain words, and "
+                                       "what the kernel does with it; with --leaf, the leaf too")
+    _call_options(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("diagram", help="SVG figures drawn from the tables the code runs on")
+    p.add_argument("--out", required=True, metavar="DIR", help="directory to write the .svg files to")
+    C.add_platform_options(p)
+    p.set_defaults(func=cmd_diagram)
+
+    p = sub.add_parser("report", help="one self-contained HTML page: matrix, figures, a trace per "
+                                      "outcome, the platform's CMRs")
+    p.add_argument("--out", required=True, metavar="FILE.html")
+    C.add_platform_options(p)
+    p.set_defaults(func=cmd_report)
+
+
+def _platform(spec):
+    """--platform FILE|PRESET: a file when it exists, else a preset name (as `seamemu boot`)."""
+    from seamemu.host.driver import resolve_platform
+
+    return resolve_platform(spec)
+
+
+def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
+    """A session in the asked state, after the --after calls, with --alloc buffers placed."""
+    from seamemu.learn.traced import alloc_inputs, run_first
+
+    if args.entry is None:
+        raise InputError("--entry SYMBOL is required")
+    session = Session(args.asm, platform=_platform(args.platform), abi=args.abi,
+                      include_dirs=args.include, defines=C.defines(args), backend=args.assembler)
+    after = [C.parse_leaf(x.strip()) for group in args.after for x in group.split(",") if x.strip()]
+    run_first(session, args.entry, after, lp=args.lp, convention=args.convention)
+    session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module)
+    inputs = C.register_inputs(args)
+    for reg, pa in alloc_inputs(session, args.alloc).items():
+        if reg in inputs:
+            raise InputError(f"--alloc {reg}: --{reg} is given too")
+        inputs[reg] = pa
+    return session, C.parse_leaf(args.leaf or DEFAULT_LEAF), inputs
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from seamemu.learn.traced import trace_call
+    from seamemu.trace import format_trace, use_color
+
+    session, leaf, inputs = _prepared(args)
+    traced = trace_call(session, args.entry, convention=args.convention, leaf=leaf,
+                        inputs=inputs, lp=args.lp, max_steps=args.max_steps)
+    if args.json:
+        C.print_json(traced.trace.to_json() | {"result": traced.result.to_json()})
+    else:
+        print(format_trace(traced.trace, color=use_color(args.color, sys.stdout)))
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from seamemu.learn.explain import explain, explanation_json, format_explanation
+
+    session, leaf, inputs = _prepared(args)
+    e = explain(session, args.entry, leaf=leaf, inputs=inputs, lp=args.lp,
+                convention=args.convention, with_leaf=args.leaf is not None)
+    if args.json:
+        C.print_json(explanation_json(e))
+    else:
+        print(format_explanation(e))
+    return 0
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    from seamemu.learn.diagram import write_figures
+
+    for path in write_figures(Path(args.out), platform=_platform(args.platform), abi=args.abi):
+        print(path)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from seamemu.learn.report import write_report
+
+    path = write_report(Path(args.out), platform=_platform(args.platform), abi=args.abi)
+    print(path)
+    return 0

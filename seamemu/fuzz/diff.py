@@ -1,0 +1,64 @@
+"""Differential mode: the same case through two implementations of an entry, and where they differ.
+
+The first difference is reported, in this order: how the run ended, the registers the module
+received, the registers on return (ABI order, then RBP, RSP, DF), the struct, stray stores.
+The location is charged to the implementation under test (`--asm`), not the reference.
+"""
+
+from __future__ import annotations
+
+from seamemu.arch.registers import ABI_ORDER, RFLAGS_DF
+from seamemu.fuzz.rules import Violation
+from seamemu.fuzz.runner import Observation
+from seamemu.fuzz.spec import Spec
+
+_RETURN_REGS = ABI_ORDER + ("rbp",)
+
+
+def _h(v: int) -> str:
+    return f"0x{v:016x}"
+
+
+def _ending(obs: Observation) -> str:
+    res = obs.res
+    if res.outcome == "fault" and res.fault is not None:
+        at_seamcall = any(e.address == res.fault.address for e in res.seam_events)
+        return f"unhandled {res.fault.name}" + (" at the SEAMCALL" if at_seamcall else "")
+    if res.outcome == "bound" and res.bound is not None:
+        return f"stopped by the {res.bound.kind} bound"
+    return res.outcome
+
+
+def compare(spec: Spec, a: Observation, b: Observation) -> Violation | None:
+    """The first way `a` (under test) and `b` (reference) disagree, or None."""
+    ea, eb = _ending(a), _ending(b)
+    if ea != eb:
+        return Violation("differential", "outcome", f"under test: {ea}; reference: {eb}", None)
+    if (a.received is None) != (b.received is None) or a.calls != b.calls:
+        return Violation("differential", "outcome", f"the module was called {a.calls} time(s) "
+                         f"under test, {b.calls} time(s) by the reference", None)
+    if a.received is not None:
+        for reg in ("rax",) + (spec.module_inputs or ("rcx", "rdx", "r8", "r9", "r10", "r11")):
+            if a.received[reg] != b.received[reg]:
+                return Violation("differential", f"received:{reg}", f"the module received "
+                                 f"{reg.upper()} = {_h(a.received[reg])} under test, "
+                                 f"{_h(b.received[reg])} from the reference", None)
+    if a.res.outcome == "returned":
+        ra, rb = a.res.regs_after, b.res.regs_after
+        for reg in _RETURN_REGS + ("rsp",):
+            if ra[reg] != rb[reg]:
+                return Violation("differential", f"reg:{reg}", f"{reg.upper()} on return is "
+                                 f"{_h(ra[reg])} under test, {_h(rb[reg])} from the reference", None)
+        if (ra["rflags"] ^ rb["rflags"]) & RFLAGS_DF:
+            return Violation("differential", "reg:rflags", "RFLAGS.DF on return differs", None)
+    for i, f in enumerate(spec.struct_fields):
+        if a.struct[i] != b.struct[i]:
+            return Violation("differential", f"struct:{f}", f"struct field {f} is {_h(a.struct[i])} "
+                             f"under test, {_h(b.struct[i])} from the reference", None)
+    if (bool(a.hits), a.frame != a.frame_before) != (bool(b.hits), b.frame != b.frame_before):
+        return Violation("differential", "memory", "one implementation stores outside the stack "
+                         "and struct, the other does not", None)
+    return None
+
+
+__all__ = ["compare"]

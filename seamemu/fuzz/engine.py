@@ -1,0 +1,336 @@
+"""One fuzz worker: generate or mutate a case, run it, check the rules, keep what is new.
+
+Modes:
+  random      the seeded generator (generate.py), fastest
+  coverage    mutate a corpus of cases that reached new block edges or new outcomes;
+              the corpus is shared with other workers through the output directory
+  hypothesis  cases drawn by Hypothesis from the exported strategies (strategies.py)
+A reference implementation (differential mode) runs every case too, in any mode.
+
+A violation seen on the fast path is analysed on the traced machine at most a few times per
+(rule, register or field, hint, instruction outcome): that gives its code location, and a
+(rule, location) not seen before becomes a finding, shrunk and saved as a reproducer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from seamemu.errors import InputError, ReplayError
+from seamemu.fuzz.analyse import Analyst, Found
+from seamemu.fuzz.case import Case
+from seamemu.fuzz.corpus import CorpusDir
+from seamemu.fuzz.diff import compare
+from seamemu.fuzz.generate import Generator
+from seamemu.fuzz.oracle import instruction_outcome
+from seamemu.fuzz.reproducer import FindingRef, Reproducer, Target, load_reproducer
+from seamemu.fuzz.rules import check
+from seamemu.fuzz.runner import Runner
+from seamemu.fuzz.spec import make_spec
+from seamemu.image import Image
+
+MODES = ("random", "coverage", "hypothesis")
+ANALYSES_PER_KEY = 3   # traced re-runs per fast-path violation key before it is taken as known
+REPORT_EVERY_S = 0.5
+
+
+@dataclass(frozen=True)
+class FuzzConfig:
+    target: Target
+    convention: str
+    variant: str | None = None
+    mode: str = "random"
+    runs: int | None = None
+    seconds: float | None = None
+    seed: int = 0
+    out: str = "seamemu-fuzz"
+    jobs: int = 1
+    reference: Target | None = None
+    worker_id: str = "w"
+    sync_seconds: float = 2.0
+    shrink_budget: int = 800
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise InputError(f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
+        if self.runs is not None and self.runs <= 0:
+            raise InputError(f"--runs {self.runs}: must be positive")
+        if self.seconds is not None and self.seconds <= 0:
+            raise InputError(f"--time {self.seconds}: must be positive")
+        if self.jobs < 1:
+            raise InputError(f"--jobs {self.jobs}: must be at least 1")
+
+
+@dataclass
+class FindingRecord:
+    rule: str
+    key: str
+    location: str
+    address: int
+    source: str
+    detail: str
+    reproducer: str
+    worker: str
+    run: int
+    seconds: float
+
+    def to_json(self) -> dict:
+        return {"rule": self.rule, "key": self.key, "location": self.location,
+                "address": f"0x{self.address:016x}", "source": self.source,
+                "detail": self.detail, "reproducer": self.reproducer, "worker": self.worker,
+                "run": self.run, "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class WorkerStats:
+    worker: str
+    runs: int = 0
+    seconds: float = 0.0
+    edges: int = 0
+    features: int = 0
+    corpus: int = 0
+    imported: int = 0
+    findings: list[FindingRecord] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"worker": self.worker, "runs": self.runs, "seconds": self.seconds,
+                "edges": self.edges, "features": self.features, "corpus": self.corpus,
+                "imported": self.imported, "findings": [f.to_json() for f in self.findings]}
+
+
+class _Stop(BaseException):
+    """Ends a Hypothesis-driven loop from inside the property (not an Exception on purpose:
+    Hypothesis lets it through instead of treating it as a failing example)."""
+
+
+class Worker:
+    def __init__(self, config: FuzzConfig, index: int, image: Image, ref_image: Image | None = None,
+                 report: Callable[[WorkerStats], None] | None = None) -> None:
+        self.config = config
+        self.name = f"{config.worker_id}{index}" if config.jobs > 1 or index else config.worker_id
+        entry = config.target.entry
+        self.spec = spec = make_spec(config.convention, config.variant, entry)
+        self.image, self.ref_image = image, ref_image
+        self.fast = Runner(image, spec, entry, observe="coverage" if config.mode == "coverage" else "fast")
+        self.ref = (Runner(ref_image, spec, config.reference.entry)
+                    if ref_image is not None and config.reference is not None else None)
+        self.gen = Generator(spec, (config.seed * 0x9E37_79B9 + index) & ((1 << 64) - 1), self.fast.addresses)
+        self.corpus = CorpusDir(config.out, self.name)
+        self.report = report
+        self.stats = WorkerStats(self.name)
+        self._analyst: Analyst | None = None
+        self._keys: dict[tuple, int] = {}
+        self._found: dict[tuple[str, int], FindingRecord] = {}
+        self._features: set = set()
+        self._queue: list[Case] = []
+        self._t0 = 0.0
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> WorkerStats:
+        self._t0 = time.perf_counter()
+        cfg = self.config
+        runs = cfg.runs
+        if runs is None and cfg.seconds is None:
+            runs = 10_000
+        if cfg.mode == "hypothesis":
+            self._run_hypothesis(runs)
+        else:
+            self._run_loop(runs)
+        self._finish()
+        return self.stats
+
+    def _deadline(self) -> float:
+        s = self.config.seconds
+        return float("inf") if s is None else self._t0 + s
+
+    def _run_loop(self, runs: int | None) -> None:
+        coverage = self.config.mode == "coverage"
+        gen = self.gen
+        rng = gen.rng
+        one = self.one
+        deadline = self._deadline()
+        limit = runs if runs is not None else 1 << 62
+        next_report = self._t0 + REPORT_EVERY_S
+        next_sync = self._t0 + self.config.sync_seconds
+        if coverage:
+            self._load_own_queue()
+        n = 0
+        while n < limit:
+            if coverage and self._queue and rng.random() < 0.85:
+                case = gen.mutate(rng.choice(self._queue))
+            else:
+                case = gen.case()
+            one(case, coverage)
+            n += 1
+            if not n & 63:
+                now = time.perf_counter()
+                self.stats.runs = n
+                if now >= deadline:
+                    break
+                if now >= next_report:
+                    next_report = now + REPORT_EVERY_S
+                    self._report(now)
+                if coverage and now >= next_sync:
+                    next_sync = now + self.config.sync_seconds
+                    self._sync()
+        self.stats.runs = n
+        if coverage:
+            self._sync()
+
+    def step(self, n: int) -> None:
+        """Run `n` generated cases with no clock, corpus or reporting (for benchmarks)."""
+        case, one = self.gen.case, self.one
+        for _ in range(n):
+            one(case())
+        self.stats.runs += n
+
+    def _run_hypothesis(self, runs: int | None) -> None:
+        from hypothesis import HealthCheck, Phase, given, settings
+        from hypothesis import seed as hseed
+
+        from seamemu.fuzz.strategies import fuzz_cases
+
+        deadline = self._deadline()
+        state = {"n": 0, "next": self._t0 + REPORT_EVERY_S}
+
+        @hseed(self.config.seed)
+        @settings(max_examples=runs or 1_000_000_000, database=None, deadline=None,
+                  phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+        @given(fuzz_cases(self.spec, addresses=self.fast.addresses))
+        def prop(case: Case) -> None:
+            now = time.perf_counter()
+            if now >= deadline:
+                raise _Stop()
+            self.one(case, False)
+            state["n"] += 1
+            self.stats.runs = state["n"]
+            if now >= state["next"]:
+                state["next"] = now + REPORT_EVERY_S
+                self._report(now)
+
+        try:
+            prop()
+        except _Stop:
+            pass
+
+    def one(self, case: Case, coverage: bool = False, save: bool = True) -> bool:
+        """Run one case on the fast path, analyse violations; True if it reached new coverage
+        (then it joins the corpus, and with `save` this worker's queue directory)."""
+        obs = self.fast.run(case)
+        viols = check(self.spec, case, obs, self.fast.in_code)
+        if self.ref is not None:
+            d = compare(self.spec, obs, self.ref.run(case))
+            if d is not None:
+                viols.append(d)
+        if viols:
+            self._violations(case, viols)
+        feature = (obs.res.outcome, instruction_outcome(case), obs.res.regs_after["rax"] >> 40 & 0xFF
+                   if obs.res.outcome == "returned" else -1)
+        if coverage:
+            new = {e for e in obs.edges if e not in self._features}
+            if feature not in self._features:
+                new.add(feature)
+            if new:
+                self._features |= new
+                self._queue.append(case)
+                if save:
+                    self.corpus.add(case, self.spec, len(new))
+                return True
+            return False
+        self._features.add(feature)
+        return False
+
+    # -- findings ----------------------------------------------------------------------------
+    def _violations(self, case: Case, viols) -> None:
+        instr = instruction_outcome(case)
+        keys = [(v.rule, v.key, v.hint, instr) for v in viols]
+        if all(self._keys.get(k, 0) >= ANALYSES_PER_KEY for k in keys):
+            return
+        for k in keys:
+            self._keys[k] = self._keys.get(k, 0) + 1
+        analyst = self.analyst()
+        for f in analyst.analyse(case).found:
+            if (f.rule, f.address) not in self._found:
+                self._new_finding(case, f)
+
+    def analyst(self) -> Analyst:
+        if self._analyst is None:
+            ref = self.config.reference
+            self._analyst = Analyst(self.image, self.spec, self.config.target.entry,
+                                    ref_image=self.ref_image, ref_entry=ref.entry if ref else None)
+        return self._analyst
+
+    def _new_finding(self, case: Case, f: Found) -> None:
+        analyst = self.analyst()
+        location, source = analyst.location(f.address)
+        path = self.corpus.finding_path(f.rule, location)
+        record = None
+        existing = self._existing(path, f)
+        if existing is not None:
+            record = self._record(existing.finding, path)
+        elif self.corpus.claim(path):
+            try:
+                small, found = analyst.shrink(case, f.rule, f.address, self.config.shrink_budget)
+                ref = FindingRef(found.rule, found.key, location, found.address, source, found.detail)
+                Reproducer(self.config.target, self.spec.convention, self.spec.variant, small, ref,
+                           self.config.reference,
+                           {"mode": self.config.mode, "seed": self.config.seed,
+                            "worker": self.name, "run": self.stats.runs}).save(path)
+                record = self._record(ref, path)
+            finally:
+                self.corpus.release(path)
+        if record is not None:
+            self._found[(f.rule, f.address)] = record
+            self.stats.findings.append(record)
+        else:  # another worker is writing it; do not analyse it again here
+            self._found[(f.rule, f.address)] = FindingRecord(f.rule, f.key, location, f.address, source,
+                                                             f.detail, str(path), "", 0, 0.0)
+
+    def _existing(self, path, f: Found) -> Reproducer | None:
+        """A reproducer already saved for this finding against the same assembly."""
+        if not path.is_file():
+            return None
+        try:
+            rep = load_reproducer(path)
+        except ReplayError:
+            return None
+        same = (rep.finding.rule == f.rule and rep.finding.address == f.address
+                and [s for _, s in rep.target.asm] == [s for _, s in self.config.target.asm])
+        return rep if same else None
+
+    def _record(self, ref: FindingRef, path) -> FindingRecord:
+        return FindingRecord(ref.rule, ref.key, ref.location, ref.address, ref.source, ref.detail,
+                             str(path), self.name, self.stats.runs, time.perf_counter() - self._t0)
+
+    # -- corpus ------------------------------------------------------------------------------
+    def _load_own_queue(self) -> None:
+        for p in self.corpus.own_entries():
+            case = self.corpus.read_entry(p, self.spec)
+            if case is not None and not self.one(case, coverage=True, save=False):
+                self._queue.append(case)  # interesting when it was saved: keep it on resume
+
+    def _sync(self) -> None:
+        for p in self.corpus.poll_others():
+            case = self.corpus.read_entry(p, self.spec)
+            if case is None:
+                continue
+            if self.one(case, coverage=True, save=False):
+                self.stats.imported += 1
+
+    # -- reporting ---------------------------------------------------------------------------
+    def _report(self, now: float) -> None:
+        st = self.stats
+        st.seconds = now - self._t0
+        st.features = len(self._features)
+        st.edges = sum(1 for f in self._features if len(f) == 2)
+        st.corpus = len(self._queue)
+        if self.report is not None:
+            self.report(st)
+
+    def _finish(self) -> None:
+        self._report(time.perf_counter())
+
+
+__all__ = ["ANALYSES_PER_KEY", "MODES", "FindingRecord", "FuzzConfig", "Worker", "WorkerStats"]

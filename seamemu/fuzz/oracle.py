@@ -1,0 +1,95 @@
+"""The scripted module behind the trap, and what the instruction itself should do for a case.
+
+`ScriptedModule` is a `SeamTarget` that answers every SEAMCALL with the case's planned answer
+(a status and output registers, or #GP/#UD/VMfailInvalid) and keeps the exact registers the
+first SEAMCALL handed it, so the invariants can compare them with what the caller supplied.
+`instruction_outcome` says, from the CPU state alone, whether SEAMCALL reaches the module at
+all; it asks the same decision table the trap uses (seamemu.traps), so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Mapping
+
+from seamemu.arch.kernel import TDX_SEAMCALL_GP, TDX_SEAMCALL_UD, TDX_SEAMCALL_VMFAILINVALID
+from seamemu.fuzz.case import Answer, Case, Cpu
+from seamemu.model.api import GuestMemory, SeamReply
+from seamemu.traps.seamcall import LOADER_BIT, decide_seamcall
+from seamemu.traps.state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
+
+# RAX after a call through an args stub when the instruction itself failed.
+# Spec: Linux arch/x86/include/asm/tdx.h (095b71a); arch/x86/virt/vmx/tdx/tdxcall.S.
+SW_CODE_OF = {"#GP": TDX_SEAMCALL_GP, "#UD": TDX_SEAMCALL_UD,
+              "VMfailInvalid": TDX_SEAMCALL_VMFAILINVALID}
+
+
+class ScriptedModule:
+    """A SeamTarget answering as planned; P-SEAMLDR always present and never busy."""
+
+    def __init__(self) -> None:
+        self.loaded = True
+        self.reply = SeamReply({"rax": 0})
+        self.received: Mapping[str, int] | None = None
+        self.calls = 0
+        self._fault_replies = {k: SeamReply({}, fault=k) for k in SW_CODE_OF}
+
+    def arm(self, answer: Answer, loaded: bool) -> None:
+        """Plan the next run's answer and reset what was received."""
+        self.loaded = loaded
+        self.calls = 0
+        self.received = None
+        if answer.kind == "status":
+            regs = dict(answer.outputs)
+            regs["rax"] = answer.status
+            self.reply = SeamReply(regs)
+        else:
+            self.reply = self._fault_replies[answer.kind]
+
+    # -- SeamTarget ----------------------------------------------------------------------------
+    def module_loaded(self) -> bool:
+        return self.loaded
+
+    def pseamldr_present(self) -> bool:
+        return True
+
+    def pseamldr_busy(self, lp: int) -> bool:
+        return False
+
+    def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply:
+        if self.calls == 0:
+            self.received = regs  # a fresh dict per SEAMCALL (traps build it), safe to keep
+        self.calls += 1
+        return self.reply
+
+
+@functools.lru_cache(maxsize=64)
+def cpu_state(cpu: Cpu) -> CpuState:
+    """The CpuState a Cpu choice stands for (SEAMRR off clears VALID and LOCK, as --seamrr off)."""
+    base = CpuState()
+    mask = base.seamrr_mask_msr
+    if not cpu.seamrr:
+        mask &= ~(SEAMRR_MASK_VALID | SEAMRR_MASK_LOCK)
+    return base.with_(vmx_operation=cpu.vmx, cpl=cpu.cpl, seamrr_mask_msr=mask)
+
+
+@functools.lru_cache(maxsize=256)
+def _decision(cpu: Cpu, loader: bool) -> str:
+    return decide_seamcall(cpu_state(cpu), LOADER_BIT if loader else 0, cpu.module, True, False).kind
+
+
+def instruction_outcome(case: Case) -> str:
+    """What SEAMCALL does for this case: "module" (the module answers as planned), "#GP",
+    "#UD" or "VMfailInvalid" (from the CPU state, or injected by the module's answer)."""
+    kind = _decision(case.cpu, bool(case.leaf & LOADER_BIT))
+    if kind in ("module", "pseamldr"):
+        return "module" if case.answer.kind == "status" else case.answer.kind
+    return kind
+
+
+def module_called(case: Case) -> bool:
+    """Whether the SEAMCALL reaches the module (it may still answer with a fault)."""
+    return _decision(case.cpu, bool(case.leaf & LOADER_BIT)) in ("module", "pseamldr")
+
+
+__all__ = ["SW_CODE_OF", "ScriptedModule", "cpu_state", "instruction_outcome", "module_called"]

@@ -1,0 +1,217 @@
+"""Replaying a reproducer: the same case on the same stub, the finding checked and explained.
+
+`seamemu run --replay FILE` calls `replay_file` and prints `format_replay` (or `replay_json`).
+The assembly is reassembled from the recorded paths; if a file changed since the reproducer
+was saved (a fix, say), the replay still runs and says so, and `reproduced` tells whether
+the finding is still there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from seamemu.errors import InputError, ReplayError
+from seamemu.frontend import assemble
+from seamemu.fuzz.analyse import Analysis, Analyst
+from seamemu.fuzz.case import NORMAL_CPU, Case
+from seamemu.fuzz.oracle import instruction_outcome
+from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer, sha256_of
+from seamemu.fuzz.rules import RULES
+from seamemu.fuzz.spec import Spec
+from seamemu.image import Image
+from seamemu.machine.regs import INDEX
+from seamemu.session.result import rax_name
+
+
+@dataclass(frozen=True)
+class ReplayFinding:
+    rule: str
+    key: str
+    location: str
+    address: int
+    source: str
+    detail: str
+
+    def to_json(self) -> dict:
+        return {"rule": self.rule, "rule_text": RULES.get(self.rule, ""), "key": self.key,
+                "location": self.location, "address": f"0x{self.address:016x}",
+                "source": self.source, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class TraceStep:
+    address: int
+    location: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    path: str
+    reproducer: Reproducer
+    reproduced: bool
+    findings: tuple[ReplayFinding, ...]
+    changed: tuple[str, ...]          # assembly files whose sha256 differs from the recorded one
+    instruction: str                  # what SEAMCALL did: module, #GP, #UD, VMfailInvalid
+    outcome: str                      # how the call ended: returned, fault, bound
+    rax: int
+    struct_after: dict[str, int]
+    received: dict[str, int] | None
+    trace: tuple[TraceStep, ...]
+    fault: str = ""
+
+
+def replay_file(path: str | Path) -> ReplayOutcome:
+    """Load, reassemble, run with a trace, and check the recorded finding."""
+    rep = load_reproducer(path)
+    changed = tuple(p for p, sha in rep.target.asm if sha256_of(p) != sha)
+    if rep.reference is not None:
+        changed += tuple(p for p, sha in rep.reference.asm if sha256_of(p) != sha)
+    spec = rep.spec
+    try:
+        image = _assemble(rep.target)
+        ref_image = _assemble(rep.reference) if rep.reference is not None else None
+        analyst = Analyst(image, spec, rep.target.entry, ref_image=ref_image,
+                          ref_entry=rep.reference.entry if rep.reference else None)
+    except InputError as exc:
+        raise ReplayError(f"{path}: {exc}") from None
+    analysis = analyst.analyse(rep.case)
+    return _outcome(str(path), rep, spec, analyst, analysis, changed)
+
+
+def _assemble(target: Target) -> Image:
+    return assemble(list(target.paths), include_dirs=list(target.include),
+                    defines=dict(target.defines), backend=target.assembler)
+
+
+def _outcome(path: str, rep: Reproducer, spec: Spec, analyst: Analyst, analysis: Analysis,
+             changed: tuple[str, ...]) -> ReplayOutcome:
+    found = []
+    for f in analysis.found:
+        location, source = analyst.location(f.address)
+        found.append(ReplayFinding(f.rule, f.key, location, f.address, source, f.detail))
+    want = rep.finding
+    reproduced = any(f.rule == want.rule and (f.address == want.address or f.location == want.location)
+                     for f in found)
+    obs = analysis.obs
+    trace = []
+    for address, _regs in obs.steps:
+        location, source = analyst.location(address)
+        trace.append(TraceStep(address, location, source))
+    res = obs.res
+    fault = ""
+    if res.fault is not None:
+        fault = f"unhandled {res.fault.name} at {res.fault.symbol}"
+    return ReplayOutcome(
+        path=path, reproducer=rep, reproduced=reproduced, findings=tuple(found), changed=changed,
+        instruction=instruction_outcome(rep.case), outcome=res.outcome,
+        rax=res.regs_after["rax"], struct_after=dict(zip(spec.struct_fields, obs.struct)),
+        received=None if obs.received is None else dict(obs.received), trace=tuple(trace),
+        fault=fault)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+def _h(v: int) -> str:
+    return f"0x{v:016x}"
+
+
+def describe_case(case: Case, spec: Spec) -> list[str]:
+    """The case in a few lines, listing only what is not at its simplest."""
+    lines = [f"leaf (RAX)   {_h(case.leaf)}"]
+    nz = [f"{n}={_h(v)}" for n, v in zip(spec.inputs, case.inputs) if v]
+    lines.append("inputs       " + (", ".join(nz) if nz else "all zero"))
+    nz = [f"{n}={_h(v)}" for n, v in zip(spec.free_regs, case.regs) if v]
+    lines.append("caller regs  " + (", ".join(nz) if nz else "all zero"))
+    if spec.out_pointer:
+        if case.out_null:
+            lines.append("out struct   NULL pointer")
+        else:
+            nz = [f"{n}={_h(v)}" for n, v in zip(spec.struct_fields, case.out) if v]
+            lines.append("out struct   " + (", ".join(nz) if nz else "all zero before the call"))
+    c = case.cpu
+    cpu = "normal host" if c == NORMAL_CPU else ""
+    if c != NORMAL_CPU:
+        cpu = (f"VMX {'on' if c.vmx else 'off'}, SEAMRR {'on' if c.seamrr else 'off'}, "
+               f"CPL {c.cpl}, module {'loaded' if c.module else 'absent'}")
+    lines.append(f"cpu          {cpu}")
+    a = case.answer
+    if a.kind == "status":
+        outs = ", ".join(f"{r}={_h(v)}" for r, v in a.outputs) or "no output registers"
+        lines.append(f"module       status {_h(a.status)} ({rax_name(a.status)}); {outs}")
+    else:
+        lines.append(f"module       answers {a.kind}")
+    frame = "zero" if not any(case.frame) else " ".join(_h(v) for v in case.frame)
+    align = "SysV-aligned" if case.align == 0 else f"misaligned by {case.align}"
+    lines.append(f"stack        {align}; caller frame {frame}")
+    if case.rflags:
+        lines.append(f"rflags       {_h(case.rflags)}")
+    return lines
+
+
+def _show(path: str) -> str:
+    """A path relative to the working directory when it is below it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def format_replay(o: ReplayOutcome) -> str:
+    rep = o.reproducer
+    spec = rep.spec
+    t = rep.target
+    files = ", ".join(_show(p) for p in t.paths)
+    lines = [f"replay {o.path}",
+             f"  {files} :: {t.entry} ({spec.label} convention)"]
+    if rep.reference is not None:
+        lines.append(f"  reference: {', '.join(_show(p) for p in rep.reference.paths)} :: "
+                     f"{rep.reference.entry}")
+    for p in o.changed:
+        lines.append(f"  note: {p} changed since the reproducer was saved")
+    lines.append("case:")
+    lines += [f"  {x}" for x in describe_case(rep.case, spec)]
+    end = o.outcome if not o.fault else o.fault
+    lines.append(f"SEAMCALL: {o.instruction}; call {end}; RAX {_h(o.rax)} ({rax_name(o.rax)})")
+    w = rep.finding
+    verdict = "REPRODUCED" if o.reproduced else "not reproduced"
+    lines.append(f"expected finding: {w.rule} at {w.location}  [{verdict}]")
+    lines.append(f"  rule: {RULES.get(w.rule, '?')}")
+    if not o.findings:
+        lines.append("findings in this replay: none")
+    for f in o.findings:
+        lines.append(f"finding: {f.rule} at {f.location}")
+        lines.append(f"  {f.detail}")
+        if f.source:
+            lines.append(f"  {f.source}")
+    if o.trace:
+        marks = {f.address for f in o.findings}
+        lines.append(f"trace ({len(o.trace)} instructions in the stub):")
+        for s in o.trace:
+            mark = ">>" if s.address in marks else "  "
+            lines.append(f"  {mark} 0x{s.address:08x} {s.location:<28} {s.source}")
+    return "\n".join(lines)
+
+
+def replay_json(o: ReplayOutcome) -> dict:
+    rep = o.reproducer
+    return {
+        "schema": 1,
+        "path": o.path,
+        "reproduced": o.reproduced,
+        "expected": rep.finding.to_json(),
+        "findings": [f.to_json() for f in o.findings],
+        "changed": list(o.changed),
+        "instruction": o.instruction,
+        "outcome": o.outcome,
+        "fault": o.fault or None,
+        "rax": _h(o.rax),
+        "rax_name": rax_name(o.rax),
+        "struct_after": {k: _h(v) for k, v in o.struct_after.items()},
+        "received": None if o.received is None else {k: _h(o.received[k]) for k in INDEX if k in o.received},
+        "trace": [{"address": _h(s.address), "location": s.location, "source": s.source} for s in o.trace],
+        "reproducer": rep.to_json(),
+    }
+
+
+__all__ = ["ReplayFinding", "ReplayOutcome", "TraceStep", "describe_case", "format_replay",
+           "replay_file", "replay_json"]

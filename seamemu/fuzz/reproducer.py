@@ -1,0 +1,204 @@
+"""Reproducer files: everything a finding needs to run again, as versioned JSON ("schema": 1).
+
+    {"schema": 1, "kind": "seamemu-fuzz-reproducer",
+     "asm": [{"path": ..., "sha256": ...}], "entry": ..., "include": [], "defines": {},
+     "assembler": "keystone", "convention": "args", "variant": "ret",
+     "reference": null | {"asm": [...], "entry": ..., ...}      (differential mode)
+     "leaf", "inputs", "caller_regs", "out_struct", "out_null", "cpu", "module_answer",
+     "stack": {"align", "frame"}, "rflags"                        (the case, case.py)
+     "finding": {"rule", "key", "location", "address", "source", "detail"},
+     "found": {"mode", "seed", "worker", "run"}}
+
+Loading checks every field and raises ReplayError naming the first bad one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from seamemu.errors import ReplayError
+from seamemu.fuzz.case import Case, case_from_json, case_to_json
+from seamemu.fuzz.spec import CONVENTIONS, Spec, make_spec
+
+SCHEMA = 1
+KIND = "seamemu-fuzz-reproducer"
+ASSEMBLERS = ("keystone", "gnu")
+
+
+def sha256_of(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Target:
+    """An entry point in a set of assembly files, and how to assemble them."""
+
+    asm: tuple[tuple[str, str], ...]      # (path, sha256)
+    entry: str
+    include: tuple[str, ...] = ()
+    defines: tuple[tuple[str, str], ...] = ()
+    assembler: str = "keystone"
+
+    @classmethod
+    def of(cls, paths, entry: str, include=(), defines: Mapping[str, str] | None = None,
+           assembler: str = "keystone") -> "Target":
+        asm = tuple((str(Path(p).resolve()), sha256_of(p)) for p in paths)
+        return cls(asm, entry, tuple(str(Path(d).resolve()) for d in include),
+                   tuple(sorted((defines or {}).items())), assembler)
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(p for p, _ in self.asm)
+
+    def to_json(self) -> dict:
+        return {"asm": [{"path": p, "sha256": s} for p, s in self.asm], "entry": self.entry,
+                "include": list(self.include), "defines": dict(self.defines),
+                "assembler": self.assembler}
+
+
+@dataclass(frozen=True)
+class FindingRef:
+    """What a reproducer is expected to show: a rule broken at a code location."""
+
+    rule: str
+    key: str
+    location: str      # "symbol+0xoff"
+    address: int
+    source: str        # "file:line: text"
+    detail: str
+
+    def to_json(self) -> dict:
+        return {"rule": self.rule, "key": self.key, "location": self.location,
+                "address": f"0x{self.address:016x}", "source": self.source, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Reproducer:
+    target: Target
+    convention: str
+    variant: str
+    case: Case
+    finding: FindingRef
+    reference: Target | None = None
+    found: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> Spec:
+        return make_spec(self.convention, self.variant if self.convention == "args" else None)
+
+    def to_json(self) -> dict:
+        d: dict[str, Any] = {"schema": SCHEMA, "kind": KIND}
+        d.update(self.target.to_json())
+        d["convention"] = self.convention
+        d["variant"] = self.variant
+        d["reference"] = None if self.reference is None else self.reference.to_json()
+        d.update(case_to_json(self.case, self.spec))
+        d["finding"] = self.finding.to_json()
+        d["found"] = dict(self.found)
+        return d
+
+    def save(self, path: str | Path) -> Path:
+        """Write atomically (a reader in another worker never sees half a file)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        os.replace(tmp, path)
+        return path
+
+
+def load_reproducer(path: str | Path) -> Reproducer:
+    """Read and check a reproducer file; ReplayError names what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ReplayError(f"{path}: cannot read the reproducer: {exc.strerror or exc}") from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReplayError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    try:
+        return reproducer_from_json(d, base=path.parent)
+    except ReplayError as exc:
+        raise ReplayError(f"{path}: {exc}") from None
+
+
+def reproducer_from_json(d: Any, base: Path | None = None) -> Reproducer:
+    if not isinstance(d, dict):
+        raise ReplayError("expected a JSON object")
+    if d.get("kind") != KIND:
+        raise ReplayError(f"kind is {d.get('kind')!r}, not {KIND!r}: not a seamemu fuzz reproducer")
+    if d.get("schema") != SCHEMA:
+        raise ReplayError(f"schema {d.get('schema')!r} is not supported (this seamemu reads schema {SCHEMA})")
+    target = _target(d, "", base)
+    conv = d.get("convention")
+    if conv not in CONVENTIONS:
+        raise ReplayError(f"convention {conv!r}: expected one of {', '.join(CONVENTIONS)}")
+    variant = d.get("variant")
+    if not isinstance(variant, str):
+        raise ReplayError("variant: missing")
+    spec = make_spec(conv, variant if conv == "args" else None)
+    ref = d.get("reference")
+    reference = None if ref is None else _target(ref, "reference.", base)
+    case = case_from_json(d, spec, where="case")
+    f = d.get("finding")
+    if not isinstance(f, dict):
+        raise ReplayError("finding: expected an object with rule and location")
+    for k in ("rule", "key", "location", "address"):
+        if not isinstance(f.get(k), str):
+            raise ReplayError(f"finding.{k}: expected a string")
+    try:
+        address = int(f["address"], 16)
+    except ValueError:
+        raise ReplayError(f"finding.address: {f['address']!r} is not hex") from None
+    finding = FindingRef(f["rule"], f["key"], f["location"], address, str(f.get("source", "")),
+                         str(f.get("detail", "")))
+    found = d.get("found") if isinstance(d.get("found"), dict) else {}
+    return Reproducer(target, conv, variant, case, finding, reference, found)
+
+
+def _target(d: Any, prefix: str, base: Path | None) -> Target:
+    if not isinstance(d, dict):
+        raise ReplayError(f"{prefix.rstrip('.') or 'reproducer'}: expected an object")
+    asm = d.get("asm")
+    if not isinstance(asm, list) or not asm:
+        raise ReplayError(f"{prefix}asm: expected a list of {{path, sha256}} objects")
+    refs = []
+    for i, a in enumerate(asm):
+        if not isinstance(a, dict) or not isinstance(a.get("path"), str) or not isinstance(a.get("sha256"), str):
+            raise ReplayError(f"{prefix}asm[{i}]: expected {{\"path\": ..., \"sha256\": ...}}")
+        refs.append((_find(a["path"], base, f"{prefix}asm[{i}]"), a["sha256"]))
+    entry = d.get("entry")
+    if not isinstance(entry, str) or not entry:
+        raise ReplayError(f"{prefix}entry: expected a symbol name")
+    include = d.get("include", [])
+    defines = d.get("defines", {})
+    if not isinstance(include, list) or not all(isinstance(x, str) for x in include):
+        raise ReplayError(f"{prefix}include: expected a list of directories")
+    if not isinstance(defines, dict) or not all(isinstance(v, str) for v in defines.values()):
+        raise ReplayError(f"{prefix}defines: expected an object of strings")
+    assembler = d.get("assembler", "keystone")
+    if assembler not in ASSEMBLERS:
+        raise ReplayError(f"{prefix}assembler {assembler!r}: expected keystone or gnu")
+    return Target(tuple(refs), entry, tuple(include), tuple(sorted(defines.items())), assembler)
+
+
+def _find(path: str, base: Path | None, where: str) -> str:
+    """The file as recorded, else beside the reproducer (a findings dir copied elsewhere)."""
+    p = Path(path)
+    if p.is_file():
+        return str(p)
+    if base is not None:
+        for cand in (base / p, base / p.name):
+            if cand.is_file():
+                return str(cand.resolve())
+    raise ReplayError(f"{where}: assembly file {path} not found")
+
+
+__all__ = ["KIND", "SCHEMA", "FindingRef", "Reproducer", "Target", "load_reproducer",
+           "reproducer_from_json", "sha256_of"]

@@ -1,0 +1,160 @@
+"""The invariants checked on every run, each a named rule that a finding cites.
+
+`check` reads one Observation against the Spec and the Case and returns the violations, at
+most one per rule (the first register or field in ABI order), each with a `hint`: the code
+address the fast path already knows, or None when only a trace can tell (locate.py).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+from seamemu.arch.registers import CALLEE_SAVED, RFLAGS_DF
+from seamemu.fuzz.case import Case
+from seamemu.fuzz.oracle import SW_CODE_OF, instruction_outcome, module_called
+from seamemu.fuzz.runner import Observation
+from seamemu.fuzz.spec import Spec
+
+# Rule name -> the sentence a finding cites.  Sorted by name.
+RULES: dict[str, str] = {
+    "callee-saved": "SysV callee-saved registers (RBX, RBP, R12-R15) are restored on return",
+    "df-clear": "RFLAGS.DF is clear on return",
+    "differential": "two implementations of the entry agree on the same inputs",
+    "memory-writes": "nothing is written except the stack below the caller's RSP and the "
+                     "argument struct",
+    "module-inputs": "the module receives exactly the inputs the caller supplied, in the "
+                     "registers the convention says",
+    "no-unhandled-fault": "no unhandled fault, unless the convention leaves faults to the caller",
+    "output-struct": "output struct fields equal what the module returned, and nothing else "
+                     "in the struct changes",
+    "rax-status": "RAX on return is the module's status, or the kernel's software code for "
+                  "the #GP, #UD or VMfailInvalid that happened",
+    "returns": "the function returns to its caller",
+    "rsp-restored": "RSP is restored: the caller's stack pointer is balanced on return",
+}
+
+
+class Violation(NamedTuple):
+    rule: str
+    key: str          # the register, field or path the rule failed on
+    detail: str       # one sentence with the expected and actual values
+    hint: int | None  # a code address known without a trace
+
+
+def _h(v: int) -> str:
+    return f"0x{v:016x}"
+
+
+def check(spec: Spec, case: Case, obs: Observation, in_code: Callable[[int], bool]) -> list[Violation]:
+    """Every rule the run broke (empty for a correct stub)."""
+    out: list[Violation] = []
+    res = obs.res
+    instr = instruction_outcome(case)
+    returned = res.outcome == "returned"
+    allowed_fault = False
+    if not returned:
+        allowed_fault = _check_stop(spec, res, instr, in_code, out)
+    if returned:
+        before, after = res.regs_before, res.regs_after
+        for r in CALLEE_SAVED:
+            if after[r] != before[r]:
+                out.append(Violation("callee-saved", r, f"{r.upper()} is {_h(after[r])} on return, "
+                                     f"the caller had {_h(before[r])}", None))
+                break
+        if after["rsp"] != before["rsp"] + 8:
+            delta = after["rsp"] - before["rsp"] - 8
+            out.append(Violation("rsp-restored", "rsp", f"RSP is off by {delta:+d} bytes on return", None))
+        if after["rflags"] & RFLAGS_DF:
+            out.append(Violation("df-clear", "df", "RFLAGS.DF is set on return", None))
+        if spec.checks_rax:
+            want = case.answer.status if instr == "module" else SW_CODE_OF[instr]
+            if after["rax"] != want:
+                why = "the module's status" if instr == "module" else f"the software code for {instr}"
+                out.append(Violation("rax-status", "rax", f"RAX is {_h(after['rax'])} on return, "
+                                     f"expected {_h(want)} ({why})", None))
+    _check_inputs(spec, case, obs, returned, out)
+    if spec.struct_fields and (returned or allowed_fault) and not (instr == "module" and obs.calls == 0):
+        _check_struct(spec, case, obs, instr, out)
+    _check_memory(obs, in_code, out)
+    return out
+
+
+def _check_stop(spec: Spec, res, instr: str, in_code, out: list[Violation]) -> bool:
+    """A run that did not return: an allowed fault (True), or a violation is added."""
+    fault = res.fault
+    if res.outcome == "fault" and fault is not None:
+        at_seamcall = any(e.insn == "seamcall" and e.address == fault.address for e in res.seam_events)
+        if spec.faults_to_caller and at_seamcall and fault.name == instr:
+            return True
+        if in_code(fault.address):
+            out.append(Violation("no-unhandled-fault", fault.name,
+                                 f"unhandled {fault.name} at {fault.symbol}"
+                                 + (f": {fault.detail}" if fault.detail else ""), fault.address))
+        else:
+            out.append(Violation("returns", "wild", f"did not return: execution left the code "
+                                 f"and raised {fault.name} at 0x{fault.address:016x}", None))
+        return False
+    bound = res.bound
+    where = f" at {bound.symbol}" if bound is not None else ""
+    kind = bound.kind if bound is not None else res.outcome
+    hint = bound.rip if bound is not None and in_code(bound.rip) else None
+    out.append(Violation("returns", kind, f"did not return: stopped by the {kind} bound{where}", hint))
+    return False
+
+
+def _check_inputs(spec: Spec, case: Case, obs: Observation, returned: bool, out: list[Violation]) -> None:
+    if not spec.module_inputs:
+        return
+    got = obs.received
+    if got is None:
+        if returned and module_called(case):
+            out.append(Violation("module-inputs", "not-called",
+                                 "the SEAMCALL the CPU state allows never reached the module", None))
+        return
+    if got["rax"] != case.leaf:
+        out.append(Violation("module-inputs", "rax", f"the module received RAX = {_h(got['rax'])}, "
+                             f"the caller passed leaf {_h(case.leaf)}", None))
+        return
+    names = spec.inputs
+    for reg in spec.module_inputs:
+        want = case.inputs[names.index(reg)]
+        if got[reg] != want:
+            out.append(Violation("module-inputs", reg, f"the module received {reg.upper()} = "
+                                 f"{_h(got[reg])}, the caller supplied {_h(want)}", None))
+            return
+
+
+def _check_struct(spec: Spec, case: Case, obs: Observation, instr: str, out: list[Violation]) -> None:
+    initial = case.out if spec.out_pointer else case.inputs
+    expected = list(initial)
+    if instr == "module" and spec.writeback and not case.out_null and obs.received is not None:
+        answered = dict(obs.received)
+        answered.update(case.answer.outputs)
+        fields = spec.struct_fields
+        for f in spec.writeback:
+            expected[fields.index(f)] = answered[f]
+    got = obs.struct
+    if tuple(expected) == got:
+        return
+    for i, f in enumerate(spec.struct_fields):
+        if got[i] != expected[i]:
+            written = f in spec.writeback and instr == "module" and not case.out_null
+            why = "the module returned" if written else "the caller left there"
+            out.append(Violation("output-struct", f, f"struct field {f} is {_h(got[i])} after the "
+                                 f"call, {why} {_h(expected[i])}", None))
+            return
+
+
+def _check_memory(obs: Observation, in_code, out: list[Violation]) -> None:
+    for rip, address, size in obs.hits:
+        if in_code(rip):
+            out.append(Violation("memory-writes", "outside", f"a {size}-byte store to "
+                                 f"0x{address:016x}, outside the stack and the struct", rip))
+            return
+    if obs.frame != obs.frame_before:
+        off = next(i for i, (a, b) in enumerate(zip(obs.frame, obs.frame_before)) if a != b)
+        out.append(Violation("memory-writes", "caller-frame", f"the caller's stack frame changed "
+                             f"at caller RSP+{off}", None))
+
+
+__all__ = ["RULES", "Violation", "check"]

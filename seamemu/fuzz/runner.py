@@ -1,0 +1,150 @@
+"""One machine per worker: place a case, call the entry, observe, restore the snapshot.
+
+The fast path is `Runner.run`: no Session, no per-run allocation in guest memory.  The struct
+lives at a fixed place in scratch memory and is written through its host address, and
+`Machine.restore` rolls everything back after the call.  The caller's own stack frame is the
+FRAME_BYTES just above the LP's stack top (plus `case.align` bytes below it when the entry
+RSP is misaligned), so the usual call pushes its return address into the machine's
+preallocated slot; the frame is rewritten before every run and compared after it.
+A runner built with `observe="coverage"` also collects block edges; with `observe="trace"`
+it records every instruction and store (slow: for locating and explaining findings).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct as _struct
+from typing import Mapping, NamedTuple
+
+from seamemu.errors import InputError
+from seamemu.fuzz.case import FRAME_WORDS, Case
+from seamemu.fuzz.oracle import ScriptedModule, cpu_state
+from seamemu.fuzz.spec import Spec
+from seamemu.image import Image
+from seamemu.machine import PAGE, Bounds, CallResult, Machine
+from seamemu.machine.coverage import BlockCoverage, InsnTrace, WriteWatch
+
+FRAME_BYTES = 8 * FRAME_WORDS
+# The struct sits in the middle of its own page, so a stray store just beside it is a store
+# outside every allowed range rather than into some other buffer.
+STRUCT_OFFSET = 0x800
+# A stub is a few dozen instructions; a run past this is a hang or a wild jump.
+FUZZ_BOUNDS = Bounds(max_insns=20_000, timeout_s=2.0)
+OBSERVE = ("fast", "coverage", "trace")
+
+
+class Observation(NamedTuple):
+    """What one run did, as the invariants read it."""
+
+    res: CallResult
+    struct: tuple[int, ...]          # the struct's fields after the call (empty: no struct)
+    frame: bytes                     # the caller's stack frame after the call
+    frame_before: bytes
+    received: Mapping[str, int] | None  # registers the first SEAMCALL handed the module
+    calls: int                       # SEAMCALLs that reached the module
+    hits: tuple[tuple[int, int, int], ...]  # stores outside the allowed ranges (rip, address, size)
+    edges: frozenset = frozenset()
+    steps: tuple = ()                # trace: (address, registers before it)
+    writes: tuple = ()               # trace: (rip, address, size, value)
+
+
+class Runner:
+    """A machine for one image and entry under one Spec, reused for every run."""
+
+    def __init__(self, image: Image, spec: Spec, entry: str, *, observe: str = "fast",
+                 bounds: Bounds = FUZZ_BOUNDS) -> None:
+        if observe not in OBSERVE:
+            raise InputError(f"observe {observe!r}: expected one of {', '.join(OBSERVE)}")
+        try:
+            self.entry_address = image.address_of(entry)
+        except KeyError:
+            known = ", ".join(sorted(n for n in image.globals)) or "none"
+            raise InputError(f"--entry {entry}: no such symbol in the assembly "
+                             f"(global symbols: {known})") from None
+        self.image = image
+        self.spec = spec
+        self.entry = entry
+        self.observe = observe
+        self.module = ScriptedModule()
+        self.machine = m = Machine(image, self.module, num_lps=1, bounds=bounds)
+        mem = m.memory
+        page = mem.alloc(PAGE, PAGE)
+        mem.write(page, bytes(PAGE))
+        self.struct_pa = page + STRUCT_OFFSET
+        self.struct_size = 8 * len(spec.struct_fields)
+        self.stack_top = m.stack_top(0)
+        self._struct_host = mem.host_address(self.struct_pa)
+        self._top_host = mem.host_address(self.stack_top - 1) + 1
+        self._frame_pack = _struct.Struct(f"<{FRAME_WORDS}Q")
+        self._pack = _struct.Struct(f"<{len(spec.struct_fields)}Q") if spec.struct_fields else None
+        lp = m.lps[0]
+        self.code_ranges = tuple((s.address, s.end) for s in image.sections if s.executable)
+        allowed = [(m.stacks_base, self.stack_top)]
+        if self.struct_size:
+            allowed.append((self.struct_pa, self.struct_pa + self.struct_size))
+        self.watch = WriteWatch(lp, allowed)
+        self.coverage = BlockCoverage(lp, self.code_ranges) if observe == "coverage" else None
+        self.trace = InsnTrace(lp, self.code_ranges) if observe == "trace" else None
+        self._free = spec.free_regs
+        self._inputs = spec.inputs
+        self.snapshot = m.snapshot()
+
+    @property
+    def addresses(self) -> tuple[int, ...]:
+        """Machine addresses worth trying as register values (struct, stack, code)."""
+        return (self.struct_pa, self.stack_top, self.stack_top - 0x100, self.entry_address)
+
+    def in_code(self, address: int) -> bool:
+        return any(b <= address < e for b, e in self.code_ranges)
+
+    def run(self, case: Case) -> Observation:
+        """Run one case and roll the machine back; the Observation says what happened."""
+        spec = self.spec
+        m = self.machine
+        mod = self.module
+        m.lps[0].cpu = cpu_state(case.cpu)
+        mod.arm(case.answer, case.cpu.module)
+        regs = dict(zip(self._free, case.regs))
+        regs["rflags"] = case.rflags
+        conv = spec.convention
+        if conv == "args":
+            args: tuple[int, ...] = (case.leaf, self.struct_pa)
+            ctypes.memmove(self._struct_host, self._pack.pack(*case.inputs), self.struct_size)
+        elif conv == "legacy":
+            i = case.inputs
+            args = (case.leaf, i[0], i[1], i[2], i[3], 0 if case.out_null else self.struct_pa)
+            ctypes.memmove(self._struct_host, self._pack.pack(*case.out), self.struct_size)
+        else:
+            args = ()
+            regs.update(zip(self._inputs, case.inputs))
+            regs["rax"] = case.leaf
+        align = case.align
+        frame_host = self._top_host - align
+        frame_before = bytes(align) + self._frame_pack.pack(*case.frame)
+        ctypes.memmove(frame_host, frame_before, align + FRAME_BYTES)
+        watch = self.watch
+        watch.hits.clear()
+        if self.trace is not None:
+            self.trace.reset()
+        res = m.call(self.entry, args, regs=regs, stack_align=align)
+        watch.check()
+        if self.struct_size:
+            after = self._pack.unpack(ctypes.string_at(self._struct_host, self.struct_size))
+        else:
+            after = ()
+        frame = ctypes.string_at(frame_host, align + FRAME_BYTES)
+        edges: frozenset = frozenset()
+        steps: tuple = ()
+        writes: tuple = ()
+        if self.coverage is not None:
+            edges = self.coverage.take()
+        if self.trace is not None:
+            self.trace.check()
+            steps, writes = tuple(self.trace.steps), tuple(self.trace.writes)
+        obs = Observation(res, after, frame, frame_before, mod.received, mod.calls,
+                          tuple(watch.hits), edges, steps, writes)
+        m.restore(self.snapshot)
+        return obs
+
+
+__all__ = ["FRAME_BYTES", "FUZZ_BOUNDS", "OBSERVE", "STRUCT_OFFSET", "Observation", "Runner"]

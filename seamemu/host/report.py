@@ -1,0 +1,86 @@
+"""What `seamemu boot` prints: the dmesg-like log, the outcome, and the JSON document."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import IO
+
+from seamemu.host.driver import BringUp
+from seamemu.host.klog import errno_name
+
+
+def outcome_text(b: BringUp) -> str:
+    if b.refused:
+        tail = "" if b.errno is None else f" ({b.errno} {errno_name(b.errno)})"
+        return f"refused: {b.refused}{tail}"
+    if b.errno == 0:
+        return "module initialized (0)"
+    return f"module initialization failed ({b.errno} {errno_name(b.errno)})"
+
+
+def calls_by_leaf(b: BringUp) -> dict[str, int]:
+    return dict(Counter(c.leaf_name for c in b.calls))
+
+
+def format_bringup(b: BringUp) -> str:
+    s = b.session
+    p = s.platform if s is not None else None
+    head = f"seamemu boot: platform '{b.platform}', TDX module ABI {b.abi}"
+    if p is not None:
+        head += (f", {p.packages} package(s) x {p.cores_per_package * p.threads_per_core} LPs, "
+                 f"through asm/{s.asm[0].name}")
+    lines = [head, ""]
+    lines += [line.render() for line in b.log]
+    lines.append("")
+    lines.append(f"result: {outcome_text(b)}; module state {b.state}")
+    if b.tdmrs:
+        covered = sum(t.size for t in b.tdmrs)
+        freed = "" if b.ok else " (freed on the error path)"
+        lines.append(f"TDMRs: {len(b.tdmrs)} covering {covered >> 30} GiB; PAMT {b.pamt_kb} KB"
+                     f"{freed}")
+    if b.keyids is not None:
+        k = b.keyids
+        lines.append(f"KeyIDs: TDX [{k.first}, {k.first + k.count}), global {k.global_keyid}, "
+                     f"guests [{k.first + 1}, {k.first + k.count})")
+    per_leaf = ", ".join(f"{name} {n}" for name, n in calls_by_leaf(b).items())
+    lines.append(f"SEAMCALLs: {len(b.calls)}{' (' + per_leaf + ')' if per_leaf else ''}; "
+                 f"wall time {b.wall_s:.3f} s")
+    return "\n".join(lines)
+
+
+def bringup_json(b: BringUp) -> dict:
+    info = b.sysinfo
+    return {
+        "schema": 1,
+        "platform": b.platform,
+        "abi": b.abi,
+        "use_tdx": b.use_tdx,
+        "ok": b.ok,
+        "errno": b.errno,
+        "errno_name": errno_name(b.errno),
+        "refused": b.refused,
+        "result": outcome_text(b),
+        "state": b.state,
+        "wall_s": round(b.wall_s, 6),
+        "keyids": b.keyids.to_json() if b.keyids is not None else None,
+        "sysinfo": info.to_json() if info is not None else None,
+        "cmrs": [{"base": f"0x{base:016x}", "size": f"0x{size:016x}"}
+                 for base, size in (info.cmrs if info is not None else ())],
+        "tdx_memory": [m.to_json() for m in b.memlist],
+        "tdmrs": [t.to_json() for t in b.tdmrs],
+        "pamt_kb": b.pamt_kb,
+        "key_config_lps": list(b.key_config_lps),
+        "seamcalls": {"total": len(b.calls), "by_leaf": calls_by_leaf(b)},
+        "log": [line.to_json() for line in b.log],
+        "calls": [c.to_json() for c in b.calls],
+    }
+
+
+def write_call_log(b: BringUp, out: IO[str]) -> None:
+    """Every SEAMCALL of the bring-up as JSON lines (one call record per line)."""
+    for c in b.calls:
+        out.write(json.dumps(c.to_json()) + "\n")
+
+
+__all__ = ["bringup_json", "calls_by_leaf", "format_bringup", "outcome_text", "write_call_log"]

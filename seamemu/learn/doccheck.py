@@ -1,0 +1,172 @@
+"""Runnable documentation: the `$ seamemu ...` commands of the tutorials, run and compared.
+
+A ```console block holds commands and their output:
+
+    $ seamemu explain --cpl 3
+    SEAMCALL on LP 0 ...
+
+Each line starting with `$ seamemu ` is run in-process (seamemu.cli.main, stdout and stderr
+together, as a terminal shows them, never in colour); the lines after it, up to the next `$`
+line or the end of the block, must equal its output.  Trailing spaces are ignored.  Two
+placeholders exist for output that changes from run to run (timings), to be used sparingly:
+a line that is exactly `...` stands for any number of lines, and `...` inside a line stands
+for any text.  `refresh` rewrites the blocks with the current output (keeping a block whose
+placeholders still match) and writes timings as placeholders (VOLATILE below).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+FENCE_OPEN = "```console"
+FENCE_CLOSE = "```"
+PROMPT = "$ "
+ELLIPSIS = "..."
+# Output that differs between runs, written as `...` by refresh: dmesg-style timestamps and
+# durations in seconds.
+VOLATILE = (
+    (re.compile(r"^\[\s*\d+\.\d+\]"), "[...]"),
+    (re.compile(r"\b\d+\.\d+ s\b"), "... s"),
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    path: Path
+    line: int                       # 1-based line of the `$` line
+    argv: tuple[str, ...]
+    expected: tuple[str, ...]
+    start: int                      # 0-based index of the first expected line
+    end: int                        # 0-based index after the last expected line
+
+
+def commands(path: Path) -> list[Command]:
+    """Every `$ seamemu` command in the ```console blocks of a Markdown file."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out: list[Command] = []
+    in_block, current = False, None
+    for i, line in enumerate(lines + [FENCE_CLOSE]):
+        if not in_block:
+            in_block = line.strip() == FENCE_OPEN
+            continue
+        if line.startswith(PROMPT) or line.strip() == FENCE_CLOSE:
+            if current is not None:
+                out.append(Command(path, current[0] + 1, current[1],
+                                   tuple(lines[current[0] + 1:i]), current[0] + 1, i))
+                current = None
+            if line.strip() == FENCE_CLOSE:
+                in_block = False
+                continue
+            argv = tuple(shlex.split(line[len(PROMPT):]))
+            if not argv or argv[0] != "seamemu":
+                raise ValueError(f"{path}:{i + 1}: only `$ seamemu ...` commands can be checked")
+            current = (i, argv)
+    return out
+
+
+def run(argv: tuple[str, ...], cwd: Path) -> str:
+    """Output of `seamemu ARGS` run in-process in `cwd`, as a terminal without colour shows it."""
+    from seamemu.cli import main
+
+    buf = io.StringIO()
+    old = os.getcwd()
+    env_before = os.environ.get("NO_COLOR")
+    os.environ["NO_COLOR"] = "1"
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            try:
+                main(list(argv[1:]))
+            except SystemExit:   # argparse errors and --help
+                pass
+    finally:
+        os.chdir(old)
+        if env_before is None:
+            os.environ.pop("NO_COLOR", None)
+        else:
+            os.environ["NO_COLOR"] = env_before
+    return buf.getvalue()
+
+
+def _line_matches(expected: str, actual: str) -> bool:
+    if ELLIPSIS not in expected:
+        return expected == actual
+    pattern = ".*".join(re.escape(part) for part in expected.split(ELLIPSIS))
+    return re.fullmatch(pattern, actual) is not None
+
+
+def matches(expected: list[str] | tuple[str, ...], actual: list[str]) -> bool:
+    """Whether the output lines match the expected ones (placeholders allowed)."""
+    exp = [e.rstrip() for e in expected]
+    act = [a.rstrip() for a in actual]
+    while exp and not exp[-1]:
+        exp.pop()
+    while act and not act[-1]:
+        act.pop()
+
+    def walk(i: int, j: int) -> bool:
+        while i < len(exp):
+            if exp[i] == ELLIPSIS:
+                return any(walk(i + 1, k) for k in range(j, len(act) + 1))
+            if j >= len(act) or not _line_matches(exp[i], act[j]):
+                return False
+            i, j = i + 1, j + 1
+        return j == len(act)
+
+    return walk(0, 0)
+
+
+def mask(lines: list[str]) -> list[str]:
+    out = []
+    for line in lines:
+        for pattern, repl in VOLATILE:
+            line = pattern.sub(repl, line)
+        out.append(line.rstrip())
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    command: Command
+    actual: tuple[str, ...]
+
+    def describe(self) -> str:
+        c = self.command
+        return (f"{c.path}:{c.line}: `{' '.join(c.argv)}` printed something else:\n"
+                + "\n".join(f"  | {ln}" for ln in self.actual[:40]))
+
+
+def check(path: Path, cwd: Path) -> list[Mismatch]:
+    """Run every command of `path`; the ones whose output differs from the text."""
+    bad = []
+    for cmd in commands(path):
+        actual = run(cmd.argv, cwd).splitlines()
+        if not matches(cmd.expected, actual):
+            bad.append(Mismatch(cmd, tuple(actual)))
+    return bad
+
+
+def refresh(path: Path, cwd: Path) -> bool:
+    """Rewrite the outputs in `path` from the commands; True when the file changed."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    new = list(lines)
+    for cmd in reversed(commands(path)):
+        actual = run(cmd.argv, cwd).splitlines()
+        if matches(cmd.expected, actual):
+            continue
+        new[cmd.start:cmd.end] = mask(actual)
+    if new == lines:
+        return False
+    path.write_text("\n".join(new) + "\n", encoding="utf-8")
+    return True
+
+
+__all__ = ["Command", "Mismatch", "check", "commands", "mask", "matches", "refresh", "run"]

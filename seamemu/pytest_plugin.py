@@ -1,0 +1,295 @@
+"""seamemu's pytest plugin: test your own SEAMCALL assembly under a chosen platform and CPU state.
+
+Registered through the `pytest11` entry point, so installing seamemu makes it available:
+
+    @pytest.mark.seamemu(asm=["my_stub.S"], cpl=3)
+    def test_user_mode_gets_gp(seam):
+        r = seam.call("my_seamcall", leaf="TDH.SYS.INIT")
+        assert_outcome(r, "#GP")
+        assert_abi_preserved(r)
+
+Fixtures: `seam` (a `SeamHarness` built from the test's `seamemu` marker and the command-line
+options), `seam_factory` (build more harnesses in one test), `seam_strategies` (the fuzzer's
+Hypothesis strategies, seamemu.fuzz.strategies; the test is skipped when they are absent).
+Assertions: `assert_outcome`, `assert_status`, `assert_abi_preserved`.
+Options: `--seamemu-platform FILE|PRESET`, `--seamemu-trace` (trace every call; a failing test
+shows the instruction traces in its report).
+
+The module imports only pytest and the standard library at load time: merely having seamemu
+installed must not slow down or break unrelated test runs.  Everything else is imported when a
+fixture or helper is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import pytest
+
+MARKER = "seamemu"
+_HARNESS_OPTIONS = ("asm", "entry", "platform", "abi", "lps", "include", "defines", "assembler",
+                    "vmx", "seamrr", "cpl", "module", "lp", "inject")
+_HARNESSES = pytest.StashKey[list]()
+
+
+# -- the harness -------------------------------------------------------------------------------
+class SeamHarness:
+    """One assembled program on one emulated platform, with the calls a test makes on it."""
+
+    def __init__(self, *, asm=None, entry: str | None = None, platform=None, abi: str | None = None,
+                 lps: int | None = None, include=(), defines=None, assembler: str = "keystone",
+                 vmx: bool | None = None, seamrr: bool | None = None, cpl: int | None = None,
+                 module: bool | None = None, lp: int | None = None, inject: str | None = None,
+                 trace: bool = False) -> None:
+        from seamemu.host.driver import resolve_platform
+        from seamemu.session import Session
+        from seamemu.stubs import DEFAULT_ENTRY
+
+        platform = resolve_platform(platform)     # a Platform, a TOML file or a preset name
+        paths = [asm] if isinstance(asm, (str, bytes)) or hasattr(asm, "__fspath__") else asm
+        self.session = Session(paths, platform=platform, abi=abi, include_dirs=include,
+                               defines=defines, backend=assembler, inject=inject, num_lps=lps)
+        self.entry = entry or (DEFAULT_ENTRY if asm is None else None)
+        self.tracing = trace
+        self.results: list = []          # every RunResult of this harness, in order
+        self.traces: list = []           # with tracing on: every Trace, in order
+        self.state(lp=lp, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module)
+
+    # the layers, for tests that need them
+    @property
+    def machine(self):
+        return self.session.machine
+
+    @property
+    def module(self):
+        return self.session.module
+
+    @property
+    def image(self):
+        return self.session.image
+
+    @property
+    def platform(self):
+        return self.session.platform
+
+    def state(self, *, lp: int | None = None, vmx: bool | None = None, seamrr: bool | None = None,
+              cpl: int | None = None, module: bool | None = None) -> "SeamHarness":
+        """Change the emulated CPU state of one LP (all LPs when `lp` is None)."""
+        self.session.set_state(lp=lp, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module)
+        return self
+
+    def reset_module(self) -> "SeamHarness":
+        """A freshly booted module (SYSINIT_PENDING), CPU state kept."""
+        self.session.reset_module()
+        return self
+
+    def alloc(self, size: int, align: int = 64, data: bytes | None = None) -> int:
+        """A guest buffer for the test (zeroed, or `data`); its physical address."""
+        return self.session.alloc(size, align, data)
+
+    def read(self, pa: int, size: int) -> bytes:
+        return self.session.machine.memory.read(pa, size)
+
+    def _symbol(self, symbol: str | None) -> str:
+        symbol = symbol or self.entry
+        if symbol is None:
+            from seamemu.errors import InputError
+            raise InputError("seam.call: name the symbol to call (the harness has no default "
+                             "entry for your own assembly; pass entry= to the marker)")
+        return symbol
+
+    def call(self, symbol: str | None = None, leaf: int | str = 0, *, convention: str = "args",
+             lp: int = 0, **regs: int):
+        """Call `symbol` with RAX = `leaf` (number or spec name) and input registers `regs`;
+        returns the `RunResult` (outcome, rax, regs, out, calls, abi, rule, fault ...)."""
+        symbol = self._symbol(symbol)
+        number = leaf_number(leaf)
+        if self.tracing:
+            traced = self.trace(symbol, number, convention=convention, lp=lp, **regs)
+            return traced.result
+        result = self.session.call(symbol, convention=convention, leaf=number, inputs=regs, lp=lp)
+        self.results.append(result)
+        return result
+
+    def trace(self, symbol: str | None = None, leaf: int | str = 0, *, convention: str = "args",
+              lp: int = 0, **regs: int):
+        """Like `call`, recording every instruction: returns a TracedRun (.result, .trace)."""
+        from seamemu.learn.traced import trace_call
+
+        traced = trace_call(self.session, self._symbol(symbol), convention=convention,
+                            leaf=leaf_number(leaf), inputs=regs, lp=lp)
+        self.results.append(traced.result)
+        self.traces.append(traced.trace)
+        return traced
+
+
+def leaf_number(leaf: int | str) -> int:
+    """A leaf given as a number or a spec name ("TDH.SYS.INFO", "TDH_SYS_INFO", "SEAMLDR.INFO")."""
+    if isinstance(leaf, int):
+        return leaf
+    from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name
+    from seamemu.errors import InputError
+
+    info = leaf_by_name(leaf)
+    if info is not None:
+        return info.number
+    ldr = seamldr_leaf_by_name(leaf)
+    if ldr is not None:
+        return ldr.rax
+    raise InputError(f"leaf {leaf!r}: not a known leaf name (e.g. TDH.SYS.INFO)")
+
+
+# -- assertions --------------------------------------------------------------------------------
+def _describe(result) -> str:
+    from seamemu.session.result import rax_name
+
+    text = f"outcome {result.outcome}, RAX 0x{result.rax:016x} ({rax_name(result.rax)})"
+    if result.rule:
+        text += f"; SEAMCALL rule: {result.rule}"
+    if result.fault and not result.fault.get("handled", True):
+        text += f"; unhandled {result.fault['name']} at {result.fault['symbol']}"
+    return text
+
+
+def assert_outcome(result, expected: str) -> None:
+    """The call ended as `expected`: "returned", "#GP", "#UD", "VMfailInvalid", ..."""
+    __tracebackhide__ = True
+    if result.outcome != expected:
+        raise AssertionError(f"expected outcome {expected}, got {_describe(result)}")
+
+
+def assert_status(result, expected: int | str) -> None:
+    """RAX after the call equals `expected`: a value, or a name (TDX_SUCCESS, TDX_SEAMCALL_GP)."""
+    __tracebackhide__ = True
+    from seamemu.arch.kernel import SW_ERROR_NAMES
+    from seamemu.arch.status import status_value
+
+    if isinstance(expected, str):
+        by_name = {v: k for k, v in SW_ERROR_NAMES.items()}
+        value = by_name[expected] if expected in by_name else status_value(expected)
+    else:
+        value = expected
+    if result.rax != value:
+        raise AssertionError(f"expected RAX 0x{value:016x} ({expected}), got {_describe(result)}")
+
+
+def assert_abi_preserved(result) -> None:
+    """SysV: callee-saved registers (RBX, RBP, R12-R15) and RSP restored, DF clear, returned."""
+    __tracebackhide__ = True
+    abi = result.abi
+    if abi.preserved:
+        return
+    problems = []
+    if not abi.returned:
+        problems.append(f"did not return to its caller ({_describe(result)})")
+    if abi.clobbered:
+        before, after = result.raw.regs_before, result.regs
+        problems.append("clobbered " + ", ".join(
+            f"{r.upper()} 0x{before[r]:016x} -> 0x{after[r]:016x}" for r in abi.clobbered))
+    if not abi.rsp_balanced:
+        problems.append("RSP not balanced")
+    if not abi.df_clear:
+        problems.append("DF left set")
+    raise AssertionError("ABI not preserved: " + "; ".join(problems))
+
+
+def strategies():
+    """The fuzzer's Hypothesis strategies (seamemu.fuzz.strategies), imported on first use."""
+    return importlib.import_module("seamemu.fuzz.strategies")
+
+
+def __getattr__(name: str) -> Any:
+    """Re-export the fuzzer's strategies lazily: `from seamemu.pytest_plugin import gprs`."""
+    # pytest and pluggy probe plugin modules for hook-like names (pytest_plugins, ...): those
+    # must not trigger the import.
+    if name.startswith(("_", "pytest")):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        module = strategies()
+    except ImportError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r} (and "
+                             "seamemu.fuzz.strategies is not available)") from None
+    try:
+        return getattr(module, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+# -- pytest hooks and fixtures -----------------------------------------------------------------
+def pytest_addoption(parser) -> None:
+    group = parser.getgroup("seamemu", "seamemu: SEAMCALL assembly on an emulated TDX host")
+    group.addoption("--seamemu-platform", default=None, metavar="FILE|PRESET",
+                    help="platform for the seam fixture (default: seamemu's default platform)")
+    group.addoption("--seamemu-trace", action="store_true", default=False,
+                    help="trace every seam call; a failing test shows the instruction traces")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(asm=None, entry=None, platform=None, abi=None, lps=None, include=(), "
+        "defines=None, assembler='keystone', vmx=None, seamrr=None, cpl=None, module=None, "
+        "lp=None, inject=None): configure the seam fixture for this test")
+
+
+def _options(request, overrides: dict) -> dict:
+    marker = request.node.get_closest_marker(MARKER)
+    kw = dict(marker.kwargs) if marker is not None else {}
+    unknown = sorted(set(kw) - set(_HARNESS_OPTIONS))
+    if unknown:
+        raise pytest.UsageError(f"@pytest.mark.{MARKER}: unknown option(s) {', '.join(unknown)}; "
+                                f"known: {', '.join(_HARNESS_OPTIONS)}")
+    kw.update(overrides)
+    if kw.get("platform") is None:
+        kw["platform"] = request.config.getoption("--seamemu-platform")
+    kw["trace"] = request.config.getoption("--seamemu-trace")
+    return kw
+
+
+def _remember(request, harness: SeamHarness) -> SeamHarness:
+    request.node.stash.setdefault(_HARNESSES, []).append(harness)
+    return harness
+
+
+@pytest.fixture
+def seam(request) -> SeamHarness:
+    """A SeamHarness for this test, configured by @pytest.mark.seamemu(...)."""
+    return _remember(request, SeamHarness(**_options(request, {})))
+
+
+@pytest.fixture
+def seam_factory(request):
+    """Build harnesses with options of their own: seam_factory(cpl=3, asm=[...])."""
+    def make(**kw) -> SeamHarness:
+        return _remember(request, SeamHarness(**_options(request, kw)))
+    return make
+
+
+@pytest.fixture
+def seam_strategies():
+    """seamemu.fuzz.strategies (Hypothesis strategies for registers, leaves, CPU states)."""
+    try:
+        return strategies()
+    except ImportError as exc:
+        pytest.skip(f"seamemu's Hypothesis strategies are not available: {exc}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    harnesses = item.stash.get(_HARNESSES, [])
+    traces = [t for h in harnesses for t in h.traces]
+    if not traces:
+        return
+    from seamemu.trace import format_trace
+
+    text = "\n\n".join(format_trace(t) for t in traces)
+    report.sections.append(("seamemu traces", text))
+
+
+__all__ = ["SeamHarness", "assert_abi_preserved", "assert_outcome", "assert_status",
+           "leaf_number", "strategies"]

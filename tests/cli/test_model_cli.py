@@ -1,0 +1,104 @@
+"""`seamemu cmr`, `seamemu boot` and the bench additions as a user runs them."""
+
+import json
+
+import pytest
+
+from seamemu.cli import main
+from seamemu.platform import load_platform
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def hex_cmrs(platform):
+    return [{"base": f"0x{c.base:016x}", "size": f"0x{c.size:016x}"} for c in platform.cmrs]
+
+
+@pytest.mark.parametrize("abi, method", [("1.0", "TDH.SYS.INFO"), ("1.5", "TDH.SYS.RD")])
+def test_cmr_json_is_exactly_the_platform_cmrs(capsys, abi, method):
+    code, out, _ = run(capsys, "cmr", "--abi", abi, "--json")
+    doc = json.loads(out)
+    p = load_platform()
+    assert code == 0 and (doc["abi"], doc["method"]) == (abi, method)
+    assert doc["cmrs"] == hex_cmrs(p)
+    assert [m["base"] for m in doc["memory_map"]] == [f"0x{m.base:016x}" for m in
+                                                      sorted(p.memory, key=lambda r: r.base)]
+
+
+def test_cmr_json_marks_which_memory_is_convertible(capsys):
+    doc = json.loads(run(capsys, "cmr", "--json")[1])
+    by_kind = {(m["kind"], m["base"]): (m["cmrs"], m["covered"]) for m in doc["memory_map"]}
+    assert by_kind[("usable", "0x0000000000000000")] == ([0], "full")
+    assert by_kind[("persistent", "0x0000000200000000")] == ([], "none")
+
+
+def test_cmr_text_shows_cmrs_beside_the_memory_map(capsys):
+    code, out, _ = run(capsys, "cmr", "--platform", "one-socket")
+    assert code == 0
+    assert "CMR[1]  [0x0000000100000000, 0x0000000200000000)" in out
+    assert "usable     node 0  in CMR[1]" in out and "outside every CMR" in out
+
+
+def test_cmr_without_a_module_is_a_one_line_error(capsys):
+    code, _, err = run(capsys, "cmr", "--platform", "no-module")
+    assert code == 2 and err.startswith("seamemu cmr: error: TDH.SYS.INIT: VMfailInvalid")
+
+
+def test_boot_json_and_call_log(capsys, tmp_path):
+    log = tmp_path / "calls.jsonl"
+    code, out, _ = run(capsys, "boot", "--json", "--log", str(log))
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] and doc["state"] == "SYS_READY" and doc["errno"] == 0
+    assert doc["keyids"]["global_keyid"] == load_platform().mktme_keyids + 1
+    assert doc["pamt_kb"] * 1024 == sum(int(t[f"pamt_{ps}"]["size"], 16)
+                                        for t in doc["tdmrs"] for ps in ("4k", "2m", "1g"))
+    assert {"virt/tdx: module initialized"} <= {line["text"] for line in doc["log"]}
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(lines) == doc["seamcalls"]["total"] == len(doc["calls"])
+    first = lines[0]
+    assert (first["leaf_name"], first["leaf"], first["lp"]) == ("TDH.SYS.INIT", 33, 0)
+    assert (first["state_before"], first["state_after"]) == ("SYSINIT_PENDING", "SYSINIT_DONE")
+    assert first["status_name"] == "TDX_SUCCESS" and "inputs" in first and "outputs" in first
+
+
+def test_boot_text_on_1_0_ends_in_sys_ready(capsys):
+    code, out, _ = run(capsys, "boot", "--abi", "1.0", "--platform", "one-socket")
+    assert code == 0
+    assert "virt/tdx: TDX module: attributes" in out
+    assert "result: module initialized (0); module state SYS_READY" in out
+
+
+def test_boot_inject_shows_the_kernel_s_error_path(capsys):
+    code, out, _ = run(capsys, "boot", "--inject",
+                       "leaf=TDH.SYS.KEY.CONFIG,lp=0,count=10:status=TDX_RND_NO_ENTROPY")
+    assert code == 1
+    assert "virt/tdx: SEAMCALL (0x000000000000001f) failed: 0x8000020300000000" in out
+    assert "virt/tdx: module initialization failed (-5)" in out
+    assert "module state SYSCONFIG_DONE" in out
+
+
+def test_boot_use_tdx_off_is_refused(capsys):
+    code, out, _ = run(capsys, "boot", "--use-tdx", "off", "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["refused"] == "use_tdx=off" and doc["calls"] == []
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["boot", "--inject", "leaf=NOPE:fault=#GP"], "unknown leaf 'NOPE'"),
+    (["boot", "--platform", "/nonexistent.toml"], "cannot read the platform file"),
+    (["cmr", "--lp", "99"], "--lp 99"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and needle in err and "Traceback" not in err
+
+
+def test_bench_reports_sys_rd_through_the_driver_and_bringup_time(capsys):
+    code, out, _ = run(capsys, "bench", "--seconds", "0.02", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["rates"]["tdh_sys_rd_via_stub_per_s"] > 0
+    assert "tdh_sys_rd_via_stub_per_s_vs_bare" in doc["ratios"] and doc["bringup_s"] > 0

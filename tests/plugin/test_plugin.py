@@ -1,0 +1,136 @@
+"""seamemu's pytest plugin, run the way a user's project runs it (pytester, in-process)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import pytest
+
+import seamemu.pytest_plugin as plugin
+from seamemu.errors import InputError
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def run(pytester, monkeypatch):
+    """Run pytest on the given test source with only the seamemu plugin loaded explicitly (no
+    entry-point autoload, so an installed seamemu does not register it twice)."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+    def go(source: str, *args: str):
+        pytester.makepyfile(test_user=source)
+        return pytester.runpytest_inprocess("-p", "seamemu.pytest_plugin", "-q", *args)
+    return go
+
+
+def test_marker_and_fixture_drive_the_shipped_stub(run):
+    result = run("""
+        import pytest
+        from seamemu.pytest_plugin import assert_outcome, assert_status, assert_abi_preserved
+
+        @pytest.mark.seamemu(vmx=False)
+        def test_ud(seam):
+            r = seam.call(leaf="TDH.SYS.INIT")
+            assert_outcome(r, "#UD")
+            assert_status(r, "TDX_SEAMCALL_UD")
+            assert_abi_preserved(r)
+
+        def test_default_state_succeeds(seam):
+            assert_status(seam.call(leaf=33), 0)
+
+        def test_factory_builds_more(seam_factory):
+            a, b = seam_factory(cpl=3), seam_factory(module=False)
+            assert a.call(leaf="TDH.SYS.INIT").outcome == "#GP"
+            assert b.call(leaf="TDH.SYS.INIT").outcome == "VMfailInvalid"
+    """)
+    result.assert_outcomes(passed=3)
+
+
+def test_failed_assertions_say_what_happened(run):
+    result = run("""
+        import pytest
+        from seamemu.pytest_plugin import assert_outcome
+
+        @pytest.mark.seamemu(cpl=3)
+        def test_expects_success(seam):
+            assert_outcome(seam.call(leaf="TDH.SYS.INIT"), "returned")
+    """)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*expected outcome returned, got outcome #GP, RAX "
+                                 "0x8000ff000000000d (TDX_SEAMCALL_GP); SEAMCALL rule: "
+                                 "#GP(0): CPL 3 > 0*"])
+
+
+def test_seamemu_trace_puts_the_instruction_trace_in_the_failure_report(run):
+    result = run("""
+        import pytest
+
+        @pytest.mark.seamemu(seamrr=False)
+        def test_fails(seam):
+            seam.call(leaf="TDH.SYS.INIT")
+            assert False
+    """, "--seamemu-trace")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*seamemu traces*", "*trace of __seamcall_ret on LP 0*",
+                                 "*SEAMCALL decision: #GP -- #GP(0): SEAMRR not enabled*"])
+
+
+def test_unknown_marker_options_are_named(run):
+    result = run("""
+        import pytest
+
+        @pytest.mark.seamemu(cpl3=True)
+        def test_typo(seam):
+            pass
+    """)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*unknown option(s) cpl3*"])
+
+
+def test_platform_option(run, tmp_path):
+    result = run("""
+        def test_platform(seam):
+            assert seam.platform.name == "one-socket"
+    """, "--seamemu-platform", "one-socket")
+    result.assert_outcomes(passed=1)
+
+
+def test_own_assembly_needs_a_symbol(tmp_path):
+    src = tmp_path / "a.S"
+    src.write_text('.section .text, "ax"\nf:\n\tret\n')
+    harness = plugin.SeamHarness(asm=[src])
+    with pytest.raises(InputError, match="name the symbol to call"):
+        harness.call(leaf=33)
+    assert harness.call("f", convention="raw").outcome == "returned"
+
+
+def test_leaf_names(tmp_path):
+    assert plugin.leaf_number("TDH.SYS.INFO") == 32
+    assert plugin.leaf_number("TDH_SYS_RD") == 34
+    assert plugin.leaf_number("SEAMLDR.INFO") == 1 << 63
+    with pytest.raises(InputError, match="TDH.SYS.NOPE"):
+        plugin.leaf_number("TDH.SYS.NOPE")
+
+
+def test_strategies_are_re_exported_lazily(monkeypatch):
+    fake = types.ModuleType("seamemu.fuzz.strategies")
+    fake.gprs = lambda: "the gprs strategy"
+    monkeypatch.setitem(sys.modules, "seamemu.fuzz.strategies", fake)
+    assert plugin.strategies() is fake
+    assert plugin.gprs() == "the gprs strategy"
+    with pytest.raises(AttributeError):
+        plugin.pytest_plugins               # pytest probes this name: never a strategy
+    with pytest.raises(AttributeError):
+        plugin.no_such_strategy
+
+
+def test_the_plugin_module_is_import_light():
+    code = ("import sys, seamemu.pytest_plugin; heavy = [m for m in ('unicorn', 'capstone', "
+            "'keystone', 'hypothesis', 'seamemu.session', 'seamemu.model') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

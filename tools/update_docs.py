@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Regenerate the shown output of every `$ seamemu ...` command in docs/tutorials/*.md.
+
+The tutorials are runnable: tests/docs/test_tutorials.py runs each command and compares its
+output with the text (seamemu/learn/doccheck.py says how, placeholders included).
+
+    python tools/update_docs.py          # rewrite the outputs that changed
+    python tools/update_docs.py --check  # exit 1 and name the commands whose output changed
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+try:
+    from seamemu.learn import doccheck
+except ImportError:  # run from a source checkout without installing
+    sys.path.insert(0, str(ROOT))
+    from seamemu.learn import doccheck
+
+TUTORIALS = ROOT / "docs" / "tutorials"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only check; exit 1 when stale")
+    parser.add_argument("files", nargs="*", type=Path, help="default: docs/tutorials/*.md")
+    args = parser.parse_args(argv)
+    files = args.files or sorted(TUTORIALS.glob("*.md"))
+    stale = 0
+    for path in files:
+        if args.check:
+            for bad in doccheck.check(path, ROOT):
+                print(bad.describe())
+                stale += 1
+        elif doccheck.refresh(path, ROOT):
+            print(f"updated {path.relative_to(ROOT) if path.is_absolute() else path}")
+    if args.check and stale:
+        print(f"{stale} command(s) out of date: run python tools/update_docs.py", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
