@@ -1,4 +1,4 @@
-"""Platform commands: detect (boot-time TDX detection in assembly) and hotplug (policy + emulation)."""
+"""Platform commands: detect (TDX detection in assembly) and hotplug (policy + emulation)."""
 
 from __future__ import annotations
 

@@ -219,15 +219,16 @@ class Worker:
         """Run one case on the fast path, analyse violations; True if it reached new coverage
         (then it joins the corpus, and with `save` this worker's queue directory)."""
         obs = self.fast.run(case)
-        viols = check(self.spec, case, obs, self.fast.in_code)
+        instr = instruction_outcome(case)
+        viols = check(self.spec, case, obs, self.fast.in_code, instr)
         if self.ref is not None:
             d = compare(self.spec, obs, self.ref.run(case))
             if d is not None:
                 viols.append(d)
         if viols:
             self._violations(case, viols)
-        feature = (obs.res.outcome, instruction_outcome(case), obs.res.regs_after["rax"] >> 40 & 0xFF
-                   if obs.res.outcome == "returned" else -1)
+        res = obs.res
+        feature = (res.outcome, instr, res.regs_after["rax"] >> 40 & 0xFF)
         if coverage:
             new = {e for e in obs.edges if e not in self._features}
             if feature not in self._features:

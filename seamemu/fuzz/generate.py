@@ -61,8 +61,8 @@ class Generator:
         self._nfree = len(spec.free_regs)
         self._nout = len(spec.struct_fields) if spec.out_pointer else 0
         self._writes = spec.module_writes
-        self._reservoir = self._mix(1 << 16)
-        self._refresh = 0
+        self._reservoir = self._tables(32768) + list(_unpack_from("<32768Q", rng.randbytes(8 * 32768)))
+        self._refresh = 32768
         self._leaves = _table(rng, [
             (45, lambda r: r.choice(VALID_LEAVES)),
             (15, lambda r: leaf_word(r.choice(VALID_LEAVES), r.choice(VERSIONS))),
@@ -85,31 +85,26 @@ class Generator:
 
     # -- values ------------------------------------------------------------------------------
     def u64s(self, n: int) -> list[int]:
-        """n values: half from the tables, an eighth zero, the rest uniformly random.
+        """n values: about half from the tables (an eighth of those zero), half random.
 
-        Drawn as 16-bit indices into a 64 Ki-entry reservoir mixed in those proportions (one
-        C-level gather per case); 8 entries are redrawn per call (all of it every 8192 calls), so the
-        uniformly random values keep changing.
+        Drawn as 16-bit indices into a 64 Ki-entry reservoir (one C-level gather per case):
+        its lower half holds table values and zeros, its upper half uniformly random values,
+        16 of which are redrawn per call (all of them every 2048 calls).
         """
         rng = self.rng
         res = self._reservoir
         k = self._refresh
-        self._refresh = (k + 8) & 0xFFFF
-        res[k:k + 8] = self._mix(8)
+        self._refresh = 32768 + ((k + 16) & 32767)
+        res[k:k + 16] = _unpack_from("<16Q", rng.randbytes(128))
         idx = _unpack_from(f"<{n}H", rng.randbytes(2 * n))
         return list(_itemgetter(*idx)(res)) if n > 1 else [res[i] for i in idx]
 
-    def _mix(self, n: int) -> list[int]:
+    def _tables(self, n: int) -> list[int]:
+        """n values from the tables, one in eight zero."""
         rng = self.rng
-        vals = list(_unpack_from(f"<{n}Q", rng.randbytes(8 * n)))
         pool = self.pool
         scale = len(pool)
-        for i, s in enumerate(rng.randbytes(n)):
-            if s < 128:
-                vals[i] = pool[(s * scale) >> 7]
-            elif s < 160:
-                vals[i] = 0
-        return vals
+        return [0 if s >= 224 else pool[(s * scale) // 224] for s in rng.randbytes(n)]
 
     def u64(self) -> int:
         return self.u64s(1)[0]

@@ -155,6 +155,10 @@ def format_explanation(e: Explanation) -> str:
                     f"(state {rec.state_before} -> {rec.state_after})"]
         if rec.checks:
             out.append(f"   checks run: {', '.join(rec.checks)}")
+            spec = leaf_spec_or_none(rec.leaf_name)
+            texts = {c.id: c.text for c in spec.checks} if spec else {}
+            if rec.status != 0 and rec.checks[-1] in texts:
+                out.append(f"   decided by {rec.checks[-1]}: {texts[rec.checks[-1]]}")
         if rec.note:
             out.append(f"   note: {rec.note}")
     if e.spec is not None:

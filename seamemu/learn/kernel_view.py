@@ -49,12 +49,13 @@ class KernelView:
     how: str                         # how the stub produced the code
     meaning: str                     # what sc_retry_prerr() does with it
     messages: tuple[str, ...]        # what ends up in the kernel log
+    printer: str = ""                # the function that prints them
 
     def lines(self) -> list[str]:
         out = [f"RAX = 0x{self.code:016x} ({self.code_name})", f"  {self.how}",
                f"  sc_retry_prerr(): {self.meaning} -> {self.errno_name} ({self.errno})"]
         if self.messages:
-            out.append("  kernel log:")
+            out.append(f"  kernel log{' (' + self.printer + ')' if self.printer else ''}:")
             out += [f"    {m}" for m in self.messages]
         else:
             out.append("  kernel log: nothing from sc_retry_prerr()")
@@ -67,12 +68,14 @@ def kernel_view(rax: int, *, leaf: int, entry: str = "",
     errno = seamcall_errno(rax)
     name = SW_ERROR_NAMES.get(rax) or status_name(rax)
     messages: tuple[str, ...] = ()
+    printer = ""
     if rax == TDX_SEAMCALL_VMFAILINVALID:
         how = ("SEAMCALL failed with VMfailInvalid (CF=1, RAX unchanged); the stub's `jc` "
                "after it loads TDX_SEAMCALL_VMFAILINVALID into RAX")
         meaning = "no TDX module answered"
         if leaf == TDH_SYS_INIT:
             messages = (PR_FMT + "module not loaded",)
+            printer = "try_init_module_global()"
     elif rax in (TDX_SEAMCALL_GP, TDX_SEAMCALL_UD):
         trap = "#GP" if rax == TDX_SEAMCALL_GP else "#UD"
         how = (f"{trap} at SEAMCALL went through the exception table (EX_TYPE_FAULT: RAX = trap "
@@ -89,14 +92,16 @@ def kernel_view(rax: int, *, leaf: int, entry: str = "",
             meaning = (f"TDX_RND_NO_ENTROPY is first retried by sc_retry() "
                        f"({RDRAND_RETRY_LOOPS} attempts in all); if it persists it is printed")
         messages = (f"{PR_FMT}SEAMCALL (0x{leaf:016x}) failed: 0x{rax:016x}",)
+        printer = "seamcall_err(), for a caller of __seamcall"
         if entry in RET_ENTRIES and out is not None:
+            printer = f"seamcall_err_ret(), for a caller of {entry}"
             g = {k: out.get(k, 0) for k in ("rcx", "rdx", "r8", "r9", "r10", "r11")}
             messages += (
                 f"{PR_FMT}RCX 0x{g['rcx']:016x} RDX 0x{g['rdx']:016x} R08 0x{g['r8']:016x}",
                 f"{PR_FMT}R09 0x{g['r9']:016x} R10 0x{g['r10']:016x} R11 0x{g['r11']:016x}",
             )
     return KernelView(rax, name, errno, ERRNO_NAMES.get(errno, str(errno)), how, meaning,
-                      messages)
+                      messages, printer)
 
 
 __all__ = ["ERRNO_NAMES", "KernelView", "PR_FMT", "kernel_view"]

@@ -1,11 +1,14 @@
 """Wiring the platform's MSRs into a machine: where the RDMSR/WRMSR are, and what they read.
 
 The machine traps only the RDMSR/WRMSR sites it is given (it patches each to UD2), so they
-must be real instructions, not bytes 0F 32 that happen to sit inside another instruction or
-a constant.  The front end's line map gives instruction boundaries (one line per emitted item
-with keystone; with GNU as one line per source line, so a macro's expansion is one span), and
-each span is disassembled linearly from its start.  Spans that a data directive emitted are
-skipped; an executable section without line information is disassembled from its start.
+must be real instructions, not bytes 0F 32 inside another instruction or a constant.  Code is
+decoded from known instruction starts: the section start, every line the front end mapped
+(one per emitted item with keystone; with GNU as one per source line, so a macro expansion
+is one span and data directives get no line of their own), every label, every exception-
+table address, and every direct branch target found on the way.  Decoding runs linearly from
+each start and stops after an unconditional transfer (ret, jmp, ud2, ...), so data placed
+after a function's last instruction is not mistaken for code; lines that a data directive
+emitted are never decoded.
 """
 
 from __future__ import annotations
@@ -13,19 +16,62 @@ from __future__ import annotations
 import weakref
 
 from seamemu.arch.opcodes import RDMSR, WRMSR
-from seamemu.image import Image
+from seamemu.image import Image, Section
 from seamemu.machine import Machine
 from seamemu.platform.facts import Platform
 from seamemu.platform.msrs import msr_values
-from seamemu.trace import disassemble
+from seamemu.trace import disassemble_one
 
 # Directives that emit data, not instructions (`.byte` is left out: kernel code spells
 # instructions the assembler does not know as `.byte` lines).
 _DATA_DIRECTIVES = (".2byte", ".4byte", ".8byte", ".ascii", ".asciz", ".dc", ".fill", ".hword",
                     ".int", ".long", ".octa", ".quad", ".short", ".skip", ".space", ".string",
                     ".word", ".zero")
+# After these the next bytes are only reached through a label or a branch.
+_TERMINATORS = frozenset({"(bad)", "iret", "iretq", "jmp", "jmpq", "ljmp", "ret", "retq",
+                          "sysret", "sysretq", "ud2"})
 _OPCODES = {RDMSR: "rdmsr", WRMSR: "wrmsr"}
 _CACHE: dict[int, tuple[weakref.ref, tuple[tuple[int, str], ...]]] = {}
+
+
+def _branch_target(mnemonic: str, op_str: str) -> int | None:
+    if not (mnemonic.startswith("j") or mnemonic.startswith("call")):
+        return None
+    try:
+        return int(op_str, 16)
+    except ValueError:  # indirect: *%rax, *(%rip) ...
+        return None
+
+
+def _section_sites(image: Image, sec: Section) -> list[tuple[int, str]]:
+    lines = [ln for ln in image.lines if sec.address <= ln.address < sec.end]
+    data = [(ln.address, ln.address + ln.size) for ln in lines
+            if ln.text.lstrip().lower().startswith(_DATA_DIRECTIVES)]
+    starts = {sec.address, *(ln.address for ln in lines),
+              *(a for a in image.symbols.values() if sec.address <= a < sec.end),
+              *(a for e in image.extable for a in (e.fault, e.fixup)
+                if sec.address <= a < sec.end)}
+    work = sorted(starts, reverse=True)
+    seen: set[int] = set()
+    sites = []
+    while work:
+        pc = work.pop()
+        while sec.address <= pc < sec.end and pc not in seen:
+            if any(b <= pc < e for b, e in data):
+                break
+            seen.add(pc)
+            off = pc - sec.address
+            insn = disassemble_one(sec.data[off:off + 16], pc)
+            name = _OPCODES.get(insn.bytes)
+            if name is not None:
+                sites.append((pc, name))
+            target = _branch_target(insn.mnemonic, insn.op_str)
+            if target is not None and sec.address <= target < sec.end:
+                work.append(target)
+            pc += insn.size
+            if insn.mnemonic in _TERMINATORS:
+                break
+    return sites
 
 
 def find_msr_sites(image: Image) -> tuple[tuple[int, str], ...]:
@@ -33,21 +79,8 @@ def find_msr_sites(image: Image) -> tuple[tuple[int, str], ...]:
     cached = _CACHE.get(id(image))
     if cached is not None and cached[0]() is image:
         return cached[1]
-    sites: list[tuple[int, str]] = []
-    for sec in image.sections:
-        if not sec.executable:
-            continue
-        lines = [ln for ln in image.lines if sec.address <= ln.address < sec.end]
-        data = {ln.address for ln in lines if ln.text.lstrip().lower().startswith(_DATA_DIRECTIVES)}
-        bounds = sorted({sec.address, *(ln.address for ln in lines)}) + [sec.end]
-        for lo, hi in zip(bounds, bounds[1:]):
-            if lo in data or hi <= lo:
-                continue
-            for insn in disassemble(sec.data[lo - sec.address:hi - sec.address], lo):
-                name = _OPCODES.get(insn.bytes)
-                if name is not None:
-                    sites.append((insn.address, name))
-    found = tuple(sites)
+    found = tuple(sorted(site for sec in image.sections if sec.executable
+                         for site in _section_sites(image, sec)))
     _CACHE[id(image)] = (weakref.ref(image), found)
     return found
 

@@ -37,8 +37,9 @@ def test_every_preset_reports_what_its_platform_file_says(preset):
     if r.bios_enabled:
         assert r.seamrr == p.seamrr[0].range(p.max_pa)
         assert (r.keyid_start, r.nr_keyids) == (p.mktme_keyids + 1, p.tdx_keyids)
+        first = p.mktme_keyids + 1
         assert r.kernel_upstream == (f"virt/tdx: BIOS enabled: private KeyID range "
-                                     f"[{p.mktme_keyids + 1}, {p.mktme_keyids + 1 + p.tdx_keyids})",)
+                                     f"[{first}, {first + p.tdx_keyids})",)
         assert r.sysfs["/sys/firmware/tdx/bios_enabled"] == "1"
         assert int(r.sysfs["/sys/firmware/tdx/seamrr_base"], 16) == r.seamrr[0]
     else:
@@ -59,7 +60,8 @@ def test_inconsistent_bios_is_caught_and_the_cpus_named():
 
 def test_tdx_disabled_bios_prints_the_kernel_lines():
     r = detect("tdx-disabled")
-    assert r.kernel_2022 == ("tdx: SEAMRR base is not configured by BIOS", "tdx: SEAMRR not enabled.")
+    assert r.kernel_2022 == ("tdx: SEAMRR base is not configured by BIOS",
+                             "tdx: SEAMRR not enabled.")
     assert r.kernel_upstream == ()  # no TDX KeyIDs: upstream tdx_init() returns quietly
 
 

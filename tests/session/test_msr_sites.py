@@ -1,4 +1,4 @@
-"""Finding RDMSR/WRMSR at real instruction boundaries, and the Session wiring them to the platform."""
+"""RDMSR/WRMSR found at real instruction boundaries, and the Session wiring them to the platform."""
 
 from __future__ import annotations
 
