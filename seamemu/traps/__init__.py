@@ -1,5 +1,13 @@
 """Instruction semantics (SEAMCALL, TDCALL, VMXON/VMXOFF, RDMSR/WRMSR): CPU state in, decision out."""
 
+from seamemu.traps.msr import (
+    RDMSR_CHECKS,
+    WRMSR_CHECKS,
+    decide_rdmsr,
+    decide_wrmsr,
+    execute_rdmsr,
+    execute_wrmsr,
+)
 from seamemu.traps.seamcall import (
     EXIT_REASON_SEAMCALL,
     LOADER_BIT,
@@ -51,6 +59,7 @@ __all__ = [
     "Effect",
     "KINDS",
     "LOADER_BIT",
+    "RDMSR_CHECKS",
     "SEAMCALL_CHECKS",
     "SEAMCALL_LENGTH",
     "SeamcallInputs",
@@ -59,14 +68,19 @@ __all__ = [
     "VMXOFF_CHECKS",
     "VMXOFF_LENGTH",
     "VMXON_CHECKS",
+    "WRMSR_CHECKS",
+    "decide_rdmsr",
     "decide_seamcall",
     "decide_tdcall",
     "decide_vmxoff",
     "decide_vmxon",
+    "decide_wrmsr",
+    "execute_rdmsr",
     "execute_seamcall",
     "execute_tdcall",
     "execute_vmxoff",
     "execute_vmxon",
+    "execute_wrmsr",
     "render_table",
     "seamcall_checks",
     "vmfail_invalid",

@@ -17,8 +17,7 @@ Simplifications, each a deliberate choice:
   = 0; no VMM is modelled, so the run stops there.
 - WRMSR's canonical-address checks (FS_BASE and friends) are not modelled: none of the MSRs
   this platform implements holds an address that must be canonical.
-- A successful RDMSR/WRMSR is reported with decision kind "executed" (not one of the VMX/SEAM
-  outcome kinds in traps.table.KINDS).
+- A successful RDMSR/WRMSR is reported with decision kind "executed" (traps.table.KINDS).
 """
 
 from __future__ import annotations

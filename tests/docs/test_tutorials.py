@@ -1,0 +1,64 @@
+"""The tutorials are runnable: every `$ seamemu` command in them prints what the text shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seamemu.learn import doccheck
+
+ROOT = Path(__file__).resolve().parents[2]
+TUTORIALS = sorted((ROOT / "docs" / "tutorials").glob("*.md"))
+COMMANDS = [c for path in TUTORIALS for c in doccheck.commands(path)]
+TITLES = (
+    "Why SEAMCALL raises #UD before VMXON",
+    "Why #GP when SEAMRR is off or CPL > 0",
+    "What the kernel's exception table does with the fault",
+    "VMfailInvalid: no module loaded",
+    "Reading CMRs: TDH.SYS.INFO and TDH.SYS.RD",
+    "Bringing the TDX module up",
+)
+
+
+def test_every_tutorial_is_there_and_runnable():
+    titles = {p.read_text(encoding="utf-8").splitlines()[0].lstrip("# ") for p in TUTORIALS}
+    assert set(TITLES) <= titles
+    for path in TUTORIALS:
+        if path.name != "README.md":
+            assert doccheck.commands(path), f"{path.name} has no command to check"
+
+
+@pytest.mark.parametrize("cmd", COMMANDS,
+                         ids=lambda c: f"{c.path.name}:{c.line}:{' '.join(c.argv[1:3])}")
+def test_the_shown_output_is_what_seamemu_prints(cmd):
+    actual = doccheck.run(cmd.argv, ROOT).splitlines()
+    assert doccheck.matches(cmd.expected, actual), (
+        f"{cmd.path.name}:{cmd.line}: `{' '.join(cmd.argv)}` now prints:\n" + "\n".join(actual)
+        + "\n(run python tools/update_docs.py)")
+
+
+def test_placeholders_match_what_they_stand_for():
+    assert doccheck.matches(["a", "...", "z"], ["a", "b", "c", "z"])
+    assert doccheck.matches(["a", "...", "z"], ["a", "z"])
+    assert not doccheck.matches(["a", "...", "z"], ["a", "b"])
+    assert doccheck.matches(["[...] took ... s"], ["[    0.1] took 0.25 s"])
+    assert not doccheck.matches(["x"], ["x", "extra"])
+    assert doccheck.mask(["[    0.000047] took 0.427 s  "]) == ["[...] took ... s"]
+
+
+def test_refresh_rewrites_a_stale_block(tmp_path):
+    doc = tmp_path / "t.md"
+    doc.write_text("intro\n\n```console\n$ seamemu explain --cpl 3 --json\nstale\n```\n")
+    assert doccheck.check(doc, ROOT)
+    assert doccheck.refresh(doc, ROOT)
+    assert not doccheck.check(doc, ROOT)
+    assert '"check": "gp_cpl"' in doc.read_text()
+    assert not doccheck.refresh(doc, ROOT)          # up to date: untouched
+
+
+def test_only_seamemu_commands_are_allowed(tmp_path):
+    doc = tmp_path / "t.md"
+    doc.write_text("```console\n$ rm -rf /\n```\n")
+    with pytest.raises(ValueError, match="only `\\$ seamemu"):
+        doccheck.commands(doc)
