@@ -16,9 +16,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 try:
+    from seamemu.cli import main as seamemu_main
     from seamemu.learn import doccheck
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(ROOT))
+    from seamemu.cli import main as seamemu_main
     from seamemu.learn import doccheck
 
 TUTORIALS = ROOT / "docs" / "tutorials"
@@ -33,10 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     stale = 0
     for path in files:
         if args.check:
-            for bad in doccheck.check(path, ROOT):
+            for bad in doccheck.check(path, ROOT, seamemu_main):
                 print(bad.describe())
                 stale += 1
-        elif doccheck.refresh(path, ROOT):
+        elif doccheck.refresh(path, ROOT, seamemu_main):
             print(f"updated {path.relative_to(ROOT) if path.is_absolute() else path}")
     if args.check and stale:
         print(f"{stale} command(s) out of date: run python tools/update_docs.py", file=sys.stderr)

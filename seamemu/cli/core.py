@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop the guest after N instructions (default 1000000)")
     g.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                    help="stop the guest after this much wall time (default 5)")
+    p.add_argument("--replay", metavar="FILE",
+                   help="replay a `seamemu fuzz` reproducer and explain its finding "
+                        "(exit status 1 while it still reproduces)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_run)
 
@@ -74,6 +77,15 @@ def cmd_asm(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.replay:
+        from seamemu.fuzz.replay import format_replay, replay_file, replay_json
+
+        outcome = replay_file(args.replay)
+        if args.json:
+            C.print_json(replay_json(outcome))
+        else:
+            print(format_replay(outcome))
+        return 1 if outcome.reproduced else 0
     if args.entry is None:
         raise InputError("--entry SYMBOL is required")
     if args.max_insns <= 0 or args.timeout <= 0:

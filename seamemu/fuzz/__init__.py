@@ -1,1 +1,44 @@
-"""Fuzz the register inputs of SEAMCALL calling-convention assembly and find ABI bugs."""
+"""Fuzz the register inputs of SEAMCALL calling-convention assembly and find ABI bugs.
+
+`seamemu fuzz` (run.py) drives workers (engine.py); each runs cases (case.py, generate.py)
+through one reused machine (runner.py) behind a scripted module (oracle.py), checks the named
+rules (rules.py, diff.py), locates and shrinks what breaks them (locate.py, shrink.py,
+analyse.py) and saves reproducers (reproducer.py) that `seamemu run --replay` replays
+(replay.py).  strategies.py exports the same value space as Hypothesis strategies.
+"""
+
+from seamemu.fuzz.case import Answer, Case, Cpu, case_from_json, case_to_json, zero_case
+from seamemu.fuzz.engine import MODES, FuzzConfig, Worker
+from seamemu.fuzz.harness import Harness
+from seamemu.fuzz.replay import ReplayOutcome, format_replay, replay_file, replay_json
+from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer
+from seamemu.fuzz.rules import RULES, Violation
+from seamemu.fuzz.run import run_fuzz
+from seamemu.fuzz.spec import CONVENTIONS, VARIANTS, Spec, make_spec
+
+__all__ = [
+    "CONVENTIONS",
+    "MODES",
+    "RULES",
+    "VARIANTS",
+    "Answer",
+    "Case",
+    "Cpu",
+    "FuzzConfig",
+    "Harness",
+    "ReplayOutcome",
+    "Reproducer",
+    "Spec",
+    "Target",
+    "Violation",
+    "Worker",
+    "case_from_json",
+    "case_to_json",
+    "format_replay",
+    "load_reproducer",
+    "make_spec",
+    "replay_file",
+    "replay_json",
+    "run_fuzz",
+    "zero_case",
+]

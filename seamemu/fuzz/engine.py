@@ -95,9 +95,18 @@ class WorkerStats:
     findings: list[FindingRecord] = field(default_factory=list)
 
     def to_json(self) -> dict:
-        return {"worker": self.worker, "runs": self.runs, "seconds": self.seconds,
+        return {"worker": self.worker, "runs": self.runs, "seconds": round(self.seconds, 3),
                 "edges": self.edges, "features": self.features, "corpus": self.corpus,
                 "imported": self.imported, "findings": [f.to_json() for f in self.findings]}
+
+
+def _rax_kind(rax: int) -> str:
+    """success, sw (the kernel's class 0xFF codes), error (bit 63), or other."""
+    if rax == 0:
+        return "success"
+    if rax >> 40 & 0xFF == 0xFF:
+        return "sw"
+    return "error" if rax >> 63 else "other"
 
 
 class _Stop(BaseException):
@@ -154,8 +163,9 @@ class Worker:
         limit = runs if runs is not None else 1 << 62
         next_report = self._t0 + REPORT_EVERY_S
         next_sync = self._t0 + self.config.sync_seconds
-        if coverage:
+        if coverage:  # resume from this worker's queue, then pick up the others' (AFL++ does too)
             self._load_own_queue()
+            self._sync()
         n = 0
         while n < limit:
             if coverage and self._queue and rng.random() < 0.85:
@@ -228,7 +238,8 @@ class Worker:
         if viols:
             self._violations(case, viols)
         res = obs.res
-        feature = (res.outcome, instr, res.regs_after["rax"] >> 40 & 0xFF)
+        # Outcome feature: how the call ended, what SEAMCALL did, and RAX's kind (not its value).
+        feature = (res.outcome, instr, _rax_kind(res.regs_after["rax"]))
         if coverage:
             new = {e for e in obs.edges if e not in self._features}
             if feature not in self._features:

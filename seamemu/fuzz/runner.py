@@ -85,9 +85,15 @@ class Runner:
         self.watch = WriteWatch(lp, allowed)
         self.coverage = BlockCoverage(lp, self.code_ranges) if observe == "coverage" else None
         self.trace = InsnTrace(lp, self.code_ranges) if observe == "trace" else None
-        self._free = spec.free_regs
-        self._inputs = spec.inputs
+        # Where each register's value sits in the case: raw takes every register from
+        # case.inputs, the others take the caller's own registers from case.regs.
+        names = spec.inputs if spec.convention == "raw" else spec.free_regs
+        sysv = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+        self._arg_index = tuple(names.index(r) if r in names else -1 for r in sysv)
+        via_args = set(sysv) if spec.convention in ("args", "raw") else set()
+        self._dict_regs = tuple((n, i) for i, n in enumerate(names) if n not in via_args)
         self.snapshot = m.snapshot()
+        self._snap_cpu = self.snapshot.cpus[0]
 
     @property
     def addresses(self) -> tuple[int, ...]:
@@ -102,21 +108,28 @@ class Runner:
         spec = self.spec
         m = self.machine
         mod = self.module
-        m.lps[0].cpu = cpu_state(case.cpu)
+        state = cpu_state(case.cpu)
+        if state != self._snap_cpu:  # restore() already put the snapshot's state back
+            m.lps[0].cpu = state
         mod.arm(case.answer, case.cpu.module)
-        regs = dict(zip(self._free, case.regs))
-        regs["rflags"] = case.rflags
         conv = spec.convention
+        values = case.inputs if conv == "raw" else case.regs
+        # SysV argument registers go through `args` (the machine's cheap path); the rest as
+        # `regs`, zeros left out since registers not given start at 0.
+        regs = {n: v for n, i in self._dict_regs if (v := values[i])}
+        if case.rflags:
+            regs["rflags"] = case.rflags
         if conv == "args":
-            args: tuple[int, ...] = (case.leaf, self.struct_pa)
+            a = self._arg_index
+            args: tuple[int, ...] = (case.leaf, self.struct_pa, values[a[2]], values[a[3]],
+                                     values[a[4]], values[a[5]])
             ctypes.memmove(self._struct_host, self._pack.pack(*case.inputs), self.struct_size)
         elif conv == "legacy":
             i = case.inputs
             args = (case.leaf, i[0], i[1], i[2], i[3], 0 if case.out_null else self.struct_pa)
             ctypes.memmove(self._struct_host, self._pack.pack(*case.out), self.struct_size)
         else:
-            args = ()
-            regs.update(zip(self._inputs, case.inputs))
+            args = tuple(values[i] for i in self._arg_index)
             regs["rax"] = case.leaf
         align = case.align
         frame_host = self._top_host - align

@@ -23,6 +23,9 @@ import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
+
+Main = Callable[[Sequence[str]], int]   # seamemu.cli.main
 
 FENCE_OPEN = "```console"
 FENCE_CLOSE = "```"
@@ -70,10 +73,10 @@ def commands(path: Path) -> list[Command]:
     return out
 
 
-def run(argv: tuple[str, ...], cwd: Path) -> str:
-    """Output of `seamemu ARGS` run in-process in `cwd`, as a terminal without colour shows it."""
-    from seamemu.cli import main
+def run(argv: tuple[str, ...], cwd: Path, main: Main) -> str:
+    """Output of `seamemu ARGS` run in-process in `cwd`, as a terminal without colour shows it.
 
+    `main` is seamemu.cli.main, passed in because the CLI sits above this layer."""
     buf = io.StringIO()
     old = os.getcwd()
     env_before = os.environ.get("NO_COLOR")
@@ -144,22 +147,22 @@ class Mismatch:
                 + "\n".join(f"  | {ln}" for ln in self.actual[:40]))
 
 
-def check(path: Path, cwd: Path) -> list[Mismatch]:
+def check(path: Path, cwd: Path, main: Main) -> list[Mismatch]:
     """Run every command of `path`; the ones whose output differs from the text."""
     bad = []
     for cmd in commands(path):
-        actual = run(cmd.argv, cwd).splitlines()
+        actual = run(cmd.argv, cwd, main).splitlines()
         if not matches(cmd.expected, actual):
             bad.append(Mismatch(cmd, tuple(actual)))
     return bad
 
 
-def refresh(path: Path, cwd: Path) -> bool:
+def refresh(path: Path, cwd: Path, main: Main) -> bool:
     """Rewrite the outputs in `path` from the commands; True when the file changed."""
     lines = path.read_text(encoding="utf-8").splitlines()
     new = list(lines)
     for cmd in reversed(commands(path)):
-        actual = run(cmd.argv, cwd).splitlines()
+        actual = run(cmd.argv, cwd, main).splitlines()
         if matches(cmd.expected, actual):
             continue
         new[cmd.start:cmd.end] = mask(actual)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from seamemu.cli import main
 from seamemu.learn import doccheck
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +33,7 @@ def test_every_tutorial_is_there_and_runnable():
 @pytest.mark.parametrize("cmd", COMMANDS,
                          ids=lambda c: f"{c.path.name}:{c.line}:{' '.join(c.argv[1:3])}")
 def test_the_shown_output_is_what_seamemu_prints(cmd):
-    actual = doccheck.run(cmd.argv, ROOT).splitlines()
+    actual = doccheck.run(cmd.argv, ROOT, main).splitlines()
     assert doccheck.matches(cmd.expected, actual), (
         f"{cmd.path.name}:{cmd.line}: `{' '.join(cmd.argv)}` now prints:\n" + "\n".join(actual)
         + "\n(run python tools/update_docs.py)")
@@ -50,11 +51,11 @@ def test_placeholders_match_what_they_stand_for():
 def test_refresh_rewrites_a_stale_block(tmp_path):
     doc = tmp_path / "t.md"
     doc.write_text("intro\n\n```console\n$ seamemu explain --cpl 3 --json\nstale\n```\n")
-    assert doccheck.check(doc, ROOT)
-    assert doccheck.refresh(doc, ROOT)
-    assert not doccheck.check(doc, ROOT)
+    assert doccheck.check(doc, ROOT, main)
+    assert doccheck.refresh(doc, ROOT, main)
+    assert not doccheck.check(doc, ROOT, main)
     assert '"check": "gp_cpl"' in doc.read_text()
-    assert not doccheck.refresh(doc, ROOT)          # up to date: untouched
+    assert not doccheck.refresh(doc, ROOT, main)          # up to date: untouched
 
 
 def test_only_seamemu_commands_are_allowed(tmp_path):

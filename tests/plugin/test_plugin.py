@@ -134,3 +134,12 @@ def test_the_plugin_module_is_import_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_seam_strategies_skips_cleanly_without_the_fuzzer(run, monkeypatch):
+    monkeypatch.setitem(sys.modules, "seamemu.fuzz.strategies", None)   # import fails
+    result = run("""
+        def test_uses_strategies(seam_strategies):
+            assert False, "not reached"
+    """)
+    result.assert_outcomes(skipped=1)

@@ -1,0 +1,113 @@
+"""`seamemu fuzz`: fuzz the register inputs of a SEAMCALL calling-convention stub."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from seamemu.cli import common as C
+from seamemu.errors import InputError
+from seamemu.fuzz.engine import MODES, FuzzConfig
+from seamemu.fuzz.reproducer import Target
+from seamemu.fuzz.spec import CONVENTIONS, VARIANTS
+from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, stub
+
+DEFAULT_SECONDS = 60.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "fuzz", help="fuzz a SEAMCALL stub's register inputs and report ABI bugs with reproducers",
+        description="Run a stub on generated inputs, CPU states and module answers, check the "
+                    "calling-convention invariants on every run, and save a shrunk reproducer "
+                    "per finding (replay it with `seamemu run --replay FILE`).  Exit status 1 "
+                    "when something was found.")
+    C.add_source_options(p, entry_default=DEFAULT_ENTRY)
+    p.add_argument("--convention", choices=CONVENTIONS, default="args",
+                   help="args: RDI=leaf, RSI=struct tdx_module_args; legacy: the 2022 "
+                        "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given")
+    p.add_argument("--variant", choices=VARIANTS,
+                   help="args only: plain (__seamcall), ret (__seamcall_ret) or saved "
+                        "(__seamcall_saved_ret); default: from the entry's name")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--time", type=float, metavar="SECONDS",
+                        help=f"run for this long (default {DEFAULT_SECONDS:g} s)")
+    budget.add_argument("--runs", type=int, metavar="N", help="stop after N runs (over all jobs)")
+    p.add_argument("--seed", type=int, metavar="N", help="seed of the generator (default: random)")
+    p.add_argument("--out", default="seamemu-fuzz", metavar="DIR",
+                   help="corpus and findings directory, shareable between workers (default ./seamemu-fuzz)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--worker-id", default="w", metavar="ID",
+                   help="this invocation's worker name in --out (give each machine its own)")
+    p.add_argument("--mode", choices=MODES, default="random",
+                   help="random (default, fastest), coverage (block-coverage guided, corpus in "
+                        "--out) or hypothesis (cases from the exported Hypothesis strategies)")
+    p.add_argument("--diff", nargs="+", metavar="FILE",
+                   help="differential mode: also run this implementation (the reference) on "
+                        "every case and report where the two disagree")
+    p.add_argument("--diff-entry", metavar="SYMBOL", help="entry of the reference (default: --entry)")
+    p.add_argument("--quiet", action="store_true", help="no progress line")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_fuzz)
+
+
+def cmd_fuzz(args: argparse.Namespace) -> int:
+    from seamemu.fuzz.run import ProgressLine, run_fuzz
+
+    if args.entry is None:
+        raise InputError("--entry SYMBOL is required")
+    if args.variant and args.convention != "args":
+        raise InputError(f"--variant {args.variant}: only the args convention has variants")
+    if args.jobs < 1:
+        raise InputError(f"--jobs {args.jobs}: must be at least 1")
+    asm = args.asm or [str(stub(ARGS_STUB))]
+    for path in asm + (args.diff or []):
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: no such assembly file")
+    defines = C.defines(args)
+    target = Target.of(asm, args.entry, args.include, defines, args.assembler)
+    reference = None
+    if args.diff:
+        reference = Target.of(args.diff, args.diff_entry or args.entry, args.include, defines,
+                              args.assembler)
+    seconds = args.time if args.time is not None or args.runs is not None else DEFAULT_SECONDS
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
+    config = FuzzConfig(target, args.convention, args.variant, mode=args.mode, runs=args.runs,
+                        seconds=seconds, seed=seed, out=args.out, jobs=args.jobs,
+                        reference=reference, worker_id=args.worker_id)
+    line = None if args.quiet else ProgressLine()
+    try:
+        summary = run_fuzz(config, progress=line)
+    finally:
+        if line is not None:
+            line.close()
+    if args.json:
+        C.print_json(summary)
+    else:
+        print(format_summary(summary))
+    return 1 if summary["findings"] else 0
+
+
+def format_summary(s: dict) -> str:
+    label = s["convention"] if s["convention"] != "args" else f"args/{s['variant']}"
+    lines = [f"seamemu fuzz: {s['entry']} ({label}), {s['mode']} mode, seed {s['seed']}",
+             f"  {s['runs']:,} runs in {s['seconds']:.1f} s ({s['runs_per_s']:,.0f}/s, "
+             f"{s['runs_per_s_per_worker']:,.0f}/s per worker, {s['jobs']} job(s))"]
+    cov = s["coverage"]
+    lines.append(f"  coverage: {cov['edges']} edges, {cov['features']} features; corpus {s['corpus']}")
+    if s.get("reference"):
+        lines.append(f"  reference: {', '.join(s['reference']['asm'])} :: {s['reference']['entry']}")
+    if not s["findings"]:
+        lines.append("no findings")
+        return "\n".join(lines)
+    lines.append(f"{len(s['findings'])} finding(s):")
+    for f in s["findings"]:
+        lines.append(f"  {f['rule']} at {f['location']}" + (f"  ({f['source']})" if f["source"] else ""))
+        lines.append(f"    {f['detail']}")
+        lines.append(f"    reproducer: {f['reproducer']}")
+    lines.append("replay one with: seamemu run --replay FILE")
+    return "\n".join(lines)
+
+
+__all__ = ["cmd_fuzz", "format_summary", "register"]
