@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError

@@ -17,19 +17,19 @@ from seamemu.fuzz.run import run_fuzz
 from seamemu.fuzz.spec import CONVENTIONS, VARIANTS, Spec, make_spec
 
 __all__ = [
-    "CONVENTIONS",
-    "MODES",
-    "RULES",
-    "VARIANTS",
     "Answer",
+    "CONVENTIONS",
     "Case",
     "Cpu",
     "FuzzConfig",
     "Harness",
+    "MODES",
+    "RULES",
     "ReplayOutcome",
     "Reproducer",
     "Spec",
     "Target",
+    "VARIANTS",
     "Violation",
     "Worker",
     "case_from_json",

@@ -68,15 +68,17 @@ class Analyst:
                 return f
         return None
 
-    def shrink(self, case: Case, rule: str, address: int, budget: int = 800) -> tuple[Case, Found]:
-        """The simplest case showing (rule, address), and the finding as it shows there."""
+    def shrink(self, case: Case, rule: str, address: int,
+               budget: int = 800) -> tuple[Case, Found] | None:
+        """The simplest case showing (rule, address) and the finding as it shows there; None
+        if the case does not show it again (a run that depends on more than its case)."""
+        if self.reproduces(case, rule, address) is None:
+            return None
         small = shrink(case, lambda c: self.reproduces(c, rule, address) is not None, budget)
         found = self.reproduces(small, rule, address)
-        if found is None:  # cannot happen: shrink keeps only cases that reproduce
-            small = case
-            found = self.reproduces(case, rule, address)
-        assert found is not None
-        return small, found
+        if found is None:
+            small, found = case, self.reproduces(case, rule, address)
+        return None if found is None else (small, found)
 
     def location(self, address: int) -> tuple[str, str]:
         """("symbol+0xoff", "file:line: source text") for a code address."""

@@ -156,12 +156,12 @@ def _u64(v: Any, where: str) -> int:
 
 
 __all__ = [
-    "FRAME_WORDS",
-    "NORMAL_CPU",
-    "RFLAGS_ENTRY_MASK",
     "Answer",
     "Case",
     "Cpu",
+    "FRAME_WORDS",
+    "NORMAL_CPU",
+    "RFLAGS_ENTRY_MASK",
     "case_from_json",
     "case_to_json",
     "zero_case",

@@ -125,4 +125,4 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-__all__ = ["QUEUE_KIND", "CorpusDir"]
+__all__ = ["CorpusDir", "QUEUE_KIND"]

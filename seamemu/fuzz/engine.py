@@ -63,8 +63,10 @@ class FuzzConfig:
             raise InputError(f"--jobs {self.jobs}: must be at least 1")
 
 
-@dataclass
+@dataclass(frozen=True)
 class FindingRecord:
+    """One finding as a campaign reports it."""
+
     rule: str
     key: str
     location: str
@@ -85,6 +87,8 @@ class FindingRecord:
 
 @dataclass
 class WorkerStats:
+    """A worker's counters (mutable: the worker updates them as it runs)."""
+
     worker: str
     runs: int = 0
     seconds: float = 0.0
@@ -92,12 +96,14 @@ class WorkerStats:
     features: int = 0
     corpus: int = 0
     imported: int = 0
+    unstable: int = 0      # violations that did not show again on a rerun (not saved)
     findings: list[FindingRecord] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"worker": self.worker, "runs": self.runs, "seconds": round(self.seconds, 3),
                 "edges": self.edges, "features": self.features, "corpus": self.corpus,
-                "imported": self.imported, "findings": [f.to_json() for f in self.findings]}
+                "imported": self.imported, "unstable": self.unstable,
+                "findings": [f.to_json() for f in self.findings]}
 
 
 def _rax_kind(rax: int) -> str:
@@ -115,6 +121,8 @@ class _Stop(BaseException):
 
 
 class Worker:
+    """One fuzzing loop with its own machines (fast, traced, reference) and counters."""
+
     def __init__(self, config: FuzzConfig, index: int, image: Image, ref_image: Image | None = None,
                  report: Callable[[WorkerStats], None] | None = None) -> None:
         self.config = config
@@ -172,6 +180,7 @@ class Worker:
                 case = gen.mutate(rng.choice(self._queue))
             else:
                 case = gen.case()
+            self.stats.runs = n  # the run a finding is credited to
             one(case, coverage)
             n += 1
             if not n & 63:
@@ -186,8 +195,6 @@ class Worker:
                     next_sync = now + self.config.sync_seconds
                     self._sync()
         self.stats.runs = n
-        if coverage:
-            self._sync()
 
     def step(self, n: int) -> None:
         """Run `n` generated cases with no clock, corpus or reporting (for benchmarks)."""
@@ -197,7 +204,7 @@ class Worker:
         self.stats.runs += n
 
     def _run_hypothesis(self, runs: int | None) -> None:
-        from hypothesis import HealthCheck, Phase, given, settings
+        from hypothesis import HealthCheck, Phase, Verbosity, given, settings
         from hypothesis import seed as hseed
 
         from seamemu.fuzz.strategies import fuzz_cases
@@ -207,7 +214,8 @@ class Worker:
 
         @hseed(self.config.seed)
         @settings(max_examples=runs or 1_000_000_000, database=None, deadline=None,
-                  phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+                  phases=[Phase.generate], suppress_health_check=list(HealthCheck),
+                  verbosity=Verbosity.quiet)
         @given(fuzz_cases(self.spec, addresses=self.fast.addresses))
         def prop(case: Case) -> None:
             now = time.perf_counter()
@@ -284,7 +292,11 @@ class Worker:
             record = self._record(existing.finding, path)
         elif self.corpus.claim(path):
             try:
-                small, found = analyst.shrink(case, f.rule, f.address, self.config.shrink_budget)
+                shrunk = analyst.shrink(case, f.rule, f.address, self.config.shrink_budget)
+                if shrunk is None:  # not reproducible from the case alone: not a finding
+                    self.stats.unstable += 1
+                    return
+                small, found = shrunk
                 ref = FindingRef(found.rule, found.key, location, found.address, source, found.detail)
                 Reproducer(self.config.target, self.spec.convention, self.spec.variant, small, ref,
                            self.config.reference,
@@ -345,4 +357,4 @@ class Worker:
         self._report(time.perf_counter())
 
 
-__all__ = ["ANALYSES_PER_KEY", "MODES", "FindingRecord", "FuzzConfig", "Worker", "WorkerStats"]
+__all__ = ["ANALYSES_PER_KEY", "FindingRecord", "FuzzConfig", "MODES", "Worker", "WorkerStats"]

@@ -207,4 +207,4 @@ class Generator:
         return (v + rng.choice((-16, -2, -1, 1, 2, 16))) & MASK64
 
 
-__all__ = ["RANDOM", "Generator"]
+__all__ = ["Generator", "RANDOM"]

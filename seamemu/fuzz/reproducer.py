@@ -200,5 +200,13 @@ def _find(path: str, base: Path | None, where: str) -> str:
     raise ReplayError(f"{where}: assembly file {path} not found")
 
 
-__all__ = ["KIND", "SCHEMA", "FindingRef", "Reproducer", "Target", "load_reproducer",
-           "reproducer_from_json", "sha256_of"]
+__all__ = [
+    "FindingRef",
+    "KIND",
+    "Reproducer",
+    "SCHEMA",
+    "Target",
+    "load_reproducer",
+    "reproducer_from_json",
+    "sha256_of",
+]

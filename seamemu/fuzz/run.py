@@ -138,8 +138,8 @@ class ProgressLine:
     """The live line on stderr: runs, rate, coverage, corpus, findings; redrawn in place on a
     terminal, printed every few seconds otherwise."""
 
-    def __init__(self, stream: TextIO = sys.stderr, every_s: float | None = None) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, every_s: float | None = None) -> None:
+        self.stream = stream = stream if stream is not None else sys.stderr
         self.tty = stream.isatty()
         self.every = every_s if every_s is not None else (0.5 if self.tty else 10.0)
         self._last = 0.0

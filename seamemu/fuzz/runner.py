@@ -17,12 +17,18 @@ import struct as _struct
 from typing import Mapping, NamedTuple
 
 from seamemu.errors import InputError
-from seamemu.fuzz.case import FRAME_WORDS, Case
+from seamemu.fuzz.case import FRAME_WORDS, NORMAL_CPU, Case
 from seamemu.fuzz.oracle import ScriptedModule, cpu_state
 from seamemu.fuzz.spec import Spec
 from seamemu.image import Image
 from seamemu.machine import PAGE, Bounds, CallResult, Machine
-from seamemu.machine.coverage import BlockCoverage, InsnTrace, WriteWatch
+from seamemu.machine.coverage import (
+    BlockCoverage,
+    InsnTrace,
+    PageGuard,
+    WriteWatch,
+    flush_translations,
+)
 
 FRAME_BYTES = 8 * FRAME_WORDS
 # The struct sits in the middle of its own page, so a stray store just beside it is a store
@@ -30,6 +36,10 @@ FRAME_BYTES = 8 * FRAME_WORDS
 STRUCT_OFFSET = 0x800
 # A stub is a few dozen instructions; a run past this is a hang or a wild jump.
 FUZZ_BOUNDS = Bounds(max_insns=20_000, timeout_s=2.0)
+# Runs between flushes of Unicorn's translation cache, which otherwise grows with every
+# emu_start (coverage.flush_translations): ~6 MB of code buffer at most, a retranslation
+# of a few blocks per flush.
+FLUSH_EVERY = 20_000
 OBSERVE = ("fast", "coverage", "trace")
 
 
@@ -83,6 +93,7 @@ class Runner:
         if self.struct_size:
             allowed.append((self.struct_pa, self.struct_pa + self.struct_size))
         self.watch = WriteWatch(lp, allowed)
+        self.guard = PageGuard(m)
         self.coverage = BlockCoverage(lp, self.code_ranges) if observe == "coverage" else None
         self.trace = InsnTrace(lp, self.code_ranges) if observe == "trace" else None
         # Where each register's value sits in the case: raw takes every register from
@@ -93,12 +104,16 @@ class Runner:
         via_args = set(sysv) if spec.convention in ("args", "raw") else set()
         self._dict_regs = tuple((n, i) for i, n in enumerate(names) if n not in via_args)
         self.snapshot = m.snapshot()
-        self._snap_cpu = self.snapshot.cpus[0]
+        if cpu_state(NORMAL_CPU) != self.snapshot.cpus[0]:
+            raise InputError("fuzz: the machine does not start in the normal CPU state")
+        self._runs = 0
 
     @property
     def addresses(self) -> tuple[int, ...]:
-        """Machine addresses worth trying as register values (struct, stack, code)."""
-        return (self.struct_pa, self.stack_top, self.stack_top - 0x100, self.entry_address)
+        """Machine addresses worth trying as register values: the struct, and the stack below
+        the caller's frame (not the frame itself, nor code: a raw stub may store through
+        any register, and a store there is the caller's own doing)."""
+        return (self.struct_pa, self.stack_top - 0x100)
 
     def in_code(self, address: int) -> bool:
         return any(b <= address < e for b, e in self.code_ranges)
@@ -108,9 +123,8 @@ class Runner:
         spec = self.spec
         m = self.machine
         mod = self.module
-        state = cpu_state(case.cpu)
-        if state != self._snap_cpu:  # restore() already put the snapshot's state back
-            m.lps[0].cpu = state
+        if case.cpu != NORMAL_CPU:  # restore() put the snapshot's (normal) state back
+            m.lps[0].cpu = cpu_state(case.cpu)
         mod.arm(case.answer, case.cpu.module)
         conv = spec.convention
         values = case.inputs if conv == "raw" else case.regs
@@ -136,7 +150,7 @@ class Runner:
         frame_before = bytes(align) + self._frame_pack.pack(*case.frame)
         ctypes.memmove(frame_host, frame_before, align + FRAME_BYTES)
         watch = self.watch
-        watch.hits.clear()
+        watch.clear()
         if self.trace is not None:
             self.trace.reset()
         res = m.call(self.entry, args, regs=regs, stack_align=align)
@@ -155,9 +169,15 @@ class Runner:
             self.trace.check()
             steps, writes = tuple(self.trace.steps), tuple(self.trace.writes)
         obs = Observation(res, after, frame, frame_before, mod.received, mod.calls,
-                          tuple(watch.hits), edges, steps, writes)
+                          tuple(watch.hits) if watch.hits else (), edges, steps, writes)
         m.restore(self.snapshot)
+        self._runs += 1
+        if self._runs >= FLUSH_EVERY:
+            self._runs = 0
+            flush_translations(m)
+        if watch.pages:  # stores outside the stack and struct: undo what restore does not
+            self.guard.repair(watch.pages)
         return obs
 
 
-__all__ = ["FRAME_BYTES", "FUZZ_BOUNDS", "OBSERVE", "STRUCT_OFFSET", "Observation", "Runner"]
+__all__ = ["FRAME_BYTES", "FUZZ_BOUNDS", "OBSERVE", "Observation", "Runner", "STRUCT_OFFSET"]

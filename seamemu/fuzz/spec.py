@@ -13,7 +13,9 @@ written back, and whether instruction faults are left to the caller.
 - legacy (the 2022 series, `__seamcall(fn, rcx, rdx, r8, r9, out)`): RDI->RAX, RSI->RCX,
   RDX->RDX, RCX->R8, R8->R9; RCX-R11 copied to *out (when not NULL) whatever the status,
   nothing on VMfailInvalid; no exception table, so #GP/#UD reach the caller.
-- raw: registers exactly as given; only the SysV rules and "no fault except the SEAMCALL's".
+- raw: registers exactly as given; only the SysV rules (the caller's frame included) and "no
+  fault except the SEAMCALL's"; stores elsewhere are not checked, since any register may be a
+  pointer the caller meant.
 Spec: Linux arch/x86/virt/vmx/tdx/tdxcall.S (both generations) and seamcall.S;
 arch/x86/include/asm/shared/tdx.h; shared/tdx-abi.md §2.
 """
@@ -49,6 +51,8 @@ class Spec:
     faults_to_caller: bool           # #GP/#UD at the SEAMCALL are the caller's to handle
     checks_rax: bool                 # RAX on return is promised
     out_pointer: bool = False        # legacy: the struct pointer may be NULL
+    stray_stores: bool = True        # check stores outside the stack and struct (not raw:
+                                     # there any register may be a pointer the caller gave)
 
     @property
     def free_regs(self) -> tuple[str, ...]:
@@ -81,7 +85,7 @@ def make_spec(convention: str, variant: str | None = None, entry: str = "") -> S
     if convention == "raw":
         regs = tuple(r for r in ENTRY_REGS if r != "rax")
         return Spec("raw", "raw", regs, (), _BASIC, ENTRY_REGS, (), (),
-                    faults_to_caller=True, checks_rax=False)
+                    faults_to_caller=True, checks_rax=False, stray_stores=False)
     raise InputError(f"--convention {convention!r}: expected one of {', '.join(CONVENTIONS)}")
 
 
@@ -99,4 +103,12 @@ def variant_of(entry: str) -> str:
 # R9 the output pointer).  Spec: Linux tdxcall.S @03a423d.
 LEGACY_ARG_OF = {"rcx": "rsi", "rdx": "rdx", "r8": "rcx", "r9": "r8"}
 
-__all__ = ["CONVENTIONS", "ENTRY_REGS", "LEGACY_ARG_OF", "VARIANTS", "Spec", "make_spec", "variant_of"]
+__all__ = [
+    "CONVENTIONS",
+    "ENTRY_REGS",
+    "LEGACY_ARG_OF",
+    "Spec",
+    "VARIANTS",
+    "make_spec",
+    "variant_of",
+]

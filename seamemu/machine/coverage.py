@@ -11,6 +11,8 @@ unicorn#2200), so each observer also drops the translations of the range it watc
   to explain a finding and to locate it.
 - `WriteWatch`: UC_HOOK_MEM_WRITE on the complement of the allowed ranges: the callback runs
   only for a store outside them, so a correct stub costs one range test per store.
+- `PageGuard`: puts back the pages a snapshot does not restore (code, the machine's own
+  pages) after a run that wrote them.
 - `BareCall` / `bare_call_rate`: the reference point for fuzz throughput, a bare `emu_start`
   round trip through the same stub with a hook that only answers SEAMCALL.
 
@@ -39,6 +41,8 @@ from unicorn import x86_const as X
 from seamemu.errors import EngineError, InputError
 from seamemu.image import Image
 from seamemu.machine.lp import LogicalProcessor
+from seamemu.machine.machine import Machine
+from seamemu.machine.memory import CHUNK, PAGE
 
 _MASK64 = (1 << 64) - 1
 _RIP = X.UC_X86_REG_RIP
@@ -150,18 +154,79 @@ class WriteWatch(_Observer):
         super().__init__(lp, watched)
         self.allowed = tuple(sorted(allowed))
         self.hits: list[tuple[int, int, int]] = []
+        self.pages: set[int] = set()   # every page written outside the allowed ranges
         for b, e in watched:
             self._add(UC_HOOK_MEM_WRITE, self._on_write, b, e)
 
     def _on_write(self, uc, _access, address: int, size: int, _value, _user) -> None:
         try:
+            self.pages.add(address & ~(PAGE - 1))
+            self.pages.add((address + max(size, 1) - 1) & ~(PAGE - 1))
             if len(self.hits) < 64:  # a runaway loop of stores needs only its first few
                 self.hits.append((uc.reg_read(_RIP), address, size))
         except BaseException as exc:  # noqa: BLE001
             self._fail(exc)
 
+    def clear(self) -> None:
+        self.hits.clear()
+        self.pages.clear()
+
     def _flush(self) -> None:
         pass  # memory hooks are checked at run time: nothing translated needs dropping
+
+
+class PageGuard:
+    """The pages `Machine.restore` does not roll back, kept as they were before any run.
+
+    A snapshot restores the stacks, the scratch in use and everything outside [image, scratch)
+    (machine.py); code, the machine's own pages (sentinel, GDT) and the memory above the
+    stacks it leaves alone, since a correct program never writes there.  A fuzzed stub may:
+    `repair(pages)` copies the original bytes back into the pages a WriteWatch saw written and
+    drops their translations, so one wild store cannot change every later run.
+    """
+
+    def __init__(self, machine: Machine) -> None:
+        self.machine = machine
+        image = machine.image
+        lo = min((s.address for s in image.sections), default=machine.sentinel) & ~(CHUNK - 1)
+        top = machine.stack_top(len(machine.lps) - 1)
+        self.ranges = ((lo, machine.stacks_base), (top, machine.memory.scratch_base))
+        mem = machine.memory
+        self._saved: dict[int, bytes] = {}
+        for b, e in self.ranges:
+            for page in range(b, e, PAGE):
+                data = mem.read(page, PAGE)
+                if data.count(0) != PAGE:
+                    self._saved[page] = data
+        self._zero = bytes(PAGE)
+
+    def covers(self, page: int) -> bool:
+        return any(b <= page < e for b, e in self.ranges)
+
+    def repair(self, pages) -> int:
+        """Put back the guarded pages among `pages`; how many were repaired."""
+        mem = self.machine.memory
+        n = 0
+        for page in pages:
+            if not self.covers(page):
+                continue
+            ctypes.memmove(mem.host_address(page), self._saved.get(page, self._zero), PAGE)
+            for lp in self.machine.lps:
+                lp.uc.ctl_remove_cache(page, page + PAGE)
+            n += 1
+        return n
+
+
+def flush_translations(machine: Machine) -> None:
+    """Drop every LP's translated code.
+
+    Unicorn 2.1.4 translates afresh on each `emu_start`, so its code buffer grows by ~300
+    bytes per call (measured: 2 million `emu_start`s of a lone RET took 600 MB) until the
+    buffer is full; a long fuzz campaign calls this every few ten thousand runs to keep the
+    process small.  The next run retranslates the few blocks it needs.
+    """
+    for lp in machine.lps:
+        lp.uc.ctl_flush_tb()
 
 
 def _complement(allowed: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -248,4 +313,12 @@ def bare_call_rate(image: Image, entry: str, args: Sequence[int | str], seconds:
             return n / (now - t0)
 
 
-__all__ = ["BareCall", "BlockCoverage", "InsnTrace", "WriteWatch", "bare_call_rate"]
+__all__ = [
+    "BareCall",
+    "BlockCoverage",
+    "InsnTrace",
+    "PageGuard",
+    "WriteWatch",
+    "bare_call_rate",
+    "flush_translations",
+]
