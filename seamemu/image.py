@@ -58,6 +58,7 @@ class Image:
     lines: tuple[SourceLine, ...] = ()
     globals: frozenset[str] = frozenset()
     _by_addr: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
+    _names: dict = field(default_factory=dict, compare=False, repr=False)  # symbolize cache
 
     def __post_init__(self) -> None:
         # Symbols sorted by address for symbol+offset lookups; ".L" and numeric locals last.
@@ -74,6 +75,12 @@ class Image:
 
     def symbolize(self, address: int) -> str:
         """`symbol+0xoff` for an address, preferring global names over local labels."""
+        name = self._names.get(address)
+        if name is None:
+            name = self._names[address] = self._symbolize(address)
+        return name
+
+    def _symbolize(self, address: int) -> str:
         addrs = [a for a, _ in self._by_addr]
         i = bisect.bisect_right(addrs, address) - 1
         if i < 0 or self.section_at(address) is None:

@@ -126,8 +126,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise InputError(f"--seconds {args.seconds}: must be positive")
     from seamemu.host.bench import bringup_seconds, sys_rd_rate
 
+    from seamemu.fuzz.bench import fuzz_bench
+
     report = run_bench(seconds=args.seconds, extra={"tdh_sys_rd_via_stub_per_s": sys_rd_rate})
     report["bringup_s"] = bringup_seconds()
+    fuzz = fuzz_bench(args.seconds)
+    report["rates"]["fuzz_runs_per_s"] = fuzz["fuzz_runs_per_s"]
+    report["rates"]["bare_emu_start_same_stub_per_s"] = fuzz["bare_emu_start_round_trips_per_s"]
+    report["ratios"]["fuzz_vs_bare_same_stub"] = fuzz["ratio"]
+    report["targets"]["fuzz_vs_bare_same_stub"] = fuzz["ratio_target"]
+    report.setdefault("notes", {})["fuzz_runs_per_s"] = (
+        "seamemu fuzz, random mode, one worker, on __seamcall_ret; the bare reference is an "
+        "emu_start round trip through the same stub, measured in alternating CPU-time slices")
     if args.json:
         C.print_json(report)
     else:

@@ -82,3 +82,21 @@ def test_shrunk_cases_take_the_planted_path(found):
     # The argument-order bug needs a nonzero R9 input and nothing else.
     (legacy,) = by_name["legacy_arg_order"]
     assert legacy.inputs == (0, 0, 0, 1) and not any(legacy.regs)
+
+
+def test_each_planted_copy_differs_from_the_shipped_stub_only_near_its_marker():
+    """A copy that drifted from asm/ would test an old stub: each differs in one small hunk,
+    and that hunk holds the PLANTED BUG marker."""
+    import difflib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for copy in sorted((root / "tests/fuzz/planted").glob("*/*.S")):
+        shipped = (root / "asm" / copy.name).read_text().splitlines()
+        planted = copy.read_text().splitlines()
+        changed = [ln for ln in difflib.unified_diff(shipped, planted, lineterm="", n=0)
+                   if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+        if not changed:
+            continue  # the unchanged half of a pair (e.g. seamcall.S next to a planted tdxcall.S)
+        assert len(changed) <= 12, (copy, changed)
+        assert any("PLANTED BUG" in ln for ln in changed), (copy, changed)

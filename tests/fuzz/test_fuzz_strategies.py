@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from seamemu.fuzz import Harness, make_spec
 from seamemu.fuzz.case import Case
+from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.strategies import cpu_states, fuzz_cases, leaf_words, module_answers, u64s
 from seamemu.fuzz.values import MASK64, VALID_LEAVES
 
@@ -26,10 +27,13 @@ def test_user_property_holds_on_the_shipped_stub(case):
 def test_user_property_fails_on_a_planted_bug():
     buggy = Harness([planted("output_offset")], "__seamcall_ret")
 
+    # The bug shows only when the module answers (the outputs are written back), so the
+    # property, as a user would write it for an output-struct check, looks at those cases;
+    # unfiltered, a few hundred draws hit it about 1% of the time, which is a flaky test.
     # Generation only: Hypothesis's own shrinking of this failure would take half a minute.
     @settings(max_examples=300, deadline=None, database=None, derandomize=True,
-              phases=[Phase.generate])
-    @given(fuzz_cases(buggy.spec))
+              phases=[Phase.generate], suppress_health_check=[HealthCheck.filter_too_much])
+    @given(fuzz_cases(buggy.spec).filter(lambda c: instruction_outcome(c) == "module"))
     def prop(case):
         assert buggy.check(case) == []
 
