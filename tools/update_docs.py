@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Regenerate the shown output of every `$ seamemu ...` command in docs/tutorials/*.md.
+"""Regenerate the shown output of every `$ seamemu ...` command in docs/tutorials/*.md, and the
+figures the tutorials show (docs/tutorials/figures/*.svg, as `seamemu diagram` draws them).
 
 The tutorials are runnable: tests/docs/test_tutorials.py runs each command and compares its
-output with the text (seamemu/learn/doccheck.py says how, placeholders included).
+output with the text (seamemu/learn/doccheck.py says how, placeholders included), and checks
+that each figure is what the code draws today.
 
-    python tools/update_docs.py          # rewrite the outputs that changed
-    python tools/update_docs.py --check  # exit 1 and name the commands whose output changed
+    python tools/update_docs.py          # rewrite the outputs and figures that changed
+    python tools/update_docs.py --check  # exit 1 and name what changed
 """
 
 from __future__ import annotations
@@ -18,12 +20,32 @@ ROOT = Path(__file__).resolve().parent.parent
 try:
     from seamemu.cli import main as seamemu_main
     from seamemu.learn import doccheck
+    from seamemu.learn.diagram import figure_texts
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(ROOT))
     from seamemu.cli import main as seamemu_main
     from seamemu.learn import doccheck
+    from seamemu.learn.diagram import figure_texts
 
 TUTORIALS = ROOT / "docs" / "tutorials"
+FIGURES = TUTORIALS / "figures"     # drawn for the default platform, as `seamemu diagram`
+
+
+def update_figures(check: bool) -> int:
+    """Write (or, with `check`, only compare) the tutorials' figures; how many were stale."""
+    stale = 0
+    for name, text in figure_texts().items():
+        path = FIGURES / name
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        stale += 1
+        if check:
+            print(f"{path.relative_to(ROOT)}: not what `seamemu diagram` draws today")
+        else:
+            FIGURES.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"updated {path.relative_to(ROOT)}")
+    return stale
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path, help="default: docs/tutorials/*.md")
     args = parser.parse_args(argv)
     files = args.files or sorted(TUTORIALS.glob("*.md"))
-    stale = 0
+    stale = 0 if args.files else update_figures(args.check)
     for path in files:
         if args.check:
             for bad in doccheck.check(path, ROOT, seamemu_main):
@@ -41,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         elif doccheck.refresh(path, ROOT, seamemu_main):
             print(f"updated {path.relative_to(ROOT) if path.is_absolute() else path}")
     if args.check and stale:
-        print(f"{stale} command(s) out of date: run python tools/update_docs.py", file=sys.stderr)
+        print(f"{stale} command output(s) or figure(s) out of date: run python tools/update_docs.py",
+              file=sys.stderr)
         return 1
     return 0
 

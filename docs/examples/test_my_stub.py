@@ -111,3 +111,30 @@ def test_any_nonzero_attributes_are_refused(seam_my, rcx):
     else:
         assert r.calls[-1].status_name == "TDX_OPERAND_INVALID(RCX)"
     assert_abi_preserved(r)
+
+
+def expected_outcome(cpu) -> tuple[str, str]:
+    """What the CPU does with SEAMCALL in this state, in the SDM's order: #UD outside VMX
+    operation, #GP(0) at CPL > 0 or with SEAMRR off, VMfailInvalid without a module."""
+    if not cpu.vmx:
+        return "#UD", "TDX_SEAMCALL_UD"
+    if cpu.cpl > 0 or not cpu.seamrr:
+        return "#GP", "TDX_SEAMCALL_GP"
+    if not cpu.module:
+        return "VMfailInvalid", "TDX_SEAMCALL_VMFAILINVALID"
+    return "returned", "TDX_SUCCESS"
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_cpu_state_the_fuzzer_draws(seam_my, seam_strategies, data):
+    # seam_strategies is seamemu.fuzz.strategies: the CPU states `seamemu fuzz` explores.
+    cpu = data.draw(seam_strategies.cpu_states(), label="cpu")
+    seam_my.reset_module()
+    seam_my.state(vmx=cpu.vmx, seamrr=cpu.seamrr, cpl=cpu.cpl, module=cpu.module)
+    r = seam_my.call("my_seamcall", convention="raw", rdi=TDH_SYS_INIT, rsi=0)
+    outcome, status = expected_outcome(cpu)
+    assert_outcome(r, outcome)
+    assert_status(r, status)
+    assert_abi_preserved(r)

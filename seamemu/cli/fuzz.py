@@ -10,7 +10,7 @@ from seamemu.errors import InputError
 from seamemu.fuzz.engine import MODES, FuzzConfig
 from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.spec import CONVENTIONS, VARIANTS
-from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, stub
+from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, LEGACY_ENTRY, LEGACY_STUB, stub
 
 DEFAULT_SECONDS = 60.0
 
@@ -20,9 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fuzz", help="fuzz a SEAMCALL stub's register inputs and report ABI bugs with reproducers",
         description="Run a stub on generated inputs, CPU states and module answers, check the "
                     "calling-convention invariants on every run, and save a shrunk reproducer "
-                    "per finding (replay it with `seamemu run --replay FILE`).  Exit status 1 "
+                    "per finding (replay it with `seamemu run --replay FILE`).  Without --asm "
+                    "the shipped stub of the convention is fuzzed (entry __seamcall_ret, or "
+                    "__seamcall for legacy); with --asm, --entry is required.  Exit status 1 "
                     "when something was found.")
-    C.add_source_options(p, entry_default=DEFAULT_ENTRY)
+    C.add_source_options(p)
     p.add_argument("--convention", choices=CONVENTIONS, default="args",
                    help="args: RDI=leaf, RSI=struct tdx_module_args; legacy: the 2022 "
                         "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given")
@@ -54,21 +56,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from seamemu.fuzz.run import ProgressLine, run_fuzz
 
-    if args.entry is None:
-        raise InputError("--entry SYMBOL is required")
     if args.variant and args.convention != "args":
         raise InputError(f"--variant {args.variant}: only the args convention has variants")
     if args.jobs < 1:
         raise InputError(f"--jobs {args.jobs}: must be at least 1")
-    asm = args.asm or [str(stub(ARGS_STUB))]
-    for path in asm + (args.diff or []):
+    for path in (args.asm or []) + (args.diff or []):
         if not os.path.isfile(path):
             raise InputError(f"{path}: no such assembly file")
+    asm, entry = _target(args)
     defines = C.defines(args)
-    target = Target.of(asm, args.entry, args.include, defines, args.assembler)
+    target = Target.of(asm, entry, args.include, defines, args.assembler)
     reference = None
     if args.diff:
-        reference = Target.of(args.diff, args.diff_entry or args.entry, args.include, defines,
+        reference = Target.of(args.diff, args.diff_entry or entry, args.include, defines,
                               args.assembler)
     seconds = args.time if args.time is not None or args.runs is not None else DEFAULT_SECONDS
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
@@ -86,6 +86,21 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     else:
         print(format_summary(summary))
     return 1 if summary["findings"] else 0
+
+
+def _target(args: argparse.Namespace) -> tuple[list[str], str]:
+    """The files and entry to fuzz: the shipped stub of the convention when --asm is not given
+    (--entry then defaults to its usual wrapper); with --asm, --entry must say which function."""
+    if args.asm:
+        if args.entry is None:
+            raise InputError("--entry SYMBOL is required with --asm: the function to fuzz")
+        return args.asm, args.entry
+    if args.convention == "legacy":
+        return [str(stub(LEGACY_STUB))], args.entry or LEGACY_ENTRY
+    if args.convention == "raw":
+        raise InputError("--convention raw needs --asm FILE --entry SYMBOL: no shipped stub "
+                         "takes its registers as given")
+    return [str(stub(ARGS_STUB))], args.entry or DEFAULT_ENTRY
 
 
 def format_summary(s: dict) -> str:

@@ -41,14 +41,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, metavar="N",
                    help=f"keep at most N instructions (default {DEFAULT_MAX_STEPS})")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                   help="ANSI colour: auto (default) when stdout is a terminal")
-    p.add_argument("--json", action="store_true")
+                   help="ANSI colour: auto (default) when stdout is a terminal and NO_COLOR "
+                        "is unset")
+    p.add_argument("--json", action="store_true",
+                   help="the trace as JSON (schema 1): every step with its changes and decisions")
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("explain", help="the SEAMCALL decision for a CPU state in plain words, and "
                                        "what the kernel does with it; with --leaf, the leaf too")
     _call_options(p)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="the explanation as JSON (schema 1): rows, decision, kernel view, result")
     p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("diagram", help="SVG figures drawn from the tables the code runs on")

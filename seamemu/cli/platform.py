@@ -163,11 +163,14 @@ def format_hotplug(run) -> str:
         "",
         "after the event:",
     ]
+    out[1:1] = [f"setup:     {line}" for line in run.setup]
     if run.cmrs is not None:
         cmrs = ", ".join(fmt_range(b, n) for b, n in run.cmrs.cmrs)
         out.append(f"  {run.cmrs.method} reports the CMRs (static since MCHECK): {cmrs}")
     else:
         out.append(f"  CMRs not read: {run.cmrs_skipped}")
+    if run.seamcall is not None:
+        out += [f"  {line}" for line in run.seamcall.report().splitlines()]
     if run.probe is not None:
         out += [f"  {line}" for line in run.probe.report().splitlines()]
     return "\n".join(out)

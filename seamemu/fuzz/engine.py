@@ -7,9 +7,10 @@ Modes:
   hypothesis  cases drawn by Hypothesis from the exported strategies (strategies.py)
 A reference implementation (differential mode) runs every case too, in any mode.
 
-A violation seen on the fast path is analysed on the traced machine at most a few times per
-(rule, register or field, hint, instruction outcome): that gives its code location, and a
-(rule, location) not seen before becomes a finding, shrunk and saved as a reproducer.
+A violation seen on the fast path is analysed on the traced machine the first few times per
+(rule, register or field, hint, instruction outcome, and in coverage mode block edges), then
+one time in REANALYSE_EVERY: that gives its code location, and a (rule, location) not seen
+before becomes a finding, shrunk and saved as a reproducer.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ from seamemu.image import Image
 
 MODES = ("random", "coverage", "hypothesis")
 ANALYSES_PER_KEY = 3   # traced re-runs per fast-path violation key before it is taken as known
+# ... and after that one in this many of its violations, so that a second code location
+# behind the same key (a branch the key cannot tell apart) is still found.  A traced run
+# costs about three fast ones: a stub broken on every run loses about 7% of its rate.
+REANALYSE_EVERY = 64
 REPORT_EVERY_S = 0.5
 
 
@@ -244,7 +249,7 @@ class Worker:
             if d is not None:
                 viols.append(d)
         if viols:
-            self._violations(case, viols)
+            self._violations(case, viols, obs.edges)
         res = obs.res
         # Outcome feature: how the call ended, what SEAMCALL did, and RAX's kind (not its value).
         feature = (res.outcome, instr, _rax_kind(res.regs_after["rax"]))
@@ -263,13 +268,19 @@ class Worker:
         return False
 
     # -- findings ----------------------------------------------------------------------------
-    def _violations(self, case: Case, viols) -> None:
+    def _violations(self, case: Case, viols, edges: frozenset = frozenset()) -> None:
+        # The key says which path broke the rule as far as the fast run knows: in coverage
+        # mode its block edges too, so a register clobbered on two branches of the same
+        # SEAMCALL outcome is analysed (and located) on each.
         instr = instruction_outcome(case)
-        keys = [(v.rule, v.key, v.hint, instr) for v in viols]
-        if all(self._keys.get(k, 0) >= ANALYSES_PER_KEY for k in keys):
+        seen = self._keys
+        due = False
+        for v in viols:
+            k = (v.rule, v.key, v.hint, instr, edges)
+            n = seen[k] = seen.get(k, 0) + 1
+            due = due or n <= ANALYSES_PER_KEY or not n % REANALYSE_EVERY
+        if not due:
             return
-        for k in keys:
-            self._keys[k] = self._keys.get(k, 0) + 1
         analyst = self.analyst()
         for f in analyst.analyse(case).found:
             if (f.rule, f.address) not in self._found:
@@ -321,7 +332,7 @@ class Worker:
         except ReplayError:
             return None
         same = (rep.finding.rule == f.rule and rep.finding.address == f.address
-                and [s for _, s in rep.target.asm] == [s for _, s in self.config.target.asm])
+                and rep.target.digest == self.config.target.digest)
         return rep if same else None
 
     def _record(self, ref: FindingRef, path) -> FindingRecord:
@@ -357,4 +368,4 @@ class Worker:
         self._report(time.perf_counter())
 
 
-__all__ = ["ANALYSES_PER_KEY", "FindingRecord", "FuzzConfig", "MODES", "Worker", "WorkerStats"]
+__all__ = ["ANALYSES_PER_KEY", "REANALYSE_EVERY", "FindingRecord", "FuzzConfig", "MODES", "Worker", "WorkerStats"]

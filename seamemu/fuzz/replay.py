@@ -17,7 +17,7 @@ from seamemu.frontend import assemble
 from seamemu.fuzz.analyse import Analysis, Analyst
 from seamemu.fuzz.case import NORMAL_CPU, Case
 from seamemu.fuzz.oracle import instruction_outcome
-from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer, sha256_of
+from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer
 from seamemu.fuzz.rules import RULES
 from seamemu.fuzz.spec import Spec
 from seamemu.image import Image
@@ -66,9 +66,9 @@ class ReplayOutcome:
 def replay_file(path: str | Path) -> ReplayOutcome:
     """Load, reassemble, run with a trace, and check the recorded finding."""
     rep = load_reproducer(path)
-    changed = tuple(p for p, sha in rep.target.asm if sha256_of(p) != sha)
+    changed = rep.target.changed()
     if rep.reference is not None:
-        changed += tuple(p for p, sha in rep.reference.asm if sha256_of(p) != sha)
+        changed += rep.reference.changed()
     spec = rep.spec
     try:
         image = _assemble(rep.target)

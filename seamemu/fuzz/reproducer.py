@@ -1,7 +1,8 @@
 """Reproducer files: everything a finding needs to run again, as versioned JSON ("schema": 1).
 
     {"schema": 1, "kind": "seamemu-fuzz-reproducer",
-     "asm": [{"path": ..., "sha256": ...}], "entry": ..., "include": [], "defines": {},
+     "asm": [{"path": ..., "sha256": ...}], "sources": [{"path": ..., "sha256": ...}],
+     "entry": ..., "include": [], "defines": {},
      "assembler": "keystone", "convention": "args", "variant": "ret",
      "reference": null | {"asm": [...], "entry": ..., ...}      (differential mode)
      "leaf", "inputs", "caller_regs", "out_struct", "out_null", "cpu", "module_answer",
@@ -9,6 +10,9 @@
      "finding": {"rule", "key", "location", "address", "source", "detail"},
      "found": {"mode", "seed", "worker", "run"}}
 
+`sources` are the files the assembly #includes (a kernel-style stub keeps its code in an
+included tdxcall.S), relative to the first asm file's directory when below it, so a replay can
+tell that a fix went into one of them.  seamemu's own headers are left out.
 Loading checks every field and raises ReplayError naming the first bad one.
 """
 
@@ -22,6 +26,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from seamemu.errors import ReplayError
+from seamemu.frontend import DEFAULT_INCLUDE_DIR
+from seamemu.frontend.cpp import preprocess_file
 from seamemu.fuzz.case import Case, case_from_json, case_to_json
 from seamemu.fuzz.spec import CONVENTIONS, Spec, make_spec
 
@@ -43,22 +49,60 @@ class Target:
     include: tuple[str, ...] = ()
     defines: tuple[tuple[str, str], ...] = ()
     assembler: str = "keystone"
+    sources: tuple[tuple[str, str], ...] = ()  # (path, sha256) of the files #included
 
     @classmethod
     def of(cls, paths, entry: str, include=(), defines: Mapping[str, str] | None = None,
            assembler: str = "keystone") -> "Target":
         asm = tuple((str(Path(p).resolve()), sha256_of(p)) for p in paths)
-        return cls(asm, entry, tuple(str(Path(d).resolve()) for d in include),
-                   tuple(sorted((defines or {}).items())), assembler)
+        include = tuple(str(Path(d).resolve()) for d in include)
+        defs = tuple(sorted((defines or {}).items()))
+        return cls(asm, entry, include, defs, assembler,
+                   _included(tuple(p for p, _ in asm), include, dict(defs)))
 
     @property
     def paths(self) -> tuple[str, ...]:
         return tuple(p for p, _ in self.asm)
 
+    @property
+    def digest(self) -> tuple:
+        """What the assembled program depends on: equal digests, the same code."""
+        return tuple(s for _, s in self.asm), self.sources
+
+    def changed(self) -> tuple[str, ...]:
+        """The asm and included files that differ from (or are missing since) the recording."""
+        out = [p for p, sha in self.asm if sha256_of(p) != sha]
+        root = Path(self.asm[0][0]).parent
+        for rel, sha in self.sources:
+            path = root / rel
+            try:
+                same = sha256_of(path) == sha
+            except OSError:
+                same = False
+            if not same:
+                out.append(str(path))
+        return tuple(out)
+
     def to_json(self) -> dict:
-        return {"asm": [{"path": p, "sha256": s} for p, s in self.asm], "entry": self.entry,
-                "include": list(self.include), "defines": dict(self.defines),
-                "assembler": self.assembler}
+        return {"asm": [{"path": p, "sha256": s} for p, s in self.asm],
+                "sources": [{"path": p, "sha256": s} for p, s in self.sources],
+                "entry": self.entry, "include": list(self.include),
+                "defines": dict(self.defines), "assembler": self.assembler}
+
+
+def _included(paths: tuple[str, ...], include: tuple[str, ...],
+              defines: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """(path, sha256) of every file the asm files #include, but seamemu's own headers."""
+    root = Path(paths[0]).parent
+    own = Path(DEFAULT_INCLUDE_DIR).resolve()
+    seen: dict[str, str] = {}
+    for p in paths:
+        for name, sha in preprocess_file(p, include, defines).files.items():
+            f = Path(name).resolve()
+            if str(f) in paths or f.is_relative_to(own):
+                continue
+            seen[str(f.relative_to(root)) if f.is_relative_to(root) else str(f)] = sha
+    return tuple(sorted(seen.items()))
 
 
 @dataclass(frozen=True)
@@ -185,7 +229,14 @@ def _target(d: Any, prefix: str, base: Path | None) -> Target:
     assembler = d.get("assembler", "keystone")
     if assembler not in ASSEMBLERS:
         raise ReplayError(f"{prefix}assembler {assembler!r}: expected keystone or gnu")
-    return Target(tuple(refs), entry, tuple(include), tuple(sorted(defines.items())), assembler)
+    sources = d.get("sources", [])
+    if not isinstance(sources, list):
+        raise ReplayError(f"{prefix}sources: expected a list of {{path, sha256}} objects")
+    for i, s in enumerate(sources):
+        if not isinstance(s, dict) or not isinstance(s.get("path"), str) or not isinstance(s.get("sha256"), str):
+            raise ReplayError(f"{prefix}sources[{i}]: expected {{\"path\": ..., \"sha256\": ...}}")
+    return Target(tuple(refs), entry, tuple(include), tuple(sorted(defines.items())), assembler,
+                  tuple((s["path"], s["sha256"]) for s in sources))
 
 
 def _find(path: str, base: Path | None, where: str) -> str:

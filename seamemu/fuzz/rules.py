@@ -179,7 +179,8 @@ def _check_memory(obs: Observation, in_code, out: list[Violation], stray: bool) 
     for rip, address, size in obs.hits if stray else ():
         if in_code(rip):
             out.append(Violation("memory-writes", "outside", f"a {size}-byte store to "
-                                 f"0x{address:016x}, outside the stack and the struct", rip))
+                                 f"0x{address:016x}, outside the stack below the caller's RSP and "
+                                 f"the struct", rip))
             return
     if obs.frame != obs.frame_before:
         off = next(i for i, (a, b) in enumerate(zip(obs.frame, obs.frame_before)) if a != b)

@@ -96,6 +96,7 @@ class Runner:
         self.guard = PageGuard(m)
         self.coverage = BlockCoverage(lp, self.code_ranges) if observe == "coverage" else None
         self.trace = InsnTrace(lp, self.code_ranges) if observe == "trace" else None
+        self.destinations: dict[int, frozenset[str]] = {}  # locate.destinations' cache
         # Where each register's value sits in the case: raw takes every register from
         # case.inputs, the others take the caller's own registers from case.regs.
         names = spec.inputs if spec.convention == "raw" else spec.free_regs

@@ -3,7 +3,9 @@
 Greedy, simplest-first: the CPU state toward a normal host, the module's answer toward
 TDX_SUCCESS with no outputs, the stack toward SysV alignment with a zero frame, then every
 value toward 0 (else 1, its lowest or highest set bit, its low byte or half).  Each step is
-kept only if `still(case)` holds, so what remains nonzero is what the finding needs.
+kept only if `still(case)` holds, so what remains nonzero is what the finding needs.  The
+passes repeat while one still changes something: zeroing an input late in a pass can make a
+module output kept early in it unnecessary.
 """
 
 from __future__ import annotations
@@ -62,9 +64,22 @@ def _put(values: tuple[int, ...], i: int, v: int) -> tuple[int, ...]:
     return values[:i] + (v,) + values[i + 1:]
 
 
+PASSES = 3  # a value freed by a later step (an input zeroed) can let an earlier one go too
+
+
 def shrink(case: Case, still: Still, budget: int = 800) -> Case:
-    """The simplest case found (within `budget` runs) for which `still` holds."""
+    """The simplest case found (within `budget` runs) for which `still` holds: passes over
+    the whole case until one changes nothing (at most PASSES)."""
     s = _Shrinker(still, budget)
+    for _ in range(PASSES):
+        smaller = _pass(s, case)
+        if smaller == case or s.budget <= 0:
+            return smaller
+        case = smaller
+    return case
+
+
+def _pass(s: _Shrinker, case: Case) -> Case:
     # Everything at its simplest at once: often all a finding needs is the CPU state.
     base = case._replace(inputs=(0,) * len(case.inputs), regs=(0,) * len(case.regs),
                          out=(0,) * len(case.out), frame=(0,) * FRAME_WORDS, rflags=0, align=0,
@@ -117,4 +132,4 @@ def _shrink_answer(s: _Shrinker, case: Case) -> Case:
     return case
 
 
-__all__ = ["shrink", "simpler_values"]
+__all__ = ["PASSES", "shrink", "simpler_values"]

@@ -13,7 +13,7 @@ from seamemu.arch.leaves import (
     SEAMLDR_LEAVES,
     SEAMLDR_MODE_BIT,
 )
-from seamemu.arch.status import SEAMLDR_STATUSES, STATUS_CLASS_SHIFT, TDX_STATUSES
+from seamemu.arch.status import SEAMLDR_STATUSES, STATUS_CLASS_SHIFT, STATUS_CLASSES, TDX_STATUSES
 
 MASK64 = (1 << 64) - 1
 
@@ -49,11 +49,14 @@ VERSIONS: tuple[int, ...] = (1, 2, 0x7F, 0xFF)
 # Reserved RAX bits (31:24 and 62:32) a stub must pass through untouched.
 RESERVED_BITS: tuple[int, ...] = (1 << 24, 1 << 31, 1 << 32, 1 << 62, 0x7FFF_FFFF_FF00_0000)
 
-# Completion statuses: every named one, plus one status per class with an operand ID.
+# Completion statuses: every named one, plus error statuses of every class the spec groups
+# (bits 47:40), each with no operand, operand 1 and the SEPT operand ID.  Class 0xFF is the
+# OS's (TDX_SW_ERROR): a module answer in it still has to come back to the caller as is.
 # Spec: seamemu.arch.status (intel/tdx-module tdx_1.5 tdx_error_codes_defs.h).
+STATUS_CLASS_NUMBERS: tuple[int, ...] = tuple(cls for cls, _ in STATUS_CLASSES)
 _CLASS_SAMPLES = tuple(
     (1 << 63) | (cls << STATUS_CLASS_SHIFT) | operand
-    for cls in (0x00, 0x01, 0x02, 0x03, 0x05, 0x06, 0x08, 0x0A, 0x0C, 0x0E, 0x11)
+    for cls in STATUS_CLASS_NUMBERS
     for operand in (0, 1, 0x92)
 )
 STATUSES: tuple[int, ...] = tuple(sorted(
@@ -79,6 +82,7 @@ __all__ = [
     "RESERVED_BITS",
     "SEAMLDR_LEAF_WORDS",
     "STATUSES",
+    "STATUS_CLASS_NUMBERS",
     "SW_CODES",
     "VALID_LEAVES",
     "VERSIONS",

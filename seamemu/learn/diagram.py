@@ -42,7 +42,21 @@ def _legend(svg: Svg, x: float, y: float, kinds: Sequence[str]) -> None:
         stroke, fill = colours(kind)
         svg.rect(x, y - 12, 16, 16, fill=fill, stroke=stroke, rx=3)
         svg.text(x + 22, y + 1, names.get(kind, kind), size=12)
-        x += 34 + 7 * len(names.get(kind, kind))
+        x += 22 + _text_width(names.get(kind, kind), 12) + 20
+
+
+def _text_width(text: str, size: float) -> float:
+    """About how wide `text` renders in DejaVu Sans (advance widths in em, rounded), so that
+    legend entries are evenly spaced whatever their letters."""
+    def em(c: str) -> float:
+        if c == " ":
+            return 0.32
+        if c in "()/[]ilt.,:;|'":
+            return 0.36
+        if c.isupper() or c in "#%@mw":
+            return 0.8
+        return 0.62
+    return size * sum(em(c) for c in text)
 
 
 def decision_tree_svg(checks: tuple[Check, ...] | None = None) -> str:
@@ -178,20 +192,25 @@ def matrix_svg(rows: Sequence[MatrixRow], title: str = "") -> str:
     return svg.render()
 
 
-def write_figures(out: Path, *, platform=None, abi: str | None = None) -> list[Path]:
-    """Write the three figures into `out` (created if needed); return their paths."""
-    out.mkdir(parents=True, exist_ok=True)
+def figure_texts(*, platform=None, abi: str | None = None) -> dict[str, str]:
+    """The three figures as SVG text, by file name (FIGURES order)."""
     p = platform if isinstance(platform, Platform) else load_platform(platform)
     rows = outcome_matrix(platform=p)
     generation = abi or (p.module.abi if p.module is not None else "1.5")
     texts = (decision_tree_svg(), lifecycle_svg(abi=generation), matrix_svg(rows))
+    return dict(zip(FIGURES, texts))
+
+
+def write_figures(out: Path, *, platform=None, abi: str | None = None) -> list[Path]:
+    """Write the three figures into `out` (created if needed); return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in zip(FIGURES, texts):
+    for name, text in figure_texts(platform=platform, abi=abi).items():
         path = out / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)
     return paths
 
 
-__all__ = ["FIGURES", "decision_tree_svg", "lifecycle_svg", "matrix_cells", "matrix_svg",
-           "outcome_label", "write_figures"]
+__all__ = ["FIGURES", "decision_tree_svg", "figure_texts", "lifecycle_svg", "matrix_cells",
+           "matrix_svg", "outcome_label", "write_figures"]

@@ -97,8 +97,14 @@ def explain(session: Session, entry: str, *, leaf: int, inputs: Mapping[str, int
     spec = leaf_spec_or_none(name) if with_leaf and name else None
     return Explanation(lp, name or "unknown leaf", cpu, sin.module_loaded, present, rax, rows,
                        decision if decision is not None else Decision("none", "no row matched", ""),
-                       result, kernel_view(result.rax, leaf=leaf, entry=entry, out=result.out),
+                       result, kernel_view(result.rax, leaf=leaf, entry=entry, out=result.out,
+                                           unhandled=_unhandled(result)),
                        spec)
+
+
+def _unhandled(result: RunResult) -> dict | None:
+    fault = result.fault
+    return fault if fault is not None and not fault.get("handled", True) else None
 
 
 def _leaf_name(rax: int, abi: str) -> str | None:
@@ -151,7 +157,8 @@ def format_explanation(e: Explanation) -> str:
     out += ["   " + ln for ln in e.kernel.lines()]
     if r.calls:
         rec = r.calls[-1]
-        out += ["", f"4. What the module answered: {rec.leaf_name} -> {rec.status_name} "
+        who = "P-SEAMLDR" if e.rax & LOADER_BIT else "module"
+        out += ["", f"4. What the {who} answered: {rec.leaf_name} -> {rec.status_name} "
                     f"(state {rec.state_before} -> {rec.state_after})"]
         if rec.checks:
             out.append(f"   checks run: {', '.join(rec.checks)}")
@@ -164,8 +171,11 @@ def format_explanation(e: Explanation) -> str:
     if e.spec is not None:
         out += ["", f"{'5' if r.calls else '4'}. The leaf, from its registered spec:"]
         out += ["   " + ln for ln in e.spec.explain_lines()]
-    out += ["", f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax)}); "
-                f"the kernel returns {e.kernel.errno_name}"]
+    if e.kernel.returned:
+        out += ["", f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax)}); "
+                    f"the kernel returns {e.kernel.errno_name}"]
+    else:
+        out += ["", f"outcome: unhandled {r.outcome}; the call never returns, the kernel oopses"]
     return "\n".join(out)
 
 
@@ -181,7 +191,9 @@ def explanation_json(e: Explanation) -> dict:
                   "source": r.source} for r in e.rows],
         "decision": e.decision.to_json(),
         "kernel": {"rax": f"0x{e.kernel.code:016x}", "rax_name": e.kernel.code_name,
-                   "errno": e.kernel.errno, "errno_name": e.kernel.errno_name,
+                   "returned": e.kernel.returned,
+                   "errno": e.kernel.errno if e.kernel.returned else None,
+                   "errno_name": e.kernel.errno_name,
                    "how": e.kernel.how, "meaning": e.kernel.meaning,
                    "messages": list(e.kernel.messages)},
         "leaf": None if e.spec is None else {"name": e.spec.name, "lines": e.spec.explain_lines()},

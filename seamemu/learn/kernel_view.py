@@ -8,7 +8,9 @@ for any other value calls its error printer and returns -EIO.  seamcall_err() pr
 "SEAMCALL (0x<fn>) failed: 0x<err>"; seamcall_err_ret() (the seamcall_prerr_ret() callers,
 which use __seamcall_ret) adds RCX..R11 from the argument struct in two lines.
 try_init_module_global() prints "module not loaded" when TDH.SYS.INIT, the first SEAMCALL,
-gets -ENODEV.  pr_fmt is "virt/tdx: ".  The words are ours; the format strings are the
+gets -ENODEV.  pr_fmt is "virt/tdx: ".  A SEAMCALL that faults with no exception-table entry
+(the 2022 series' stub) never returns: the trap handler's fixup_exception() finds nothing and
+the kernel oopses (arch/x86/kernel/traps.c).  The words are ours; the format strings are the
 kernel's facts (what a user will grep the log for).
 """
 
@@ -34,6 +36,7 @@ TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number
 RET_ENTRIES = ("__seamcall_ret", "__seamcall_saved_ret")
 TDX_RND_NO_ENTROPY = status_value("TDX_RND_NO_ENTROPY")
 
+NO_RETURN = "no return (oops)"    # errno_name of a call that faulted with no fixup
 # Errno names as the kernel spells them (Python calls 95 ENOTSUP).
 ERRNO_NAMES = {0: "0", -19: "-ENODEV", -95: "-EOPNOTSUPP", -13: "-EACCES", -5: "-EIO"}
 
@@ -51,7 +54,14 @@ class KernelView:
     messages: tuple[str, ...]        # what ends up in the kernel log
     printer: str = ""                # the function that prints them
 
+    @property
+    def returned(self) -> bool:
+        """False when the call never came back (an exception with no fixup: an oops)."""
+        return self.errno_name != NO_RETURN
+
     def lines(self) -> list[str]:
+        if not self.returned:
+            return [f"no return value: {self.how}", f"  {self.meaning}"]
         out = [f"RAX = 0x{self.code:016x} ({self.code_name})", f"  {self.how}",
                f"  sc_retry_prerr(): {self.meaning} -> {self.errno_name} ({self.errno})"]
         if self.messages:
@@ -63,8 +73,19 @@ class KernelView:
 
 
 def kernel_view(rax: int, *, leaf: int, entry: str = "",
-                out: Mapping[str, int] | None = None) -> KernelView:
-    """How the kernel reads RAX after `entry` returned, for a call of `leaf`."""
+                out: Mapping[str, int] | None = None,
+                unhandled: Mapping | None = None) -> KernelView:
+    """How the kernel reads RAX after `entry` returned, for a call of `leaf`; `unhandled` is
+    the fault report of a call that did not return (no exception-table entry)."""
+    if unhandled is not None:
+        name, where = unhandled.get("name", "the fault"), unhandled.get("symbol", "")
+        return KernelView(
+            rax, "", 0, NO_RETURN,
+            f"{name} at {where or 'the SEAMCALL'} has no exception-table entry, so "
+            f"{entry or 'the function'} never returns",
+            "sc_retry_prerr() is never reached: the kernel's exception handler finds no fixup "
+            "for the faulting address and the kernel oopses (arch/x86/kernel/traps.c: "
+            "fixup_exception() fails, die())", ())
     errno = seamcall_errno(rax)
     name = SW_ERROR_NAMES.get(rax) or status_name(rax)
     messages: tuple[str, ...] = ()
@@ -104,4 +125,4 @@ def kernel_view(rax: int, *, leaf: int, entry: str = "",
                       messages, printer)
 
 
-__all__ = ["ERRNO_NAMES", "KernelView", "PR_FMT", "kernel_view"]
+__all__ = ["ERRNO_NAMES", "KernelView", "NO_RETURN", "PR_FMT", "kernel_view"]

@@ -83,7 +83,14 @@ def _admission(module: "TdxModule", d: Decoded) -> tuple[int, str] | None:
 def dispatch(module: "TdxModule", lp: int, regs: Mapping[str, int],
              mem: GuestMemory) -> SeamReply:
     """One SEAMCALL from `lp`: never raises for any register values."""
-    regs = {name: regs.get(name, 0) & MASK64 for name in ABI_ORDER}
+    return dispatch_full(module, lp, {name: regs.get(name, 0) & MASK64 for name in ABI_ORDER},
+                         mem)
+
+
+def dispatch_full(module: "TdxModule", lp: int, regs: dict[str, int],
+                  mem: GuestMemory) -> SeamReply:
+    """dispatch() for `regs` that already hold every ABI_ORDER register reduced to 64 bits
+    (TdxModule.seamcall builds them while validating)."""
     rax = regs["rax"]
     seq = module.next_seq()
     before = module.state_name()
@@ -126,7 +133,12 @@ def dispatch(module: "TdxModule", lp: int, regs: Mapping[str, int],
     if not d.loader:
         refused = _admission(module, d)
         if refused is not None:
-            note = refused[1] + ("; injection not reached" if pending is not None else "")
+            note = refused[1]
+            if spec is None and not (d.reserved_bits or d.bad_version):
+                # The real module's answer, but the record still says the model has no leaf.
+                note += "; " + ("not modelled" if leaf_info(d.leaf, module.abi)
+                                else "unknown leaf")
+            note += "; injection not reached" if pending is not None else ""
             return _finish(module, rec, regs, spec, refused[0], {}, (), [], note, injected,
                            d.loader)
     if spec is None:
@@ -150,6 +162,12 @@ def dispatch(module: "TdxModule", lp: int, regs: Mapping[str, int],
                    call.mem.written, "; ".join(notes), injected, d.loader)
 
 
+# Naming a status decodes its detail bytes; the few statuses a run produces recur.
+@lru_cache(maxsize=4096)
+def _status_name(status: int, loader: bool) -> str:
+    return status_name(status, loader=loader)
+
+
 def _finish(module: "TdxModule", rec: dict, regs: Mapping[str, int], spec: LeafSpec | None,
             status: int, out: Mapping[str, int], trace: tuple[str, ...],
             written: list[tuple[int, int]], note: str, injected: str | None,
@@ -157,13 +175,14 @@ def _finish(module: "TdxModule", rec: dict, regs: Mapping[str, int], spec: LeafS
     status &= MASK64
     inputs = {"rax": regs["rax"]}
     if spec is not None:
-        inputs.update({reg: regs[reg] for reg, _meaning in spec.inputs})
+        for reg, _meaning in spec.inputs:
+            inputs[reg] = regs[reg]
     record = CallRecord(inputs=inputs, outputs=dict(out), status=status,
-                        status_name=status_name(status, loader=loader),
+                        status_name=_status_name(status, loader),
                         state_after=module.state_name(), note=note, injected=injected,
                         memory_written=tuple(written), checks=trace, **rec)
     module.records.append(record)
     return SeamReply(regs={"rax": status, **out}, fault=None, record=record)
 
 
-__all__ = ["Decoded", "OPERAND_INVALID_RAX", "decode_rax", "dispatch"]
+__all__ = ["Decoded", "OPERAND_INVALID_RAX", "decode_rax", "dispatch", "dispatch_full"]

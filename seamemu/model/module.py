@@ -3,7 +3,9 @@
 The module serves the 1.0 or the 1.5 leaf set (platform.module.abi unless `abi` is given):
 1.0 reads the whole RAX as the leaf number and has TDH.SYS.INFO but no TDH.SYS.RD/RDALL;
 1.5 reads RAX[15:0] as the leaf and RAX[23:16] as its version, and keeps TDH.SYS.INFO
-beside TDH.SYS.RD/RDALL as M15 does.  Every call is recorded as a CallRecord.
+beside TDH.SYS.RD/RDALL as M15 does.  Given an `abi` the platform's module does not serve, it
+runs (and reports the version of) a default module of that generation.  Every call is recorded
+as a CallRecord.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ from typing import Mapping
 
 from seamemu.arch.leaves import ABI_GENERATIONS
 from seamemu.arch.registers import ABI_ORDER
+from seamemu.arch.status import MASK64
 from seamemu.errors import InputError
 from seamemu.model import leaves as _leaves  # noqa: F401  (registers the leaf handlers)
 from seamemu.model.addr import AddressRules
 from seamemu.model.api import CallRecord, GuestMemory, SeamReply
-from seamemu.model.dispatcher import dispatch
+from seamemu.model.dispatcher import dispatch_full
 from seamemu.model.inject import Injector
-from seamemu.model.state import LockHold, ModuleState, SeamldrSession
+from seamemu.model.state import LockHold, ModuleState, SeamldrSession, SysState
 from seamemu.model.values import default_module_info
 from seamemu.platform.facts import ModuleInfo, Platform
+
+# Enum.name is a descriptor lookup; the state is named twice per call record.
+_STATE_NAMES = {st: st.name for st in SysState}
 
 
 class TdxModule:
@@ -42,10 +48,16 @@ class TdxModule:
         self.state = ModuleState()
         self.seamldr = SeamldrSession()
         self.records: list[CallRecord] = []
-        self.seam_ready = platform.module is not None     # SEAMEXTEND.SEAM_READY
-        self._module_info = platform.module
+        # SEAMEXTEND.SEAM_READY.  A failed MCHECK leaves SEAM disabled: the NP-SEAMLDR does not
+        # launch, so neither a P-SEAMLDR nor a module is there to answer and every SEAMCALL
+        # fails with VMfailInvalid (SEAM globally disabled, per the SEAMCALL description).
+        self.seam_ready = platform.module is not None and platform.mcheck_ok
+        # The module reports the version of the generation it serves: a 1.0 override on a
+        # platform describing a 1.5 module must not report 1.5 through TDH.SYS.INFO.
+        info = module_info_for(platform, abi)
+        self._module_info = info if platform.module is not None else None
         # What SEAMLDR.INSTALL installs: the platform's module, else a default of this ABI.
-        self.next_module_info: ModuleInfo = platform.module or default_module_info(abi)
+        self.next_module_info: ModuleInfo = info
         self._seq = 0
 
     # ------------------------------------------------------------------ SeamTarget
@@ -55,7 +67,7 @@ class TdxModule:
         return self.seam_ready and self._module_info is not None
 
     def pseamldr_present(self) -> bool:
-        return bool(self.platform.pseamldr)
+        return bool(self.platform.pseamldr) and self.platform.mcheck_ok
 
     def pseamldr_busy(self, lp: int) -> bool:
         busy = self.seamldr.busy_lp
@@ -64,11 +76,17 @@ class TdxModule:
     def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply:
         if not isinstance(lp, int) or not 0 <= lp < self.platform.num_lps:
             raise InputError(f"lp {lp!r}: the platform has LPs 0..{self.platform.num_lps - 1}")
+        # Hot path (every SEAMCALL): validate and reduce to 64 bits in one pass; only a value
+        # that is not a plain int goes through the full check (int subclasses pass, bool not).
+        get = regs.get
+        full = {}
         for name in ABI_ORDER:
-            value = regs.get(name, 0)
-            if not isinstance(value, int) or isinstance(value, bool):
+            value = get(name, 0)
+            if value.__class__ is not int and (not isinstance(value, int)
+                                               or isinstance(value, bool)):
                 raise InputError(f"register {name}: {value!r} is not an integer")
-        return dispatch(self, lp, regs, mem)
+            full[name] = value & MASK64
+        return dispatch_full(self, lp, full, mem)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -76,7 +94,7 @@ class TdxModule:
         return self._module_info or self.next_module_info
 
     def state_name(self) -> str:
-        return self.state.sys_state.name if self.module_loaded() else "NO_MODULE"
+        return _STATE_NAMES[self.state.sys_state] if self.module_loaded() else "NO_MODULE"
 
     def next_seq(self) -> int:
         self._seq += 1
@@ -124,6 +142,12 @@ class TdxModule:
         return json.dumps(self.records_json(), indent=indent)
 
 
+def module_info_for(platform: Platform, abi: str) -> ModuleInfo:
+    """The platform's module when it serves `abi`, else a default module of that generation."""
+    info = platform.module
+    return info if info is not None and info.abi == abi else default_module_info(abi)
+
+
 def format_record(r: CallRecord) -> str:
     leaf = f"0x{r.leaf:016x}" if r.leaf > 0xFFFF else str(r.leaf)
     ins = " ".join(f"{k}=0x{v:016x}" for k, v in r.inputs.items() if k != "rax")
@@ -135,4 +159,4 @@ def format_record(r: CallRecord) -> str:
     return f"{line} ({extra})" if extra else line
 
 
-__all__ = ["TdxModule", "format_record"]
+__all__ = ["TdxModule", "format_record", "module_info_for"]

@@ -9,6 +9,7 @@ runs them; a test drives each one to its status and checks the order against the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable
 
 from seamemu.arch.leaves import BOTH, leaf_by_name, seamldr_leaf_by_name
@@ -60,11 +61,19 @@ class LeafSpec:
     loader: bool = False
     source: str = ""
 
-    def check(self, check_id: str) -> Check:
+    @cached_property
+    def _checks_by_id(self) -> dict[str, Check]:
+        # Every require() looks its check up; built once (the first check of an id wins).
+        out: dict[str, Check] = {}
         for c in self.checks:
-            if c.id == check_id:
-                return c
-        raise KeyError(f"{self.name} has no check {check_id!r}")
+            out.setdefault(c.id, c)
+        return out
+
+    def check(self, check_id: str) -> Check:
+        try:
+            return self._checks_by_id[check_id]
+        except KeyError:
+            raise KeyError(f"{self.name} has no check {check_id!r}") from None
 
     def checks_for(self, abi: str) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if abi in c.abi)

@@ -64,8 +64,12 @@ NUM_TDX_FEATURES = 1
 
 
 def default_module_info(abi: str) -> ModuleInfo:
-    """What a module installed by the P-SEAMLDR reports when the platform names none."""
-    return ModuleInfo(abi=abi, major=1, minor=0 if abi == "1.0" else 5)
+    """What a module of generation `abi` reports when the platform names none of that
+    generation (a P-SEAMLDR install on a bare platform, or an --abi override).  A 1.0 module
+    has no TDX_FEATURES0 (it is 1.5 metadata), so its value is 0 there."""
+    if abi == "1.0":
+        return ModuleInfo(abi=abi, major=1, minor=0, tdx_features0=0)
+    return ModuleInfo(abi=abi, major=1, minor=5)
 
 
 def _field_values(name: str, platform: Platform, info: ModuleInfo, abi: str,

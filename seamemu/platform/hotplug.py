@@ -19,6 +19,7 @@ from seamemu.errors import InputError
 from seamemu.platform.events import (
     ADD_EVENTS,
     CPU_EVENTS,
+    DRIVER_MEM_ADD,
     MEMORY_EVENTS,
     Decision,
     Event,
@@ -82,9 +83,11 @@ def detect_tdx(platform: Platform, policy: str | Policy) -> tuple[bool, str]:
     is no longer looked at.
     """
     if get_policy(policy).name == "upstream":
+        if platform.tdx_keyids == 0:  # record_keyid_partitioning() fails; tdx_init() is silent
+            return False, "(no kernel message) virt/tdx: no TDX private KeyIDs partitioned"
         if platform.tdx_keyids < 2:
             return False, "virt/tdx: initialization failed: too few private KeyIDs available."
-        return True, "virt/tdx: BIOS enabled: private KeyID range: " \
+        return True, "virt/tdx: BIOS enabled: private KeyID range " \
             f"[{platform.first_tdx_keyid}, {platform.first_tdx_keyid + platform.tdx_keyids})"
     if not platform.mtrrcap_seamrr or not platform.seamrr:
         return False, "tdx: SEAMRR not supported (IA32_MTRRCAP bit 15 clear)"
@@ -97,7 +100,7 @@ def detect_tdx(platform: Platform, policy: str | Policy) -> tuple[bool, str]:
         return False, "tdx: Inconsistent SEAMRR configuration by BIOS"
     if platform.tdx_keyids == 0:
         return False, "tdx: no TDX private KeyIDs partitioned by BIOS"
-    return True, "tdx: TDX enabled by BIOS"
+    return True, "tdx: TDX enabled by BIOS."  # tdx_early_detect() (ML, v3-era series)
 
 
 def tdx_detected(platform: Platform, policy: str | Policy) -> bool:
@@ -176,12 +179,16 @@ def _normalise(regions: list[MemoryRegion]) -> tuple[MemoryRegion, ...]:
 def _apply_memory(p: Platform, e: Event) -> tuple[MemoryRegion, ...]:
     touching = [m for m in p.memory if m.base < e.end and e.base < m.end]
     if e.kind in ADD_EVENTS:
-        busy = [m for m in touching if m.kind != _EMPTY_SLOT]
+        # A driver may also hand present device memory to the kernel: dax/kmem onlines
+        # persistent memory as System RAM.  ACPI hot-add only fills empty slots and holes.
+        fillable = (_EMPTY_SLOT, "persistent") if e.kind == DRIVER_MEM_ADD else (_EMPTY_SLOT,)
+        busy = [m for m in touching if m.kind not in fillable]
         if busy:
             b = busy[0]
+            what = ("empty slots, holes or persistent memory" if e.kind == DRIVER_MEM_ADD
+                    else "empty slots or holes")
             raise InputError(f"{e.describe()}: overlaps present {b.kind} memory "
-                             f"{fmt_range(b.base, b.size)}; only empty slots or holes can gain "
-                             "memory")
+                             f"{fmt_range(b.base, b.size)}; only {what} can gain memory")
         limit = 1 << (p.max_pa - p.keyid_bits)
         if e.end > limit:
             raise InputError(f"{e.describe()}: reaches above {hex64(limit)}, where the KeyID "
@@ -200,7 +207,8 @@ def _apply_memory(p: Platform, e: Event) -> tuple[MemoryRegion, ...]:
 def apply_hotplug(platform: Platform, event: Event) -> Platform:
     """The platform after `event` took effect (call it only for an allowed event).
 
-    Memory add: the range (an empty slot or a hole) becomes usable RAM.  Memory remove: the RAM
+    Memory add: the range (an empty slot or a hole; for a driver add also persistent memory,
+    as dax/kmem onlines it) becomes usable RAM.  Memory remove: the RAM
     becomes an empty slot, absent from then on.  CPU add/remove: the LP becomes present/absent.
     kexec changes nothing physical.  The CMRs are never touched.  Raises InputError when the
     event does not fit the platform (adding over present memory, removing what is not there).

@@ -31,7 +31,7 @@ def format_run(r: RunResult, image: Image) -> str:
         lines.append(f"  stopped by the {b['kind']} bound ({b['limit']:g}) at {b['rip']} <{b['symbol']}>: "
                      f"{b.get('disasm', '')}")
     if r.events:
-        lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax)}; "
+        lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax, r.leaf)}; "
                      f"kernel errno {seamcall_errno(r.rax)})")
     else:
         lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} (no SEAMCALL ran)")

@@ -9,6 +9,12 @@ TDH.SYS.INFO / TDH.SYS.RD still report the CMRs MCHECK verified at boot; a guest
 removed memory faults (#PF, like the kernel touching an unmapped direct-map page) and the
 report says the address was hot-removed.
 
+`run_hotplug` sets the stage a single event needs: a hot-add of memory that is present at boot
+(every CMR is: a CMR hot-add can only follow a removal) or of a CPU that is present is preceded
+by taking it away physically, without asking the kernel, and says so.  After an allowed memory
+removal it also makes a SEAMCALL whose buffers lie in the removed range (TDH.SYS.INFO), to show
+what the module's accesses there do.
+
 Granularity: the platform and the policies work in 4 KiB pages (x86 hotplug really works in
 128 MiB memory blocks, which is what the decision table samples).  The machine follows page
 by page (`PhysicalMemory.set_present`); whole 2 MiB chunks inside a removed range are also
@@ -21,6 +27,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from seamemu.arch.sysinfo import (
+    CMR_INFO_ARRAY_ALIGNMENT,
+    MAX_CMRS,
+    TDSYSINFO_STRUCT_ALIGNMENT,
+    TDSYSINFO_STRUCT_SIZE,
+)
 from seamemu.errors import InputError
 from seamemu.machine import CHUNK, FaultEvent
 from seamemu.platform import (
@@ -35,13 +47,24 @@ from seamemu.platform import (
     present,
     situation_for,
 )
-from seamemu.platform.events import ACPI_CPU_ADD, CPU_EVENTS, MEMORY_EVENTS, REMOVE_EVENTS
+from seamemu.platform.events import (
+    ACPI_CPU_ADD,
+    ACPI_CPU_REMOVE,
+    ACPI_MEM_ADD,
+    ACPI_MEM_REMOVE,
+    ADD_EVENTS,
+    CPU_EVENTS,
+    DRIVER_MEM_REMOVE,
+    MEMORY_EVENTS,
+    REMOVE_EVENTS,
+)
 from seamemu.platform.facts import Platform
 from seamemu.platform.units import fmt_range, hex64
-from seamemu.session.cmr import CmrReport, read_cmrs
+from seamemu.session.cmr import TDH_SYS_INFO, CmrReport, read_cmrs
 from seamemu.session.core import Session
 from seamemu.session.detect import load_platform_spec
-from seamemu.stubs import ARGS_STUB, stub
+from seamemu.session.result import rax_name
+from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, stub
 
 PROBE_STUB = "probe.S"
 DEFAULT_POLICY = "upstream"
@@ -73,6 +96,42 @@ class ProbeResult:
                 "value": None if self.value is None else hex64(self.value),
                 "fault": None if self.fault is None else self.fault.to_json(),
                 "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class SeamcallProbe:
+    """A SEAMCALL whose buffers lie in removed memory: its status and what the module wrote."""
+
+    leaf: str
+    inputs: dict[str, int]
+    outcome: str                     # "returned", or the fault the stub saw
+    status: int                      # RAX after the call
+    written: tuple[tuple[int, int], ...]  # (pa, size) the module really wrote
+    note: str                        # the module's record of accesses nothing answered
+
+    def report(self) -> str:
+        buffers = (f"TDSYSINFO_STRUCT at {hex64(self.inputs['rcx'])}, CMR_INFO array at "
+                   f"{hex64(self.inputs['r8'])}")
+        head = f"{self.leaf} ({buffers}, inside the removed range): "
+        if self.outcome != "returned":
+            return head + self.outcome
+        lines = [head + f"RAX {hex64(self.status)} {rax_name(self.status)}"]
+        if self.written:
+            lines.append("  the module wrote " + ", ".join(fmt_range(a, n)
+                                                         for a, n in self.written))
+        else:
+            lines.append("  the module's writes went nowhere (no memory answers at a removed "
+                         "address: writes are dropped, reads return all-ones); the kernel "
+                         "reading the buffer back would fault")
+        if self.note:
+            lines.append(f"  module record: {self.note}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {"leaf": self.leaf, "inputs": {k: hex64(v) for k, v in self.inputs.items()},
+                "outcome": self.outcome, "status": hex64(self.status),
+                "status_name": rax_name(self.status),
+                "written": [[hex64(a), n] for a, n in self.written], "note": self.note}
 
 
 @dataclass(frozen=True)
@@ -135,6 +194,13 @@ class HotplugEmulation:
         self.results.append(result)
         return result
 
+    def force(self, event: Event) -> str:
+        """Apply `event` physically without asking the kernel (the stage for another event)."""
+        after = apply_hotplug(self.platform, event)
+        change = self._apply(event, after)
+        self.session.platform = after
+        return change
+
     def _apply(self, event: Event, after: Platform) -> str:
         if event.kind in CPU_EVENTS:
             state = "present again" if event.kind == ACPI_CPU_ADD else "absent"
@@ -142,6 +208,7 @@ class HotplugEmulation:
                     "detection skips absent CPUs)")
         if event.kind not in MEMORY_EVENTS:
             return "nothing physical changes"
+        was_there = present(self.platform)(event.base, event.size)  # e.g. dax/kmem's NVDIMM
         mem = self.session.machine.memory
         lo = -(-event.base // CHUNK) * CHUNK
         hi = event.end // CHUNK * CHUNK
@@ -157,6 +224,9 @@ class HotplugEmulation:
         rng = fmt_range(event.base, event.size)
         if event.kind in REMOVE_EVENTS:
             return f"memory {rng} removed from the emulated machine: accesses now fault"
+        if was_there:
+            return (f"device memory {rng} becomes RAM of the emulated machine (it was already "
+                    "present: its contents are kept)")
         return f"memory {rng} added to the emulated machine (zero-filled)"
 
     # -- what a later access or SEAMCALL sees ------------------------------------------------
@@ -175,6 +245,21 @@ class HotplugEmulation:
         """The CMRs as the module reports them (TDH.SYS.INFO on 1.0, TDH.SYS.RD on 1.5)."""
         return read_cmrs(self.session, lp)
 
+    def seamcall_into(self, base: int, lp: int = 0) -> SeamcallProbe:
+        """TDH.SYS.INFO with its output struct at `base` and the CMR_INFO array right after.
+
+        The module checks alignment, size and that the buffers are shared HPAs (not SEAMRR,
+        no KeyID bits), never whether memory is there; the LP must have done TDH.SYS.LP.INIT.
+        """
+        info = -(-base // TDSYSINFO_STRUCT_ALIGNMENT) * TDSYSINFO_STRUCT_ALIGNMENT
+        array = -(-(info + TDSYSINFO_STRUCT_SIZE) // CMR_INFO_ARRAY_ALIGNMENT) \
+            * CMR_INFO_ARRAY_ALIGNMENT
+        inputs = {"rcx": info, "rdx": TDSYSINFO_STRUCT_SIZE, "r8": array, "r9": MAX_CMRS}
+        r = self.session.call(DEFAULT_ENTRY, leaf=TDH_SYS_INFO, inputs=inputs, lp=lp)
+        rec = next((c for c in reversed(r.calls) if c.leaf == TDH_SYS_INFO), None)
+        return SeamcallProbe("TDH.SYS.INFO", inputs, r.outcome, r.rax,
+                             rec.memory_written if rec else (), rec.note if rec else "")
+
 
 @dataclass(frozen=True)
 class HotplugRun:
@@ -185,37 +270,72 @@ class HotplugRun:
     cmrs_skipped: str           # why the CMRs were not read
     probe: ProbeResult | None   # memory events: a load from the range's first byte
     emulation: HotplugEmulation
+    setup: tuple[str, ...] = ()  # what was taken away first so that an add can happen
+    seamcall: SeamcallProbe | None = None  # applied removals: a SEAMCALL into the range
 
     def to_json(self) -> dict:
         doc = self.result.to_json()
+        doc["setup"] = list(self.setup)
         doc["after"] = {
             "cmrs": None if self.cmrs is None else {
                 "method": self.cmrs.method,
                 "cmrs": [[hex64(b), hex64(n)] for b, n in self.cmrs.cmrs]},
             "cmrs_skipped": self.cmrs_skipped or None,
+            "seamcall": None if self.seamcall is None else self.seamcall.to_json(),
             "probe": None if self.probe is None else self.probe.to_json(),
         }
         return doc
+
+
+def _stage(emu: HotplugEmulation, event: Event) -> tuple[str, ...]:
+    """Take away what a hot-add needs absent: present RAM in the range, or a present CPU."""
+    p = emu.platform
+    if event.kind == ACPI_CPU_ADD:
+        if event.lp in p.present_lps:
+            emu.force(Event(ACPI_CPU_REMOVE, lp=event.lp))
+            return (f"CPU {event.lp} is present at boot: it was taken away first (a removal "
+                    "the kernel was not asked about) so that it can be hot-added",)
+        return ()
+    if event.kind not in ADD_EVENTS:
+        return ()
+    remove = ACPI_MEM_REMOVE if event.kind == ACPI_MEM_ADD else DRIVER_MEM_REMOVE
+    notes = []
+    for m in p.memory:
+        lo, hi = max(m.base, event.base), min(m.end, event.end)
+        if m.kind == "usable" and lo < hi:
+            try:
+                emu.force(Event(remove, lo, hi - lo))
+            except InputError as exc:
+                raise InputError(f"{event.describe()}: {fmt_range(lo, hi - lo)} is RAM at boot "
+                                 f"and would have to be taken away first: {exc}") from None
+            notes.append(f"{fmt_range(lo, hi - lo)} is RAM at boot: it was taken away first (a "
+                         "removal the kernel was not asked about) so that it can be hot-added")
+    return tuple(notes)
 
 
 def run_hotplug(platform: Platform | str | Path | None, event: Event, *,
                 policy: str = DEFAULT_POLICY, use_tdx: bool = True) -> HotplugRun:
     """Apply `event` on a fresh emulation of `platform`, then read the CMRs and probe.
 
-    CMRs are read only when the kernel would have initialised the module (use_tdx on, TDX
-    enabled, module present); the probe runs for memory events.
+    A hot-add of present RAM or of a present CPU first takes it away (`setup` says so).  CMRs
+    are read only when the kernel would have initialised the module (use_tdx on, TDX enabled,
+    module present), and then an applied removal is followed by a SEAMCALL into the removed
+    range; the probe (a kernel load) runs for memory events.
     """
-    emu = HotplugEmulation(platform, policy=policy, use_tdx=use_tdx)
+    emu = HotplugEmulation(platform, policy=policy, use_tdx=use_tdx)  # situation fixed here
+    setup = _stage(emu, event)
     result = emu.handle(event)
-    cmrs, why_not = None, ""
+    cmrs, why_not, seamcall = None, "", None
     if not use_tdx:
         why_not = "use_tdx=off: the kernel never initialises the module, so no SEAMCALL is made"
     elif not emu.situation.module_initialized:
         why_not = "the kernel could not initialise the module on this platform"
     else:
         cmrs = emu.read_cmrs()
+        if result.applied and event.kind in REMOVE_EVENTS:
+            seamcall = emu.seamcall_into(event.base)
     probe = emu.probe_read(event.base) if event.kind in MEMORY_EVENTS else None
-    return HotplugRun(result, cmrs, why_not, probe, emu)
+    return HotplugRun(result, cmrs, why_not, probe, emu, setup, seamcall)
 
 
 __all__ = [
@@ -225,5 +345,6 @@ __all__ = [
     "HotplugRun",
     "PROBE_STUB",
     "ProbeResult",
+    "SeamcallProbe",
     "run_hotplug",
 ]

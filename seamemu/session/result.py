@@ -14,9 +14,10 @@ from seamemu.model.api import CallRecord
 INSTRUCTION_FAILURES = ("#UD", "#GP", "VMfailInvalid")
 
 
-def rax_name(value: int) -> str:
-    """RAX after a call through a stub: a kernel software code, or the module's status."""
-    return SW_ERROR_NAMES.get(value) or status_name(value)
+def rax_name(value: int, leaf: int = 0) -> str:
+    """RAX after a call through a stub: a kernel software code, or the status of whichever SEAM
+    software answered (the P-SEAMLDR when the leaf had RAX bit 63 set, else the module)."""
+    return SW_ERROR_NAMES.get(value) or status_name(value, loader=bool(leaf >> 63))
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class RunResult:
             "leaf": self.leaf,
             "outcome": self.outcome,
             "rax": f"0x{self.rax:016x}",
-            "rax_name": rax_name(self.rax),
+            "rax_name": rax_name(self.rax, self.leaf),
             "rule": self.rule,
             "regs": {r: f"0x{self.regs[r]:016x}" for r in GPRS if r in self.regs}
             | {"rflags": f"0x{self.regs.get('rflags', 0):016x}"},

@@ -1,5 +1,6 @@
 """Disassembly with the SEAM-family override, instruction traces, and their rendering."""
 
+from seamemu.trace.decode import decode_buffer
 from seamemu.trace.disasm import Insn, disassemble, disassemble_one
 from seamemu.trace.render import format_trace, use_color
 from seamemu.trace.rules import leaf_spec_or_none, rule_row, rule_table
@@ -28,6 +29,7 @@ __all__ = [
     "TraceStep",
     "TrapNote",
     "build_trace",
+    "decode_buffer",
     "disassemble",
     "disassemble_one",
     "format_trace",

@@ -6,6 +6,7 @@ which would end a listing at the first TDCALL; the SEAM opcode table is consulte
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
@@ -28,6 +29,16 @@ class Insn:
         return f"{self.mnemonic} {self.op_str}".rstrip()
 
 
+# Capstone 5 prints an immediate whose top bit is set in decimal (`movabsq
+# $9223652412319858688, %rdi` for TDX_SW_ERROR) while it prints every other one above 9 in hex;
+# objdump, and the kernel's headers, write them in hex, so the trace does too.
+_DECIMAL_IMM = re.compile(r"\$(\d{2,})\b")
+
+
+def _hex_immediates(op_str: str) -> str:
+    return _DECIMAL_IMM.sub(lambda m: f"${int(m.group(1)):#x}", op_str)
+
+
 @lru_cache(maxsize=2)
 def _engine(att: bool) -> capstone.Cs:
     cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
@@ -42,7 +53,7 @@ def disassemble_one(code: bytes, address: int, att: bool = True) -> Insn:
     if name is not None:
         return Insn(address, 4, bytes(code[:4]), name, "")
     for i in _engine(att).disasm(bytes(code[:16]), address, 1):
-        return Insn(i.address, i.size, bytes(i.bytes), i.mnemonic, i.op_str)
+        return Insn(i.address, i.size, bytes(i.bytes), i.mnemonic, _hex_immediates(i.op_str))
     return Insn(address, 1, bytes(code[:1]), "(bad)", "")
 
 

@@ -149,6 +149,7 @@ def _write_lines(w: MemWrite, p: _Paint, pad: str, verb: str) -> list[str]:
         shown = off + len(chunk)
     if size > shown:
         lines.append(f"{pad}  ... {size - shown} more bytes")
+    lines += [f"{pad}  {line}" for line in w.decoded]
     return lines
 
 

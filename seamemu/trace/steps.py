@@ -5,7 +5,7 @@ address, symbol+offset, bytes and disassembly (SEAM family named by seamemu.trac
 the registers and RFLAGS bits that changed, the memory the CPU stored, and for trapped
 instructions the decision with the table row that made it, the exception path (exception
 table entry, fixup, RAX = trap number) or the module call (leaf, decoded inputs/outputs,
-checks run, memory the module wrote).
+checks run, memory the module wrote, decoded when the layout is known: seamemu.trace.decode).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from seamemu.machine.regs import NAMES
 from seamemu.machine.results import CallResult, FaultEvent, SeamEvent
 from seamemu.machine.tracing import RawStep
 from seamemu.model.api import CallRecord
+from seamemu.trace.decode import decode_buffer
 from seamemu.trace.disasm import disassemble_one
 from seamemu.trace.rules import leaf_spec_or_none, rule_row
 
@@ -48,6 +49,7 @@ class MemWrite:
     by: str = "cpu"
     symbol: str = ""
     note: str = ""                      # e.g. "R8: PA of the CMR_INFO array"
+    decoded: tuple[str, ...] = ()       # the bytes read as the structure the leaf wrote
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ def step_json(s: TraceStep) -> dict:
 
 def _write_json(w: MemWrite) -> dict:
     return {"address": _h(w.address), "size": len(w.data), "data": w.data.hex(), "by": w.by,
-            "symbol": w.symbol, "note": w.note}
+            "symbol": w.symbol, "note": w.note, "decoded": list(w.decoded)}
 
 
 def _trap_json(t: TrapNote) -> dict:
@@ -271,7 +273,8 @@ def _leaf_note(rec: CallRecord, raw: RawStep, memory, image: Image) -> LeafNote:
                 data = b""
         reg = pointers.get(pa)
         note = f"{reg.upper()}: {in_meaning.get(reg, 'input')}" if reg else ""
-        mem.append(MemWrite(pa, data, "module", image.symbolize(pa), note))
+        decoded = decode_buffer(rec.leaf_name, reg, data) if reg else ()
+        mem.append(MemWrite(pa, data, "module", image.symbolize(pa), note, decoded))
     return LeafNote(name=rec.leaf_name, number=rec.leaf, status=rec.status,
                     status_name=rec.status_name, state_before=rec.state_before,
                     state_after=rec.state_after, inputs=ins, outputs=outs, checks=checks,

@@ -68,7 +68,8 @@ def test_boot_json_and_call_log(capsys, tmp_path):
 def test_boot_text_on_1_0_ends_in_sys_ready(capsys):
     code, out, _ = run(capsys, "boot", "--abi", "1.0", "--platform", "one-socket")
     assert code == 0
-    assert "virt/tdx: TDX module: attributes" in out
+    # one-socket describes a 1.5 module; run as 1.0 it reports a 1.0 version.
+    assert "vendor_id 0x8086, major_version 1, minor_version 0," in out
     assert "result: module initialized (0); module state SYS_READY" in out
 
 
@@ -95,6 +96,37 @@ def test_boot_use_tdx_off_is_refused(capsys):
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
     assert code == 2 and needle in err and "Traceback" not in err
+
+
+def test_run_a_leaf_the_model_does_not_implement_says_so(capsys):
+    code, out, _ = run(capsys, "run", "--leaf", "TDH.MNG.CREATE", "--json")
+    doc = json.loads(out)
+    (rec,) = doc["calls"]
+    assert code == 0 and doc["outcome"] == "returned"
+    assert (rec["leaf_name"], rec["status_name"]) == ("TDH.MNG.CREATE", "TDX_SYS_NOT_READY")
+    assert "not modelled" in rec["note"]
+    code, out, _ = run(capsys, "run", "--leaf", "TDH.MNG.CREATE")
+    assert "TDH.MNG.CREATE -> TDX_SYS_NOT_READY" in out and "not modelled" in out
+
+
+@pytest.mark.parametrize("rcx, status", [("0x1000", "PSEAMLDR_SUCCESS"),
+                                         ("0x1008", "PSEAMLDR_EBADPARAM")])
+def test_run_seamldr_info_reaches_the_loader(capsys, rcx, status):
+    code, out, _ = run(capsys, "run", "--leaf", "SEAMLDR.INFO", "--rcx", rcx, "--json")
+    doc = json.loads(out)
+    (rec,) = doc["calls"]
+    assert code == 0 and doc["outcome"] == "returned"
+    assert (rec["leaf_name"], rec["status_name"], rec["note"]) == ("SEAMLDR.INFO", status, "")
+    assert rec["leaf"] == 1 << 63 and "P-SEAMLDR" in doc["rule"]
+
+
+def test_run_without_a_module_only_the_loader_answers(capsys):
+    doc = json.loads(run(capsys, "run", "--leaf", "TDH.SYS.INIT", "--platform", "no-module",
+                         "--json")[1])
+    assert doc["outcome"] == "VMfailInvalid" and doc["rax_name"] == "TDX_SEAMCALL_VMFAILINVALID"
+    doc = json.loads(run(capsys, "run", "--leaf", "SEAMLDR.INFO", "--rcx", "0x1000",
+                         "--platform", "no-module", "--json")[1])
+    assert doc["outcome"] == "returned" and doc["calls"][0]["status_name"] == "PSEAMLDR_SUCCESS"
 
 
 def test_bench_reports_sys_rd_through_the_driver_and_bringup_time(capsys):

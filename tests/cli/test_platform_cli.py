@@ -62,6 +62,30 @@ def test_hotplug_cmr_remove_reports_decision_cmrs_and_the_faulting_access(capsys
     assert "unhandled #PF" in out and "why: 0x0000000378000000 was hot-removed" in out
 
 
+def test_hotplug_cmr_remove_then_a_seamcall_into_the_range(capsys):
+    code, out, _ = run(capsys, "hotplug", "remove", "0x378000000", "128M", "--policy", "upstream")
+    assert code == 0 and "upstream/remove-unchecked" in out
+    assert ("TDH.SYS.INFO (TDSYSINFO_STRUCT at 0x0000000378000000, CMR_INFO array at "
+            "0x0000000378000400, inside the removed range): RAX 0x0000000000000000 TDX_SUCCESS"
+            ) in out
+    assert "writes went nowhere" in out and "write of 0x378000400+512 not backed" in out
+
+
+@pytest.mark.parametrize("argv, verdict, rule", [
+    (["add", "0x378000000", "128M", "--policy", "upstream"], "ALLOW",
+     "upstream/online-in-tdx-block"),
+    (["add", "0x378000000", "128M", "--policy", "cmr-aware"], "REJECT", "cmr-aware/cmr-add-attack"),
+    (["cpu", "add", "3", "--policy", "upstream"], "ALLOW", "upstream/cpu-left-to-bios"),
+    (["add", "0x378000000", "128M", "--use-tdx", "off"], "ALLOW", "upstream/online-any-uninit"),
+])
+def test_hot_add_of_what_is_present_at_boot_is_staged(capsys, argv, verdict, rule):
+    """A CMR hot-add can only follow a removal: the command takes the range away first."""
+    code, out, err = run(capsys, "hotplug", *argv)
+    assert code == 0 and err == ""
+    assert "setup:" in out and "taken away first" in out
+    assert f"decision:  {verdict}" in out and f"rule:      {rule}" in out
+
+
 def test_hotplug_json(capsys):
     code, out, _ = run(capsys, "hotplug", "add", "14G", "128M", "--kind", "driver",
                        "--policy", "cmr-aware", "--json")
@@ -107,6 +131,7 @@ def test_hotplug_cpu_and_kexec(capsys):
      "emulator cannot apply it"),
     (["hotplug", "remove", "14G", "128M", "--use-tdx", "off", "--policy", "first-stage"],
      "not all of it is present RAM"),
+    (["hotplug", "add", "0", "128M"], "is RAM at boot and would have to be taken away first"),
 ])
 def test_bad_input_is_one_clear_line_and_exit_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)

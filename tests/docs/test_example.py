@@ -15,7 +15,7 @@ def test_the_example_user_test_file_passes(pytester, monkeypatch):
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(test_my_stub=EXAMPLE.read_text(encoding="utf-8"))
     result = pytester.runpytest_inprocess("-p", "seamemu.pytest_plugin", "-q")
-    result.assert_outcomes(passed=8)
+    result.assert_outcomes(passed=9)
 
 
 def test_the_plugin_document_shows_the_example():

@@ -1,13 +1,16 @@
-"""The tutorials are runnable: every `$ seamemu` command in them prints what the text shows."""
+"""The tutorials are runnable: every `$ seamemu` command in them prints what the text shows, and
+every figure they show is what `seamemu diagram` draws today."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from seamemu.cli import main
 from seamemu.learn import doccheck
+from seamemu.learn.diagram import figure_texts
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = sorted((ROOT / "docs" / "tutorials").glob("*.md"))
@@ -63,3 +66,20 @@ def test_only_seamemu_commands_are_allowed(tmp_path):
     doc.write_text("```console\n$ rm -rf /\n```\n")
     with pytest.raises(ValueError, match="only `\\$ seamemu"):
         doccheck.commands(doc)
+
+
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
+
+
+def test_the_tutorials_figures_are_what_the_code_draws_today():
+    shown = {(path.parent / link).resolve() for path in TUTORIALS
+             for link in IMAGE.findall(path.read_text(encoding="utf-8"))}
+    assert shown, "the tutorials show no figure"
+    for target in shown:
+        assert target.is_file(), f"a tutorial shows {target}, which does not exist"
+    drawn = figure_texts()
+    figures = ROOT / "docs" / "tutorials" / "figures"
+    assert {p.name for p in shown} <= set(drawn)
+    for name, text in drawn.items():
+        assert (figures / name).read_text(encoding="utf-8") == text, (
+            f"docs/tutorials/figures/{name} is stale (run python tools/update_docs.py)")

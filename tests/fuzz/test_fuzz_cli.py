@@ -55,9 +55,19 @@ def test_progress_line_goes_to_stderr(tmp_path, capsys):
     (["--jobs", "0"], "--jobs 0: must be at least 1"),
     (["--runs", "0"], "--runs 0: must be positive"),
     (["--worker-id", "a/b"], "--worker-id 'a/b'"),
+    (["--asm", planted("pop_order")], "--entry SYMBOL is required with --asm"),
+    (["--convention", "raw"], "--convention raw needs --asm FILE --entry SYMBOL"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, capsys, argv, message):
     rc = main(["fuzz", "--out", str(tmp_path), "--quiet"] + argv)
     err = capsys.readouterr().err
     assert rc == 2
     assert message in err and "Traceback" not in err
+
+
+def test_legacy_without_asm_fuzzes_the_shipped_legacy_stub(tmp_path, capsys):
+    rc = main(["fuzz", "--convention", "legacy", "--runs", "500", "--out", str(tmp_path),
+               "--quiet", "--json", "--seed", "2"])
+    s = json.loads(capsys.readouterr().out)
+    assert rc == 0 and not s["findings"]
+    assert s["entry"] == "__seamcall" and s["asm"][0].endswith("seamcall_legacy.S")

@@ -64,3 +64,21 @@ def test_parallel_jobs_split_runs_and_merge_findings(tmp_path):
 def test_coverage_mode_finds_a_planted_bug(tmp_path):
     s = campaign(tmp_path, planted("vmfail_stack"), "__seamcall_ret", mode="coverage", runs=3000)
     assert {f["rule"] for f in s["findings"]} == {"returns"}
+
+
+def test_one_rule_broken_on_two_branches_is_found_at_both(tmp_path):
+    # RBX clobbered before the SEAMCALL, by one instruction when the RCX input is nonzero and
+    # by another when it is zero (a twentieth of the runs): same rule, register and SEAMCALL
+    # outcome, so only re-analysis (random) or the path's edges (coverage) tell them apart.
+    text = open(ARGS.replace("seamcall.S", "tdxcall.S")).read()
+    site = ".if \\host\n.Lseamcall\\@:\n"
+    assert text.count(site) == 1
+    text = text.replace(site, ".if \\host\n\ttestq\t%rcx, %rcx\n\tjz\t1f\n\txorl\t%ebx, %ebx\n"
+                              "\tjmp\t2f\n1:\n\tmovl\t$1, %ebx\n2:\n.Lseamcall\\@:\n")
+    (tmp_path / "tdxcall.S").write_text(text)
+    (tmp_path / "seamcall.S").write_text(open(ARGS).read())
+    for mode in ("random", "coverage"):
+        s = campaign(tmp_path / mode, str(tmp_path / "seamcall.S"), "__seamcall", mode=mode,
+                     runs=4000, seed=2)
+        sources = sorted(f["source"].split(": ", 1)[1] for f in s["findings"])
+        assert sources == ["movl $1, %ebx", "xorl %ebx, %ebx"], (mode, sources)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fuzz_helpers import campaign, planted
 
-from seamemu.fuzz import load_reproducer, replay_file
-from seamemu.fuzz.case import NORMAL_CPU, Answer
+from seamemu.fuzz import Harness, load_reproducer, replay_file, zero_case
+from seamemu.fuzz.case import NORMAL_CPU, Answer, Cpu
 from seamemu.fuzz.oracle import instruction_outcome
 
 # (planted copy, entry, convention, rule it must break, what the finding's location must show)
@@ -17,6 +17,12 @@ PLANTS = [
     ("vmfail_stack", "__seamcall_ret", "args", "returns", "RET"),
     ("gp_truncated", "__seamcall_ret", "args", "rax-status", "orq %rdi, %rax"),
     ("legacy_arg_order", "__seamcall", "legacy", "module-inputs", "movq %r8, %r9"),
+    # One more per rule the list above does not break.
+    ("df_set", "__seamcall_ret", "args", "df-clear", "std"),
+    ("ret_imm", "__seamcall_ret", "args", "rsp-restored", "ret $8"),
+    ("stray_store", "__seamcall_ret", "args", "memory-writes", "TDX_MODULE_rsi+8(%rsi)"),
+    ("caller_frame", "__seamcall_ret", "args", "memory-writes", "16(%rsp)"),
+    ("no_extable", "__seamcall_ret", "args", "no-unhandled-fault", "seamcall"),
 ]
 
 
@@ -30,6 +36,29 @@ def _not_simplest(case) -> list[str]:
     parts += ["answer"] * (case.answer != Answer()) + ["align"] * bool(case.align)
     parts += ["rflags"] * bool(case.rflags) + ["out_null"] * case.out_null
     return parts
+
+
+def _simpler(case) -> list[tuple[str, object]]:
+    """Each part of a case not at its simplest, alone set to its simplest: (part, case)."""
+    out = []
+    for field in ("inputs", "regs", "out", "frame"):
+        vals = getattr(case, field)
+        out += [(f"{field}[{i}]", case._replace(**{field: vals[:i] + (0,) + vals[i + 1:]}))
+                for i, v in enumerate(vals) if v]
+    for name, simple in (("leaf", 0), ("align", 0), ("rflags", 0), ("out_null", False)):
+        if getattr(case, name) != simple:
+            out.append((name, case._replace(**{name: simple})))
+    for name, simple in zip(Cpu._fields, NORMAL_CPU):
+        if getattr(case.cpu, name) != simple:
+            out.append((f"cpu.{name}", case._replace(cpu=case.cpu._replace(**{name: simple}))))
+    a = case.answer
+    if a.kind != "status":
+        out.append(("answer.kind", case._replace(answer=Answer())))
+    if a.status:
+        out.append(("answer.status", case._replace(answer=a._replace(status=0))))
+    out += [(f"answer.outputs.{r}", case._replace(answer=a._replace(
+        outputs=tuple(o for o in a.outputs if o[0] != r)))) for r, _ in a.outputs]
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +93,18 @@ def test_reproducer_replays_to_the_same_finding(found, name, entry, conv, rule, 
 
 @pytest.mark.parametrize("name,entry,conv,rule,where", PLANTS, ids=[p[0] for p in PLANTS])
 def test_shrinking_leaves_only_what_matters(found, name, entry, conv, rule, where):
+    """Every part a shrunk case keeps is needed: set to its simplest, the finding is gone."""
     for f in found[name]["findings"]:
-        case = load_reproducer(f["reproducer"]).case
-        extra = _not_simplest(case)
-        # A swapped pair needs one register nonzero; a clobber may also need its path's state.
-        assert 1 <= len(extra) <= 2, (f["location"], extra, case)
+        rep = load_reproducer(f["reproducer"])
+        case = rep.case
+        # A swapped pair needs one register nonzero; a clobber may also need its path's state;
+        # a bug on every path (ret $8, the spill into the caller's frame) needs nothing.
+        assert len(_not_simplest(case)) <= 3, (f["location"], case)
+        harness = Harness(rep.target.paths, entry, conv)
+        assert (f["rule"], rep.finding.address) in {(x.rule, x.address) for x in harness.explain(case).found}
+        for part, simpler in _simpler(case):
+            shown = {(x.rule, x.address) for x in harness.explain(simpler).found}
+            assert (f["rule"], rep.finding.address) not in shown, (f["location"], part, case)
 
 
 def test_shrunk_cases_take_the_planted_path(found):
@@ -76,12 +112,35 @@ def test_shrunk_cases_take_the_planted_path(found):
                for n, *_ in PLANTS}
     assert all(instruction_outcome(c) == "VMfailInvalid" for c in by_name["vmfail_stack"])
     assert all(instruction_outcome(c) == "#GP" for c in by_name["gp_truncated"])
+    # Bugs on the failure paths only: the shrunk case still fails the instruction.
+    for name in ("df_set", "stray_store"):
+        assert all(instruction_outcome(c) != "module" for c in by_name[name]), name
+    assert all(instruction_outcome(c) in ("#GP", "#UD") for c in by_name["no_extable"])
+    # Bugs on every path shrink to the simplest case there is.
+    for name in ("ret_imm", "caller_frame"):
+        assert all(_not_simplest(c) == [] for c in by_name[name]), name
     # The swapped pops need R14 != R15 and nothing else: only one caller register is set.
     (pop,) = by_name["pop_order"]
     assert not any(pop.inputs) and sum(1 for v in pop.regs if v) == 1
     # The argument-order bug needs a nonzero R9 input and nothing else.
     (legacy,) = by_name["legacy_arg_order"]
     assert legacy.inputs == (0, 0, 0, 1) and not any(legacy.regs)
+
+
+def test_a_location_does_not_depend_on_the_values():
+    """R14 and R15 popped in the wrong order: the swapped POP is charged whether or not it
+    happens to pop the value R14 already held (then only its operand says it wrote R14)."""
+    h = Harness([planted("pop_order")], "__seamcall_saved_ret")
+    base = zero_case(h.spec)
+
+    def where(**regs):
+        case = base._replace(regs=tuple(regs.get(r, 0) for r in h.spec.free_regs))
+        return {(f.rule, " ".join(h.image.line_at(f.address).text.split()))
+                for f in h.explain(case).found}
+
+    changes = where(r15=1)         # the POP turns R14 from 0 (zeroed) into 1
+    same_value = where(r14=1)      # the POP pops 0 into an R14 already zeroed
+    assert changes == same_value == {("callee-saved", "popq %r14")}
 
 
 def test_each_planted_copy_differs_from_the_shipped_stub_only_near_its_marker():

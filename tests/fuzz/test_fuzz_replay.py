@@ -68,7 +68,17 @@ def test_replay_after_a_fix_says_what_changed(gp_copy, tmp_path):
     o = replay_file(path)
     assert not o.reproduced and o.findings == ()
     assert o.rax == 0x8000FF000000000D
+    # The fix went into the file seamcall.S #includes, and the replay names it.
+    assert o.changed == (str(tdxcall),)
+    assert f"note: {tdxcall} changed since the reproducer was saved" in format_replay(o)
     assert main(["run", "--replay", str(path)]) == 0
+
+
+def test_reproducer_records_the_included_files_not_seamemus_headers(gp_copy):
+    _, f = gp_copy
+    rep = json.loads(open(f["reproducer"]).read())
+    assert [s["path"] for s in rep["sources"]] == ["tdxcall.S"]
+    assert load_reproducer(f["reproducer"]).target.changed() == ()
 
 
 def _bad(tmp_path, gp_copy, edit) -> str:
@@ -91,6 +101,7 @@ def _bad(tmp_path, gp_copy, edit) -> str:
     (lambda r: r.update(entry="no_such_symbol"), "no_such_symbol: no such symbol"),
     (lambda r: r.update(convention="fastcall"), "convention 'fastcall'"),
     (lambda r: r["finding"].pop("rule"), "finding.rule: expected a string"),
+    (lambda r: r.update(sources=[{"path": 1}]), "sources[0]: expected"),
 ])
 def test_bad_reproducers_are_named(tmp_path, gp_copy, edit, message):
     path = _bad(tmp_path, gp_copy, edit)

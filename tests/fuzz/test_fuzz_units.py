@@ -92,6 +92,27 @@ def test_shrink_keeps_only_what_the_predicate_needs():
     assert zero_case(spec)._replace(regs=small.regs, cpu=small.cpu) == small
 
 
+def test_shrink_drops_what_a_later_step_made_unnecessary():
+    # An output the case needs only while inputs[0] is nonzero: inputs are shrunk after the
+    # answer, so one greedy pass keeps the output; the next pass drops it.
+    spec = make_spec("args", "ret")
+    case = zero_case(spec)
+    case = case._replace(inputs=(5, 7) + case.inputs[2:], answer=Answer("status", 0, (("r9", 3),)))
+
+    def still(c):
+        return c.inputs[1] != 0 and (c.inputs[0] == 0 or any(r == "r9" for r, _ in c.answer.outputs))
+
+    small = shrink(case, still)
+    assert small.answer == Answer() and small.inputs[:2] == (0, 1) and not any(small.inputs[2:])
+
+
+def test_status_table_has_an_error_of_every_spec_class():
+    from seamemu.arch.status import STATUS_CLASSES, status_class
+
+    classes = {status_class(s) for s in STATUSES if s >> 63}
+    assert {cls for cls, _ in STATUS_CLASSES} <= classes
+
+
 def test_rules_are_named_and_sorted():
     assert list(RULES) == sorted(RULES)
     assert {"callee-saved", "returns", "module-inputs", "rax-status", "output-struct",

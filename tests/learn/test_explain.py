@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,26 @@ def test_explain_json(capsys):
     assert doc["kernel"]["errno_name"] == "-EOPNOTSUPP"
     assert [r["id"] for r in doc["rows"] if r["holds"]] == ["gp_cpl"]
     assert doc["result"]["outcome"] == "#GP"
+
+
+def test_a_loader_leaf_is_answered_by_the_p_seamldr(capsys):
+    assert main(["explain", "--leaf", "SEAMLDR.INFO"]) == 0
+    out = capsys.readouterr().out
+    assert "2. The decision: pseamldr" in out
+    assert "4. What the P-SEAMLDR answered: SEAMLDR.INFO ->" in out
+    assert "What the module answered" not in out
+
+
+def test_a_fault_with_no_fixup_never_returns_and_the_kernel_oopses(capsys):
+    # The 2022 series' __seamcall has no exception-table entry for its SEAMCALL.
+    legacy = Path(__file__).resolve().parents[2] / "asm" / "seamcall_legacy.S"
+    argv = ["explain", "--asm", str(legacy), "--entry", "__seamcall",
+            "--convention", "legacy", "--cpl", "3"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "#GP at __seamcall+0x" in out and "has no exception-table entry" in out
+    assert "outcome: unhandled #GP; the call never returns, the kernel oopses" in out
+    assert "sc_retry_prerr(): " not in out and "-EIO" not in out
+    assert main(argv + ["--json"]) == 0
+    kernel = json.loads(capsys.readouterr().out)["kernel"]
+    assert kernel["returned"] is False and kernel["errno"] is None

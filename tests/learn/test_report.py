@@ -3,6 +3,7 @@ as headless Chromium renders it (skipped when Debian's `chromium` is not install
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -101,3 +102,15 @@ def test_headless_chromium_renders_the_report(report_file):
         assert r.returncode == 0, r.stderr[-2000:]
         data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000   # a page, not a blank
+
+
+def test_traces_are_coloured_like_the_terminal_without_escape_codes(report_file):
+    text = report_file.read_text(encoding="utf-8")
+    assert "\x1b" not in text
+    gp = text[text.index('id="trace-gp"'):text.index('id="trace-ud"')]
+    assert '<span class="t-seam">seamcall</span>' in gp
+    assert 'SEAMCALL decision: <span class="t-gp">#GP</span> -- #GP(0): CPL 3 &gt; 0' in gp
+    assert "outcome: <span class=\"t-gp\">#GP</span>" in gp
+    classes = set(re.findall(r'<span class="([^"]*)">', text))
+    styled = set(re.findall(r"pre\.trace \.(t-[a-z]+)", text))
+    assert classes and classes <= styled                    # every class has a style

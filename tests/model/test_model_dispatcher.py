@@ -43,10 +43,20 @@ def test_1_0_uses_the_whole_rax(bench10):
 
 def test_unknown_leaf_before_and_after_ready(bench15):
     assert bench15.status(0, 0x7F) == S.TDX_SYS_NOT_READY
+    assert bench15.tdx.records[-1].note.endswith("; unknown leaf")
     bench15.bring_up()
     reply = bench15.call(0, 0x7F)
     assert reply.regs == {"rax": RAX_INVALID} and reply.record.note == "unknown leaf"
     assert reply.record.leaf_name == "unknown"
+
+
+def test_a_not_modelled_leaf_refused_before_ready_still_says_so(bench15):
+    reply = bench15.call(0, "TDH.MNG.CREATE")
+    assert reply.regs == {"rax": S.TDX_SYS_NOT_READY}        # what the real module answers
+    assert reply.record.note == "leaf not admitted before SYS_READY; not modelled"
+    # A modelled leaf refused the same way does not claim to be missing.
+    bench15.bring_up(until="lp_init")
+    assert "not modelled" not in bench15.call(0, "TDH.SYS.TDMR.INIT").record.note
 
 
 def test_every_table_leaf_has_a_handler_or_a_not_modelled_answer(bench):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from model_bench import CMRINFO_PA, PAGE_PA, SYSINFO_PA
+from model_bench import CMRINFO_PA, PAGE_PA, SYSINFO_PA, Bench, make_platform
 
 from seamemu.arch import metadata as md
 from seamemu.arch.status import TdxStatus as S
@@ -11,7 +11,7 @@ from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import CMR_INFO_ENTRY, CPUID_CONFIG, CPUID_CONFIG_OFFSET, \
     TDSYSINFO_STRUCT
 from seamemu.model.leaves import sys_rd
-from seamemu.platform.facts import GiB, MiB, Cmr
+from seamemu.platform.facts import GiB, MiB, Cmr, ModuleInfo
 
 NULL = (1 << 64) - 1
 INFO_REGS = dict(rcx=SYSINFO_PA, rdx=1024, r8=CMRINFO_PA, r9=32)
@@ -122,6 +122,24 @@ def test_sys_rd_walks_every_element_and_reports_the_platform(make_bench):
     n = values["NUM_CPUID_CONFIG"]
     assert values[f"CPUID_CONFIG_LEAVES[{n}]"] == NULL          # past the list: all ones
     assert values[f"CPUID_CONFIG_VALUES[{n}][1]"] == 0
+
+
+def test_an_abi_override_reports_a_module_of_that_generation():
+    # The platform describes a 1.5.1 module; run as 1.0, TDH.SYS.INFO must not say 1.5.
+    b = Bench(make_platform(abi="1.5", module=ModuleInfo(abi="1.5", minor=5, build_num=701)),
+              abi="1.0")
+    b.bring_up(until="lp_init")
+    assert b.status(0, "TDH.SYS.INFO", **INFO_REGS) == S.TDX_SUCCESS
+    v = TDSYSINFO_STRUCT.unpack(b.mem.read(SYSINFO_PA, 1024))
+    assert (v["major_version"], v["minor_version"], v["sys_rd"]) == (1, 0, 0)
+    assert v["build_num"] != 701                 # not the 1.5 module's build either
+    # The other way round: a 1.0 platform module run as 1.5 reads back 1.5 through TDH.SYS.RD.
+    b = Bench(make_platform(abi="1.0", module=ModuleInfo(abi="1.0", minor=0, tdx_features0=0)),
+              abi="1.5")
+    b.bring_up(until="lp_init")
+    values = walk(b)
+    assert (values["MAJOR_VERSION"], values["MINOR_VERSION"]) == (1, 5)
+    assert values["TDX_FEATURES0"] != 0          # a 1.5 module has the field populated
 
 
 def test_sys_rd_ignores_size_and_context_but_masks_to_the_element(bench15):

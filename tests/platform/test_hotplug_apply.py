@@ -99,8 +99,27 @@ def test_rejected_events_leave_the_platform_alone(default):
     assert not decision.allow and after is default
 
 
+def test_a_driver_onlines_persistent_memory_but_acpi_cannot_add_over_it(default):
+    """dax/kmem: the NVDIMM at [8G, 9G) is present device memory a driver turns into RAM."""
+    nvdimm = Event("driver-mem-add", 8 * G, MB128)
+    assert [m.kind for m in default.memory if m.base == 8 * G] == ["persistent"]
+    after = apply_hotplug(default, nvdimm)
+    def kind_at(p, pa):
+        return next(m.kind for m in p.memory if m.base <= pa < m.end)
+
+    assert kind_at(after, 8 * G) == kind_at(after, 8 * G + MB128 - 1) == "usable"
+    assert kind_at(after, 8 * G + MB128) == "persistent"   # the rest stays device memory
+    assert after.cmrs == default.cmrs
+    with pytest.raises(InputError, match="only empty slots or holes can gain memory"):
+        apply_hotplug(default, Event("acpi-mem-add", 8 * G, MB128))
+    # Taken back by the driver: gone from the kernel's memory, so accesses find nothing.
+    back = apply_hotplug(after, Event("driver-mem-remove", 8 * G, MB128))
+    assert not present(back)(8 * G, 8)
+
+
 @pytest.mark.parametrize("event, message", [
     (Event("acpi-mem-add", *INSIDE), "overlaps present usable memory"),
+    (Event("driver-mem-add", 7 * G, 2 * G), "only empty slots, holes or persistent memory"),
     (Event("acpi-mem-add", 7 * G, 2 * G), "overlaps present usable memory"),
     (Event("acpi-mem-remove", *SLOT), "not all of it is present RAM"),
     (Event("acpi-mem-remove", 0x7C000000, MB128), "not all of it is present RAM"),
@@ -152,17 +171,25 @@ def test_situation_defaults(default):
 
 
 @pytest.mark.parametrize("preset, policy, detected, message", [
-    ("default", "cmr-aware", True, "tdx: TDX enabled by BIOS"),
+    ("default", "cmr-aware", True, "tdx: TDX enabled by BIOS."),
     ("inconsistent-seamrr", "first-stage", False, "tdx: Inconsistent SEAMRR configuration by BIOS"),
     ("tdx-disabled", "first-stage", False, "tdx: SEAMRR base is not configured by BIOS"),
-    ("default", "upstream", True, "virt/tdx: BIOS enabled: private KeyID range: [32, 64)"),
+    # upstream tdx_init(): pr_info("BIOS enabled: private KeyID range [%u, %u)") (no colon)
+    ("default", "upstream", True, "virt/tdx: BIOS enabled: private KeyID range [32, 64)"),
     ("inconsistent-seamrr", "upstream", True,
-     "virt/tdx: BIOS enabled: private KeyID range: [32, 64)"),
+     "virt/tdx: BIOS enabled: private KeyID range [32, 64)"),
+    # No TDX KeyIDs: record_keyid_partitioning() fails and tdx_init() returns without a word.
     ("tdx-disabled", "upstream", False,
-     "virt/tdx: initialization failed: too few private KeyIDs available."),
+     "(no kernel message) virt/tdx: no TDX private KeyIDs partitioned"),
 ])
 def test_boot_time_tdx_detection(preset, policy, detected, message):
     assert detect_tdx(load_platform(preset=preset), policy) == (detected, message)
+
+
+def test_upstream_detection_with_one_tdx_keyid_is_refused_loudly(default):
+    one = dataclasses.replace(default, tdx_keyids=1, mktme_keyids=62)
+    assert detect_tdx(one, "upstream") == (
+        False, "virt/tdx: initialization failed: too few private KeyIDs available.")
 
 
 def test_inconsistent_seamrr_turns_the_2022_rules_off_but_not_upstreams():

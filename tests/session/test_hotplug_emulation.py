@@ -104,3 +104,64 @@ def test_cpu_hot_remove_marks_the_cpu_absent():
     emu = HotplugEmulation(policy="upstream")
     r = emu.handle(Event("acpi-cpu-remove", lp=3))
     assert r.applied and 3 not in emu.platform.present_lps and "CPU 3" in r.change
+
+
+@pytest.mark.parametrize("preset", ["default", "tdx10"])
+def test_a_later_seamcall_into_removed_memory_is_reported(preset):
+    """TDH.SYS.INFO with its buffers in the removed range: the module's writes go nowhere."""
+    run = run_hotplug(preset, Event("acpi-mem-remove", *INSIDE), policy="cmr-aware")
+    sc = run.seamcall
+    assert sc is not None and sc.leaf == "TDH.SYS.INFO" and sc.outcome == "returned"
+    assert (sc.inputs["rcx"], sc.inputs["r8"]) == (INSIDE[0], INSIDE[0] + TDSYSINFO_STRUCT_SIZE)
+    assert sc.status == 0 and sc.written == ()
+    assert "write of 0x378000000+1024 not backed: dropped" in sc.note
+    text = sc.report()
+    assert "RAX 0x0000000000000000 TDX_SUCCESS" in text and "writes went nowhere" in text
+    assert run.to_json()["after"]["seamcall"]["written"] == []
+    # Outside the removed range the same call writes its buffers as usual.
+    s = run.emulation.session
+    ok = run.emulation.seamcall_into(s.alloc(4096, 4096))
+    assert ok.status == 0 and [n for _, n in ok.written] == [1024, 1024, 512]
+
+
+def test_no_seamcall_after_a_removal_when_the_module_is_not_used():
+    run = run_hotplug(None, Event("acpi-mem-remove", *INSIDE), policy="upstream", use_tdx=False)
+    assert run.result.applied and run.seamcall is None and run.cmrs is None
+    add = run_hotplug(None, Event("acpi-mem-add", *SLOT), policy="upstream")
+    assert not add.result.applied and add.seamcall is None      # not a removal
+
+
+@pytest.mark.parametrize("policy, allow, rule", [
+    ("upstream", True, "upstream/online-in-tdx-block"),
+    ("cmr-aware", False, "cmr-aware/cmr-add-attack"),
+    ("first-stage", False, "first-stage/add-reject"),
+])
+def test_hot_add_of_boot_ram_first_takes_it_away(policy, allow, rule):
+    """Every CMR is present at boot, so a CMR hot-add can only follow a removal."""
+    run = run_hotplug(None, Event("acpi-mem-add", *INSIDE), policy=policy)
+    assert len(run.setup) == 1 and "is RAM at boot: it was taken away first" in run.setup[0]
+    assert (run.result.decision.allow, run.result.decision.rule) == (allow, rule)
+    assert run.result.applied == allow
+    if allow:
+        assert run.probe.outcome == "returned" and run.probe.value == 0
+    else:
+        assert run.probe.outcome == "#PF" and "was hot-removed" in run.probe.reason
+    assert run.to_json()["setup"] == list(run.setup)
+
+
+def test_hot_add_of_a_present_cpu_first_takes_it_away():
+    run = run_hotplug(None, Event("acpi-cpu-add", lp=3), policy="upstream")
+    assert run.setup and "CPU 3 is present at boot" in run.setup[0]
+    assert run.result.applied and 3 in run.emulation.platform.present_lps
+    rejected = run_hotplug(None, Event("acpi-cpu-add", lp=3), policy="cmr-aware")
+    assert not rejected.result.applied and 3 not in rejected.emulation.platform.present_lps
+    plain = run_hotplug(None, Event("acpi-mem-add", *SLOT), policy="upstream")
+    assert plain.setup == ()                                     # an empty slot needs no stage
+
+
+def test_dax_kmem_onlines_the_nvdimm_and_keeps_its_contents():
+    emu = HotplugEmulation(policy="upstream", use_tdx=False)
+    emu.session.machine.call("probe_write", [8 * G + 0x40, 0xC0FFEE])
+    r = emu.handle(Event("driver-mem-add", 8 * G, MB128))
+    assert r.applied and "contents are kept" in r.change
+    assert emu.probe_read(8 * G + 0x40).value == 0xC0FFEE

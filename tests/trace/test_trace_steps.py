@@ -7,6 +7,8 @@ with what the observer saw: addresses, register changes, RFLAGS bits, stores.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_WRITE
 
@@ -18,6 +20,7 @@ from seamemu.stubs import DEFAULT_ENTRY
 from seamemu.trace import FLAG_BITS_BY_NAME, Trace
 
 TDH_SYS_INIT = 33
+RDMSR_BYTES = bytes.fromhex("0f32")
 OBSERVED = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11",
             "r12", "r13", "r14", "r15", "rflags")
 STATES = {
@@ -182,3 +185,37 @@ def test_a_failing_check_is_named(session):
     leaf = next(s for s in run.trace.steps if s.traps).traps[0].leaf
     assert leaf.failed_check == "rcx_reserved"
     assert leaf.status_name == "TDX_OPERAND_INVALID(RCX)"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_rdmsr_sites_show_rdmsr_not_the_ud2_the_machine_runs_and_match_the_machine():
+    session = Session([ROOT / "asm" / "tdx_detect.S"], num_lps=1)
+    out = session.alloc(48, 64)
+    obs = Observer(session.machine.lps[0].uc)
+    try:
+        run = trace_call(session, "tdx_detect_lp", convention="raw", inputs={"rdi": out, "rsi": 0})
+    finally:
+        obs.close()
+    trace = run.trace
+    assert run.result.outcome == "returned"
+    reads = [s for s in trace.steps if s.traps and s.traps[0].insn == "RDMSR"]
+    assert len(reads) >= 3                       # MTRRCAP, SEAMRR base and mask, KeyIDs
+    patched = session.machine.lps[0].code_patches
+    for step in reads:
+        # The machine runs a patched instruction at the site; the trace shows the image's.
+        assert session.machine.memory.peek(step.address, 2) != RDMSR_BYTES
+        assert patched[step.address] == RDMSR_BYTES
+        assert step.bytes == RDMSR_BYTES and step.mnemonic == "rdmsr"
+        assert step.traps[0].rule.startswith("RDMSR ")
+    assert "ud2" not in {s.mnemonic for s in trace.steps}
+    # And the register state still agrees with the machine's at every step.
+    assert [s.address for s in trace.steps] == [st["rip"] for st in obs.states]
+    rebuilt = replay(trace, {k: v for k, v in obs.states[0].items() if k != "rip"})
+    for i, seen in enumerate(obs.states):
+        assert {k: rebuilt[i][k] for k in OBSERVED} == {k: seen[k] for k in OBSERVED}, \
+            f"state before step {i} ({trace.steps[i].text})"
+    # What RDMSR returned is what the CPU stored into the output struct.
+    mtrrcap = int.from_bytes(session.machine.memory.read(out, 8), "little")
+    assert reads[0].traps[0].rule.endswith(f"0x{mtrrcap:016x}")

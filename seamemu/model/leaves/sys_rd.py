@@ -46,6 +46,10 @@ for _entry, _k in _ELEMENTS:
     _BY_CODE.setdefault((_entry.class_code, _entry.field_code + _k), _entry)
 _ELEMENT_POS: dict[tuple[md.GlobalField, int], int] = _first_positions(_ELEMENTS)
 _FIELD_POS: dict[tuple[md.GlobalField, int], int] = _first_positions(_FIELDS)
+# The ID after each element, by position in _ELEMENTS (NULL_FIELD_ID after the last).
+_NEXT_IDS: tuple[int, ...] = tuple(
+    md.set_bits(e.field_id, md.FIELD_CODE, e.field_code + k) for e, k in _ELEMENTS[1:]
+) + (md.NULL_FIELD_ID,)
 
 
 def _values(c: Call) -> Mapping[str, Sequence[int]]:
@@ -67,11 +71,7 @@ def next_element_id(entry: md.GlobalField, index: int) -> int:
     pos = _ELEMENT_POS.get((entry, index))
     if pos is None:
         raise ValueError(f"({entry!r}, {index}) is not an element of the global table")
-    pos += 1
-    if pos >= len(_ELEMENTS):
-        return md.NULL_FIELD_ID
-    nxt, k = _ELEMENTS[pos]
-    return md.set_bits(nxt.field_id, md.FIELD_CODE, nxt.field_code + k)
+    return _NEXT_IDS[pos]
 
 
 @leaf(
