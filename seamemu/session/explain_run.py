@@ -30,7 +30,10 @@ def format_run(r: RunResult, image: Image) -> str:
         b = r.bound
         lines.append(f"  stopped by the {b['kind']} bound ({b['limit']:g}) at {b['rip']} <{b['symbol']}>: "
                      f"{b.get('disasm', '')}")
-    if r.events:
+    if not r.abi.returned:
+        lines.append(f"outcome: {r.outcome}   the call never returned, so RAX (0x{r.rax:016x}) "
+                     "is no status" + ("; in a kernel this is an oops" if r.fault and not r.fault["handled"] else ""))
+    elif r.events:
         lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax, r.leaf)}; "
                      f"kernel errno {seamcall_errno(r.rax)})")
     else:

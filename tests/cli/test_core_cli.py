@@ -130,3 +130,11 @@ def test_wild_access_is_reported_like_an_oops(capsys, tmp_path):
                        "--rdi", "0x7fffffff0000")
     assert code == 0
     assert "unhandled" in out and "peek" in out and "0x00007fffffff0000" in out
+
+
+def test_unhandled_fault_is_not_dressed_up_as_a_status(capsys, asm_dir):
+    code, out, _ = run(capsys, "run", "--asm", str(asm_dir / "seamcall_legacy.S"), "--entry", "__seamcall",
+                       "--convention", "legacy", "--cpl", "3", "--leaf", "33")
+    assert code == 0
+    assert "never returned" in out and "oops" in out
+    assert "TDX_SUCCESS" not in out
