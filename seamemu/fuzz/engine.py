@@ -368,4 +368,12 @@ class Worker:
         self._report(time.perf_counter())
 
 
-__all__ = ["ANALYSES_PER_KEY", "REANALYSE_EVERY", "FindingRecord", "FuzzConfig", "MODES", "Worker", "WorkerStats"]
+__all__ = [
+    "ANALYSES_PER_KEY",
+    "FindingRecord",
+    "FuzzConfig",
+    "MODES",
+    "REANALYSE_EVERY",
+    "Worker",
+    "WorkerStats",
+]
