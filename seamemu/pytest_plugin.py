@@ -42,11 +42,11 @@ class SeamHarness:
                  vmx: bool | None = None, seamrr: bool | None = None, cpl: int | None = None,
                  module: bool | None = None, lp: int | None = None, inject: str | None = None,
                  trace: bool = False) -> None:
-        from seamemu.host.driver import resolve_platform
+        from seamemu.platform import as_platform
         from seamemu.session import Session
         from seamemu.stubs import DEFAULT_ENTRY
 
-        platform = resolve_platform(platform)     # a Platform, a TOML file or a preset name
+        platform = as_platform(platform)     # a Platform, a TOML file or a preset name
         paths = [asm] if isinstance(asm, (str, bytes)) or hasattr(asm, "__fspath__") else asm
         self.session = Session(paths, platform=platform, abi=abi, include_dirs=include,
                                defines=defines, backend=assembler, inject=inject, num_lps=lps)

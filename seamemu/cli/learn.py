@@ -68,9 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _platform(spec):
     """--platform FILE|PRESET: a file when it exists, else a preset name (as `seamemu boot`)."""
-    from seamemu.host.driver import resolve_platform
+    from seamemu.platform import as_platform
 
-    return resolve_platform(spec)
+    return as_platform(spec)
 
 
 def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:

@@ -31,10 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_cmr(args: argparse.Namespace) -> int:
     from seamemu.host.cmr_view import cmr_view, format_cmr_view
-    from seamemu.host.driver import resolve_platform
+    from seamemu.platform import as_platform
     from seamemu.session import Session
 
-    platform = resolve_platform(args.platform)
+    platform = as_platform(args.platform)
     if not 0 <= args.lp < platform.num_lps:
         raise InputError(f"--lp {args.lp}: the platform has LPs 0..{platform.num_lps - 1}")
     view = cmr_view(Session(platform=platform, abi=args.abi), lp=args.lp)

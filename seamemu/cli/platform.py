@@ -126,9 +126,9 @@ def cmd_hotplug(args: argparse.Namespace) -> int:
 def _print_table(args: argparse.Namespace, policies: tuple[str, ...]) -> int:
     from seamemu.platform import decision_table, format_table
     from seamemu.platform.table import sample_description
-    from seamemu.session.detect import load_platform_spec
+    from seamemu.platform import as_platform
 
-    platform = load_platform_spec(args.platform)
+    platform = as_platform(args.platform)
     rows = decision_table(platform, policies or None)
     if args.json:
         print(format_table(rows, "json"))

@@ -32,7 +32,7 @@ from seamemu.host.tdmr import (
     pamt_kb,
     tdmr_info_slot,
 )
-from seamemu.platform import load_platform, preset_names
+from seamemu.platform import as_platform
 from seamemu.platform.facts import Platform
 from seamemu.platform.msrs import msr_values
 from seamemu.session import Session
@@ -279,20 +279,11 @@ def tdx_enable(session: Session, *, use_tdx: bool = True) -> BringUp:
         key_config_lps=tuple(run.key_lps), wall_s=wall, session=session)
 
 
-def resolve_platform(spec: Platform | str | Path | None) -> Platform:
-    """A Platform from a Platform, a file path, a preset name, or None (the default)."""
-    if spec is None or isinstance(spec, Platform):
-        return load_platform() if spec is None else spec
-    if not Path(spec).exists() and str(spec) in preset_names():
-        return load_platform(preset=str(spec))
-    return load_platform(spec)
-
-
 def bring_up(platform: Platform | str | Path | None = None, *, abi: str | None = None,
              inject: str | None = None, use_tdx: bool = True) -> BringUp:
     """A new Session (one emulated LP per platform LP, the shipped stub) and its bring-up."""
-    session = Session(platform=resolve_platform(platform), abi=abi, inject=inject)
+    session = Session(platform=as_platform(platform), abi=abi, inject=inject)
     return tdx_enable(session, use_tdx=use_tdx)
 
 
-__all__ = ["BringUp", "KeyIds", "bring_up", "resolve_platform", "tdx_enable"]
+__all__ = ["BringUp", "KeyIds", "bring_up", "tdx_enable"]

@@ -21,7 +21,7 @@ from seamemu.platform.hotplug import (
     present,
     situation_for,
 )
-from seamemu.platform.load import load_platform, load_platform_text, preset_names
+from seamemu.platform.load import as_platform, load_platform, load_platform_text, preset_names
 from seamemu.platform.msrs import msr_values, rdmsr_fault, wrmsr_fault
 from seamemu.platform.table import TableRow, decision_table, format_table
 from seamemu.platform.validate import validate_platform
@@ -42,6 +42,7 @@ __all__ = [
     "TableRow",
     "absence_reason",
     "apply_hotplug",
+    "as_platform",
     "decide",
     "decision_table",
     "detect_tdx",

@@ -130,5 +130,13 @@ def load_platform(path: str | Path | None = None, preset: str | None = None) -> 
     return load_platform_text(text, str(path))
 
 
-__all__ = ["DEFAULT_PRESET", "load_platform", "load_platform_text", "platform_from_dict",
-           "preset_names"]
+def as_platform(spec: Platform | str | Path | None) -> Platform:
+    """A Platform from what a user or caller gave: a Platform, a TOML file, a preset name, or
+    None for the embedded default."""
+    if isinstance(spec, Platform):
+        return spec
+    return load_platform(spec)
+
+
+__all__ = ["DEFAULT_PRESET", "as_platform", "load_platform", "load_platform_text",
+           "platform_from_dict", "preset_names"]

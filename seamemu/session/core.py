@@ -13,7 +13,7 @@ from seamemu.errors import InputError
 from seamemu.frontend import assemble
 from seamemu.machine import Bounds, Machine
 from seamemu.model.module import TdxModule
-from seamemu.platform import load_platform, present
+from seamemu.platform import as_platform, present
 from seamemu.platform.facts import Platform
 from seamemu.session.conventions import place, unpack
 from seamemu.session.msrs import attach_platform_msrs
@@ -51,9 +51,7 @@ class Session:
                  include_dirs: Sequence[str | Path] = (), defines: Mapping[str, str] | None = None,
                  backend: str = "keystone", inject: str | None = None,
                  bounds: Bounds | None = None, num_lps: int | None = None):
-        if not isinstance(platform, Platform):
-            platform = load_platform(platform)
-        self.platform = platform
+        self.platform = platform = as_platform(platform)
         self.asm = [Path(p) for p in (asm or [stub(ARGS_STUB)])]
         self.image = assemble(self.asm, include_dirs=include_dirs, defines=defines, backend=backend)
         self.module = TdxModule(platform, abi=abi, injector=inject)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from seamemu.arch.msrs import seamrr_range
 from seamemu.errors import SeamemuError
-from seamemu.platform import load_platform, preset_names
+from seamemu.platform import as_platform
 from seamemu.platform.facts import Platform
 from seamemu.platform.hotplug import detect_tdx
 from seamemu.platform.units import fmt_range, fmt_size, hex64
@@ -57,15 +57,6 @@ SYSFS_DIR = "/sys/firmware/tdx"
 
 class DetectError(SeamemuError, RuntimeError):
     """tdx_detect_lp did not return on some LP (a fault it could not fix up, or a bound)."""
-
-
-def load_platform_spec(spec: Platform | str | Path | None) -> Platform:
-    """A Platform from a Platform, a TOML file, a preset name, or None (the default)."""
-    if spec is None or isinstance(spec, Platform):
-        return load_platform() if spec is None else spec
-    if not Path(spec).exists() and str(spec) in preset_names():
-        return load_platform(preset=str(spec))
-    return load_platform(spec)
 
 
 @dataclass(frozen=True)
@@ -213,7 +204,7 @@ def detect(platform: Platform | str | Path | None = None, *,
            session: Session | None = None) -> DetectReport:
     """Run the detection on every present CPU of `platform` (or of `session`'s platform)."""
     if session is None:
-        session = Session([stub(DETECT_STUB)], platform=load_platform_spec(platform))
+        session = Session([stub(DETECT_STUB)], platform=as_platform(platform))
     p = session.platform
     lps = tuple(lp for lp in p.present_lps if lp < len(session.machine.lps))
     if not lps:
@@ -287,6 +278,5 @@ __all__ = [
     "TDX_DETECT_SIZE",
     "detect",
     "format_detect",
-    "load_platform_spec",
     "run_detect_asm",
 ]

@@ -41,6 +41,7 @@ from seamemu.platform import (
     Situation,
     absence_reason,
     apply_hotplug,
+    as_platform,
     get_policy,
     judge,
     place_of,
@@ -62,7 +63,6 @@ from seamemu.platform.facts import Platform
 from seamemu.platform.units import fmt_range, hex64
 from seamemu.session.cmr import TDH_SYS_INFO, CmrReport, read_cmrs
 from seamemu.session.core import Session
-from seamemu.session.detect import load_platform_spec
 from seamemu.session.result import rax_name
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, stub
 
@@ -168,7 +168,7 @@ class HotplugEmulation:
                  policy: str = DEFAULT_POLICY, use_tdx: bool = True,
                  session: Session | None = None):
         self.session = session or Session([stub(ARGS_STUB), stub(PROBE_STUB)],
-                                          platform=load_platform_spec(platform))
+                                          platform=as_platform(platform))
         self.policy = get_policy(policy).name
         self.use_tdx = use_tdx
         # The kernel's situation is fixed at boot (its TDX memory list is set at module init).

@@ -11,12 +11,12 @@ from seamemu.arch import msrs as m
 from seamemu.platform import Event, apply_hotplug, load_platform, preset_names
 from seamemu.platform.hotplug import detect_tdx
 from seamemu.session import Session
+from seamemu.platform import as_platform
 from seamemu.session.detect import (
     STATUS_BITS,
     TDX_DETECT_SIZE,
     detect,
     format_detect,
-    load_platform_spec,
 )
 from seamemu.session.msrs import platform_msr_tables
 from seamemu.stubs import stub
@@ -116,8 +116,8 @@ def test_python_status_bits_and_layout_match_the_assembly():
 
 
 def test_platform_spec_accepts_presets_files_and_objects(tmp_path):
-    assert load_platform_spec("tdx10").name == "tdx10"
-    assert load_platform_spec(None).name == "default"
+    assert as_platform("tdx10").name == "tdx10"
+    assert as_platform(None).name == "default"
     path = tmp_path / "mine.toml"
     path.write_text('extends = "default"\nname = "mine"\n')
-    assert load_platform_spec(str(path)).name == "mine"
+    assert as_platform(str(path)).name == "mine"
