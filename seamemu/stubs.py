@@ -8,7 +8,7 @@ _PKG = Path(__file__).resolve().parent
 
 
 def stub_dir() -> Path:
-    """The `asm/` directory: installed package data first, else the source checkout's."""
+    """The `asm/` directory: `seamemu/asm` (a link to the checkout's asm/, copied into wheels)."""
     for candidate in (_PKG / "asm", _PKG.parent / "asm"):
         if (candidate / "seamcall.S").is_file():
             return candidate
