@@ -11,7 +11,7 @@ def stub_dir() -> Path:
     """The `asm/` directory: `seamemu/asm` (a link to the checkout's asm/, copied into wheels)."""
     for candidate in (_PKG / "asm", _PKG.parent / "asm"):
         if (candidate / "seamcall.S").is_file():
-            return candidate
+            return candidate.resolve()  # the checkout's own asm/ when it is the link
     raise FileNotFoundError(
         "the shipped asm/ stubs are missing: install seamemu from a source checkout "
         "(pip install -e .) so that asm/ is beside the package"
