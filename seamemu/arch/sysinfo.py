@@ -112,6 +112,14 @@ CMR_INFO_ENTRY = StructLayout("CMR_INFO", CMR_INFO_ENTRY_SIZE, (
     Field("base", 0, 8), Field("size", 8, 8),                # size 0 = null entry
 ))
 
+
+def unpack_cmr_array(data: bytes, count: int | None = None) -> list[tuple[int, int]]:
+    """(base, size) of the first `count` CMR_INFO entries in `data` (all whole ones if None)."""
+    whole = len(data) // CMR_INFO_ENTRY_SIZE
+    n = whole if count is None else min(count, whole)
+    return [(int.from_bytes(data[o:o + 8], "little"), int.from_bytes(data[o + 8:o + 16], "little"))
+            for o in range(0, n * CMR_INFO_ENTRY_SIZE, CMR_INFO_ENTRY_SIZE)]
+
 # ---------------------------------------------------------------- TDH.SYS.CONFIG (leaf 45)
 MAX_TDMRS = 64
 MAX_RESERVED_PER_TDMR = 16
@@ -234,4 +242,5 @@ __all__ = [
     "TDSYSINFO_STRUCT_SIZE",
     "pack_seamldr_params",
     "pack_tdmr_info",
+    "unpack_cmr_array",
 ]

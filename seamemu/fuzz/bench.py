@@ -14,6 +14,7 @@ import time
 from seamemu.frontend import assemble
 from seamemu.fuzz.engine import FuzzConfig, Worker
 from seamemu.fuzz.reproducer import Target
+from seamemu.machine.bench import measure
 from seamemu.machine.coverage import BareCall, bare_call_rate
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, stub
 
@@ -32,23 +33,12 @@ def fuzz_rate(seconds: float = 1.0) -> float:
     with tempfile.TemporaryDirectory(prefix="seamemu-fuzz-bench-") as out:
         w = _worker(out)
         w.step(200)  # warm up: translation, lazily built analysis machines
-        return _rate(w.step, seconds)
+        return 50 * measure(lambda: w.step(50), seconds)  # 50 runs a step
 
 
 def bare_stub_rate(seconds: float = 1.0) -> float:
     """Bare emu_start round trips per second through the shipped __seamcall_ret."""
     return bare_call_rate(assemble([stub(ARGS_STUB)]), DEFAULT_ENTRY, (0, "scratch"), seconds)
-
-
-def _rate(step, seconds: float) -> float:
-    n = 0
-    t0 = time.perf_counter()
-    while True:
-        step(50)
-        n += 50
-        now = time.perf_counter()
-        if now - t0 >= seconds:
-            return n / (now - t0)
 
 
 def fuzz_bench(seconds: float = 1.0) -> dict:

@@ -9,7 +9,6 @@ of the driver costs.  Numbers are machine-dependent; only ratios in one run mean
 from __future__ import annotations
 
 import time
-from typing import Callable
 
 from seamemu.arch.leaves import leaf_by_name
 from seamemu.arch.metadata import global_field
@@ -17,24 +16,13 @@ from seamemu.host.driver import tdx_enable
 from seamemu.host.klog import KernelLog
 from seamemu.host.seamcall import HostSeamcall
 from seamemu.host.sysinfo import GROUPS
+from seamemu.machine.bench import measure
 from seamemu.session import Session
 
 TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number
 TDH_SYS_LP_INIT = leaf_by_name("TDH.SYS.LP.INIT").number
 TDH_SYS_RD = leaf_by_name("TDH.SYS.RD").number
 _FIELDS = tuple(global_field(name).field_id for _group, names in GROUPS for name in names)
-
-
-def _measure(fn: Callable[[], object], seconds: float) -> float:
-    n, start = 0, time.perf_counter()
-    end = start + seconds
-    while True:
-        for _ in range(20):
-            fn()
-        n += 20
-        now = time.perf_counter()
-        if now >= end:
-            return n / (now - start)
 
 
 def bringup_seconds(platform=None) -> float:
@@ -68,7 +56,7 @@ def sys_rd_rate(seconds: float = 1.0) -> float:
             del records[:]
             del calls[:]
 
-    return _measure(read_one, seconds)
+    return measure(read_one, seconds)
 
 
 __all__ = ["bringup_seconds", "sys_rd_rate"]

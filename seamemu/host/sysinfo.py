@@ -27,6 +27,7 @@ from seamemu.arch.sysinfo import (
     TDSYSINFO_STRUCT,
     TDSYSINFO_STRUCT_ALIGNMENT,
     TDSYSINFO_STRUCT_SIZE,
+    unpack_cmr_array,
 )
 from seamemu.host.klog import KernelFailure
 from seamemu.host.seamcall import HostSeamcall
@@ -148,11 +149,7 @@ def get_sys_info_info(host: HostSeamcall, lp: int) -> TdxSysInfo:
                  f"0x{si['vendor_id']:x}, major_version {si['major_version']}, minor_version "
                  f"{si['minor_version']}, build_date {si['build_date']}, build_num "
                  f"{si['build_num']}")
-    raw = mem.read(cmr_pa, MAX_CMRS * CMR_INFO_ENTRY_SIZE)
-    pairs = [(int.from_bytes(raw[16 * i:16 * i + 8], "little"),
-              int.from_bytes(raw[16 * i + 8:16 * i + 16], "little"))
-             for i in range(min(out["r9"], MAX_CMRS))]
-    cmrs = _nonnull(pairs)
+    cmrs = _nonnull(unpack_cmr_array(mem.read(cmr_pa, MAX_CMRS * CMR_INFO_ENTRY_SIZE), out["r9"]))
     _print_cmrs(host, cmrs)
     entry = si["pamt_entry_size"]
     return TdxSysInfo(

@@ -18,6 +18,7 @@ from seamemu.arch.sysinfo import (
     TDSYSINFO_STRUCT,
     TDSYSINFO_STRUCT_ALIGNMENT,
     TDSYSINFO_STRUCT_SIZE,
+    unpack_cmr_array,
 )
 from seamemu.errors import SeamemuError
 from seamemu.session.core import Session
@@ -68,13 +69,9 @@ def read_cmrs_info(s: Session, lp: int = 0, entry: str = DEFAULT_ENTRY) -> CmrRe
     calls.append(r)
     mem = s.machine.memory
     n = r.out["r9"]
-    raw = mem.read(array, MAX_CMRS * CMR_INFO_ENTRY_SIZE)
-    cmrs = []
-    for i in range(min(n, MAX_CMRS)):
-        base = int.from_bytes(raw[16 * i:16 * i + 8], "little")
-        size = int.from_bytes(raw[16 * i + 8:16 * i + 16], "little")
-        if size:  # the kernel prints up to the first null entry; the module pads with them
-            cmrs.append((base, size))
+    # The module pads with null (size 0) entries; only the real ones are CMRs.
+    cmrs = [(base, size) for base, size in
+            unpack_cmr_array(mem.read(array, MAX_CMRS * CMR_INFO_ENTRY_SIZE), n) if size]
     sysinfo = TDSYSINFO_STRUCT.unpack(mem.read(info, TDSYSINFO_STRUCT_SIZE))
     sysinfo = {k: v for k, v in sysinfo.items() if isinstance(v, int)}
     return CmrReport("TDH.SYS.INFO", tuple(cmrs), n, tuple(calls), sysinfo)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from seamemu.arch.sysinfo import CMR_INFO_ENTRY, CMR_INFO_ENTRY_SIZE, TDSYSINFO_STRUCT
+from seamemu.arch.sysinfo import CMR_INFO_ENTRY_SIZE, TDSYSINFO_STRUCT, unpack_cmr_array
 
 
 def _cmr_array(data: bytes) -> tuple[str, ...]:
@@ -17,15 +17,14 @@ def _cmr_array(data: bytes) -> tuple[str, ...]:
 
     Spec: intel/tdx-module tdx_1.5 include/tdx_api_defs.h (cmr_info_entry_t); the module
     always writes MAX_CMR entries, the kernel's print_cmrs() stops at the first null one."""
-    entries = [CMR_INFO_ENTRY.unpack(data[off:off + CMR_INFO_ENTRY_SIZE])
-               for off in range(0, len(data) - CMR_INFO_ENTRY_SIZE + 1, CMR_INFO_ENTRY_SIZE)]
+    entries = unpack_cmr_array(data)
     lines = [f"read as CMR_INFO[{len(entries)}] (base, size):"]
     i = 0
     while i < len(entries):
-        base, size = entries[i]["base"], entries[i]["size"]
+        base, size = entries[i]
         if size == 0:
             j = i
-            while j + 1 < len(entries) and entries[j + 1]["size"] == 0:
+            while j + 1 < len(entries) and entries[j + 1][1] == 0:
                 j += 1
             which = f"[{i}]" if i == j else f"[{i}..{j}]"
             lines.append(f"  {which:<8} null (size 0)")
