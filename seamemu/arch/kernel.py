@@ -69,6 +69,25 @@ SW_ERROR_NAMES: dict[int, str] = {
 }
 
 
+# The errnos SEAMCALL results and the bring-up end in, spelled as the kernel spells them
+# (Python's errno module calls 95 ENOTSUP; the kernel's name is EOPNOTSUPP).
+ERRNO_NAMES: dict[int, str] = {
+    0: "0",
+    -errno.EACCES: "-EACCES",
+    -errno.EINVAL: "-EINVAL",
+    -errno.EIO: "-EIO",
+    -errno.ENODEV: "-ENODEV",
+    -errno.ENOMEM: "-ENOMEM",
+    -errno.ENOSPC: "-ENOSPC",
+    -errno.EOPNOTSUPP: "-EOPNOTSUPP",
+}
+
+
+def errno_name(value: int) -> str:
+    """"-ENODEV" for -19; the number itself for an errno outside the table."""
+    return ERRNO_NAMES.get(value, str(value))
+
+
 def seamcall_errno(status: int) -> int:
     """Map a SEAMCALL result to the errno the kernel returns (0, -ENODEV, ..., -EIO)."""
     if status == 0:
@@ -77,6 +96,7 @@ def seamcall_errno(status: int) -> int:
 
 
 __all__ = [
+    "ERRNO_NAMES",
     "EXTABLE_ENTRY_SIZE",
     "EX_TYPE_DEFAULT",
     "EX_TYPE_FAULT",
@@ -99,5 +119,6 @@ __all__ = [
     "X86_TRAP_GP",
     "X86_TRAP_PF",
     "X86_TRAP_UD",
+    "errno_name",
     "seamcall_errno",
 ]

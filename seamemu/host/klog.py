@@ -8,26 +8,15 @@ arch/x86/kvm/vmx/tdx.c); lines whose origin is "seamemu" are the emulator's own 
 
 from __future__ import annotations
 
-import errno as _errno
 import time
 from dataclasses import dataclass
 
-# The errnos the bring-up can end with, as the kernel spells them.
-ERRNO_NAMES: dict[int, str] = {
-    -_errno.EACCES: "-EACCES",
-    -_errno.EINVAL: "-EINVAL",
-    -_errno.EIO: "-EIO",
-    -_errno.ENODEV: "-ENODEV",
-    -_errno.ENOMEM: "-ENOMEM",
-    -_errno.ENOSPC: "-ENOSPC",
-    -_errno.EOPNOTSUPP: "-EOPNOTSUPP",
-}
-
+from seamemu.arch.kernel import errno_name as kernel_errno_name
 
 def errno_name(value: int | None) -> str:
     if value is None:
         return "none"
-    return "0" if value == 0 else ERRNO_NAMES.get(value, str(value))
+    return kernel_errno_name(value)
 
 
 @dataclass(frozen=True)
@@ -82,4 +71,4 @@ class KernelFailure(Exception):
         self.errno = errno
 
 
-__all__ = ["ERRNO_NAMES", "KernelFailure", "KernelLog", "LogLine", "errno_name"]
+__all__ = ["KernelFailure", "KernelLog", "LogLine", "errno_name"]

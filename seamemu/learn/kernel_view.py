@@ -25,6 +25,7 @@ from seamemu.arch.kernel import (
     TDX_SEAMCALL_GP,
     TDX_SEAMCALL_UD,
     TDX_SEAMCALL_VMFAILINVALID,
+    errno_name,
     seamcall_errno,
 )
 from seamemu.arch.leaves import leaf_by_name
@@ -37,8 +38,6 @@ RET_ENTRIES = ("__seamcall_ret", "__seamcall_saved_ret")
 TDX_RND_NO_ENTROPY = status_value("TDX_RND_NO_ENTROPY")
 
 NO_RETURN = "no return (oops)"    # errno_name of a call that faulted with no fixup
-# Errno names as the kernel spells them (Python calls 95 ENOTSUP).
-ERRNO_NAMES = {0: "0", -19: "-ENODEV", -95: "-EOPNOTSUPP", -13: "-EACCES", -5: "-EIO"}
 
 
 @dataclass(frozen=True)
@@ -121,8 +120,8 @@ def kernel_view(rax: int, *, leaf: int, entry: str = "",
                 f"{PR_FMT}RCX 0x{g['rcx']:016x} RDX 0x{g['rdx']:016x} R08 0x{g['r8']:016x}",
                 f"{PR_FMT}R09 0x{g['r9']:016x} R10 0x{g['r10']:016x} R11 0x{g['r11']:016x}",
             )
-    return KernelView(rax, name, errno, ERRNO_NAMES.get(errno, str(errno)), how, meaning,
+    return KernelView(rax, name, errno, errno_name(errno), how, meaning,
                       messages, printer)
 
 
-__all__ = ["ERRNO_NAMES", "KernelView", "NO_RETURN", "PR_FMT", "kernel_view"]
+__all__ = ["KernelView", "NO_RETURN", "PR_FMT", "kernel_view"]

@@ -6,14 +6,12 @@ decided, the RAX that came back, the errno the kernel maps it to), not written b
 
 from __future__ import annotations
 
-from seamemu.arch.kernel import seamcall_errno
+from seamemu.arch.kernel import errno_name, seamcall_errno
 from seamemu.session.cmr import read_cmrs_info
 from seamemu.session.core import Session
 from seamemu.session.matrix import DEFAULT_MATRIX_LEAF, format_matrix, outcome_matrix
 from seamemu.session.result import rax_name
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY
-
-_ERRNO_NAMES = {0: "0", -19: "-ENODEV", -95: "-EOPNOTSUPP", -13: "-EACCES", -5: "-EIO"}
 
 
 def demo_text(platform=None, abi: str | None = None) -> str:
@@ -43,7 +41,7 @@ def demo_text(platform=None, abi: str | None = None) -> str:
         errno = seamcall_errno(r.rax)
         out.append(f"  {r.outcome:<14} {r.rule}")
         out.append(f"  {'':<14} -> RAX 0x{r.rax:016x} {rax_name(r.rax)}; the kernel returns "
-                   f"{_ERRNO_NAMES.get(errno, str(errno))}")
+                   f"{errno_name(errno)}")
     broken = [r for r in rows if not r.abi_preserved]
     out.append("  Callee-saved registers and RSP: " +
                ("preserved in every row." if not broken else f"BROKEN in {len(broken)} rows."))
