@@ -3,7 +3,7 @@
 figures the tutorials show (docs/tutorials/figures/*.svg, as `seamemu diagram` draws them).
 
 The tutorials are runnable: tests/docs/test_tutorials.py runs each command and compares its
-output with the text (seamemu/learn/doccheck.py says how, placeholders included), and checks
+output with the text (tools/doccheck.py says how, placeholders included), and checks
 that each figure is what the code draws today.
 
     python tools/update_docs.py          # rewrite the outputs and figures that changed
@@ -19,12 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 try:
     from seamemu.cli import main as seamemu_main
-    from seamemu.learn import doccheck
+    from tools import doccheck
     from seamemu.learn.diagram import figure_texts
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(ROOT))
     from seamemu.cli import main as seamemu_main
-    from seamemu.learn import doccheck
+    from tools import doccheck
     from seamemu.learn.diagram import figure_texts
 
 TUTORIALS = ROOT / "docs" / "tutorials"

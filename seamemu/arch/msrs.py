@@ -6,7 +6,7 @@ Spec: Intel TDX module 1.5 sources (intel/tdx-module): src/common/x86_defs/msr_d
 Linux arch/x86/include/asm/msr-index.h (IA32_VMX_VMCS_ENUM 0x48A, IA32_VMX_VMFUNC 0x491,
 FEAT_CTL_* bits of IA32_FEATURE_CONTROL); intel/tdx tdx_module_loader_old (MTRRCAP_SEAMRR bit 15,
 SEAMRR CONFIGURED/ENABLED/LOCKED bits); 2022 "x86/virt/tdx: Detect TDX during kernel boot" (ML:
-SEAMRR MSRs are core-scoped).  Facts only; per-platform values live in seamemu.platform.msrs.
+SEAMRR MSRs are core-scoped).  Facts only; per-platform values live in seamemu.platform.msr_values.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from seamemu.errors import SeamemuError
 # Command groups, each a module with `register(subparsers)`; a group whose module is absent
 # from this build is skipped, so the CLI grows as the groups land.
 GROUPS = (
-    "seamemu.cli.core",
+    "seamemu.cli.calls",
     "seamemu.cli.model",
     "seamemu.cli.platform",
     "seamemu.cli.fuzz",

@@ -7,9 +7,9 @@ import os
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
-from seamemu.fuzz.engine import MODES, FuzzConfig
+from seamemu.fuzz.worker import MODES, FuzzConfig
 from seamemu.fuzz.reproducer import Target
-from seamemu.fuzz.spec import CONVENTIONS, VARIANTS
+from seamemu.fuzz.promises import CONVENTIONS, VARIANTS
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, LEGACY_ENTRY, LEGACY_STUB, stub
 
 DEFAULT_SECONDS = 60.0
@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
-    from seamemu.fuzz.run import ProgressLine, run_fuzz
+    from seamemu.fuzz.campaign import ProgressLine, run_fuzz
 
     if args.variant and args.convention != "args":
         raise InputError(f"--variant {args.variant}: only the args convention has variants")

@@ -128,7 +128,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from seamemu.learn.report import write_report
+    from seamemu.learn.html_report import write_report
 
     path = write_report(Path(args.out), platform=_platform(args.platform), abi=args.abi)
     print(path)

@@ -47,7 +47,7 @@ def cmd_cmr(args: argparse.Namespace) -> int:
 
 def cmd_boot(args: argparse.Namespace) -> int:
     from seamemu.host.driver import bring_up
-    from seamemu.host.report import bringup_json, format_bringup, write_call_log
+    from seamemu.host.boot_report import bringup_json, format_bringup, write_call_log
 
     result = bring_up(args.platform, abi=args.abi, inject=args.inject, use_tdx=args.use_tdx)
     if args.log:

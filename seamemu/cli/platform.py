@@ -109,7 +109,7 @@ def cmd_hotplug(args: argparse.Namespace) -> int:
         raise InputError("--markdown goes with --table")
     if len(policies) > 1:
         raise InputError(f"hotplug: one --policy for an event, got {', '.join(policies)}")
-    from seamemu.session.hotplug import DEFAULT_POLICY, run_hotplug
+    from seamemu.session.hotplug_apply import DEFAULT_POLICY, run_hotplug
 
     event = parse_event(args.words, args.kind)
     run = run_hotplug(args.platform, event, policy=policies[0] if policies else DEFAULT_POLICY,
@@ -125,7 +125,7 @@ def cmd_hotplug(args: argparse.Namespace) -> int:
 
 def _print_table(args: argparse.Namespace, policies: tuple[str, ...]) -> int:
     from seamemu.platform import decision_table, format_table
-    from seamemu.platform.table import sample_description
+    from seamemu.platform.hotplug_table import sample_description
     from seamemu.platform import as_platform
 
     platform = as_platform(args.platform)

@@ -1,5 +1,5 @@
 """The assembler front end: kernel-style AT&T `.S` files to an `Image` (keystone or GNU as)."""
 
-from .api import BACKENDS, DEFAULT_INCLUDE_DIR, assemble, assemble_text, clear_cache
+from .pipeline import BACKENDS, DEFAULT_INCLUDE_DIR, assemble, assemble_text, clear_cache
 
 __all__ = ["BACKENDS", "DEFAULT_INCLUDE_DIR", "assemble", "assemble_text", "clear_cache"]

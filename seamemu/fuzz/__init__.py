@@ -8,13 +8,13 @@ analyse.py) and saves reproducers (reproducer.py) that `seamemu run --replay` re
 """
 
 from seamemu.fuzz.case import Answer, Case, Cpu, case_from_json, case_to_json, zero_case
-from seamemu.fuzz.engine import MODES, FuzzConfig, Worker
+from seamemu.fuzz.worker import MODES, FuzzConfig, Worker
 from seamemu.fuzz.harness import Harness
 from seamemu.fuzz.replay import ReplayOutcome, format_replay, replay_file, replay_json
 from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer
-from seamemu.fuzz.rules import RULES, Violation
-from seamemu.fuzz.run import run_fuzz
-from seamemu.fuzz.spec import CONVENTIONS, VARIANTS, Spec, make_spec
+from seamemu.fuzz.invariants import RULES, Violation
+from seamemu.fuzz.campaign import run_fuzz
+from seamemu.fuzz.promises import CONVENTIONS, VARIANTS, Spec, make_spec
 
 __all__ = [
     "Answer",

@@ -12,10 +12,10 @@ from typing import NamedTuple
 from seamemu.fuzz.case import Case
 from seamemu.fuzz.diff import compare
 from seamemu.fuzz.locate import locate
-from seamemu.fuzz.rules import Violation, check
-from seamemu.fuzz.runner import Observation, Runner
+from seamemu.fuzz.invariants import Violation, check
+from seamemu.fuzz.executor import Observation, Runner
 from seamemu.fuzz.shrink import shrink
-from seamemu.fuzz.spec import Spec
+from seamemu.fuzz.promises import Spec
 from seamemu.image import Image
 
 

@@ -12,7 +12,7 @@ import tempfile
 import time
 
 from seamemu.frontend import assemble
-from seamemu.fuzz.engine import FuzzConfig, Worker
+from seamemu.fuzz.worker import FuzzConfig, Worker
 from seamemu.fuzz.reproducer import Target
 from seamemu.machine.bench import measure
 from seamemu.machine.coverage import BareCall, bare_call_rate

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from seamemu.errors import ReplayError
-from seamemu.fuzz.spec import Spec
-from seamemu.fuzz.values import ANSWER_KINDS, MASK64
+from seamemu.fuzz.promises import Spec
+from seamemu.fuzz.value_tables import ANSWER_KINDS, MASK64
 
 FRAME_WORDS = 8          # words of the caller's own stack frame above the return address
 RFLAGS_ENTRY_MASK = 0x8D5  # CF PF AF ZF SF OF: what a caller may leave in RFLAGS (DF clear)

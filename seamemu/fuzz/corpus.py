@@ -17,7 +17,7 @@ from pathlib import Path
 
 from seamemu.errors import InputError, ReplayError
 from seamemu.fuzz.case import Case, case_from_json, case_to_json
-from seamemu.fuzz.spec import Spec
+from seamemu.fuzz.promises import Spec
 
 QUEUE_KIND = "seamemu-fuzz-queue"
 _SAFE = re.compile(r"[^A-Za-z0-9_.+@-]")

@@ -8,9 +8,9 @@ The location is charged to the implementation under test (`--asm`), not the refe
 from __future__ import annotations
 
 from seamemu.arch.registers import ABI_ORDER, RFLAGS_DF
-from seamemu.fuzz.rules import Violation
-from seamemu.fuzz.runner import Observation
-from seamemu.fuzz.spec import Spec
+from seamemu.fuzz.invariants import Violation
+from seamemu.fuzz.executor import Observation
+from seamemu.fuzz.promises import Spec
 
 _RETURN_REGS = ABI_ORDER + ("rbp",)
 

@@ -15,8 +15,8 @@ from operator import itemgetter as _itemgetter
 from struct import unpack_from as _unpack_from
 
 from seamemu.fuzz.case import FRAME_WORDS, NORMAL_CPU, RFLAGS_ENTRY_MASK, Answer, Case, Cpu
-from seamemu.fuzz.spec import Spec
-from seamemu.fuzz.values import (
+from seamemu.fuzz.promises import Spec
+from seamemu.fuzz.value_tables import (
     BOUNDARY,
     INVALID_LEAVES,
     MASK64,

@@ -8,9 +8,9 @@ from typing import Mapping, Sequence
 from seamemu.frontend import assemble
 from seamemu.fuzz.analyse import Analysis, Analyst
 from seamemu.fuzz.case import Case
-from seamemu.fuzz.rules import Violation, check
-from seamemu.fuzz.runner import Observation, Runner
-from seamemu.fuzz.spec import Spec, make_spec
+from seamemu.fuzz.invariants import Violation, check
+from seamemu.fuzz.executor import Observation, Runner
+from seamemu.fuzz.promises import Spec, make_spec
 
 
 class Harness:

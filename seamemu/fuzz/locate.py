@@ -12,8 +12,8 @@ same bug to an earlier instruction whenever the values happen to line up.
 from __future__ import annotations
 
 from seamemu.arch.registers import RFLAGS_DF
-from seamemu.fuzz.rules import Violation
-from seamemu.fuzz.runner import FRAME_BYTES, Observation, Runner
+from seamemu.fuzz.invariants import Violation
+from seamemu.fuzz.executor import FRAME_BYTES, Observation, Runner
 from seamemu.machine.regs import INDEX, RFLAGS
 from seamemu.trace import disassemble_one
 

@@ -14,9 +14,9 @@ from typing import Mapping
 
 from seamemu.arch.kernel import TDX_SEAMCALL_GP, TDX_SEAMCALL_UD, TDX_SEAMCALL_VMFAILINVALID
 from seamemu.fuzz.case import Answer, Case, Cpu
-from seamemu.model.api import GuestMemory, SeamReply
+from seamemu.traps.target import GuestMemory, SeamReply
 from seamemu.traps.seamcall import LOADER_BIT, decide_seamcall
-from seamemu.traps.state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
+from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
 
 # RAX after a call through an args stub when the instruction itself failed.
 # Spec: Linux arch/x86/include/asm/tdx.h (095b71a); arch/x86/virt/vmx/tdx/tdxcall.S.

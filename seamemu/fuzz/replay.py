@@ -18,8 +18,8 @@ from seamemu.fuzz.analyse import Analysis, Analyst
 from seamemu.fuzz.case import NORMAL_CPU, Case
 from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer
-from seamemu.fuzz.rules import RULES
-from seamemu.fuzz.spec import Spec
+from seamemu.fuzz.invariants import RULES
+from seamemu.fuzz.promises import Spec
 from seamemu.image import Image
 from seamemu.machine.regs import INDEX
 from seamemu.session.result import rax_name

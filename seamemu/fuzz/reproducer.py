@@ -29,7 +29,7 @@ from seamemu.errors import ReplayError
 from seamemu.frontend import DEFAULT_INCLUDE_DIR
 from seamemu.frontend.cpp import preprocess_file
 from seamemu.fuzz.case import Case, case_from_json, case_to_json
-from seamemu.fuzz.spec import CONVENTIONS, Spec, make_spec
+from seamemu.fuzz.promises import CONVENTIONS, Spec, make_spec
 
 SCHEMA = 1
 KIND = "seamemu-fuzz-reproducer"

@@ -19,8 +19,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from seamemu.fuzz.case import FRAME_WORDS, RFLAGS_ENTRY_MASK, Answer, Case, Cpu
-from seamemu.fuzz.spec import Spec, make_spec
-from seamemu.fuzz.values import (
+from seamemu.fuzz.promises import Spec, make_spec
+from seamemu.fuzz.value_tables import (
     BOUNDARY,
     INVALID_LEAVES,
     MASK64,

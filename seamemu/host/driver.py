@@ -34,7 +34,7 @@ from seamemu.host.tdmr import (
 )
 from seamemu.platform import as_platform
 from seamemu.platform.facts import Platform
-from seamemu.platform.msrs import msr_values
+from seamemu.platform.msr_values import msr_values
 from seamemu.session import Session
 
 TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number

@@ -28,7 +28,7 @@ from seamemu.arch.leaves import leaf_info
 from seamemu.arch.status import TdxStatus
 from seamemu.errors import BoundExceeded, EngineError
 from seamemu.host.klog import KernelLog
-from seamemu.model.api import CallRecord
+from seamemu.traps.target import CallRecord
 from seamemu.session import Session
 from seamemu.session.result import rax_name
 

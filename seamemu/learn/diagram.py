@@ -18,7 +18,7 @@ from seamemu.platform.facts import Platform
 from seamemu.learn.svg import INK, MUTED, OUTCOME_COLOURS, Svg, colours, wrap
 from seamemu.session.matrix import MatrixRow, outcome_matrix
 from seamemu.traps import seamcall as seamcall_table
-from seamemu.traps.table import Check
+from seamemu.traps.rule_table import Check
 
 FIGURES = ("seamcall-decision.svg", "module-lifecycle.svg", "outcome-matrix.svg")
 

@@ -14,14 +14,14 @@ from typing import Mapping
 
 from seamemu.arch.leaves import leaf_info, seamldr_leaf_info
 from seamemu.errors import InputError
-from seamemu.model.spec import LeafSpec
+from seamemu.model.leaf_spec import LeafSpec
 from seamemu.session import RunResult, Session
 from seamemu.session.result import rax_name
 from seamemu.trace import leaf_spec_or_none
 from seamemu.traps import seamcall as seamcall_table
 from seamemu.traps.seamcall import LOADER_BIT, SeamcallInputs
-from seamemu.traps.state import CpuState
-from seamemu.traps.table import Decision, decision_of
+from seamemu.traps.cpu_state import CpuState
+from seamemu.traps.rule_table import Decision, decision_of
 from seamemu.learn.kernel_view import KernelView, kernel_view
 
 

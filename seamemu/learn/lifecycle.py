@@ -22,8 +22,8 @@ from seamemu.arch.metadata import global_field
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.sysinfo import MAX_CMRS, TDSYSINFO_STRUCT_SIZE, pack_tdmr_info
 from seamemu.model import TdxModule, all_leaf_specs
-from seamemu.model import values as model_values
-from seamemu.model.state import SysState
+from seamemu.model import reported_values as model_values
+from seamemu.model.module_state import SysState
 from seamemu.platform.facts import GiB, MiB, Cmr, MemoryRegion, ModuleInfo, Platform, Seamrr
 
 PAGE = 4096

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from seamemu.machine.regs import GPR_BY_NUMBER
-from seamemu.traps.table import Effect
+from seamemu.traps.rule_table import Effect
 
 if TYPE_CHECKING:
     from seamemu.machine.lp import LogicalProcessor

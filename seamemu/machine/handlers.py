@@ -16,10 +16,10 @@ from seamemu.errors import InputError
 from seamemu.machine.dispatch import InsnTable, memory_operand
 from seamemu.machine.memory import PhysicalMemory
 from seamemu.machine.regs import INDEX, RFLAGS
-from seamemu.model.api import SeamTarget
+from seamemu.traps.target import SeamTarget
 from seamemu.traps.msr import EXECUTED, execute_rdmsr, execute_wrmsr, wrmsr_store
 from seamemu.traps.seamcall import execute_seamcall
-from seamemu.traps.table import Decision, Effect
+from seamemu.traps.rule_table import Decision, Effect
 from seamemu.traps.tdcall import execute_tdcall
 from seamemu.traps.vmx import execute_vmxoff, execute_vmxon
 

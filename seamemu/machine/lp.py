@@ -54,8 +54,8 @@ from seamemu.machine.faults import ERROR_CODE_VECTORS, Delivery, pf_error_code
 from seamemu.machine.memory import CHUNK, PhysicalMemory
 from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RIP, RegFile
 from seamemu.machine.results import Bounds, FaultEvent
-from seamemu.traps.state import CpuState
-from seamemu.traps.table import Effect
+from seamemu.traps.cpu_state import CpuState
+from seamemu.traps.rule_table import Effect
 
 SLICE = 4_000_000  # instructions per emu_start: ~40 ms of tight loop, the time-check grain
 X86_TRAP_UD = 6

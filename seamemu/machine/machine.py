@@ -39,8 +39,8 @@ from seamemu.machine.lp import LogicalProcessor
 from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory, Present
 from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RFLAGS_FIXED, RIP, RSP, RegView
 from seamemu.machine.results import BoundInfo, Bounds, CallResult, SeamEvent
-from seamemu.model.api import SeamTarget
-from seamemu.traps.state import CpuState
+from seamemu.traps.target import SeamTarget
+from seamemu.traps.cpu_state import CpuState
 
 TB_FLUSH_EVERY = 20_000
 STACK_SIZE = 16 << 10          # THREAD_SIZE on x86-64 with KASAN off

@@ -52,7 +52,7 @@ class _Chunk:
 
 
 class PhysicalMemory:
-    """The machine's guest physical memory; implements seamemu.model.api.GuestMemory."""
+    """The machine's guest physical memory; implements seamemu.traps.target.GuestMemory."""
 
     def __init__(self, present: Present | None = None) -> None:
         self._present_fn = present or default_present

@@ -7,8 +7,8 @@ from typing import Mapping, NamedTuple
 
 from seamemu.errors import InputError
 from seamemu.machine.regs import NAMES
-from seamemu.model.api import CallRecord
-from seamemu.traps.table import Decision
+from seamemu.traps.target import CallRecord
+from seamemu.traps.rule_table import Decision
 
 OUTCOMES = ("returned", "fault", "bound", "vmexit")
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Mapping
 
 from seamemu.arch.status import MASK64, STATUS_BASE_MASK, STATUS_DETAILS_MASK, with_info
-from seamemu.model.api import GuestMemory
-from seamemu.model.spec import LeafSpec
+from seamemu.traps.target import GuestMemory
+from seamemu.model.leaf_spec import LeafSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from seamemu.model.module import TdxModule

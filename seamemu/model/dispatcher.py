@@ -20,10 +20,10 @@ from seamemu.arch.leaves import RAX_LEAF_MASK, RAX_RESERVED_MASK, RAX_VERSION_SH
     SEAMLDR_MODE_BIT, leaf_info, seamldr_leaf_info
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.status import MASK64, SeamldrStatus, TdxStatus, status_name, with_operand
-from seamemu.model.api import CallRecord, GuestMemory, SeamReply
+from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
 from seamemu.model.context import Call, LeafExit, MemAccess, injection_matches
-from seamemu.model.spec import LeafSpec, handler_for
-from seamemu.model.state import SysState
+from seamemu.model.leaf_spec import LeafSpec, handler_for
+from seamemu.model.module_state import SysState
 
 if TYPE_CHECKING:  # pragma: no cover
     from seamemu.model.module import TdxModule

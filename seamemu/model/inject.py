@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name
 from seamemu.arch.status import OPERAND_BY_NAME, status_value, with_operand
 from seamemu.errors import InputError
-from seamemu.model.api import INJECTABLE_FAULTS
+from seamemu.traps.target import INJECTABLE_FAULTS
 
 _FAULTS = {f.lower(): f for f in INJECTABLE_FAULTS} | {"gp": "#GP", "ud": "#UD"}
 _SELECTORS = ("call", "count", "leaf", "lp")

@@ -19,11 +19,11 @@ from seamemu.arch.status import MASK64
 from seamemu.errors import InputError
 from seamemu.model import leaves as _leaves  # noqa: F401  (registers the leaf handlers)
 from seamemu.model.addr import AddressRules
-from seamemu.model.api import CallRecord, GuestMemory, SeamReply
+from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
 from seamemu.model.dispatcher import dispatch_full
 from seamemu.model.inject import Injector
-from seamemu.model.state import LockHold, ModuleState, SeamldrSession, SysState
-from seamemu.model.values import default_module_info
+from seamemu.model.module_state import LockHold, ModuleState, SeamldrSession, SysState
+from seamemu.model.reported_values import default_module_info
 from seamemu.platform.facts import ModuleInfo, Platform
 
 # Enum.name is a descriptor lookup; the state is named twice per call record.
@@ -31,7 +31,7 @@ _STATE_NAMES = {st: st.name for st in SysState}
 
 
 class TdxModule:
-    """Implements seamemu.model.api.SeamTarget for one platform."""
+    """Implements seamemu.traps.target.SeamTarget for one platform."""
 
     def __init__(self, platform: Platform, *, abi: str | None = None,
                  injector: Injector | str | None = None):

@@ -9,7 +9,7 @@ from seamemu.platform.facts import (
     Platform,
     Seamrr,
 )
-from seamemu.platform.hotplug import (
+from seamemu.platform.hotplug_policy import (
     absence_reason,
     apply_hotplug,
     decide,
@@ -22,8 +22,8 @@ from seamemu.platform.hotplug import (
     situation_for,
 )
 from seamemu.platform.load import as_platform, load_platform, load_platform_text, preset_names
-from seamemu.platform.msrs import msr_values, rdmsr_fault, wrmsr_fault
-from seamemu.platform.table import TableRow, decision_table, format_table
+from seamemu.platform.msr_values import msr_values, rdmsr_fault, wrmsr_fault
+from seamemu.platform.hotplug_table import TableRow, decision_table, format_table
 from seamemu.platform.validate import validate_platform
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The composition root that wires platform, model, image and machine for a run."""
 
 from seamemu.session.conventions import CONVENTIONS, INPUT_REGS
-from seamemu.session.core import ModuleSwitch, Session
+from seamemu.session.session import ModuleSwitch, Session
 from seamemu.session.result import AbiCheck, RunResult
 
 __all__ = [

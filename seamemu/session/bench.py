@@ -14,8 +14,8 @@ from seamemu.arch.leaves import leaf_by_name
 from seamemu.arch.structs import TDX_MODULE_ARGS_OFFSETS, TDX_MODULE_ARGS_SIZE
 from seamemu.machine import Machine
 from seamemu.machine.bench import bare_rate, measure
-from seamemu.model.api import SeamReply
-from seamemu.session.core import Session
+from seamemu.traps.target import SeamReply
+from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
 
 TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number

@@ -21,7 +21,7 @@ from seamemu.arch.sysinfo import (
     unpack_cmr_array,
 )
 from seamemu.errors import SeamemuError
-from seamemu.session.core import Session
+from seamemu.session.session import Session
 from seamemu.session.result import RunResult, rax_name
 from seamemu.stubs import DEFAULT_ENTRY
 

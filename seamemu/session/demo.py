@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from seamemu.arch.kernel import errno_name, seamcall_errno
 from seamemu.session.cmr import read_cmrs_info
-from seamemu.session.core import Session
+from seamemu.session.session import Session
 from seamemu.session.matrix import DEFAULT_MATRIX_LEAF, format_matrix, outcome_matrix
 from seamemu.session.result import rax_name
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY

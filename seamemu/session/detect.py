@@ -25,9 +25,9 @@ from seamemu.arch.msrs import seamrr_range
 from seamemu.errors import SeamemuError
 from seamemu.platform import as_platform
 from seamemu.platform.facts import Platform
-from seamemu.platform.hotplug import detect_tdx
+from seamemu.platform.hotplug_policy import detect_tdx
 from seamemu.platform.units import fmt_range, fmt_size, hex64
-from seamemu.session.core import Session
+from seamemu.session.session import Session
 from seamemu.stubs import stub
 
 DETECT_STUB = "tdx_detect.S"

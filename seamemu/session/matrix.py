@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Sequence
 
 from seamemu.arch.leaves import leaf_by_name
-from seamemu.session.core import Session
+from seamemu.session.session import Session
 from seamemu.session.result import rax_name
 from seamemu.stubs import DEFAULT_ENTRY
 

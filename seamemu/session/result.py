@@ -8,7 +8,7 @@ from typing import Mapping
 from seamemu.arch.kernel import SW_ERROR_NAMES
 from seamemu.arch.registers import CALLEE_SAVED, GPRS, RFLAGS_DF
 from seamemu.arch.status import status_name
-from seamemu.model.api import CallRecord
+from seamemu.traps.target import CallRecord
 
 # SEAMCALL decisions that end the instruction without the module answering.
 INSTRUCTION_FAILURES = ("#UD", "#GP", "VMfailInvalid")

@@ -17,10 +17,10 @@ from seamemu.image import Image
 from seamemu.machine.regs import NAMES
 from seamemu.machine.results import CallResult, FaultEvent, SeamEvent
 from seamemu.machine.tracing import RawStep
-from seamemu.model.api import CallRecord
+from seamemu.traps.target import CallRecord
 from seamemu.trace.decode import decode_buffer
 from seamemu.trace.disasm import disassemble_one
-from seamemu.trace.rules import leaf_spec_or_none, rule_row
+from seamemu.trace.provenance import leaf_spec_or_none, rule_row
 
 # RFLAGS bits a trace names.  Spec: Intel SDM Vol. 1 §3.4.3 (EFLAGS register).
 FLAG_BITS: tuple[tuple[str, int], ...] = (

@@ -18,8 +18,9 @@ from seamemu.traps.seamcall import (
     execute_seamcall,
     seamcall_checks,
 )
-from seamemu.traps.state import CpuState
-from seamemu.traps.table import (
+from seamemu.traps.cpu_state import CpuState
+from seamemu.traps.target import INJECTABLE_FAULTS, CallRecord, GuestMemory, SeamReply, SeamTarget
+from seamemu.traps.rule_table import (
     KINDS,
     Check,
     Decision,
@@ -49,6 +50,7 @@ from seamemu.traps.vmx import (
 )
 
 __all__ = [
+    "CallRecord",
     "Check",
     "CpuState",
     "Decision",
@@ -57,11 +59,15 @@ __all__ = [
     "EXIT_REASON_VMXOFF",
     "EXIT_REASON_VMXON",
     "Effect",
+    "GuestMemory",
+    "INJECTABLE_FAULTS",
     "KINDS",
     "LOADER_BIT",
     "RDMSR_CHECKS",
     "SEAMCALL_CHECKS",
     "SEAMCALL_LENGTH",
+    "SeamReply",
+    "SeamTarget",
     "SeamcallInputs",
     "TDCALL_CHECKS",
     "TDCALL_LENGTH",

@@ -5,7 +5,7 @@ Spec: Intel SDM Vol. 2B "RDMSR" and Vol. 2D "WRMSR" (operation and protected-mod
 sets reserved bits or writes a read-only MSR); SDM Vol. 3C §26.1.1 (privilege faults take
 priority over VM exits), §26.1.3 (RDMSR/WRMSR exit when the "use MSR bitmaps" control is 0)
 and Appendix C (basic exit reasons 31 RDMSR, 32 WRMSR).  Which MSRs exist on a platform, which
-are read-only and which lock is in which bit come from seamemu.platform.msrs.
+are read-only and which lock is in which bit come from seamemu.platform.msr_values.
 
 The machine keeps one dict of MSR values per logical processor; these functions never change
 it.  WRMSR's effect says which (msr, value) to store via `wrmsr_store`.  IA32_SEAMRR_PHYS_BASE
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from seamemu.arch import msrs as m
-from seamemu.platform.msrs import LOCK_PROTECTED, READ_ONLY_MSRS, rdmsr_fault, wrmsr_fault
-from seamemu.traps.state import CpuState
-from seamemu.traps.table import Check, Decision, Effect, decide, effect_of
+from seamemu.platform.msr_values import LOCK_PROTECTED, READ_ONLY_MSRS, rdmsr_fault, wrmsr_fault
+from seamemu.traps.cpu_state import CpuState
+from seamemu.traps.rule_table import Check, Decision, Effect, decide, effect_of
 
 RDMSR_LENGTH = 2
 WRMSR_LENGTH = 2

@@ -28,9 +28,9 @@ from typing import Mapping
 
 from seamemu.arch.registers import ABI_ORDER, RFLAGS_ARITH
 from seamemu.errors import InputError
-from seamemu.model.api import INJECTABLE_FAULTS, GuestMemory, SeamReply, SeamTarget
-from seamemu.traps.state import CpuState
-from seamemu.traps.table import (
+from seamemu.traps.target import INJECTABLE_FAULTS, GuestMemory, SeamReply, SeamTarget
+from seamemu.traps.cpu_state import CpuState
+from seamemu.traps.rule_table import (
     FAULT_VECTORS,
     Check,
     Decision,

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seamemu.traps.state import CpuState
-from seamemu.traps.table import Check, Decision, Effect, decide, effect_of
+from seamemu.traps.cpu_state import CpuState
+from seamemu.traps.rule_table import Check, Decision, Effect, decide, effect_of
 
 TDCALL_LENGTH = 4
 EXIT_REASON_TDCALL = 77  # Spec: SDM Appendix C; Linux arch/x86/include/uapi/asm/vmx.h

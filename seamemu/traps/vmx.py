@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seamemu.traps.state import CpuState
-from seamemu.traps.table import Check, Decision, Effect, decide, effect_of
+from seamemu.traps.cpu_state import CpuState
+from seamemu.traps.rule_table import Check, Decision, Effect, decide, effect_of
 
 EXIT_REASON_VMXOFF = 26
 EXIT_REASON_VMXON = 27

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from seamemu.cli import main
-from seamemu.learn import doccheck
+from tools import doccheck
 from seamemu.learn.diagram import figure_texts
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -123,7 +123,7 @@ def test_page_guard_undoes_a_store_into_code(image):
 def test_runner_repairs_what_a_wild_store_broke(image):
     from seamemu.fuzz import make_spec
     from seamemu.fuzz.case import Case
-    from seamemu.fuzz.runner import Runner
+    from seamemu.fuzz.executor import Runner
 
     spec = make_spec("raw")
     r = Runner(image, spec, "poke")

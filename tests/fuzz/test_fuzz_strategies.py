@@ -11,7 +11,7 @@ from seamemu.fuzz import Harness, make_spec
 from seamemu.fuzz.case import Case
 from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.strategies import cpu_states, fuzz_cases, leaf_words, module_answers, u64s
-from seamemu.fuzz.values import MASK64, VALID_LEAVES
+from seamemu.fuzz.value_tables import MASK64, VALID_LEAVES
 
 SHIPPED = Harness([ARGS], "__seamcall_ret")
 FAST = settings(max_examples=60, deadline=None, database=None,

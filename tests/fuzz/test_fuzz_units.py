@@ -9,8 +9,8 @@ from seamemu.fuzz import RULES, Case, case_from_json, case_to_json, make_spec, z
 from seamemu.fuzz.case import NORMAL_CPU, Answer, Cpu
 from seamemu.fuzz.generate import Generator
 from seamemu.fuzz.shrink import shrink, simpler_values
-from seamemu.fuzz.spec import variant_of
-from seamemu.fuzz.values import BOUNDARY, STATUSES, VALID_LEAVES
+from seamemu.fuzz.promises import variant_of
+from seamemu.fuzz.value_tables import BOUNDARY, STATUSES, VALID_LEAVES
 
 
 @pytest.mark.parametrize("entry,variant", [("__seamcall", "plain"), ("__seamcall_ret", "ret"),

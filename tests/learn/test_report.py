@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from seamemu.cli import main
-from seamemu.learn.report import anchor
+from seamemu.learn.html_report import anchor
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -14,7 +14,7 @@ import keystone
 
 from seamemu.arch.kernel import EX_TYPE_DEFAULT, EX_TYPE_FAULT
 from seamemu.image import IMAGE_BASE, ExtableEntry, Image, Section
-from seamemu.model.api import SeamReply
+from seamemu.traps.target import SeamReply
 
 SEAMCALL = ".byte 0x66, 0x0f, 0x01, 0xcf"
 TDCALL = ".byte 0x66, 0x0f, 0x01, 0xcc"

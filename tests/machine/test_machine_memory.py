@@ -7,7 +7,7 @@ from machine_helpers import SEAMCALL, VMXOFF, StubTarget, build
 
 from seamemu.errors import InputError
 from seamemu.machine import CHUNK, Machine
-from seamemu.model.api import SeamReply
+from seamemu.traps.target import SeamReply
 from seamemu.traps import CpuState
 
 GiB = 1 << 30

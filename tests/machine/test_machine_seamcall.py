@@ -10,7 +10,7 @@ from machine_helpers import SEAMCALL, TDCALL, VMXOFF, VMXON_RDI, StubTarget, bui
 from seamemu.arch.registers import ABI_ORDER, RFLAGS_CF
 from seamemu.errors import InputError
 from seamemu.machine import Machine
-from seamemu.model.api import SeamReply
+from seamemu.traps.target import SeamReply
 from seamemu.traps import CpuState
 
 # f(leaf) -> rax: the leaf goes to RAX, RCX is whatever the caller preset.
@@ -167,7 +167,7 @@ def test_target_exception_propagates_and_machine_stays_usable():
 
 
 def test_insn_table_extension_by_patched_address():
-    from seamemu.traps.table import Decision, Effect
+    from seamemu.traps.rule_table import Decision, Effect
 
     img = build("f:\n    mov ecx, 0x1400\nmsr:\n    ud2\n    ret\n")
     m = Machine(img, StubTarget())

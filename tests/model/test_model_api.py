@@ -5,16 +5,26 @@ from __future__ import annotations
 import inspect
 
 import seamemu.model as model
-from seamemu.model.api import CallRecord, SeamTarget
+from seamemu.traps.target import CallRecord, SeamTarget
 
 
 def test_public_names_are_pinned_and_sorted():
     assert model.__all__ == sorted(model.__all__)
     assert model.__all__ == [
-        "CallRecord", "Check", "GuestMemory", "INJECTABLE_FAULTS", "InjectRule", "Injector",
-        "LeafSpec", "ModuleState", "SeamReply", "SeamTarget", "SysState", "TdxModule",
+        "Check", "InjectRule", "Injector", "LeafSpec", "ModuleState", "SysState", "TdxModule",
         "all_leaf_specs", "format_record", "leaf_spec", "parse_rule",
     ]
+
+
+def test_importing_the_traps_loads_no_module_model():
+    """The trap/model contract lives with the traps: the model plugs in behind it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, seamemu.traps; "
+            "print(sorted(m for m in sys.modules if m.startswith('seamemu.model')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_tdx_module_implements_the_seam_target_protocol(platform15):

@@ -11,7 +11,7 @@ from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.errors import InputError
 from seamemu.model import TdxModule
-from seamemu.model.spec import handler_for
+from seamemu.model.leaf_spec import handler_for
 
 RAX_INVALID = with_operand(S.TDX_OPERAND_INVALID, "RAX")
 

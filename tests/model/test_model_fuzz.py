@@ -9,8 +9,8 @@ from model_bench import Bench, make_platform
 from seamemu.arch.leaves import SEAMLDR_LEAVES
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.status import is_known_status
-from seamemu.model import INJECTABLE_FAULTS
-from seamemu.model.spec import handler_for
+from seamemu.traps.target import INJECTABLE_FAULTS
+from seamemu.model.leaf_spec import handler_for
 
 U64 = st.integers(0, (1 << 64) - 1)
 INTERESTING = st.sampled_from([0, 1, 0x1000, 0x100000, 0x110000, 0x111000, 0x120000, 1 << 30,

@@ -15,7 +15,7 @@ from seamemu.platform import (
     present,
     situation_for,
 )
-from seamemu.platform.hotplug import detect_tdx
+from seamemu.platform.hotplug_policy import detect_tdx
 
 G = 1 << 30
 MB128 = 128 << 20

@@ -146,9 +146,9 @@ def _isort_key(name):
 
 
 @pytest.mark.parametrize("module", [
-    "seamemu.platform", "seamemu.platform.events", "seamemu.platform.hotplug",
-    "seamemu.platform.load", "seamemu.platform.msrs", "seamemu.platform.policies",
-    "seamemu.platform.schema", "seamemu.platform.table", "seamemu.platform.units",
+    "seamemu.platform", "seamemu.platform.events", "seamemu.platform.hotplug_policy",
+    "seamemu.platform.load", "seamemu.platform.msr_values", "seamemu.platform.policies",
+    "seamemu.platform.schema", "seamemu.platform.hotplug_table", "seamemu.platform.units",
     "seamemu.platform.validate", "seamemu.arch.msrs",
 ])
 def test_public_names_are_sorted_and_exist(module):

@@ -9,7 +9,7 @@ import pytest
 
 from seamemu.arch import msrs as m
 from seamemu.platform import Event, apply_hotplug, load_platform, preset_names
-from seamemu.platform.hotplug import detect_tdx
+from seamemu.platform.hotplug_policy import detect_tdx
 from seamemu.session import Session
 from seamemu.platform import as_platform
 from seamemu.session.detect import (
@@ -18,7 +18,7 @@ from seamemu.session.detect import (
     detect,
     format_detect,
 )
-from seamemu.session.msrs import platform_msr_tables
+from seamemu.session.msr_sites import platform_msr_tables
 from seamemu.stubs import stub
 
 

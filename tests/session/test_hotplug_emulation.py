@@ -8,7 +8,7 @@ from seamemu.arch.sysinfo import MAX_CMRS, TDSYSINFO_STRUCT_SIZE
 from seamemu.errors import InputError
 from seamemu.platform import Event, load_platform
 from seamemu.session.cmr import TDH_SYS_INFO, ensure_lp_ready
-from seamemu.session.hotplug import HotplugEmulation, run_hotplug
+from seamemu.session.hotplug_apply import HotplugEmulation, run_hotplug
 
 G = 1 << 30
 MB128 = 128 << 20

@@ -7,7 +7,7 @@ import pytest
 
 from seamemu.frontend import assemble
 from seamemu.machine import Machine
-from seamemu.model.api import SeamReply
+from seamemu.traps.target import SeamReply
 
 HERE = Path(__file__).parent / "kernel_style"
 

@@ -7,7 +7,7 @@ import pytest
 from seamemu.frontend import assemble_text
 from seamemu.platform import load_platform
 from seamemu.session import Session
-from seamemu.session.msrs import find_msr_sites, platform_msr_tables
+from seamemu.session.msr_sites import find_msr_sites, platform_msr_tables
 
 SOURCE = """
 .macro READ_MSR msr

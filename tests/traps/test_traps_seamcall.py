@@ -6,7 +6,7 @@ import pytest
 
 from seamemu.arch.registers import ABI_ORDER, RFLAGS_ARITH, RFLAGS_CF, RFLAGS_ZF
 from seamemu.errors import InputError
-from seamemu.model.api import CallRecord, SeamReply
+from seamemu.traps.target import CallRecord, SeamReply
 from seamemu.traps import (
     LOADER_BIT,
     SEAMCALL_CHECKS,
@@ -16,7 +16,7 @@ from seamemu.traps import (
     render_table,
     seamcall_checks,
 )
-from seamemu.traps.state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID
+from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID
 
 HOST = CpuState()
 UNLOCKED = HOST.seamrr_mask_msr & ~SEAMRR_MASK_LOCK

@@ -11,8 +11,8 @@ from __future__ import annotations
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
-from seamemu.model.spec import Check, leaf
-from seamemu.model.state import SysState
+from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.module_state import SysState
 
 GiB = 1 << 30
 TDMR_4K_PAMT_INIT_COUNT = 1024      # PAMT_4K entries per call: 4 MiB of TDMR

@@ -16,7 +16,7 @@ from seamemu.arch.sysinfo import SEAMLDR_INFO, SEAMLDR_INFO_ALIGNMENT, SEAMLDR_P
     SEAMLDR_PARAMS_MAX_MODULE_PAGES, SEAMLDR_PARAMS_SIZE, SEAMLDR_SCENARIO_LOAD, \
     SEAMLDR_SCENARIO_UPDATE
 from seamemu.model.context import Call, LeafExit
-from seamemu.model.spec import Check, leaf
+from seamemu.model.leaf_spec import Check, leaf
 
 PAGE = 4096
 # Plausible P-SEAMLDR identity (not a real release's numbers).

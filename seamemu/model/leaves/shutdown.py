@@ -12,10 +12,10 @@ from __future__ import annotations
 from seamemu.arch.leaves import V15
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
-from seamemu.model import values as V
+from seamemu.model import reported_values as V
 from seamemu.model.context import Call
-from seamemu.model.spec import Check, leaf
-from seamemu.model.state import SysState
+from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.module_state import SysState
 
 
 @leaf(

@@ -13,8 +13,8 @@ from seamemu.arch.sysinfo import MAX_TDMRS, TDMR_INFO_ALIGNMENT, TDMR_INFO_PA_AR
 from seamemu.model.context import Call
 from seamemu.model.leaves.tdmr_rules import CHECKS as TDMR_CHECKS
 from seamemu.model.leaves.tdmr_rules import TdmrInfo, check_tdmr
-from seamemu.model.spec import Check, leaf
-from seamemu.model.state import SysState, TdmrState
+from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.module_state import SysState, TdmrState
 
 SRC = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_config.c"
 OP_RCX = with_operand(S.TDX_OPERAND_INVALID, "RCX")

@@ -12,9 +12,9 @@ from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import CMR_INFO_ARRAY_ALIGNMENT, CMR_INFO_ENTRY, CPUID_CONFIG, \
     CPUID_CONFIG_OFFSET, MAX_CMRS, MAX_RESERVED_PER_TDMR, MAX_TDMRS, PAMT_ENTRY_SIZE, \
     TDSYSINFO_STRUCT, TDSYSINFO_STRUCT_ALIGNMENT, TDSYSINFO_STRUCT_SIZE
-from seamemu.model import values as V
+from seamemu.model import reported_values as V
 from seamemu.model.context import Call
-from seamemu.model.spec import Check, leaf
+from seamemu.model.leaf_spec import Check, leaf
 
 
 def tdsysinfo_bytes(c: Call) -> bytes:

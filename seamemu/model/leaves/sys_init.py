@@ -12,8 +12,8 @@ from seamemu.arch.leaves import V15
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
-from seamemu.model.spec import Check, leaf
-from seamemu.model.state import SysState
+from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.module_state import SysState
 
 SRC_INIT = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_init.c"
 SRC_LP_INIT = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_lp_init.c"

@@ -15,8 +15,8 @@ from seamemu.arch.leaves import V15
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
-from seamemu.model.spec import Check, leaf
-from seamemu.model.values import cached_global_values
+from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.reported_values import cached_global_values
 
 PAGE = 4096
 RDALL_BUFFER_SIZE = PAGE            # md_dump_list is called with _4KB

@@ -17,7 +17,7 @@ from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import MAX_RESERVED_PER_TDMR, PAMT_ENTRY_SIZE, TDMR_INFO
 from seamemu.model.addr import aligned, is_overlap, valid_range
 from seamemu.model.context import Call
-from seamemu.model.spec import Check
+from seamemu.model.leaf_spec import Check
 
 MASK64 = (1 << 64) - 1
 GiB, MiB, KiB4 = 1 << 30, 1 << 20, 1 << 12

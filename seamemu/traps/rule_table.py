@@ -14,8 +14,8 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 from seamemu.arch.kernel import X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_UD
 from seamemu.arch.registers import RFLAGS_ARITH, RFLAGS_CF, RFLAGS_ZF
-from seamemu.model.api import CallRecord, SeamReply
-from seamemu.traps.state import CpuState
+from seamemu.traps.target import CallRecord, SeamReply
+from seamemu.traps.cpu_state import CpuState
 
 # Decision kinds.  "module"/"pseamldr": SEAMCALL reaches its target; "VMsucceed": a VMX
 # instruction completed; "vmexit": control would leave the guest (no VMM is modelled).

@@ -16,11 +16,11 @@ from seamemu.model.module import TdxModule
 from seamemu.platform import as_platform, present
 from seamemu.platform.facts import Platform
 from seamemu.session.conventions import place, unpack
-from seamemu.session.msrs import attach_platform_msrs
+from seamemu.session.msr_sites import attach_platform_msrs
 from seamemu.session.result import INSTRUCTION_FAILURES, RunResult, abi_check
 from seamemu.stubs import ARGS_STUB, stub
 from seamemu.trace.disasm import disassemble_one
-from seamemu.traps.state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
+from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
 
 
 class ModuleSwitch:

@@ -24,7 +24,7 @@ from seamemu.platform.events import (
     Event,
 )
 from seamemu.platform.facts import MiB, Platform
-from seamemu.platform.hotplug import decide, get_policy, policy_names, situation_for
+from seamemu.platform.hotplug_policy import decide, get_policy, policy_names, situation_for
 from seamemu.platform.units import fmt_mem, hex64
 
 MEMORY_BLOCK = 128 * MiB  # x86-64 memory hotplug granularity (memory block size)

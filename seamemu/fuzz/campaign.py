@@ -16,9 +16,9 @@ from typing import Callable, TextIO
 
 from seamemu.errors import EngineError, SeamemuError
 from seamemu.frontend import assemble
-from seamemu.fuzz.engine import FuzzConfig, Worker, WorkerStats
+from seamemu.fuzz.worker import FuzzConfig, Worker, WorkerStats
 from seamemu.fuzz.reproducer import Target
-from seamemu.fuzz.spec import make_spec
+from seamemu.fuzz.promises import make_spec
 from seamemu.image import Image
 
 Progress = Callable[[dict], None]

@@ -63,7 +63,7 @@ STATUSES: tuple[int, ...] = tuple(sorted(
     {s.value for s in TDX_STATUSES} | {s.value for s in SEAMLDR_STATUSES} | set(_CLASS_SAMPLES)
 ))
 
-# What the module can do instead of answering (seamemu.model.api.INJECTABLE_FAULTS).
+# What the module can do instead of answering (seamemu.traps.target.INJECTABLE_FAULTS).
 ANSWER_KINDS: tuple[str, ...] = ("status", "#GP", "#UD", "VMfailInvalid")
 
 

@@ -13,8 +13,8 @@ from typing import Callable, NamedTuple
 from seamemu.arch.registers import CALLEE_SAVED, RFLAGS_DF
 from seamemu.fuzz.case import Case
 from seamemu.fuzz.oracle import SW_CODE_OF, instruction_outcome, module_called
-from seamemu.fuzz.runner import Observation
-from seamemu.fuzz.spec import Spec
+from seamemu.fuzz.executor import Observation
+from seamemu.fuzz.promises import Spec
 
 # Rule name -> the sentence a finding cites.  Sorted by name.
 RULES: dict[str, str] = {

@@ -19,7 +19,7 @@ from seamemu.arch.opcodes import RDMSR, WRMSR
 from seamemu.image import Image, Section
 from seamemu.machine import Machine
 from seamemu.platform.facts import Platform
-from seamemu.platform.msrs import msr_values
+from seamemu.platform.msr_values import msr_values
 from seamemu.trace import disassemble_one
 
 # Directives that emit data, not instructions (`.byte` is left out: kernel code spells

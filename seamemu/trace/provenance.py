@@ -7,9 +7,9 @@ trace always quotes the row that decided.
 from __future__ import annotations
 
 from seamemu.errors import InputError
-from seamemu.model.spec import LeafSpec, leaf_spec
+from seamemu.model.leaf_spec import LeafSpec, leaf_spec
 from seamemu.traps import msr, seamcall, tdcall, vmx
-from seamemu.traps.table import Check
+from seamemu.traps.rule_table import Check
 
 
 def rule_table(insn: str) -> tuple[Check, ...]:

@@ -1,7 +1,7 @@
 """Hotplug applied to the emulation: the policy decides, an allowed event changes the machine.
 
 `HotplugEmulation` wraps a Session (the kernel stub plus asm/probe.S).  For each event it asks
-the policy engine (seamemu.platform.hotplug) with the situation fixed at boot, and when the
+the policy engine (seamemu.platform.hotplug_policy) with the situation fixed at boot, and when the
 kernel would let the event through it applies it: hot-removed memory disappears from the
 emulated physical memory, hot-added memory appears (zero-filled), and the Session's platform
 becomes the platform after the event.  The TDX module keeps the platform it booted with, so
@@ -62,7 +62,7 @@ from seamemu.platform.events import (
 from seamemu.platform.facts import Platform
 from seamemu.platform.units import fmt_range, hex64
 from seamemu.session.cmr import TDH_SYS_INFO, CmrReport, read_cmrs
-from seamemu.session.core import Session
+from seamemu.session.session import Session
 from seamemu.session.result import rax_name
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, stub
 

@@ -27,9 +27,9 @@ from seamemu.fuzz.diff import compare
 from seamemu.fuzz.generate import Generator
 from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.reproducer import FindingRef, Reproducer, Target, load_reproducer
-from seamemu.fuzz.rules import check
-from seamemu.fuzz.runner import Runner
-from seamemu.fuzz.spec import make_spec
+from seamemu.fuzz.invariants import check
+from seamemu.fuzz.executor import Runner
+from seamemu.fuzz.promises import make_spec
 from seamemu.image import Image
 
 MODES = ("random", "coverage", "hypothesis")

@@ -19,7 +19,7 @@ from typing import Mapping, NamedTuple
 from seamemu.errors import InputError
 from seamemu.fuzz.case import FRAME_WORDS, NORMAL_CPU, Case
 from seamemu.fuzz.oracle import ScriptedModule, cpu_state
-from seamemu.fuzz.spec import Spec
+from seamemu.fuzz.promises import Spec
 from seamemu.image import Image
 from seamemu.machine import PAGE, Bounds, CallResult, Machine
 from seamemu.machine.coverage import (
