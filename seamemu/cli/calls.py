@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _session(args: argparse.Namespace, **kw) -> Session:
-    return Session(args.asm, platform=getattr(args, "platform", None), abi=getattr(args, "abi", None),
+    return Session(args.asm, platform=C.platform_arg(args), abi=getattr(args, "abi", None),
                    include_dirs=args.include, defines=C.defines(args), backend=args.assembler, **kw)
 
 
@@ -103,7 +103,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    rows = outcome_matrix(args.asm, args.entry, convention=args.convention, platform=args.platform,
+    rows = outcome_matrix(args.asm, args.entry, convention=args.convention, platform=C.platform_arg(args),
                           include_dirs=args.include, defines=C.defines(args), backend=args.assembler)
     if args.json:
         C.print_json({"schema": 1, "entry": args.entry, "rows": [r.to_json() for r in rows]})
@@ -115,7 +115,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from seamemu.session.demo import demo_text
 
-    print(demo_text(platform=args.platform, abi=args.abi))
+    print(demo_text(platform=C.platform_arg(args), abi=args.abi))
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 from typing import Mapping
 
 from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name
+from seamemu.arch.module_versions import profile_names
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import InputError
 
@@ -76,6 +77,21 @@ def add_platform_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--platform", metavar="FILE|PRESET",
                    help="platform TOML file or preset name (default: the embedded default platform)")
     p.add_argument("--abi", choices=("1.0", "1.5"), help="TDX module ABI generation (default: the platform's)")
+    add_module_version_option(p)
+
+
+def add_module_version_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--module-version", metavar="VERSION",
+                   help="TDX module release loaded at boot, replacing the platform's [module] "
+                        f"version ({', '.join(profile_names())})")
+
+
+def platform_arg(args: argparse.Namespace):
+    """--platform and --module-version as one Platform."""
+    from seamemu.platform import as_platform
+
+    return as_platform(getattr(args, "platform", None),
+                       module_version=getattr(args, "module_version", None))
 
 
 def add_state_options(p: argparse.ArgumentParser) -> None:

@@ -66,20 +66,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_report)
 
 
-def _platform(spec):
-    """--platform FILE|PRESET: a file when it exists, else a preset name (as `seamemu boot`)."""
-    from seamemu.platform import as_platform
-
-    return as_platform(spec)
-
-
 def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
     """A session in the asked state, after the --after calls, with --alloc buffers placed."""
     from seamemu.learn.traced import alloc_inputs, run_first
 
     if args.entry is None:
         raise InputError("--entry SYMBOL is required")
-    session = Session(args.asm, platform=_platform(args.platform), abi=args.abi,
+    session = Session(args.asm, platform=C.platform_arg(args), abi=args.abi,
                       include_dirs=args.include, defines=C.defines(args), backend=args.assembler)
     after = [C.parse_leaf(x.strip()) for group in args.after for x in group.split(",") if x.strip()]
     run_first(session, args.entry, after, lp=args.lp, convention=args.convention)
@@ -122,7 +115,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_diagram(args: argparse.Namespace) -> int:
     from seamemu.learn.diagram import write_figures
 
-    for path in write_figures(Path(args.out), platform=_platform(args.platform), abi=args.abi):
+    for path in write_figures(Path(args.out), platform=C.platform_arg(args), abi=args.abi):
         print(path)
     return 0
 
@@ -130,6 +123,6 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from seamemu.learn.html_report import write_report
 
-    path = write_report(Path(args.out), platform=_platform(args.platform), abi=args.abi)
+    path = write_report(Path(args.out), platform=C.platform_arg(args), abi=args.abi)
     print(path)
     return 0

@@ -31,10 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_cmr(args: argparse.Namespace) -> int:
     from seamemu.host.cmr_view import cmr_view, format_cmr_view
-    from seamemu.platform import as_platform
     from seamemu.session import Session
 
-    platform = as_platform(args.platform)
+    platform = C.platform_arg(args)
     if not 0 <= args.lp < platform.num_lps:
         raise InputError(f"--lp {args.lp}: the platform has LPs 0..{platform.num_lps - 1}")
     view = cmr_view(Session(platform=platform, abi=args.abi), lp=args.lp)
@@ -49,7 +48,7 @@ def cmd_boot(args: argparse.Namespace) -> int:
     from seamemu.host.driver import bring_up
     from seamemu.host.boot_report import bringup_json, format_bringup, write_call_log
 
-    result = bring_up(args.platform, abi=args.abi, inject=args.inject, use_tdx=args.use_tdx)
+    result = bring_up(C.platform_arg(args), abi=args.abi, inject=args.inject, use_tdx=args.use_tdx)
     if args.log:
         try:
             with open(args.log, "w", encoding="utf-8") as out:

@@ -49,12 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _platform_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--platform", metavar="FILE|PRESET",
                    help="platform TOML file or preset name (default: the embedded default)")
+    C.add_module_version_option(p)
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from seamemu.session.detect import detect, format_detect
 
-    report = detect(args.platform)
+    report = detect(C.platform_arg(args))
     if args.json:
         C.print_json(report.to_json())
     else:
@@ -112,7 +113,7 @@ def cmd_hotplug(args: argparse.Namespace) -> int:
     from seamemu.session.hotplug_apply import DEFAULT_POLICY, run_hotplug
 
     event = parse_event(args.words, args.kind)
-    run = run_hotplug(args.platform, event, policy=policies[0] if policies else DEFAULT_POLICY,
+    run = run_hotplug(C.platform_arg(args), event, policy=policies[0] if policies else DEFAULT_POLICY,
                       use_tdx=args.use_tdx)
     if args.json:
         doc = run.to_json()

@@ -22,7 +22,6 @@ from seamemu.arch.metadata import global_field
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.sysinfo import MAX_CMRS, TDSYSINFO_STRUCT_SIZE, pack_tdmr_info
 from seamemu.model import TdxModule, all_leaf_specs
-from seamemu.model import reported_values as model_values
 from seamemu.model.module_state import SysState
 from seamemu.platform.facts import GiB, MiB, Cmr, MemoryRegion, ModuleInfo, Platform, Seamrr
 
@@ -68,7 +67,7 @@ def probe_platform(abi: str) -> Platform:
         memory=(MemoryRegion(0, GiB), MemoryRegion(_SEAMRR_BASE, _SEAMRR_SIZE, "reserved")),
         cmrs=(Cmr(0, GiB),), packages=2, cores_per_package=1, threads_per_core=1,
         seamrr=(Seamrr(_SEAMRR_BASE | (1 << 3), mask),),
-        module=ModuleInfo(abi=abi, minor=0 if abi == "1.0" else 5),
+        module=ModuleInfo(abi=abi),
     )
 
 
@@ -89,7 +88,7 @@ def canonical_inputs(platform: Platform) -> dict[str, dict[str, int]]:
         "TDH.SYS.CONFIG": {"rcx": _ARRAY, "rdx": 1, "r8": platform.first_tdx_keyid},
         "TDH.SYS.KEY.CONFIG": {},
         "TDH.SYS.TDMR.INIT": {"rcx": 0},
-        "TDH.SYS.SHUTDOWN": {"rcx": model_values.MODULE_HV},
+        "TDH.SYS.SHUTDOWN": {"rcx": 0},          # MODULE_HV of every modelled 1.5 release
         "TDH.SYS.LP.SHUTDOWN": {},
     }
 

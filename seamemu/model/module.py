@@ -1,6 +1,9 @@
 """TdxModule: the TDX module and the P-SEAMLDR behind SEAMCALL, as one SeamTarget.
 
-The module serves the 1.0 or the 1.5 leaf set (platform.module.abi unless `abi` is given):
+The module is one release profile (platform.module.version; seamemu.arch.module_versions),
+which fixes its generation's leaf set, its metadata fields and what they report.  A generation
+given as `abi` that the platform's module does not serve means that generation's default
+release.  The 1.0 or 1.5 leaf set:
 1.0 reads the whole RAX as the leaf number and has TDH.SYS.INFO but no TDH.SYS.RD/RDALL;
 1.5 reads RAX[15:0] as the leaf and RAX[23:16] as its version, and keeps TDH.SYS.INFO
 beside TDH.SYS.RD/RDALL as M15 does.  Given an `abi` the platform's module does not serve, it
@@ -14,6 +17,7 @@ import json
 from typing import Mapping
 
 from seamemu.arch.leaves import ABI_GENERATIONS
+from seamemu.arch.module_versions import ModuleProfile
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.status import MASK64
 from seamemu.errors import InputError
@@ -92,6 +96,11 @@ class TdxModule:
     @property
     def module_info(self) -> ModuleInfo:
         return self._module_info or self.next_module_info
+
+    @property
+    def profile(self) -> ModuleProfile:
+        """The release this module is (arch.module_versions): fields, constants, statuses."""
+        return self.module_info.profile
 
     def state_name(self) -> str:
         return _STATE_NAMES[self.state.sys_state] if self.module_loaded() else "NO_MODULE"

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from seamemu.model.reported_values import Handoff
+
 
 class SysState(IntEnum):
     """PL.SYS_STATE.  Spec: tdx_global_data.h sysinit_state_e (M10 and M15)."""
@@ -67,6 +69,7 @@ class ModuleState:
     sys_attributes: int = 0
     lp_shutdown: set[int] = field(default_factory=set)  # 1.0 TDH.SYS.LP.SHUTDOWN
     handoff_version: int | None = None       # TDH.SYS.SHUTDOWN's handoff version
+    handoff: Handoff = Handoff()             # handoff data header this module found/wrote
     lock: LockHold | None = None
     tdmr_locks: set[int] = field(default_factory=set)   # TDMR bases whose mutex is held
 

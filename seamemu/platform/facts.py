@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from seamemu.arch.module_versions import DEFAULT_FOR_ABI, DEFAULT_MODULE_VERSION, ModuleProfile, \
+    find_profile, module_profile, profile_names
 from seamemu.arch.msrs import seamrr_range
 
 GiB = 1 << 30
@@ -79,19 +81,50 @@ class NumaNode:
     packages: tuple[int, ...] = ()
 
 
+FROM_PROFILE = -1      # a ModuleInfo number left to the release profile
+
+
 @dataclass(frozen=True)
 class ModuleInfo:
-    """The TDX module MCHECK/P-SEAMLDR installed at boot (or None on the platform)."""
+    """The TDX module MCHECK/P-SEAMLDR installed at boot (or None on the platform).
 
-    abi: str = "1.5"          # "1.0" or "1.5": which leaf set the module serves
-    major: int = 1
-    minor: int = 5
-    update: int = 1
-    internal: int = 0
-    build_num: int = 700
-    build_date: int = 20240101
+    `version` names a release profile (seamemu.arch.module_versions); every number left at
+    its default comes from that profile, so `ModuleInfo(version="1.0")` is a whole 1.0
+    module.  Given only `abi`, the default release of that generation is meant.  A number set
+    explicitly is what this platform's module reports instead (a custom build).
+    """
+
+    version: str = ""         # release profile, e.g. "1.5.05"
+    abi: str = ""             # "1.0" or "1.5": which leaf set the module serves (the profile's)
+    major: int = FROM_PROFILE
+    minor: int = FROM_PROFILE
+    update: int = FROM_PROFILE
+    internal: int = FROM_PROFILE
+    build_num: int = FROM_PROFILE
+    build_date: int = FROM_PROFILE
     vendor_id: int = 0x8086
-    tdx_features0: int = (1 << 18)  # NO_RBP_MOD; the kernel refuses a module without it
+    tdx_features0: int = FROM_PROFILE
+
+    def __post_init__(self) -> None:
+        version = self.version or (DEFAULT_FOR_ABI.get(self.abi) if self.abi
+                                   else DEFAULT_MODULE_VERSION)
+        prof = find_profile(version or "")
+        if prof is None:
+            raise ValueError(f"unknown TDX module version {self.version!r} (known: "
+                             f"{', '.join(profile_names())})")
+        if self.abi and self.abi != prof.abi:
+            raise ValueError(f"module version {prof.name} serves ABI {prof.abi}, not {self.abi}")
+        fill = {"version": prof.name, "abi": prof.abi, "major": prof.major,
+                "minor": prof.minor, "update": prof.update, "internal": prof.internal,
+                "build_num": prof.build_num, "build_date": prof.build_date,
+                "tdx_features0": prof.constants.get("TDX_FEATURES0", 0)}
+        for name, value in fill.items():
+            if name in ("version", "abi") or getattr(self, name) == FROM_PROFILE:
+                object.__setattr__(self, name, value)
+
+    @property
+    def profile(self) -> ModuleProfile:
+        return module_profile(self.version)
 
 
 @dataclass(frozen=True)
@@ -156,6 +189,7 @@ class Platform:
 
 __all__ = [
     "Cmr",
+    "FROM_PROFILE",
     "GiB",
     "KiB",
     "MEMORY_KINDS",

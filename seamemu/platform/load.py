@@ -13,8 +13,9 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from seamemu.errors import PlatformError
-from seamemu.platform.facts import Platform
+from seamemu.arch.module_versions import find_profile, profile_names
+from seamemu.errors import InputError, PlatformError
+from seamemu.platform.facts import ModuleInfo, Platform
 from seamemu.platform.schema import read_platform
 from seamemu.platform.validate import validate_platform
 
@@ -130,12 +131,23 @@ def load_platform(path: str | Path | None = None, preset: str | None = None) -> 
     return load_platform_text(text, str(path))
 
 
-def as_platform(spec: Platform | str | Path | None) -> Platform:
+def as_platform(spec: Platform | str | Path | None, *,
+                module_version: str | None = None) -> Platform:
     """A Platform from what a user or caller gave: a Platform, a TOML file, a preset name, or
-    None for the embedded default."""
-    if isinstance(spec, Platform):
-        return spec
-    return load_platform(spec)
+    None for the embedded default.  `module_version` replaces the platform file's
+    `[module] version` (the `--module-version` option): the module loaded at boot is then that
+    release, with the numbers its profile reports."""
+    platform = spec if isinstance(spec, Platform) else load_platform(spec)
+    if module_version is None:
+        return platform
+    prof = find_profile(module_version)
+    if prof is None:
+        raise InputError(f"--module-version {module_version!r}: not a known TDX module release "
+                         f"(known: {', '.join(profile_names())})")
+    if platform.module is None:
+        raise InputError(f"--module-version {module_version}: platform {platform.name!r} loads "
+                         "no TDX module at boot ([module] present = false)")
+    return dataclasses.replace(platform, module=ModuleInfo(version=prof.name))
 
 
 __all__ = ["DEFAULT_PRESET", "as_platform", "load_platform", "load_platform_text",

@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from seamemu.arch.leaves import ABI_GENERATIONS
+from seamemu.arch.module_versions import find_profile, profile_names
 from seamemu.arch.msrs import seamrr_base_msr, seamrr_mask_msr
 from seamemu.platform.facts import (
     MEMORY_KINDS,
@@ -209,26 +211,37 @@ def _seamrr(r: Reader, doc: dict, cpu: dict) -> tuple[Seamrr, ...]:
 
 
 def _module(r: Reader, doc: dict) -> ModuleInfo | None:
+    """[module]: `version` names a release profile (arch.module_versions); `abi` alone means
+    that generation's default release; build_num/build_date/vendor_id/tdx_features0 override
+    what the profile reports."""
     if "module" not in doc:
         return None
     t = r.table(doc["module"], "module", MODULE_KEYS)
     if not r.bool(t, "present", "module", True):
         return None
-    abi = r.str(t, "abi", "module", "1.5", choices=("1.0", "1.5"))
-    version = r.str(t, "version", "module", f"{abi}.0")
-    parts = version.split(".")
-    if not (3 <= len(parts) <= 4 and all(p.isdigit() for p in parts)):
-        r.problem("module.version",
-                  f"'{version}' is not major.minor.update[.internal] (e.g. 1.5.1)")
-        parts = [*abi.split("."), "0"]
-    nums = [int(p) for p in parts] + [0]
-    return ModuleInfo(
-        abi=abi, major=nums[0], minor=nums[1], update=nums[2], internal=nums[3],
-        build_num=r.int(t, "build_num", "module", ModuleInfo.build_num, lo=0, hi=0xFFFF),
-        build_date=r.int(t, "build_date", "module", ModuleInfo.build_date, lo=0, hi=99991231),
-        vendor_id=r.int(t, "vendor_id", "module", ModuleInfo.vendor_id, lo=0, hi=0xFFFFFFFF),
-        tdx_features0=r.size(t, "tdx_features0", "module", ModuleInfo.tdx_features0),
-    )
+    abi = r.str(t, "abi", "module", "", choices=ABI_GENERATIONS) if "abi" in t else ""
+    version = r.str(t, "version", "module", "")
+    prof = find_profile(version) if version else None
+    if version and prof is None:
+        names = profile_names()
+        close = difflib.get_close_matches(version, names, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        r.problem("module.version", f"'{version}' is not a known TDX module release "
+                  f"(known: {', '.join(names)}){hint}")
+        return None
+    if prof is not None and abi and abi != prof.abi:
+        r.problem("module.abi", f"'{abi}' does not match version {prof.name}, which serves "
+                  f"ABI {prof.abi} (drop abi, or name a {abi} release)")
+        return None
+    over = {}
+    for key, hi in (("build_num", 0xFFFF), ("build_date", 99991231), ("vendor_id", 0xFFFFFFFF)):
+        if key in t:
+            over[key] = r.int(t, key, "module", lo=0, hi=hi)
+    if "tdx_features0" in t:
+        over["tdx_features0"] = r.size(t, "tdx_features0", "module")
+    if None in over.values():
+        return None
+    return ModuleInfo(version=prof.name if prof else "", abi=abi, **over)
 
 
 def read_platform(doc: dict, name: str, source: str = "") -> tuple[Platform | None, list[str]]:

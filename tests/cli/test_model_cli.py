@@ -134,3 +134,31 @@ def test_bench_reports_sys_rd_through_the_driver_and_bringup_time(capsys):
     doc = json.loads(out)
     assert code == 0 and doc["rates"]["tdh_sys_rd_via_stub_per_s"] > 0
     assert "tdh_sys_rd_via_stub_per_s_vs_bare" in doc["ratios"] and doc["bringup_s"] > 0
+
+
+@pytest.mark.parametrize("version, method", [("1.0", "TDH.SYS.INFO"), ("1.5.01", "TDH.SYS.RD"),
+                                             ("1.5.05", "TDH.SYS.RD")])
+def test_boot_module_version_reaches_sys_ready(capsys, version, method):
+    code, out, _ = run(capsys, "boot", "--module-version", version, "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["state"] == "SYS_READY"
+    assert doc["sysinfo"]["method"] == method
+    major, minor, update = version.split(".") + ["0"] * (3 - len(version.split(".")))
+    assert doc["sysinfo"]["version"].startswith(f"{major}.{minor}.")
+
+
+def test_module_version_reaches_the_module_of_run(capsys):
+    code, out, _ = run(capsys, "run", "--module-version", "1.0", "--leaf", "TDH.SYS.RD", "--json")
+    doc = json.loads(out)
+    # 1.0 has no TDH.SYS.RD: before SYS_READY its dispatcher answers TDX_SYS_NOT_READY.
+    assert code == 0 and doc["rax"] == "0xc000050500000000"
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["boot", "--module-version", "1.5.07"], "--module-version '1.5.07': not a known TDX module "
+                                              "release (known: 1.0, 1.5.01, 1.5.05)"),
+    (["boot", "--platform", "no-module", "--module-version", "1.0"], "loads no TDX module"),
+])
+def test_bad_module_version_is_one_line(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1

@@ -59,7 +59,7 @@ def make_platform(*, abi: str | None = "1.5", packages: int = 2, cores: int = 2,
         cmrs=(Cmr(0, SEAMRR_BASE), Cmr(4 * GiB, 2 * GiB)),
         packages=packages, cores_per_package=cores, threads_per_core=threads,
         seamrr=(Seamrr(SEAMRR_BASE | (1 << 3), mask | (1 << 10) | (1 << 11)),),
-        module=None if abi is None else ModuleInfo(abi=abi, minor=0 if abi == "1.0" else 5),
+        module=None if abi is None else ModuleInfo(abi=abi),
     )
     fields.update(over)
     return Platform(**fields)

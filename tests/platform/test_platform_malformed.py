@@ -203,15 +203,21 @@ tdx = 8
         "SEAMRR)",
         "keyids: tdx 32 but TDX is disabled by BIOS (the BIOS partitions no TDX KeyIDs then)",
     ]),
-    "module version and topology": (GOOD.replace('version = "1.5.1"', 'version = "1.0.2"')
-                                    .replace("packages = 1", "packages = 1\nabsent_lps = [9]")
+    "topology": (GOOD.replace("packages = 1", "packages = 1\nabsent_lps = [9]")
                                     + '[[numa]]\nid = 0\npackages = [0, 2]\n'
                                       '[[numa]]\nid = 0\npackages = [0]\n', [
         "cpu.absent_lps: LP 9 does not exist (LPs are 0..3)",
         "numa[0]: package 2 does not exist (packages are 0..0)",
         "numa[1]: node id 0 is declared twice",
         "numa[1]: package 0 is already in numa[0]",
-        "module: version 1.0.2 does not match abi 1.5",
+    ]),
+    "module version of another generation": (GOOD.replace('version = "1.5.1"', 'version = "1.0"'), [
+        "module.abi: '1.5' does not match version 1.0, which serves ABI 1.0 (drop abi, or name "
+        "a 1.5 release)",
+    ]),
+    "unknown module version": (GOOD.replace('version = "1.5.1"', 'version = "1.5.07"'), [
+        "module.version: '1.5.07' is not a known TDX module release (known: 1.0, 1.5.01, "
+        "1.5.05) (did you mean '1.5.05'?)",
     ]),
     "tdx enabled without mtrrcap": (GOOD + "[bios]\nmtrrcap_seamrr = false\ntdx_enabled = true\n", [
         "bios: TDX is enabled but IA32_MTRRCAP.SEAMRR (bit 15) is clear",
@@ -223,7 +229,7 @@ tdx = 8
         "cpu: expected a table, got int 3",
         "memory: expected an array of tables ([[memory]]), got string 'lots'",
         "module.abi: '2.0' is not one of 1.0, 1.5",
-        "module.version: 'one' is not major.minor.update[.internal] (e.g. 1.5.1)",
+        "module.version: 'one' is not a known TDX module release (known: 1.0, 1.5.01, 1.5.05)",
     ]),
 }
 

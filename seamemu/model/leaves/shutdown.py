@@ -12,7 +12,6 @@ from __future__ import annotations
 from seamemu.arch.leaves import V15
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
-from seamemu.model import reported_values as V
 from seamemu.model.context import Call
 from seamemu.model.leaf_spec import Check, leaf
 from seamemu.model.module_state import SysState
@@ -53,8 +52,9 @@ def tdh_sys_lp_shutdown(c: Call) -> None:
     generations=V15,
 )
 def tdh_sys_shutdown(c: Call) -> None:
-    hv = c.reg("rcx")
-    ok = V.MIN_UPDATE_HV <= hv <= V.MODULE_HV and not (V.NO_DOWNGRADE and hv != V.MODULE_HV)
+    hv, k = c.reg("rcx"), c.module.profile.constants
+    module_hv, no_downgrade = k["MODULE_HV"], k["NO_DOWNGRADE"]
+    ok = k["MIN_UPDATE_HV"] <= hv <= module_hv and not (no_downgrade and hv != module_hv)
     c.require(ok, "rcx_hv")
     c.require(c.state.lock_free_for(c.lp, exclusive=True), "global_lock")
     c.state.sys_state = SysState.SYS_SHUTDOWN

@@ -10,33 +10,34 @@ from __future__ import annotations
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import CMR_INFO_ARRAY_ALIGNMENT, CMR_INFO_ENTRY, CPUID_CONFIG, \
-    CPUID_CONFIG_OFFSET, MAX_CMRS, MAX_RESERVED_PER_TDMR, MAX_TDMRS, PAMT_ENTRY_SIZE, \
-    TDSYSINFO_STRUCT, TDSYSINFO_STRUCT_ALIGNMENT, TDSYSINFO_STRUCT_SIZE
-from seamemu.model import reported_values as V
+    CPUID_CONFIG_OFFSET, MAX_CMRS, TDSYSINFO_STRUCT, TDSYSINFO_STRUCT_ALIGNMENT, TDSYSINFO_STRUCT_SIZE
 from seamemu.model.context import Call
 from seamemu.model.leaf_spec import Check, leaf
 
 
 def tdsysinfo_bytes(c: Call) -> bytes:
-    """The TDSYSINFO_STRUCT this module writes."""
-    info = c.module.module_info
+    """The TDSYSINFO_STRUCT this module writes (tdh_sys_info.c: the release's constants; the
+    CPUID_CONFIG list as CONFIG_DIRECT | ALLOW_DIRECT & native in both 1.0 and 1.5)."""
+    info, prof = c.module.module_info, c.module.profile
+    k = prof.constants
+    configs = prof.cpuid_configs
     body = bytearray(TDSYSINFO_STRUCT.pack(
-        attributes=0, vendor_id=0x8086, build_date=info.build_date, build_num=info.build_num,
-        minor_version=info.minor, major_version=info.major,
+        attributes=0, vendor_id=info.vendor_id, build_date=info.build_date,
+        build_num=info.build_num, minor_version=info.minor, major_version=info.major,
         sys_rd=1 if c.abi == "1.5" else 0,
-        max_tdmrs=MAX_TDMRS, max_reserved_per_tdmr=MAX_RESERVED_PER_TDMR,
-        pamt_entry_size=PAMT_ENTRY_SIZE,
-        tdcs_base_size=V.TDCS_BASE_SIZE[c.abi], tdvps_base_size=V.TDVPS_BASE_SIZE[c.abi],
+        max_tdmrs=k["MAX_TDMRS"], max_reserved_per_tdmr=k["MAX_RESERVED_PER_TDMR"],
+        pamt_entry_size=k["PAMT_4K_ENTRY_SIZE"],
+        tdcs_base_size=k["TDCS_BASE_SIZE"], tdvps_base_size=k["TDVPS_BASE_SIZE"],
         tdvps_xfam_dependent_size=0,
-        attributes_fixed0=V.ATTRIBUTES_FIXED0[c.abi], attributes_fixed1=V.ATTRIBUTES_FIXED1,
-        xfam_fixed0=V.XFAM_FIXED0, xfam_fixed1=V.XFAM_FIXED1,
-        num_cpuid_config=len(V.CPUID_CONFIGS),
+        attributes_fixed0=k["ATTRIBUTES_FIXED0"], attributes_fixed1=k["ATTRIBUTES_FIXED1"],
+        xfam_fixed0=k["XFAM_FIXED0"], xfam_fixed1=k["XFAM_FIXED1"],
+        num_cpuid_config=len(configs),
     ))
-    for i, cfg in enumerate(V.CPUID_CONFIGS):
+    for i, cfg in enumerate(configs):
+        eax, ebx, ecx, edx = cfg.values()
         off = CPUID_CONFIG_OFFSET + i * CPUID_CONFIG.size
         body[off:off + CPUID_CONFIG.size] = CPUID_CONFIG.pack(
-            leaf=cfg.leaf, sub_leaf=cfg.sub_leaf, eax=cfg.eax, ebx=cfg.ebx, ecx=cfg.ecx,
-            edx=cfg.edx)
+            leaf=cfg.leaf, sub_leaf=cfg.sub_leaf, eax=eax, ebx=ebx, ecx=ecx, edx=edx)
     return bytes(body)
 
 

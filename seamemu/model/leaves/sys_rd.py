@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 
 from seamemu.arch import metadata as md
 from seamemu.arch.leaves import V15
+from seamemu.arch.module_versions import ModuleProfile
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
@@ -21,57 +22,78 @@ from seamemu.model.reported_values import cached_global_values
 PAGE = 4096
 RDALL_BUFFER_SIZE = PAGE            # md_dump_list is called with _4KB
 SINGLE_ELEMENT_MASK = md.RESERVED_MASK | (0xF << 34) | (0x1FF << 38)
-
-# Every element of the table in order: (entry, flat element index).
-_ELEMENTS = [(e, k) for e in md.GLOBAL_FIELDS for k in range(e.num_fields * e.num_elements)]
-# Every field (first element) in order: (entry, field index).
-_FIELDS = [(e, f) for e in md.GLOBAL_FIELDS for f in range(e.num_fields)]
-
-# Lookups TDH.SYS.RD makes on every call, built once from the table (dicts instead of the
-# linear scans of find_global_field and list.index; the first matching entry wins, as there).
 _FIELD_CODE_MASK = (1 << md.FIELD_CODE[1]) - 1
 _CLASS_SHIFT, _CLASS_MASK = md.CLASS_CODE[0], (1 << md.CLASS_CODE[1]) - 1
 
 
-def _first_positions(items: list) -> dict:
-    """item -> position of its first occurrence (what list.index answers)."""
-    out: dict = {}
-    for pos, item in enumerate(items):
-        out.setdefault(item, pos)
-    return out
+class SysTable:
+    """One release's global_sys_lookup[] with the lookups TDH.SYS.RD makes on every call
+    (dicts instead of md_find_entry_idx's linear scan; the first matching entry wins, as
+    there), built once per release."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.entries: tuple[md.GlobalField, ...] = tuple(
+            md.global_field(n) for n in names)
+        # Every element (entry, flat index) and every field (entry, field index), in order.
+        self.elements = [(e, k) for e in self.entries
+                         for k in range(e.num_fields * e.num_elements)]
+        self.fields = [(e, f) for e in self.entries for f in range(e.num_fields)]
+        self.by_code: dict[tuple[int, int], md.GlobalField] = {}
+        for e, k in self.elements:
+            self.by_code.setdefault((e.class_code, e.field_code + k), e)
+        self.field_pos: dict[tuple[md.GlobalField, int], int] = {}
+        for pos, item in enumerate(self.fields):
+            self.field_pos.setdefault(item, pos)
+        # The first element ID of the entry after each entry (NULL_FIELD_ID after the last).
+        self.next_entry_id: dict[md.GlobalField, int] = {
+            e: (self.entries[i + 1].field_id if i + 1 < len(self.entries) else md.NULL_FIELD_ID)
+            for i, e in enumerate(self.entries)}
+
+    @property
+    def first_id(self) -> int:
+        return self.entries[0].field_id if self.entries else md.NULL_FIELD_ID
+
+    def locate(self, field_id: int) -> tuple[md.GlobalField, int] | None:
+        """(entry, flat element index) of a field ID, matched on class and field code."""
+        code = field_id & _FIELD_CODE_MASK
+        entry = self.by_code.get(((field_id >> _CLASS_SHIFT) & _CLASS_MASK, code))
+        if entry is None:
+            return None
+        return entry, code - entry.field_code
+
+    def next_element_id(self, field_id: int, entry: md.GlobalField, index: int) -> int:
+        """md_get_next_element_in_context: within an entry the caller's own ID with the field
+        code stepped by one (so its size code carries over); past an entry's last element
+        the next entry's table ID; NULL_FIELD_ID after the last entry."""
+        if index < entry.num_fields * entry.num_elements - 1:
+            return md.set_bits(field_id, md.FIELD_CODE, (field_id & _FIELD_CODE_MASK) + 1)
+        return self.next_entry_id[entry]
+
+    def field_position(self, field_id: int) -> int | None:
+        """Position in `fields` of an ID naming the first element of a field, with the right
+        element size (md_check_field_and_get_entry); None otherwise."""
+        where = self.locate(field_id)
+        if where is None:
+            return None
+        entry, index = where
+        if index % entry.num_elements or md.element_bytes(field_id) != entry.element_size:
+            return None
+        return self.field_pos[(entry, index // entry.num_elements)]
 
 
-_BY_CODE: dict[tuple[int, int], md.GlobalField] = {}
-for _entry, _k in _ELEMENTS:
-    _BY_CODE.setdefault((_entry.class_code, _entry.field_code + _k), _entry)
-_ELEMENT_POS: dict[tuple[md.GlobalField, int], int] = _first_positions(_ELEMENTS)
-_FIELD_POS: dict[tuple[md.GlobalField, int], int] = _first_positions(_FIELDS)
-# The ID after each element, by position in _ELEMENTS (NULL_FIELD_ID after the last).
-_NEXT_IDS: tuple[int, ...] = tuple(
-    md.set_bits(e.field_id, md.FIELD_CODE, e.field_code + k) for e, k in _ELEMENTS[1:]
-) + (md.NULL_FIELD_ID,)
+_TABLES: dict[str, SysTable] = {}
+
+
+def sys_table(profile: ModuleProfile) -> SysTable:
+    table = _TABLES.get(profile.name)
+    if table is None:
+        table = _TABLES[profile.name] = SysTable(profile.fields)
+    return table
 
 
 def _values(c: Call) -> Mapping[str, Sequence[int]]:
-    return cached_global_values(c.module.platform, c.module.module_info, c.abi,
-                                c.state.sys_attributes)
-
-
-def locate(field_id: int) -> tuple[md.GlobalField, int] | None:
-    """(entry, flat element index) of a field ID, matched on class and field code."""
-    code = field_id & _FIELD_CODE_MASK
-    entry = _BY_CODE.get(((field_id >> _CLASS_SHIFT) & _CLASS_MASK, code))
-    if entry is None:
-        return None
-    return entry, code - entry.field_code
-
-
-def next_element_id(entry: md.GlobalField, index: int) -> int:
-    """ID of the element after (entry, index) in the context, NULL_FIELD_ID after the last."""
-    pos = _ELEMENT_POS.get((entry, index))
-    if pos is None:
-        raise ValueError(f"({entry!r}, {index}) is not an element of the global table")
-    return _NEXT_IDS[pos]
+    return cached_global_values(c.module.platform, c.module.module_info,
+                                c.state.sys_attributes, c.state.handoff)
 
 
 @leaf(
@@ -98,29 +120,30 @@ def tdh_sys_rd(c: Call) -> None:
     c.write(rdx=md.NULL_FIELD_ID, r8=0)
     fid = md.set_bits(c.reg("rdx"), md.CONTEXT_CODE, md.MD_CTX_SYS)
     c.require(c.lp in c.state.lp_init, "lp_init")
+    table = sys_table(c.module.profile)
     if md.is_null_field_id(fid):
-        first = md.GLOBAL_FIELDS[0]
-        c.write(rdx=first.field_id)
+        c.write(rdx=table.first_id)
         c.fail("null_field")
     c.require(True, "null_field")
     c.require(fid & SINGLE_ELEMENT_MASK == 0, "single_element")
-    where = locate(fid)
+    where = table.locate(fid)
     c.require(where is not None, "known_field")
     entry, index = where
-    c.write(r8=_values(c)[entry.name][index], rdx=next_element_id(entry, index))
+    c.write(r8=_values(c)[entry.name][index], rdx=table.next_element_id(fid, entry, index))
 
 
-def dump_list(values: Mapping[str, Sequence[int]], start: int,
+def dump_list(table: SysTable, values: Mapping[str, Sequence[int]], start: int,
               buff_size: int) -> tuple[bytes, int, bool]:
     """md_dump_list over the model's table from field position `start`.
 
     Returns (list bytes, position of the next field not dumped, finished).
     """
+    fields = table.fields
     body = bytearray()
     remaining = buff_size - md.MD_LIST_HEADER_SIZE
     num_seq, pos = 0, start
-    while pos < len(_FIELDS) and remaining >= 8 + 8 * _FIELDS[pos][0].num_elements:
-        entry, f = _FIELDS[pos]
+    while pos < len(fields) and remaining >= 8 + 8 * fields[pos][0].num_elements:
+        entry, f = fields[pos]
         first_entry, first_f = entry, f
         rem, elements, count, no_space = remaining - 8, [], 0, True
         while rem >= 8 * entry.num_elements:
@@ -129,10 +152,10 @@ def dump_list(values: Mapping[str, Sequence[int]], start: int,
             rem -= 8 * n
             count += 1
             pos += 1
-            if pos >= len(_FIELDS):
+            if pos >= len(fields):
                 no_space = False
                 break
-            nxt, nf = _FIELDS[pos]
+            nxt, nf = fields[pos]
             sequential = (nxt.class_code == entry.class_code and
                           nxt.field_code + nf * nxt.num_elements ==
                           entry.field_code + (f + 1) * entry.num_elements and
@@ -150,23 +173,11 @@ def dump_list(values: Mapping[str, Sequence[int]], start: int,
             body += b"".join(v.to_bytes(8, "little") for v in elements)
             num_seq += 1
             remaining -= 8 + 8 * len(elements)
-        if no_space or pos >= len(_FIELDS):
+        if no_space or pos >= len(fields):
             break
     size = md.MD_LIST_HEADER_SIZE + len(body)
     head = size.to_bytes(2, "little") + num_seq.to_bytes(2, "little") + bytes(4)
-    return head + bytes(body), pos, pos >= len(_FIELDS)
-
-
-def field_position(field_id: int) -> int | None:
-    """Position in _FIELDS of a field ID naming the first element of a field, with the right
-    element size (md_check_field_and_get_entry); None otherwise."""
-    where = locate(field_id)
-    if where is None:
-        return None
-    entry, index = where
-    if index % entry.num_elements or md.element_bytes(field_id) != entry.element_size:
-        return None
-    return _FIELD_POS[(entry, index // entry.num_elements)]
+    return head + bytes(body), pos, pos >= len(fields)
 
 
 @leaf(
@@ -195,14 +206,15 @@ def tdh_sys_rdall(c: Call) -> None:
     fid = md.set_bits(c.reg("r8"), md.CONTEXT_CODE, md.MD_CTX_SYS)
     c.require(c.lp in c.state.lp_init, "lp_init")
     c.require(c.rules.shared_hpa_ok(rdx, PAGE), "rdx_hpa")
-    start = 0 if md.is_null_field_id(fid) else field_position(fid)
+    table = sys_table(c.module.profile)
+    start = 0 if md.is_null_field_id(fid) else table.field_position(fid)
     c.require(start is not None, "start_field")
-    data, pos, finished = dump_list(_values(c), start, RDALL_BUFFER_SIZE)
+    data, pos, finished = dump_list(table, _values(c), start, RDALL_BUFFER_SIZE)
     c.mem.write(rdx, data)
     if not finished:
-        entry, f = _FIELDS[pos]
+        entry, f = table.fields[pos]
         c.write(r8=entry.element_id(f, 0))
     c.require(finished, "list_overflow")
 
 
-__all__ = ["RDALL_BUFFER_SIZE", "dump_list", "next_element_id", "tdh_sys_rd", "tdh_sys_rdall"]
+__all__ = ["RDALL_BUFFER_SIZE", "SysTable", "dump_list", "sys_table", "tdh_sys_rd", "tdh_sys_rdall"]

@@ -1,0 +1,105 @@
+"""Each module release serves its own metadata table through TDH.SYS.RD / RDALL."""
+
+from __future__ import annotations
+
+import pytest
+from model_bench import PAGE_PA, Bench, make_platform
+
+from seamemu.arch import metadata as md
+from seamemu.arch.module_versions import module_profile
+from seamemu.arch.status import TdxStatus as S
+from seamemu.platform.facts import ModuleInfo
+
+NULL = (1 << 64) - 1
+CONFIG_FLAGS_FIXED0 = 0x9900000300000006
+MAX_VCPUS_PER_TD = 0x9900000100000008
+
+
+def bench(version: str) -> Bench:
+    b = Bench(make_platform(abi=None, module=ModuleInfo(version=version)))
+    b.bring_up(until="lp_init")
+    return b
+
+
+def rd(b, fid):
+    r = b.call(0, "TDH.SYS.RD", rdx=fid)
+    return r.regs["rax"], r.regs["r8"], r.regs["rdx"]
+
+
+def walk_ids(b):
+    status, _, fid = rd(b, NULL)
+    assert status == S.TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT
+    seen = []
+    while fid != NULL:
+        status, value, nxt = rd(b, fid)
+        assert status == S.TDX_SUCCESS, hex(fid)
+        seen.append((fid, value))
+        fid = nxt
+    return seen
+
+
+@pytest.mark.parametrize("version", ["1.5.01", "1.5.05"])
+def test_config_flags_fixed0_reads_gpaw_flexible_pending_ve_no_rbp_mod(version):
+    # metadata_sys.c: global_data->config_flags_fixed0 = CONFIG_FLAGS_FIXED0 (bits 0..2).
+    status, value, nxt = rd(bench(version), CONFIG_FLAGS_FIXED0)
+    assert (status, value) == (S.TDX_SUCCESS, 0x7)
+    assert nxt == 0x9900000300000007                      # CONFIG_FLAGS_FIXED1 next
+
+
+@pytest.mark.parametrize("version, count", [("1.5.01", 65), ("1.5.05", 66)])
+def test_the_walk_visits_every_entry_of_the_release_in_table_order(version, count):
+    seen = walk_ids(bench(version))
+    entries = []
+    for fid, _ in seen:
+        name = md.field_id_name(fid).split("[")[0]
+        if not entries or entries[-1] != name:
+            entries.append(name)
+    assert entries == list(module_profile(version).fields) and len(entries) == count
+    total = sum(md.global_field(n).num_fields * md.global_field(n).num_elements
+                for n in module_profile(version).fields)
+    assert len(seen) == total
+
+
+def test_max_vcpus_per_td_exists_from_1_5_05_on():
+    assert rd(bench("1.5.01"), MAX_VCPUS_PER_TD) == (S.TDX_METADATA_FIELD_ID_INCORRECT, 0, NULL)
+    b = bench("1.5.05")
+    assert rd(b, MAX_VCPUS_PER_TD) == (S.TDX_SUCCESS, 576, 0x9900000300000400)
+    # 1.5.01's walk steps from CONFIG_FLAGS_FIXED1 straight to CPUID_CONFIG_LEAVES.
+    assert rd(bench("1.5.01"), 0x9900000300000007)[2] == 0x9900000300000400
+    assert rd(b, 0x9900000300000007)[2] == MAX_VCPUS_PER_TD
+
+
+def test_next_id_keeps_the_caller_s_size_code_inside_an_entry():
+    # md_get_next_item_with_iterator steps the caller's own ID's field code within an entry.
+    b = bench("1.5.05")
+    cmr0_as_16bit = md.set_bits(0x9000000300000080, md.ELEMENT_SIZE_CODE, 1)
+    status, _, nxt = rd(b, cmr0_as_16bit)
+    assert status == S.TDX_SUCCESS and nxt == cmr0_as_16bit + 1
+    last = md.global_field("CMR_BASE").element_id(31)
+    assert rd(b, md.set_bits(last, md.ELEMENT_SIZE_CODE, 1))[2] == 0x9000000300000100
+
+
+def test_cpuid_config_values_differ_between_releases_as_intel_s_code_does():
+    # 1.5.01 TDH.SYS.RD: CONFIG_DIRECT only; 1.5.05: | ALLOW_DIRECT (the model's CPU has all).
+    leaf7 = md.global_field("CPUID_CONFIG_VALUES").element_id(5, 0)      # CPUID(7,0) EBX:EAX
+    assert rd(bench("1.5.01"), leaf7)[1] == 0
+    assert rd(bench("1.5.05"), leaf7)[1] == 0xDC2B9B18 << 32
+    n = md.global_field("NUM_CPUID_CONFIG").field_id
+    assert [rd(bench(v), n)[1] for v in ("1.5.01", "1.5.05")] == [12, 18]
+
+
+def test_rdall_of_each_release_holds_its_own_fields():
+    for version in ("1.5.01", "1.5.05"):
+        b = bench(version)
+        assert b.call(0, "TDH.SYS.RDALL", rdx=PAGE_PA, r8=NULL).regs["rax"] == 0
+        raw = b.mem.read(PAGE_PA, 4096)
+        headers = []
+        pos, nseq = 8, int.from_bytes(raw[2:4], "little")
+        for _ in range(nseq):
+            h = int.from_bytes(raw[pos:pos + 8], "little")
+            n = (md.get_bits(h, md.LAST_ELEMENT_IN_FIELD) + 1) * \
+                (md.get_bits(h, md.LAST_FIELD_IN_SEQUENCE) + 1)
+            headers.append(md.set_bits(md.set_bits(h, md.LAST_ELEMENT_IN_FIELD, 0),
+                                       md.LAST_FIELD_IN_SEQUENCE, 0))
+            pos += 8 + 8 * n
+        assert (MAX_VCPUS_PER_TD in headers) == (version == "1.5.05")
