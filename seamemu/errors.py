@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The one exception tree of seamemu: misuse of the tool, never architectural behaviour.
 
 Architectural failures (#UD, #GP, VMfailInvalid, a module status) are outcomes inside the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """An assembled program: sections at addresses, a symbol table, an exception table, a line map.
 
 The assembler front end (either backend) makes an Image; the machine loads it; the tracer and
@@ -7,8 +8,8 @@ the listing read it.  It is plain data, so every layer may hold one.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 # Where the front end lays out the first section; later sections follow on 4 KiB boundaries.
 IMAGE_BASE = 0x0040_0000

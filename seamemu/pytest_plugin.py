@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """seamemu's pytest plugin: test your own SEAMCALL assembly under a chosen platform and CPU state.
 
 Registered through the `pytest11` entry point, so installing seamemu makes it available:
@@ -74,12 +75,12 @@ class SeamHarness:
         return self.session.platform
 
     def state(self, *, lp: int | None = None, vmx: bool | None = None, seamrr: bool | None = None,
-              cpl: int | None = None, module: bool | None = None) -> "SeamHarness":
+              cpl: int | None = None, module: bool | None = None) -> SeamHarness:
         """Change the emulated CPU state of one LP (all LPs when `lp` is None)."""
         self.session.set_state(lp=lp, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module)
         return self
 
-    def reset_module(self) -> "SeamHarness":
+    def reset_module(self) -> SeamHarness:
         """A freshly booted module (SYSINIT_PENDING), CPU state kept."""
         self.session.reset_module()
         return self

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Where the shipped assembly stubs live, and which entry points they provide."""
 
 from __future__ import annotations

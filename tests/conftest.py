@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared fixtures: the repository root and the shipped stubs."""
 
 from pathlib import Path

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Runnable documentation: the `$ seamemu ...` commands of the tutorials, run and compared.
 
 A ```console block holds commands and their output:
@@ -21,9 +22,9 @@ import io
 import os
 import re
 import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 Main = Callable[[Sequence[str]], int]   # seamemu.cli.main
 

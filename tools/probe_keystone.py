@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Re-check each keystone trap the seamemu front end works around, one subprocess per trap.
 
 Each probe runs in its own interpreter with a timeout, because several traps crash or hang

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Regenerate the shown output of every `$ seamemu ...` command in docs/tutorials/*.md, and the
 figures the tutorials show (docs/tutorials/figures/*.svg, as `seamemu diagram` draws them).
 
@@ -19,13 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 try:
     from seamemu.cli import main as seamemu_main
-    from tools import doccheck
     from seamemu.learn.diagram import figure_texts
+    from tools import doccheck
 except ImportError:  # run from a source checkout without installing
     sys.path.insert(0, str(ROOT))
     from seamemu.cli import main as seamemu_main
-    from tools import doccheck
     from seamemu.learn.diagram import figure_texts
+    from tools import doccheck
 
 TUTORIALS = ROOT / "docs" / "tutorials"
 FIGURES = TUTORIALS / "figures"     # drawn for the default platform, as `seamemu diagram`

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Example: testing your own SEAMCALL wrapper with seamemu's pytest plugin.
 
 Run it with `python -m pytest docs/examples/test_my_stub.py` once seamemu is installed (the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The CPUID leaves each TDX module release lets the host configure (the CPUID_CONFIG list).
 
 A module reports, per configurable leaf/sub-leaf, CONFIG_DIRECT bits (the host sets them freely)

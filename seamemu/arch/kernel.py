@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The Linux kernel's own (software-defined) SEAMCALL codes and its exception-table types.
 
 Spec: Linux arch/x86/include/asm/tdx.h (TDX_SW_ERROR and friends, commit 095b71a);

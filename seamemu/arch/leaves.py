@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """SEAMCALL leaf numbers of the TDX module and the P-SEAMLDR, with dispatcher admission facts.
 
 Spec: intel/tdx-module tdx_1.5 include/tdx_api_defs.h (seamcall_leaf_opcode_t,

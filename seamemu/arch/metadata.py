@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDX 1.5 global-metadata field IDs (TDH.SYS.RD/RDALL): MD_FIELD_ID encoding and the field table.
 
 Spec: intel/tdx-module tdx_1.5 include/tdx_api_defs.h (md_field_id_t),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDX module release profiles: what each modelled release is, reports and refuses.
 
 A profile is chosen by the platform file's `[module] version` (or `--module-version`).  It fixes
@@ -19,12 +20,16 @@ TDX 1.0: qizhangz/tdx-module (9359de5, "TDX_1.0_V1.00"), a copy of Intel's 1.0 s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
-from seamemu.arch.cpuid_configs import CPUID_CONFIGS_1_0, CPUID_CONFIGS_1_5_01, \
-    CPUID_CONFIGS_1_5_05, CpuidConfigurable
+from seamemu.arch.cpuid_configs import (
+    CPUID_CONFIGS_1_0,
+    CPUID_CONFIGS_1_5_01,
+    CPUID_CONFIGS_1_5_05,
+    CpuidConfigurable,
+)
 from seamemu.arch.metadata import GLOBAL_FIELDS
 
 PAGE = 4096

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Model-specific registers the TDX host flow touches: numbers, bit layouts, access rules.
 
 Spec: Intel TDX module 1.5 sources (intel/tdx-module): src/common/x86_defs/msr_defs.h

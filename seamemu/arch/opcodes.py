@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Encodings of the SEAM instruction family and the few others the tools must name themselves.
 
 Spec: Intel TDX CPU Architectural Extensions (SEAMCALL/SEAMRET/SEAMOPS/TDCALL); Linux

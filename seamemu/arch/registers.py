@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """x86-64 general-purpose registers in the orders the TDX ABI and the SysV ABI use.
 
 Spec: Intel SDM Vol. 1 §3.4.1 (GPRs); System V AMD64 psABI §3.2.1 (callee-saved registers);

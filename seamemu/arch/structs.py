@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Layouts of the structures that cross the SEAMCALL calling convention.
 
 Spec: Linux arch/x86/include/asm/shared/tdx.h (struct tdx_module_args, mainline since v6.6) and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Byte layouts the init leaves read and write: TDSYSINFO_STRUCT, CMR_INFO, TDMR_INFO, and the
 P-SEAMLDR's seamldr_info / seamldr_params.
 

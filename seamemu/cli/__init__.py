@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The `seamemu` command line: one module per command group; it composes, never computes."""
 
 from __future__ import annotations
@@ -5,7 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from seamemu import __version__
 from seamemu.errors import SeamemuError

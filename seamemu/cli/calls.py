@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Core commands: asm (listing), run (one call), matrix (every CPU state), demo, bench."""
 
 from __future__ import annotations
@@ -124,9 +125,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.seconds <= 0:
         raise InputError(f"--seconds {args.seconds}: must be positive")
-    from seamemu.host.bench import bringup_seconds, sys_rd_rate
-
     from seamemu.fuzz.bench import fuzz_bench
+    from seamemu.host.bench import bringup_seconds, sys_rd_rate
 
     report = run_bench(seconds=args.seconds, extra={"tdh_sys_rd_via_stub_per_s": sys_rd_rate})
     report["bringup_s"] = bringup_seconds()

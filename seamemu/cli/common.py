@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Options and parsers shared by several commands: sources, platform, CPU state, registers."""
 
 from __future__ import annotations
@@ -5,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Mapping
+from collections.abc import Mapping
 
 from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name
 from seamemu.arch.module_versions import profile_names
@@ -52,7 +53,8 @@ def add_source_options(p: argparse.ArgumentParser, *, entry_default: str | None 
                        required: bool = False) -> None:
     g = p.add_argument_group("assembly")
     g.add_argument("--asm", nargs="+", metavar="FILE", required=required,
-                   help="kernel-style .S files, assembled as one program (default: the shipped asm/seamcall.S)")
+                   help="kernel-style .S files, assembled as one program "
+                        "(default: the shipped asm/seamcall.S)")
     g.add_argument("--entry", metavar="SYMBOL", default=entry_default,
                    help=f"symbol to call (default: {entry_default})" if entry_default else "symbol to call")
     g.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
@@ -76,7 +78,8 @@ def defines(args: argparse.Namespace) -> dict[str, str]:
 def add_platform_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--platform", metavar="FILE|PRESET",
                    help="platform TOML file or preset name (default: the embedded default platform)")
-    p.add_argument("--abi", choices=("1.0", "1.5"), help="TDX module ABI generation (default: the platform's)")
+    p.add_argument("--abi", choices=("1.0", "1.5"),
+                   help="TDX module ABI generation (default: the platform's)")
     add_module_version_option(p)
 
 
@@ -97,7 +100,8 @@ def platform_arg(args: argparse.Namespace):
 def add_state_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("emulated CPU state")
     g.add_argument("--vmx", type=on_off, metavar="on|off", help="VMX operation (after VMXON); default on")
-    g.add_argument("--seamrr", type=on_off, metavar="on|off", help="SEAMRR enabled by BIOS; default: the platform's")
+    g.add_argument("--seamrr", type=on_off, metavar="on|off",
+                   help="SEAMRR enabled by BIOS; default: the platform's")
     g.add_argument("--cpl", type=int, metavar="N", help="current privilege level 0..3; default 0")
     g.add_argument("--module", type=on_off, metavar="loaded|absent", help="TDX module loaded; default loaded")
     g.add_argument("--lp", type=int, default=0, metavar="N", help="logical processor to run on (default 0)")
@@ -105,7 +109,8 @@ def add_state_options(p: argparse.ArgumentParser) -> None:
 
 def add_register_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("inputs")
-    g.add_argument("--leaf", default="0", metavar="N|NAME", help="leaf number or name, goes to RAX (default 0)")
+    g.add_argument("--leaf", default="0", metavar="N|NAME",
+                   help="leaf number or name, goes to RAX (default 0)")
     for r in INPUT_REG_OPTIONS:
         g.add_argument(f"--{r}", metavar="V", help=f"input {r.upper()}")
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu fuzz`: fuzz the register inputs of a SEAMCALL calling-convention stub."""
 
 from __future__ import annotations
@@ -7,9 +8,9 @@ import os
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
-from seamemu.fuzz.worker import MODES, FuzzConfig
-from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.promises import CONVENTIONS, VARIANTS
+from seamemu.fuzz.reproducer import Target
+from seamemu.fuzz.worker import MODES, FuzzConfig
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, LEGACY_ENTRY, LEGACY_STUB, stub
 
 DEFAULT_SECONDS = 60.0

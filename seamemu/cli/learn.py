@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Learning commands: trace (every instruction), explain (the decision in words), diagram, report."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Module commands: cmr (the CMRs through the stub) and boot (the kernel's bring-up)."""
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def cmd_cmr(args: argparse.Namespace) -> int:
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
-    from seamemu.host.driver import bring_up
     from seamemu.host.boot_report import bringup_json, format_bringup, write_call_log
+    from seamemu.host.driver import bring_up
 
     result = bring_up(C.platform_arg(args), abi=args.abi, inject=args.inject, use_tdx=args.use_tdx)
     if args.log:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Platform commands: detect (TDX detection in assembly) and hotplug (policy + emulation)."""
 
 from __future__ import annotations
@@ -125,9 +126,8 @@ def cmd_hotplug(args: argparse.Namespace) -> int:
 
 
 def _print_table(args: argparse.Namespace, policies: tuple[str, ...]) -> int:
-    from seamemu.platform import decision_table, format_table
+    from seamemu.platform import as_platform, decision_table, format_table
     from seamemu.platform.hotplug_table import sample_description
-    from seamemu.platform import as_platform
 
     platform = as_platform(args.platform)
     rows = decision_table(platform, policies or None)

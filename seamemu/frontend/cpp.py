@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The C preprocessor for `.S` files, in Python: includes, macros, conditionals, line tracking.
 
 It behaves like `gcc -E -x assembler-with-cpp`: comments go, `#` lines that are not
@@ -8,9 +9,9 @@ file and line it came from.  Spec: ISO C11 §6.10; GCC cpp manual ("Macros", "Co
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ..errors import AsmError
 from .cpp_macros import CppMacro, MacroTable

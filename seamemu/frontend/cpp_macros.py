@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """C preprocessor macros: `#define` parsing and expansion with hide sets.
 
 Object-like and function-like macros, `#` stringizing, `##` pasting and `__VA_ARGS__`.

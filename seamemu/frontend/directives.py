@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The directives the layout owns: what each means, how big it is, and the filler it uses.
 
 Spec: GNU as manual, "Assembler Directives" (x86 ELF: `.align` counts bytes, `.word` is

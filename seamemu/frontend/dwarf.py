@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The DWARF 2-4 line-number program of a GNU as object: which source line made which bytes.
 
 Spec: DWARF Debugging Information Format Version 3, §6.2 "Line Number Information".
@@ -9,8 +10,8 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 
 @dataclass(frozen=True)

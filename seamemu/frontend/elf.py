@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A small reader for the ELF64 relocatable objects GNU as writes: sections, symbols, RELA.
 
 Spec: System V gABI "Object Files" (ELF header, section header, symbol table, relocation

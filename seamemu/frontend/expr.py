@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Expressions: GAS operand/directive expressions and C preprocessor `#if` expressions.
 
 Two grammars share one tokenizer and one precedence-climbing parser.  GAS precedence differs
@@ -9,9 +10,9 @@ ISO C11 §6.5 (operators) and §6.10.1 (`#if`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 _MASK64 = (1 << 64) - 1
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """GAS macro parameters (`.macro NAME a:req b=0 c:vararg`) and invocation arguments.
 
 Arguments are separated by commas or by blanks, keyword arguments are `name=value`, and a

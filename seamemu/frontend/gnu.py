@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The GNU as backend: our C preprocessor, then `as --64`, then our own ELF reader and linker.
 
 GNU as does macros, labels and relaxation itself; the sections are laid out with the same
@@ -12,15 +13,27 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ..errors import AsmError, EngineError
 from ..image import Image, SourceLine
 from .cpp import DEFAULT_INCLUDE_DIR, Output, with_line_markers
 from .dwarf import line_rows
-from .elf import (R_X86_64, SHN_ABS, SHN_UNDEF, SHT_INIT_ARRAY, SHT_NOBITS, SHT_PROGBITS,
-                  STB_LOCAL, STT_FILE, STT_SECTION, ElfError, ElfObject, read_elf)
+from .elf import (
+    R_X86_64,
+    SHN_ABS,
+    SHN_UNDEF,
+    SHT_INIT_ARRAY,
+    SHT_NOBITS,
+    SHT_PROGBITS,
+    STB_LOCAL,
+    STT_FILE,
+    STT_SECTION,
+    ElfError,
+    ElfObject,
+    read_elf,
+)
 from .link import Piece, SectionSpec, build_image, kept, merge_symbols, place
 
 AS_TIMEOUT = 60.0

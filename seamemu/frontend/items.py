@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """From statements to layout items: which section each belongs to, and what it emits.
 
 Section switching, symbol attributes (.globl/.weak/.type/.size) and constant alignments are
@@ -6,11 +7,21 @@ settled here once; the layout passes only size and place the items.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
-from .directives import (ALIGN, DATA_WIDTH, IGNORED, SECTION_SWITCH, SPACE, STRINGS,
-                         SYMBOL_META, UNSUPPORTED, default_flags, parse_section_args)
+from .directives import (
+    ALIGN,
+    DATA_WIDTH,
+    IGNORED,
+    SECTION_SWITCH,
+    SPACE,
+    STRINGS,
+    SYMBOL_META,
+    UNSUPPORTED,
+    default_flags,
+    parse_section_args,
+)
 from .expr import ExprError, Value, evaluate, parse
 from .link import SectionSpec
 from .operands import Insn, parse_insn

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """keystone in a child process: the only place seamemu imports keystone.
 
 keystone 0.9.2 can kill its host (`.text` segfaults) or spin forever (`\\@` labels), so it
@@ -18,8 +19,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 # Seconds without an answer before the worker counts as hung (an instruction takes ~50 us).
 ITEM_TIMEOUT = 10.0
@@ -61,7 +62,7 @@ class KeystoneWorker:
 
     # -- process management ------------------------------------------------------------------
     def _start(self) -> None:
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the child)
         boot = ("import sys, runpy; sys.path.pop(0); "
                 f"runpy.run_path({os.path.abspath(__file__)!r}, run_name='__main__')")
         self._proc = subprocess.Popen(

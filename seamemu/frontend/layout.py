@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The keystone backend's layout: addresses by iterating to a fixed point, then the bytes.
 
 Each pass walks the items with the instruction sizes reserved so far, places the pieces,
@@ -9,8 +10,8 @@ passes converge.  An instruction that ends up shorter than its slot is padded wi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import AsmError
 from ..image import Image, SourceLine
@@ -175,7 +176,7 @@ class Layout:
                 if it.insn.direct_branch:
                     out[i] = self._branch(i, it, addr, dot, table)
                     continue
-                rendered = render(it.insn, lambda text: self._eval(it, text, dot, table))
+                rendered = render(it.insn, lambda text, it=it, dot=dot: self._eval(it, text, dot, table))
             except ExprError as exc:
                 raise it.loc.error(str(exc)) from None
             if rendered.data is not None:
@@ -277,7 +278,7 @@ class Layout:
                        f"({self.p.files[0] if self.p.files else '?'})")
 
     def _finish(self, st: _Pass, placement: Placement, table, encoded) -> Image:
-        for (scope, name), (it, message) in self._set_errors.items():
+        for (_scope, name), (it, message) in self._set_errors.items():
             raise it.loc.error(f"cannot evaluate `{name}`: {message}")
         contents = {name: bytearray(size) for name, size in placement.section_size.items()}
         lines: list[SourceLine] = []

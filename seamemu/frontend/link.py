@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Where sections go, and the Image both backends build: one layout policy for both.
 
 Each input file contributes a piece to each section it uses (like an object file's input
@@ -9,9 +10,9 @@ order the sections were first created (GNU as creates .text, .data, .bss first).
 from __future__ import annotations
 
 import types
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from ..arch.kernel import EXTABLE_ENTRY_SIZE
 from ..errors import AsmError
@@ -119,7 +120,7 @@ def merge_symbols(per_scope: Sequence[Mapping[str, int]], globals_: set[str],
                   scope_files: Sequence[str]) -> dict[str, int]:
     """One flat symbol table: globals, then each file's locals (a clash gets `name@file`)."""
     out: dict[str, int] = {}
-    for scope, table in enumerate(per_scope):
+    for table in per_scope:
         for name, addr in table.items():
             if name in globals_ and name not in out:
                 out[name] = addr

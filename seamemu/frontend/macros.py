@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """GAS macro language: .macro/.endm, conditionals, .rept/.irp/.irpc, .set/.equ, numeric labels.
 
 The front end expands all of this itself (keystone 0.9.2 hangs or drops code on `\\@`,
@@ -8,13 +9,22 @@ reads.  Spec: GNU as manual, "Macro", "If", "Rept", "Irp", "Set", "Local Labels"
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from .expr import ExprError, Value, evaluate, parse
 from .gas_args import MacroParam, parse_invocation, parse_params
-from .source import (ASSIGN_RE, Loc, Stmt, rewrite_numeric_refs, split_args, split_labels,
-                     split_op, split_statements, unquote)
+from .source import (
+    ASSIGN_RE,
+    Loc,
+    Stmt,
+    rewrite_numeric_refs,
+    split_args,
+    split_labels,
+    split_op,
+    split_statements,
+    unquote,
+)
 
 _CONDITIONALS = {".if", ".ifeq", ".ifne", ".ifge", ".ifgt", ".ifle", ".iflt", ".ifdef",
                  ".ifndef", ".ifnotdef", ".ifb", ".ifnb", ".ifc", ".ifnc", ".ifeqs", ".ifnes"}

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """AT&T instructions: parsing operands, resolving their expressions, and what we encode ourselves.
 
 keystone only ever sees one instruction with every number already evaluated and written in
@@ -11,9 +12,9 @@ Spec: Intel SDM Vol. 2 (Jcc, JMP, CALL, LOOP, JrCXZ, NOP 0F 1F /0, legacy prefix
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 from ..arch.opcodes import MNEMONIC_BYTES
 from .expr import ExprError, Value, wrap64

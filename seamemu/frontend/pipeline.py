@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """assemble() and assemble_text(): kernel-style `.S` in, `Image` out, with a per-process cache.
 
 Pipeline (keystone backend): C preprocessor -> GAS macro expansion -> items -> layout with
@@ -10,8 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ..errors import AsmError
 from ..image import Image

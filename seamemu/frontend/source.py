@@ -1,10 +1,11 @@
+# SPDX-License-Identifier: MIT
 """GAS source statements: comment removal, `;` splitting, labels, and where each came from."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from ..errors import AsmError
 

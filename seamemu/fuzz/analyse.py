@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The slow path: rerun a case with a trace, charge each violation to a code location, shrink.
 
 One `Analyst` per worker keeps its own traced machine (and the reference's, in differential
@@ -11,11 +12,11 @@ from typing import NamedTuple
 
 from seamemu.fuzz.case import Case
 from seamemu.fuzz.diff import compare
-from seamemu.fuzz.locate import locate
-from seamemu.fuzz.invariants import Violation, check
 from seamemu.fuzz.executor import Observation, Runner
-from seamemu.fuzz.shrink import shrink
+from seamemu.fuzz.invariants import Violation, check
+from seamemu.fuzz.locate import locate
 from seamemu.fuzz.promises import Spec
+from seamemu.fuzz.shrink import shrink
 from seamemu.image import Image
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fuzz throughput against a bare `emu_start` round trip through the same stub, in one process.
 
 `seamemu bench` reports `fuzz_rate` (and `bare_stub_rate`) next to its other rates.
@@ -12,8 +13,8 @@ import tempfile
 import time
 
 from seamemu.frontend import assemble
-from seamemu.fuzz.worker import FuzzConfig, Worker
 from seamemu.fuzz.reproducer import Target
+from seamemu.fuzz.worker import FuzzConfig, Worker
 from seamemu.machine.bench import measure
 from seamemu.machine.coverage import BareCall, bare_call_rate
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, stub

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu fuzz` end to end: assemble, start the workers, show progress, merge their results.
 
 With --jobs N each worker is its own process with its own machine (`fork` where the platform
@@ -12,13 +13,14 @@ import multiprocessing as mp
 import queue as _queue
 import sys
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable
+from typing import TextIO
 
 from seamemu.errors import EngineError, SeamemuError
 from seamemu.frontend import assemble
-from seamemu.fuzz.worker import FuzzConfig, Worker, WorkerStats
-from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.promises import make_spec
+from seamemu.fuzz.reproducer import Target
+from seamemu.fuzz.worker import FuzzConfig, Worker, WorkerStats
 from seamemu.image import Image
 
 Progress = Callable[[dict], None]
@@ -87,7 +89,7 @@ def _child(config: FuzzConfig, index: int, image: Image, ref_image: Image | None
         q.put(("done", index, stats))
     except SeamemuError as exc:
         q.put(("error", index, f"{type(exc).__name__}: {exc}"))
-    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises
+    except BaseException as exc:
         q.put(("error", index, f"{type(exc).__name__}: {exc}"))
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One fuzz input: registers, struct, leaf word, CPU state, the module's answer, the caller's stack.
 
 Cases are NamedTuples (immutable, and a quarter of the cost of a frozen dataclass: one is
@@ -7,7 +8,8 @@ that reproducers and corpus entries store; a malformed one raises ReplayError na
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from seamemu.errors import ReplayError
 from seamemu.fuzz.promises import Spec
@@ -66,7 +68,8 @@ def case_to_json(case: Case, spec: Spec) -> dict:
         "leaf": _hex(case.leaf),
         "inputs": {n: _hex(v) for n, v in zip(spec.inputs, case.inputs)},
         "caller_regs": {n: _hex(v) for n, v in zip(spec.free_regs, case.regs)},
-        "out_struct": {n: _hex(v) for n, v in zip(spec.struct_fields, case.out)} if spec.out_pointer else None,
+        "out_struct": ({n: _hex(v) for n, v in zip(spec.struct_fields, case.out)}
+                       if spec.out_pointer else None),
         "out_null": case.out_null,
         "cpu": {"vmx": case.cpu.vmx, "seamrr": case.cpu.seamrr, "cpl": case.cpu.cpl,
                 "module": case.cpu.module},

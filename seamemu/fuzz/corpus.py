@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The output directory, laid out like AFL++'s parallel mode so workers can share it.
 
     OUT/<worker-id>/queue/id-000001.json   cases that reached new coverage (each worker its own)
@@ -35,7 +36,8 @@ class CorpusDir:
             self.queue.mkdir(parents=True, exist_ok=True)
             self.findings.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise InputError(f"--out {root}: cannot create the output directory: {exc.strerror or exc}") from None
+            raise InputError(f"--out {root}: cannot create the output directory: "
+                             f"{exc.strerror or exc}") from None
         self._next = 1 + max((int(p.stem[3:]) for p in self.queue.glob("id-*.json")
                               if p.stem[3:].isdigit()), default=0)
         self._seen: set[str] = set()

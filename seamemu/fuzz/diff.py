@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Differential mode: the same case through two implementations of an entry, and where they differ.
 
 The first difference is reported, in this order: how the run ended, the registers the module
@@ -8,8 +9,8 @@ The location is charged to the implementation under test (`--asm`), not the refe
 from __future__ import annotations
 
 from seamemu.arch.registers import ABI_ORDER, RFLAGS_DF
-from seamemu.fuzz.invariants import Violation
 from seamemu.fuzz.executor import Observation
+from seamemu.fuzz.invariants import Violation
 from seamemu.fuzz.promises import Spec
 
 _RETURN_REGS = ABI_ORDER + ("rbp",)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One machine per worker: place a case, call the entry, observe, restore the snapshot.
 
 The fast path is `Runner.run`: no Session, no per-run allocation in guest memory.  The struct
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import ctypes
 import struct as _struct
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 from seamemu.errors import InputError
 from seamemu.fuzz.case import FRAME_WORDS, NORMAL_CPU, Case

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The seeded fast generator: random, boundary and bit-pattern values for every part of a case.
 
 No Hypothesis here: a run must cost microseconds, so values come from one `random.Random`
@@ -41,7 +42,7 @@ def _table(rng: random.Random, weighted: list[tuple[float, object]], size: int =
     out = []
     for _ in range(size):
         r = rng.random() * total
-        for w, v in weighted:
+        for w, v in weighted:  # noqa: B007  (v, the value drawn, is used after the loop)
             r -= w
             if r < 0:
                 break

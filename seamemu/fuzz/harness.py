@@ -1,15 +1,16 @@
+# SPDX-License-Identifier: MIT
 """A stub under test, for properties users write: check a case, or explain it with locations."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from seamemu.frontend import assemble
 from seamemu.fuzz.analyse import Analysis, Analyst
 from seamemu.fuzz.case import Case
-from seamemu.fuzz.invariants import Violation, check
 from seamemu.fuzz.executor import Observation, Runner
+from seamemu.fuzz.invariants import Violation, check
 from seamemu.fuzz.promises import Spec, make_spec
 
 

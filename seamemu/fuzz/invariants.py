@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The invariants checked on every run, each a named rule that a finding cites.
 
 `check` reads one Observation against the Spec and the Case and returns the violations, at
@@ -8,12 +9,13 @@ address the fast path already knows, or None when only a trace can tell (locate.
 from __future__ import annotations
 
 import functools
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from seamemu.arch.registers import CALLEE_SAVED, RFLAGS_DF
 from seamemu.fuzz.case import Case
-from seamemu.fuzz.oracle import SW_CODE_OF, instruction_outcome, module_called
 from seamemu.fuzz.executor import Observation
+from seamemu.fuzz.oracle import SW_CODE_OF, instruction_outcome, module_called
 from seamemu.fuzz.promises import Spec
 
 # Rule name -> the sentence a finding cites.  Sorted by name.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Where in the code a violation comes from, read off an instruction trace of the run.
 
 A finding is identified by its rule and this location, so the location must be a property of
@@ -12,8 +13,8 @@ same bug to an earlier instruction whenever the values happen to line up.
 from __future__ import annotations
 
 from seamemu.arch.registers import RFLAGS_DF
-from seamemu.fuzz.invariants import Violation
 from seamemu.fuzz.executor import FRAME_BYTES, Observation, Runner
+from seamemu.fuzz.invariants import Violation
 from seamemu.machine.regs import INDEX, RFLAGS
 from seamemu.trace import disassemble_one
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The scripted module behind the trap, and what the instruction itself should do for a case.
 
 `ScriptedModule` is a `SeamTarget` that answers every SEAMCALL with the case's planned answer
@@ -10,13 +11,13 @@ all; it asks the same decision table the trap uses (seamemu.traps), so the two c
 from __future__ import annotations
 
 import functools
-from typing import Mapping
+from collections.abc import Mapping
 
 from seamemu.arch.kernel import TDX_SEAMCALL_GP, TDX_SEAMCALL_UD, TDX_SEAMCALL_VMFAILINVALID
 from seamemu.fuzz.case import Answer, Case, Cpu
-from seamemu.traps.target import GuestMemory, SeamReply
-from seamemu.traps.seamcall import LOADER_BIT, decide_seamcall
 from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
+from seamemu.traps.seamcall import LOADER_BIT, decide_seamcall
+from seamemu.traps.target import GuestMemory, SeamReply
 
 # RAX after a call through an args stub when the instruction itself failed.
 # Spec: Linux arch/x86/include/asm/tdx.h (095b71a); arch/x86/virt/vmx/tdx/tdxcall.S.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What a calling convention promises, as data the invariants compare against.
 
 A `Spec` names, for one entry point: which registers the caller's inputs must reach the module
@@ -94,7 +95,7 @@ def variant_of(entry: str) -> str:
     name = entry.lower()
     if "saved" in name:
         return "saved"
-    if name.endswith("_ret") or name.endswith("ret"):
+    if name.endswith("ret"):
         return "ret"
     return "plain"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Replaying a reproducer: the same case on the same stub, the finding checked and explained.
 
 `seamemu run --replay FILE` calls `replay_file` and prints `format_replay` (or `replay_json`).
@@ -16,10 +17,10 @@ from seamemu.errors import InputError, ReplayError
 from seamemu.frontend import assemble
 from seamemu.fuzz.analyse import Analysis, Analyst
 from seamemu.fuzz.case import NORMAL_CPU, Case
-from seamemu.fuzz.oracle import instruction_outcome
-from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer
 from seamemu.fuzz.invariants import RULES
+from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.promises import Spec
+from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer
 from seamemu.image import Image
 from seamemu.machine.regs import INDEX
 from seamemu.session.result import rax_name

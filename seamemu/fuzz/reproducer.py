@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Reproducer files: everything a finding needs to run again, as versioned JSON ("schema": 1).
 
     {"schema": 1, "kind": "seamemu-fuzz-reproducer",
@@ -21,9 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from seamemu.errors import ReplayError
 from seamemu.frontend import DEFAULT_INCLUDE_DIR
@@ -53,7 +55,7 @@ class Target:
 
     @classmethod
     def of(cls, paths, entry: str, include=(), defines: Mapping[str, str] | None = None,
-           assembler: str = "keystone") -> "Target":
+           assembler: str = "keystone") -> Target:
         asm = tuple((str(Path(p).resolve()), sha256_of(p)) for p in paths)
         include = tuple(str(Path(d).resolve()) for d in include)
         defs = tuple(sorted((defines or {}).items()))
@@ -214,7 +216,8 @@ def _target(d: Any, prefix: str, base: Path | None) -> Target:
         raise ReplayError(f"{prefix}asm: expected a list of {{path, sha256}} objects")
     refs = []
     for i, a in enumerate(asm):
-        if not isinstance(a, dict) or not isinstance(a.get("path"), str) or not isinstance(a.get("sha256"), str):
+        if not (isinstance(a, dict) and isinstance(a.get("path"), str)
+                and isinstance(a.get("sha256"), str)):
             raise ReplayError(f"{prefix}asm[{i}]: expected {{\"path\": ..., \"sha256\": ...}}")
         refs.append((_find(a["path"], base, f"{prefix}asm[{i}]"), a["sha256"]))
     entry = d.get("entry")
@@ -233,7 +236,8 @@ def _target(d: Any, prefix: str, base: Path | None) -> Target:
     if not isinstance(sources, list):
         raise ReplayError(f"{prefix}sources: expected a list of {{path, sha256}} objects")
     for i, s in enumerate(sources):
-        if not isinstance(s, dict) or not isinstance(s.get("path"), str) or not isinstance(s.get("sha256"), str):
+        if not (isinstance(s, dict) and isinstance(s.get("path"), str)
+                and isinstance(s.get("sha256"), str)):
             raise ReplayError(f"{prefix}sources[{i}]: expected {{\"path\": ..., \"sha256\": ...}}")
     return Target(tuple(refs), entry, tuple(include), tuple(sorted(defines.items())), assembler,
                   tuple((s["path"], s["sha256"]) for s in sources))

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shrinking: the smallest case that still shows the same finding (same rule, same location).
 
 Greedy, simplest-first: the CPU state toward a normal host, the module's answer toward
@@ -10,7 +11,7 @@ module output kept early in it unnecessary.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from seamemu.fuzz.case import FRAME_WORDS, NORMAL_CPU, Answer, Case, Cpu
 

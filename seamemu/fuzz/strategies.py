@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hypothesis strategies over the fuzzer's value tables, for properties users write themselves.
 
     from hypothesis import given

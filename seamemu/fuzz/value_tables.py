@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The value tables every generator draws from: boundary values, bit patterns, leaf words, statuses.
 
 The fast generator (generate.py) and the Hypothesis strategies (strategies.py) both build on

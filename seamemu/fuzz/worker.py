@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One fuzz worker: generate or mutate a case, run it, check the rules, keep what is new.
 
 Modes:
@@ -16,20 +17,20 @@ before becomes a finding, shrunk and saved as a reproducer.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from seamemu.errors import InputError, ReplayError
 from seamemu.fuzz.analyse import Analyst, Found
 from seamemu.fuzz.case import Case
 from seamemu.fuzz.corpus import CorpusDir
 from seamemu.fuzz.diff import compare
-from seamemu.fuzz.generate import Generator
-from seamemu.fuzz.oracle import instruction_outcome
-from seamemu.fuzz.reproducer import FindingRef, Reproducer, Target, load_reproducer
-from seamemu.fuzz.invariants import check
 from seamemu.fuzz.executor import Runner
+from seamemu.fuzz.generate import Generator
+from seamemu.fuzz.invariants import check
+from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.promises import make_spec
+from seamemu.fuzz.reproducer import FindingRef, Reproducer, Target, load_reproducer
 from seamemu.image import Image
 
 MODES = ("random", "coverage", "hypothesis")

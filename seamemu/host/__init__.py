@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The host side of TDX: the kernel's tdx_enable() played through the assembly stub."""
 
 from seamemu.host.driver import BringUp, KeyIds, bring_up, tdx_enable

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu bench` additions: bring-up wall time, and TDH.SYS.RD through the host driver.
 
 `sys_rd_rate()` reads global metadata the way the bring-up does (read_sys_metadata_field():

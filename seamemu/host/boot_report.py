@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What `seamemu boot` prints: the dmesg-like log, the outcome, and the JSON document."""
 
 from __future__ import annotations

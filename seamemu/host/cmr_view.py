@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu cmr`: the CMRs as the module reports them through the stub, beside the memory map.
 
 The CMRs are read the way the kernel reads them (seamemu.session.cmr: TDH.SYS.INFO on TDX

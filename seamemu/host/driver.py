@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The host driver: the kernel's TDX bring-up played through the assembly stub on every LP.
 
 Order (Linux arch/x86/virt/vmx/tdx/tdx.c 01fb93a, and KVM's caller arch/x86/kvm/vmx/tdx.c):

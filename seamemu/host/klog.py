@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The host driver's dmesg: timestamped lines, each marked as the kernel's own text or seamemu's.
 
 Lines whose origin is "kernel" carry a message the Linux kernel prints (pr_fmt prefix
@@ -12,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from seamemu.arch.kernel import errno_name as kernel_errno_name
+
 
 def errno_name(value: int | None) -> str:
     if value is None:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The kernel's SEAMCALL wrappers over the assembly stub: sc_retry, sc_retry_prerr, records.
 
 Every call goes through the shipped asm/seamcall.S on an emulated LP (Session.call with
@@ -15,8 +16,8 @@ failed attempt wrote back is what the next attempt sends.
 from __future__ import annotations
 
 import errno
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from seamemu.arch.kernel import (
     RDRAND_RETRY_LOOPS,
@@ -28,9 +29,9 @@ from seamemu.arch.leaves import leaf_info
 from seamemu.arch.status import TdxStatus
 from seamemu.errors import BoundExceeded, EngineError
 from seamemu.host.klog import KernelLog
-from seamemu.traps.target import CallRecord
 from seamemu.session import Session
 from seamemu.session.result import rax_name
+from seamemu.traps.target import CallRecord
 
 SEAMCALL = "__seamcall"              # inputs only
 SEAMCALL_RET = "__seamcall_ret"      # RCX, RDX, R8..R11 written back into the args

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the kernel reads from the module before building TDMRs: version, features, TDMR limits,
 TD control/config sizes and the CMRs, through TDH.SYS.RD (1.5) or TDH.SYS.INFO (1.0).
 
@@ -15,8 +16,8 @@ TDMR limits from TDSYSINFO_STRUCT.
 from __future__ import annotations
 
 import errno
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from seamemu.arch.leaves import leaf_by_name
 from seamemu.arch.metadata import field_id_name, global_field

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The kernel's TDX memory list and TDMRs: memblock walk, 1 GiB TDMRs, PAMTs, reserved areas.
 
 Spec: Linux arch/x86/virt/vmx/tdx/tdx.c (01fb93a): build_tdx_memlist() (skip the first
@@ -12,8 +13,8 @@ from the 2024 series (ML: build_tdx_memlist() with is_cmr_sub_region(), "memory 
 from __future__ import annotations
 
 import errno
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from seamemu.arch.sysinfo import TDMR_INFO_ALIGNMENT, pack_tdmr_info
 from seamemu.host.klog import KernelFailure, KernelLog

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The figures, drawn from the very tables the code runs on.
 
 - `decision_tree_svg`: the SEAMCALL rule table (seamemu.traps.seamcall.SEAMCALL_CHECKS), row by
@@ -9,13 +10,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from seamemu.learn.lifecycle import Lifecycle, probe_lifecycle
+from seamemu.learn.svg import INK, MUTED, OUTCOME_COLOURS, Svg, colours, wrap
 from seamemu.platform import load_platform
 from seamemu.platform.facts import Platform
-from seamemu.learn.svg import INK, MUTED, OUTCOME_COLOURS, Svg, colours, wrap
 from seamemu.session.matrix import MatrixRow, outcome_matrix
 from seamemu.traps import seamcall as seamcall_table
 from seamemu.traps.rule_table import Check
@@ -150,7 +151,7 @@ def lifecycle_svg(life: Lifecycle | None = None, abi: str = "1.5") -> str:
              f"In SYS_SHUTDOWN it admits only: {down}; any other leaf answers TDX_SYS_SHUTDOWN.",
              "A leaf is drawn on an edge when it returned TDX_SUCCESS from that state on the "
              "probe platform (2 packages, one TDMR); names drop the TDH.SYS. prefix."]
-    for k, note in enumerate(l for n in notes for l in wrap(n, 110)):
+    for k, note in enumerate(line for n in notes for line in wrap(n, 110)):
         svg.text(20, y + 18 * k, note, size=13, fill=INK)
     return svg.render()
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu explain`: the SEAMCALL decision for a CPU state, in words, row by row.
 
 The rows are walked from the table the trap itself runs on (seamemu.traps.seamcall), so the
@@ -9,20 +10,20 @@ and outputs from the leaf's registered spec, and what this call actually answere
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from seamemu.arch.leaves import leaf_info, seamldr_leaf_info
 from seamemu.errors import InputError
+from seamemu.learn.kernel_view import KernelView, kernel_view
 from seamemu.model.leaf_spec import LeafSpec
 from seamemu.session import RunResult, Session
 from seamemu.session.result import rax_name
 from seamemu.trace import leaf_spec_or_none
 from seamemu.traps import seamcall as seamcall_table
-from seamemu.traps.seamcall import LOADER_BIT, SeamcallInputs
 from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.rule_table import Decision, decision_of
-from seamemu.learn.kernel_view import KernelView, kernel_view
+from seamemu.traps.seamcall import LOADER_BIT, SeamcallInputs
 
 
 @dataclass(frozen=True)

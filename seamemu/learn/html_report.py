@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu report`: one self-contained HTML page (no server, no external file, no script).
 
 Sections: the outcome matrix (each row links to the trace of its outcome), the three figures

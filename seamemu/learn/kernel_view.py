@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the Linux kernel makes of a SEAMCALL result: the error code, its errno, what it prints.
 
 Spec: Linux arch/x86/virt/vmx/tdx/tdx.c (v6.8+; seamcall_internal.h in later trees):
@@ -16,8 +17,8 @@ kernel's facts (what a user will grep the log for).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from seamemu.arch.kernel import (
     RDRAND_RETRY_LOOPS,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The module lifecycle as the model really behaves: states, and the leaves on their edges.
 
 Nothing here is typed by hand from the spec.  The states are the model's `SysState`; the edges
@@ -23,7 +24,7 @@ from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.sysinfo import MAX_CMRS, TDSYSINFO_STRUCT_SIZE, pack_tdmr_info
 from seamemu.model import TdxModule, all_leaf_specs
 from seamemu.model.module_state import SysState
-from seamemu.platform.facts import GiB, MiB, Cmr, MemoryRegion, ModuleInfo, Platform, Seamrr
+from seamemu.platform.facts import Cmr, GiB, MemoryRegion, MiB, ModuleInfo, Platform, Seamrr
 
 PAGE = 4096
 _SEAMRR_BASE, _SEAMRR_SIZE = GiB, 64 * MiB
@@ -40,7 +41,7 @@ class _Memory:
         self.pages: dict[int, bytearray] = {}
 
     def present(self, pa: int, size: int) -> bool:
-        return 0 <= pa and pa + size <= self.end
+        return pa >= 0 and pa + size <= self.end
 
     def read(self, pa: int, size: int) -> bytes:
         out = bytearray()
@@ -135,7 +136,7 @@ class _Probe:
 
     def call(self, module: TdxModule, mem: _Memory, lp: int, name: str):
         spec = next(s for s in all_leaf_specs() if s.name == name)
-        regs = {r: 0 for r in ABI_ORDER}
+        regs = dict.fromkeys(ABI_ORDER, 0)
         regs.update(self.inputs.get(name, {}))
         regs["rax"] = spec.number
         return module.seamcall(lp, regs, mem)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A tiny SVG writer for the figures: boxes, text, arrows; no dependency beyond the stdlib.
 
 Colours of outcomes are shared by every figure and the report: green returned (or the call

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One call through a Session, traced instruction by instruction.
 
 The recorder's code hook is on only for this call (seamemu.machine.tracing), so every other
@@ -6,8 +7,8 @@ call a session makes stays on the hook-free fast path.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from seamemu.errors import InputError
 from seamemu.machine.tracing import DEFAULT_MAX_STEPS, StepRecorder

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Unicorn: guest memory, logical processors, hooks, exception delivery and bounds."""
 
 from seamemu.machine.dispatch import InsnEntry, InsnTable

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The reference point for the SEAMCALL hot path: a bare Unicorn `seamcall; ret` round trip.
 
 `bare_rate()` is what Unicorn alone costs per round trip (one emu_start, one Python
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from unicorn import UC_ARCH_X86, UC_HOOK_INSN_INVALID, UC_MODE_64, UC_PROT_ALL, Uc
 from unicorn import x86_const as X

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Optional observers of one LP for the fuzzer: block coverage, an instruction trace, a write watch.
 
 None of them is attached by the machine itself, so the ordinary run path pays nothing; the
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from unicorn import (
     UC_ARCH_X86,
@@ -100,7 +101,7 @@ class BlockCoverage(_Observer):
         try:
             self.edges.add((self._prev, address))
             self._prev = address
-        except BaseException as exc:  # noqa: BLE001 - kept, re-raised by check()
+        except BaseException as exc:
             self._fail(exc)
 
     def take(self) -> frozenset[tuple[int, int]]:
@@ -131,13 +132,13 @@ class InsnTrace(_Observer):
     def _on_code(self, _uc, address: int, _size: int, _user) -> None:
         try:
             self.steps.append((address, self.lp.regfile.read()))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self._fail(exc)
 
     def _on_write(self, uc, _access, address: int, size: int, value: int, _user) -> None:
         try:
             self.writes.append((uc.reg_read(_RIP), address, size, value & _MASK64))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self._fail(exc)
 
     def reset(self) -> None:
@@ -164,7 +165,7 @@ class WriteWatch(_Observer):
             self.pages.add((address + max(size, 1) - 1) & ~(PAGE - 1))
             if len(self.hits) < 64:  # a runaway loop of stores needs only its first few
                 self.hits.append((uc.reg_read(_RIP), address, size))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self._fail(exc)
 
     def clear(self) -> None:

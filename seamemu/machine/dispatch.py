@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The invalid-instruction dispatch table, and the ModRM decoding VMXON's operand needs.
 
 Unicorn reports SEAMCALL, TDCALL, VMXON, VMXOFF, UD2 and every other opcode it cannot run as
@@ -11,8 +12,9 @@ instruction is `table.add_pattern(...)`/`table.add_address(...)`; the hook never
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from seamemu.machine.regs import GPR_BY_NUMBER
 from seamemu.traps.rule_table import Effect
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class InsnHandler(Protocol):
-    def __call__(self, lp: "LogicalProcessor", rip: int, code: bytes,
+    def __call__(self, lp: LogicalProcessor, rip: int, code: bytes,
                  vals: list[int]) -> Effect | None: ...
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Exception delivery as the kernel meets it: exception-table fixup, guest IDT, or an oops.
 
 Unicorn ignores a guest IDT and reports #UD as an invalid instruction (dependencies.md §2c),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The rows of the invalid-instruction table: SEAMCALL, TDCALL, VMXON, VMXOFF, RDMSR, WRMSR.
 
 Each handler turns the bytes and registers at RIP into the inputs of a `seamemu.traps`
@@ -8,7 +9,7 @@ patched; they read and write the LP's own MSR dict (`lp.msrs`).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from seamemu.arch.opcodes import SEAMCALL, TDCALL, VMXOFF
 from seamemu.arch.registers import ABI_ORDER
@@ -16,10 +17,10 @@ from seamemu.errors import InputError
 from seamemu.machine.dispatch import InsnTable, memory_operand
 from seamemu.machine.memory import PhysicalMemory
 from seamemu.machine.regs import INDEX, RFLAGS
-from seamemu.traps.target import SeamTarget
 from seamemu.traps.msr import EXECUTED, execute_rdmsr, execute_wrmsr, wrmsr_store
-from seamemu.traps.seamcall import execute_seamcall
 from seamemu.traps.rule_table import Decision, Effect
+from seamemu.traps.seamcall import execute_seamcall
+from seamemu.traps.target import SeamTarget
 from seamemu.traps.tdcall import execute_tdcall
 from seamemu.traps.vmx import execute_vmxoff, execute_vmxon
 

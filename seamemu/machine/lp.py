@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One logical processor: a Unicorn instance, its CpuState, its hooks and its bounded run loop.
 
 Hooks are added in the constructor, before the first run (hooks added after translation may
@@ -123,7 +124,7 @@ class LogicalProcessor:
                     if effect is not None:
                         return self.apply(entry.name, rip, effect, vals)
             return self._deliver_inline(vals, X86_TRAP_UD, None, rip, "invalid opcode")
-        except BaseException as exc:  # noqa: BLE001 - re-raised after emu_start
+        except BaseException as exc:
             return self._fail(exc)
 
     def _code_at(self, rip: int) -> bytes:
@@ -158,7 +159,7 @@ class LogicalProcessor:
     def _on_intr(self, uc, intno: int, _user) -> None:
         try:
             self._stop(("intr", intno))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self._fail(exc)
 
     def _on_unmapped(self, uc, access: int, address: int, size: int, _value, _user) -> bool:
@@ -167,7 +168,7 @@ class LogicalProcessor:
                 return True
             self._pending = ("pf", address, access, False)
             return False
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             return self._fail(exc)
 
     def _on_prot(self, uc, access: int, address: int, size: int, _value, _user) -> bool:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The machine: an Image loaded into shared physical memory, N logical processors, SysV calls.
 
 Physical layout, all 2 MiB aligned and always present (the platform's `present` predicate
@@ -21,8 +22,8 @@ genuine UD2 elsewhere still raises #UD.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 from unicorn import UC_HOOK_MEM_WRITE
 from unicorn import x86_const as X
@@ -39,8 +40,8 @@ from seamemu.machine.lp import LogicalProcessor
 from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory, Present
 from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RFLAGS_FIXED, RIP, RSP, RegView
 from seamemu.machine.results import BoundInfo, Bounds, CallResult, SeamEvent
-from seamemu.traps.target import SeamTarget
 from seamemu.traps.cpu_state import CpuState
+from seamemu.traps.target import SeamTarget
 
 TB_FLUSH_EVERY = 20_000
 STACK_SIZE = 16 << 10          # THREAD_SIZE on x86-64 with KASAN off
@@ -80,7 +81,7 @@ class Machine:
     """Guest physical memory, logical processors and the SEAM-family traps for one Image."""
 
     def __init__(self, image: Image, target: SeamTarget, *, num_lps: int = 1,
-                 present: Present | None = None, bounds: Bounds = Bounds(),
+                 present: Present | None = None, bounds: Bounds = Bounds(),  # noqa: B008 (frozen)
                  cpu: CpuState | None = None, scratch_size: int = DEFAULT_SCRATCH) -> None:
         if num_lps < 1:
             raise InputError(f"Machine: num_lps must be at least 1, got {num_lps}")
@@ -175,12 +176,10 @@ class Machine:
                 if i is None or name == "rip":
                     raise InputError(f"call {symbol}: unknown register {name!r} in regs")
                 vals[i] = _u64(value, name)
-        i = 0
-        for value in args:
+        for i, value in enumerate(args):
             if value.__class__ is not int or not 0 <= value <= _MASK64:
                 value = _u64(value, SYSV_ARGS[i])
             vals[_ARG_INDEX[i]] = value
-            i += 1
         if regs and "rsp" in regs:
             rsp = vals[RSP] - 8
         else:
@@ -316,14 +315,15 @@ class Machine:
             contexts=tuple(lp.uc.context_save() for lp in self.lps),
             cpus=tuple(lp.cpu for lp in self.lps),
             stacks=mem.save_range(self.stacks_base, stacks_len),
-            scratch=mem.save_range(mem.scratch_base, hwm - mem.scratch_base) if hwm > mem.scratch_base else b"",
+            scratch=(mem.save_range(mem.scratch_base, hwm - mem.scratch_base)
+                     if hwm > mem.scratch_base else b""),
             scratch_state=(next_, hwm),
             data_sections=tuple((a, mem.save_range(a, n)) for a, n in self._data_sections if n),
             unplugged=mem.unplugged,
             msrs=tuple(tuple(sorted(lp.msrs.items())) for lp in self.lps),
         )
-        self._install_cow_hooks(lo=min((s.address for s in self.image.sections), default=IMAGE_BASE) & ~(CHUNK - 1),
-                                hi=hwm)
+        lo = min((s.address for s in self.image.sections), default=IMAGE_BASE) & ~(CHUNK - 1)
+        self._install_cow_hooks(lo=lo, hi=hwm)
         mem.track_writes()
         return snap
 
@@ -372,7 +372,7 @@ def _cow_callback(lp: LogicalProcessor):
     def note(uc, _access, address, size, _value, _user) -> None:
         try:
             memory.note_write(address, size)
-        except BaseException as exc:  # noqa: BLE001 - stored and re-raised by the run loop
+        except BaseException as exc:
             lp._fail(exc)
     return note
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Guest physical memory shared by every logical processor, backed lazily in 2 MiB chunks.
 
 Each chunk is one host ctypes buffer mapped with `mem_map_ptr` into every LP's Unicorn
@@ -20,7 +21,7 @@ after it saves the page's old bytes (`note_write`, also called by the LP's write
 from __future__ import annotations
 
 import ctypes
-from typing import Callable
+from collections.abc import Callable
 
 from unicorn import UC_PROT_ALL
 
@@ -39,7 +40,7 @@ def default_present(pa: int, size: int) -> bool:
 
 
 class _Chunk:
-    __slots__ = ("base", "buf", "addr", "runs")
+    __slots__ = ("addr", "base", "buf", "runs")
 
     def __init__(self, base: int, runs: list[tuple[int, int]]) -> None:
         self.base = base

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Register ids and a preallocated register file: one C call reads or writes every GPR.
 
 The SEAMCALL hook runs once per emulated SEAMCALL, so it must not pay for the binding's
@@ -12,7 +13,6 @@ from collections.abc import Mapping
 
 from unicorn import x86_const as X
 from unicorn.unicorn_py3.unicorn import uclib
-
 
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import EngineError
@@ -82,7 +82,7 @@ class RegView(Mapping):
 class RegFile:
     """All of NAMES for one Unicorn instance, read and written as Python int lists."""
 
-    __slots__ = ("_ids", "_vals", "_ptrs", "_uch", "_n")
+    __slots__ = ("_ids", "_n", "_ptrs", "_uch", "_vals")
 
     def __init__(self, uc) -> None:
         n = len(NAMES)

@@ -1,14 +1,16 @@
+# SPDX-License-Identifier: MIT
 """What a run reports: bounds, fault events, SEAM-family events, bound hits, the call result."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from seamemu.errors import InputError
 from seamemu.machine.regs import NAMES
-from seamemu.traps.target import CallRecord
 from seamemu.traps.rule_table import Decision
+from seamemu.traps.target import CallRecord
 
 OUTCOMES = ("returned", "fault", "bound", "vmexit")
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Per-instruction recording of one traced call: a UC_HOOK_CODE tracer attached for its duration.
 
 The machine's ordinary path has no code hook (lp.py), so straight-line guest code runs at full
@@ -49,8 +50,17 @@ class RawStep:
 
 
 class _Pending:
-    __slots__ = ("lp", "address", "code", "before", "stores", "written", "n_events", "n_faults",
-                 "end")
+    __slots__ = (
+        "address",
+        "before",
+        "code",
+        "end",
+        "lp",
+        "n_events",
+        "n_faults",
+        "stores",
+        "written",
+    )
 
     def __init__(self, lp, address, code, before, n_events, n_faults):
         self.lp, self.address, self.code, self.before = lp, address, code, before
@@ -91,7 +101,7 @@ class StepRecorder:
         self._hooks: list[tuple[object, int]] = []
 
     # -- attach / detach ---------------------------------------------------------------------
-    def attach(self) -> "StepRecorder":
+    def attach(self) -> StepRecorder:
         if self._hooks:
             return self
         self._raw = []
@@ -119,7 +129,7 @@ class StepRecorder:
     def attached(self) -> bool:
         return bool(self._hooks)
 
-    def __enter__(self) -> "StepRecorder":
+    def __enter__(self) -> StepRecorder:
         return self.attach()
 
     def __exit__(self, *exc) -> None:
@@ -147,14 +157,14 @@ class StepRecorder:
                     code = original + code[len(original):]
                 raw.append(_Pending(index, address, code, tuple(regfile.read()),
                                     len(lp.events), len(lp.faults)))
-            except BaseException as exc:  # noqa: BLE001 - stored, re-raised by the run loop
+            except BaseException as exc:
                 lp._fail(exc)
 
         def on_write(uc, _access, address, size, _value, _user) -> None:
             try:
                 if raw and raw[-1].lp == index and not self.truncated:
                     raw[-1].stores.append((address, size))
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 lp._fail(exc)
 
         return on_code, on_write

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Physical-address rules the module and the P-SEAMLDR apply to host-supplied addresses: HKID
 bits, the shared-HPA check, SEAMRR overlap, and "inside a CMR".
 
@@ -53,7 +54,7 @@ class AddressRules:
     cmrs: tuple[tuple[int, int], ...]         # exactly MAX_CMRS (base, size), nulls at the end
 
     @classmethod
-    def from_platform(cls, platform: Platform) -> "AddressRules":
+    def from_platform(cls, platform: Platform) -> AddressRules:
         max_pa = max(1, min(platform.max_pa, MODULE_MAX_PA))
         bits = max(0, min(platform.keyid_bits, max_pa))
         start = max_pa - bits

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What a leaf handler sees during one SEAMCALL: registers, memory, state, and the check helper.
 
 A handler fails only through `Call.require(ok, check_id)`, so every status it can return is a
@@ -8,12 +9,13 @@ writes (noted in the record), the way a master-aborted access behaves.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from seamemu.arch.status import MASK64, STATUS_BASE_MASK, STATUS_DETAILS_MASK, with_info
-from seamemu.traps.target import GuestMemory
 from seamemu.model.leaf_spec import LeafSpec
+from seamemu.traps.target import GuestMemory
 
 if TYPE_CHECKING:  # pragma: no cover
     from seamemu.model.module import TdxModule
@@ -45,7 +47,7 @@ class MemAccess:
         self.notes: list[str] = []
 
     def _present(self, pa: int, size: int) -> bool:
-        return 0 <= pa and pa + size <= (1 << 64) and self._mem.present(pa, size)
+        return pa >= 0 and pa + size <= (1 << 64) and self._mem.present(pa, size)
 
     def read(self, pa: int, size: int) -> bytes:
         if size <= 0:
@@ -72,7 +74,7 @@ class MemAccess:
 class Call:
     """One SEAMCALL in progress."""
 
-    module: "TdxModule"
+    module: TdxModule
     spec: LeafSpec
     lp: int
     regs: Mapping[str, int]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The module's SEAMCALL dispatcher: decode RAX, admit or refuse the leaf, run its handler and
 record the call.
 
@@ -12,18 +13,25 @@ the loader) once admitted, and says "not modelled" in the record.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
-from seamemu.arch.leaves import RAX_LEAF_MASK, RAX_RESERVED_MASK, RAX_VERSION_SHIFT, \
-    SEAMLDR_MODE_BIT, leaf_info, seamldr_leaf_info
+from seamemu.arch.leaves import (
+    RAX_LEAF_MASK,
+    RAX_RESERVED_MASK,
+    RAX_VERSION_SHIFT,
+    SEAMLDR_MODE_BIT,
+    leaf_info,
+    seamldr_leaf_info,
+)
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.status import MASK64, SeamldrStatus, TdxStatus, status_name, with_operand
-from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
 from seamemu.model.context import Call, LeafExit, MemAccess, injection_matches
 from seamemu.model.leaf_spec import LeafSpec, handler_for
 from seamemu.model.module_state import SysState
+from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
 
 if TYPE_CHECKING:  # pragma: no cover
     from seamemu.model.module import TdxModule
@@ -66,7 +74,7 @@ def decode_rax(rax: int, abi: str) -> Decoded:
     )
 
 
-def _admission(module: "TdxModule", d: Decoded) -> tuple[int, str] | None:
+def _admission(module: TdxModule, d: Decoded) -> tuple[int, str] | None:
     """The dispatcher's own answer before any handler runs, or None to go on."""
     if d.reserved_bits:
         return OPERAND_INVALID_RAX, "reserved RAX bits set"
@@ -80,14 +88,14 @@ def _admission(module: "TdxModule", d: Decoded) -> tuple[int, str] | None:
     return None
 
 
-def dispatch(module: "TdxModule", lp: int, regs: Mapping[str, int],
+def dispatch(module: TdxModule, lp: int, regs: Mapping[str, int],
              mem: GuestMemory) -> SeamReply:
     """One SEAMCALL from `lp`: never raises for any register values."""
     return dispatch_full(module, lp, {name: regs.get(name, 0) & MASK64 for name in ABI_ORDER},
                          mem)
 
 
-def dispatch_full(module: "TdxModule", lp: int, regs: dict[str, int],
+def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
                   mem: GuestMemory) -> SeamReply:
     """dispatch() for `regs` that already hold every ABI_ORDER register reduced to 64 bits
     (TdxModule.seamcall builds them while validating)."""
@@ -168,7 +176,7 @@ def _status_name(status: int, loader: bool) -> str:
     return status_name(status, loader=loader)
 
 
-def _finish(module: "TdxModule", rec: dict, regs: Mapping[str, int], spec: LeafSpec | None,
+def _finish(module: TdxModule, rec: dict, regs: Mapping[str, int], spec: LeafSpec | None,
             status: int, out: Mapping[str, int], trace: tuple[str, ...],
             written: list[tuple[int, int]], note: str, injected: str | None,
             loader: bool) -> SeamReply:

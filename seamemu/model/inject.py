@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Deterministic fault injection: rules that make chosen SEAMCALLs fail, and their CLI syntax.
 
 A rule selects calls (the Nth call overall; calls to a leaf; calls on an LP; only the first K
@@ -48,9 +49,7 @@ class InjectRule:
             return False
         if isinstance(self.leaf, int) and self.leaf != leaf_number:
             return False
-        if isinstance(self.leaf, str) and self.leaf != leaf_name:
-            return False
-        return True
+        return not (isinstance(self.leaf, str) and self.leaf != leaf_name)
 
 
 @dataclass
@@ -65,7 +64,7 @@ class Injector:
         self.hits = [0] * len(self.rules)
 
     @classmethod
-    def parse(cls, text: str) -> "Injector":
+    def parse(cls, text: str) -> Injector:
         return cls([parse_rule(part) for part in text.split(";") if part.strip()])
 
     def match(self, seq: int, lp: int, leaf_number: int, leaf_name: str) -> InjectRule | None:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Declarative leaf specs (inputs, outputs, ordered checks) and the registry of leaf handlers.
 
 Every handler registers with `@leaf("TDH.SYS.INFO", inputs=..., outputs=..., checks=...)`; the
@@ -8,14 +9,13 @@ runs them; a test drives each one to its status and checks the order against the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
 
 from seamemu.arch.leaves import BOTH, leaf_by_name, seamldr_leaf_by_name
 from seamemu.arch.status import status_name, tdx_status_info
 from seamemu.errors import InputError
-
 
 _PLACEHOLDERS = {
     "tdmr": "(tdmr=i)",

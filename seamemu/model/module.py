@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TdxModule: the TDX module and the P-SEAMLDR behind SEAMCALL, as one SeamTarget.
 
 The module is one release profile (platform.module.version; seamemu.arch.module_versions),
@@ -14,7 +15,7 @@ as a CallRecord.
 from __future__ import annotations
 
 import json
-from typing import Mapping
+from collections.abc import Mapping
 
 from seamemu.arch.leaves import ABI_GENERATIONS
 from seamemu.arch.module_versions import ModuleProfile
@@ -23,12 +24,12 @@ from seamemu.arch.status import MASK64
 from seamemu.errors import InputError
 from seamemu.model import leaves as _leaves  # noqa: F401  (registers the leaf handlers)
 from seamemu.model.addr import AddressRules
-from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
 from seamemu.model.dispatcher import dispatch_full
 from seamemu.model.inject import Injector
 from seamemu.model.module_state import LockHold, ModuleState, SeamldrSession, SysState
 from seamemu.model.reported_values import default_module_info
 from seamemu.platform.facts import ModuleInfo, Platform
+from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
 
 # Enum.name is a descriptor lookup; the state is named twice per call record.
 _STATE_NAMES = {st: st.name for st in SysState}

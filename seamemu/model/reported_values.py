@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Values the modelled module reports about itself (TDH.SYS.INFO and TDH.SYS.RD/RDALL).
 
 Build-time constants come from the release profile (seamemu.arch.module_versions); this file
@@ -11,9 +12,9 @@ from the handoff data header, SYS_ATTRIBUTES from TDH.SYS.INIT's RCX.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 from seamemu.arch.metadata import GLOBAL_FIELDS, GlobalField
 from seamemu.arch.module_versions import ModuleProfile

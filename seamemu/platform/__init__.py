@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The world outside the module: memory map, CMRs, SEAMRR, KeyIDs, topology, hotplug policy."""
 
 from seamemu.platform.events import EVENTS, PLACES, SEVERITIES, Decision, Event, Situation, place_of
@@ -21,9 +22,9 @@ from seamemu.platform.hotplug_policy import (
     present,
     situation_for,
 )
+from seamemu.platform.hotplug_table import TableRow, decision_table, format_table
 from seamemu.platform.load import as_platform, load_platform, load_platform_text, preset_names
 from seamemu.platform.msr_values import msr_values, rdmsr_fault, wrmsr_fault
-from seamemu.platform.hotplug_table import TableRow, decision_table, format_table
 from seamemu.platform.validate import validate_platform
 
 __all__ = [

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The values the hotplug policy engine works on: an event, the kernel's situation, a decision."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The platform as plain frozen data: memory map, CMRs, SEAMRR, KeyIDs, topology, module.
 
 This is what the TDX module model and the machine read.  Loading it from TOML, validating it
@@ -8,8 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from seamemu.arch.module_versions import DEFAULT_FOR_ABI, DEFAULT_MODULE_VERSION, ModuleProfile, \
-    find_profile, module_profile, profile_names
+from seamemu.arch.module_versions import (
+    DEFAULT_FOR_ABI,
+    DEFAULT_MODULE_VERSION,
+    ModuleProfile,
+    find_profile,
+    module_profile,
+    profile_names,
+)
 from seamemu.arch.msrs import seamrr_range
 
 GiB = 1 << 30

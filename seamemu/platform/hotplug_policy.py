@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The hotplug policy engine: pure decisions, and what an allowed event does to the platform.
 
 `decide()` runs a policy's ordered rule table (policies.py) over an event, where its range lies
@@ -13,7 +14,7 @@ import bisect
 import dataclasses
 import difflib
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from seamemu.errors import InputError
 from seamemu.platform.events import (

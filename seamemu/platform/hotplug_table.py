@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The full decision table (every event x place x use_tdx x policy) for `hotplug --table`.
 
 Each memory event is tried on one sample range per place, chosen from the platform: `inside` is

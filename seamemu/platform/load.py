@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Loading platform descriptions: a TOML file, TOML text, or a named preset shipped with seamemu.
 
 A description may start from a preset with `extends = "default"`: tables merge key by key and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Per-LP initial MSR values a platform implies, and which writes the CPU refuses.
 
 Data for the RDMSR/WRMSR trap: `msr_values(platform, lp)` is what RDMSR reads on each LP at
@@ -10,7 +11,7 @@ this platform's choice.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from seamemu.arch import msrs as m
 from seamemu.platform.facts import Platform

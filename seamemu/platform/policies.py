@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The hotplug policies as declarative, ordered rule tables: the first rule that matches decides.
 
 `first-stage` and `cmr-aware` are the two stages of the 2022 linux-kernel/kvm discussion on TDX
@@ -11,8 +12,8 @@ nothing wrong; error = a BIOS bug the kernel can only report; critical = TDX is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from seamemu.platform.events import (
     ACPI_CPU_ADD,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The TOML platform schema: keys, types and defaults, read into a `Platform` draft.
 
 Every mistake is collected as one line naming its field path (`cpu.packages`, `memory[2].base`,

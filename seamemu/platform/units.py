@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Addresses and sizes as users write them ("0x1000", "4G", "512M") and as seamemu prints them."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Semantic checks of a platform description: one problem line per mistake, never an exception.
 
 Spec: CMR rules from intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_init.c
@@ -147,7 +148,7 @@ def _check_seamrr(p: Platform, out: list[str]) -> None:
     for s, lps in groups.items():
         where = "seamrr" if len(groups) == 1 else f"seamrr (lp {_lp_list(lps)})"
         _check_seamrr_value(p, s, where, out)
-    for lp in range(0, p.num_lps - 1):
+    for lp in range(p.num_lps - 1):
         if p.lp_core(lp) == p.lp_core(lp + 1) and p.seamrr[lp] != p.seamrr[lp + 1]:
             out.append(f"seamrr: lp {lp} and lp {lp + 1} are threads of core {p.lp_core(lp)} but "
                        "differ (the SEAMRR MSRs are core-scoped)")

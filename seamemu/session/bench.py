@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu bench`: SEAMCALL round trips through the kernel stub against a bare Unicorn loop.
 
 All rates are taken in the same process, one after another, so their ratios are meaningful;
@@ -14,9 +15,9 @@ from seamemu.arch.leaves import leaf_by_name
 from seamemu.arch.structs import TDX_MODULE_ARGS_OFFSETS, TDX_MODULE_ARGS_SIZE
 from seamemu.machine import Machine
 from seamemu.machine.bench import bare_rate, measure
-from seamemu.traps.target import SeamReply
 from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
+from seamemu.traps.target import SeamReply
 
 TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number
 TDH_SYS_LP_INIT = leaf_by_name("TDH.SYS.LP.INIT").number
@@ -90,7 +91,8 @@ def run_bench(seconds: float = 1.0, extra: dict | None = None) -> dict:
     # Check once that the measured path really is a successful TDH.SYS.RD.
     probe = s.call(DEFAULT_ENTRY, leaf=TDH_SYS_RD, inputs={"rdx": MAJOR_VERSION_FIELD})
     if probe.outcome != "returned" or probe.rax != 0:
-        raise RuntimeError(f"bench: TDH.SYS.RD through the stub did not succeed: {probe.outcome} 0x{probe.rax:016x}")
+        raise RuntimeError("bench: TDH.SYS.RD through the stub did not succeed: "
+                           f"{probe.outcome} 0x{probe.rax:016x}")
     if trap_only.call(DEFAULT_ENTRY, (TDH_SYS_RD, trap_pa)).outcome != "returned":
         raise RuntimeError("bench: the stub did not return through the trap-only machine")
     # Interleaved rounds, medians: on a shared machine the load drifts between measurements,
@@ -146,7 +148,8 @@ def format_bench(report: dict) -> str:
     lines.append("ratios (same run):")
     for key, value in q.items():
         target = report.get("targets", {}).get(key)
-        mark = "" if target is None else f"   target >= {target:.0%}: {'met' if value >= target else 'NOT met'}"
+        verdict = "met" if target is not None and value >= target else "NOT met"
+        mark = "" if target is None else f"   target >= {target:.0%}: {verdict}"
         lines.append(f"  {key:<40} {value:>12.1%}{mark}")
     lines.append(f"  session setup (assemble cached, 1 LP)   {report['session_setup_s'] * 1000:>10.1f} ms")
     if "bringup_s" in report:

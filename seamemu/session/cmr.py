@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Read the CMRs the way the kernel does, through the assembly stub: TDH.SYS.INFO on TDX 1.0,
 TDH.SYS.RD of NUM_CMRS / CMR_BASE[i] / CMR_SIZE[i] on TDX 1.5.
 
@@ -21,8 +22,8 @@ from seamemu.arch.sysinfo import (
     unpack_cmr_array,
 )
 from seamemu.errors import SeamemuError
-from seamemu.session.session import Session
 from seamemu.session.result import RunResult, rax_name
+from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
 
 TDH_SYS_INFO = leaf_by_name("TDH.SYS.INFO").number

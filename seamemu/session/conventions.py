@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The three ways `seamemu run` can call an entry point: args, legacy and raw.
 
 - args:   u64 fn(u64 leaf, struct tdx_module_args *args)            (Linux since v6.6)
@@ -10,8 +11,8 @@ Spec: Linux arch/x86/virt/vmx/tdx/tdxcall.S (both generations), asm/shared/tdx.h
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.structs import (

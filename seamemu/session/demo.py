@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu demo`: the outcome matrix and one successful call, explained for a newcomer.
 
 Every sentence about an outcome is built from what the emulator just did (the rule that
@@ -8,9 +9,9 @@ from __future__ import annotations
 
 from seamemu.arch.kernel import errno_name, seamcall_errno
 from seamemu.session.cmr import read_cmrs_info
-from seamemu.session.session import Session
 from seamemu.session.matrix import DEFAULT_MATRIX_LEAF, format_matrix, outcome_matrix
 from seamemu.session.result import rax_name
+from seamemu.session.session import Session
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY
 
 

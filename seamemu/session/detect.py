@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu detect`: run asm/tdx_detect.S on every LP and say what the kernel would print.
 
 The assembly reads the MSRs (through the machine's RDMSR trap, so each LP sees its own

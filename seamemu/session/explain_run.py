@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Plain-text rendering of one RunResult for people (JSON is RunResult.to_json)."""
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ def format_run(r: RunResult, image: Image) -> str:
         lines.append(f"  {ev.insn.upper()} at 0x{ev.address:x} <{ev.symbol}>: {ev.decision.rule}")
         if ev.record is not None:
             rec = ev.record
+            note = f" [{rec.note}]" if rec.note else ""
             lines.append(f"    module: {rec.leaf_name} -> {rec.status_name} "
-                         f"(state {rec.state_before} -> {rec.state_after}){' [' + rec.note + ']' if rec.note else ''}")
+                         f"(state {rec.state_before} -> {rec.state_after}){note}")
             if rec.outputs:
-                lines.append("    outputs: " + ", ".join(f"{k.upper()}=0x{v:x}" for k, v in rec.outputs.items()))
+                outs = ", ".join(f"{k.upper()}=0x{v:x}" for k, v in rec.outputs.items())
+                lines.append("    outputs: " + outs)
     if r.fault:
         f = r.fault
         how = f"handled by {f['handled_by']}, resumed at {f['fixup']}" if f["handled"] else "UNHANDLED"
@@ -31,8 +34,9 @@ def format_run(r: RunResult, image: Image) -> str:
         lines.append(f"  stopped by the {b['kind']} bound ({b['limit']:g}) at {b['rip']} <{b['symbol']}>: "
                      f"{b.get('disasm', '')}")
     if not r.abi.returned:
+        oops = "; in a kernel this is an oops" if r.fault and not r.fault["handled"] else ""
         lines.append(f"outcome: {r.outcome}   the call never returned, so RAX (0x{r.rax:016x}) "
-                     "is no status" + ("; in a kernel this is an oops" if r.fault and not r.fault["handled"] else ""))
+                     "is no status" + oops)
     elif r.events:
         lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax, r.leaf)}; "
                      f"kernel errno {seamcall_errno(r.rax)})")

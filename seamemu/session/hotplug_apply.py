@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hotplug applied to the emulation: the policy decides, an allowed event changes the machine.
 
 `HotplugEmulation` wraps a Session (the kernel stub plus asm/probe.S).  For each event it asks
@@ -62,8 +63,8 @@ from seamemu.platform.events import (
 from seamemu.platform.facts import Platform
 from seamemu.platform.units import fmt_range, hex64
 from seamemu.session.cmr import TDH_SYS_INFO, CmrReport, read_cmrs
-from seamemu.session.session import Session
 from seamemu.session.result import rax_name
+from seamemu.session.session import Session
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, stub
 
 PROBE_STUB = "probe.S"

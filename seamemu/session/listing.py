@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The `seamemu asm` listing: sections, symbols, disassembly and the exception table."""
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def format_listing(image: Image) -> str:
     for r in rows:
         if r["section"] != current:
             current = r["section"]
-            out.append(f"\nDisassembly of section {current}:" if out else f"Disassembly of section {current}:")
+            out.append(("\n" if out else "") + f"Disassembly of section {current}:")
         for name in labels.get(r["address"], []):
             if not name.startswith(".L"):
                 out.append(f"\n{r['address']:016x} <{name}>:")

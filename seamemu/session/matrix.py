@@ -1,15 +1,16 @@
+# SPDX-License-Identifier: MIT
 """The outcome matrix: every VMX x SEAMRR x CPL x module combination through one stub."""
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from seamemu.arch.leaves import leaf_by_name
-from seamemu.session.session import Session
 from seamemu.session.result import rax_name
+from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
 
 # TDH.SYS.INIT on a fresh module: the one leaf whose success needs nothing before it.
@@ -73,7 +74,8 @@ def format_matrix(rows: list[MatrixRow], markdown: bool = False) -> str:
         return "\n".join(lines)
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join([fmt.format(*head), fmt.format(*("-" * w for w in widths))] + [fmt.format(*b) for b in body])
+    rule = fmt.format(*("-" * w for w in widths))
+    return "\n".join([fmt.format(*head), rule] + [fmt.format(*b) for b in body])
 
 
 __all__ = ["DEFAULT_MATRIX_LEAF", "MatrixRow", "format_matrix", "outcome_matrix"]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Wiring the platform's MSRs into a machine: where the RDMSR/WRMSR are, and what they read.
 
 The machine traps only the RDMSR/WRMSR sites it is given (it patches each to UD2), so they
@@ -35,7 +36,7 @@ _CACHE: dict[int, tuple[weakref.ref, tuple[tuple[int, str], ...]]] = {}
 
 
 def _branch_target(mnemonic: str, op_str: str) -> int | None:
-    if not (mnemonic.startswith("j") or mnemonic.startswith("call")):
+    if not mnemonic.startswith(("j", "call")):
         return None
     try:
         return int(op_str, 16)

@@ -1,9 +1,10 @@
+# SPDX-License-Identifier: MIT
 """What one call through a stub means to a user: outcome, RAX, outputs, module calls, ABI."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from seamemu.arch.kernel import SW_ERROR_NAMES
 from seamemu.arch.registers import CALLEE_SAVED, GPRS, RFLAGS_DF

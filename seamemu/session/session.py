@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The composition root: a platform, the TDX module model, an assembled image and a machine.
 
 A Session is what every command runs on.  It owns no behaviour of its own beyond wiring the
@@ -6,8 +7,8 @@ layers and turning a machine CallResult into a RunResult a user reads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from seamemu.errors import InputError
 from seamemu.frontend import assemble
@@ -104,7 +105,8 @@ class Session:
                 changes["cpl"] = cpl
             if seamrr is not None:
                 base = self.platform.seamrr_of(i).mask_msr | SEAMRR_MASK_VALID | SEAMRR_MASK_LOCK
-                changes["seamrr_mask_msr"] = base if seamrr else base & ~(SEAMRR_MASK_VALID | SEAMRR_MASK_LOCK)
+                off = base & ~(SEAMRR_MASK_VALID | SEAMRR_MASK_LOCK)
+                changes["seamrr_mask_msr"] = base if seamrr else off
             proc.cpu = cpu.with_(**changes)
 
     # -- calls ---------------------------------------------------------------------------------

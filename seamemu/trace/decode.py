@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What a leaf's output buffer holds, field by field, for the trace of the call that wrote it.
 
 A buffer is recognised by the leaf that wrote it and the input register that pointed at it;
@@ -7,7 +8,7 @@ bytes exactly as the kernel would.  Buffers of other leaves are shown as bytes o
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from seamemu.arch.sysinfo import CMR_INFO_ENTRY_SIZE, TDSYSINFO_STRUCT, unpack_cmr_array
 

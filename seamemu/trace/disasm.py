@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Capstone disassembly that names SEAMCALL, TDCALL, SEAMRET and SEAMOPS correctly.
 
 Capstone 5 decodes 66 0F 01 CF as `encls` and returns nothing at all for 66 0F 01 CC/CD/CE,
@@ -7,9 +8,9 @@ which would end a listing at the first TDCALL; the SEAM opcode table is consulte
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator
 
 import capstone
 

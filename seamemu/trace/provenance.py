@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Where a trapped instruction's decision comes from: its rule table row, and the leaf spec.
 
 The rows are looked up in the tables the traps run on (seamemu.traps), at call time, so a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Rendering a Trace for people: plain text, with ANSI colour when asked (a terminal).
 
 Colours follow the outcome palette of the figures: green for a call that returned or reached

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A trace as values: each executed instruction with what it changed, and why a trap decided.
 
 `build_trace` turns the machine's raw steps (seamemu.machine.tracing) into `TraceStep`s:
@@ -17,10 +18,10 @@ from seamemu.image import Image
 from seamemu.machine.regs import NAMES
 from seamemu.machine.results import CallResult, FaultEvent, SeamEvent
 from seamemu.machine.tracing import RawStep
-from seamemu.traps.target import CallRecord
 from seamemu.trace.decode import decode_buffer
 from seamemu.trace.disasm import disassemble_one
 from seamemu.trace.provenance import leaf_spec_or_none, rule_row
+from seamemu.traps.target import CallRecord
 
 # RFLAGS bits a trace names.  Spec: Intel SDM Vol. 1 §3.4.3 (EFLAGS register).
 FLAG_BITS: tuple[tuple[str, int], ...] = (
@@ -269,7 +270,7 @@ def _leaf_note(rec: CallRecord, raw: RawStep, memory, image: Image) -> LeafNote:
         if memory is not None:
             try:
                 data = bytes(memory.read(pa, size))
-            except Exception:  # noqa: BLE001 - a display detail; the bytes are optional
+            except Exception:
                 data = b""
         reg = pointers.get(pa)
         note = f"{reg.upper()}: {in_meaning.get(reg, 'input')}" if reg else ""

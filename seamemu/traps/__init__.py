@@ -1,5 +1,7 @@
+# SPDX-License-Identifier: MIT
 """Instruction semantics (SEAMCALL, TDCALL, VMXON/VMXOFF, RDMSR/WRMSR): CPU state in, decision out."""
 
+from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.msr import (
     RDMSR_CHECKS,
     WRMSR_CHECKS,
@@ -7,6 +9,16 @@ from seamemu.traps.msr import (
     decide_wrmsr,
     execute_rdmsr,
     execute_wrmsr,
+)
+from seamemu.traps.rule_table import (
+    KINDS,
+    Check,
+    Decision,
+    Effect,
+    render_table,
+    vmfail_invalid,
+    vmfail_valid,
+    vmsucceed,
 )
 from seamemu.traps.seamcall import (
     EXIT_REASON_SEAMCALL,
@@ -18,18 +30,7 @@ from seamemu.traps.seamcall import (
     execute_seamcall,
     seamcall_checks,
 )
-from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.target import INJECTABLE_FAULTS, CallRecord, GuestMemory, SeamReply, SeamTarget
-from seamemu.traps.rule_table import (
-    KINDS,
-    Check,
-    Decision,
-    Effect,
-    render_table,
-    vmfail_invalid,
-    vmfail_valid,
-    vmsucceed,
-)
 from seamemu.traps.tdcall import (
     EXIT_REASON_TDCALL,
     TDCALL_CHECKS,

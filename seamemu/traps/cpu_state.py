@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The architectural state of one logical processor that the SEAM-family traps decide from.
 
 A `CpuState` is a value: the machine keeps one per logical processor and replaces it when an
@@ -58,7 +59,7 @@ class CpuState:
     def seamrr_locked(self) -> bool:
         return bool(self.seamrr_mask_msr & SEAMRR_MASK_LOCK)
 
-    def with_(self, **changes: object) -> "CpuState":
+    def with_(self, **changes: object) -> CpuState:
         """A copy with some fields changed (a typo in a field name is a TypeError)."""
         return dataclasses.replace(self, **changes)
 

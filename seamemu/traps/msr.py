@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """RDMSR (0F 32) and WRMSR (0F 30): their SDM rules as tables over one LP's MSRs, and effects.
 
 Spec: Intel SDM Vol. 2B "RDMSR" and Vol. 2D "WRMSR" (operation and protected-mode exceptions:
@@ -22,8 +23,8 @@ Simplifications, each a deliberate choice:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from seamemu.arch import msrs as m
 from seamemu.platform.msr_values import LOCK_PROTECTED, READ_ONLY_MSRS, rdmsr_fault, wrmsr_fault

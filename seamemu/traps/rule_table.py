@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The shape every instruction rule table shares: checks in order, the decision, the effect.
 
 An instruction's semantics is a tuple of `Check` rows walked top to bottom; the first row whose
@@ -8,14 +9,15 @@ what the machine must apply (register writes, RFLAGS, RIP advance or a fault).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 from seamemu.arch.kernel import X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_UD
 from seamemu.arch.registers import RFLAGS_ARITH, RFLAGS_CF, RFLAGS_ZF
-from seamemu.traps.target import CallRecord, SeamReply
 from seamemu.traps.cpu_state import CpuState
+from seamemu.traps.target import CallRecord, SeamReply
 
 # Decision kinds.  "module"/"pseamldr": SEAMCALL reaches its target; "VMsucceed": a VMX
 # instruction completed; "vmexit": control would leave the guest (no VMM is modelled).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """SEAMCALL (66 0F 01 CF): the instruction's checks as a table, and the effect of executing it.
 
 Spec: Intel TDX CPU Architectural Extensions, SEAMCALL (the pseudo-code itself could not be
@@ -23,12 +24,11 @@ Rows 1-4 depend on the CPU state only, so their verdict is cached per `CpuState`
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from seamemu.arch.registers import ABI_ORDER, RFLAGS_ARITH
 from seamemu.errors import InputError
-from seamemu.traps.target import INJECTABLE_FAULTS, GuestMemory, SeamReply, SeamTarget
 from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.rule_table import (
     FAULT_VECTORS,
@@ -38,6 +38,7 @@ from seamemu.traps.rule_table import (
     decide,
     vmfail_invalid,
 )
+from seamemu.traps.target import INJECTABLE_FAULTS, GuestMemory, SeamReply, SeamTarget
 
 SEAMCALL_LENGTH = 4
 EXIT_REASON_SEAMCALL = 76  # Spec: SDM Appendix C; Linux arch/x86/include/uapi/asm/vmx.h

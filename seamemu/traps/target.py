@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the SEAMCALL trap hands to whatever sits behind it, and what it gets back.
 
 Any object with these methods can stand behind the trap (the TDX module model, a test double,
@@ -6,8 +7,9 @@ a recorded replay), the way any function can stand in for an httpx transport.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 
 class GuestMemory(Protocol):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDCALL (66 0F 01 CC): its checks as a table; there is no TDX module behind it here.
 
 Spec: Intel TDX CPU Architectural Extensions, TDCALL, as quoted on the asm-dude wiki page

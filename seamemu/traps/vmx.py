@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """VMXON (F3 0F C7 /6 m64) and VMXOFF (0F 01 C4): their SDM rules as tables, and effects.
 
 Spec: Intel SDM Vol. 3C §31.3 "VMX Instruction Reference", VMXON and VMXOFF operation

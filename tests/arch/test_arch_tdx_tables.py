@@ -1,6 +1,9 @@
+# SPDX-License-Identifier: MIT
 """The TDX fact tables: sorted, unique, internally consistent, and decoding as the spec says."""
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 import pytest
 
@@ -9,7 +12,7 @@ from seamemu.arch.status import TdxStatus, status_name, with_info, with_operand
 
 
 def _strictly_sorted(keys):
-    return all(a < b for a, b in zip(keys, keys[1:]))
+    return all(a < b for a, b in pairwise(keys))
 
 
 def test_status_table_sorted_and_unique():
@@ -173,3 +176,27 @@ def test_exports_sorted_and_present(module):
     assert module.__all__ == sorted(module.__all__)
     for name in module.__all__:
         assert hasattr(module, name), name
+
+
+def test_every_status_member_the_package_names_exists():
+    """The status enums are built from the tables, so a type checker cannot see their members:
+    a misspelt `TdxStatus.NAME` would only fail when its path runs.  Check every one here."""
+    import re
+    from pathlib import Path
+
+    from seamemu.arch.status import SeamldrStatus
+
+    root = Path(__file__).resolve().parents[2] / "seamemu"
+    used = set()
+    for p in root.rglob("*.py"):
+        text = p.read_text()
+        names = {"TdxStatus": "TdxStatus", "SeamldrStatus": "SeamldrStatus"}
+        names |= {m.group(2): m.group(1) for m in re.finditer(
+            r"\b(TdxStatus|SeamldrStatus) as (\w+)", text)}
+        for alias, enum in names.items():
+            used |= {(enum, m.group(1)) for m in re.finditer(
+                rf"(?<![\w.]){alias}\.([A-Z][A-Z0-9_]+)\b", text)}
+    assert len(used) > 20
+    enums = {"TdxStatus": TdxStatus, "SeamldrStatus": SeamldrStatus}
+    missing = sorted(f"{e}.{n}" for e, n in used if n not in enums[e].__members__)
+    assert not missing, missing

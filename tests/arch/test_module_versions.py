@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The release profiles: each names real fields, real constants, and its guesses."""
 
 from __future__ import annotations
@@ -5,8 +6,13 @@ from __future__ import annotations
 import pytest
 
 from seamemu.arch import metadata as md
-from seamemu.arch.module_versions import DEFAULT_FOR_ABI, DEFAULT_MODULE_VERSION, PROFILES, \
-    find_profile, module_profile
+from seamemu.arch.module_versions import (
+    DEFAULT_FOR_ABI,
+    DEFAULT_MODULE_VERSION,
+    PROFILES,
+    find_profile,
+    module_profile,
+)
 
 # What Linux mainline reads, in its order: arch/x86/virt/vmx/tdx/tdx_global_metadata.c
 # (torvalds/linux 01f492e) get_tdx_sys_info_{version,features,tdmr,td_ctrl,td_conf}.
@@ -26,7 +32,7 @@ def test_profiles_are_unique_and_the_defaults_exist():
     assert {module_profile(v).abi for v in DEFAULT_FOR_ABI.values()} == {"1.0", "1.5"}
     assert find_profile("1.5.5") is find_profile("1.5.05")
     assert find_profile("1.5.7") is None
-    with pytest.raises(KeyError, match="known: 1.0, 1.5.01, 1.5.05"):
+    with pytest.raises(KeyError, match=r"known: 1\.0, 1\.5\.01, 1\.5\.05"):
         module_profile("2.9")
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Benchmarks (pytest-benchmark): run `python -m pytest tests/bench --benchmark-enable` to time
 them; in the normal suite they run once each, as smoke tests of the measured paths."""
 

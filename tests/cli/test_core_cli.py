@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The core commands as a user runs them: output, JSON shape, exit codes, one-line errors."""
 
 import json
@@ -28,6 +29,7 @@ def test_run_json_has_the_documented_fields(capsys):
 
 def test_run_cpl3_reports_gp_with_the_rule(capsys):
     code, out, _ = run(capsys, "run", "--leaf", "33", "--cpl", "3", "--json")
+    assert code == 0
     doc = json.loads(out)
     assert (doc["outcome"], doc["rax"]) == ("#GP", "0x8000ff000000000d")
     assert doc["rule"] == "#GP(0): CPL 3 > 0"
@@ -37,6 +39,7 @@ def test_run_cpl3_reports_gp_with_the_rule(capsys):
 
 def test_run_vmx_off_reports_ud(capsys):
     code, out, _ = run(capsys, "run", "--vmx", "off", "--json")
+    assert code == 0
     doc = json.loads(out)
     assert (doc["outcome"], doc["rax"]) == ("#UD", "0x8000ff0000000006")
     assert doc["fault"]["name"] == "#UD"
@@ -44,6 +47,7 @@ def test_run_vmx_off_reports_ud(capsys):
 
 def test_run_registers_reach_the_module(capsys):
     code, out, _ = run(capsys, "run", "--leaf", "TDH.SYS.INIT", "--rcx", "0x5", "--json")
+    assert code == 0
     doc = json.loads(out)
     # TDH.SYS.INIT takes RCX = attributes, all reserved: a nonzero value is refused for RCX.
     assert doc["calls"][0]["inputs"]["rcx"] == "0x0000000000000005"
@@ -72,7 +76,8 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
     assert code == 2, (out, err)
     assert needle in err
     assert "Traceback" not in err
-    assert len(err.strip().splitlines()) >= 1 and all(l.startswith("seamemu") for l in err.strip().splitlines())
+    lines = err.strip().splitlines()
+    assert lines and all(line.startswith("seamemu") for line in lines)
 
 
 def test_asm_listing_like_objdump(capsys, asm_dir):
@@ -85,6 +90,7 @@ def test_asm_listing_like_objdump(capsys, asm_dir):
 
 def test_asm_json_has_symbols_and_extable(capsys, asm_dir):
     code, out, _ = run(capsys, "asm", str(asm_dir / "seamcall.S"), "--json")
+    assert code == 0
     doc = json.loads(out)
     assert {"__seamcall", "__seamcall_ret", "__seamcall_saved_ret"} <= set(doc["symbols"])
     assert len(doc["extable"]) == 3
@@ -108,7 +114,8 @@ def test_demo_explains_the_matrix_and_one_call(capsys):
 
 
 def test_python_dash_m_entry_point():
-    proc = subprocess.run([sys.executable, "-m", "seamemu", "--version"], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "seamemu", "--version"],
+                          capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.startswith("seamemu ")
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu cmr`, `seamemu boot` and the bench additions as a user runs them."""
 
 import json
@@ -143,7 +144,7 @@ def test_boot_module_version_reaches_sys_ready(capsys, version, method):
     doc = json.loads(out)
     assert code == 0 and doc["state"] == "SYS_READY"
     assert doc["sysinfo"]["method"] == method
-    major, minor, update = version.split(".") + ["0"] * (3 - len(version.split(".")))
+    major, minor, _update = version.split(".") + ["0"] * (3 - len(version.split(".")))
     assert doc["sysinfo"]["version"].startswith(f"{major}.{minor}.")
 
 
@@ -160,5 +161,5 @@ def test_module_version_reaches_the_module_of_run(capsys):
     (["boot", "--platform", "no-module", "--module-version", "1.0"], "loads no TDX module"),
 ])
 def test_bad_module_version_is_one_line(capsys, argv, needle):
-    code, out, err = run(capsys, *argv)
+    code, _, err = run(capsys, *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1

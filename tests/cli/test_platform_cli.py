@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu detect` and `seamemu hotplug` as a user runs them: output, JSON, exit codes."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """docs/examples/test_my_stub.py, the example user test file, runs and passes with the plugin."""
 
 from __future__ import annotations

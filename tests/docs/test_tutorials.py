@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The tutorials are runnable: every `$ seamemu` command in them prints what the text shows, and
 every figure they show is what `seamemu diagram` draws today."""
 
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from seamemu.cli import main
-from tools import doccheck
 from seamemu.learn.diagram import figure_texts
+from tools import doccheck
 
 ROOT = Path(__file__).resolve().parents[2]
 TUTORIALS = sorted((ROOT / "docs" / "tutorials").glob("*.md"))

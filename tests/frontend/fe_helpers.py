@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Helpers shared by the front-end tests (imported by name: tests/frontend is on sys.path)."""
 
 from __future__ import annotations

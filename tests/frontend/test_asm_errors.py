@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Every kind of source mistake is an AsmError naming the file and the line."""
 
 from __future__ import annotations

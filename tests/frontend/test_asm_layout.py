@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Sections, alignment, relaxation, symbols, the exception table, the line map, linking, cache."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The C preprocessor: includes, macros, conditionals, comments, line tracking."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The front end's public API: what `seamemu.frontend` exports, and its module contracts."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """keystone and GNU as backends build the same program from the same kernel-style source.
 
 Where both pick the same encodings the images must be byte-identical.  Where keystone picks

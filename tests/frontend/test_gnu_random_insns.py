@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Seeded random instructions, in every operand form, encode to the same bytes in both backends.
 
 Decimal and hex numbers, negative displacements, every register size, SIB forms and
@@ -13,10 +14,12 @@ from fe_helpers import needs_gnu_as
 from seamemu.frontend import assemble_text
 
 REGS = {
-    "q": "rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15".split(),
-    "l": "eax ebx ecx edx esi edi ebp esp r8d r9d r10d r11d r12d r13d r14d r15d".split(),
-    "w": "ax bx cx dx si di bp sp r8w r9w r10w r11w".split(),
-    "b": "al bl cl dl sil dil bpl spl r8b r9b r10b r15b".split(),
+    "q": ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
+          "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"],
+    "l": ["eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp",
+          "r8d", "r9d", "r10d", "r11d", "r12d", "r13d", "r14d", "r15d"],
+    "w": ["ax", "bx", "cx", "dx", "si", "di", "bp", "sp", "r8w", "r9w", "r10w", "r11w"],
+    "b": ["al", "bl", "cl", "dl", "sil", "dil", "bpl", "spl", "r8b", "r9b", "r10b", "r15b"],
 }
 INDEX = [r for r in REGS["q"] if r != "rsp"]
 DISPS = ["", "0", "8", "-8", "0x7f", "0x80", "-0x80", "-0x81", "1000", "0x12345", "-4096"]

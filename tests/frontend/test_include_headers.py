@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The shipped kernel-style headers: generated offsets, constants that match seamemu.arch."""
 
 from __future__ import annotations

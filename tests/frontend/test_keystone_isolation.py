@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """keystone crashes and hangs stay in the worker process and become AsmErrors."""
 
 from __future__ import annotations

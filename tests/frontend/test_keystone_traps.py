@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """One regression test per keystone 0.9.2 trap: the front end must never fall into it."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """GAS macros, conditionals, repetition and symbol assignment, expanded by the front end."""
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def test_conditional_kinds(cond, expected):
 
 
 def test_rept_irpc_and_set_reassignment():
-    src = ".set n, 1\n.rept 3\n.byte n\n.set n, n * 3\n.endr\n.irpc c, 579\n.byte \\c\n.endr\nx = 4\n.byte x\n.equ y, x + 1\n.byte y\n"
+    src = (".set n, 1\n.rept 3\n.byte n\n.set n, n * 3\n.endr\n.irpc c, 579\n.byte \\c\n.endr\n"
+           "x = 4\n.byte x\n.equ y, x + 1\n.byte y\n")
     assert data(src) == bytes([1, 3, 9, 5, 7, 9, 4, 5])
 
 

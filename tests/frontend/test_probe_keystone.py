@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """tools/probe_keystone.py re-verifies keystone traps in subprocesses (one quick case here)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared helpers for the fuzzer's tests: planted-bug stubs and short campaigns."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The throughput measurements `seamemu bench` reports: shapes only, no timing assertions."""
 
 from __future__ import annotations

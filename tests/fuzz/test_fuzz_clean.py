@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The unmodified shipped stubs keep every rule: short campaigns in every mode find nothing."""
 
 from __future__ import annotations

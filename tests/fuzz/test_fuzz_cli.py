@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: MIT
 """`seamemu fuzz` on the command line: the JSON summary, the text summary, exit codes, errors."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from fuzz_helpers import planted
@@ -23,7 +25,7 @@ def test_json_summary_lists_findings_with_reproducers(tmp_path, capsys):
     for f in s["findings"]:
         assert set(f) >= {"rule", "location", "reproducer"}
         assert f["rule"] == "callee-saved"
-        assert json.loads(open(f["reproducer"]).read())["finding"]["location"] == f["location"]
+        assert json.loads(Path(f["reproducer"]).read_text())["finding"]["location"] == f["location"]
 
 
 def test_text_summary_and_clean_exit(tmp_path, capsys):

@@ -1,8 +1,10 @@
+# SPDX-License-Identifier: MIT
 """Differential and coverage-guided modes, shared corpus directories, parallel workers."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from fuzz_helpers import ARGS, campaign, planted
 
@@ -23,11 +25,11 @@ def test_differential_mode_reports_where_old_and_new_disagree(tmp_path):
 def test_differential_mode_sees_a_difference_no_rule_forbids(tmp_path):
     # A reference that leaves the module's RCX in the register, where the shipped stub
     # zeroes it (both keep every invariant): only the differential mode notices.
-    text = open(ARGS.replace("seamcall.S", "tdxcall.S")).read()
+    text = Path(ARGS.replace("seamcall.S", "tdxcall.S")).read_text()
     assert "\txorl\t%ecx, %ecx\n" in text
     text = text.replace("\txorl\t%ecx, %ecx\n", "", 1)
     (tmp_path / "tdxcall.S").write_text(text)
-    (tmp_path / "seamcall.S").write_text(open(ARGS).read())
+    (tmp_path / "seamcall.S").write_text(Path(ARGS).read_text())
     s = campaign(tmp_path / "out", ARGS, "__seamcall_saved_ret", runs=1500,
                  reference=str(tmp_path / "seamcall.S"))
     assert [f["rule"] for f in s["findings"]] == ["differential"]
@@ -70,13 +72,13 @@ def test_one_rule_broken_on_two_branches_is_found_at_both(tmp_path):
     # RBX clobbered before the SEAMCALL, by one instruction when the RCX input is nonzero and
     # by another when it is zero (a twentieth of the runs): same rule, register and SEAMCALL
     # outcome, so only re-analysis (random) or the path's edges (coverage) tell them apart.
-    text = open(ARGS.replace("seamcall.S", "tdxcall.S")).read()
+    text = Path(ARGS.replace("seamcall.S", "tdxcall.S")).read_text()
     site = ".if \\host\n.Lseamcall\\@:\n"
     assert text.count(site) == 1
     text = text.replace(site, ".if \\host\n\ttestq\t%rcx, %rcx\n\tjz\t1f\n\txorl\t%ebx, %ebx\n"
                               "\tjmp\t2f\n1:\n\tmovl\t$1, %ebx\n2:\n.Lseamcall\\@:\n")
     (tmp_path / "tdxcall.S").write_text(text)
-    (tmp_path / "seamcall.S").write_text(open(ARGS).read())
+    (tmp_path / "seamcall.S").write_text(Path(ARGS).read_text())
     for mode in ("random", "coverage"):
         s = campaign(tmp_path / mode, str(tmp_path / "seamcall.S"), "__seamcall", mode=mode,
                      runs=4000, seed=2)

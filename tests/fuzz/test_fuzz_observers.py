@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """seamemu.machine.coverage: block coverage, instruction trace, write watch, the bare reference."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Each planted-bug copy of the shipped stubs is found in a bounded run, shrunk and replayable."""
 
 from __future__ import annotations

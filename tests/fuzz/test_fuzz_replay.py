@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: MIT
 """Reproducer files: replayed exactly, explained, checked field by field, and aware of fixes."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from fuzz_helpers import PLANTED, campaign
@@ -57,7 +59,7 @@ def test_replay_after_a_fix_says_what_changed(gp_copy, tmp_path):
     d, f = gp_copy
     fixed = tmp_path / "stub"
     shutil.copytree(d / "stub", fixed)
-    rep = json.loads(open(f["reproducer"]).read())
+    rep = json.loads(Path(f["reproducer"]).read_text())
     rep["asm"][0]["path"] = str(fixed / "seamcall.S")
     tdxcall = fixed / "tdxcall.S"
     text = tdxcall.read_text()
@@ -76,13 +78,13 @@ def test_replay_after_a_fix_says_what_changed(gp_copy, tmp_path):
 
 def test_reproducer_records_the_included_files_not_seamemus_headers(gp_copy):
     _, f = gp_copy
-    rep = json.loads(open(f["reproducer"]).read())
+    rep = json.loads(Path(f["reproducer"]).read_text())
     assert [s["path"] for s in rep["sources"]] == ["tdxcall.S"]
     assert load_reproducer(f["reproducer"]).target.changed() == ()
 
 
 def _bad(tmp_path, gp_copy, edit) -> str:
-    rep = json.loads(open(gp_copy[1]["reproducer"]).read())
+    rep = json.loads(Path(gp_copy[1]["reproducer"]).read_text())
     edit(rep)
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(rep))

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The exported Hypothesis strategies, used the way a user writes a property over their asm."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The fuzzer's pure parts: specs, cases and their JSON, the generator, the shrinker."""
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from seamemu.errors import InputError
 from seamemu.fuzz import RULES, Case, case_from_json, case_to_json, make_spec, zero_case
 from seamemu.fuzz.case import NORMAL_CPU, Answer, Cpu
 from seamemu.fuzz.generate import Generator
-from seamemu.fuzz.shrink import shrink, simpler_values
 from seamemu.fuzz.promises import variant_of
+from seamemu.fuzz.shrink import shrink, simpler_values
 from seamemu.fuzz.value_tables import BOUNDARY, STATUSES, VALID_LEAVES
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Bring-ups shared by the host tests: each full one runs a few thousand SEAMCALLs, so once."""
 
 import pytest

@@ -1,6 +1,8 @@
+# SPDX-License-Identifier: MIT
 """The kernel's bring-up through the stub reaches SYS_READY, and what it built checks by hand."""
 
 import re
+from itertools import pairwise
 
 from seamemu.arch.sysinfo import TDMR_INFO, TDMR_INFO_SIZE
 
@@ -75,7 +77,7 @@ def test_tdmrs_cover_tdx_memory_in_whole_gib(ready):
     mem = tdx_memory(ready.session.platform)
     tdmrs = [(t.base, t.end) for t in ready.tdmrs]
     assert all(b % GiB == 0 and e % GiB == 0 and b < e for b, e in tdmrs)
-    assert all(e1 <= b2 for (_, e1), (b2, _) in zip(tdmrs, tdmrs[1:]))        # sorted, disjoint
+    assert all(e1 <= b2 for (_, e1), (b2, _) in pairwise(tdmrs))        # sorted, disjoint
     assert subtract([(s, e) for s, e, _ in mem], tdmrs) == []                  # all covered
     assert all(intersect([(s, e) for s, e, _ in mem], b, e) for b, e in tdmrs)  # none wasted
     # The log names the same TDMRs, one line each.
@@ -113,7 +115,7 @@ def test_pamts_sit_in_tdx_memory_of_the_tdmr_node_clear_of_the_emulator(ready):
     p = ready.session.platform
     mem = tdx_memory(p)
     blocks = sorted((t.pamt_base, t.pamt_base + t.pamt_size, t.nid) for t in ready.tdmrs)
-    assert all(e1 <= b2 for (_, e1, _), (b2, _, _) in zip(blocks, blocks[1:]))
+    assert all(e1 <= b2 for (_, e1, _), (b2, _, _) in pairwise(blocks))
     for b, e, nid in blocks:
         assert any(s <= b and e <= me and node == nid for s, me, node in mem)
         assert any(c.base <= b and e <= c.end for c in p.cmrs)

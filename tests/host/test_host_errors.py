@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The kernel's error paths: entropy retries, instruction faults, refusals, bad memory layouts."""
 
 import dataclasses

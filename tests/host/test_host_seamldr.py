@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The P-SEAMLDR as the host reaches it: through the kernel stub and the SEAMCALL trap, with the
 one-LP-at-a-time rule decided by the CPU (VMfailInvalid) before the loader sees the call."""
 

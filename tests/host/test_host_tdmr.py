@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDMR construction on its own: the kernel's rounding, merging, limits and PAMT placement."""
 
 import dataclasses

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The figures come from the tables the code runs on: each changes when its table changes."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu explain`: every outcome-matrix row, every modelled TDH.SYS leaf, the kernel's view."""
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def test_explain_leaf_covers_every_modelled_tdh_sys_leaf(capsys, spec):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert spec.summary in out
-    for reg, meaning in spec.inputs + spec.outputs:
+    for _reg, meaning in spec.inputs + spec.outputs:
         assert meaning in out
     positions = [out.index(f"{c.text} -> ") for c in spec.checks]
     assert positions == sorted(positions), "checks not in the module's order"

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu report`: one self-contained HTML page whose links all land, checked as written and
 as headless Chromium renders it (skipped when Debian's `chromium` is not installed)."""
 

@@ -1,4 +1,6 @@
-"""Helpers for the machine tests (imported by name; pytest puts this folder on sys.path): hand-built Images from keystone snippets and a stub SeamTarget.
+# SPDX-License-Identifier: MIT
+"""Helpers for the machine tests (imported by name; pytest puts this folder on sys.path):
+hand-built Images from keystone snippets and a stub SeamTarget.
 
 Keystone is used directly (no syntax option set, so numbers stay decimal); SEAM-family
 instructions are spelled as bytes because keystone 0.9.2 does not know them.  Label addresses

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Bounds and the call convention: runaway code, wall time, HLT, registers, the bare bench."""
 
 from __future__ import annotations

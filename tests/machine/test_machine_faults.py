@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Exception delivery: guest IDT frames, INTR-path exceptions, wild accesses, NULL derefs."""
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def test_int3_unhandled_reports_breakpoint_after_the_instruction():
 
 def test_wild_read_write_and_fetch_are_page_faults():
     img = build("rd:\n    mov rax, [rdi]\n    ret\nwr:\n    mov [rdi], rax\n    ret\njp:\n    jmp rdi\n")
-    m = Machine(img, StubTarget(), present=lambda pa, size: 4096 <= pa and pa + size <= GiB)
+    m = Machine(img, StubTarget(), present=lambda pa, size: pa >= 4096 and pa + size <= GiB)
     wild = 2 * GiB
     r = m.call("rd", [wild])
     assert r.outcome == "fault"
@@ -169,7 +170,7 @@ pf_handler:
     iretq
 """
     img = build(text)
-    m = Machine(img, StubTarget(), present=lambda pa, size: 4096 <= pa and pa + size <= GiB)
+    m = Machine(img, StubTarget(), present=lambda pa, size: pa >= 4096 and pa + size <= GiB)
     idtr = idt_with(m, {14: img.symbols["pf_handler"]})
     r = m.call("f", [3 * GiB, idtr])
     assert r.outcome == "returned", r.faults

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared physical memory: LPs, lazy backing, hotplug, GuestMemory, snapshots."""
 
 from __future__ import annotations
@@ -7,8 +8,8 @@ from machine_helpers import SEAMCALL, VMXOFF, StubTarget, build
 
 from seamemu.errors import InputError
 from seamemu.machine import CHUNK, Machine
-from seamemu.traps.target import SeamReply
 from seamemu.traps import CpuState
+from seamemu.traps.target import SeamReply
 
 GiB = 1 << 30
 FAR = 8 * GiB  # far from every fixed region: backed only on demand
@@ -83,7 +84,8 @@ def test_unplug_rejects_unaligned_and_fixed_ranges():
 def test_holes_in_the_present_map_stay_holes_inside_a_chunk():
     hole = (FAR + 0x1000, FAR + 0x2000)
     m = Machine(build(RW), StubTarget(),
-                present=lambda pa, n: 4096 <= pa and pa + n <= 64 * GiB and not (pa < hole[1] and hole[0] < pa + n))
+                present=lambda pa, n: (pa >= 4096 and pa + n <= 64 * GiB
+                                       and not (pa < hole[1] and hole[0] < pa + n)))
     assert m.call("load", [0, FAR]).outcome == "returned"
     assert m.call("load", [0, FAR + 0x1008]).outcome == "fault"
     assert m.call("load", [0, FAR + 0x2000]).outcome == "returned"

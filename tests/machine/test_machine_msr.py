@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """RDMSR/WRMSR in guest code: patched sites trap to traps/msr.py with per-LP MSR values."""
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def test_unknown_msr_gp_goes_through_the_exception_table():
 
 
 def test_unhandled_gp_is_reported_with_the_original_instruction():
-    m, img = machine()
+    m, _img = machine()
     r = m.call("rd", [0x12345])
     assert r.outcome == "fault"
     f = r.fault
@@ -131,7 +132,7 @@ def test_snapshot_restore_rolls_back_msr_writes():
 def test_attach_refuses_sites_that_are_not_rdmsr_or_wrmsr():
     img = build(CODE)
     m = Machine(img, StubTarget(), num_lps=1)
-    with pytest.raises(InputError, match="holds .* not 0f 32"):
+    with pytest.raises(InputError, match=r"holds .* not 0f 32"):
         m.attach_msrs([TABLE], [(img.symbols["rd"], "rdmsr")])
     with pytest.raises(InputError, match="not rdmsr or wrmsr"):
         m.attach_msrs([TABLE], [(img.symbols["rd_insn"], "cpuid")])

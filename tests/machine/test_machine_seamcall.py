@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """SEAMCALL and friends through the machine: outcomes, flags, exception delivery, VMX state."""
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from machine_helpers import SEAMCALL, TDCALL, VMXOFF, VMXON_RDI, StubTarget, bui
 from seamemu.arch.registers import ABI_ORDER, RFLAGS_CF
 from seamemu.errors import InputError
 from seamemu.machine import Machine
-from seamemu.traps.target import SeamReply
 from seamemu.traps import CpuState
+from seamemu.traps.target import SeamReply
 
 # f(leaf) -> rax: the leaf goes to RAX, RCX is whatever the caller preset.
 PLAIN = f"""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fixtures for the model tests (helpers live in model_bench.py)."""
 
 from __future__ import annotations

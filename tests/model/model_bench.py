@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Test helpers for the model tests: a dict-backed GuestMemory, a small platform built directly
 from seamemu.platform.facts, and a Bench that drives SEAMCALLs and the bring-up.
 
@@ -10,7 +11,7 @@ from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.status import TdxStatus
 from seamemu.arch.sysinfo import TDMR_INFO, pack_tdmr_info
 from seamemu.model import TdxModule
-from seamemu.platform.facts import GiB, MiB, Cmr, MemoryRegion, ModuleInfo, Platform, Seamrr
+from seamemu.platform.facts import Cmr, GiB, MemoryRegion, MiB, ModuleInfo, Platform, Seamrr
 
 PAGE = 4096
 SEAMRR_BASE, SEAMRR_SIZE = 0x3C000000, 64 * MiB
@@ -111,7 +112,7 @@ class Bench:
                 rax = leaf
             if not rax & SEAMLDR_MODE_BIT:
                 rax |= version << 16
-        full = {name: 0 for name in ABI_ORDER}
+        full = dict.fromkeys(ABI_ORDER, 0)
         full.update(regs)
         full["rax"] = rax
         return self.tdx.seamcall(lp, full, self.mem)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The model's public surface: what seamemu.model exports, and that TdxModule is a SeamTarget."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A kernel-style bring-up in pure Python on both ABIs, and what it leaves in the records."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Every check of every modelled leaf, driven to its status; the explain table matches the code.
 
 Each scenario sets the module up so that exactly one named check decides the call, and asserts
@@ -8,8 +9,18 @@ handler evaluated.  A meta-test makes sure no check of any LeafSpec is left with
 from __future__ import annotations
 
 import pytest
-from model_bench import ARRAY_PA, CMRINFO_PA, ENTRY_PA, PAGE_PA, PAMT_BLOCK, SEAMRR_BASE, \
-    SEAMRR_SIZE, SYSINFO_PA, good_tdmrs, mutate
+from model_bench import (
+    ARRAY_PA,
+    CMRINFO_PA,
+    ENTRY_PA,
+    PAGE_PA,
+    PAMT_BLOCK,
+    SEAMRR_BASE,
+    SEAMRR_SIZE,
+    SYSINFO_PA,
+    good_tdmrs,
+    mutate,
+)
 
 from seamemu.arch.status import SeamldrStatus as L
 from seamemu.arch.status import TdxStatus as S
@@ -17,7 +28,7 @@ from seamemu.arch.status import with_info, with_operand
 from seamemu.arch.sysinfo import pack_seamldr_params
 from seamemu.model import all_leaf_specs
 from seamemu.model.leaves import sys_rd
-from seamemu.platform.facts import GiB, MiB, Cmr
+from seamemu.platform.facts import Cmr, GiB, MiB
 
 NULL = (1 << 64) - 1
 OPINV = S.TDX_OPERAND_INVALID
@@ -341,7 +352,7 @@ def test_explain_lists_checks_in_order_with_statuses():
 def test_leaf_spec_lookup_errors_name_the_leaf():
     from seamemu.errors import InputError
     from seamemu.model import leaf_spec
-    with pytest.raises(InputError, match="TDH.MNG.CREATE"):
+    with pytest.raises(InputError, match=r"TDH\.MNG\.CREATE"):
         leaf_spec("TDH.MNG.CREATE")
     assert leaf_spec(45).name == "TDH.SYS.CONFIG"
     assert leaf_spec("SEAMLDR.INSTALL").loader

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDH.SYS.CONFIG beyond the one-rule scenarios: index bytes of later TDMRs, PAMT sizes, CMR
 merging, KeyID bounds, and unbacked memory."""
 
@@ -8,7 +9,7 @@ from model_bench import ARRAY_PA, PAMT_BLOCK, SEAMRR_BASE, SEAMRR_SIZE, good_tdm
 
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import status_name, with_info, with_operand
-from seamemu.platform.facts import GiB, MiB, Cmr
+from seamemu.platform.facts import Cmr, GiB, MiB
 
 LOW_HOLE = 0x20000000          # 32 MiB reserved in TDMR 0 for TDMR 1's PAMTs
 

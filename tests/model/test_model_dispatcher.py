@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """RAX decoding and admission: reserved bits, versions, 1.0's whole-RAX leaf, unknown and
 not-modelled leaves, and the instruction-level refusals the trap normally makes."""
 
@@ -101,7 +102,7 @@ def test_unknown_and_not_modelled_loader_leaves(bench15):
 
 
 def test_bad_construction_and_bad_lp_are_input_errors(platform15):
-    with pytest.raises(InputError, match="abi '2.0'"):
+    with pytest.raises(InputError, match=r"abi '2\.0'"):
         TdxModule(platform15, abi="2.0")
     tdx = TdxModule(platform15)
     with pytest.raises(InputError, match="lp 99"):

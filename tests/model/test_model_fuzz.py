@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Property: no register values make the model raise, and every answer is a spec status."""
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from model_bench import Bench, make_platform
 from seamemu.arch.leaves import SEAMLDR_LEAVES
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.status import is_known_status
-from seamemu.traps.target import INJECTABLE_FAULTS
 from seamemu.model.leaf_spec import handler_for
+from seamemu.traps.target import INJECTABLE_FAULTS
 
 U64 = st.integers(0, (1 << 64) - 1)
 INTERESTING = st.sampled_from([0, 1, 0x1000, 0x100000, 0x110000, 0x111000, 0x120000, 1 << 30,
@@ -24,7 +25,7 @@ RAX = st.one_of(
     U64,
 )
 STAGES = ("fresh", "init", "lp_init", "config", "ready")
-CALL = st.tuples(st.integers(0, 3), RAX, st.fixed_dictionaries({r: REG for r in ABI_ORDER[1:]}))
+CALL = st.tuples(st.integers(0, 3), RAX, st.fixed_dictionaries(dict.fromkeys(ABI_ORDER[1:], REG)))
 
 
 def _staged(abi: str, stage: str) -> Bench:
@@ -63,7 +64,7 @@ def test_random_registers_never_raise_and_answer_spec_statuses(abi, stage, calls
 
 
 def test_every_leaf_number_in_every_stage():
-    fills = ({}, {r: (1 << 64) - 1 for r in ABI_ORDER[1:]},
+    fills = ({}, dict.fromkeys(ABI_ORDER[1:], (1 << 64) - 1),
              dict(rcx=0x110000, rdx=1024, r8=0x111000, r9=32))
     for abi in ("1.0", "1.5"):
         for stage in STAGES:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDH.SYS.INFO, TDH.SYS.RD and TDH.SYS.RDALL: what the module reports, byte for byte."""
 
 from __future__ import annotations
@@ -8,10 +9,9 @@ from model_bench import CMRINFO_PA, PAGE_PA, SYSINFO_PA, Bench, make_platform
 from seamemu.arch import metadata as md
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
-from seamemu.arch.sysinfo import CMR_INFO_ENTRY, CPUID_CONFIG, CPUID_CONFIG_OFFSET, \
-    TDSYSINFO_STRUCT
+from seamemu.arch.sysinfo import CMR_INFO_ENTRY, CPUID_CONFIG, CPUID_CONFIG_OFFSET, TDSYSINFO_STRUCT
 from seamemu.model.leaves import sys_rd
-from seamemu.platform.facts import GiB, MiB, Cmr, ModuleInfo
+from seamemu.platform.facts import Cmr, GiB, MiB, ModuleInfo
 
 NULL = (1 << 64) - 1
 INFO_REGS = dict(rcx=SYSINFO_PA, rdx=1024, r8=CMRINFO_PA, r9=32)

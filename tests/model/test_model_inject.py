@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Fault injection: the rule syntax, where injected statuses land, and what they leave behind."""
 
 from __future__ import annotations

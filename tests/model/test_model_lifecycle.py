@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The module's state machine: one test per ordering violation, on both ABI generations."""
 
 from __future__ import annotations

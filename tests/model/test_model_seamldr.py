@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The P-SEAMLDR: SEAMLDR.INFO, and SEAMLDR.INSTALL as an every-LP update session."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Each module release serves its own metadata table through TDH.SYS.RD / RDALL."""
 
 from __future__ import annotations

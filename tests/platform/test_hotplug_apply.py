@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What an allowed hotplug event does to the platform: memory and CPUs come and go, CMRs never."""
 
 import dataclasses

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Every cell of the hotplug decision table, against an expected table written out by hand.
 
 The situation for each cell is stated here, not taken from the engine: TDX enabled by BIOS on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Whatever a platform document holds, loading it gives a Platform or a PlatformError."""
 
 import copy

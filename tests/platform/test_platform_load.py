@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Loading platforms: the default's promised shape, the presets, `extends`, units."""
 
 import importlib

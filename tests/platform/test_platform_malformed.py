@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Malformed platform files: one clear line per problem, naming the field; never a traceback."""
 
 import pytest

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """MSR facts table, SEAMRR encodings, and the per-LP MSR values a platform implies."""
 
 import dataclasses

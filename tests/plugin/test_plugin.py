@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """seamemu's pytest plugin, run the way a user's project runs it (pytester, in-process)."""
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def test_leaf_names(tmp_path):
     assert plugin.leaf_number("TDH.SYS.INFO") == 32
     assert plugin.leaf_number("TDH_SYS_RD") == 34
     assert plugin.leaf_number("SEAMLDR.INFO") == 1 << 63
-    with pytest.raises(InputError, match="TDH.SYS.NOPE"):
+    with pytest.raises(InputError, match=r"TDH\.SYS\.NOPE"):
         plugin.leaf_number("TDH.SYS.NOPE")
 
 
@@ -122,9 +123,9 @@ def test_strategies_are_re_exported_lazily(monkeypatch):
     assert plugin.strategies() is fake
     assert plugin.gprs() == "the gprs strategy"
     with pytest.raises(AttributeError):
-        plugin.pytest_plugins               # pytest probes this name: never a strategy
+        _ = plugin.pytest_plugins               # pytest probes this name: never a strategy
     with pytest.raises(AttributeError):
-        plugin.no_such_strategy
+        _ = plugin.no_such_strategy
 
 
 def test_the_plugin_module_is_import_light():

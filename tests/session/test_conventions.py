@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Calling the shipped stubs under each convention delivers the caller's inputs and outputs."""
 
 import pytest
@@ -74,8 +75,8 @@ def test_legacy_stub_without_extable_reports_an_unhandled_fault_at_the_seamcall(
 
 
 def test_raw_convention_passes_registers_as_given(ready):
-    from seamemu.session.conventions import pack, unpack
     from seamemu.arch.structs import TDX_MODULE_ARGS_FIELDS as F
+    from seamemu.session.conventions import pack, unpack
 
     pa = ready.alloc(8 * len(F), 64, pack(F, {"rdx": MAJOR_VERSION}))
     r = ready.call("__seamcall_ret", convention="raw", leaf=0xDEAD, inputs={"rdi": TDH_SYS_RD, "rsi": pa})

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """asm/tdx_detect.S under the emulator: every preset reports what its platform file says."""
 
 from __future__ import annotations
@@ -8,10 +9,9 @@ import re
 import pytest
 
 from seamemu.arch import msrs as m
-from seamemu.platform import Event, apply_hotplug, load_platform, preset_names
+from seamemu.platform import Event, apply_hotplug, as_platform, load_platform, preset_names
 from seamemu.platform.hotplug_policy import detect_tdx
 from seamemu.session import Session
-from seamemu.platform import as_platform
 from seamemu.session.detect import (
     STATUS_BITS,
     TDX_DETECT_SIZE,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Hotplug applied to the emulation: memory comes and goes, the CMRs the module reports do not."""
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def test_page_granular_remove_keeps_the_neighbouring_pages_and_their_contents():
 
 def test_removing_the_emulators_own_memory_is_refused_clearly():
     emu = HotplugEmulation(policy="first-stage", use_tdx=False)
-    with pytest.raises(InputError, match="emulator cannot apply it.*image region"):
+    with pytest.raises(InputError, match=r"emulator cannot apply it.*image region"):
         emu.handle(Event("acpi-mem-remove", 0, MB128))
     assert emu.platform.hotplug_log == ()                     # nothing was committed
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A kernel-style file written without seamemu in mind assembles and runs, and the module sees
 exactly what the caller put in its argument block."""
 
@@ -47,7 +48,8 @@ def _args(machine, values):
 
 
 def test_everything_assembles_with_symbols_sections_and_extable(image):
-    assert {"ks_counter_bump", "ks_seamcall_ret", "ks_seamcall", "ks_tdcall", "ks_counter", "ks_magic"} <= set(image.symbols)
+    assert {"ks_counter_bump", "ks_seamcall_ret", "ks_seamcall", "ks_tdcall", "ks_counter",
+            "ks_magic"} <= set(image.symbols)
     names = {s.name for s in image.sections}
     assert {".text", ".noinstr.text", ".rodata", ".data"} <= names
     assert len(image.extable) == 2  # host=1 expansions only

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The outcome matrix through the shipped kernel stub: what real hardware and the kernel give."""
 
 import json

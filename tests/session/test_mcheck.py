@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A platform whose MCHECK failed has SEAM disabled: SEAMCALL fails with VMfailInvalid."""
 
 import dataclasses

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """RDMSR/WRMSR found at real instruction boundaries, and the Session wiring them to the platform."""
 
 from __future__ import annotations

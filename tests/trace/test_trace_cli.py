@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`seamemu trace`: text (colour only when asked or on a terminal), JSON, bad input."""
 
 from __future__ import annotations

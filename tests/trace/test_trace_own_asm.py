@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Traces of a user's own assembly: SEAM-family names, stores, unhandled faults, bounds, and
 the untraced fast path left without a code hook."""
 

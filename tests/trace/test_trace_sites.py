@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Traces of real call sites: a kernel-style file's TDCALL, the stub's software codes written in
 hex, and the buffers TDH.SYS.INFO writes read back as the structures they are."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Traces of the shipped stub, instruction by instruction, against the machine's own state.
 
 An independent observer (its own UC_HOOK_CODE and UC_HOOK_MEM_WRITE, registers read one by one
@@ -168,8 +169,8 @@ def test_the_module_call_shows_the_leaf_and_what_it_wrote(session):
     step = next(s for s in run.trace.steps if s.traps)
     leaf = step.traps[0].leaf
     assert leaf.name == "TDH.SYS.INFO" and leaf.status_name == "TDX_SUCCESS"
-    assert dict((r, v) for r, v, _ in leaf.inputs)["r8"] == array
-    assert "CMR_INFO" in dict((r, m) for r, _, m in leaf.inputs)["r8"]
+    assert {r: v for r, v, _ in leaf.inputs}["r8"] == array
+    assert "CMR_INFO" in {r: m for r, _, m in leaf.inputs}["r8"]
     written = {w.address: w for w in leaf.memory}
     assert written[array].data == session.machine.memory.read(array, 512)
     assert "R8" in written[array].note

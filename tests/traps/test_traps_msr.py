@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """RDMSR/WRMSR rule tables row by row, and the effects the machine applies (no Unicorn)."""
 
 from __future__ import annotations

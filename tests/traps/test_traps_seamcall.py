@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """SEAMCALL rule table: each row fires with its outcome and text, in the documented order."""
 
 from __future__ import annotations
@@ -6,7 +7,6 @@ import pytest
 
 from seamemu.arch.registers import ABI_ORDER, RFLAGS_ARITH, RFLAGS_CF, RFLAGS_ZF
 from seamemu.errors import InputError
-from seamemu.traps.target import CallRecord, SeamReply
 from seamemu.traps import (
     LOADER_BIT,
     SEAMCALL_CHECKS,
@@ -17,6 +17,7 @@ from seamemu.traps import (
     seamcall_checks,
 )
 from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID
+from seamemu.traps.target import CallRecord, SeamReply
 
 HOST = CpuState()
 UNLOCKED = HOST.seamrr_mask_msr & ~SEAMRR_MASK_LOCK

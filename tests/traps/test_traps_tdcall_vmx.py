@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDCALL, VMXON and VMXOFF rule tables, row by row, and their effects."""
 
 from __future__ import annotations

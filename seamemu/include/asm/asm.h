@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's arch/x86/include/asm/asm.h: the word-size helpers
  * and the exception-table macros.  An entry is struct exception_table_entry: the faulting

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's arch/x86/include/asm/export.h (which includes linux/export.h): symbol exports mean nothing
  * outside a kernel build, so they expand to nothing.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's arch/x86/include/asm/extable_fixup_types.h: the
  * `type` word of an exception-table entry.  Values as in the kernel (and in

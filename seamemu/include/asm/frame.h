@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's arch/x86/include/asm/frame.h: FRAME_BEGIN and
  * FRAME_END build and drop a frame-pointer frame (push %rbp; mov %rsp, %rbp / pop %rbp).

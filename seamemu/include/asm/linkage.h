@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's arch/x86/include/asm/linkage.h: function alignment,
  * RET and the IBT landing pad ENDBR.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's arch/x86/include/asm/nospec-branch.h.  seamemu models
  * no speculation, so the mitigations are plain branches or nothing at all.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's arch/x86/include/asm/tdx.h (software status codes)
  * together with the SEAMCALL leaf numbers of arch/x86/virt/vmx/tdx/tdx.h and the P-SEAMLDR

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's arch/x86/include/asm/trapnr.h: exception vector
  * numbers (Intel SDM Vol. 3A, Table 6-1).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's arch/x86/include/asm/unwind_hints.h: ORC unwinder
  * hints, which describe the stack to objtool.  seamemu has no unwinder; they emit nothing.

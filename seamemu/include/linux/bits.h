@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's include/linux/bits.h: BIT() and GENMASK() in a form
  * that C and GNU as both evaluate (GENMASK(h, l) sets bits h..l, h >= l, 64-bit longs).

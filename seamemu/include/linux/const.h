@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's include/uapi/linux/const.h (vdso/const.h): constants
  * that read the same in C and in assembly, where an integer suffix would be a syntax error.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's include/linux/linkage.h (and the x86 parts of
  * arch/x86/include/asm/linkage.h): the SYM_* annotations that name and size symbols.

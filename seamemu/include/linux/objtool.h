@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's include/linux/objtool.h: objtool annotations.  They
  * only guide the kernel's build-time checker, so in seamemu they emit nothing.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDH.SYS.KEY.CONFIG (31) and TDH.SYS.TDMR.INIT (36): per-package keys, then PAMT init.
 
 Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_key_config.c,

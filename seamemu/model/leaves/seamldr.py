@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """P-SEAMLDR leaves (RAX bit 63): SEAMLDR.INFO and SEAMLDR.INSTALL.
 
 Spec: the SEAM loader sources (seam-loader-main-1.5/p-seam-loader
@@ -12,9 +13,15 @@ verification are not modelled: any sigstruct is accepted.
 from __future__ import annotations
 
 from seamemu.arch.status import SeamldrStatus as L
-from seamemu.arch.sysinfo import SEAMLDR_INFO, SEAMLDR_INFO_ALIGNMENT, SEAMLDR_PARAMS, \
-    SEAMLDR_PARAMS_MAX_MODULE_PAGES, SEAMLDR_PARAMS_SIZE, SEAMLDR_SCENARIO_LOAD, \
-    SEAMLDR_SCENARIO_UPDATE
+from seamemu.arch.sysinfo import (
+    SEAMLDR_INFO,
+    SEAMLDR_INFO_ALIGNMENT,
+    SEAMLDR_PARAMS,
+    SEAMLDR_PARAMS_MAX_MODULE_PAGES,
+    SEAMLDR_PARAMS_SIZE,
+    SEAMLDR_SCENARIO_LOAD,
+    SEAMLDR_SCENARIO_UPDATE,
+)
 from seamemu.model.context import Call, LeafExit
 from seamemu.model.leaf_spec import Check, leaf
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDH.SYS.LP.SHUTDOWN (44) and TDH.SYS.SHUTDOWN (52, 1.5 only).
 
 Spec: qizhangz/tdx-module src/vmm_dispatcher/api_calls/tdh_sys_lp_shutdown.c (M10: takes the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDH.SYS.CONFIG (45): hand the module its TDMRs, their PAMTs and the global private KeyID.
 
 Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_config.c (M15); M10 has
@@ -8,12 +9,11 @@ from __future__ import annotations
 
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
-from seamemu.arch.sysinfo import MAX_TDMRS, TDMR_INFO_ALIGNMENT, TDMR_INFO_PA_ARRAY_ALIGNMENT, \
-    TDMR_INFO_SIZE
+from seamemu.arch.sysinfo import MAX_TDMRS, TDMR_INFO_ALIGNMENT, TDMR_INFO_PA_ARRAY_ALIGNMENT, TDMR_INFO_SIZE
 from seamemu.model.context import Call
+from seamemu.model.leaf_spec import Check, leaf
 from seamemu.model.leaves.tdmr_rules import CHECKS as TDMR_CHECKS
 from seamemu.model.leaves.tdmr_rules import TdmrInfo, check_tdmr
-from seamemu.model.leaf_spec import Check, leaf
 from seamemu.model.module_state import SysState, TdmrState
 
 SRC = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_config.c"

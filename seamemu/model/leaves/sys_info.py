@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDH.SYS.INFO (32): TDSYSINFO_STRUCT and the CMR_INFO array.
 
 Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_info.c (M15; M10 the same
@@ -9,8 +10,16 @@ from __future__ import annotations
 
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
-from seamemu.arch.sysinfo import CMR_INFO_ARRAY_ALIGNMENT, CMR_INFO_ENTRY, CPUID_CONFIG, \
-    CPUID_CONFIG_OFFSET, MAX_CMRS, TDSYSINFO_STRUCT, TDSYSINFO_STRUCT_ALIGNMENT, TDSYSINFO_STRUCT_SIZE
+from seamemu.arch.sysinfo import (
+    CMR_INFO_ARRAY_ALIGNMENT,
+    CMR_INFO_ENTRY,
+    CPUID_CONFIG,
+    CPUID_CONFIG_OFFSET,
+    MAX_CMRS,
+    TDSYSINFO_STRUCT,
+    TDSYSINFO_STRUCT_ALIGNMENT,
+    TDSYSINFO_STRUCT_SIZE,
+)
 from seamemu.model.context import Call
 from seamemu.model.leaf_spec import Check, leaf
 

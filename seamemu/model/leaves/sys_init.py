@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDH.SYS.INIT (33) and TDH.SYS.LP.INIT (35): global and per-LP initialisation.
 
 Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_init.c and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """TDH.SYS.RD (34) and TDH.SYS.RDALL (37): read global metadata (1.5 only).
 
 Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_rd.c, tdh_sys_rdall.c and
@@ -8,7 +9,7 @@ table is readable by the host, so TDX_METADATA_FIELD_NOT_READABLE never occurs.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from seamemu.arch import metadata as md
 from seamemu.arch.leaves import V15

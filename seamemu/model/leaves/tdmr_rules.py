@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The per-TDMR rules of TDH.SYS.CONFIG, in the order check_and_set_tdmrs() runs them.
 
 Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_config.c
@@ -34,7 +35,7 @@ class TdmrInfo:
     reserved: tuple[tuple[int, int], ...]                             # MAX_RESERVED_PER_TDMR
 
     @classmethod
-    def unpack(cls, data: bytes) -> "TdmrInfo":
+    def unpack(cls, data: bytes) -> TdmrInfo:
         v = TDMR_INFO.unpack(data)
         return cls(base=v["base"], size=v["size"],
                    pamt=((v["pamt_4k_base"], v["pamt_4k_size"]),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Data sections: every width, strings, alignment, fills, symbol arithmetic. */
 #include <linux/linkage.h>
 

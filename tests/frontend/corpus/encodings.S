@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* A spread of instruction forms whose encodings both backends must agree on. */
 #include <linux/linkage.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Exception-table entries of every kind, from macros and written out by hand. */
 #include <linux/linkage.h>
 #include <asm/asm.h>

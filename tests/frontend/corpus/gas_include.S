@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* GNU as's own .include (no C preprocessing of the included file). */
 	.include "gas_macros.inc"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* The SYM_* annotations: local and global functions, code blocks, inner labels, data. */
 #include <linux/linkage.h>
 #include <asm/nospec-branch.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Loops with numeric local labels, branches that must grow from short to near. */
 #include <linux/linkage.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Prologues, epilogues, stack alignment and calls between local functions. */
 #include <linux/linkage.h>
 #include <asm/frame.h>

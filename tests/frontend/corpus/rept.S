@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* .rept, .irp, .irpc, .set counters, nested conditionals and macros calling macros. */
 #include <linux/linkage.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* RIP-relative data access, with offsets, immediates after the displacement, and `.`. */
 #include <linux/linkage.h>
 

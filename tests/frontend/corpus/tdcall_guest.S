@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Guest side: TDCALL, and the SEAM mnemonics written out rather than as .byte. */
 #include <linux/linkage.h>
 #include <asm/tdx.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Included twice-removed: macros that use every GAS feature the kernel's TDX code uses. */
 
 /* Store the six output registers; \base is the register holding the block. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Offsets of a caller's argument block, the way kernel headers spell them. */
 #ifndef _KS_REGS_H
 #define _KS_REGS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * seamemu's stand-in for the kernel's arch/x86/include/asm/shared/tdx.h.  The structure
  * exists only on the C side; assembly reaches its fields through asm/asm-offsets.h.
