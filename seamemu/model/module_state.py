@@ -70,7 +70,7 @@ class ModuleState:
     sys_attributes: int = 0
     lp_shutdown: set[int] = field(default_factory=set)  # 1.0 TDH.SYS.LP.SHUTDOWN
     handoff_version: int | None = None       # TDH.SYS.SHUTDOWN's handoff version
-    handoff: Handoff = Handoff()  # noqa: RUF009 (frozen) # handoff data header this module found/wrote
+    handoff: Handoff = Handoff()  # header found/written (frozen)  # noqa: RUF009
     lock: LockHold | None = None
     tdmr_locks: set[int] = field(default_factory=set)   # TDMR bases whose mutex is held
 
