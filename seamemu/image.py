@@ -52,12 +52,22 @@ class SourceLine:
 
 
 @dataclass(frozen=True)
+class SymbolInfo:
+    """What an object file's symbol table says of a symbol besides its address."""
+
+    size: int = 0
+    kind: str = "notype"  # ELF STT_*, lowercase without the prefix: func, object, notype
+
+
+@dataclass(frozen=True)
 class Image:
     sections: tuple[Section, ...]
     symbols: Mapping[str, int]
     extable: tuple[ExtableEntry, ...] = ()
     lines: tuple[SourceLine, ...] = ()
     globals: frozenset[str] = frozenset()
+    # Sizes and types where the input said them (objects, `.size`/`.type`); absent: unknown.
+    symbol_info: Mapping[str, SymbolInfo] = field(default_factory=dict)
     _by_addr: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
     _names: dict = field(default_factory=dict, compare=False, repr=False)  # symbolize cache
 
@@ -132,4 +142,5 @@ __all__ = [
     "Image",
     "Section",
     "SourceLine",
+    "SymbolInfo",
 ]

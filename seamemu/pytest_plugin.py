@@ -3,7 +3,7 @@
 
 Registered through the `pytest11` entry point, so installing seamemu makes it available:
 
-    @pytest.mark.seamemu(asm=["my_stub.S"], cpl=3)
+    @pytest.mark.seamemu(asm=["my_stub.S"], cpl=3)      # or obj=["my_stub.o"] (gcc -c, kbuild)
     def test_user_mode_gets_gp(seam):
         r = seam.call("my_seamcall", leaf="TDH.SYS.INIT")
         assert_outcome(r, "#GP")
@@ -29,8 +29,8 @@ from typing import Any
 import pytest
 
 MARKER = "seamemu"
-_HARNESS_OPTIONS = ("asm", "entry", "platform", "abi", "lps", "include", "defines", "assembler",
-                    "vmx", "seamrr", "cpl", "module", "lp", "inject")
+_HARNESS_OPTIONS = ("asm", "obj", "stubs", "entry", "platform", "abi", "lps", "include", "defines",
+                    "assembler", "vmx", "seamrr", "cpl", "module", "lp", "inject")
 _HARNESSES = pytest.StashKey[list]()
 
 
@@ -38,20 +38,22 @@ _HARNESSES = pytest.StashKey[list]()
 class SeamHarness:
     """One assembled program on one emulated platform, with the calls a test makes on it."""
 
-    def __init__(self, *, asm=None, entry: str | None = None, platform=None, abi: str | None = None,
-                 lps: int | None = None, include=(), defines=None, assembler: str = "keystone",
-                 vmx: bool | None = None, seamrr: bool | None = None, cpl: int | None = None,
-                 module: bool | None = None, lp: int | None = None, inject: str | None = None,
-                 trace: bool = False) -> None:
+    def __init__(self, *, asm=None, obj=None, stubs=(), entry: str | None = None, platform=None,
+                 abi: str | None = None, lps: int | None = None, include=(), defines=None,
+                 assembler: str = "keystone", vmx: bool | None = None, seamrr: bool | None = None,
+                 cpl: int | None = None, module: bool | None = None, lp: int | None = None,
+                 inject: str | None = None, trace: bool = False) -> None:
         from seamemu.platform import as_platform
         from seamemu.session import Session
         from seamemu.stubs import DEFAULT_ENTRY
 
         platform = as_platform(platform)     # a Platform, a TOML file or a preset name
-        paths = [asm] if isinstance(asm, (str, bytes)) or hasattr(asm, "__fspath__") else asm
+        paths = [*_paths(asm), *_objects(obj)] or None
+        stubs = [stubs] if isinstance(stubs, str) else list(stubs)
         self.session = Session(paths, platform=platform, abi=abi, include_dirs=include,
-                               defines=defines, backend=assembler, inject=inject, num_lps=lps)
-        self.entry = entry or (DEFAULT_ENTRY if asm is None else None)
+                               defines=defines, backend=assembler, inject=inject, num_lps=lps,
+                               stubs=stubs)
+        self.entry = entry or (DEFAULT_ENTRY if paths is None else None)
         self.tracing = trace
         self.results: list = []          # every RunResult of this harness, in order
         self.traces: list = []           # with tracing on: every Trace, in order
@@ -123,6 +125,25 @@ class SeamHarness:
         self.results.append(traced.result)
         self.traces.append(traced.trace)
         return traced
+
+
+def _paths(files) -> list:
+    if files is None:
+        return []
+    return [files] if isinstance(files, (str, bytes)) or hasattr(files, "__fspath__") else list(files)
+
+
+def _objects(files) -> list:
+    """`obj=` files, each checked to be an ELF object (sources belong in `asm=`)."""
+    from seamemu.errors import InputError
+    from seamemu.frontend.objfile import is_object_file
+
+    out = _paths(files)
+    for path in out:
+        if not is_object_file(path):
+            raise InputError(f"obj={path!s}: not an ELF object file (build it with gcc -c; "
+                             "give assembly sources in asm=)")
+    return out
 
 
 def leaf_number(leaf: int | str) -> int:
@@ -229,7 +250,8 @@ def pytest_addoption(parser) -> None:
 def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(asm=None, entry=None, platform=None, abi=None, lps=None, include=(), "
+        f"{MARKER}(asm=None, obj=None, stubs=(), entry=None, platform=None, abi=None, lps=None, "
+        "include=(), "
         "defines=None, assembler='keystone', vmx=None, seamrr=None, cpl=None, module=None, "
         "lp=None, inject=None): configure the seam fixture for this test")
 

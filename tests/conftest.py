@@ -1,14 +1,49 @@
 # SPDX-License-Identifier: MIT
-"""Shared fixtures: the repository root and the shipped stubs."""
+"""Shared fixtures: the repository root, the shipped stubs, and objects built as kbuild does."""
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 ASM = ROOT / "asm"
+# A kernel-style file written to exercise the object loader (tests/frontend/objects/kstub.S).
+KSTUB = ROOT / "tests" / "frontend" / "objects" / "kstub.S"
 
 
 @pytest.fixture(scope="session")
 def asm_dir() -> Path:
     return ASM
+
+
+@pytest.fixture(scope="session")
+def kstub() -> Path:
+    return KSTUB
+
+
+@pytest.fixture(scope="session")
+def kbuild(tmp_path_factory):
+    """`kbuild(src, *flags)`: the object gcc builds from a .S the way kbuild builds arch/x86
+    assembly (`gcc -c -x assembler-with-cpp -D__ASSEMBLY__ -nostdinc`, seamemu's headers as
+    the kernel's), built once per session."""
+    from seamemu.frontend import DEFAULT_INCLUDE_DIR
+
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        pytest.skip("gcc is not installed (Debian package gcc)")
+    out_dir = tmp_path_factory.mktemp("kbuild")
+    built: dict[tuple, Path] = {}
+
+    def build(src, *flags: str) -> Path:
+        key = (str(src), flags)
+        if key not in built:
+            out = out_dir / f"{len(built)}-{Path(src).stem}.o"
+            cmd = [gcc, "-c", "-x", "assembler-with-cpp", "-D__ASSEMBLY__", "-nostdinc",
+                   f"-I{DEFAULT_INCLUDE_DIR}", *flags, str(src), "-o", str(out)]
+            proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=60)
+            assert proc.returncode == 0, proc.stderr
+            built[key] = out
+        return built[key]
+    return build

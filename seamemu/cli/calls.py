@@ -16,10 +16,11 @@ from seamemu.stubs import DEFAULT_ENTRY
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("asm", help="assemble kernel-style .S files and print the listing (like objdump -d)")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="*", metavar="FILE", help=".S sources (or ELF objects)")
     p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR")
     p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME[=VALUE]")
     p.add_argument("--assembler", choices=("keystone", "gnu"), default="keystone")
+    C.add_object_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_asm)
 
@@ -62,14 +63,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _session(args: argparse.Namespace, **kw) -> Session:
-    return Session(args.asm, platform=C.platform_arg(args), abi=getattr(args, "abi", None),
-                   include_dirs=args.include, defines=C.defines(args), backend=args.assembler, **kw)
+    return Session(C.inputs(args), platform=C.platform_arg(args),
+                   abi=getattr(args, "abi", None), include_dirs=args.include,
+                   defines=C.defines(args), backend=args.assembler, stubs=args.stub, **kw)
 
 
 def cmd_asm(args: argparse.Namespace) -> int:
     from seamemu.frontend import assemble
 
-    image = assemble(args.files, include_dirs=args.include, defines=C.defines(args), backend=args.assembler)
+    files = C.inputs(argparse.Namespace(asm=args.files, obj=args.obj))
+    if not files:
+        raise InputError("asm: give the files to assemble (FILE... and/or --obj FILE.o)")
+    image = assemble(files, include_dirs=args.include, defines=C.defines(args),
+                     backend=args.assembler, stubs=args.stub)
     if args.json:
         C.print_json(listing_json(image))
     else:
@@ -104,8 +110,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
-    rows = outcome_matrix(args.asm, args.entry, convention=args.convention, platform=C.platform_arg(args),
-                          include_dirs=args.include, defines=C.defines(args), backend=args.assembler)
+    rows = outcome_matrix(C.inputs(args), args.entry, convention=args.convention,
+                          platform=C.platform_arg(args), include_dirs=args.include,
+                          defines=C.defines(args), backend=args.assembler, stubs=args.stub)
     if args.json:
         C.print_json({"schema": 1, "entry": args.entry, "rows": [r.to_json() for r in rows]})
     else:

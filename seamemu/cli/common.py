@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Mapping
 
@@ -55,6 +56,7 @@ def add_source_options(p: argparse.ArgumentParser, *, entry_default: str | None 
     g.add_argument("--asm", nargs="+", metavar="FILE", required=required,
                    help="kernel-style .S files, assembled as one program "
                         "(default: the shipped asm/seamcall.S)")
+    add_object_options(g)
     g.add_argument("--entry", metavar="SYMBOL", default=entry_default,
                    help=f"symbol to call (default: {entry_default})" if entry_default else "symbol to call")
     g.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
@@ -63,6 +65,29 @@ def add_source_options(p: argparse.ArgumentParser, *, entry_default: str | None 
                    help="define a preprocessor macro")
     g.add_argument("--assembler", choices=("keystone", "gnu"), default="keystone",
                    help="keystone (default, pip-installable) or GNU as from binutils")
+
+
+def add_object_options(g) -> None:
+    g.add_argument("--obj", action="extend", nargs="+", default=[], metavar="FILE.o",
+                   help="ELF relocatable objects as gcc -c or kbuild built them, linked with "
+                        "the --asm files (repeatable)")
+    g.add_argument("--stub", action="append", default=[], metavar="SYMBOL",
+                   help="define SYMBOL as a function that only returns, for a symbol an object "
+                        "needs and the test does not (e.g. __x86_return_thunk); repeatable")
+
+
+def inputs(args: argparse.Namespace) -> list[str] | None:
+    """The program's files: --asm sources then --obj objects; None when neither is given."""
+    from seamemu.frontend.objfile import is_object_file
+
+    for path in args.obj:
+        if not os.path.isfile(path):
+            raise InputError(f"--obj {path}: no such file")
+        if not is_object_file(path):
+            raise InputError(f"--obj {path}: not an ELF object file (build it with gcc -c; "
+                             "give assembly sources with --asm)")
+    files = [*(args.asm or []), *args.obj]
+    return files or None
 
 
 def defines(args: argparse.Namespace) -> dict[str, str]:

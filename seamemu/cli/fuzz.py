@@ -66,11 +66,11 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
             raise InputError(f"{path}: no such assembly file")
     asm, entry = _target(args)
     defines = C.defines(args)
-    target = Target.of(asm, entry, args.include, defines, args.assembler)
+    target = Target.of(asm, entry, args.include, defines, args.assembler, args.stub)
     reference = None
     if args.diff:
         reference = Target.of(args.diff, args.diff_entry or entry, args.include, defines,
-                              args.assembler)
+                              args.assembler, args.stub)
     seconds = args.time if args.time is not None or args.runs is not None else DEFAULT_SECONDS
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     config = FuzzConfig(target, args.convention, args.variant, mode=args.mode, runs=args.runs,
@@ -90,12 +90,13 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def _target(args: argparse.Namespace) -> tuple[list[str], str]:
-    """The files and entry to fuzz: the shipped stub of the convention when --asm is not given
-    (--entry then defaults to its usual wrapper); with --asm, --entry must say which function."""
-    if args.asm:
+    """The files and entry to fuzz: the shipped stub of the convention when neither --asm nor
+    --obj is given (--entry then defaults to its usual wrapper); else --entry must say which."""
+    files = C.inputs(args)
+    if files:
         if args.entry is None:
-            raise InputError("--entry SYMBOL is required with --asm: the function to fuzz")
-        return args.asm, args.entry
+            raise InputError("--entry SYMBOL is required with --asm/--obj: the function to fuzz")
+        return files, args.entry
     if args.convention == "legacy":
         return [str(stub(LEGACY_STUB))], args.entry or LEGACY_ENTRY
     if args.convention == "raw":

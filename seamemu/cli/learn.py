@@ -73,8 +73,9 @@ def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
 
     if args.entry is None:
         raise InputError("--entry SYMBOL is required")
-    session = Session(args.asm, platform=C.platform_arg(args), abi=args.abi,
-                      include_dirs=args.include, defines=C.defines(args), backend=args.assembler)
+    session = Session(C.inputs(args), platform=C.platform_arg(args), abi=args.abi,
+                      include_dirs=args.include, defines=C.defines(args), backend=args.assembler,
+                      stubs=args.stub)
     after = [C.parse_leaf(x.strip()) for group in args.after for x in group.split(",") if x.strip()]
     run_first(session, args.entry, after, lp=args.lp, convention=args.convention)
     session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module)

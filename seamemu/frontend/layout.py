@@ -10,11 +10,11 @@ passes converge.  An instruction that ends up shorter than its slot is padded wi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import AsmError
-from ..image import Image, SourceLine
+from ..image import IMAGE_BASE, Image, SourceLine, SymbolInfo
 from .directives import encode_value, nop_fill
 from .expr import ExprError, Value, evaluate, parse
 from .items import Item, Program
@@ -23,6 +23,10 @@ from .link import Piece, Placement, build_image, merge_symbols, place
 from .operands import Rendered, encode_branch, fmt_disp, nop_from_prefetch, render, short_fits
 
 _MAX_PASSES = 64
+EXTERN_SECTION = "*extern*"   # the section tag of a symbol an object file defines
+# `.type NAME, @TYPE` spellings and the ELF symbol type each means (GNU as manual, ".type").
+_TYPE_KINDS = {"function": "func", "gnu_indirect_function": "func", "notype": "notype",
+               "object": "object", "tls_object": "object"}
 _CACHE_LIMIT = 200_000
 # keystone answers by instruction text; the text never depends on the address (branches and
 # RIP-relative displacements are resolved before keystone sees them).
@@ -40,9 +44,13 @@ class _Pass:
 
 
 class Layout:
-    def __init__(self, program: Program, worker: KeystoneWorker):
+    def __init__(self, program: Program, worker: KeystoneWorker,
+                 externs: Mapping[str, int] | None = None, base: int = IMAGE_BASE):
         self.p = program
         self.worker = worker
+        # Symbols object files define (objlink placed them first), and where our sections start.
+        self.externs = dict(externs or {})
+        self.base = base
         self.reserved = [0] * len(program.items)
         self.near: set[int] = set()
         self.table: dict[tuple[int, str], Value] = {}   # last pass's symbol values
@@ -83,6 +91,8 @@ class Layout:
             if v is None:
                 later = self.p.final_env[scope].get(name)
                 if later is None:
+                    if name in self.externs:  # in another section, as GNU as would see it
+                        return Value(self.externs[name], EXTERN_SECTION)
                     raise ExprError(_undefined(name))
                 v = Value(later)  # a constant .set/.equ further down the file
             return v
@@ -260,7 +270,7 @@ class Layout:
         for npass in range(_MAX_PASSES):
             self._set_errors: dict[tuple[int, str], tuple[Item, str]] = {}
             st = self._walk(placement, lenient=npass == 0)
-            placement = place(specs, st.pieces.values())
+            placement = place(specs, st.pieces.values(), self.base)
             table = self._symbols(st, placement)
             encoded = self._encode_all(st, placement, table)
             grew = False
@@ -309,8 +319,11 @@ class Layout:
                 per_scope[scope][name] = v.n
         globals_ = {n for names in self.p.globals for n in names if n in self.globals}
         symbols = merge_symbols(per_scope, globals_, self.p.files)
+        kinds = {n: SymbolInfo(0, _TYPE_KINDS.get(t, "notype")) for n, t in self.p.types.items()
+                 if n in symbols}
         return build_image(list(self.p.sections.values()), placement,
-                           {k: bytes(v) for k, v in contents.items()}, symbols, globals_, lines)
+                           {k: bytes(v) for k, v in contents.items()}, symbols, globals_, lines,
+                           kinds)
 
     def _bytes(self, i: int, it: Item, st: _Pass, addr: int, encoded, table) -> bytes:
         kind = it.kind
@@ -367,9 +380,11 @@ def _undefined(name: str) -> str:
     return f"undefined symbol `{name}`"
 
 
-def layout(program: Program, worker: KeystoneWorker) -> Image:
-    """Lay out a classified program with keystone for the instructions."""
-    return Layout(program, worker).run()
+def layout(program: Program, worker: KeystoneWorker, externs: Mapping[str, int] | None = None,
+           base: int = IMAGE_BASE) -> Image:
+    """Lay out a classified program with keystone for the instructions, from `base`;
+    `externs` are global symbols defined outside it (by object files), at fixed addresses."""
+    return Layout(program, worker, externs, base).run()
 
 
 __all__ = ["layout"]

@@ -5,25 +5,37 @@ Pipeline (keystone backend): C preprocessor -> GAS macro expansion -> items -> l
 keystone in a worker process.  The GNU backend shares the preprocessor and the section layout
 policy and lets GNU as do the rest.  Each input file is its own translation unit, as if
 assembled separately and linked: local symbols stay in their file, globals are shared.
+
+Inputs that are ELF objects (gcc -c, kbuild) are linked in (objfile, objlink): with GNU as,
+together with the assembled units; with keystone, the objects are placed first, the sources
+are laid out after them knowing the objects' symbols, and the objects are then relocated
+knowing the sources' symbols, so references go both ways.  `stubs` are functions that only
+return, for symbols a kernel object needs and seamemu has no use for (__x86_return_thunk).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..errors import AsmError
+from ..errors import AsmError, InputError
 from ..image import Image
 from .cpp import DEFAULT_INCLUDE_DIR, Output, Preprocessor, logical_line
 from .items import build_program
 from .keystone_worker import shared_worker
 from .layout import layout
+from .link import PAGE
 from .macros import Expander, Item
+from .objfile import ObjectFile, is_object_file, read_object
+from .objlink import combine, place_objects, relocate
 from .source import Loc
 
 BACKENDS = ("keystone", "gnu")
+STUBS_FILE = "<stubs>"
+_SYMBOL = re.compile(r"[A-Za-z_.$][\w.$]*")
 _CACHE_SIZE = 64
 _cache: dict[tuple, tuple[dict[str, str], Image]] = {}
 _cache_lock = threading.Lock()
@@ -72,11 +84,15 @@ def _check_backend(backend: str) -> None:
 
 
 def _build(units: list[tuple[str, Output]], include_dirs: Sequence[Path], backend: str,
-           deps: dict[str, str]) -> Image:
+           deps: dict[str, str], objects: Sequence[ObjectFile] = ()) -> Image:
     names = [name for name, _ in units]
     if backend == "gnu":
         from .gnu import assemble_gnu
-        return assemble_gnu([out for _, out in units], names, include_dirs)
+        return assemble_gnu([out for _, out in units], names, include_dirs, objects)
+    placed = place_objects(objects) if objects else None
+    if not units:
+        assert placed is not None
+        return relocate(placed)
     files, envs = [], []
     reader = _include_reader(include_dirs, deps)
     for scope, (_, out) in enumerate(units):
@@ -84,7 +100,31 @@ def _build(units: list[tuple[str, Output]], include_dirs: Sequence[Path], backen
         expander = Expander(scope, reader)
         files.append(expander.run(items))
         envs.append(expander.env)
-    return layout(build_program(files, names, envs), shared_worker())
+    program = build_program(files, names, envs)
+    if placed is None:
+        return layout(program, shared_worker())
+    base = (placed.end + PAGE - 1) // PAGE * PAGE
+    sources = layout(program, shared_worker(), externs=placed.defined, base=base)
+    linked = relocate(placed, provided={n: sources.symbols[n] for n in sources.globals})
+    return combine(linked, sources, (_names(o.name for o in objects), _names(names)))
+
+
+def _names(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{names[0]} (or another of {len(names)} files)"
+
+
+def stub_source(stubs: Sequence[str]) -> str:
+    """A translation unit defining each stub as a global function that returns at once.
+
+    RET then INT3, as the kernel's own RET macro under CONFIG_MITIGATION_SLS.
+    """
+    out = ['.section .text.seamemu_stubs, "ax"']
+    for name in stubs:
+        if not _SYMBOL.fullmatch(name):
+            raise InputError(f"--stub {name!r}: not a symbol name")
+        out += [f".globl {name}", f".type {name}, @function", f"{name}:", "\tret", "\tint3"]
+    return "\n".join(out) + "\n"
 
 
 def _cached(key: tuple, make) -> Image:
@@ -101,12 +141,15 @@ def _cached(key: tuple, make) -> Image:
 
 
 def assemble(paths: Sequence[str | Path], include_dirs: Sequence[str | Path] = (),
-             defines: Mapping[str, str] | None = None, backend: str = "keystone") -> Image:
-    """Assemble `.S` files (each a translation unit, linked together) into an Image.
+             defines: Mapping[str, str] | None = None, backend: str = "keystone",
+             stubs: Sequence[str] = ()) -> Image:
+    """Assemble `.S` files (each a translation unit) and link them with any ELF objects given.
 
-    `include_dirs` are searched for `#include` after the including file's directory (for
-    "x") and before seamemu's own headers; `defines` are `-D` macros.  AsmError names the
-    file and line of any problem in the sources.
+    A path whose file starts with the ELF magic is an object (gcc -c, kbuild), the others are
+    sources.  `include_dirs` are searched for `#include` after the including file's directory
+    (for "x") and before seamemu's own headers; `defines` are `-D` macros; `stubs` name
+    functions that only return (see stub_source).  AsmError names the file and line of any
+    problem in the sources, the object file of any problem in an object.
     """
     _check_backend(backend)
     if isinstance(paths, (str, Path)):
@@ -115,17 +158,27 @@ def assemble(paths: Sequence[str | Path], include_dirs: Sequence[str | Path] = (
         raise AsmError("no input files to assemble")
     dirs = [Path(d) for d in include_dirs]
     defs = dict(defines or {})
+    stubs = tuple(stubs)
     key = ("files", backend, tuple(str(Path(p).resolve()) for p in paths),
-           tuple(str(d) for d in dirs), tuple(sorted(defs.items())))
+           tuple(str(d) for d in dirs), tuple(sorted(defs.items())), stubs)
 
     def make() -> tuple[dict[str, str], Image]:
         units: list[tuple[str, Output]] = []
+        objects: list[ObjectFile] = []
         deps: dict[str, str] = {}
         for p in paths:
+            if is_object_file(p):
+                data = Path(p).read_bytes()
+                deps[str(Path(p))] = _sha(data)
+                objects.append(read_object(p))
+                continue
             out = Preprocessor(dirs, defs).run_file(p)
             deps.update(out.files)
             units.append((str(p), out))
-        return deps, _build(units, dirs, backend, deps)
+        if stubs:
+            units.append((STUBS_FILE, Preprocessor(dirs, {}).run_text(stub_source(stubs),
+                                                                     STUBS_FILE)))
+        return deps, _build(units, dirs, backend, deps, objects)
     return _cached(key, make)
 
 
@@ -151,4 +204,5 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-__all__ = ["BACKENDS", "DEFAULT_INCLUDE_DIR", "assemble", "assemble_text", "clear_cache"]
+__all__ = ["BACKENDS", "DEFAULT_INCLUDE_DIR", "STUBS_FILE", "assemble", "assemble_text",
+           "clear_cache", "stub_source"]

@@ -28,7 +28,7 @@ Progress = Callable[[dict], None]
 
 def assemble_target(target: Target) -> Image:
     return assemble(list(target.paths), include_dirs=list(target.include),
-                    defines=dict(target.defines), backend=target.assembler)
+                    defines=dict(target.defines), backend=target.assembler, stubs=target.stubs)
 
 
 def run_fuzz(config: FuzzConfig, progress: Progress | None = None) -> dict:

@@ -19,10 +19,11 @@ class Harness:
 
     def __init__(self, asm: Sequence[str | Path], entry: str, convention: str = "args",
                  variant: str | None = None, *, include_dirs: Sequence[str | Path] = (),
-                 defines: Mapping[str, str] | None = None, assembler: str = "keystone") -> None:
+                 defines: Mapping[str, str] | None = None, assembler: str = "keystone",
+                 stubs: Sequence[str] = ()) -> None:
         self.spec: Spec = make_spec(convention, variant, entry)
         self.image = assemble(list(asm), include_dirs=list(include_dirs), defines=dict(defines or {}),
-                              backend=assembler)
+                              backend=assembler, stubs=stubs)
         self.entry = entry
         self.runner = Runner(self.image, self.spec, entry)
         self._analyst: Analyst | None = None

@@ -84,7 +84,7 @@ def replay_file(path: str | Path) -> ReplayOutcome:
 
 def _assemble(target: Target) -> Image:
     return assemble(list(target.paths), include_dirs=list(target.include),
-                    defines=dict(target.defines), backend=target.assembler)
+                    defines=dict(target.defines), backend=target.assembler, stubs=target.stubs)
 
 
 def _outcome(path: str, rep: Reproducer, spec: Spec, analyst: Analyst, analysis: Analysis,

@@ -4,13 +4,14 @@
     {"schema": 1, "kind": "seamemu-fuzz-reproducer",
      "asm": [{"path": ..., "sha256": ...}], "sources": [{"path": ..., "sha256": ...}],
      "entry": ..., "include": [], "defines": {},
-     "assembler": "keystone", "convention": "args", "variant": "ret",
+     "assembler": "keystone", "stubs": [], "convention": "args", "variant": "ret",
      "reference": null | {"asm": [...], "entry": ..., ...}      (differential mode)
      "leaf", "inputs", "caller_regs", "out_struct", "out_null", "cpu", "module_answer",
      "stack": {"align", "frame"}, "rflags"                        (the case, case.py)
      "finding": {"rule", "key", "location", "address", "source", "detail"},
      "found": {"mode", "seed", "worker", "run"}}
 
+`asm` may hold ELF objects (`--obj`) beside the sources; `stubs` are the `--stub` symbols.
 `sources` are the files the assembly #includes (a kernel-style stub keeps its code in an
 included tdxcall.S), relative to the first asm file's directory when below it, so a replay can
 tell that a fix went into one of them.  seamemu's own headers are left out.
@@ -30,6 +31,7 @@ from typing import Any
 from seamemu.errors import ReplayError
 from seamemu.frontend import DEFAULT_INCLUDE_DIR
 from seamemu.frontend.cpp import preprocess_file
+from seamemu.frontend.objfile import is_object_file
 from seamemu.fuzz.case import Case, case_from_json, case_to_json
 from seamemu.fuzz.promises import CONVENTIONS, Spec, make_spec
 
@@ -52,15 +54,16 @@ class Target:
     defines: tuple[tuple[str, str], ...] = ()
     assembler: str = "keystone"
     sources: tuple[tuple[str, str], ...] = ()  # (path, sha256) of the files #included
+    stubs: tuple[str, ...] = ()               # symbols defined as functions that only return
 
     @classmethod
     def of(cls, paths, entry: str, include=(), defines: Mapping[str, str] | None = None,
-           assembler: str = "keystone") -> Target:
+           assembler: str = "keystone", stubs=()) -> Target:
         asm = tuple((str(Path(p).resolve()), sha256_of(p)) for p in paths)
         include = tuple(str(Path(d).resolve()) for d in include)
         defs = tuple(sorted((defines or {}).items()))
         return cls(asm, entry, include, defs, assembler,
-                   _included(tuple(p for p, _ in asm), include, dict(defs)))
+                   _included(tuple(p for p, _ in asm), include, dict(defs)), tuple(stubs))
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -89,7 +92,8 @@ class Target:
         return {"asm": [{"path": p, "sha256": s} for p, s in self.asm],
                 "sources": [{"path": p, "sha256": s} for p, s in self.sources],
                 "entry": self.entry, "include": list(self.include),
-                "defines": dict(self.defines), "assembler": self.assembler}
+                "defines": dict(self.defines), "assembler": self.assembler,
+                "stubs": list(self.stubs)}
 
 
 def _included(paths: tuple[str, ...], include: tuple[str, ...],
@@ -99,6 +103,8 @@ def _included(paths: tuple[str, ...], include: tuple[str, ...],
     own = Path(DEFAULT_INCLUDE_DIR).resolve()
     seen: dict[str, str] = {}
     for p in paths:
+        if is_object_file(p):
+            continue  # an object includes nothing: its own digest covers it
         for name, sha in preprocess_file(p, include, defines).files.items():
             f = Path(name).resolve()
             if str(f) in paths or f.is_relative_to(own):
@@ -232,6 +238,9 @@ def _target(d: Any, prefix: str, base: Path | None) -> Target:
     assembler = d.get("assembler", "keystone")
     if assembler not in ASSEMBLERS:
         raise ReplayError(f"{prefix}assembler {assembler!r}: expected keystone or gnu")
+    stubs = d.get("stubs", [])
+    if not isinstance(stubs, list) or not all(isinstance(x, str) for x in stubs):
+        raise ReplayError(f"{prefix}stubs: expected a list of symbol names")
     sources = d.get("sources", [])
     if not isinstance(sources, list):
         raise ReplayError(f"{prefix}sources: expected a list of {{path, sha256}} objects")
@@ -240,7 +249,7 @@ def _target(d: Any, prefix: str, base: Path | None) -> Target:
                 and isinstance(s.get("sha256"), str)):
             raise ReplayError(f"{prefix}sources[{i}]: expected {{\"path\": ..., \"sha256\": ...}}")
     return Target(tuple(refs), entry, tuple(include), tuple(sorted(defines.items())), assembler,
-                  tuple((s["path"], s["sha256"]) for s in sources))
+                  tuple((s["path"], s["sha256"]) for s in sources), tuple(stubs))
 
 
 def _find(path: str, base: Path | None, where: str) -> str:

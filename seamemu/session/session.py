@@ -45,16 +45,22 @@ class ModuleSwitch:
 
 
 class Session:
-    """Assemble `asm` (default: the shipped kernel-style stub) and build a machine for it."""
+    """Assemble `asm` (default: the shipped kernel-style stub) and build a machine for it.
+
+    `asm` may mix `.S` sources and ELF objects (gcc -c, kbuild); `stubs` name functions that
+    only return (frontend.assemble).
+    """
 
     def __init__(self, asm: Sequence[str | Path] | None = None, *,
                  platform: Platform | str | Path | None = None, abi: str | None = None,
                  include_dirs: Sequence[str | Path] = (), defines: Mapping[str, str] | None = None,
                  backend: str = "keystone", inject: str | None = None,
-                 bounds: Bounds | None = None, num_lps: int | None = None):
+                 bounds: Bounds | None = None, num_lps: int | None = None,
+                 stubs: Sequence[str] = ()):
         self.platform = platform = as_platform(platform)
         self.asm = [Path(p) for p in (asm or [stub(ARGS_STUB)])]
-        self.image = assemble(self.asm, include_dirs=include_dirs, defines=defines, backend=backend)
+        self.image = assemble(self.asm, include_dirs=include_dirs, defines=defines, backend=backend,
+                              stubs=stubs)
         self.module = TdxModule(platform, abi=abi, injector=inject)
         self.target = ModuleSwitch(self.module)
         lps = num_lps if num_lps is not None else platform.num_lps

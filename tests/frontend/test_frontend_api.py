@@ -18,7 +18,7 @@ def test_public_api_is_pinned():
     assert frontend.BACKENDS == ("keystone", "gnu")
     assert Path(frontend.DEFAULT_INCLUDE_DIR, "asm", "tdx.h").is_file()
     params = list(inspect.signature(frontend.assemble).parameters)
-    assert params == ["paths", "include_dirs", "defines", "backend"]
+    assert params == ["paths", "include_dirs", "defines", "backend", "stubs"]
     params = list(inspect.signature(frontend.assemble_text).parameters)
     assert params == ["text", "filename", "include_dirs", "defines", "backend"]
     assert inspect.signature(frontend.assemble).parameters["backend"].default == "keystone"

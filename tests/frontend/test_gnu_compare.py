@@ -144,14 +144,17 @@ def test_gnu_errors_name_file_and_line():
 
 
 @needs_gnu_as
-def test_gnu_lines_point_at_sources(tmp_path):
+@pytest.mark.parametrize("backend", ["keystone", "gnu"])
+def test_lines_point_at_the_line_that_wrote_each_instruction(tmp_path, backend):
     (tmp_path / "h.h").write_text(".macro TWO\n nop\n nop\n.endm\n")
     main = tmp_path / "m.S"
-    main.write_text('#include "h.h"\n ret\n TWO\n int3\n')
-    image = assemble([main], backend="gnu")
-    where = [(ln.line, ln.size, ln.text) for ln in image.lines]
-    # GNU as attributes macro expansions to the invoking line.
-    assert where == [(2, 1, "ret"), (3, 2, "TWO"), (4, 1, "int3")]
+    main.write_text('#include "h.h"\n ret\n TWO\n int3\n .byte 0x90\n')
+    image = assemble([main], backend=backend)
+    where = [(Path(ln.file).name, ln.line, ln.size, ln.text) for ln in image.lines]
+    # Through the #include and into the macro body (GNU as alone would give the invoking
+    # line); data in code on its own line.
+    assert where == [("m.S", 2, 1, "ret"), ("h.h", 2, 1, "nop"), ("h.h", 3, 1, "nop"),
+                     ("m.S", 4, 1, "int3"), ("m.S", 5, 1, ".byte 0x90")]
 
 
 def test_missing_gnu_as_is_a_clear_error(monkeypatch):

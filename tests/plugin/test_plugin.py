@@ -144,3 +144,21 @@ def test_seam_strategies_skips_cleanly_without_the_fuzzer(run, monkeypatch):
             assert False, "not reached"
     """)
     result.assert_outcomes(skipped=1)
+
+
+def test_marker_takes_kbuild_objects_and_stubs(run, kbuild, kstub):
+    obj = kbuild(kstub, "-DCONFIG_MITIGATION_RETHUNK")
+    result = run(f"""
+        import pytest
+        from seamemu.pytest_plugin import assert_outcome, assert_status
+
+        @pytest.mark.seamemu(obj=[{str(obj)!r}], stubs=["__x86_return_thunk"],
+                             entry="kstub_seamcall", cpl=3)
+        def test_object_gets_gp(seam):
+            assert_status(seam.call(leaf="TDH.SYS.INIT"), "TDX_SEAMCALL_GP")
+
+        def test_a_source_given_as_obj_is_refused(seam_factory):
+            with pytest.raises(ValueError, match="not an ELF object file"):
+                seam_factory(obj={str(kstub)!r})
+    """)
+    result.assert_outcomes(passed=2)
