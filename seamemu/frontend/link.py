@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..arch.kernel import EXTABLE_ENTRY_SIZE
 from ..errors import AsmError

@@ -14,7 +14,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
@@ -117,7 +116,7 @@ def parse_object(data: bytes, name: str, *, absolute: bool = True) -> ObjectFile
         lines = _lines(elf, relocations, symbols, absolute)
     except AsmError:
         raise
-    except (ELFError, Exception) as exc:  # noqa: BLE001 - a malformed file, named in one line
+    except Exception as exc:  # ELFError, construct and struct errors: a malformed file
         raise AsmError(f"malformed ELF object: {exc}", name) from None
     return ObjectFile(name, sections, symbols, relocations, lines)
 

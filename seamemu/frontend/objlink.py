@@ -13,9 +13,9 @@ Table" (binding: a weak definition yields to a global one, an undefined weak sym
 from __future__ import annotations
 
 import types
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Mapping, Sequence
 
 from ..errors import AsmError
 from ..image import IMAGE_BASE, Image, SourceLine, SymbolInfo
@@ -132,7 +132,7 @@ def relocate(placed: PlacedObjects, provided: Mapping[str, int] | None = None,
         per_scope.append(local)
         for rel in obj.relocations:
             _apply(placed, k, rel, contents, local, provided, located)
-    globals_ = {n for n in placed.defined}
+    globals_ = set(placed.defined)
     merged = merge_symbols(per_scope, globals_, [o.name for o in placed.objects])
     return build_image(list(placed.specs), pl, {n: bytes(b) for n, b in contents.items()},
                        {n: v[0] for n, v in merged.items()}, globals_, lines,
