@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import EnumMeta, IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
+
+from seamemu.arch.status_tables import M10_STATUSES, M15_STATUSES, STATUS_TABLES
 
 MASK64 = (1 << 64) - 1
 STATUS_ERROR = 1 << 63             # bit 63: error
@@ -30,8 +32,9 @@ STATUS_CLASS_SHIFT = 40            # bits 47:40
 #   pamt:    byte 0 = TDMR, byte 1 = PAMT page size         -> "(tdmr=1, pamt=2M)"
 #   overlap: byte 0 = TDMR, byte 1 = PAMT size, byte 2 = other TDMR
 #   rsvd:    byte 0 = TDMR, byte 1 = reserved-area index
+#   msr:     the MSR address (tdh_sys_init.c / tdh_sys_lp_init.c pass it as the operand ID)
 #   info:    opaque details, shown in hex when nonzero
-DETAIL_KINDS = ("info", "operand", "overlap", "pamt", "rsvd", "tdmr")
+DETAIL_KINDS = ("info", "msr", "operand", "overlap", "pamt", "rsvd", "tdmr")
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,8 @@ TDX_STATUSES: tuple[StatusInfo, ...] = (
     StatusInfo("TDX_SMRR_OVERLAPS_CMR", 0xC000091200000000),
     StatusInfo("TDX_SMRR_LOCK_NOT_SUPPORTED", 0xC000091300000000),
     StatusInfo("TDX_SMRR_NOT_SUPPORTED", 0xC000091400000000),
-    StatusInfo("TDX_INCONSISTENT_MSR", 0xC000092000000000),
-    StatusInfo("TDX_INCORRECT_MSR_VALUE", 0xC000092100000000),
+    StatusInfo("TDX_INCONSISTENT_MSR", 0xC000092000000000, "msr"),
+    StatusInfo("TDX_INCORRECT_MSR_VALUE", 0xC000092100000000, "msr"),
     StatusInfo("TDX_INVALID_TDMR", 0xC0000A0000000000, "tdmr"),
     StatusInfo("TDX_NON_ORDERED_TDMR", 0xC0000A0100000000, "tdmr"),
     StatusInfo("TDX_TDMR_OUTSIDE_CMRS", 0xC0000A0200000000, "tdmr"),
@@ -114,6 +117,12 @@ TDX_STATUSES: tuple[StatusInfo, ...] = (
     StatusInfo("TDX_TD_FATAL", 0xE000060400000000, note="M15; M10 has 0xC000060400000000"),
 )
 
+# Every other status of the 1.5 table (arch.status_tables), with opaque details.
+_NAMED = {s.name for s in TDX_STATUSES}
+ALL_TDX_STATUSES: tuple[StatusInfo, ...] = tuple(sorted(
+    TDX_STATUSES + tuple(StatusInfo(n, v, note="M15") for n, v in M15_STATUSES if n not in _NAMED),
+    key=lambda s: s.value))
+
 if TYPE_CHECKING:
     # The members are made from the table at run time, which a type checker cannot see: it
     # accepts any member name (tests/arch checks every name the package uses exists).
@@ -124,7 +133,7 @@ if TYPE_CHECKING:
 
     class SeamldrStatus(IntEnum, metaclass=_MembersFromTable): ...
 else:
-    TdxStatus = IntEnum("TdxStatus", [(s.name, s.value) for s in TDX_STATUSES])
+    TdxStatus = IntEnum("TdxStatus", [(s.name, s.value) for s in ALL_TDX_STATUSES])
 TdxStatus.__doc__ = "TDX module completion statuses (RAX after SEAMRET), by spec name."
 
 # Operand IDs added into details L2.  Spec: M15 include/auto_gen/tdx_error_codes_defs.h (and M10).
@@ -185,8 +194,14 @@ if not TYPE_CHECKING:
     SeamldrStatus = IntEnum("SeamldrStatus", [(s.name, s.value) for s in SEAMLDR_STATUSES])
 SeamldrStatus.__doc__ = "P-SEAMLDR completion statuses, by the loader sources' names."
 
-_BY_VALUE: dict[int, StatusInfo] = {s.value: s for s in TDX_STATUSES}
-_BY_NAME: dict[str, StatusInfo] = {s.name: s for s in TDX_STATUSES}
+_BY_VALUE: dict[int, StatusInfo] = {}
+for _s in ALL_TDX_STATUSES:
+    _BY_VALUE.setdefault(_s.value, _s)
+_BY_NAME: dict[str, StatusInfo] = {s.name: s for s in ALL_TDX_STATUSES}
+# TDX 1.0's own names and values (arch.status_tables M10), detail kinds borrowed by name.
+_M10_BY_VALUE: dict[int, StatusInfo] = {
+    v: StatusInfo(n, v, _BY_NAME[n].detail if n in _BY_NAME else "info", note="M10")
+    for n, v in M10_STATUSES}
 _LDR_BY_VALUE: dict[int, SeamldrStatusInfo] = {s.value: s for s in SEAMLDR_STATUSES}
 _LDR_BY_NAME: dict[str, SeamldrStatusInfo] = {s.name: s for s in SEAMLDR_STATUSES}
 
@@ -224,44 +239,63 @@ def _render_details(kind: str, details: int) -> str:
         return f"(tdmr={b0}, pamt={PAMT_SIZE_NAMES.get(b1, b1)}, other tdmr={b2})"
     if kind == "rsvd":
         return f"(tdmr={b0}, rsvd={b1})"
+    if kind == "msr":
+        return f"(MSR 0x{details:x})"
     return f"(0x{details:x})" if details else ""
 
 
-def tdx_status_info(value: int) -> StatusInfo | None:
-    """The table entry whose base (bits 63:32) matches `value`, or None."""
-    return _BY_VALUE.get(value & STATUS_BASE_MASK)
+def tdx_status_info(value: int, table: str = "M15") -> StatusInfo | None:
+    """The entry whose base (bits 63:32) matches `value`, or None.  `table` "M10" reads it
+    as a TDX 1.0 module's status (its own values and names first)."""
+    base = value & STATUS_BASE_MASK
+    if table == "M10":
+        old = _M10_BY_VALUE.get(base)
+        if old is not None:
+            return old
+    return _BY_VALUE.get(base)
 
 
-def status_name(value: int, *, loader: bool = False) -> str:
+def status_table(table: str) -> Mapping[str, int]:
+    """Every status name -> value of one module source generation ("M10" or "M15")."""
+    return STATUS_TABLES[table]
+
+
+def status_name(value: int, *, loader: bool = False, table: str = "M15") -> str:
     """Name a status the way a reader wants it: "TDX_OPERAND_INVALID(RCX)", "TDX_SUCCESS".
 
-    `loader=True` names P-SEAMLDR statuses instead.  Values outside the tables come back as
-    "UNKNOWN_STATUS(0x...)" so no input can make this raise.
+    `loader=True` names P-SEAMLDR statuses instead; `table="M10"` names a TDX 1.0 module's
+    status (0x4000000200000000 is its TDX_NON_RECOVERABLE_TD).  Values outside the tables
+    come back as "UNKNOWN_STATUS(0x...)" so no input can make this raise.
     """
     value &= MASK64
     if loader:
         ldr = _LDR_BY_VALUE.get(value)
         return ldr.name if ldr else f"UNKNOWN_SEAMLDR_STATUS(0x{value:016x})"
-    info = tdx_status_info(value)
+    info = tdx_status_info(value, table)
     if info is None:
         return f"UNKNOWN_STATUS(0x{value:016x})"
     return info.name + _render_details(info.detail, value & STATUS_DETAILS_MASK)
 
 
-def status_value(name: str, *, loader: bool = False) -> int:
-    """The value of a status given its spec name (KeyError if the name is unknown)."""
-    table = _LDR_BY_NAME if loader else _BY_NAME
-    return table[name].value
+def status_value(name: str, *, loader: bool = False, table: str = "M15") -> int:
+    """The value of a status given its spec name (KeyError if the name is unknown).  With
+    `table="M10"` a name of TDX 1.0's table gives its 1.0 value."""
+    if loader:
+        return _LDR_BY_NAME[name].value
+    if table == "M10" and name in STATUS_TABLES["M10"]:
+        return STATUS_TABLES["M10"][name]
+    return _BY_NAME[name].value
 
 
-def is_known_status(value: int, *, loader: bool = False) -> bool:
+def is_known_status(value: int, *, loader: bool = False, table: str = "M15") -> bool:
     """True when `value` is a status the tables define (any details for TDX statuses)."""
     if loader:
         return (value & MASK64) in _LDR_BY_VALUE
-    return tdx_status_info(value & MASK64) is not None
+    return tdx_status_info(value & MASK64, table) is not None
 
 
 __all__ = [
+    "ALL_TDX_STATUSES",
     "DETAIL_KINDS",
     "MASK64",
     "OPERAND_BY_NAME",
@@ -287,6 +321,7 @@ __all__ = [
     "is_known_status",
     "status_class",
     "status_name",
+    "status_table",
     "status_value",
     "tdx_status_info",
     "with_info",

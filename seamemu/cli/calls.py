@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop the guest after N instructions (default 1000000)")
     g.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                    help="stop the guest after this much wall time (default 5)")
+    p.add_argument("--boot", action="store_true",
+                   help="bring the module up with the kernel's flow first (TDH.SYS.INIT through "
+                        "TDH.SYS.TDMR.INIT, as `seamemu boot`), then make the call on the READY "
+                        "module")
     p.add_argument("--replay", metavar="FILE",
                    help="replay a `seamemu fuzz` reproducer and explain its finding "
                         "(exit status 1 while it still reproduces)")
@@ -98,15 +102,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.max_insns <= 0 or args.timeout <= 0:
         raise InputError("--max-insns and --timeout must be positive")
     session = _session(args, bounds=Bounds(max_insns=args.max_insns, timeout_s=args.timeout))
+    boot = _boot(session) if args.boot else None
     session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module)
     result = session.call(args.entry, convention=args.convention, leaf=C.parse_leaf(args.leaf),
                           inputs=C.register_inputs(args), lp=args.lp)
     if args.json:
-        C.print_json(result.to_json())
+        doc = result.to_json()
+        if boot is not None:
+            doc["boot"] = boot
+        C.print_json(doc)
     else:
         from seamemu.session.explain_run import format_run
+        if boot is not None:
+            print(f"boot: {boot['result']}; module state {boot['state']} after "
+                  f"{boot['seamcalls']} SEAMCALLs")
         print(format_run(result, session.image))
     return 0
+
+
+def _boot(session: Session) -> dict:
+    """--boot: the kernel's bring-up on this session's module, through the shipped stub."""
+    from seamemu.host.driver import tdx_enable
+    from seamemu.stubs import ARGS_ENTRIES
+
+    missing = [e for e in ARGS_ENTRIES[:2] if e not in session.image.symbols]
+    if missing:
+        raise InputError(f"--boot brings the module up through {', '.join(missing)}, which "
+                         "the --asm program lacks: add the shipped asm/seamcall.S to --asm")
+    up = tdx_enable(session)
+    texts = up.texts()
+    result = next((t for t in reversed(texts) if "module initialized" in t or
+                   "initialization failed" in t), up.refused or "tdx_enable() not called")
+    return {"errno": up.errno, "state": up.state, "seamcalls": len(up.calls),
+            "result": result.split("] ", 1)[-1]}
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:

@@ -23,10 +23,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def injection_matches(injected: int, status: int, *, loader: bool) -> bool:
     """Whether an injected status belongs at a check answering `status`: P-SEAMLDR codes
-    match whole, module codes by class and details L1 (bits 63:32)."""
+    match whole, module codes by class and details L1 (bits 63:32), and by their operand /
+    index bytes too when both have them (TDX_OPERAND_BUSY(KOT) is not TDX_OPERAND_BUSY(WBCACHE))."""
     if loader:
         return injected == status
-    return (injected & STATUS_BASE_MASK) == (status & STATUS_BASE_MASK)
+    if (injected & STATUS_BASE_MASK) != (status & STATUS_BASE_MASK):
+        return False
+    mine, theirs = injected & STATUS_DETAILS_MASK, status & STATUS_DETAILS_MASK
+    return not mine or not theirs or mine == theirs
 
 
 class LeafExit(Exception):
@@ -81,6 +85,7 @@ class Call:
     mem: MemAccess
     version: int = 0
     injected_status: int | None = None      # pending status injection, consumed at a check
+    injected_at: str | None = None          # ... at this check only (the rule's ',at=')
     out: dict[str, int] = field(default_factory=dict)
     trace: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -117,7 +122,8 @@ class Call:
         check = self.spec.check(check_id)
         self.trace.append(check_id)
         inj = self.injected_status
-        if ok and check.inject and inj is not None and self._matches(inj, check.status):
+        if ok and check.inject and inj is not None and self._matches(inj, check.status) and \
+                (self.injected_at is None or self.injected_at == check_id):
             self.injected_status = None
             self.injection_applied = check_id
             status = inj if inj & STATUS_DETAILS_MASK else check.status

@@ -29,12 +29,14 @@ from seamemu.arch.leaves import (
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.status import MASK64, SeamldrStatus, TdxStatus, status_name, with_operand
 from seamemu.model.context import Call, LeafExit, MemAccess, injection_matches
+from seamemu.model.inject import impossible_status, status_possible
 from seamemu.model.leaf_spec import LeafSpec, handler_for
 from seamemu.model.module_state import SysState
 from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
 
 if TYPE_CHECKING:  # pragma: no cover
     from seamemu.model.module import TdxModule
+
 
 OPERAND_INVALID_RAX = with_operand(TdxStatus.TDX_OPERAND_INVALID, "RAX")
 
@@ -130,13 +132,27 @@ def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
     injected = None
     if rule is not None:
         injected = rule.text
-        points = [c for c in spec.checks_for(module.abi) if c.inject] if spec else []
-        if any(injection_matches(rule.status, c.status, loader=d.loader) for c in points):
+        impossible = ""
+        if spec is not None and rule.status is not None:
+            if rule.impossible:
+                if not status_possible(rule.status, spec.possible_statuses(module.abi),
+                                       loader=d.loader):
+                    impossible = (f"; impossible on real hardware: {spec.name} never returns "
+                                  f"{_status_name(rule.status, d.loader, module.profile.statuses)}")
+            else:
+                # A rule with a leaf selector was checked when the module was built; this
+                # catches rules that select calls by number or LP only.
+                impossible_status(spec, rule, module.abi)
+        points = [c for c in spec.checks_for(module.abi) if c.inject and
+                  (rule.at is None or c.id == rule.at)] if spec else []
+        if not impossible and any(injection_matches(rule.status, c.status, loader=d.loader)
+                                  for c in points):
             pending = rule.status
         else:
             out = dict(spec.on_entry) if spec else {}
             return _finish(module, rec, regs, spec, rule.status, out, (), [],
-                           f"injected: {rule.text} (replaced the call)", injected, d.loader)
+                           f"injected: {rule.text} (replaced the call{impossible})", injected,
+                           d.loader)
 
     if not d.loader:
         refused = _admission(module, d)
@@ -156,7 +172,7 @@ def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
                        "not modelled" if known else "unknown leaf", injected, d.loader)
 
     call = Call(module, spec, lp, regs, MemAccess(mem), version=d.version,
-                injected_status=pending)
+                injected_status=pending, injected_at=rule.at if rule is not None else None)
     status = 0
     try:
         entry[1](call)
@@ -172,8 +188,8 @@ def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
 
 # Naming a status decodes its detail bytes; the few statuses a run produces recur.
 @lru_cache(maxsize=4096)
-def _status_name(status: int, loader: bool) -> str:
-    return status_name(status, loader=loader)
+def _status_name(status: int, loader: bool, table: str) -> str:
+    return status_name(status, loader=loader, table=table)
 
 
 def _finish(module: TdxModule, rec: dict, regs: Mapping[str, int], spec: LeafSpec | None,
@@ -186,7 +202,7 @@ def _finish(module: TdxModule, rec: dict, regs: Mapping[str, int], spec: LeafSpe
         for reg, _meaning in spec.inputs:
             inputs[reg] = regs[reg]
     record = CallRecord(inputs=inputs, outputs=dict(out), status=status,
-                        status_name=_status_name(status, loader),
+                        status_name=_status_name(status, loader, module.profile.statuses),
                         state_after=module.state_name(), note=note, injected=injected,
                         memory_written=tuple(written), checks=trace, **rec)
     module.records.append(record)

@@ -5,15 +5,23 @@ A rule selects calls (the Nth call overall; calls to a leaf; calls on an LP; onl
 matches) and says what happens: a status, or an instruction fault (#GP, #UD, VMfailInvalid).
 An injected status is applied where the leaf would naturally produce it (e.g.
 TDX_KEY_GENERATION_FAILED at TDH.SYS.KEY.CONFIG's PCONFIG step, after its state checks); a
-status the leaf has no place for replaces the whole call, with no side effects.
+status the leaf returns on a path the model does not take replaces the whole call, with no side
+effects.  A status the real leaf never returns (TDX_RND_NO_ENTROPY from TDH.SYS.KEY.CONFIG) is
+refused with the list of those it can return, unless the rule says `,impossible`: then it
+replaces the call and the record says it could not happen on real hardware.
 
 Syntax (the CLI's --inject): rules separated by ';', each `<selectors>:<action>`:
     leaf=TDH.SYS.KEY.CONFIG,lp=2,count=1:status=TDX_KEY_GENERATION_FAILED
     call=3:fault=#GP
     leaf=33:status=0x8000020300000000;leaf=SEAMLDR.INSTALL:status=PSEAMLDR_ENOENTROPY
+    leaf=TDH.SYS.KEY.CONFIG:status=TDX_RND_NO_ENTROPY,impossible
 Selectors: call=N (1-based call sequence number), leaf=NAME|NUMBER, lp=N, count=K.  An
-empty selector list matches every call.  Actions: status=NAME|NAME(OPERAND)|VALUE,
-fault=#GP|#UD|VMfailInvalid.
+empty selector list matches every call.  Actions: status=NAME|NAME(OPERAND)|VALUE[,impossible],
+fault=#GP|#UD|VMfailInvalid.  `,at=CHECK` picks which of the leaf's injectable checks
+produces the status when several could (`seamemu explain --leaf` lists them): a 1.0 module's
+TDH.SYS.INIT answers TDX_SYS_BUSY both for a held lock and for a failed RDRAND
+(`leaf=TDH.SYS.INIT:status=TDX_SYS_BUSY,at=canary_rdrand`).  Status names are read in the
+module's own table (a 1.0 module's TDX_TD_FATAL is 0xC000060400000000).
 """
 
 from __future__ import annotations
@@ -21,9 +29,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name
-from seamemu.arch.status import OPERAND_BY_NAME, status_value, with_operand
+from seamemu.arch.leaves import SEAMLDR_MODE_BIT, leaf_by_name, seamldr_leaf_by_name
+from seamemu.arch.status import OPERAND_BY_NAME, STATUS_BASE_MASK, STATUS_DETAILS_MASK, \
+    status_name, status_value, with_operand
 from seamemu.errors import InputError
+from seamemu.model.context import injection_matches
+from seamemu.model.leaf_spec import LeafSpec, handler_for
 from seamemu.traps.target import INJECTABLE_FAULTS
 
 _FAULTS = {f.lower(): f for f in INJECTABLE_FAULTS} | {"gp": "#GP", "ud": "#UD"}
@@ -41,6 +52,8 @@ class InjectRule:
     status: int | None = None
     fault: str | None = None
     text: str = ""
+    impossible: bool = False        # the user accepts a status the real leaf never returns
+    at: str | None = None           # the check (spec id) where the status is to be produced
 
     def selects(self, seq: int, lp: int, leaf_number: int, leaf_name: str) -> bool:
         if self.call is not None and self.call != seq:
@@ -64,8 +77,8 @@ class Injector:
         self.hits = [0] * len(self.rules)
 
     @classmethod
-    def parse(cls, text: str) -> Injector:
-        return cls([parse_rule(part) for part in text.split(";") if part.strip()])
+    def parse(cls, text: str, *, table: str = "M15") -> Injector:
+        return cls([parse_rule(part, table=table) for part in text.split(";") if part.strip()])
 
     def match(self, seq: int, lp: int, leaf_number: int, leaf_name: str) -> InjectRule | None:
         for i, rule in enumerate(self.rules):
@@ -104,8 +117,9 @@ def _leaf(text: str, value: str) -> str | int:
     return info.name if info else ldr.name
 
 
-def parse_status(text: str, value: str) -> int:
-    """A status by value (0x...), by name, or by name with an operand: TDX_OPERAND_BUSY(KET)."""
+def parse_status(text: str, value: str, *, table: str = "M15") -> int:
+    """A status by value (0x...), by name, or by name with an operand: TDX_OPERAND_BUSY(KET).
+    Names are read in status table `table` ("M10" for a TDX 1.0 module)."""
     if re.fullmatch(r"(0[xX][0-9a-fA-F]+|\d+)", value):
         number = _int(text, "status", value, 0)
         if number >= 1 << 64:
@@ -117,7 +131,7 @@ def parse_status(text: str, value: str) -> int:
     name, operand = m.group(1).upper(), m.group(2)
     for loader in (False, True):
         try:
-            base = status_value(name, loader=loader)
+            base = status_value(name, loader=loader, table=table)
         except KeyError:
             continue
         if operand is None:
@@ -131,7 +145,7 @@ def parse_status(text: str, value: str) -> int:
     raise _bad(text, "status", f"unknown status {name!r}")
 
 
-def parse_rule(text: str) -> InjectRule:
+def parse_rule(text: str, *, table: str = "M15") -> InjectRule:
     """One `<selectors>:<action>` rule; InputError names the field that is wrong."""
     raw = text.strip()
     if raw.count(":") != 1:
@@ -151,10 +165,22 @@ def parse_rule(text: str) -> InjectRule:
             kw[key] = _leaf(raw, value)
         else:
             kw[key] = _int(raw, key, value, 0 if key == "lp" else 1)
+    action, *flags = (f.strip() for f in action.split(","))
+    for flag in flags:
+        name, eq, arg = flag.partition("=")
+        if flag == "impossible":
+            kw["impossible"] = True
+        elif name == "at" and eq and arg:
+            kw["at"] = arg
+        else:
+            raise _bad(raw, "action", f"unknown flag {flag!r} (expected ',impossible' or "
+                                      "',at=CHECK')")
     key, sep, value = action.partition("=")
     key, value = key.strip().lower(), value.strip()
+    if flags and key != "status":
+        raise _bad(raw, "action", "',impossible' and ',at=' go with status=, not with a fault")
     if key == "status" and sep and value:
-        kw["status"] = parse_status(raw, value)
+        kw["status"] = parse_status(raw, value, table=table)
     elif key == "fault" and sep and value:
         fault = _FAULTS.get(value.lower())
         if fault is None:
@@ -166,4 +192,62 @@ def parse_rule(text: str) -> InjectRule:
     return InjectRule(text=raw, **kw)  # type: ignore[arg-type]
 
 
-__all__ = ["InjectRule", "Injector", "parse_rule", "parse_status"]
+def status_possible(status: int, possible: tuple[int, ...], *, loader: bool = False) -> bool:
+    """Whether `status` is one of `possible`: loader statuses whole; module statuses by class
+    and details L1, and by their operand/index bytes too when both sides have them."""
+    if loader:
+        return status in possible
+    base, details = status & STATUS_BASE_MASK, status & STATUS_DETAILS_MASK
+    return any((p & STATUS_BASE_MASK) == base and
+               (not details or not p & STATUS_DETAILS_MASK or p == status) for p in possible)
+
+
+def refusal(leaf_name: str, status_text: str, possible_names: list[str]) -> str:
+    """The one-line message for a status the leaf never returns."""
+    return (f"{leaf_name} never returns {status_text} on a real module; it can return: "
+            f"{', '.join(possible_names)} (add ',impossible' to inject it anyway)")
+
+
+def check_rule(rule: InjectRule, abi: str) -> None:
+    """Refuse a rule that injects a status its leaf never returns (InputError listing those it
+    can), unless the rule says `,impossible`.  Rules without a leaf are checked per call."""
+    if rule.status is None or rule.leaf is None:
+        return
+    if isinstance(rule.leaf, int):
+        entry = handler_for(rule.leaf, loader=bool(rule.leaf & SEAMLDR_MODE_BIT), abi=abi)
+    else:
+        info = leaf_by_name(rule.leaf)
+        ldr = None if info else seamldr_leaf_by_name(rule.leaf)
+        entry = handler_for(info.number, abi=abi) if info else \
+            handler_for(ldr.rax, loader=True) if ldr else None
+    if entry is None:
+        if rule.at is not None:
+            raise InputError(f"fault-injection rule {rule.text!r}: ',at={rule.at}' names a "
+                             f"check, but the model does not implement {rule.leaf}")
+        return                  # a leaf the model does not implement: no table to check against
+    spec = entry[0]
+    if rule.at is not None:
+        points = [c for c in spec.checks_for(abi) if c.inject and
+                  injection_matches(rule.status, c.status, loader=spec.loader)]
+        if rule.at not in [c.id for c in points]:
+            raise InputError(f"fault-injection rule {rule.text!r}: ',at={rule.at}': {spec.name} "
+                             "has no injectable check of that name producing this status "
+                             f"(those that do: {', '.join(c.id for c in points) or 'none'})")
+    if not rule.impossible:
+        impossible_status(spec, rule, abi)
+
+
+def impossible_status(spec: LeafSpec, rule: InjectRule, abi: str) -> None:
+    """InputError when `rule`'s status is not one `spec` can return on a real module."""
+    assert rule.status is not None
+    possible = spec.possible_statuses(abi)
+    if status_possible(rule.status, possible, loader=spec.loader):
+        return
+    table = "M10" if abi == "1.0" else "M15"
+    names = [status_name(v, loader=spec.loader, table=table) for v in possible]
+    raise InputError(f"fault-injection rule {rule.text!r}: " + refusal(
+        spec.name, status_name(rule.status, loader=spec.loader, table=table), names))
+
+
+__all__ = ["InjectRule", "Injector", "check_rule", "impossible_status", "parse_rule", "parse_status",
+           "refusal", "status_possible"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from seamemu.arch.leaves import BOTH, leaf_by_name, seamldr_leaf_by_name
-from seamemu.arch.status import status_name, tdx_status_info
+from seamemu.arch.status import TdxStatus, status_name, tdx_status_info, with_operand
 from seamemu.errors import InputError
 
 _PLACEHOLDERS = {
@@ -60,6 +60,9 @@ class LeafSpec:
     success: str = ""                       # side effects on success
     loader: bool = False
     source: str = ""
+    # Statuses the real leaf returns on paths the model never takes (TD state it does not
+    # model, interrupts): possible on hardware, so fault injection may use them.
+    other_statuses: tuple[int, ...] = ()
 
     @cached_property
     def _checks_by_id(self) -> dict[str, Check]:
@@ -77,6 +80,24 @@ class LeafSpec:
 
     def checks_for(self, abi: str) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if abi in c.abi)
+
+    def possible_statuses(self, abi: str) -> tuple[int, ...]:
+        """Every status this leaf can answer on a real module of generation `abi`: its checks,
+        the statuses of paths the model does not take, success, and the dispatcher's own
+        refusals (TDX_OPERAND_INVALID(RAX), TDX_SYS_NOT_READY, TDX_SYS_SHUTDOWN) where they
+        apply.  Operand bytes are part of a status where the leaf fixes them."""
+        if self.loader:
+            out = [c.status for c in self.checks] + list(self.other_statuses) + [0]
+            return tuple(dict.fromkeys(out))
+        out = [0] + [c.status for c in self.checks_for(abi)] + list(self.other_statuses)
+        info = leaf_by_name(self.name)
+        if abi != "1.0":
+            out.append(with_operand(TdxStatus.TDX_OPERAND_INVALID, "RAX"))
+        if info is not None and not info.before_ready:
+            out.append(TdxStatus.TDX_SYS_NOT_READY)
+        if info is not None and not info.in_shutdown:
+            out.append(TdxStatus.TDX_SYS_SHUTDOWN)
+        return tuple(dict.fromkeys(out))
 
     def order_key(self, check_id: str) -> int:
         """Position used to check run order: checks of one loop share the loop's position."""
@@ -114,8 +135,16 @@ class LeafSpec:
             only = "" if set(c.abi) >= set(self.generations) else f" [{'/'.join(c.abi)} only]"
             inj = " [fault injection]" if c.inject else ""
             lines.append(f"    {i:2}. {c.text} -> {c.status_text(self.loader)}{only}{inj}")
+        if self.other_statuses:
+            lines.append("  Also returned on paths the model does not take: " + ", ".join(
+                status_name(v, loader=self.loader) for v in self.other_statuses))
         if self.success:
             lines.append(f"  On success: {self.success}")
+        for abi in self.generations:
+            table = "M10" if abi == "1.0" else "M15"
+            lines.append(f"  Can return (ABI {abi}; fault injection accepts only these): " +
+                         ", ".join(status_name(v, loader=self.loader, table=table)
+                                   for v in self.possible_statuses(abi)))
         return lines
 
 
@@ -132,7 +161,8 @@ REGISTRY = _Registry()
 
 
 def leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), checks=(),
-         success: str = "", source: str = "", generations: tuple[str, ...] | None = None):
+         success: str = "", source: str = "", generations: tuple[str, ...] | None = None,
+         other_statuses: tuple[int, ...] = ()):
     """Register the decorated function as the handler of leaf `name` (spec spelling).
 
     The leaf number and ABI generations come from seamemu.arch.leaves; `generations` narrows
@@ -148,7 +178,7 @@ def leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), checks=
         generations=generations or (info.generations if info else BOTH),
         summary=summary, inputs=tuple(inputs), outputs=tuple(outputs),
         on_entry=tuple(on_entry), checks=tuple(checks), success=success,
-        loader=info is None, source=source,
+        loader=info is None, source=source, other_statuses=tuple(other_statuses),
     )
 
     def register(fn: Handler) -> Handler:

@@ -25,7 +25,7 @@ from seamemu.errors import InputError
 from seamemu.model import leaves as _leaves  # noqa: F401  (registers the leaf handlers)
 from seamemu.model.addr import AddressRules
 from seamemu.model.dispatcher import dispatch_full
-from seamemu.model.inject import Injector
+from seamemu.model.inject import Injector, check_rule
 from seamemu.model.module_state import LockHold, ModuleState, SeamldrSession, SysState
 from seamemu.model.reported_values import default_module_info
 from seamemu.platform.facts import ModuleInfo, Platform
@@ -44,11 +44,8 @@ class TdxModule:
             abi = platform.module.abi if platform.module is not None else "1.5"
         if abi not in ABI_GENERATIONS:
             raise InputError(f"abi {abi!r}: expected one of {', '.join(ABI_GENERATIONS)}")
-        if isinstance(injector, str):
-            injector = Injector.parse(injector)
         self.platform = platform
         self.abi = abi
-        self.injector = injector
         self.rules = AddressRules.from_platform(platform)
         self.state = ModuleState()
         self.seamldr = SeamldrSession()
@@ -64,6 +61,12 @@ class TdxModule:
         # What SEAMLDR.INSTALL installs: the platform's module, else a default of this ABI.
         self.next_module_info: ModuleInfo = info
         self._seq = 0
+        if isinstance(injector, str):
+            injector = Injector.parse(injector, table=info.profile.statuses)
+        self.injector = injector
+        if injector is not None:
+            for rule in injector.rules:
+                check_rule(rule, abi)
 
     # ------------------------------------------------------------------ SeamTarget
     def module_loaded(self) -> bool:
@@ -110,10 +113,16 @@ class TdxModule:
         self._seq += 1
         return self._seq
 
-    def install_new_module(self) -> None:
-        """SEAMLDR.INSTALL's last step: a fresh module in SYSINIT_PENDING, SEAM_READY set."""
+    def install_new_module(self, *, update: bool = False) -> None:
+        """SEAMLDR.INSTALL's last step: a fresh module in SYSINIT_PENDING, SEAM_READY set.
+
+        An update keeps the data region's handoff pages: the new module finds the header and
+        the data TDH.SYS.SHUTDOWN of the old one wrote there (TDH.SYS.UPDATE reads them)."""
+        old = self.state
         self._module_info = self.next_module_info
-        self.state = ModuleState(lock=self.state.lock)      # a test's lock hook survives
+        self.state = ModuleState(lock=old.lock)             # a test's lock hook survives
+        if update:
+            self.state.handoff, self.state.handoff_data = old.handoff, old.handoff_data
         self.seam_ready = True
 
     # ------------------------------------------------------------------ test / fault hooks

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from seamemu.model.page_state import PageTypes, initialized_blocks
 from seamemu.model.reported_values import Handoff
 
 
@@ -36,10 +37,13 @@ class TdmrState:
     pamt_1g_base: int
     reserved: tuple[tuple[int, int], ...] = ()
     next_to_init: int = 0           # "last_initialized": next address whose PAMT is not set
+    pages: PageTypes | None = None  # PAMT page types (made from `reserved`)
 
     def __post_init__(self) -> None:
         if not self.next_to_init:
             self.next_to_init = self.base
+        if self.pages is None:
+            self.pages = PageTypes(self.base, self.reserved)
 
     @property
     def end(self) -> int:
@@ -48,6 +52,21 @@ class TdmrState:
     @property
     def initialized(self) -> bool:
         return self.next_to_init >= self.end
+
+    @property
+    def initialized_blocks(self) -> int:
+        """1 GiB blocks whose PAMT is fully initialised (usable by the VMM)."""
+        return initialized_blocks(self.base, self.next_to_init)
+
+
+@dataclass(frozen=True)
+class HandoffData:
+    """What prepare_handoff_data (helpers.c) hands to the next module for handoff version 0:
+    the KOT (here: the global private HKID), the TDMR table and PKG_CONFIG_BITMAP."""
+
+    tdmrs: tuple[TdmrState, ...]
+    global_private_hkid: int | None
+    pkg_configured: frozenset[int]
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,7 @@ class ModuleState:
     lp_shutdown: set[int] = field(default_factory=set)  # 1.0 TDH.SYS.LP.SHUTDOWN
     handoff_version: int | None = None       # TDH.SYS.SHUTDOWN's handoff version
     handoff: Handoff = Handoff()  # header found/written (frozen)  # noqa: RUF009
+    handoff_data: HandoffData | None = None  # what TDH.SYS.SHUTDOWN handed off
     lock: LockHold | None = None
     tdmr_locks: set[int] = field(default_factory=set)   # TDMR bases whose mutex is held
 
@@ -86,6 +106,21 @@ class ModuleState:
             if t.base == base:
                 return t
         return None
+
+    def pamt_block(self, pa: int) -> TdmrState | None:
+        """pamt_get_block (pamt_manager.c): the TDMR covering `pa` when the 1 GiB block holding
+        it has its PAMT initialised; None for an address outside every TDMR or in a block
+        TDH.SYS.TDMR.INIT has not finished."""
+        covering = None
+        for t in self.tdmrs:                # sorted by base (TDH.SYS.CONFIG checks it)
+            if t.base > pa:
+                break
+            covering = t
+        if covering is None or pa >= covering.end:
+            return None
+        if pa >= covering.next_to_init & ~((1 << 30) - 1):
+            return None
+        return covering
 
     def summary(self) -> str:
         return self.sys_state.name
@@ -109,4 +144,4 @@ class SeamldrSession:
         return bool(self.lps)
 
 
-__all__ = ["LockHold", "ModuleState", "SeamldrSession", "SysState", "TdmrState"]
+__all__ = ["HandoffData", "LockHold", "ModuleState", "SeamldrSession", "SysState", "TdmrState"]

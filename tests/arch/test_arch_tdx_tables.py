@@ -37,7 +37,14 @@ def test_operand_ids_sorted_unique():
 
 
 def test_intenum_matches_table():
-    assert [m.value for m in TdxStatus] == [s.value for s in status.TDX_STATUSES]
+    values = list(dict.fromkeys(s.value for s in status.ALL_TDX_STATUSES))
+    assert [m.value for m in TdxStatus] == values
+    # Every status of both module generations has a name (Intel's tables, arch.status_tables).
+    from seamemu.arch.status_tables import M10_STATUSES, M15_STATUSES
+    assert [n for n, v in M15_STATUSES if status_name(v).split("(")[0] != n] == []
+    assert [n for n, v in M10_STATUSES if status_name(v, table="M10").split("(")[0] != n] == []
+    assert _strictly_sorted([v for _n, v in M15_STATUSES]) and \
+        _strictly_sorted([v for _n, v in M10_STATUSES])
     assert TdxStatus.TDX_OPERAND_INVALID == 0xC000010000000000
     assert TdxStatus.TDX_SYS_BUSY == 0x8000020200000000
 

@@ -76,11 +76,41 @@ def test_boot_text_on_1_0_ends_in_sys_ready(capsys):
 
 def test_boot_inject_shows_the_kernel_s_error_path(capsys):
     code, out, _ = run(capsys, "boot", "--inject",
-                       "leaf=TDH.SYS.KEY.CONFIG,lp=0,count=10:status=TDX_RND_NO_ENTROPY")
+                       "leaf=TDH.SYS.KEY.CONFIG,lp=0:status=TDX_KEY_GENERATION_FAILED")
     assert code == 1
-    assert "virt/tdx: SEAMCALL (0x000000000000001f) failed: 0x8000020300000000" in out
+    assert "virt/tdx: SEAMCALL (0x000000000000001f) failed: 0x8000080000000000" in out
     assert "virt/tdx: module initialization failed (-5)" in out
     assert "module state SYSCONFIG_DONE" in out
+
+
+def test_boot_refuses_a_status_the_leaf_never_returns(capsys):
+    code, _, err = run(capsys, "boot", "--inject",
+                       "leaf=TDH.SYS.KEY.CONFIG:status=TDX_RND_NO_ENTROPY")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "TDH.SYS.KEY.CONFIG never returns TDX_RND_NO_ENTROPY" in err
+    assert "TDX_KEY_GENERATION_FAILED" in err
+
+
+def test_run_boot_reads_a_free_page_on_the_ready_module(capsys):
+    argv = ["run", "--leaf", "TDH.PHYMEM.PAGE.RDMD", "--rcx", "0x100000000", "--json"]
+    code, out, _ = run(capsys, *argv)
+    assert json.loads(out)["rax"] == "0xc000050500000000"          # TDX_SYS_NOT_READY
+    code, out, _ = run(capsys, "run", "--boot", *argv[1:])
+    doc = json.loads(out)
+    assert code == 0 and doc["boot"]["state"] == "SYS_READY" and doc["rax"] == "0x" + "0" * 16
+    assert doc["out"]["rcx"] == "0x" + "0" * 16                     # PT_NDA
+    assert "page type PT_NDA (free" in doc["calls"][-1]["note"]
+    code, out, _ = run(capsys, "run", "--boot", "--leaf", "TDH.PHYMEM.PAGE.RDMD", "--rcx",
+                       "0x100000000")
+    assert out.startswith("boot: virt/tdx: module initialized; module state SYS_READY")
+    assert "[page type PT_NDA (free: no TD owns it)]" in out
+
+
+def test_run_boot_needs_the_stub(capsys, tmp_path):
+    src = tmp_path / "mine.S"
+    src.write_text(".globl f\nf:\n    ret\n")
+    code, _, err = run(capsys, "run", "--boot", "--asm", str(src), "--entry", "f")
+    assert code == 2 and "--boot brings the module up through __seamcall, __seamcall_ret" in err
 
 
 def test_boot_use_tdx_off_is_refused(capsys):

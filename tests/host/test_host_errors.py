@@ -10,7 +10,9 @@ from seamemu.host import bring_up, tdx_enable
 from seamemu.platform import load_platform
 from seamemu.session import Session
 
-KEY_CONFIG_ENTROPY = "leaf=TDH.SYS.KEY.CONFIG,lp=0,count={k}:status=TDX_RND_NO_ENTROPY"
+# TDH.SYS.KEY.CONFIG never returns TDX_RND_NO_ENTROPY on a real module (",impossible"): it is
+# the vehicle for the kernel's sc_retry() loop, which retries whatever leaf answers it.
+KEY_CONFIG_ENTROPY = "leaf=TDH.SYS.KEY.CONFIG,lp=0,count={k}:status=TDX_RND_NO_ENTROPY,impossible"
 
 
 def calls_of(b, name):

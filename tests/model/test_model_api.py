@@ -50,7 +50,9 @@ def test_every_modelled_leaf_has_a_spec_with_checks_and_a_source():
     names = [s.name for s in specs]
     assert {"TDH.SYS.INIT", "TDH.SYS.LP.INIT", "TDH.SYS.CONFIG", "TDH.SYS.KEY.CONFIG",
             "TDH.SYS.TDMR.INIT", "TDH.SYS.LP.SHUTDOWN", "TDH.SYS.SHUTDOWN", "TDH.SYS.INFO",
-            "TDH.SYS.RD", "TDH.SYS.RDALL", "SEAMLDR.INFO", "SEAMLDR.INSTALL"} == set(names)
+            "TDH.SYS.RD", "TDH.SYS.RDALL", "TDH.SYS.UPDATE", "TDH.PHYMEM.PAGE.RDMD",
+            "TDH.PHYMEM.PAGE.RECLAIM", "TDH.PHYMEM.CACHE.WB", "TDH.PHYMEM.PAGE.WBINVD",
+            "SEAMLDR.INFO", "SEAMLDR.INSTALL"} == set(names)
     for spec in specs:
         assert spec.source and spec.summary, spec.name
         ids = [c.id for c in spec.checks]

@@ -178,6 +178,12 @@ def _tdmr_locked(b):
     return b.call(0, "TDH.SYS.TDMR.INIT", rcx=0)
 
 
+def _pamt_ready(b):
+    """READY, with TDMR 0 ([0, 1 GiB), SEAMRR reserved) fully initialised."""
+    _after(b, "ready").tdmr_init(0, GiB)
+    return b
+
+
 def _tdmr_done(b):
     b.tdmr_init(0, GiB)
     return b.call(0, "TDH.SYS.TDMR.INIT", rcx=0)
@@ -270,6 +276,61 @@ SCENARIOS = {
         _after(m(), "ready").call(0, "TDH.SYS.SHUTDOWN", rcx=1), op("RCX"))),
     ("TDH.SYS.SHUTDOWN", "global_lock"): (lambda m: (
         _go(_after(m(), "ready"), _held, "TDH.SYS.SHUTDOWN"), S.TDX_SYS_BUSY)),
+    ("TDH.SYS.INIT", "canary_rdrand"): (lambda m: (
+        m(injector="leaf=TDH.SYS.INIT:status=TDX_SYS_BUSY,at=canary_rdrand").call(
+            0, "TDH.SYS.INIT"), S.TDX_SYS_BUSY)),
+    ("TDH.SYS.LP.INIT", "lfsr_rdrand"): (lambda m: (
+        _after(m(injector="leaf=TDH.SYS.LP.INIT:status=TDX_SYS_BUSY,at=lfsr_rdrand"), "init")
+        .call(0, "TDH.SYS.LP.INIT"), S.TDX_SYS_BUSY)),
+    ("TDH.SYS.UPDATE", "global_lock"): (lambda m: (
+        _go(_after(m(), "lp_init"), _held, "TDH.SYS.UPDATE"), S.TDX_SYS_BUSY)),
+    ("TDH.SYS.UPDATE", "state"): (lambda m: (
+        m().call(0, "TDH.SYS.UPDATE"), S.TDX_SYS_STATE_INCORRECT)),
+    ("TDH.SYS.UPDATE", "handoff"): (lambda m: (
+        _after(m(), "lp_init").call(0, "TDH.SYS.UPDATE"), S.TDX_SYS_INVALID_HANDOFF)),
+    ("TDH.PHYMEM.PAGE.RDMD", "rcx_addr"): (lambda m: (
+        _after(m(), "ready").call(0, "TDH.PHYMEM.PAGE.RDMD", rcx=0x1800), op("RCX"))),
+    ("TDH.PHYMEM.PAGE.RDMD", "rcx_pamt"): (lambda m: (
+        _after(m(), "ready").call(0, "TDH.PHYMEM.PAGE.RDMD", rcx=0x1000),
+        with_operand(S.TDX_OPERAND_ADDR_RANGE_ERROR, "RCX"))),
+    ("TDH.PHYMEM.PAGE.RDMD", "pamt_lock"): (lambda m: (
+        _pamt_ready(m(injector="leaf=TDH.PHYMEM.PAGE.RDMD:status=TDX_OPERAND_BUSY")).call(
+            0, "TDH.PHYMEM.PAGE.RDMD", rcx=0x1000), with_operand(S.TDX_OPERAND_BUSY, "RCX"))),
+    ("TDH.PHYMEM.PAGE.RECLAIM", "rcx_addr"): (lambda m: (
+        _after(m(), "ready").call(0, "TDH.PHYMEM.PAGE.RECLAIM", rcx=1 << 52), op("RCX"))),
+    ("TDH.PHYMEM.PAGE.RECLAIM", "rcx_pamt"): (lambda m: (
+        _pamt_ready(m()).call(0, "TDH.PHYMEM.PAGE.RECLAIM", rcx=2 * GiB),
+        with_operand(S.TDX_OPERAND_ADDR_RANGE_ERROR, "RCX"))),
+    ("TDH.PHYMEM.PAGE.RECLAIM", "pamt_lock"): (lambda m: (
+        _pamt_ready(m(injector="leaf=TDH.PHYMEM.PAGE.RECLAIM:status=TDX_OPERAND_BUSY(RCX)"))
+        .call(0, "TDH.PHYMEM.PAGE.RECLAIM", rcx=0x1000), with_operand(S.TDX_OPERAND_BUSY, "RCX"))),
+    ("TDH.PHYMEM.PAGE.RECLAIM", "page_type"): (lambda m: (
+        _pamt_ready(m()).call(0, "TDH.PHYMEM.PAGE.RECLAIM", rcx=0x1000),
+        with_operand(S.TDX_PAGE_METADATA_INCORRECT, "RCX"))),
+    ("TDH.PHYMEM.CACHE.WB", "rcx_cmd"): (lambda m: (
+        _after(m(), "ready").call(0, "TDH.PHYMEM.CACHE.WB", rcx=2), op("RCX"))),
+    ("TDH.PHYMEM.CACHE.WB", "wbt_lock"): (lambda m: (
+        _after(m(injector="leaf=TDH.PHYMEM.CACHE.WB:status=TDX_OPERAND_BUSY"), "ready").call(
+            0, "TDH.PHYMEM.CACHE.WB"), with_operand(S.TDX_OPERAND_BUSY, "WBCACHE"))),
+    ("TDH.PHYMEM.CACHE.WB", "kot_lock"): (lambda m: (
+        _after(m(injector="leaf=TDH.PHYMEM.CACHE.WB:status=TDX_OPERAND_BUSY(KOT)"), "ready")
+        .call(0, "TDH.PHYMEM.CACHE.WB"), with_operand(S.TDX_OPERAND_BUSY, "KOT"))),
+    ("TDH.PHYMEM.CACHE.WB", "hkid_ready"): (lambda m: (
+        _after(m(), "ready").call(0, "TDH.PHYMEM.CACHE.WB", rcx=0),
+        S.TDX_NO_HKID_READY_TO_WBCACHE)),
+    ("TDH.PHYMEM.CACHE.WB", "resume_point"): (lambda m: (
+        _after(m(), "ready").call(0, "TDH.PHYMEM.CACHE.WB", rcx=1), S.TDX_WBCACHE_RESUME_ERROR)),
+    ("TDH.PHYMEM.PAGE.WBINVD", "rcx_addr"): (lambda m: (
+        _pamt_ready(m()).call(0, "TDH.PHYMEM.PAGE.WBINVD", rcx=0x1008), op("RCX"))),
+    ("TDH.PHYMEM.PAGE.WBINVD", "rcx_pamt"): (lambda m: (
+        _after(m(), "ready").call(0, "TDH.PHYMEM.PAGE.WBINVD", rcx=0x1000),
+        with_operand(S.TDX_OPERAND_ADDR_RANGE_ERROR, "RCX"))),
+    ("TDH.PHYMEM.PAGE.WBINVD", "pamt_lock"): (lambda m: (
+        _pamt_ready(m(injector="leaf=TDH.PHYMEM.PAGE.WBINVD:status=TDX_OPERAND_BUSY")).call(
+            0, "TDH.PHYMEM.PAGE.WBINVD", rcx=0x1000), with_operand(S.TDX_OPERAND_BUSY, "RCX"))),
+    ("TDH.PHYMEM.PAGE.WBINVD", "page_type"): (lambda m: (
+        _pamt_ready(m()).call(0, "TDH.PHYMEM.PAGE.WBINVD", rcx=SEAMRR_BASE),
+        with_operand(S.TDX_PAGE_METADATA_INCORRECT, "RCX"))),
     ("SEAMLDR.INFO", "rcx_hpa"): (lambda m: (
         m().call(0, "SEAMLDR.INFO", rcx=PAGE_PA + 128), L.PSEAMLDR_EBADPARAM)),
     ("SEAMLDR.INSTALL", "lp_again"): (lambda m: (

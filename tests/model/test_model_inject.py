@@ -75,12 +75,46 @@ def test_key_generation_failure_clears_the_package_for_a_retry(make_bench):
     assert b.tdx.state.sys_state == SysState.SYS_READY
 
 
-def test_status_with_no_place_in_the_leaf_replaces_the_call(make_bench):
-    b = make_bench(injector="leaf=TDH.SYS.INFO:status=TDX_SYS_BUSY")
+def test_impossible_status_is_refused_with_what_the_leaf_can_return(make_bench):
+    # tdh_sys_key_config.c never returns TDX_RND_NO_ENTROPY (PCONFIG entropy failure is
+    # TDX_KEY_GENERATION_FAILED).
+    with pytest.raises(InputError) as err:
+        make_bench(injector="leaf=TDH.SYS.KEY.CONFIG:status=TDX_RND_NO_ENTROPY")
+    msg = str(err.value)
+    assert "TDH.SYS.KEY.CONFIG never returns TDX_RND_NO_ENTROPY" in msg and "\n" not in msg
+    assert "TDX_KEY_GENERATION_FAILED" in msg and "TDX_OPERAND_BUSY(KET)" in msg
+    # The same status where the leaf does return it is fine (TDH.SYS.INIT's canary RDRAND).
+    make_bench(injector="leaf=TDH.SYS.INIT:status=TDX_RND_NO_ENTROPY")
+    # ... but not on TDX 1.0, whose TDH.SYS.INIT answers TDX_SYS_BUSY there.
+    with pytest.raises(InputError, match="TDH.SYS.INIT never returns TDX_RND_NO_ENTROPY"):
+        make_bench(abi="1.0", injector="leaf=TDH.SYS.INIT:status=TDX_RND_NO_ENTROPY")
+
+
+def test_impossible_opt_in_replaces_the_call_and_says_so(make_bench):
+    b = make_bench(injector="leaf=TDH.SYS.INFO:status=TDX_SYS_BUSY,impossible")
     b.bring_up(until="lp_init")
     reply = b.call(0, "TDH.SYS.INFO", rcx=0x110000, rdx=1024, r8=0x111000, r9=32)
     assert reply.regs == {"rax": S.TDX_SYS_BUSY, "rdx": 0, "r9": 0}
     assert reply.record.memory_written == () and "replaced the call" in reply.record.note
+    assert "impossible on real hardware: TDH.SYS.INFO never returns TDX_SYS_BUSY" in \
+        reply.record.note
+
+
+def test_a_rule_without_a_leaf_is_checked_on_the_call_it_hits(make_bench):
+    b = make_bench(injector="call=1:status=TDX_METADATA_FIELD_ID_INCORRECT")
+    with pytest.raises(InputError, match="TDH.SYS.INIT never returns"):
+        b.call(0, "TDH.SYS.INIT")
+
+
+def test_at_picks_the_check_and_is_validated(make_bench):
+    b = make_bench(abi="1.0", injector="leaf=TDH.SYS.INIT:status=TDX_SYS_BUSY,at=canary_rdrand")
+    reply = b.call(0, "TDH.SYS.INIT")
+    assert reply.regs["rax"] == S.TDX_SYS_BUSY and reply.record.checks[-1] == "canary_rdrand"
+    # Without `at` the first injectable check producing TDX_SYS_BUSY takes it: the lock.
+    b = make_bench(abi="1.0", injector="leaf=TDH.SYS.INIT:status=TDX_SYS_BUSY")
+    assert b.call(0, "TDH.SYS.INIT").record.checks[-1] == "global_lock"
+    with pytest.raises(InputError, match="at=nope.*those that do: global_lock, canary_rdrand"):
+        make_bench(abi="1.0", injector="leaf=TDH.SYS.INIT:status=TDX_SYS_BUSY,at=nope")
 
 
 def test_nth_call_fault_and_count(make_bench):

@@ -104,3 +104,37 @@ def test_rdall_of_each_release_holds_its_own_fields():
                                        md.LAST_FIELD_IN_SEQUENCE, 0))
             pos += 8 + 8 * n
         assert (MAX_VCPUS_PER_TD in headers) == (version == "1.5.05")
+
+
+def sixteen_reserved_areas_ending_at_the_tdmr_end() -> bytes:
+    """TDMR 0 of the bench ([0, 1 GiB)) with 15 small reserved areas and SEAMRR
+    ([960 MiB, 1 GiB)) as the 16th: every slot used, the last one reaching the TDMR's end,
+    which lies in no CMR (CMR 0 ends at 960 MiB)."""
+    from model_bench import SEAMRR_BASE, SEAMRR_SIZE, good_tdmrs, mutate
+    fields = {}
+    for j in range(15):
+        fields[f"rsvd{j}_offset"], fields[f"rsvd{j}_size"] = (j + 1) << 20, 0x1000
+    fields["rsvd15_offset"], fields["rsvd15_size"] = SEAMRR_BASE, SEAMRR_SIZE
+    return mutate(good_tdmrs()[0], **fields)
+
+
+@pytest.mark.parametrize("abi, status", [("1.0", S.TDX_TDMR_OUTSIDE_CMRS), ("1.5", 0)])
+def test_1_0_checks_the_empty_tail_after_a_16th_reserved_area(make_bench, abi, status):
+    # qizhangz/tdx-module tdh_sys_config.c check_tdmr_available_areas checks [end, end) when
+    # every reserved slot is used; TDX_1.5.01 skips an empty tail.
+    b = make_bench(abi=abi)
+    b.bring_up(until="lp_init")
+    assert b.config([sixteen_reserved_areas_ending_at_the_tdmr_end()]) == status
+
+
+def test_a_1_0_module_names_its_statuses_from_its_own_table():
+    from seamemu.arch.status import status_name, status_value
+    assert status_name(0x4000000200000000, table="M10") == "TDX_NON_RECOVERABLE_TD"
+    assert status_name(0x6000000200000000) == "TDX_NON_RECOVERABLE_TD"
+    assert status_value("TDX_TD_FATAL", table="M10") == 0xC000060400000000
+    assert status_value("TDX_TD_FATAL") == 0xE000060400000000
+    assert status_name(0xC000090100000000, table="M10") == "TDX_BOOT_NT4_SET"
+    assert status_name(0xC000090100000000) == "TDX_LIMIT_CPUID_MAXVAL_SET"
+    b = bench_10 = Bench(make_platform(abi="1.0"))
+    reply = bench_10.call(0, "TDH.SYS.INIT", rcx=1)
+    assert reply.record.status_name == "TDX_OPERAND_INVALID(RCX)" and b.tdx.profile.statuses == "M10"

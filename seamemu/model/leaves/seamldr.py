@@ -104,7 +104,7 @@ def seamldr_install(c: Call) -> None:
     ses.lps.clear()
     if scenario == SEAMLDR_SCENARIO_UPDATE:
         ses.num_remaining_updates = max(0, ses.num_remaining_updates - 1)
-    m.install_new_module()
+    m.install_new_module(update=scenario == SEAMLDR_SCENARIO_UPDATE)
 
 
 def _check_params(c: Call) -> int:

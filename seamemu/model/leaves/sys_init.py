@@ -37,6 +37,9 @@ SRC_LP_INIT = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_lp_
               S.TDX_CMR_LIST_INVALID),
         Check("canary_entropy", "RDRAND for the stack canary fails", S.TDX_RND_NO_ENTROPY,
               abi=V15, inject=True),
+        Check("canary_rdrand", "RDRAND for the stack canary fails: TDX 1.0 answers TDX_SYS_BUSY "
+              "(qizhangz/tdx-module tdh_sys_init.c tdx_init_stack_canary)", S.TDX_SYS_BUSY,
+              abi=("1.0",), inject=True),
     ),
     success="state SYSINIT_DONE; no LP initialised, no package key configured",
     source=SRC_INIT,
@@ -47,8 +50,7 @@ def tdh_sys_init(c: Call) -> None:
     c.require(c.reg("rcx") == 0, "rcx_reserved")
     c.require(c.state.sys_state == SysState.SYSINIT_PENDING, "state")
     c.require(c.rules.cmr_list_ok(), "cmr_list")
-    if c.abi in V15:
-        c.require(True, "canary_entropy")
+    c.require(True, "canary_entropy" if c.abi in V15 else "canary_rdrand")
     st = c.state
     st.sys_state = SysState.SYSINIT_DONE
     st.sys_attributes = 0
@@ -70,6 +72,9 @@ def tdh_sys_init(c: Call) -> None:
         Check("lp_done", "this LP already ran TDH.SYS.LP.INIT", S.TDX_SYS_LP_INIT_DONE),
         Check("lfsr_entropy", "RDRAND for the LP's LFSR seed fails", S.TDX_RND_NO_ENTROPY,
               abi=V15, inject=True),
+        Check("lfsr_rdrand", "RDRAND for the LP's LFSR seed fails: TDX 1.0 answers TDX_SYS_BUSY "
+              "(qizhangz/tdx-module tdh_sys_lp_init.c lfsr_init_seed)", S.TDX_SYS_BUSY,
+              abi=("1.0",), inject=True),
     ),
     success="this LP counts as initialised",
     source=SRC_LP_INIT,
@@ -79,8 +84,7 @@ def tdh_sys_lp_init(c: Call) -> None:
     c.require(c.state.lock_free_for(c.lp, exclusive=False), "global_lock")
     c.require(c.state.sys_state == SysState.SYSINIT_DONE, "state")
     c.require(c.lp not in c.state.lp_init, "lp_done")
-    if c.abi in V15:
-        c.require(True, "lfsr_entropy")
+    c.require(True, "lfsr_entropy" if c.abi in V15 else "lfsr_rdrand")
     c.state.lp_init.add(c.lp)
 
 

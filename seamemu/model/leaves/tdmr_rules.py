@@ -81,13 +81,18 @@ CHECKS = (
           S.TDX_PAMT_OVERLAP, group=TDMR),
     Check("pamt_cmr", "a PAMT (1G, 2M, 4K) is not inside one CMR (adjacent CMRs merge)",
           S.TDX_PAMT_OUTSIDE_CMRS, group=TDMR),
-    Check("tdmr_cmr", "a non-reserved part of the TDMR is not inside one CMR",
-          S.TDX_TDMR_OUTSIDE_CMRS, group=TDMR),
+    Check("tdmr_cmr", "a non-reserved part of the TDMR is not inside one CMR (TDX 1.0 also "
+          "checks the empty stretch after a 16th reserved area that reaches the TDMR's end: "
+          "that end must lie in a CMR)", S.TDX_TDMR_OUTSIDE_CMRS, group=TDMR),
 )
 
 
-def available_areas(t: TdmrInfo) -> list[tuple[int, int]]:
-    """Non-reserved stretches [start, end) of a TDMR, as the module's loops walk them."""
+def available_areas(t: TdmrInfo, *, empty_tail: bool = False) -> list[tuple[int, int]]:
+    """Non-reserved stretches [start, end) of a TDMR, as the module's loops walk them.
+
+    When every reserved-area slot is used, check_tdmr_available_areas checks the stretch after
+    the last one too: TDX 1.5 only when it is not empty, TDX 1.0 (qizhangz/tdx-module
+    tdh_sys_config.c) always, so `empty_tail` keeps an empty [end, end) tail for 1.0."""
     out: list[tuple[int, int]] = []
     start, end_of_tdmr = t.base, t.base + t.size
     valid = False
@@ -104,7 +109,7 @@ def available_areas(t: TdmrInfo) -> list[tuple[int, int]]:
         if not valid:
             return out
         start = r_start + size
-    if valid and end_of_tdmr > start:
+    if valid and (end_of_tdmr > start or empty_tail):
         out.append((start, end_of_tdmr))
     return out
 
@@ -141,7 +146,7 @@ def check_tdmr(c: Call, tdmrs: list[TdmrInfo], i: int) -> None:
     for pt in (PT_1G, PT_2M, PT_4K):
         base, size = t.pamt[pt]
         c.require(rules.area_in_cmr(base, base + size), "pamt_cmr", i, pt)
-    for start, end in available_areas(t):
+    for start, end in available_areas(t, empty_tail=c.abi == "1.0"):
         c.require(rules.area_in_cmr(start, end), "tdmr_cmr", i)
 
 
