@@ -11,9 +11,10 @@ tdx_module_loader_old/p-seamldr.h.  Status names are spelled exactly as the spec
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import EnumMeta, IntEnum
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from seamemu.arch.status_tables import M10_STATUSES, M15_STATUSES, STATUS_TABLES
 

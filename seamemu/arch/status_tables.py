@@ -15,8 +15,8 @@ Numbers and names only, sorted by value.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
 M15_STATUSES: tuple[tuple[str, int], ...] = (
     ("TDX_SUCCESS", 0x0000000000000000),

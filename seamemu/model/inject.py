@@ -30,8 +30,14 @@ import re
 from dataclasses import dataclass, field
 
 from seamemu.arch.leaves import SEAMLDR_MODE_BIT, leaf_by_name, seamldr_leaf_by_name
-from seamemu.arch.status import OPERAND_BY_NAME, STATUS_BASE_MASK, STATUS_DETAILS_MASK, \
-    status_name, status_value, with_operand
+from seamemu.arch.status import (
+    OPERAND_BY_NAME,
+    STATUS_BASE_MASK,
+    STATUS_DETAILS_MASK,
+    status_name,
+    status_value,
+    with_operand,
+)
 from seamemu.errors import InputError
 from seamemu.model.context import injection_matches
 from seamemu.model.leaf_spec import LeafSpec, handler_for

@@ -37,13 +37,12 @@ class TdmrState:
     pamt_1g_base: int
     reserved: tuple[tuple[int, int], ...] = ()
     next_to_init: int = 0           # "last_initialized": next address whose PAMT is not set
-    pages: PageTypes | None = None  # PAMT page types (made from `reserved`)
+    pages: PageTypes = field(init=False)   # PAMT page types (made from `reserved`)
 
     def __post_init__(self) -> None:
         if not self.next_to_init:
             self.next_to_init = self.base
-        if self.pages is None:
-            self.pages = PageTypes(self.base, self.reserved)
+        self.pages = PageTypes(self.base, self.reserved)
 
     @property
     def end(self) -> int:

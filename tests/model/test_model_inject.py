@@ -86,7 +86,7 @@ def test_impossible_status_is_refused_with_what_the_leaf_can_return(make_bench):
     # The same status where the leaf does return it is fine (TDH.SYS.INIT's canary RDRAND).
     make_bench(injector="leaf=TDH.SYS.INIT:status=TDX_RND_NO_ENTROPY")
     # ... but not on TDX 1.0, whose TDH.SYS.INIT answers TDX_SYS_BUSY there.
-    with pytest.raises(InputError, match="TDH.SYS.INIT never returns TDX_RND_NO_ENTROPY"):
+    with pytest.raises(InputError, match=r"TDH\.SYS\.INIT never returns TDX_RND_NO_ENTROPY"):
         make_bench(abi="1.0", injector="leaf=TDH.SYS.INIT:status=TDX_RND_NO_ENTROPY")
 
 
@@ -102,7 +102,7 @@ def test_impossible_opt_in_replaces_the_call_and_says_so(make_bench):
 
 def test_a_rule_without_a_leaf_is_checked_on_the_call_it_hits(make_bench):
     b = make_bench(injector="call=1:status=TDX_METADATA_FIELD_ID_INCORRECT")
-    with pytest.raises(InputError, match="TDH.SYS.INIT never returns"):
+    with pytest.raises(InputError, match=r"TDH\.SYS\.INIT never returns"):
         b.call(0, "TDH.SYS.INIT")
 
 
@@ -113,7 +113,7 @@ def test_at_picks_the_check_and_is_validated(make_bench):
     # Without `at` the first injectable check producing TDX_SYS_BUSY takes it: the lock.
     b = make_bench(abi="1.0", injector="leaf=TDH.SYS.INIT:status=TDX_SYS_BUSY")
     assert b.call(0, "TDH.SYS.INIT").record.checks[-1] == "global_lock"
-    with pytest.raises(InputError, match="at=nope.*those that do: global_lock, canary_rdrand"):
+    with pytest.raises(InputError, match=r"at=nope.*those that do: global_lock, canary_rdrand"):
         make_bench(abi="1.0", injector="leaf=TDH.SYS.INIT:status=TDX_SYS_BUSY,at=nope")
 
 

@@ -41,7 +41,7 @@ def _checked_page(c: Call, pa: int) -> TdmrState:
     tdmr = c.state.pamt_block(pa)
     c.require(tdmr is not None, "rcx_pamt")
     c.require(True, "pamt_lock")
-    assert tdmr is not None and tdmr.pages is not None
+    assert tdmr is not None
     return tdmr
 
 
@@ -158,7 +158,7 @@ def tdh_phymem_page_wbinvd(c: Call) -> None:
     tdmr = c.state.pamt_block(pa)
     c.require(tdmr is not None, "rcx_pamt")
     c.require(True, "pamt_lock")
-    assert tdmr is not None and tdmr.pages is not None
+    assert tdmr is not None
     c.require(tdmr.pages.page_type(pa) == PageType.PT_NDA, "page_type")
 
 
