@@ -4,6 +4,14 @@
 Unicorn ignores a guest IDT and reports #UD as an invalid instruction (dependencies.md §2c),
 so delivery is done here, in this order:
 
+(0) The frame.  Linux gives #PF, #GP, #UD and #DE no IST stack, so the CPU pushes their frame
+    on the current stack.  When the 16-byte-aligned RSP minus the frame is not mapped (the
+    stack guard page, the NULL region, a non-canonical or absent address), the delivery
+    itself faults: a double fault, which the kernel reports as "kernel stack overflow
+    (double-fault)" (arch/x86/kernel/traps.c, exc_double_fault() and
+    handle_stack_overflow()).  The run stops there, unhandled, whatever the exception table
+    says.  Spec: SDM Vol. 3A §6.15 "Interrupt 8—Double Fault Exception".
+
 (a) Exception table.  If the faulting instruction has an `__ex_table` entry, EX_TYPE_FAULT sets
     RAX = trap number and resumes at the fixup; other types resume at the fixup.  This takes
     precedence over the IDT because the kernel's own #GP/#UD/#PF/#DE handlers call
@@ -26,6 +34,7 @@ from unicorn import x86_const as X
 from seamemu.arch.kernel import EX_TYPE_FAULT, EX_TYPE_NAMES, TRAP_NAMES, X86_TRAP_BP
 from seamemu.errors import InputError
 from seamemu.image import Image
+from seamemu.machine.linear import STACK_GUARD, LinearMap
 from seamemu.machine.memory import PhysicalMemory
 from seamemu.machine.regs import NAMES, RAX, RFLAGS, RIP, RSP
 from seamemu.machine.results import FaultEvent
@@ -56,15 +65,22 @@ def pf_error_code(present: bool, write: bool, user: bool, fetch: bool) -> int:
 class Delivery:
     """Delivers one exception on one LP: extable, then IDT, else reports it unhandled."""
 
-    def __init__(self, image: Image, memory: PhysicalMemory) -> None:
+    def __init__(self, image: Image, memory: PhysicalMemory,
+                 linear: LinearMap | None = None) -> None:
         self.image = image
         self.memory = memory
+        self.linear = linear if linear is not None else LinearMap()
 
     def deliver(self, uc, vals: list[int], vector: int, error_code: int | None, address: int,
                 *, access: int | None = None, soft: bool = False, detail: str = "") -> FaultEvent:
         """Deliver `vector` raised at `address`; on success `vals` holds the new registers."""
         name = vector_name(vector)
         symbol = self.image.symbolize(address)
+        unpushable = self._frame_problem(vals[RSP], 6 if error_code is not None else 5)
+        if unpushable is not None:
+            text = "; ".join(t for t in (detail, unpushable) if t)
+            return FaultEvent(vector, name, error_code, address, symbol, None, None, access,
+                              text, self.memory.peek(address, 16), dict(zip(NAMES, vals)))
         if not soft and vector != X86_TRAP_BP:
             entry = self.image.extable_entry(address)
             if entry is not None:
@@ -87,6 +103,24 @@ class Delivery:
         text = "; ".join(t for t in (detail, why) if t)
         return FaultEvent(vector, name, error_code, address, symbol, None, None, access, text,
                           self.memory.peek(address, 16), dict(zip(NAMES, vals)))
+
+    def _frame_problem(self, rsp: int, words: int) -> str | None:
+        """Why the CPU could not push a `words`-qword frame below `rsp`, or None."""
+        sp = (rsp & ~0xF) - 8 * words
+        if sp < 0:
+            sp += 1 << 64
+        refusal = self.linear.refusal(sp) or self.linear.refusal(((rsp & ~0xF) - 1) % (1 << 64))
+        if refusal is None and self.memory.present(sp, 8 * words):
+            return None
+        where = f"below RSP 0x{rsp:016x}"
+        if refusal == STACK_GUARD:
+            where += " is the stack guard page"
+        elif refusal is not None:
+            where += f" is not mapped ({refusal})"
+        else:
+            where += " is not present memory"
+        return (f"the CPU cannot push the exception frame ({where}): a double fault (#DF), "
+                "'kernel stack overflow (double-fault)' in a kernel")
 
     def _gate(self, uc, vector: int) -> tuple[tuple[int, int] | None, str]:
         _sel, base, limit, _flags = uc.reg_read(X.UC_X86_REG_IDTR)

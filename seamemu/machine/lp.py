@@ -10,7 +10,12 @@ runs at full speed:
   RDMSR/WRMSR arrive here too: the machine patched them to UD2 (Machine.attach_msrs).
 - UC_HOOK_INTR: int3, int n, #DE and faults QEMU raises; delivered after stopping, because
   Unicorn overwrites RIP after an interrupt hook returns (unicorn#1027).
-- UC_HOOK_MEM_*_UNMAPPED / *_PROT: lazy backing of present memory (retry), else a #PF.
+- UC_HOOK_TLB_FILL (Unicorn's software-TLB mode): maps a linear page on a TLB miss by the
+  rules of machine/linear.py (identity, or a trap-window page for the first 64 KiB, stack
+  guard pages, the upper half and non-canonical addresses).
+- UC_HOOK_MEM_*_UNMAPPED / *_PROT: lazy backing of present memory (retry), else a #PF; an
+  access to the trap window is the refused linear access: #PF, or #GP(0)/#SS(0) when the
+  address is non-canonical.
 Callbacks never let an exception escape: it is stored, emu_stop is called, and the run
 loop re-raises it after emu_start returns (the Qiling pattern).
 
@@ -32,6 +37,8 @@ from time import perf_counter
 
 from unicorn import (
     UC_ARCH_X86,
+    UC_CTL_IO_WRITE,
+    UC_CTL_TLB_FLUSH,
     UC_HOOK_INSN_INVALID,
     UC_HOOK_INTR,
     UC_HOOK_MEM_FETCH_PROT,
@@ -44,7 +51,10 @@ from unicorn import (
     UC_MEM_FETCH_UNMAPPED,
     UC_MEM_WRITE_PROT,
     UC_MEM_WRITE_UNMAPPED,
+    UC_HOOK_TLB_FILL,
     UC_MODE_64,
+    UC_PROT_ALL,
+    UC_TLB_VIRTUAL,
     Uc,
     UcError,
 )
@@ -52,26 +62,46 @@ from unicorn import (
 from seamemu.errors import InputError
 from seamemu.machine.dispatch import InsnTable
 from seamemu.machine.faults import ERROR_CODE_VECTORS, Delivery, pf_error_code
+from seamemu.machine.linear import (
+    NON_CANONICAL,
+    NULL_GUARD,
+    NULL_PAGE,
+    STACK_GUARD,
+    TRAP_WINDOW,
+    LinearMap,
+    LinearTrap,
+    TrapWindow,
+    canonical,
+)
 from seamemu.machine.memory import CHUNK, PhysicalMemory
-from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RIP, RegFile
+from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RIP, RSP, RegFile
 from seamemu.machine.results import Bounds, FaultEvent
 from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.rule_table import Effect
 
 SLICE = 4_000_000  # instructions per emu_start: ~40 ms of tight loop, the time-check grain
 X86_TRAP_UD = 6
+X86_TRAP_SS = 12
+X86_TRAP_GP = 13
+X86_TRAP_PF = 14
+# A non-canonical access this close to a non-canonical RSP is taken as a stack reference
+# (push, pop, call, ret, RSP-relative operands): #SS(0) rather than #GP(0).
+STACK_REFERENCE_REACH = 128
 
 
 class LogicalProcessor:
     """A Unicorn x86-64 instance sharing the machine's physical memory."""
 
     def __init__(self, index: int, memory: PhysicalMemory, insns: InsnTable, delivery: Delivery,
-                 cpu: CpuState) -> None:
+                 cpu: CpuState, linear: LinearMap | None = None) -> None:
         self.index = index
         self.memory = memory
         self.insns = insns
         self.delivery = delivery
+        self.linear = linear if linear is not None else delivery.linear
+        self.window = TrapWindow(self.linear)
         self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_64)
+        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         memory.attach(uc)
         self.regfile = RegFile(uc)
         self.cpu = cpu
@@ -86,6 +116,7 @@ class LogicalProcessor:
         self._exc: BaseException | None = None
         self._last_error: UcError | None = None
         self._code_base, self._code_addr = -CHUNK, 0
+        uc.hook_add(UC_HOOK_TLB_FILL, self._on_tlb_fill)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
@@ -162,8 +193,21 @@ class LogicalProcessor:
         except BaseException as exc:
             self._fail(exc)
 
+    def _on_tlb_fill(self, uc, page: int, _access: int, entry, _user) -> bool:
+        try:
+            entry.paddr = self.window.translate(page)
+            entry.perms = UC_PROT_ALL
+            return True
+        except BaseException as exc:  # noqa: BLE001
+            return self._fail(exc)
+
     def _on_unmapped(self, uc, access: int, address: int, size: int, _value, _user) -> bool:
         try:
+            if address >= TRAP_WINDOW:
+                trap = self.window.trap_at(address)
+                if trap is not None:
+                    self._pending = ("linear", trap, access)
+                    return False
             if self.memory.on_unmapped(address, size):
                 return True
             self._pending = ("pf", address, access, False)
@@ -260,6 +304,8 @@ class LogicalProcessor:
             error_code = 0 if vector in ERROR_CODE_VECTORS and not soft else None
             event = self.delivery.deliver(self.uc, vals, vector, error_code, address, soft=soft,
                                           detail="software interrupt" if soft else "")
+        elif pending[0] == "linear":
+            event = self._deliver_linear(vals, address, pending[1], pending[2])
         else:
             _, access_addr, access, present = pending
             write = access in (UC_MEM_WRITE_UNMAPPED, UC_MEM_WRITE_PROT)
@@ -271,10 +317,45 @@ class LogicalProcessor:
                 self.uc, vals, 14, error_code, address, access=access_addr,
                 detail=f"wild {what} of 0x{access_addr:016x} ({state})")
         self.faults.append(event)
+        if self.window.full:  # recycle the trap window's pages (they are per-TLB)
+            # The 2.1.4 binding has no wrapper for UC_CTL_TLB_FLUSH; the generic ctl is it.
+            self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
+            self.window.flushed()
         if event.handled_by is None:
             return None
         self.regfile.write(vals)
         return vals[RIP]
+
+    def _deliver_linear(self, vals: list[int], rip: int, trap: LinearTrap, access: int):
+        """Deliver an access the linear map refused: #GP(0)/#SS(0) if non-canonical, else #PF."""
+        write = access in (UC_MEM_WRITE_UNMAPPED, UC_MEM_WRITE_PROT)
+        fetch = access in (UC_MEM_FETCH_UNMAPPED, UC_MEM_FETCH_PROT)
+        what = "fetch" if fetch else "write" if write else "read"
+        address, kind = trap
+        if kind == NON_CANONICAL:
+            rsp = vals[RSP]
+            stack = (not fetch and not canonical(rsp)
+                     and -STACK_REFERENCE_REACH <= address - rsp < STACK_REFERENCE_REACH)
+            vector = X86_TRAP_SS if stack else X86_TRAP_GP
+            detail = (f"non-canonical {what} of 0x{address:016x} (bits 63:47 differ)"
+                      + (", a stack reference" if stack else ""))
+            if fetch:
+                detail += ("; a real CPU raises the #GP(0) on the jump, call or return to it, "
+                           "before RIP changes: here RIP is already the target")
+            return self.delivery.deliver(self.uc, vals, vector, 0, rip, access=address,
+                                         detail=detail)
+        error_code = pf_error_code(False, write, self._cpu.cpl == 3, fetch)
+        if kind == NULL_PAGE:
+            detail = (f"NULL pointer dereference: {what} of 0x{address:016x} (nothing is "
+                      f"mapped below 0x{NULL_GUARD:x})")
+        elif kind == STACK_GUARD:
+            lo, hi = self.linear.guard_of(address) or (0, 0)
+            detail = (f"stack guard page was hit at 0x{address:016x} (stack is "
+                      f"0x{lo:016x}..0x{hi - 1:016x})")
+        else:
+            detail = f"wild {what} of 0x{address:016x} (nothing is mapped in the upper half)"
+        return self.delivery.deliver(self.uc, vals, X86_TRAP_PF, error_code, rip,
+                                     access=address, detail=detail)
 
     def _is_soft_int(self, rip_after: int, vector: int) -> bool:
         # INTR reports traps with RIP after the instruction: int3 (CC) or int imm8 (CD ib).

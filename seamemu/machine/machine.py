@@ -5,8 +5,13 @@ Physical layout, all 2 MiB aligned and always present (the platform's `present` 
 covers the rest, backed lazily):
 
     image    [lo(IMAGE_BASE) .. roundup(image.end))   sections as the front end laid them out
-    machine  [.. + 2 MiB)                             sentinel page (int3), GDT page, stacks
+    machine  [.. + 2 MiB)                             sentinel page (int3), GDT page, then per
+                                                      LP a stack guard page and the stack
     scratch  [.. + scratch_size)                      bump allocator for argument buffers
+
+Guest linear addresses map onto that identity, except where a kernel would have nothing
+mapped: the first 64 KiB, each stack's guard page, the upper half, and non-canonical
+addresses fault (machine/linear.py).
 
 Each LP starts with a flat GDT like the kernel's (__KERNEL_CS 0x10, __KERNEL_DS 0x18), so an
 IDT handler's IRETQ works; CPL is a model value in `CpuState`, not the CS RPL.
@@ -36,6 +41,7 @@ from seamemu.image import IMAGE_BASE, Image
 from seamemu.machine.dispatch import InsnTable
 from seamemu.machine.faults import Delivery
 from seamemu.machine.handlers import MSR_HANDLERS, install_builtin
+from seamemu.machine.linear import LinearMap
 from seamemu.machine.lp import LogicalProcessor
 from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory, Present
 from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RFLAGS_FIXED, RIP, RSP, RegView
@@ -45,6 +51,9 @@ from seamemu.traps.target import SeamTarget
 
 TB_FLUSH_EVERY = 20_000
 STACK_SIZE = 16 << 10          # THREAD_SIZE on x86-64 with KASAN off
+# Each stack sits above an unmapped guard page, as the kernel's vmalloc'ed stacks do
+# (CONFIG_VMAP_STACK, arch/x86/Kconfig; guard reported by handle_stack_overflow()).
+STACK_STRIDE = STACK_SIZE + PAGE
 DEFAULT_SCRATCH = 16 << 20
 KERNEL_CS, KERNEL_DS = 0x10, 0x18
 # Flat descriptors: null, (KERNEL32_CS unused), 64-bit code DPL 0, data DPL 0.
@@ -96,7 +105,7 @@ class Machine:
         chunks = {b for s in image.sections for b in range(s.address & ~(CHUNK - 1), s.end, CHUNK)}
         for base in sorted(chunks or {lo}):
             memory.add_fixed(base, CHUNK, "image", eager=True)
-        region = _round_up(2 * PAGE + num_lps * STACK_SIZE, CHUNK)
+        region = _round_up(2 * PAGE + num_lps * STACK_STRIDE, CHUNK)
         memory.add_fixed(hi, region, "machine", eager=True)
         self.sentinel = hi
         self.gdt_base = hi + PAGE
@@ -106,10 +115,14 @@ class Machine:
             memory.write(s.address, s.data)
         memory.write(self.sentinel, b"\xcc" * PAGE)
         memory.write(self.gdt_base, b"".join(d.to_bytes(8, "little") for d in GDT))
+        self.linear = linear = LinearMap()
+        for i in range(num_lps):
+            guard = self.stacks_base + i * STACK_STRIDE
+            linear.add_guard(guard, guard + PAGE, guard + STACK_STRIDE)
         self.insns = InsnTable()
         install_builtin(self.insns, target, memory)
-        delivery = Delivery(image, memory)
-        self.lps = [LogicalProcessor(i, memory, self.insns, delivery, cpu or CpuState())
+        delivery = Delivery(image, memory, linear)
+        self.lps = [LogicalProcessor(i, memory, self.insns, delivery, cpu or CpuState(), linear)
                     for i in range(num_lps)]
         for lp in self.lps:
             lp.uc.reg_write(X.UC_X86_REG_GDTR, (0, self.gdt_base, len(GDT) * 8 - 1, 0))
@@ -133,7 +146,11 @@ class Machine:
 
     # -- addresses ---------------------------------------------------------------------------
     def stack_top(self, lp: int = 0) -> int:
-        return self.stacks_base + (lp + 1) * STACK_SIZE
+        return self.stacks_base + (lp + 1) * STACK_STRIDE
+
+    def stack_bottom(self, lp: int = 0) -> int:
+        """The lowest address of LP `lp`'s stack; the page below it is the guard page."""
+        return self.stack_top(lp) - STACK_SIZE
 
     def resolve(self, symbol: str | int) -> int:
         if isinstance(symbol, int):
@@ -183,7 +200,7 @@ class Machine:
         if regs and "rsp" in regs:
             rsp = vals[RSP] - 8
         else:
-            rsp = self.stacks_base + (lp + 1) * STACK_SIZE - stack_align - 8
+            rsp = self.stacks_base + (lp + 1) * STACK_STRIDE - stack_align - 8
         self._push_return(rsp)
         vals[RSP] = rsp
         vals[RFLAGS] |= RFLAGS_FIXED
@@ -225,6 +242,9 @@ class Machine:
         if slot is not None:  # the usual entry RSP: a preallocated view of the stack slot
             slot.value = self.sentinel
             return
+        refusal = self.linear.refusal(rsp) or self.linear.refusal(rsp + 7)
+        if refusal is not None:
+            raise InputError(f"call: stack pointer 0x{rsp:016x} is not mapped ({refusal})")
         try:
             self.memory.write(rsp, self.sentinel.to_bytes(8, "little"))
         except InputError as exc:
@@ -310,7 +330,7 @@ class Machine:
         """
         mem = self.memory
         next_, hwm = mem.scratch_state()
-        stacks_len = len(self.lps) * STACK_SIZE
+        stacks_len = len(self.lps) * STACK_STRIDE
         snap = Snapshot(
             contexts=tuple(lp.uc.context_save() for lp in self.lps),
             cpus=tuple(lp.cpu for lp in self.lps),
@@ -383,5 +403,5 @@ def _u64(value: int, name: str) -> int:
     return value & _MASK64
 
 
-__all__ = ["GDT", "KERNEL_CS", "KERNEL_DS", "MSR_OPCODES", "Machine", "STACK_SIZE", "Snapshot",
-           "UD2"]
+__all__ = ["GDT", "KERNEL_CS", "KERNEL_DS", "MSR_OPCODES", "Machine", "STACK_SIZE", "STACK_STRIDE",
+           "Snapshot", "UD2"]

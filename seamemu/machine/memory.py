@@ -3,8 +3,8 @@
 
 Each chunk is one host ctypes buffer mapped with `mem_map_ptr` into every LP's Unicorn
 instance, so a store on one LP is seen by all (Unicorn has no shared-memory API, see
-dependencies.md "mem_map_ptr across instances").  Unicorn runs 64-bit code without paging,
-so guest virtual == guest physical.
+dependencies.md "mem_map_ptr across instances").  Guest linear addresses map onto these
+physical addresses one to one where they are mapped at all (machine/linear.py).
 
 A chunk is created on first touch: from a guest access (the LP's unmapped-memory hook calls
 `on_unmapped`) or from the model (`read`/`write`).  Only the 4 KiB pages for which `present`

@@ -1,0 +1,211 @@
+"""The guest's linear address space: NULL region, non-canonical addresses, stack guard pages."""
+
+from __future__ import annotations
+
+import pytest
+from machine_helpers import StubTarget, build
+
+from seamemu.errors import InputError
+from seamemu.machine import Machine
+
+GiB = 1 << 30
+
+
+def everywhere(pa: int, size: int) -> bool:
+    """A platform whose memory starts at physical 0, like the default one."""
+    return pa + size <= 4 * GiB
+
+
+NULLISH = """
+load:
+    mov rax, [rdi]
+    ret
+store:
+    mov [rdi], rsi
+    ret
+call_it:
+    call rdi
+    ret
+ret_to:
+    push rdi
+    ret
+"""
+
+
+@pytest.mark.parametrize("entry, error_code", [("load", 0), ("store", 0b10)])
+def test_null_ish_data_access_is_a_page_fault_even_where_physical_memory_exists(entry, error_code):
+    img = build(NULLISH)
+    m = Machine(img, StubTarget(), present=everywhere)
+    m.memory.write(0x40, b"\x11" * 8)  # physical page 0 is RAM the module can use
+    r = m.call(entry, [0x40, 0x99])
+    assert r.outcome == "fault"
+    f = r.fault
+    assert (f.name, f.error_code, f.access, f.address) == ("#PF", error_code, 0x40,
+                                                           img.symbols[entry])
+    assert "NULL pointer dereference" in f.detail
+    assert m.memory.read(0x40, 8) == b"\x11" * 8   # the store did not land
+
+
+def test_every_page_below_64k_faults_and_64k_is_mapped():
+    img = build(NULLISH)
+    m = Machine(img, StubTarget(), present=everywhere)
+    assert m.call("load", [0xFFF8]).fault.access == 0xFFF8
+    assert m.call("load", [0x10000]).outcome == "returned"
+
+
+@pytest.mark.parametrize("entry", ["call_it", "ret_to"])
+def test_call_or_ret_into_the_null_region_faults_on_the_fetch(entry):
+    img = build(NULLISH)
+    m = Machine(img, StubTarget(), present=everywhere)
+    r = m.call(entry, [0x1234])
+    assert r.outcome == "fault" and r.bound is None       # not run until the bound
+    f = r.fault
+    assert (f.name, f.error_code, f.address, f.access) == ("#PF", 0b10000, 0x1234, 0x1234)
+
+
+NONCANONICAL = """
+load:
+    mov rax, [rdi]
+    ret
+store:
+    mov [rdi], rsi
+    ret
+jump:
+    jmp rdi
+bad_stack:
+    mov rsp, rdi
+    push rax
+    ret
+fixed:
+    mov rax, [rdi]
+    ret
+fix:
+    ret
+"""
+
+
+def test_non_canonical_load_is_gp0_not_an_alias_of_low_memory():
+    img = build(NONCANONICAL)
+    m = Machine(img, StubTarget(), present=everywhere)
+    low = m.memory.alloc(8)
+    m.memory.write(low, b"\x22" * 8)
+    alias = (1 << 52) | low
+    r = m.call("load", [alias])
+    assert r.outcome == "fault"
+    f = r.fault
+    assert (f.name, f.vector, f.error_code, f.access) == ("#GP", 13, 0, alias)
+    assert "non-canonical" in f.detail
+    assert r.regs_after["rax"] != 0x2222222222222222
+
+
+def test_non_canonical_store_leaves_low_memory_alone():
+    img = build(NONCANONICAL)
+    m = Machine(img, StubTarget(), present=everywhere)
+    low = m.memory.alloc(8)
+    r = m.call("store", [(1 << 52) | low, 0x5555])
+    assert r.fault.name == "#GP" and m.memory.read_u64(low) == 0
+
+
+@pytest.mark.parametrize("address", [1 << 47, 0x8000_0000_0000_1000, 0xFFFF_7FFF_FFFF_F000])
+def test_every_non_canonical_form_faults(address):
+    img = build(NONCANONICAL)
+    r = Machine(img, StubTarget(), present=everywhere).call("load", [address])
+    assert (r.fault.name, r.fault.access) == ("#GP", address)
+
+
+def test_upper_half_canonical_address_is_a_page_fault():
+    img = build(NONCANONICAL)
+    r = Machine(img, StubTarget(), present=everywhere).call("load", [0xFFFF_8880_0000_1000])
+    assert (r.fault.name, r.fault.access) == ("#PF", 0xFFFF_8880_0000_1000)
+
+
+def test_non_canonical_stack_reference_is_ss0():
+    img = build(NONCANONICAL)
+    r = Machine(img, StubTarget(), present=everywhere).call("bad_stack", [1 << 60])
+    assert (r.fault.name, r.fault.vector, r.fault.error_code) == ("#SS", 12, 0)
+
+
+def test_jump_to_non_canonical_is_gp0_and_says_where_a_cpu_would_report_it():
+    img = build(NONCANONICAL)
+    r = Machine(img, StubTarget(), present=everywhere).call("jump", [1 << 63])
+    assert r.fault.name == "#GP" and "before RIP changes" in r.fault.detail
+
+
+def test_non_canonical_fault_goes_through_the_exception_table():
+    img = build(NONCANONICAL, extable=[("fixed", "fix", "fault")])
+    r = Machine(img, StubTarget(), present=everywhere).call("fixed", [1 << 52])
+    assert r.outcome == "returned" and r.regs_after["rax"] == 13
+
+
+RECURSE = """
+recurse:
+    call recurse
+    ret
+deep_load:
+    mov rax, [rsp + rdi]
+    ret
+fix:
+    ret
+"""
+
+
+def test_runaway_recursion_hits_the_stack_guard_instead_of_overwriting_code():
+    img = build(RECURSE)
+    m = Machine(img, StubTarget())
+    code = m.memory.read(img.sections[0].address, len(img.sections[0].data))
+    r = m.call("recurse")
+    assert r.outcome == "fault" and r.bound is None
+    f = r.fault
+    assert f.name == "#PF" and f.handled_by is None
+    assert "stack guard page was hit" in f.detail and "double fault" in f.detail
+    assert m.stack_bottom(0) - 4096 <= f.access < m.stack_bottom(0)
+    assert m.memory.read(img.sections[0].address, len(code)) == code
+    assert m.call("recurse").fault.name == "#PF"  # and the next call starts clean
+
+
+def test_guard_page_read_with_a_usable_stack_is_fixed_up_like_any_page_fault():
+    # The kernel's page-fault handler tries the exception table before reporting a guard hit.
+    img = build(RECURSE, extable=[("deep_load", "fix", "fault")])
+    m = Machine(img, StubTarget())
+    offset = m.stack_bottom(0) - 64 - (m.stack_top(0) - 8)
+    r = m.call("deep_load", [offset % (1 << 64)])
+    assert r.outcome == "returned" and r.regs_after["rax"] == 14
+    assert "stack guard page was hit" in r.faults[0].detail
+
+
+def test_each_lp_has_its_own_guard():
+    img = build(RECURSE)
+    m = Machine(img, StubTarget(), num_lps=2)
+    f = m.call("recurse", lp=1).fault
+    assert m.stack_bottom(1) - 4096 <= f.access < m.stack_bottom(1)
+
+
+def test_call_refuses_a_stack_pointer_in_an_unmapped_page():
+    m = Machine(build(RECURSE), StubTarget(), present=everywhere)
+    with pytest.raises(InputError, match="not mapped"):
+        m.call("recurse", regs={"rsp": 0x8000})
+
+
+LOOP = """
+walk:
+    mov rcx, 0
+again:
+    mov rax, [rdi]
+after:
+    add rdi, 4096
+    inc rcx
+    cmp rcx, rsi
+    jne again
+    ret
+"""
+
+
+def test_many_faulting_pages_each_report_their_exact_address(monkeypatch):
+    # A few trap-window pages, recycled: every fault still names its own address.
+    monkeypatch.setattr("seamemu.machine.linear.TRAP_PAGES", 4)
+    img = build(LOOP, extable=[("again", "after", "default")])
+    m = Machine(img, StubTarget())
+    start = (1 << 52) + 0x123
+    r = m.call("walk", [start, 10])
+    assert r.outcome == "returned"
+    assert [f.access for f in r.faults] == [start + i * 4096 for i in range(10)]
