@@ -3,7 +3,7 @@
 
 Spec: Intel TDX CPU Architectural Extensions (SEAMCALL/SEAMRET/SEAMOPS/TDCALL); Linux
 arch/x86/virt/vmx/tdx/tdxcall.S (`.byte 0x66,0x0f,0x01,0xcf`); LLVM X86InstrTDX.td;
-Intel SDM Vol. 2 (VMXON, VMXOFF, RDMSR, WRMSR, ENDBR64).  Capstone 5 names 66 0F 01 CF
+Intel SDM Vol. 2 (VMXON, VMXOFF, RDMSR, WRMSR, SYSCALL, SYSENTER, ENDBR64).  Capstone 5 names 66 0F 01 CF
 `encls` and cannot decode 66 0F 01 CC/CD/CE, so disassemblers consult this table first.
 """
 
@@ -26,6 +26,8 @@ ENDBR64 = bytes.fromhex("f30f1efa")
 VMXOFF = bytes.fromhex("0f01c4")
 RDMSR = bytes.fromhex("0f32")
 WRMSR = bytes.fromhex("0f30")
+SYSCALL = bytes.fromhex("0f05")
+SYSENTER = bytes.fromhex("0f34")
 
 MNEMONIC_BYTES: dict[str, bytes] = {
     "endbr64": ENDBR64,
@@ -53,6 +55,8 @@ __all__ = [
     "SEAMOPS",
     "SEAMRET",
     "SEAM_OPCODES",
+    "SYSCALL",
+    "SYSENTER",
     "TDCALL",
     "VMXOFF",
     "WRMSR",

@@ -1,17 +1,19 @@
 # SPDX-License-Identifier: MIT
-"""The rows of the invalid-instruction table: SEAMCALL, TDCALL, VMXON, VMXOFF, RDMSR, WRMSR.
+"""The rows of the instruction table: SEAMCALL, TDCALL, VMXON, VMXOFF, RDMSR, WRMSR, SYSCALL, SYSENTER.
 
 Each handler turns the bytes and registers at RIP into the inputs of a `seamemu.traps`
 function and returns its `Effect`; the LP applies it.  RDMSR/WRMSR (traps/msr.py) plug in
 the same way through `InsnTable.add_address` on the instructions `Machine.attach_msrs`
-patched; they read and write the LP's own MSR dict (`lp.msrs`).
+patched; they read and write the LP's own MSR dict (`lp.msrs`).  SYSCALL and SYSENTER are
+no invalid instructions to Unicorn (it steps over them); the LP's instruction hooks hand
+them to this table all the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from seamemu.arch.opcodes import SEAMCALL, TDCALL, VMXOFF
+from seamemu.arch.opcodes import SEAMCALL, SYSCALL, SYSENTER, TDCALL, VMXOFF
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import InputError
 from seamemu.machine.dispatch import InsnTable, memory_operand
@@ -20,6 +22,7 @@ from seamemu.machine.regs import INDEX, RFLAGS
 from seamemu.traps.msr import EXECUTED, execute_rdmsr, execute_wrmsr, wrmsr_store
 from seamemu.traps.rule_table import Decision, Effect
 from seamemu.traps.seamcall import execute_seamcall
+from seamemu.traps.syscall import execute_syscall, execute_sysenter
 from seamemu.traps.target import SeamTarget
 from seamemu.traps.tdcall import execute_tdcall
 from seamemu.traps.vmx import execute_vmxoff, execute_vmxon
@@ -80,6 +83,14 @@ def wrmsr_handler(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
     return effect
 
 
+def syscall_handler(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
+    return execute_syscall(lp.cpu, vals[RFLAGS])
+
+
+def sysenter_handler(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
+    return execute_sysenter(lp.cpu, vals[RFLAGS])
+
+
 MSR_HANDLERS: dict[str, Callable] = {"rdmsr": rdmsr_handler, "wrmsr": wrmsr_handler}
 
 
@@ -89,6 +100,8 @@ def install_builtin(table: InsnTable, target: SeamTarget, memory: PhysicalMemory
     table.add_pattern(TDCALL, "tdcall", tdcall_handler)
     table.add_pattern(VMXOFF, "vmxoff", vmxoff_handler)
     table.add_pattern(VMXON_PREFIX, "vmxon", vmxon_handler(memory))
+    table.add_pattern(SYSCALL, "syscall", syscall_handler)
+    table.add_pattern(SYSENTER, "sysenter", sysenter_handler)
 
 
 __all__ = [
@@ -96,6 +109,8 @@ __all__ = [
     "install_builtin",
     "rdmsr_handler",
     "seamcall_handler",
+    "syscall_handler",
+    "sysenter_handler",
     "tdcall_handler",
     "vmxoff_handler",
     "vmxon_handler",

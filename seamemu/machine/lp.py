@@ -8,6 +8,9 @@ runs at full speed:
   cannot run; dispatched by the bytes at RIP through the machine's `InsnTable`.  Effects
   are applied inline (registers written, RIP moved) and the run continues without restart.
   RDMSR/WRMSR arrive here too: the machine patched them to UD2 (Machine.attach_msrs).
+- UC_HOOK_INSN for SYSCALL and SYSENTER, which Unicorn would step over as no-ops: the hook
+  stops the run at the instruction and the run loop dispatches it through the same table
+  (traps/syscall.py: #UD, #GP(0) on a CPU whose system-call MSRs are not set up).
 - UC_HOOK_INTR: int3, int n, #DE and faults QEMU raises; delivered after stopping, because
   Unicorn overwrites RIP after an interrupt hook returns (unicorn#1027).
 - UC_HOOK_TLB_FILL (Unicorn's software-TLB mode): maps a linear page on a TLB miss by the
@@ -39,6 +42,7 @@ from unicorn import (
     UC_ARCH_X86,
     UC_CTL_IO_WRITE,
     UC_CTL_TLB_FLUSH,
+    UC_HOOK_INSN,
     UC_HOOK_INSN_INVALID,
     UC_HOOK_INTR,
     UC_HOOK_MEM_FETCH_PROT,
@@ -58,6 +62,8 @@ from unicorn import (
     Uc,
     UcError,
 )
+
+from unicorn import x86_const as X
 
 from seamemu.errors import InputError
 from seamemu.machine.dispatch import InsnTable
@@ -118,6 +124,8 @@ class LogicalProcessor:
         self._code_base, self._code_addr = -CHUNK, 0
         uc.hook_add(UC_HOOK_TLB_FILL, self._on_tlb_fill)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
+        uc.hook_add(UC_HOOK_INSN, self._on_system_call, None, 1, 0, X.UC_X86_INS_SYSCALL)
+        uc.hook_add(UC_HOOK_INSN, self._on_system_call, None, 1, 0, X.UC_X86_INS_SYSENTER)
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                     | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped)
@@ -186,6 +194,14 @@ class LogicalProcessor:
             self._pending = ("time",)
             self.uc.emu_stop()
         return True
+
+    def _on_system_call(self, uc, _user) -> None:
+        # RIP is the instruction's own address here; Unicorn steps over it after the hook,
+        # so the run stops and `_deliver_pending` decides from that address.
+        try:
+            self._stop(("insn", self.regfile.read()[RIP]))
+        except BaseException as exc:  # noqa: BLE001
+            self._fail(exc)
 
     def _on_intr(self, uc, intno: int, _user) -> None:
         try:
@@ -306,6 +322,8 @@ class LogicalProcessor:
                                           detail="software interrupt" if soft else "")
         elif pending[0] == "linear":
             event = self._deliver_linear(vals, address, pending[1], pending[2])
+        elif pending[0] == "insn":
+            return self._execute_hooked(vals, pending[1])
         else:
             _, access_addr, access, present = pending
             write = access in (UC_MEM_WRITE_UNMAPPED, UC_MEM_WRITE_PROT)
@@ -325,6 +343,18 @@ class LogicalProcessor:
             return None
         self.regfile.write(vals)
         return vals[RIP]
+
+    def _execute_hooked(self, vals: list[int], rip: int) -> int | None:
+        """Apply the table's effect for an instruction an instruction hook stopped at."""
+        vals[RIP] = rip
+        code = self._code_at(rip)
+        entry = self.insns.first(rip, code)
+        effect = entry.handler(self, rip, code, vals) if entry is not None else None
+        if entry is None or effect is None:  # not expected: the hooks match the table's rows
+            done = self._deliver_inline(vals, X86_TRAP_UD, None, rip, "invalid opcode")
+        else:
+            done = self.apply(entry.name, rip, effect, vals)
+        return vals[RIP] if done else None
 
     def _deliver_linear(self, vals: list[int], rip: int, trap: LinearTrap, access: int):
         """Deliver an access the linear map refused: #GP(0)/#SS(0) if non-canonical, else #PF."""
