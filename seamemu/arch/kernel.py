@@ -22,6 +22,7 @@ X86_TRAP_DB = 1
 X86_TRAP_BP = 3
 X86_TRAP_UD = 6
 X86_TRAP_DF = 8
+X86_TRAP_SS = 12
 X86_TRAP_GP = 13
 X86_TRAP_PF = 14
 
@@ -35,6 +36,7 @@ TRAP_NAMES: dict[int, str] = {
     X86_TRAP_BP: "#BP",
     X86_TRAP_UD: "#UD",
     X86_TRAP_DF: "#DF",
+    X86_TRAP_SS: "#SS",
     X86_TRAP_GP: "#GP",
     X86_TRAP_PF: "#PF",
 }
@@ -119,6 +121,7 @@ __all__ = [
     "X86_TRAP_DF",
     "X86_TRAP_GP",
     "X86_TRAP_PF",
+    "X86_TRAP_SS",
     "X86_TRAP_UD",
     "errno_name",
     "seamcall_errno",

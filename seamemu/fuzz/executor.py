@@ -31,6 +31,7 @@ from seamemu.machine.coverage import (
     WriteWatch,
     flush_translations,
 )
+from seamemu.session.msr_sites import attach_mov_ss_sites
 
 FRAME_BYTES = 8 * FRAME_WORDS
 # The struct sits in the middle of its own page, so a stray store just beside it is a store
@@ -79,6 +80,7 @@ class Runner:
         self.observe = observe
         self.module = ScriptedModule()
         self.machine = m = Machine(image, self.module, num_lps=1, bounds=bounds)
+        attach_mov_ss_sites(m)  # a SEAMCALL in a MOV SS shadow faults here as in a session
         mem = m.memory
         page = mem.alloc(PAGE, PAGE)
         mem.write(page, bytes(PAGE))

@@ -65,6 +65,7 @@ from unicorn import (
 
 from unicorn import x86_const as X
 
+from seamemu.arch.kernel import X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_SS, X86_TRAP_UD
 from seamemu.errors import InputError
 from seamemu.machine.dispatch import InsnTable
 from seamemu.machine.faults import ERROR_CODE_VECTORS, Delivery, pf_error_code
@@ -86,10 +87,6 @@ from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.rule_table import Effect
 
 SLICE = 4_000_000  # instructions per emu_start: ~40 ms of tight loop, the time-check grain
-X86_TRAP_UD = 6
-X86_TRAP_SS = 12
-X86_TRAP_GP = 13
-X86_TRAP_PF = 14
 # A non-canonical access this close to a non-canonical RSP is taken as a stack reference
 # (push, pop, call, ret, RSP-relative operands): #SS(0) rather than #GP(0).
 STACK_REFERENCE_REACH = 128
@@ -118,6 +115,7 @@ class LogicalProcessor:
         self.msrs: dict[int, int] = {}
         self.code_patches: dict[int, bytes] = {}
         self.faults: list[FaultEvent] = []
+        self.shadow_at: int | None = None   # RIP right after a MOV SS (machine/mov_ss.py)
         self._pending: tuple | None = None
         self._exc: BaseException | None = None
         self._last_error: UcError | None = None
@@ -153,18 +151,40 @@ class LogicalProcessor:
                 code = string_at(self._code_addr + off, 16)
             else:
                 code = self._code_at(rip)
-            entry = self.insns.first(rip, code)
-            if entry is not None:
+            if self.shadow_at is not None:
+                return self._in_shadow(rip, code, vals)
+            return self._dispatch(rip, code, vals)
+        except BaseException as exc:
+            return self._fail(exc)
+
+    def _dispatch(self, rip: int, code: bytes, vals: list[int]) -> bool:
+        entry = self.insns.first(rip, code)
+        if entry is not None:
+            effect = entry.handler(self, rip, code, vals)
+            if effect is not None:
+                return self.apply(entry.name, rip, effect, vals)
+            for entry in self.insns.candidates(rip, code)[1:]:
                 effect = entry.handler(self, rip, code, vals)
                 if effect is not None:
                     return self.apply(entry.name, rip, effect, vals)
-                for entry in self.insns.candidates(rip, code)[1:]:
-                    effect = entry.handler(self, rip, code, vals)
-                    if effect is not None:
-                        return self.apply(entry.name, rip, effect, vals)
-            return self._deliver_inline(vals, X86_TRAP_UD, None, rip, "invalid opcode")
-        except BaseException as exc:
-            return self._fail(exc)
+        return self._deliver_inline(vals, X86_TRAP_UD, None, rip, "invalid opcode")
+
+    def arm_mov_ss_shadow(self, next_rip: int) -> None:
+        """A MOV SS completed: the instruction at `next_rip`, if it runs next, is in its shadow."""
+        self.shadow_at = next_rip
+
+    def _in_shadow(self, rip: int, code: bytes, vals: list[int]) -> bool:
+        # The first trapped instruction after a MOV SS: in the shadow only if it is the very
+        # next one (an instruction Unicorn ran in between ended the shadow unseen).
+        # The CpuState carries the shadow only while that one instruction is decided.
+        if rip == self.shadow_at:
+            self._cpu = self._cpu.with_(mov_ss_shadow=True)
+        self.shadow_at = None
+        try:
+            return self._dispatch(rip, code, vals)
+        finally:
+            if self._cpu.mov_ss_shadow:
+                self._cpu = self._cpu.with_(mov_ss_shadow=False)
 
     def _code_at(self, rip: int) -> bytes:
         try:
@@ -200,7 +220,7 @@ class LogicalProcessor:
         # so the run stops and `_deliver_pending` decides from that address.
         try:
             self._stop(("insn", self.regfile.read()[RIP]))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self._fail(exc)
 
     def _on_intr(self, uc, intno: int, _user) -> None:
@@ -214,7 +234,7 @@ class LogicalProcessor:
             entry.paddr = self.window.translate(page)
             entry.perms = UC_PROT_ALL
             return True
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             return self._fail(exc)
 
     def _on_unmapped(self, uc, access: int, address: int, size: int, _value, _user) -> bool:
@@ -252,10 +272,7 @@ class LogicalProcessor:
     def _deliver_inline(self, vals: list[int], vector: int, error_code: int | None, rip: int,
                         detail: str) -> bool:
         event = self.delivery.deliver(self.uc, vals, vector, error_code, rip, detail=detail)
-        original = self.code_patches.get(rip)
-        if original is not None and event.insn:  # show the instruction as the image wrote it
-            event = replace(event, insn=original + event.insn[len(original):])
-        self.faults.append(event)
+        self.faults.append(self._as_written(event))
         if event.handled_by is None:
             return self._stop(("fault",))
         self.regfile.write(vals)
@@ -265,6 +282,7 @@ class LogicalProcessor:
     def run(self, begin: int, until: int, bounds: Bounds) -> tuple[str, str | None, list[int]]:
         """Run from `begin` until RIP == `until`: (outcome, bound kind or None, registers)."""
         self.deadline = time.perf_counter() + bounds.timeout_s
+        self.shadow_at = None
         remaining = bounds.max_insns
         pc = begin
         uc = self.uc
@@ -309,6 +327,18 @@ class LogicalProcessor:
             if time.perf_counter() > self.deadline:
                 return "bound", "time", self.regfile.read()
 
+    def _as_written(self, event: FaultEvent) -> FaultEvent:
+        """The event with its code bytes as the image wrote them (patched sites restored)."""
+        if not event.insn or not self.code_patches:
+            return event
+        data = bytearray(event.insn)
+        base = event.address
+        for site, original in self.code_patches.items():
+            for i, b in enumerate(original):
+                if 0 <= site + i - base < len(data):
+                    data[site + i - base] = b
+        return replace(event, insn=bytes(data))
+
     def _deliver_pending(self, pending: tuple) -> int | None:
         """Deliver an exception recorded by the INTR or memory hooks; the new RIP or None."""
         vals = self.regfile.read()
@@ -334,7 +364,7 @@ class LogicalProcessor:
             event = self.delivery.deliver(
                 self.uc, vals, 14, error_code, address, access=access_addr,
                 detail=f"wild {what} of 0x{access_addr:016x} ({state})")
-        self.faults.append(event)
+        self.faults.append(self._as_written(event))
         if self.window.full:  # recycle the trap window's pages (they are per-TLB)
             # The 2.1.4 binding has no wrapper for UC_CTL_TLB_FLUSH; the generic ctl is it.
             self.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)

@@ -21,7 +21,8 @@ binding cannot hook them (dependencies.md "RDMSR/WRMSR hooks").  `attach_msrs` g
 its MSR values and rewrites each RDMSR/WRMSR site it is told about into UD2 (same length),
 registered by address in the invalid-instruction table; every other instruction runs exactly
 as before, so the fast path pays nothing.  The original bytes are kept (`code_bytes`), and a
-genuine UD2 elsewhere still raises #UD.
+genuine UD2 elsewhere still raises #UD.  MOV SS sites are patched the same way
+(`attach_mov_ss`), so the interrupt shadow SEAMCALL checks can be observed.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from seamemu.machine.faults import Delivery
 from seamemu.machine.handlers import MSR_HANDLERS, install_builtin
 from seamemu.machine.linear import LinearMap
 from seamemu.machine.lp import LogicalProcessor
+from seamemu.machine.mov_ss import decode_mov_ss, mov_ss_handler
 from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory, Present
 from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RFLAGS_FIXED, RIP, RSP, RegView
 from seamemu.machine.results import BoundInfo, Bounds, CallResult, SeamEvent
@@ -134,6 +136,8 @@ class Machine:
         self._symbols: dict[int, str] = {}
         self._calls = 0
         self._patched: dict[int, bytes] = {}  # address -> the bytes the image had there
+        self._mov_ss_sites: set[int] = set()
+        self._mov_ss_handler = mov_ss_handler(memory)
         for lp in self.lps:
             lp.code_patches = self._patched
         self._entries: dict[str | int, int] = {}
@@ -315,7 +319,38 @@ class Machine:
     def msr_sites(self) -> dict[int, str]:
         """Patched RDMSR/WRMSR sites: address -> "rdmsr" | "wrmsr"."""
         names = {v: k for k, v in MSR_OPCODES.items()}
-        return {a: names[b] for a, b in sorted(self._patched.items())}
+        return {a: names[b] for a, b in sorted(self._patched.items())
+                if a not in self._mov_ss_sites}
+
+    # -- MOV SS (machine/mov_ss.py) ------------------------------------------------------------
+    def attach_mov_ss(self, sites: Iterable[int]) -> None:
+        """Trap the MOV SS instructions at `sites` so their interrupt shadow is observed.
+
+        Each site must start a MOV SS (8E /2) inside an executable section (the session finds
+        them by disassembly).  Its first two bytes become UD2 and the instruction is emulated
+        by machine/mov_ss.py; calling it again patches only new sites.
+        """
+        todo = []
+        for address in sites:
+            if address in self._mov_ss_sites:
+                continue
+            section = self.image.section_at(address)
+            found = self.memory.read(address, 16) if section is not None else b""
+            decoded = decode_mov_ss(found)
+            if (section is None or not section.executable or decoded is None
+                    or address + decoded[0] + 1 > section.end or address in self._patched):
+                raise InputError(f"attach_mov_ss: 0x{address:016x} <{self.symbolize(address)}> "
+                                 "does not start a MOV SS in an executable section")
+            todo.append((address, found[:len(UD2)]))
+        for address, original in todo:
+            self.patch(address, UD2)
+            self._patched[address] = original
+            self._mov_ss_sites.add(address)
+            self.insns.add_address(address, "mov ss", self._mov_ss_handler)
+
+    @property
+    def mov_ss_sites(self) -> tuple[int, ...]:
+        return tuple(sorted(self._mov_ss_sites))
 
     # -- snapshots ---------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:

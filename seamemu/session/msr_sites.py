@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
-"""Wiring the platform's MSRs into a machine: where the RDMSR/WRMSR are, and what they read.
+"""Wiring the platform's MSRs into a machine: where the RDMSR/WRMSR are, and what they read;
+and where the MOV SS instructions are, whose interrupt shadow the machine must observe.
 
-The machine traps only the RDMSR/WRMSR sites it is given (it patches each to UD2), so they
-must be real instructions, not bytes 0F 32 inside another instruction or a constant.  Code is
+The machine traps only the RDMSR/WRMSR and MOV SS sites it is given (it patches each to UD2),
+so they must be real instructions, not bytes 0F 32 inside another instruction or a constant.
+Code is
 decoded from known instruction starts: the section start, every line the front end mapped
 (one per emitted item with keystone; with GNU as one per source line, so a macro expansion
 is one span and data directives get no line of their own), every label, every exception-
@@ -45,6 +47,7 @@ def _branch_target(mnemonic: str, op_str: str) -> int | None:
 
 
 def _section_sites(image: Image, sec: Section) -> list[tuple[int, str]]:
+    """(address, "rdmsr" | "wrmsr" | "mov ss") of the trapped instructions in `sec`."""
     lines = [ln for ln in image.lines if sec.address <= ln.address < sec.end]
     data = [(ln.address, ln.address + ln.size) for ln in lines
             if ln.text.lstrip().lower().startswith(_DATA_DIRECTIVES)]
@@ -66,6 +69,8 @@ def _section_sites(image: Image, sec: Section) -> list[tuple[int, str]]:
             name = _OPCODES.get(insn.bytes)
             if name is not None:
                 sites.append((pc, name))
+            elif insn.mnemonic.startswith("mov") and insn.op_str.endswith(", %ss"):
+                sites.append((pc, "mov ss"))
             target = _branch_target(insn.mnemonic, insn.op_str)
             if target is not None and sec.address <= target < sec.end:
                 work.append(target)
@@ -75,8 +80,7 @@ def _section_sites(image: Image, sec: Section) -> list[tuple[int, str]]:
     return sites
 
 
-def find_msr_sites(image: Image) -> tuple[tuple[int, str], ...]:
-    """(address, "rdmsr"|"wrmsr") of every RDMSR/WRMSR instruction in executable sections."""
+def _all_sites(image: Image) -> tuple[tuple[int, str], ...]:
     cached = _CACHE.get(id(image))
     if cached is not None and cached[0]() is image:
         return cached[1]
@@ -86,15 +90,32 @@ def find_msr_sites(image: Image) -> tuple[tuple[int, str], ...]:
     return found
 
 
+def find_msr_sites(image: Image) -> tuple[tuple[int, str], ...]:
+    """(address, "rdmsr"|"wrmsr") of every RDMSR/WRMSR instruction in executable sections."""
+    return tuple(site for site in _all_sites(image) if site[1] != "mov ss")
+
+
+def find_mov_ss_sites(image: Image) -> tuple[int, ...]:
+    """The address of every MOV SS instruction in executable sections."""
+    return tuple(a for a, name in _all_sites(image) if name == "mov ss")
+
+
 def platform_msr_tables(platform: Platform, num_lps: int) -> tuple[dict[int, int], ...]:
     """Each LP's boot MSR values; LPs beyond the platform's topology get LP 0's."""
     return tuple(msr_values(platform, i if i < platform.num_lps else 0) for i in range(num_lps))
 
 
 def attach_platform_msrs(machine: Machine, platform: Platform) -> None:
-    """Give the machine's LPs the platform's MSRs and trap the image's RDMSR/WRMSR."""
+    """Give the machine's LPs the platform's MSRs and trap the image's RDMSR/WRMSR and MOV SS."""
     machine.attach_msrs(platform_msr_tables(platform, len(machine.lps)),
                         find_msr_sites(machine.image))
+    attach_mov_ss_sites(machine)
 
 
-__all__ = ["attach_platform_msrs", "find_msr_sites", "platform_msr_tables"]
+def attach_mov_ss_sites(machine: Machine) -> None:
+    """Trap the image's MOV SS instructions, so a SEAMCALL in their shadow raises #GP(0)."""
+    machine.attach_mov_ss(find_mov_ss_sites(machine.image))
+
+
+__all__ = ["attach_mov_ss_sites", "attach_platform_msrs", "find_mov_ss_sites", "find_msr_sites",
+           "platform_msr_tables"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from seamemu.arch.kernel import X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_UD
+from seamemu.arch.kernel import X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_SS, X86_TRAP_UD
 from seamemu.arch.registers import RFLAGS_ARITH, RFLAGS_CF, RFLAGS_ZF
 from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.target import CallRecord, SeamReply
@@ -22,7 +22,7 @@ from seamemu.traps.target import CallRecord, SeamReply
 # Decision kinds.  "module"/"pseamldr": SEAMCALL reaches its target; "VMsucceed": a VMX
 # instruction completed; "vmexit": control would leave the guest (no VMM is modelled).
 # "executed": an instruction that simply ran (RDMSR/WRMSR that passed every check).
-KINDS = ("#UD", "#GP", "#PF", "VMfailInvalid", "VMfailValid", "VMsucceed", "executed", "vmexit", "module",
+KINDS = ("#UD", "#GP", "#PF", "#SS", "VMfailInvalid", "VMfailValid", "VMsucceed", "executed", "vmexit", "module",
          "pseamldr")
 
 # Where a fault kind sends the CPU: (vector, error code or None when none is pushed).
@@ -30,6 +30,7 @@ FAULT_VECTORS: dict[str, tuple[int, int | None]] = {
     "#GP": (X86_TRAP_GP, 0),
     "#UD": (X86_TRAP_UD, None),
     "#PF": (X86_TRAP_PF, 0),  # an instruction's memory operand is not present (read, CPL 0)
+    "#SS": (X86_TRAP_SS, 0),  # MOV SS of a segment that is not present (error code: selector)
 }
 
 
