@@ -23,7 +23,8 @@ def _h(v: int) -> str:
 def _ending(obs: Observation) -> str:
     res = obs.res
     if res.outcome == "fault" and res.fault is not None:
-        at_seamcall = any(e.address == res.fault.address for e in res.seam_events)
+        at_seamcall = any(e.insn == "seamcall" and e.address == res.fault.address
+                          for e in res.seam_events)
         return f"unhandled {res.fault.name}" + (" at the SEAMCALL" if at_seamcall else "")
     if res.outcome == "bound" and res.bound is not None:
         return f"stopped by the {res.bound.kind} bound"

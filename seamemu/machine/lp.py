@@ -11,6 +11,8 @@ runs at full speed:
 - UC_HOOK_INSN for SYSCALL and SYSENTER, which Unicorn would step over as no-ops: the hook
   stops the run at the instruction and the run loop dispatches it through the same table
   (traps/syscall.py: #UD, #GP(0) on a CPU whose system-call MSRs are not set up).
+- UC_HOOK_INSN for CPUID: answered from the platform's fields over Unicorn's CPU model
+  (traps/cpuid.py), or a VM exit in a guest.
 - UC_HOOK_INTR: int3, int n, #DE and faults QEMU raises; delivered after stopping, because
   Unicorn overwrites RIP after an interrupt hook returns (unicorn#1027).
 - UC_HOOK_TLB_FILL (Unicorn's software-TLB mode): maps a linear page on a TLB miss by the
@@ -37,6 +39,7 @@ import time
 from ctypes import string_at
 from dataclasses import replace
 from time import perf_counter
+from typing import Mapping
 
 from unicorn import (
     UC_ARCH_X86,
@@ -65,6 +68,7 @@ from unicorn import (
 
 from unicorn import x86_const as X
 
+from seamemu.arch.cpuid import CpuidField
 from seamemu.arch.kernel import X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_SS, X86_TRAP_UD
 from seamemu.errors import InputError
 from seamemu.machine.dispatch import InsnTable
@@ -81,15 +85,20 @@ from seamemu.machine.linear import (
     canonical,
 )
 from seamemu.machine.memory import CHUNK, PhysicalMemory
-from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RIP, RSP, RegFile
+from seamemu.machine.cpu_model import model_cpuid
+from seamemu.machine.regs import INDEX, NAMES, RAX, RFLAGS, RIP, RSP, UC_IDS, RegFile
 from seamemu.machine.results import Bounds, FaultEvent
+from seamemu.platform.cpuid_values import default_cpuid_values
 from seamemu.traps.cpu_state import CpuState
+from seamemu.traps.cpuid import execute_cpuid
 from seamemu.traps.rule_table import Effect
 
 SLICE = 4_000_000  # instructions per emu_start: ~40 ms of tight loop, the time-check grain
 # A non-canonical access this close to a non-canonical RSP is taken as a stack reference
 # (push, pop, call, ret, RSP-relative operands): #SS(0) rather than #GP(0).
 STACK_REFERENCE_REACH = 128
+_RCX = INDEX["rcx"]
+_UC_GPR = {name: UC_IDS[name] for name in ("rax", "rbx", "rcx", "rdx")}
 
 
 class LogicalProcessor:
@@ -114,6 +123,7 @@ class LogicalProcessor:
         # original bytes of code the machine patched (shared), for fault reports.
         self.msrs: dict[int, int] = {}
         self.code_patches: dict[int, bytes] = {}
+        self.cpuid_values: Mapping[CpuidField, int] = default_cpuid_values()
         self.faults: list[FaultEvent] = []
         self.shadow_at: int | None = None   # RIP right after a MOV SS (machine/mov_ss.py)
         self._pending: tuple | None = None
@@ -124,6 +134,7 @@ class LogicalProcessor:
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
         uc.hook_add(UC_HOOK_INSN, self._on_system_call, None, 1, 0, X.UC_X86_INS_SYSCALL)
         uc.hook_add(UC_HOOK_INSN, self._on_system_call, None, 1, 0, X.UC_X86_INS_SYSENTER)
+        uc.hook_add(UC_HOOK_INSN, self._on_cpuid, None, 1, 0, X.UC_X86_INS_CPUID)
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                     | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped)
@@ -223,6 +234,25 @@ class LogicalProcessor:
         except BaseException as exc:
             self._fail(exc)
 
+    def _on_cpuid(self, uc, _user) -> int:
+        # Return 1: Unicorn skips its own CPUID; RIP is the instruction's, and Unicorn steps
+        # over it afterwards, so only the four output registers are written here.
+        try:
+            vals = self.regfile.read()
+            rip, leaf, subleaf = vals[RIP], vals[RAX] & 0xFFFF_FFFF, vals[_RCX] & 0xFFFF_FFFF
+            effect = execute_cpuid(self._cpu, self.cpuid_values, leaf, subleaf,
+                                   model_cpuid(leaf, subleaf))
+            self.events.append(("cpuid", rip, effect))
+            if effect.decision.kind == "vmexit":
+                self._stop(("vmexit", rip))
+                return 1
+            for name, value in effect.regs.items():
+                uc.reg_write(_UC_GPR[name], value)
+            return 1
+        except BaseException as exc:  # noqa: BLE001
+            self._fail(exc)
+            return 1
+
     def _on_intr(self, uc, intno: int, _user) -> None:
         try:
             self._stop(("intr", intno))
@@ -318,7 +348,10 @@ class LogicalProcessor:
             else:
                 kind = pending[0]
                 if kind in ("fault", "vmexit"):
-                    return kind, None, self.regfile.read()
+                    vals = self.regfile.read()
+                    if len(pending) > 1:  # stopped by an instruction hook: RIP is past it
+                        vals[RIP] = pending[1]
+                    return kind, None, vals
                 if kind == "time":
                     return "bound", "time", self.regfile.read()
                 pc = self._deliver_pending(pending)

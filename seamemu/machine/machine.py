@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from unicorn import UC_HOOK_MEM_WRITE
 from unicorn import x86_const as X
 
+from seamemu.arch.cpuid import CpuidField
 from seamemu.arch.msrs import IA32_SEAMRR_PHYS_BASE, IA32_SEAMRR_PHYS_MASK
 from seamemu.arch.opcodes import RDMSR, WRMSR
 from seamemu.arch.registers import SYSV_ARGS
@@ -321,6 +322,12 @@ class Machine:
         names = {v: k for k, v in MSR_OPCODES.items()}
         return {a: names[b] for a, b in sorted(self._patched.items())
                 if a not in self._mov_ss_sites}
+
+    # -- CPUID -----------------------------------------------------------------------------------
+    def attach_cpuid(self, values: Mapping[CpuidField, int]) -> None:
+        """Answer CPUID on every LP with these platform fields over Unicorn's CPU model."""
+        for lp in self.lps:
+            lp.cpuid_values = dict(values)
 
     # -- MOV SS (machine/mov_ss.py) ------------------------------------------------------------
     def attach_mov_ss(self, sites: Iterable[int]) -> None:

@@ -15,6 +15,7 @@ from seamemu.frontend import assemble
 from seamemu.machine import Bounds, Machine
 from seamemu.model.module import TdxModule
 from seamemu.platform import as_platform, present
+from seamemu.platform.cpuid_values import cpuid_values
 from seamemu.platform.facts import Platform
 from seamemu.session.conventions import place, unpack
 from seamemu.session.msr_sites import attach_platform_msrs
@@ -69,8 +70,10 @@ class Session:
         for i, lp in enumerate(self.machine.lps):
             s = platform.seamrr_of(i)
             lp.cpu = CpuState(seamrr_base_msr=s.base_msr, seamrr_mask_msr=s.mask_msr)
-        # RDMSR/WRMSR in the guest read the platform's per-LP MSRs (session/msrs.py).
+        # RDMSR/WRMSR in the guest read the platform's per-LP MSRs (session/msr_sites.py),
+        # CPUID reports its address widths and features (platform/cpuid_values.py).
         attach_platform_msrs(self.machine, platform)
+        self.machine.attach_cpuid(cpuid_values(platform))
         # Scratch below this mark holds the caller's own buffers (see `alloc`); each call's
         # argument struct is placed above it and reclaimed by the next call.
         self._pin = self.machine.memory.scratch_state()[0]
