@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """CPUID fields the emulated CPU answers from the platform: leaf, sub-leaf, register, bits.
 
 Spec: Intel SDM Vol. 2A "CPUID—CPU Identification": Table 3-10 (CPUID.01H:ECX feature flags:

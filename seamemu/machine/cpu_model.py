@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What Unicorn's own CPU model answers to CPUID, for the fields no platform fact decides.
 
 A private Unicorn instance (same default CPU model and control registers as every LP) runs a
@@ -31,7 +32,8 @@ def model_cpuid(leaf: int, subleaf: int) -> tuple[int, int, int, int]:
     uc.reg_write(X.UC_X86_REG_RAX, leaf & 0xFFFF_FFFF)
     uc.reg_write(X.UC_X86_REG_RCX, subleaf & 0xFFFF_FFFF)
     uc.emu_start(_BASE, _BASE + len(_CPUID))
-    return tuple(uc.reg_read(r) for r in _OUT)  # type: ignore[return-value]
+    eax, ebx, ecx, edx = (int(uc.reg_read(r)) for r in _OUT)
+    return eax, ebx, ecx, edx
 
 
 __all__ = ["model_cpuid"]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The guest's linear address space: what a running kernel leaves mapped for the code it runs.
 
 Unicorn runs 64-bit code without paging, and QEMU's physical address space is 52 bits wide,

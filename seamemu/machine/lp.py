@@ -36,10 +36,10 @@ an exception storm ends at the time bound rather than the instruction bound.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from ctypes import string_at
 from dataclasses import replace
 from time import perf_counter
-from typing import Mapping
 
 from unicorn import (
     UC_ARCH_X86,
@@ -54,23 +54,23 @@ from unicorn import (
     UC_HOOK_MEM_READ_UNMAPPED,
     UC_HOOK_MEM_WRITE_PROT,
     UC_HOOK_MEM_WRITE_UNMAPPED,
+    UC_HOOK_TLB_FILL,
     UC_MEM_FETCH_PROT,
     UC_MEM_FETCH_UNMAPPED,
     UC_MEM_WRITE_PROT,
     UC_MEM_WRITE_UNMAPPED,
-    UC_HOOK_TLB_FILL,
     UC_MODE_64,
     UC_PROT_ALL,
     UC_TLB_VIRTUAL,
     Uc,
     UcError,
 )
-
 from unicorn import x86_const as X
 
 from seamemu.arch.cpuid import CpuidField
 from seamemu.arch.kernel import X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_SS, X86_TRAP_UD
 from seamemu.errors import InputError
+from seamemu.machine.cpu_model import model_cpuid
 from seamemu.machine.dispatch import InsnTable
 from seamemu.machine.faults import ERROR_CODE_VECTORS, Delivery, pf_error_code
 from seamemu.machine.linear import (
@@ -85,7 +85,6 @@ from seamemu.machine.linear import (
     canonical,
 )
 from seamemu.machine.memory import CHUNK, PhysicalMemory
-from seamemu.machine.cpu_model import model_cpuid
 from seamemu.machine.regs import INDEX, NAMES, RAX, RFLAGS, RIP, RSP, UC_IDS, RegFile
 from seamemu.machine.results import Bounds, FaultEvent
 from seamemu.platform.cpuid_values import default_cpuid_values
@@ -113,7 +112,8 @@ class LogicalProcessor:
         self.linear = linear if linear is not None else delivery.linear
         self.window = TrapWindow(self.linear)
         self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_64)
-        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        # (mypy reads the binding's Python 2 branch, which lacks the method.)
+        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
         memory.attach(uc)
         self.regfile = RegFile(uc)
         self.cpu = cpu
@@ -249,7 +249,7 @@ class LogicalProcessor:
             for name, value in effect.regs.items():
                 uc.reg_write(_UC_GPR[name], value)
             return 1
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             self._fail(exc)
             return 1
 

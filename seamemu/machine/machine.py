@@ -45,8 +45,8 @@ from seamemu.machine.faults import Delivery
 from seamemu.machine.handlers import MSR_HANDLERS, install_builtin
 from seamemu.machine.linear import LinearMap
 from seamemu.machine.lp import LogicalProcessor
-from seamemu.machine.mov_ss import decode_mov_ss, mov_ss_handler
 from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory, Present
+from seamemu.machine.mov_ss import decode_mov_ss, mov_ss_handler
 from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RFLAGS_FIXED, RIP, RSP, RegView
 from seamemu.machine.results import BoundInfo, Bounds, CallResult, SeamEvent
 from seamemu.traps.cpu_state import CpuState

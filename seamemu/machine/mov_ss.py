@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """MOV SS observed without a per-instruction hook: patched sites, emulated, and their shadow.
 
 Unicorn runs MOV SS itself and keeps no interrupt shadow a hook could read, and hooking every
@@ -18,7 +19,8 @@ instruction is decided as if there were none.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from unicorn import x86_const as X
 
@@ -63,7 +65,7 @@ def _fault(kind: str, vector: int, error_code: int | None, rule: str) -> Effect:
 
 
 def mov_ss_handler(memory: PhysicalMemory) -> Callable:
-    def handle(lp: "LogicalProcessor", rip: int, code: bytes, vals: list[int]) -> Effect | None:
+    def handle(lp: LogicalProcessor, rip: int, code: bytes, vals: list[int]) -> Effect | None:
         original = lp.code_patches.get(rip, b"")
         full = original + code[len(original):]
         decoded = decode_mov_ss(full)
@@ -103,7 +105,7 @@ def mov_ss_handler(memory: PhysicalMemory) -> Callable:
     return handle
 
 
-def _descriptor(lp: "LogicalProcessor", memory: PhysicalMemory,
+def _descriptor(lp: LogicalProcessor, memory: PhysicalMemory,
                 selector: int) -> tuple[int | None, int | None]:
     """The GDT descriptor `selector` names and its address, or (None, None) when there is none.
 

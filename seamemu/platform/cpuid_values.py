@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The CPUID fields a platform implies (what its CPUs report), for the CPUID trap.
 
 Each value follows from a fact the platform already states: its physical-address width

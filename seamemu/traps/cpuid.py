@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """CPUID (0F A2): a VM exit in a guest, else the platform's fields over the CPU model's answer.
 
 Spec: Intel SDM Vol. 3C §26.1.2 "Instructions That Cause VM Exits Unconditionally" (CPUID in
@@ -13,8 +14,8 @@ that matter here (VMX, SMX, TME, the address widths) agree with the platform.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from seamemu.arch.cpuid import REGISTERS, CpuidField
 from seamemu.traps.cpu_state import CpuState

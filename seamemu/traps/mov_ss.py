@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """MOV SS (8E /2) in 64-bit mode: the selector checks as a table, and the interrupt shadow.
 
 Spec: Intel SDM Vol. 2B "MOV—Move" (Operation, "IF SS is loaded"; 64-Bit Mode Exceptions):
@@ -108,7 +109,7 @@ def decide_mov_ss(cpu: CpuState, selector: int, descriptor: int | None) -> Decis
 def execute_mov_ss(cpu: CpuState, selector: int, descriptor: int | None, length: int) -> Effect:
     """A fault at the instruction, or RIP advanced past it (the caller loads SS)."""
     decision = decide_mov_ss(cpu, selector, descriptor)
-    if decision.kind == EXECUTED:
+    if decision.kind == EXECUTED or decision.vector is None:
         return Effect(decision, rip_advance=length)
     return Effect(decision, fault=(decision.vector, decision.error_code))
 

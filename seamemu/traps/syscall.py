@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """SYSCALL (0F 05) and SYSENTER (0F 34) on a CPU whose fast-system-call MSRs are not set up.
 
 The emulated CPU runs the code under test as a kernel would run a helper, but nothing here

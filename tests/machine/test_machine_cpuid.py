@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """CPUID reports the platform: address widths, VMX/SMX/TME, no TDX guest signature on a host."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The guest's linear address space: NULL region, non-canonical addresses, stack guard pages."""
 
 from __future__ import annotations

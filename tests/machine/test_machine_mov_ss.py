@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """MOV SS sites: emulated, and their interrupt shadow seen by the SEAMCALL right after them."""
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def machine():
 
 
 def test_seamcall_right_after_mov_ss_raises_gp0_and_never_reaches_the_module():
-    m, img, target = machine()
+    m, _, target = machine()
     r = m.call("shadowed", [0x21])
     assert r.outcome == "fault"
     assert (r.fault.name, r.fault.error_code) == ("#GP", 0)
@@ -94,7 +95,7 @@ def test_bad_selectors_fault_with_the_selector_as_error_code(entry, name, error_
 
 
 def test_the_shadow_does_not_outlive_the_call():
-    m, _, target = machine()
+    m, _, _ = machine()
     m.call("shadowed", [0x21])
     assert not m.lps[0].cpu.mov_ss_shadow
     assert m.call("not_shadowed", [0x21]).outcome == "returned"

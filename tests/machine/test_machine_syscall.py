@@ -1,12 +1,13 @@
+# SPDX-License-Identifier: MIT
 """SYSCALL and SYSENTER fault instead of running as no-ops."""
 
 from __future__ import annotations
 
 import pytest
 from machine_helpers import StubTarget, build
+from test_machine_faults import idt_with
 
 from seamemu.machine import Machine
-from test_machine_faults import idt_with
 
 CODE = """
 sc:

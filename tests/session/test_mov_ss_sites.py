@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """MOV SS found by the loader, so a session's SEAMCALL in its shadow raises #GP(0)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """A session's CPUID reports its platform's physical-address width."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """CPUID: the platform's fields over the CPU model's answer, and a VM exit in a guest."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """MOV SS selector checks (64-bit mode) row by row."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """SYSCALL and SYSENTER on a CPU whose system-call MSRs are not set up."""
 
 from __future__ import annotations
