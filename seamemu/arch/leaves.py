@@ -153,6 +153,24 @@ def leaf_by_name(name: str) -> LeafInfo | None:
     return _BY_NAME.get(name.upper().replace("_", "."))
 
 
+def leaf_number(name: str) -> int:
+    """The number of a module leaf the package names in its own code; KeyError if unknown."""
+    leaf = leaf_by_name(name)
+    if leaf is None:
+        raise KeyError(name)
+    return leaf.number
+
+
+# The TDH.SYS.* leaves the package calls by name, as the kernel's tdx.h spells them.
+TDH_SYS_CONFIG = leaf_number("TDH.SYS.CONFIG")
+TDH_SYS_INFO = leaf_number("TDH.SYS.INFO")
+TDH_SYS_INIT = leaf_number("TDH.SYS.INIT")
+TDH_SYS_KEY_CONFIG = leaf_number("TDH.SYS.KEY.CONFIG")
+TDH_SYS_LP_INIT = leaf_number("TDH.SYS.LP.INIT")
+TDH_SYS_RD = leaf_number("TDH.SYS.RD")
+TDH_SYS_TDMR_INIT = leaf_number("TDH.SYS.TDMR.INIT")
+
+
 def seamldr_leaf_info(rax: int) -> SeamldrLeafInfo | None:
     return _LDR_BY_RAX.get(rax)
 
@@ -173,9 +191,17 @@ __all__ = [
     "SEAMLDR_LEAVES",
     "SEAMLDR_MODE_BIT",
     "SeamldrLeafInfo",
+    "TDH_SYS_CONFIG",
+    "TDH_SYS_INFO",
+    "TDH_SYS_INIT",
+    "TDH_SYS_KEY_CONFIG",
+    "TDH_SYS_LP_INIT",
+    "TDH_SYS_RD",
+    "TDH_SYS_TDMR_INIT",
     "V15",
     "leaf_by_name",
     "leaf_info",
+    "leaf_number",
     "seamldr_leaf_by_name",
     "seamldr_leaf_info",
 ]

@@ -13,6 +13,7 @@ arch/x86/virt/vmx/tdx/seamldr.c.  All integers little-endian, all structures pac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from seamemu.errors import InputError
 
@@ -55,11 +56,12 @@ class StructLayout:
                     f.size, "little")
         return bytes(buf)
 
-    def unpack(self, data: bytes) -> dict[str, int | bytes]:
-        """Field values from `data` (at least `size` bytes)."""
+    def unpack(self, data: bytes) -> dict[str, Any]:
+        """Field values from `data` (at least `size` bytes): an int for a 1/2/4/8-byte field,
+        bytes for any other (reserved areas, arrays), as the layout says per field."""
         if len(data) < self.size:
             raise InputError(f"{self.name}: need {self.size} bytes, got {len(data)}")
-        out: dict[str, int | bytes] = {}
+        out: dict[str, Any] = {}
         for f in self.fields:
             raw = bytes(data[f.offset:f.offset + f.size])
             out[f.name] = int.from_bytes(raw, "little") if f.size in (1, 2, 4, 8) else raw

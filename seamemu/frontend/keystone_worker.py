@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO
 
 # Seconds without an answer before the worker counts as hung (an instruction takes ~50 us).
 ITEM_TIMEOUT = 10.0
@@ -55,7 +56,7 @@ class KeystoneWorker:
     def __init__(self, timeout: float | None = None):
         self.timeout = timeout
         self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr = None
+        self._stderr: IO[bytes] | None = None
         self._buf = b""
         self._lock = threading.Lock()
         self._owner = os.getpid()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from ..errors import AsmError
 from ..image import IMAGE_BASE, Image, SourceLine, SymbolInfo
@@ -186,7 +187,7 @@ class Layout:
                 if it.insn.direct_branch:
                     out[i] = self._branch(i, it, addr, dot, table)
                     continue
-                rendered = render(it.insn, lambda text, it=it, dot=dot: self._eval(it, text, dot, table))
+                rendered = render(it.insn, partial(self._eval, it, dot=dot, table=table))
             except ExprError as exc:
                 raise it.loc.error(str(exc)) from None
             if rendered.data is not None:
@@ -200,6 +201,7 @@ class Layout:
         for i, (r, addr) in pending.items():
             code = self._answer(i, first[i])
             if r.rip_target is not None:
+                assert r.text is not None  # a RIP-relative operand is rendered as text
                 disp = r.rip_target - (addr + len(r.prefix) + len(code))
                 try:
                     second[i] = r.text.replace("{disp}", fmt_disp(disp, "RIP-relative target"))
@@ -268,7 +270,7 @@ class Layout:
         placement: Placement | None = None
         previous = None
         for npass in range(_MAX_PASSES):
-            self._set_errors: dict[tuple[int, str], tuple[Item, str]] = {}
+            self._set_errors = {}
             st = self._walk(placement, lenient=npass == 0)
             placement = place(specs, st.pieces.values(), self.base)
             table = self._symbols(st, placement)

@@ -350,7 +350,7 @@ class Expander:
             count = self._constant(args, loc, "`.rept`")
             if count > _MAX_REPT:
                 raise loc.error(f"`.rept {count}` is too large")
-            rounds = [{}] * max(count, 0)
+            rounds: list[dict[str, str]] = [{}] * max(count, 0)
         else:
             parts = split_args(args) if op == ".irp" else [p.strip() for p in args.split(",", 1)]
             if not parts or not parts[0]:

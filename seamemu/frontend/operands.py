@@ -207,11 +207,11 @@ def _render_mem(o: Operand, mnemonic: str, evaluate: Eval) -> tuple[str, int | N
         inner += f",{s}"
     if not o.disp:
         return f"{star}{o.seg}({inner})", None
-    v = evaluate(o.disp)
+    d = evaluate(o.disp)
     if base.lower() in ("%rip", "%eip"):
-        if v.section is not None:
-            return f"{star}{o.seg}{{disp}}({inner})", v.n
-    return f"{star}{o.seg}{fmt_disp(v.n, o.disp)}({inner})", None
+        if d.section is not None:
+            return f"{star}{o.seg}{{disp}}({inner})", d.n
+    return f"{star}{o.seg}{fmt_disp(d.n, o.disp)}({inner})", None
 
 
 def _render_nop(insn: Insn, evaluate: Eval) -> Rendered | None:

@@ -20,7 +20,7 @@ from seamemu.errors import EngineError, SeamemuError
 from seamemu.frontend import assemble
 from seamemu.fuzz.promises import make_spec
 from seamemu.fuzz.reproducer import Target
-from seamemu.fuzz.worker import FuzzConfig, Worker, WorkerStats
+from seamemu.fuzz.worker import FindingRecord, FuzzConfig, Worker, WorkerStats
 from seamemu.image import Image
 
 Progress = Callable[[dict], None]
@@ -65,7 +65,7 @@ def _merge(stats: list[WorkerStats], t0: float) -> dict:
     seconds = time.perf_counter() - t0
     runs = sum(s.runs for s in stats)
     worker_s = sum(s.seconds for s in stats) or seconds
-    findings = {}
+    findings: dict[tuple[str, str], FindingRecord] = {}
     for s in stats:
         for f in s.findings:
             findings.setdefault((f.rule, f.location), f)
@@ -108,7 +108,7 @@ def _run_parallel(config: FuzzConfig, image: Image, ref_image: Image | None,
         procs.append(p)
     latest: dict[int, WorkerStats] = {}
     done: dict[int, WorkerStats] = {}
-    errors = []
+    errors: list[str] = []
     try:
         while len(done) + len(errors) < len(procs):
             try:

@@ -87,7 +87,7 @@ def case_from_json(obj: Any, spec: Spec, where: str = "case") -> Case:
     caller = _obj(d.get("caller_regs", {}), f"{where}.caller_regs")
     _only(regs_in, spec.inputs, f"{where}.inputs")
     _only(caller, spec.free_regs, f"{where}.caller_regs")
-    out = ()
+    out: tuple[int, ...] = ()
     if spec.out_pointer:
         struct = _obj(d.get("out_struct") or {}, f"{where}.out_struct")
         _only(struct, spec.struct_fields, f"{where}.out_struct")

@@ -39,12 +39,13 @@ def compare(spec: Spec, a: Observation, b: Observation) -> Violation | None:
     if (a.received is None) != (b.received is None) or a.calls != b.calls:
         return Violation("differential", "outcome", f"the module was called {a.calls} time(s) "
                          f"under test, {b.calls} time(s) by the reference", None)
-    if a.received is not None:
+    if a.received is not None and b.received is not None:
+        got, ref = a.received, b.received
         for reg in ("rax",) + (spec.module_inputs or ("rcx", "rdx", "r8", "r9", "r10", "r11")):
-            if a.received[reg] != b.received[reg]:
+            if got[reg] != ref[reg]:
                 return Violation("differential", f"received:{reg}", f"the module received "
-                                 f"{reg.upper()} = {_h(a.received[reg])} under test, "
-                                 f"{_h(b.received[reg])} from the reference", None)
+                                 f"{reg.upper()} = {_h(got[reg])} under test, "
+                                 f"{_h(ref[reg])} from the reference", None)
     if a.res.outcome == "returned":
         ra, rb = a.res.regs_after, b.res.regs_after
         for reg in _RETURN_REGS + ("rsp",):

@@ -90,7 +90,7 @@ class Runner:
         self._struct_host = mem.host_address(self.struct_pa)
         self._top_host = mem.host_address(self.stack_top - 1) + 1
         self._frame_pack = _struct.Struct(f"<{FRAME_WORDS}Q")
-        self._pack = _struct.Struct(f"<{len(spec.struct_fields)}Q") if spec.struct_fields else None
+        self._pack = _struct.Struct(f"<{len(spec.struct_fields)}Q")
         lp = m.lps[0]
         self.code_ranges = tuple((s.address, s.end) for s in image.sections if s.executable)
         allowed = [(m.stacks_base, self.stack_top)]

@@ -12,6 +12,7 @@ The same seed gives the same cases on every machine.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from operator import itemgetter as _itemgetter
 from struct import unpack_from as _unpack_from
 
@@ -36,7 +37,7 @@ _FAULT_KINDS = ("#GP", "#UD", "VMfailInvalid")
 RANDOM = None  # a table entry meaning "a fresh value from u64s"
 
 
-def _table(rng: random.Random, weighted: list[tuple[float, object]], size: int = 256) -> tuple:
+def _table(rng: random.Random, weighted: Sequence[tuple[float, object]], size: int = 256) -> tuple:
     """`size` entries, each drawn from `weighted` [(weight, value or callable)]."""
     total = sum(w for w, _ in weighted)
     out = []

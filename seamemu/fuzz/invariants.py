@@ -159,9 +159,9 @@ def _check_struct(spec: Spec, case: Case, obs: Observation, instr: str, out: lis
             expected[i] = received[f]
         position = plan.position
         for reg, value in case.answer.outputs:
-            i = position.get(reg)
-            if i is not None:
-                expected[i] = value
+            at = position.get(reg)
+            if at is not None:
+                expected[at] = value
         if tuple(expected) == got:
             return
     elif initial == got:

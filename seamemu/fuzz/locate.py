@@ -68,7 +68,7 @@ def last_writer(obs: Observation, index: int, upto: int | None = None, mask: int
             continue
         if (after ^ steps[i][1][index]) & mask:
             return steps[i][0]
-        if named and name in destinations(runner, steps[i][0]):
+        if named and runner is not None and name in destinations(runner, steps[i][0]):
             return steps[i][0]
     return None
 

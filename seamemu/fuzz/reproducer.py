@@ -210,7 +210,9 @@ def reproducer_from_json(d: Any, base: Path | None = None) -> Reproducer:
         raise ReplayError(f"finding.address: {f['address']!r} is not hex") from None
     finding = FindingRef(f["rule"], f["key"], f["location"], address, str(f.get("source", "")),
                          str(f.get("detail", "")))
-    found = d.get("found") if isinstance(d.get("found"), dict) else {}
+    found = d.get("found")
+    if not isinstance(found, dict):
+        found = {}
     return Reproducer(target, conv, variant, case, finding, reference, found)
 
 

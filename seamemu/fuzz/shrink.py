@@ -12,6 +12,7 @@ module output kept early in it unnecessary.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from seamemu.fuzz.case import FRAME_WORDS, NORMAL_CPU, Answer, Case, Cpu
 
@@ -52,17 +53,43 @@ class _Shrinker:
         values = getattr(case, name)
         if not any(values):
             return case
-        cand = case._replace(**{name: (0,) * len(values)})
+        cand = _set(case, name, (0,) * len(values))
         if self.ok(cand):
             return cand
         for i in range(len(values)):
-            case = self.value(case, lambda c, i=i: getattr(c, name)[i],
-                              lambda c, v, i=i: c._replace(**{name: _put(getattr(c, name), i, v)}))
+            case = self.value(case, *_element(name, i))
         return case
 
 
-def _put(values: tuple[int, ...], i: int, v: int) -> tuple[int, ...]:
-    return values[:i] + (v,) + values[i + 1:]
+_T = TypeVar("_T")
+
+
+def _set(record: _T, name: str, value: object) -> _T:
+    """`record` (a NamedTuple) with the field called `name` replaced."""
+    replaced: _T = cast(Any, record)._replace(**{name: value})
+    return replaced
+
+
+def _element(name: str, i: int) -> tuple[Callable[[Case], int], Callable[[Case, int], Case]]:
+    """Getter and setter of element `i` of the vector field `name`."""
+    def get(c: Case) -> int:
+        return int(getattr(c, name)[i])
+
+    def put(c: Case, v: int) -> Case:
+        values = getattr(c, name)
+        return _set(c, name, values[:i] + (v,) + values[i + 1:])
+    return get, put
+
+
+def _output(i: int) -> tuple[Callable[[Case], int], Callable[[Case, int], Case]]:
+    """Getter and setter of the value of the answer's output `i`."""
+    def get(c: Case) -> int:
+        return c.answer.outputs[i][1]
+
+    def put(c: Case, v: int) -> Case:
+        outs = tuple((r, v if j == i else x) for j, (r, x) in enumerate(c.answer.outputs))
+        return c._replace(answer=c.answer._replace(outputs=outs))
+    return get, put
 
 
 PASSES = 3  # a value freed by a later step (an input zeroed) can let an earlier one go too
@@ -92,13 +119,13 @@ def _pass(s: _Shrinker, case: Case) -> Case:
             case = case._replace(cpu=NORMAL_CPU)
         else:
             for name, simple in zip(Cpu._fields, NORMAL_CPU):
-                cand = case._replace(cpu=case.cpu._replace(**{name: simple}))
+                cand = case._replace(cpu=_set(case.cpu, name, simple))
                 if getattr(case.cpu, name) != simple and s.ok(cand):
                     case = cand
     case = _shrink_answer(s, case)
     for name, simple in (("out_null", False), ("align", 0), ("rflags", 0)):
-        if getattr(case, name) != simple and s.ok(case._replace(**{name: simple})):
-            case = case._replace(**{name: simple})
+        if getattr(case, name) != simple and s.ok(_set(case, name, simple)):
+            case = _set(case, name, simple)
     case = s.value(case, lambda c: c.align, lambda c, v: c._replace(align=v))
     case = s.value(case, lambda c: c.rflags, lambda c, v: c._replace(rflags=v))
     case = s.value(case, lambda c: c.leaf, lambda c, v: c._replace(leaf=v))
@@ -126,10 +153,7 @@ def _shrink_answer(s: _Shrinker, case: Case) -> Case:
     case = s.value(case, lambda c: c.answer.status,
                    lambda c, v: c._replace(answer=c.answer._replace(status=v)))
     for i in range(len(case.answer.outputs)):
-        case = s.value(case, lambda c, i=i: c.answer.outputs[i][1],
-                       lambda c, v, i=i: c._replace(answer=c.answer._replace(
-                           outputs=tuple((r, v if j == i else x)
-                                         for j, (r, x) in enumerate(c.answer.outputs)))))
+        case = s.value(case, *_output(i))
     return case
 
 

@@ -216,7 +216,7 @@ class Worker:
         from seamemu.fuzz.strategies import fuzz_cases
 
         deadline = self._deadline()
-        state = {"n": 0, "next": self._t0 + REPORT_EVERY_S}
+        state: dict[str, float] = {"n": 0, "next": self._t0 + REPORT_EVERY_S}
 
         @hseed(self.config.seed)
         @settings(max_examples=runs or 1_000_000_000, database=None, deadline=None,
@@ -229,7 +229,7 @@ class Worker:
                 raise _Stop()
             self.one(case, False)
             state["n"] += 1
-            self.stats.runs = state["n"]
+            self.stats.runs = int(state["n"])
             if now >= state["next"]:
                 state["next"] = now + REPORT_EVERY_S
                 self._report(now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from seamemu.arch.leaves import leaf_by_name
+from seamemu.arch.leaves import TDH_SYS_INIT, TDH_SYS_LP_INIT, TDH_SYS_RD
 from seamemu.arch.metadata import global_field
 from seamemu.host.driver import tdx_enable
 from seamemu.host.klog import KernelLog
@@ -20,9 +20,6 @@ from seamemu.host.sysinfo import GROUPS
 from seamemu.machine.bench import measure
 from seamemu.session import Session
 
-TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number
-TDH_SYS_LP_INIT = leaf_by_name("TDH.SYS.LP.INIT").number
-TDH_SYS_RD = leaf_by_name("TDH.SYS.RD").number
 _FIELDS = tuple(global_field(name).field_id for _group, names in GROUPS for name in names)
 
 

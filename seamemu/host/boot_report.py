@@ -29,6 +29,7 @@ def format_bringup(b: BringUp) -> str:
     p = s.platform if s is not None else None
     head = f"seamemu boot: platform '{b.platform}', TDX module ABI {b.abi}"
     if p is not None:
+        assert s is not None
         head += (f", {p.packages} package(s) x {p.cores_per_package * p.threads_per_core} LPs, "
                  f"through asm/{s.asm[0].name}")
     lines = [head, ""]

@@ -18,7 +18,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seamemu.arch.leaves import leaf_by_name
+from seamemu.arch.leaves import (
+    TDH_SYS_CONFIG,
+    TDH_SYS_INIT,
+    TDH_SYS_KEY_CONFIG,
+    TDH_SYS_LP_INIT,
+    TDH_SYS_TDMR_INIT,
+)
 from seamemu.arch.msrs import IA32_MKTME_KEYID_PARTITIONING
 from seamemu.host.klog import KernelFailure, KernelLog, LogLine, errno_name
 from seamemu.host.seamcall import HostCall, HostSeamcall, module_state
@@ -38,11 +44,6 @@ from seamemu.platform.facts import Platform
 from seamemu.platform.msr_values import msr_values
 from seamemu.session import Session
 
-TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number
-TDH_SYS_LP_INIT = leaf_by_name("TDH.SYS.LP.INIT").number
-TDH_SYS_CONFIG = leaf_by_name("TDH.SYS.CONFIG").number
-TDH_SYS_KEY_CONFIG = leaf_by_name("TDH.SYS.KEY.CONFIG").number
-TDH_SYS_TDMR_INIT = leaf_by_name("TDH.SYS.TDMR.INIT").number
 TDMR_INFO_PA_ARRAY_MIN = 512          # tdx.c config_tdx_module(): TDMR_INFO_PA_ARRAY_ALIGNMENT
 GiB, MiB, KiB = 1 << 30, 1 << 20, 1 << 10
 
@@ -180,6 +181,7 @@ class _Run:
         size = max(_next_pow2(n * 8), TDMR_INFO_PA_ARRAY_MIN)
         data = b"".join(pa.to_bytes(8, "little") for pa in entry_pas).ljust(size, b"\0")
         array_pa = self.s.alloc(size, size, data)      # kzalloc: power-of-two sizes align
+        assert self.keyids is not None  # tdx_init() reserved the KeyIDs before configuring
         ret, _ = self.host.prerr(TDH_SYS_CONFIG, {"rcx": array_pa, "rdx": n,
                                                   "r8": self.keyids.global_keyid},
                                  lp=self.online[0])

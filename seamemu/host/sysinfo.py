@@ -19,7 +19,7 @@ import errno
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from seamemu.arch.leaves import leaf_by_name
+from seamemu.arch.leaves import TDH_SYS_INFO, TDH_SYS_RD
 from seamemu.arch.metadata import field_id_name, global_field
 from seamemu.arch.sysinfo import (
     CMR_INFO_ARRAY_ALIGNMENT,
@@ -33,8 +33,6 @@ from seamemu.arch.sysinfo import (
 from seamemu.host.klog import KernelFailure
 from seamemu.host.seamcall import HostSeamcall
 
-TDH_SYS_INFO = leaf_by_name("TDH.SYS.INFO").number
-TDH_SYS_RD = leaf_by_name("TDH.SYS.RD").number
 TDX_FEATURES0_NO_RBP_MOD = 1 << 18          # Spec: Linux arch/x86/virt/vmx/tdx/tdx.h
 KERNEL_MAX_CPUID_CONFIGS = 128              # tdx_sys_info_td_conf.cpuid_config_leaves[128]
 

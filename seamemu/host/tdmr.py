@@ -166,7 +166,7 @@ class PamtAllocator:
     """
 
     def __init__(self, memlist: Sequence[TdxMemblock], avoid: Sequence[tuple[int, int]] = ()):
-        self._free = {}           # nid -> list of [start, end) free ranges
+        self._free: dict[int, list[tuple[int, int]]] = {}  # nid -> list of [start, end) free ranges
         for tmb in memlist:
             self._free.setdefault(tmb.nid, []).extend(_subtract((tmb.start, tmb.end), avoid))
 

@@ -110,8 +110,8 @@ def _unhandled(result: RunResult) -> dict | None:
 
 def _leaf_name(rax: int, abi: str) -> str | None:
     if rax & LOADER_BIT:
-        info = seamldr_leaf_info(rax)
-        return info.name if info else None
+        ldr = seamldr_leaf_info(rax)
+        return ldr.name if ldr else None
     info = leaf_info(rax & 0xFFFF if abi != "1.0" else rax, abi)
     return info.name if info else None
 

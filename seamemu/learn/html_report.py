@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seamemu import __version__
-from seamemu.arch.leaves import leaf_by_name
+from seamemu.arch.leaves import TDH_SYS_INFO
 from seamemu.arch.sysinfo import (
     CMR_INFO_ARRAY_ALIGNMENT,
     CMR_INFO_ENTRY_SIZE,
@@ -33,7 +33,6 @@ from seamemu.stubs import DEFAULT_ENTRY
 from seamemu.trace import format_trace
 
 OUTCOME_ORDER = ("returned", "VMfailInvalid", "#GP", "#UD")
-TDH_SYS_INFO = leaf_by_name("TDH.SYS.INFO").number
 
 
 def anchor(outcome: str) -> str:

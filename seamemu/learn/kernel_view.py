@@ -29,11 +29,10 @@ from seamemu.arch.kernel import (
     errno_name,
     seamcall_errno,
 )
-from seamemu.arch.leaves import leaf_by_name
+from seamemu.arch.leaves import TDH_SYS_INIT
 from seamemu.arch.status import status_name, status_value
 
 PR_FMT = "virt/tdx: "
-TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number
 # Entry points whose kernel callers print the output registers too (seamcall_prerr_ret).
 RET_ENTRIES = ("__seamcall_ret", "__seamcall_saved_ret")
 TDX_RND_NO_ENTROPY = status_value("TDX_RND_NO_ENTROPY")

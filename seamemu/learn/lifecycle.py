@@ -163,7 +163,7 @@ def probe_lifecycle(abi: str = "1.5") -> Lifecycle:
     edges = tuple(Edge(a, b, tuple(sorted(names, key=order.__getitem__)))
                   for (a, b), names in sorted(seen.items(), key=lambda kv: (
                       SysState[kv[0][0]], SysState[kv[0][1]])))
-    infos = [leaf_by_name(n) for n in leaves]
+    infos = [info for n in leaves if (info := leaf_by_name(n)) is not None]
     return Lifecycle(abi, tuple(s.name for s in SysState), edges,
                      tuple(i.name for i in infos if i.before_ready),
                      tuple(i.name for i in infos if i.in_shutdown))

@@ -30,6 +30,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from unicorn import UC_HOOK_MEM_WRITE
 from unicorn import x86_const as X
@@ -133,7 +134,7 @@ class Machine:
             lp.uc.reg_write(X.UC_X86_REG_SS, KERNEL_DS)
         self._data_sections = tuple((s.address, len(s.data)) for s in image.sections
                                     if "w" in s.flags and "x" not in s.flags)
-        self._cow_hooks: list[tuple[object, int]] = []
+        self._cow_hooks: list[tuple[Any, int]] = []
         self._symbols: dict[int, str] = {}
         self._calls = 0
         self._patched: dict[int, bytes] = {}  # address -> the bytes the image had there

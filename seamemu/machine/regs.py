@@ -100,7 +100,7 @@ class RegFile:
         return self._vals[:]
 
     def write(self, values: list[int]) -> None:
-        self._vals[:] = values
+        self._vals[:] = values  # type: ignore[assignment]  # ctypes converts the ints
         status = _WRITE_BATCH(self._uch, self._ids, self._ptrs, self._n)
         if status:
             raise EngineError(f"unicorn uc_reg_write_batch failed with status {status}")

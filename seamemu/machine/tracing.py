@@ -19,6 +19,7 @@ A code hook may fire for an instruction that never runs because the run was stop
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_WRITE
 
@@ -98,7 +99,7 @@ class StepRecorder:
         self.max_steps = max_steps
         self.truncated = False
         self._raw: list[_Pending] = []
-        self._hooks: list[tuple[object, int]] = []
+        self._hooks: list[tuple[Any, int]] = []
 
     # -- attach / detach ---------------------------------------------------------------------
     def attach(self) -> StepRecorder:
@@ -192,7 +193,7 @@ class StepRecorder:
             else:
                 after, ev_hi, f_hi = final, len(result.seam_events), len(result.faults)
             p.settle(memory)
-            writes = p.written
+            writes = p.written or ()
             steps.append(RawStep(p.lp, p.address, p.code, p.before, after, writes,
                                  tuple(result.seam_events[p.n_events:ev_hi]),
                                  tuple(result.faults[p.n_faults:f_hi])))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seamemu.arch.leaves import (
     RAX_LEAF_MASK,
@@ -60,8 +60,8 @@ class Decoded:
 def decode_rax(rax: int, abi: str) -> Decoded:
     rax &= MASK64
     if rax & SEAMLDR_MODE_BIT:
-        info = seamldr_leaf_info(rax)
-        return Decoded(True, rax, 0, info.name if info else "unknown")
+        ldr = seamldr_leaf_info(rax)
+        return Decoded(True, rax, 0, ldr.name if ldr else "unknown")
     if abi == "1.0":
         leaf, version = rax, 0
     else:
@@ -105,8 +105,8 @@ def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
     seq = module.next_seq()
     before = module.state_name()
     d = decode_rax(rax, module.abi)
-    rec = dict(seq=seq, lp=lp, leaf=d.leaf, leaf_name=d.name, version=d.version,
-               state_before=before)
+    rec: dict[str, Any] = dict(seq=seq, lp=lp, leaf=d.leaf, leaf_name=d.name,
+                               version=d.version, state_before=before)
 
     def fault(kind: str, note: str, injected: str | None = None) -> SeamReply:
         record = CallRecord(inputs={"rax": rax}, outputs={}, status=rax, status_name=kind,
@@ -131,7 +131,8 @@ def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
     pending = None
     injected = None
     if rule is not None:
-        injected = rule.text
+        injected, status = rule.text, rule.status
+        assert status is not None  # a rule that injects no fault injects a status
         impossible = ""
         if spec is not None and rule.status is not None:
             if rule.impossible:
@@ -145,12 +146,12 @@ def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
                 impossible_status(spec, rule, module.abi)
         points = [c for c in spec.checks_for(module.abi) if c.inject and
                   (rule.at is None or c.id == rule.at)] if spec else []
-        if not impossible and any(injection_matches(rule.status, c.status, loader=d.loader)
+        if not impossible and any(injection_matches(status, c.status, loader=d.loader)
                                   for c in points):
-            pending = rule.status
+            pending = status
         else:
             out = dict(spec.on_entry) if spec else {}
-            return _finish(module, rec, regs, spec, rule.status, out, (), [],
+            return _finish(module, rec, regs, spec, status, out, (), [],
                            f"injected: {rule.text} (replaced the call{impossible})", injected,
                            d.loader)
 

@@ -115,12 +115,11 @@ def _int(text: str, fieldname: str, value: str, minimum: int) -> int:
 def _leaf(text: str, value: str) -> str | int:
     if re.fullmatch(r"(0[xX][0-9a-fA-F]+|\d+)", value):
         return _int(text, "leaf", value, 0)
-    info = leaf_by_name(value)
-    ldr = None if info else seamldr_leaf_by_name(value)
-    if info is None and ldr is None:
+    info = leaf_by_name(value) or seamldr_leaf_by_name(value)
+    if info is None:
         raise _bad(text, "leaf", f"unknown leaf {value!r} (use a spec name like TDH.SYS.INIT "
                                  "or a number)")
-    return info.name if info else ldr.name
+    return info.name
 
 
 def parse_status(text: str, value: str, *, table: str = "M15") -> int:

@@ -170,11 +170,11 @@ def leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), checks=
     """
     info = leaf_by_name(name)
     ldr = None if info else seamldr_leaf_by_name(name)
-    if info is None and ldr is None:
+    if ldr is None and info is None:
         raise KeyError(f"unknown leaf {name!r}")
     spec = LeafSpec(
         name=name,
-        number=info.number if info else ldr.rax,
+        number=info.number if info else ldr.rax if ldr else 0,
         generations=generations or (info.generations if info else BOTH),
         summary=summary, inputs=tuple(inputs), outputs=tuple(outputs),
         on_entry=tuple(on_entry), checks=tuple(checks), success=success,

@@ -218,14 +218,16 @@ def apply_hotplug(platform: Platform, event: Event) -> Platform:
     if event.kind in MEMORY_EVENTS:
         memory = _apply_memory(platform, event)
     elif event.kind in CPU_EVENTS:
-        if event.lp >= platform.num_lps:
-            raise InputError(f"{event.describe()}: LP {event.lp} is outside the topology "
+        lp = event.lp
+        assert lp is not None  # Event requires it of a CPU event
+        if lp >= platform.num_lps:
+            raise InputError(f"{event.describe()}: LP {lp} is outside the topology "
                              f"(LPs 0..{platform.num_lps - 1})")
         adding = event.kind == "acpi-cpu-add"
-        if adding != (event.lp in absent):
+        if adding != (lp in absent):
             state = "already present" if adding else "already absent"
-            raise InputError(f"{event.describe()}: CPU {event.lp} is {state}")
-        absent = absent - {event.lp} if adding else absent | {event.lp}
+            raise InputError(f"{event.describe()}: CPU {lp} is {state}")
+        absent = absent - {lp} if adding else absent | {lp}
     return dataclasses.replace(platform, memory=memory, absent_lps=frozenset(absent),
                                hotplug_log=platform.hotplug_log + (event.describe(),))
 
@@ -270,9 +272,10 @@ def absence_reason(platform: Platform, pa: int) -> str | None:
         m = _LOGGED_RANGE.match(entry)
         if m and m.group(1).endswith("remove") and int(m.group(2), 16) <= pa <= int(m.group(3), 16):
             return f"{hex64(pa)} was hot-removed ({entry})"
-    for m in platform.memory:
-        if m.base <= pa < m.end:
-            return f"{hex64(pa)} lies in an empty hot-pluggable slot {fmt_range(m.base, m.size)}"
+    for region in platform.memory:
+        if region.base <= pa < region.end:
+            return (f"{hex64(pa)} lies in an empty hot-pluggable slot "
+                    f"{fmt_range(region.base, region.size)}")
     return f"{hex64(pa)} lies in a hole of the memory map (no memory there)"
 
 

@@ -94,7 +94,7 @@ def platform_from_dict(doc: dict, filename: str = "<dict>", name: str | None = N
     platform, problems = read_platform(doc, default_name, source=filename)
     if platform is not None:
         problems = validate_platform(platform)
-    if problems:
+    if problems or platform is None:
         raise PlatformError(problems, file=filename)
     return _finish(platform)
 

@@ -8,6 +8,7 @@ backed by memory, KeyID space) run afterwards in `validate.py`.  docs/platform.m
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from typing import Any
 
@@ -133,7 +134,8 @@ class Reader:
             return default
         return value
 
-    def ints(self, table: dict, key: str, path: str, default: tuple = ()) -> tuple[int, ...]:
+    def ints(self, table: dict, key: builtins.str, path: builtins.str,
+             default: tuple = ()) -> tuple[builtins.int, ...]:
         value = table.get(key, default)
         where = f"{path}.{key}" if path else key
         if not isinstance(value, (list, tuple)) or any(

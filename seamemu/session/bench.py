@@ -10,8 +10,9 @@ from __future__ import annotations
 import platform as _host
 import statistics
 import time
+from typing import Any
 
-from seamemu.arch.leaves import leaf_by_name
+from seamemu.arch.leaves import TDH_SYS_INIT, TDH_SYS_LP_INIT, TDH_SYS_RD
 from seamemu.arch.structs import TDX_MODULE_ARGS_OFFSETS, TDX_MODULE_ARGS_SIZE
 from seamemu.machine import Machine
 from seamemu.machine.bench import bare_rate, measure
@@ -19,9 +20,6 @@ from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
 from seamemu.traps.target import SeamReply
 
-TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number
-TDH_SYS_LP_INIT = leaf_by_name("TDH.SYS.LP.INIT").number
-TDH_SYS_RD = leaf_by_name("TDH.SYS.RD").number
 # MAJOR_VERSION, a 16-bit global metadata field the kernel reads first.
 # Spec: intel/tdx-module tdx_1.5 include/auto_gen/global_sys_fields_lookup.c.
 MAJOR_VERSION_FIELD = 0x0800000100000004
@@ -97,7 +95,7 @@ def run_bench(seconds: float = 1.0, extra: dict | None = None) -> dict:
         raise RuntimeError("bench: the stub did not return through the trap-only machine")
     # Interleaved rounds, medians: on a shared machine the load drifts between measurements,
     # and a ratio of two numbers taken far apart would measure the drift.
-    rounds = {"bare": [], "trap": [], "stub": [], "sess": []}
+    rounds: dict[str, list[float]] = {"bare": [], "trap": [], "stub": [], "sess": []}
     for _ in range(ROUNDS):
         rounds["bare"].append(bare_rate(seconds / ROUNDS))
         rounds["trap"].append(measure(trap_round_trip, seconds / ROUNDS))
@@ -107,7 +105,7 @@ def run_bench(seconds: float = 1.0, extra: dict | None = None) -> dict:
     t0 = time.perf_counter()
     Session(num_lps=1)
     setup_s = time.perf_counter() - t0
-    report = {
+    report: dict[str, Any] = {
         "schema": 1,
         "host": f"{_host.python_implementation()} {_host.python_version()} on {_host.machine()}",
         "seconds_per_measurement": seconds,

@@ -8,9 +8,10 @@ Spec: Linux (pre-6.8 forks) arch/x86/virt/vmx/tdx/tdx.c get_tdx_sysinfo()/print_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from seamemu.arch.leaves import leaf_by_name
+from seamemu.arch.leaves import TDH_SYS_INFO, TDH_SYS_INIT, TDH_SYS_LP_INIT, TDH_SYS_RD
 from seamemu.arch.metadata import global_field
 from seamemu.arch.sysinfo import (
     CMR_INFO_ARRAY_ALIGNMENT,
@@ -25,11 +26,6 @@ from seamemu.errors import SeamemuError
 from seamemu.session.result import RunResult, rax_name
 from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
-
-TDH_SYS_INFO = leaf_by_name("TDH.SYS.INFO").number
-TDH_SYS_INIT = leaf_by_name("TDH.SYS.INIT").number
-TDH_SYS_LP_INIT = leaf_by_name("TDH.SYS.LP.INIT").number
-TDH_SYS_RD = leaf_by_name("TDH.SYS.RD").number
 
 
 class CmrReadError(SeamemuError):
@@ -69,7 +65,7 @@ def read_cmrs_info(s: Session, lp: int = 0, entry: str = DEFAULT_ENTRY) -> CmrRe
         "rcx": info, "rdx": TDSYSINFO_STRUCT_SIZE, "r8": array, "r9": MAX_CMRS}), "TDH.SYS.INFO")
     calls.append(r)
     mem = s.machine.memory
-    n = r.out["r9"]
+    n = _out(r)["r9"]
     # The module pads with null (size 0) entries; only the real ones are CMRs.
     cmrs = [(base, size) for base, size in
             unpack_cmr_array(mem.read(array, MAX_CMRS * CMR_INFO_ENTRY_SIZE), n) if size]
@@ -81,7 +77,13 @@ def read_cmrs_info(s: Session, lp: int = 0, entry: str = DEFAULT_ENTRY) -> CmrRe
 def read_field(s: Session, field_id: int, lp: int = 0, entry: str = DEFAULT_ENTRY) -> tuple[int, RunResult]:
     r = _ok(s.call(entry, leaf=TDH_SYS_RD, lp=lp, inputs={"rdx": field_id}),
             f"TDH.SYS.RD 0x{field_id:016x}")
-    return r.out["r8"], r
+    return _out(r)["r8"], r
+
+
+def _out(r: RunResult) -> Mapping[str, int]:
+    """The output registers of a call _ok() accepted (it returned, so they were read)."""
+    assert r.out is not None
+    return r.out
 
 
 def read_cmrs_rd(s: Session, lp: int = 0, entry: str = DEFAULT_ENTRY) -> CmrReport:

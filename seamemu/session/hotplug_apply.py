@@ -150,7 +150,7 @@ class HotplugResult:
     platform_after: Platform
 
     def to_json(self) -> dict:
-        ev = {"kind": self.event.kind, "description": self.event.describe()}
+        ev: dict[str, object] = {"kind": self.event.kind, "description": self.event.describe()}
         if self.event.kind in MEMORY_EVENTS:
             ev["range"] = [hex64(self.event.base), hex64(self.event.end)]
         if self.event.kind in CPU_EVENTS:

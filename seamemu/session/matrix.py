@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from seamemu.arch.leaves import leaf_by_name
+from seamemu.arch.leaves import TDH_SYS_INIT
 from seamemu.session.result import rax_name
 from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
 
 # TDH.SYS.INIT on a fresh module: the one leaf whose success needs nothing before it.
-DEFAULT_MATRIX_LEAF = leaf_by_name("TDH.SYS.INIT").number
+DEFAULT_MATRIX_LEAF = TDH_SYS_INIT
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from seamemu.arch.kernel import SW_ERROR_NAMES
 from seamemu.arch.registers import CALLEE_SAVED, GPRS, RFLAGS_DF
 from seamemu.arch.status import status_name
+from seamemu.machine.results import CallResult
 from seamemu.traps.target import CallRecord
 
 # SEAMCALL decisions that end the instruction without the module answering.
@@ -69,7 +70,7 @@ class RunResult:
     bound: dict | None = None
     oops: str = ""                    # kernel-oops-like report of an unhandled fault
     events: tuple = field(default=(), compare=False)
-    raw: object = field(default=None, compare=False, repr=False)
+    raw: CallResult = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
     def to_json(self) -> dict:
         return {

@@ -12,6 +12,7 @@ checks run, memory the module wrote, decoded when the layout is known: seamemu.t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from seamemu.arch.kernel import EX_TYPE_FAULT, EX_TYPE_NAMES
 from seamemu.image import Image
@@ -183,7 +184,7 @@ def _write_json(w: MemWrite) -> dict:
 
 
 def _trap_json(t: TrapNote) -> dict:
-    out = {"insn": t.insn, "kind": t.kind, "rule": t.rule, "check": t.check,
+    out: dict[str, Any] = {"insn": t.insn, "kind": t.kind, "rule": t.rule, "check": t.check,
            "sentence": t.sentence, "source": t.source, "effect": t.effect, "leaf": None}
     if t.leaf is not None:
         lf = t.leaf

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from seamemu.errors import InputError
 
@@ -59,7 +60,7 @@ class CpuState:
     def seamrr_locked(self) -> bool:
         return bool(self.seamrr_mask_msr & SEAMRR_MASK_LOCK)
 
-    def with_(self, **changes: object) -> CpuState:
+    def with_(self, **changes: Any) -> CpuState:
         """A copy with some fields changed (a typo in a field name is a TypeError)."""
         return dataclasses.replace(self, **changes)
 

@@ -85,7 +85,7 @@ def _unknown(i: MsrInputs) -> bool:
 
 def _locked(i: MsrInputs) -> bool:
     lock = LOCK_PROTECTED.get(i.msr)
-    return bool(lock) and bool(i.values.get(lock[0], 0) >> lock[1] & 1)
+    return lock is not None and bool(i.values.get(lock[0], 0) >> lock[1] & 1)
 
 
 RDMSR_CHECKS: tuple[Check, ...] = (

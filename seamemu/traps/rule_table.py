@@ -140,6 +140,7 @@ def vmfail_valid(rflags: int) -> int:
 def effect_of(decision: Decision, rflags: int, length: int, cpu: CpuState | None = None) -> Effect:
     """The effect of a decision that needs no target: faults, VM exits, VMX status flags."""
     if decision.is_fault:
+        assert decision.vector is not None  # a fault decision names its vector
         return Effect(decision, fault=(decision.vector, decision.error_code))
     if decision.kind == "vmexit":
         return Effect(decision)

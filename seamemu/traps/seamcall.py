@@ -243,6 +243,7 @@ def _apply_reply(decision: Decision, reply: SeamReply, rflags: int) -> Effect:
         if injected is None or reply.fault not in INJECTABLE_FAULTS:
             raise InputError(f"SeamReply.fault {reply.fault!r} is not one of {INJECTABLE_FAULTS}")
         if injected.kind in FAULT_VECTORS:
+            assert injected.vector is not None  # a fault decision names its vector
             return Effect(injected, fault=(injected.vector, injected.error_code), reply=reply,
                           record=reply.record)
         return Effect(injected, rflags=vmfail_invalid(rflags), rip_advance=SEAMCALL_LENGTH,

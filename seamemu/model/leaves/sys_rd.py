@@ -129,6 +129,7 @@ def tdh_sys_rd(c: Call) -> None:
     c.require(fid & SINGLE_ELEMENT_MASK == 0, "single_element")
     where = table.locate(fid)
     c.require(where is not None, "known_field")
+    assert where is not None  # require() ended the call otherwise
     entry, index = where
     c.write(r8=_values(c)[entry.name][index], rdx=table.next_element_id(fid, entry, index))
 
@@ -146,7 +147,8 @@ def dump_list(table: SysTable, values: Mapping[str, Sequence[int]], start: int,
     while pos < len(fields) and remaining >= 8 + 8 * fields[pos][0].num_elements:
         entry, f = fields[pos]
         first_entry, first_f = entry, f
-        rem, elements, count, no_space = remaining - 8, [], 0, True
+        elements: list[int] = []
+        rem, count, no_space = remaining - 8, 0, True
         while rem >= 8 * entry.num_elements:
             n = entry.num_elements
             elements += values[entry.name][f * n:(f + 1) * n]
@@ -210,6 +212,7 @@ def tdh_sys_rdall(c: Call) -> None:
     table = sys_table(c.module.profile)
     start = 0 if md.is_null_field_id(fid) else table.field_position(fid)
     c.require(start is not None, "start_field")
+    assert start is not None  # require() ended the call otherwise
     data, pos, finished = dump_list(table, _values(c), start, RDALL_BUFFER_SIZE)
     c.mem.write(rdx, data)
     if not finished:
