@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""Shared fixtures: the repository root, the shipped stubs, and objects built as kbuild does."""
+"""Shared fixtures (the repository root, the shipped stubs, objects built as kbuild does), the
+gnu_as marker, and the skip guard that fails CI on a skip not on tests/skip-allowlist.txt."""
 
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from skip_guard import pytest_configure as _register_skip_guard
 
 ROOT = Path(__file__).resolve().parents[1]
 ASM = ROOT / "asm"
@@ -47,3 +49,17 @@ def kbuild(tmp_path_factory):
             built[key] = out
         return built[key]
     return build
+
+
+GNU_AS_MISSING = "GNU as (Debian's binutils, which .ci/run installs) is not on PATH"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "gnu_as: needs GNU as from binutils; skipped (and so failing CI) without it")
+    _register_skip_guard(config)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("gnu_as") is not None and shutil.which("as") is None:
+        pytest.skip(GNU_AS_MISSING)

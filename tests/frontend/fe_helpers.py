@@ -3,10 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
-
-import pytest
-
 from seamemu.frontend import assemble_text
 
 
@@ -22,5 +18,3 @@ def section(image, name: str):
     assert matches, f"no section {name} in {[s.name for s in image.sections]}"
     return matches[0]
 
-
-needs_gnu_as = pytest.mark.skipif(shutil.which("as") is None, reason="GNU as is not installed")

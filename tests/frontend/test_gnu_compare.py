@@ -14,7 +14,6 @@ from pathlib import Path
 
 import capstone
 import pytest
-from fe_helpers import needs_gnu_as
 
 from seamemu.errors import AsmError, EngineError
 from seamemu.frontend import assemble, assemble_text, gnu
@@ -99,7 +98,7 @@ def assert_same_program(ks, gnu_image) -> None:
             assert len(s.data) == len(t.data), s.name
 
 
-@needs_gnu_as
+@pytest.mark.gnu_as
 @pytest.mark.parametrize("path", CORPUS + STUBS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_backends_agree(path):
     assert_same_program(assemble([path]), assemble([path], backend="gnu"))
@@ -109,7 +108,7 @@ def test_corpus_is_there():
     assert len(CORPUS) >= 10
 
 
-@needs_gnu_as
+@pytest.mark.gnu_as
 def test_backends_agree_when_linking_files(tmp_path):
     (tmp_path / "a.S").write_text(
         ".globl start\nstart:\n call helper\n call b_func\n jmp .Lout\n.Lout: ret\n"
@@ -124,7 +123,7 @@ def test_backends_agree_when_linking_files(tmp_path):
     assert ks.symbols["helper"] != ks.symbols["helper@b.S"]
 
 
-@needs_gnu_as
+@pytest.mark.gnu_as
 def test_the_comparison_sees_a_difference():
     one = assemble_text("f: mov %rax, %rbx\n jmp f\n")
     other = assemble_text("f: mov %rax, %rcx\n jmp f\n", backend="gnu")
@@ -132,7 +131,7 @@ def test_the_comparison_sees_a_difference():
         assert_same_program(one, other)
 
 
-@needs_gnu_as
+@pytest.mark.gnu_as
 def test_gnu_errors_name_file_and_line():
     with pytest.raises(AsmError) as err:
         assemble_text("nop\n\n bogus_insn %rax\n", filename="g.S", backend="gnu")
@@ -143,8 +142,7 @@ def test_gnu_errors_name_file_and_line():
     assert "undefined symbol `nowhere`" in str(err.value)
 
 
-@needs_gnu_as
-@pytest.mark.parametrize("backend", ["keystone", "gnu"])
+@pytest.mark.parametrize("backend", ["keystone", pytest.param("gnu", marks=pytest.mark.gnu_as)])
 def test_lines_point_at_the_line_that_wrote_each_instruction(tmp_path, backend):
     (tmp_path / "h.h").write_text(".macro TWO\n nop\n nop\n.endm\n")
     main = tmp_path / "m.S"
@@ -186,7 +184,7 @@ def _random_expr(rng, depth: int = 0) -> str:
     return f"{left} {op} {right}"
 
 
-@needs_gnu_as
+@pytest.mark.gnu_as
 def test_expression_evaluation_matches_gnu_as():
     import random
     rng = random.Random(20240501)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from fe_helpers import needs_gnu_as
+import pytest
 
 from seamemu.frontend import assemble_text
 
@@ -77,7 +77,7 @@ def _insn(rng) -> str:
                        f"push{'q'} {rng.choice(['%' + rng.choice(REGS['q']), _mem(rng)])}"])
 
 
-@needs_gnu_as
+@pytest.mark.gnu_as
 def test_random_instructions_encode_identically():
     rng = random.Random(0x5EA3)
     insns = [_insn(rng) for _ in range(400)]

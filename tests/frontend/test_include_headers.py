@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fe_helpers import code, needs_gnu_as, section
+from fe_helpers import code, section
 
 from seamemu.arch import kernel, leaves, structs
 from seamemu.frontend import DEFAULT_INCLUDE_DIR, assemble_text
@@ -35,7 +35,7 @@ def test_asm_offsets_match_struct_layout():
     assert quads(src) == [structs.TDX_MODULE_ARGS_OFFSETS[n] for n in names]
 
 
-@pytest.mark.parametrize("backend", ["keystone", pytest.param("gnu", marks=needs_gnu_as)])
+@pytest.mark.parametrize("backend", ["keystone", pytest.param("gnu", marks=pytest.mark.gnu_as)])
 def test_tdx_status_codes_match_the_python_side(backend):
     names = ["TDX_ERROR", "TDX_NON_RECOVERABLE", "TDX_SW_ERROR", "TDX_SEAMCALL_VMFAILINVALID",
              "TDX_SEAMCALL_GP", "TDX_SEAMCALL_UD"]

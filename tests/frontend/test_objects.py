@@ -9,13 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from fe_helpers import needs_gnu_as
 
 from seamemu.errors import AsmError
 from seamemu.frontend import assemble
 from seamemu.frontend.objfile import parse_object, read_object
 
-BACKENDS = ["keystone", pytest.param("gnu", marks=needs_gnu_as)]
+BACKENDS = ["keystone", pytest.param("gnu", marks=pytest.mark.gnu_as)]
 
 
 def _u(image, address: int, size: int) -> int:
@@ -129,11 +128,10 @@ def test_a_common_symbol_is_refused(kbuild, tmp_path):
         assemble([obj])
 
 
+@pytest.mark.gnu_as
 def test_files_that_are_not_x86_64_relocatable_objects_are_named(tmp_path, kbuild):
-    as_ = shutil.which("as")
-    ld = shutil.which("ld")
-    if as_ is None or ld is None:
-        pytest.skip("GNU binutils is not installed")
+    as_, ld = shutil.which("as"), shutil.which("ld")  # binutils: as and ld come together
+    assert as_ is not None and ld is not None
     src = tmp_path / "x.s"
     src.write_text(".globl _start\n_start: ret\n")
     o32, o64, exe = tmp_path / "x32.o", tmp_path / "x64.o", tmp_path / "x"

@@ -67,10 +67,21 @@ def test_bench_reports_positive_rates():
 def test_time_bound_is_checked_in_the_seamcall_hook():
     # Each iteration traps into Python, so a 4M-instruction slice would take seconds: the
     # deadline check in the hook is what stops this loop.
+    import time
+
     from machine_helpers import SEAMCALL
+
+    from seamemu.machine.lp import SLICE
 
     img = build(f"spin:\n    xor eax, eax\n    {SEAMCALL}\n    jmp spin\n")
     t = StubTarget()
-    r = Machine(img, t, bounds=Bounds(max_insns=10**12, timeout_s=0.05)).call("spin")
+    m = Machine(img, t, bounds=Bounds(max_insns=10**12, timeout_s=0.05))
+    start = time.perf_counter()
+    r = m.call("spin")
+    elapsed = time.perf_counter() - start
     assert r.outcome == "bound" and r.bound.kind == "time"
     assert len(t.calls) == len(r.seam_events) > 0
+    # Stopped inside the first slice, by the hook: a slice of this loop is SLICE / 3 SEAMCALLs
+    # (seconds of Python), which the check between slices alone would let run to the end.
+    assert len(r.seam_events) < SLICE // 3
+    assert elapsed < 2.0, f"a 0.05 s time bound took {elapsed:.2f} s to stop the loop"

@@ -97,6 +97,7 @@ def test_hot_removed_cpus_are_skipped_and_the_next_is_the_boot_cpu():
     assert [c.lp for c in r.cpus] == [1, 2, 3, 4, 5, 6, 7] and r.bios_enabled
 
 
+@pytest.mark.gnu_as
 def test_gnu_as_build_detects_the_same():
     s = Session([stub("tdx_detect.S")], platform=load_platform(preset="inconsistent-seamrr"),
                 backend="gnu")

@@ -96,10 +96,8 @@ def test_tdcall_outside_a_td_is_ud_and_unhandled(image):
     assert res.fault.symbol.startswith("ks_tdcall+")
 
 
+@pytest.mark.gnu_as
 def test_gnu_backend_agrees(image):
-    import shutil
-    if shutil.which("as") is None:
-        pytest.skip("GNU as not installed")
     gnu = assemble([HERE / "caller.S"], defines={"WANT_TDCALL": "1"}, backend="gnu")
     assert set(image.symbols) >= {n for n in gnu.symbols if not n.startswith(".L")}
     assert len(gnu.extable) == len(image.extable)

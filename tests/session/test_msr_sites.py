@@ -26,7 +26,7 @@ f:
 """
 
 
-@pytest.mark.parametrize("backend", ["keystone", "gnu"])
+@pytest.mark.parametrize("backend", ["keystone", pytest.param("gnu", marks=pytest.mark.gnu_as)])
 def test_only_real_instructions_are_found(backend):
     img = assemble_text(SOURCE, backend=backend)
     f = img.symbols["f"]
