@@ -112,8 +112,7 @@ class LogicalProcessor:
         self.linear = linear if linear is not None else delivery.linear
         self.window = TrapWindow(self.linear)
         self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_64)
-        # (mypy reads the binding's Python 2 branch, which lacks the method.)
-        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)  # type: ignore[attr-defined]
+        uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         memory.attach(uc)
         self.regfile = RegFile(uc)
         self.cpu = cpu
