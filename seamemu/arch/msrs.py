@@ -15,8 +15,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 IA32_FEATURE_CONTROL = 0x3A
+IA32_TSC_ADJUST = 0x3B
 IA32_MKTME_KEYID_PARTITIONING = 0x87
+IA32_WBINVDP = 0x98
+IA32_WBNOINVDP = 0x99
+IA32_MISC_PACKAGE_CTLS = 0xBC
+IA32_XAPIC_DISABLE_STATUS = 0xBD
+IA32_CORE_CAPABILITIES = 0xCF
 IA32_MTRRCAP = 0xFE
+IA32_ARCH_CAPABILITIES = 0x10A
+IA32_MISC_ENABLE = 0x1A0
+IA32_SMRR_PHYSBASE = 0x1F2
+IA32_SMRR_PHYSMASK = 0x1F3
+IA32_SMRR2_PHYSBASE = 0x1F6
+IA32_SMRR2_PHYSMASK = 0x1F7
+IA32_PERF_CAPABILITIES = 0x345
 IA32_VMX_BASIC = 0x480
 IA32_VMX_PINBASED_CTLS = 0x481
 IA32_VMX_PROCBASED_CTLS = 0x482
@@ -106,6 +119,7 @@ _ALLOWED = (MsrField("ALLOWED_0_SETTINGS", 0, 31), MsrField("ALLOWED_1_SETTINGS"
 _VMCS_DEFS = "intel/tdx-module src/common/x86_defs/vmcs_defs.h"
 _MSR_INDEX = "Linux arch/x86/include/asm/msr-index.h"
 _MSR_DEFS = "intel/tdx-module src/common/x86_defs/msr_defs.h"
+_SMRRS = "intel/tdx-module src/common/helpers/smrrs.h smrr_base_t / smrr_mask_t"
 
 # Sorted by number (a test checks it).
 MSRS: tuple[MsrSpec, ...] = (
@@ -113,13 +127,34 @@ MSRS: tuple[MsrSpec, ...] = (
             (_bit("LOCK", 0), _bit("VMX_INSIDE_SMX", 1), _bit("VMX_OUTSIDE_SMX", 2)),
             lock=(IA32_FEATURE_CONTROL, 0),
             source=f"{_MSR_DEFS} (number); {_MSR_INDEX} FEAT_CTL_LOCKED/VMX_ENABLED_*"),
+    MsrSpec(IA32_TSC_ADJUST, "IA32_TSC_ADJUST", ACCESS_RW, source=_MSR_DEFS),
     MsrSpec(IA32_MKTME_KEYID_PARTITIONING, "IA32_MKTME_KEYID_PARTITIONING", ACCESS_RO,
             (MsrField("NUM_MKTME_KIDS", 0, 31), MsrField("NUM_TDX_PRIV_KIDS", 32, 63)),
             source=f"{_MSR_DEFS} ia32_tme_keyid_partitioning_t; Linux tdx.c"),
+    MsrSpec(IA32_WBINVDP, "IA32_WBINVDP", ACCESS_RO, source=f"{_MSR_DEFS} (cache sub-blocks)"),
+    MsrSpec(IA32_WBNOINVDP, "IA32_WBNOINVDP", ACCESS_RO, source=_MSR_DEFS),
+    MsrSpec(IA32_MISC_PACKAGE_CTLS, "IA32_MISC_PACKAGE_CTLS", ACCESS_RW,
+            (_bit("ENERGY_FILTERING_ENABLE", 0),), source=_MSR_DEFS),
+    MsrSpec(IA32_XAPIC_DISABLE_STATUS, "IA32_XAPIC_DISABLE_STATUS", ACCESS_RO,
+            (_bit("LEGACY_XAPIC_DISABLED", 0),), source=_MSR_DEFS),
+    MsrSpec(IA32_CORE_CAPABILITIES, "IA32_CORE_CAPABILITIES", ACCESS_RO, source=_MSR_DEFS),
     MsrSpec(IA32_MTRRCAP, "IA32_MTRRCAP", ACCESS_RO,
             (MsrField("VCNT", 0, 7), _bit("FIX", 8), _bit("WC", 10), _bit("SMRR", 11),
              _bit("PRMRR", 12), _bit("SMRR2", 13), _bit("SMRR_LOCK", 14), _bit("SEAMRR", 15)),
             source="intel/tdx-module src/common/helpers/smrrs.h ia32_mtrrcap_t"),
+    MsrSpec(IA32_ARCH_CAPABILITIES, "IA32_ARCH_CAPABILITIES", ACCESS_RO,
+            source=f"{_MSR_DEFS} ia32_arch_capabilities_t"),
+    MsrSpec(IA32_MISC_ENABLE, "IA32_MISC_ENABLE", ACCESS_RW,
+            (_bit("LIMIT_CPUID_MAXVAL", 22),), source=f"{_MSR_DEFS} MISC_EN_BOOT_NT4_BIT"),
+    # Written only in SMM: read-only to the OS.
+    MsrSpec(IA32_SMRR_PHYSBASE, "IA32_SMRR_PHYSBASE", ACCESS_RO,
+            (MsrField("MEMTYPE", 0, 7), MsrField("BASE", 12, 31)), source=_SMRRS),
+    MsrSpec(IA32_SMRR_PHYSMASK, "IA32_SMRR_PHYSMASK", ACCESS_RO,
+            (_bit("LOCK", 10), _bit("VALID", 11), MsrField("MASK", 12, 31)), source=_SMRRS),
+    MsrSpec(IA32_SMRR2_PHYSBASE, "IA32_SMRR2_PHYSBASE", ACCESS_RO, source=_SMRRS),
+    MsrSpec(IA32_SMRR2_PHYSMASK, "IA32_SMRR2_PHYSMASK", ACCESS_RO, source=_SMRRS),
+    MsrSpec(IA32_PERF_CAPABILITIES, "IA32_PERF_CAPABILITIES", ACCESS_RO,
+            (_bit("FULL_WRITE", 13),), source=f"{_MSR_DEFS} ia32_perf_capabilities_t"),
     MsrSpec(IA32_VMX_BASIC, "IA32_VMX_BASIC", ACCESS_RO,
             (MsrField("VMCS_REVISION_ID", 0, 30), MsrField("VMCS_REGION_SIZE", 32, 44),
              _bit("VMXON_PA_WIDTH", 48), _bit("DUAL_MONITOR", 49), MsrField("VMCS_MT", 50, 53),
@@ -255,13 +290,23 @@ __all__ = [
     "FEATURE_CONTROL_LOCKED",
     "FEATURE_CONTROL_VMX_INSIDE_SMX",
     "FEATURE_CONTROL_VMX_OUTSIDE_SMX",
+    "IA32_ARCH_CAPABILITIES",
+    "IA32_CORE_CAPABILITIES",
     "IA32_FEATURE_CONTROL",
+    "IA32_MISC_ENABLE",
+    "IA32_MISC_PACKAGE_CTLS",
     "IA32_MKTME_KEYID_PARTITIONING",
     "IA32_MTRRCAP",
+    "IA32_PERF_CAPABILITIES",
     "IA32_SEAMRR_PHYS_BASE",
     "IA32_SEAMRR_PHYS_MASK",
+    "IA32_SMRR2_PHYSBASE",
+    "IA32_SMRR2_PHYSMASK",
+    "IA32_SMRR_PHYSBASE",
+    "IA32_SMRR_PHYSMASK",
     "IA32_TME_ACTIVATE",
     "IA32_TME_CAPABILITY",
+    "IA32_TSC_ADJUST",
     "IA32_VMX_BASIC",
     "IA32_VMX_CR0_FIXED0",
     "IA32_VMX_CR0_FIXED1",
@@ -281,6 +326,9 @@ __all__ = [
     "IA32_VMX_TRUE_PROCBASED_CTLS",
     "IA32_VMX_VMCS_ENUM",
     "IA32_VMX_VMFUNC",
+    "IA32_WBINVDP",
+    "IA32_WBNOINVDP",
+    "IA32_XAPIC_DISABLE_STATUS",
     "MSRS",
     "MSR_BY_NAME",
     "MSR_BY_NUMBER",

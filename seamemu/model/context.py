@@ -110,11 +110,13 @@ class Call:
         for name, value in regs.items():
             self.out[name] = value & MASK64
 
-    def _status(self, check_id: str, info: tuple[int, ...]) -> int:
+    def _status(self, check_id: str, info: tuple[int, ...], detail: int | None) -> int:
         base = self.spec.check(check_id).status
+        if detail is not None:          # a whole operand, e.g. an MSR address
+            return base | (detail & STATUS_DETAILS_MASK)
         return with_info(base, *info) if info else base
 
-    def require(self, ok: bool, check_id: str, *info: int) -> None:
+    def require(self, ok: bool, check_id: str, *info: int, detail: int | None = None) -> None:
         """Record `check_id` as evaluated; unless `ok`, end the call with its status.
 
         An injected status whose base matches an injectable check fails the call here.
@@ -129,13 +131,13 @@ class Call:
             status = inj if inj & STATUS_DETAILS_MASK else check.status
             raise LeafExit(status, check_id)
         if not ok:
-            raise LeafExit(self._status(check_id, info), check_id)
+            raise LeafExit(self._status(check_id, info, detail), check_id)
 
     def _matches(self, injected: int, status: int) -> bool:
         return injection_matches(injected, status, loader=self.spec.loader)
 
-    def fail(self, check_id: str, *info: int) -> None:
-        self.require(False, check_id, *info)
+    def fail(self, check_id: str, *info: int, detail: int | None = None) -> None:
+        self.require(False, check_id, *info, detail=detail)
 
 
 __all__ = ["Call", "LeafExit", "MemAccess", "injection_matches"]

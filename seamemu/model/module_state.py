@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from seamemu.model.page_state import PageTypes, initialized_blocks
+from seamemu.model.platform_checks import Sample
 from seamemu.model.reported_values import Handoff
 
 
@@ -90,6 +91,7 @@ class ModuleState:
     handoff_version: int | None = None       # TDH.SYS.SHUTDOWN's handoff version
     handoff: Handoff = Handoff()  # header found/written (frozen)  # noqa: RUF009
     handoff_data: HandoffData | None = None  # what TDH.SYS.SHUTDOWN handed off
+    sample: Sample | None = None             # the platform as TDH.SYS.INIT's LP read it
     lock: LockHold | None = None
     tdmr_locks: set[int] = field(default_factory=set)   # TDMR bases whose mutex is held
 

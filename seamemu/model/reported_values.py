@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from seamemu.arch.metadata import GLOBAL_FIELDS, GlobalField
-from seamemu.arch.module_versions import ModuleProfile
+from seamemu.arch.module_versions import TDX_FEATURES0_LOCAL_ATTESTATION, ModuleProfile
 from seamemu.arch.sysinfo import MAX_CMRS
 from seamemu.platform.facts import ModuleInfo, Platform
 
@@ -58,7 +58,8 @@ def _allowed_fms(platform_fms: int) -> list[int]:
 
 
 def _field_values(entry: GlobalField, prof: ModuleProfile, platform: Platform,
-                  info: ModuleInfo, sys_attributes: int, handoff: Handoff) -> list[int]:
+                  info: ModuleInfo, sys_attributes: int, handoff: Handoff,
+                  attestation: bool) -> list[int]:
     """Every element of every field of one table entry, flattened in field-code order."""
     name, n = entry.name, entry.num_fields * entry.num_elements
     configs = prof.cpuid_configs
@@ -76,7 +77,10 @@ def _field_values(entry: GlobalField, prof: ModuleProfile, platform: Platform,
         "HANDOFF_DATA_HV": handoff.hv,
         "HANDOFF_DATA_SIZE": handoff.size,
         "SYS_ATTRIBUTES": sys_attributes,   # always 0: TDH.SYS.INIT refuses other RCX
-        "TDX_FEATURES0": info.tdx_features0,
+        # metadata_sys.c: local_attestation = global_data->seamverifyreport_available, which
+        # TDH.SYS.INIT took from its LP's SEAMOPS capabilities.
+        "TDX_FEATURES0": info.tdx_features0 | (TDX_FEATURES0_LOCAL_ATTESTATION if attestation
+                                               and prof.abi != "1.0" else 0),
         "NUM_CPUID_CONFIG": len(configs),
         "NUM_ALLOWED_FMS": sum(1 for v in _allowed_fms(PKG_FMS) if v),
     }
@@ -106,7 +110,8 @@ def _field_values(entry: GlobalField, prof: ModuleProfile, platform: Platform,
 
 
 def global_values(platform: Platform, info: ModuleInfo, sys_attributes: int = 0,
-                  handoff: Handoff = Handoff()) -> dict[str, list[int]]:
+                  handoff: Handoff = Handoff(), attestation: bool = False
+                  ) -> dict[str, list[int]]:
     """Element values of every global field of the module's release, masked to size."""
     prof = info.profile
     out: dict[str, list[int]] = {}
@@ -114,7 +119,7 @@ def global_values(platform: Platform, info: ModuleInfo, sys_attributes: int = 0,
         if not prof.has_field(entry.name):
             continue
         mask = (1 << (8 * entry.element_size)) - 1
-        vals = _field_values(entry, prof, platform, info, sys_attributes, handoff)
+        vals = _field_values(entry, prof, platform, info, sys_attributes, handoff, attestation)
         out[entry.name] = [v & mask for v in vals]
     return out
 
@@ -125,19 +130,21 @@ def global_values(platform: Platform, info: ModuleInfo, sys_attributes: int = 0,
 # identity (hashing a whole Platform per call would cost as much as the table); each entry
 # keeps its key objects alive so an id is never reused while cached.
 _Table = Mapping[str, tuple[int, ...]]
-_CACHE: dict[tuple[int, int, int, Handoff], tuple[Platform, ModuleInfo, _Table]] = {}
+_CACHE: dict[tuple[int, int, int, Handoff, bool], tuple[Platform, ModuleInfo, _Table]] = {}
 _CACHE_MAX = 32
 
 
 def cached_global_values(platform: Platform, info: ModuleInfo, sys_attributes: int = 0,
-                         handoff: Handoff = Handoff()) -> Mapping[str, tuple[int, ...]]:
+                         handoff: Handoff = Handoff(), attestation: bool = False
+                         ) -> Mapping[str, tuple[int, ...]]:
     """global_values() as a shared read-only table, computed once per distinct input."""
-    key = (id(platform), id(info), sys_attributes, handoff)
+    key = (id(platform), id(info), sys_attributes, handoff, attestation)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is platform and hit[1] is info:
         return hit[2]
     table = MappingProxyType({name: tuple(vals) for name, vals in
-                              global_values(platform, info, sys_attributes, handoff).items()})
+                              global_values(platform, info, sys_attributes, handoff,
+                                            attestation).items()})
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.clear()
     _CACHE[key] = (platform, info, table)

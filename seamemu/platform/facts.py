@@ -81,6 +81,21 @@ class Seamrr:
 
 
 @dataclass(frozen=True)
+class LpValue:
+    """A value some LPs read differently from the platform default: an MSR (`key` = number),
+    SEAMOPS capabilities (`key` 0), or one CPUID register (`key` = leaf | sub-leaf << 32,
+    `reg` 0..3 = EAX..EDX).  `lps` None means every LP."""
+
+    key: int
+    value: int
+    lps: frozenset[int] | None = None
+    reg: int = 0
+
+    def applies(self, lp: int) -> bool:
+        return self.lps is None or lp in self.lps
+
+
+@dataclass(frozen=True)
 class NumaNode:
     """A NUMA node: the packages (sockets) whose LPs belong to it."""
 
@@ -159,6 +174,10 @@ class Platform:
     absent_lps: frozenset[int] = frozenset()  # LPs whose socket slot is empty (CPU hotplug)
     hotplug_log: tuple[str, ...] = ()  # hotplug events applied since boot, oldest first
     source: str = ""                 # file or preset the description came from
+    # What the module checks of each LP (platform/lp_values.py reads them; docs/platform.md):
+    msrs: tuple[LpValue, ...] = ()   # [smrr] and [[msr]]: MSR values, later entries win
+    cpuid: tuple[LpValue, ...] = ()  # [[cpuid]]: CPUID register values the file describes
+    seamops: tuple[LpValue, ...] = ()  # [seamops]: SEAMOPS capabilities (default all leaves)
 
     @property
     def num_lps(self) -> int:
@@ -199,6 +218,7 @@ __all__ = [
     "FROM_PROFILE",
     "GiB",
     "KiB",
+    "LpValue",
     "MEMORY_KINDS",
     "MemoryRegion",
     "MiB",

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Per-LP initial MSR values a platform implies, and which writes the CPU refuses.
+"""Per-LP initial MSR values a platform implies (and its CPUID and SEAMOPS answers), and which
+writes the CPU refuses.
 
 Data for the RDMSR/WRMSR trap: `msr_values(platform, lp)` is what RDMSR reads on each LP at
 boot, and `wrmsr_fault()` says why a WRMSR raises #GP(0) (read-only MSR, or the MSR's lock bit
@@ -55,6 +56,31 @@ _VMX_FIXED: dict[int, int] = {
 }
 
 
+# What the TDX module samples in TDH.SYS.INIT and compares in TDH.SYS.LP.INIT, as a sound BIOS
+# leaves it: every value passes the module's checks (intel/tdx-module TDX_1.5.01 tdh_sys_init.c
+# check_msrs / check_key_management_config, virt_msr_helpers.h
+# check_native_ia32_arch_capabilities).  The exact values are this platform's choice; the file's
+# [smrr] and [[msr]] entries replace them.
+_ARCH_CAPABILITIES = sum(1 << b for b in (0, 1, 3, 5, 6, 8, 10, 11, 12, 13, 14, 15, 21))
+_CACHE_SUB_BLOCKS = 0x40            # IA32_WBINVDP / IA32_WBNOINVDP: any equal pair passes
+_MODULE_SAMPLED: dict[int, int] = {
+    m.IA32_TSC_ADJUST: 0,
+    m.IA32_WBINVDP: _CACHE_SUB_BLOCKS,
+    m.IA32_WBNOINVDP: _CACHE_SUB_BLOCKS,
+    m.IA32_MISC_PACKAGE_CTLS: 1,                    # ENERGY_FILTERING_ENABLE
+    m.IA32_XAPIC_DISABLE_STATUS: 1,                 # LEGACY_XAPIC_DISABLED
+    m.IA32_CORE_CAPABILITIES: 0,
+    m.IA32_ARCH_CAPABILITIES: _ARCH_CAPABILITIES,
+    m.IA32_MISC_ENABLE: 0x850089,                   # LIMIT_CPUID_MAXVAL (bit 22) clear
+    m.IA32_SMRR_PHYSBASE: 0,
+    m.IA32_SMRR_PHYSMASK: 1 << 10,                  # locked, no valid range ([smrr] sets one)
+    m.IA32_PERF_CAPABILITIES: 1 << 13,              # FULL_WRITE
+}
+# SEAMOPS(CAPABILITIES): leaves 0 (CAPABILITIES) to 6 (SEAMVERIFYREPORT) supported.  Spec:
+# intel/tdx-module src/common/accessors/vt_accessors.h SEAMOPS_*_LEAF.
+SEAMOPS_ALL_LEAVES = 0x7F
+
+
 def _tme_values(p: Platform) -> tuple[int, int]:
     """IA32_TME_CAPABILITY and IA32_TME_ACTIVATE for the platform's KeyID split."""
     algs = 0xF  # AES-XTS-128/256, with and without integrity
@@ -81,6 +107,7 @@ def msr_values(platform: Platform, lp: int) -> dict[int, int]:
         **_VMX_FIXED,
         m.IA32_TME_CAPABILITY: cap,
         m.IA32_TME_ACTIVATE: act,
+        **_MODULE_SAMPLED,
     }
     # Without IA32_MTRRCAP.SEAMRR the SEAMRR MSRs do not exist: RDMSR of them raises #GP(0)
     # (the 2022 detection read MTRRCAP first for exactly that reason).
@@ -88,7 +115,29 @@ def msr_values(platform: Platform, lp: int) -> dict[int, int]:
         seamrr = platform.seamrr_of(lp)
         values[m.IA32_SEAMRR_PHYS_BASE] = seamrr.base_msr
         values[m.IA32_SEAMRR_PHYS_MASK] = seamrr.mask_msr
+    for entry in platform.msrs:                     # [smrr] then [[msr]], later ones win
+        if entry.applies(lp):
+            values[entry.key] = entry.value
     return dict(sorted(values.items()))
+
+
+def cpuid_regs(platform: Platform, lp: int, leaf_subleaf: int) -> tuple[int | None, ...]:
+    """(EAX, EBX, ECX, EDX) the platform file gives for a CPUID leaf on `lp`; None for a
+    register it does not describe (the model has no CPUID table of its own)."""
+    regs: list[int | None] = [None, None, None, None]
+    for entry in platform.cpuid:
+        if entry.key == leaf_subleaf and entry.applies(lp):
+            regs[entry.reg] = entry.value
+    return tuple(regs)
+
+
+def seamops_capabilities(platform: Platform, lp: int) -> int:
+    """What SEAMOPS(CAPABILITIES) answers on `lp`: a bitmap of the SEAMOPS leaves the CPU has."""
+    caps = SEAMOPS_ALL_LEAVES
+    for entry in platform.seamops:
+        if entry.applies(lp):
+            caps = entry.value
+    return caps
 
 
 READ_ONLY_MSRS: frozenset[int] = frozenset(s.number for s in m.MSRS if s.access == m.ACCESS_RO)
@@ -122,4 +171,5 @@ def wrmsr_fault(values: Mapping[int, int], msr: int, value: int) -> str | None:
     return None
 
 
-__all__ = ["LOCK_PROTECTED", "READ_ONLY_MSRS", "msr_values", "rdmsr_fault", "wrmsr_fault"]
+__all__ = ["LOCK_PROTECTED", "READ_ONLY_MSRS", "SEAMOPS_ALL_LEAVES", "cpuid_regs", "msr_values",
+           "rdmsr_fault", "seamops_capabilities", "wrmsr_fault"]

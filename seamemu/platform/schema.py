@@ -24,10 +24,11 @@ from seamemu.platform.facts import (
     Platform,
     Seamrr,
 )
+from seamemu.platform.schema_lp import read_lp_values
 from seamemu.platform.units import parse_size
 
-TOP_KEYS = ("bios", "cmr", "cpu", "description", "errata", "extends", "keyids", "memory",
-            "module", "name", "numa", "pseamldr", "seamrr")
+TOP_KEYS = ("bios", "cmr", "cpu", "cpuid", "description", "errata", "extends", "keyids",
+            "memory", "module", "msr", "name", "numa", "pseamldr", "seamops", "seamrr", "smrr")
 CPU_KEYS = ("absent_lps", "cores_per_package", "max_pa", "packages", "threads_per_core")
 NUMA_KEYS = ("id", "packages")
 MEMORY_KEYS = ("base", "kind", "node", "size")
@@ -284,6 +285,7 @@ def read_platform(doc: dict, name: str, source: str = "") -> tuple[Platform | No
     mktme = r.int(keys, "mktme", "keyids", 0, lo=0, hi=0xFFFFFFFF)
     tdx = r.int(keys, "tdx", "keyids", 0, lo=0, hi=0xFFFFFFFF)
     seamrr = _seamrr(r, doc, cpu) if topo_ok else ()
+    lp_msrs, lp_cpuid, lp_seamops = read_lp_values(r, doc, cpu) if topo_ok else ((), (), ())
     bios = r.table(doc.get("bios", {}), "bios", BIOS_KEYS)
     mtrrcap = r.bool(bios, "mtrrcap_seamrr", "bios", True)
     # Unless said otherwise, TDX counts as enabled by BIOS when LP 0's SEAMRR is fully set up.
@@ -307,6 +309,7 @@ def read_platform(doc: dict, name: str, source: str = "") -> tuple[Platform | No
         mtrrcap_seamrr=mtrrcap, tdx_enabled_by_bios=tdx_enabled, mcheck_ok=mcheck_ok,
         module=module, pseamldr=pseamldr, description=description, numa=tuple(numa),
         tdx_pw_mce_bug=pw_mce, absent_lps=frozenset(absent), source=source,
+        msrs=lp_msrs, cpuid=lp_cpuid, seamops=lp_seamops,
     ), []
 
 

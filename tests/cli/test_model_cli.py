@@ -193,3 +193,17 @@ def test_module_version_reaches_the_module_of_run(capsys):
 def test_bad_module_version_is_one_line(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
     assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_bad_bios_is_reproducible_from_the_platform_file(capsys, tmp_path):
+    # tdh_sys_lp_init.c check_msrs: another IA32_ARCH_CAPABILITIES on one core stops that LP.
+    bad = tmp_path / "bad-bios.toml"
+    bad.write_text('extends = "default"\n[[msr]]\nmsr = "IA32_ARCH_CAPABILITIES"\n'
+                   'value = 0x20fd7b\ncore = 3\n')
+    code, out, _ = run(capsys, "boot", "--platform", str(bad))
+    assert code == 1
+    assert "virt/tdx: SEAMCALL (0x0000000000000023) failed: 0xc00009200000010a" in out
+    assert "tdx_cpu_enable() on LP 6 failed (-EIO)" in out
+    code, out, _ = run(capsys, "boot", "--platform", str(bad), "--json")
+    lp_inits = [c for c in json.loads(out)["calls"] if c["leaf_name"] == "TDH.SYS.LP.INIT"]
+    assert [c["status_name"] for c in lp_inits][-1] == "TDX_INCONSISTENT_MSR(MSR 0x10a)"

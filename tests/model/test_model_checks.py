@@ -28,7 +28,7 @@ from seamemu.arch.status import with_info, with_operand
 from seamemu.arch.sysinfo import pack_seamldr_params
 from seamemu.model import all_leaf_specs
 from seamemu.model.leaves import sys_rd
-from seamemu.platform.facts import Cmr, GiB, MiB
+from seamemu.platform.facts import Cmr, GiB, LpValue, MiB
 
 NULL = (1 << 64) - 1
 OPINV = S.TDX_OPERAND_INVALID
@@ -178,6 +178,22 @@ def _tdmr_locked(b):
     return b.call(0, "TDH.SYS.TDMR.INIT", rcx=0)
 
 
+def _msr(number, value, lps=None):
+    return LpValue(number, value, None if lps is None else frozenset(lps))
+
+
+def _init_with(m, **platform):
+    """TDH.SYS.INIT on LP 0 of a platform with these per-LP values."""
+    return m(**platform).call(0, "TDH.SYS.INIT")
+
+
+def _lp1_differs(m, **platform):
+    """TDH.SYS.INIT on LP 0, then TDH.SYS.LP.INIT on LP 1, whose values the platform changes."""
+    b = m(**platform)
+    assert b.sys_init() == 0, b.tdx.records[-1].status_name
+    return b.call(1, "TDH.SYS.LP.INIT")
+
+
 def _pamt_ready(b):
     """READY, with TDMR 0 ([0, 1 GiB), SEAMRR reserved) fully initialised."""
     _after(b, "ready").tdmr_init(0, GiB)
@@ -276,6 +292,67 @@ SCENARIOS = {
         _after(m(), "ready").call(0, "TDH.SYS.SHUTDOWN", rcx=1), op("RCX"))),
     ("TDH.SYS.SHUTDOWN", "global_lock"): (lambda m: (
         _go(_after(m(), "ready"), _held, "TDH.SYS.SHUTDOWN"), S.TDX_SYS_BUSY)),
+    ("TDH.SYS.INIT", "arch_capabilities"): (lambda m: (
+        _init_with(m, msrs=(_msr(0x10A, 0),)), with_operand(S.TDX_INCORRECT_MSR_VALUE, 0x10A))),
+    ("TDH.SYS.INIT", "arch_capabilities_10"): (lambda m: (
+        _init_with(m, msrs=(_msr(0x10A, 1 << 21),)),
+        with_operand(S.TDX_INCORRECT_MSR_VALUE, 0x10A))),
+    ("TDH.SYS.INIT", "xapic_disable"): (lambda m: (
+        _init_with(m, msrs=(_msr(0xBD, 0),)), with_operand(S.TDX_INCORRECT_MSR_VALUE, 0xBD))),
+    ("TDH.SYS.INIT", "misc_package_ctls"): (lambda m: (
+        _init_with(m, msrs=(_msr(0xBC, 0),)), with_operand(S.TDX_INCORRECT_MSR_VALUE, 0xBC))),
+    ("TDH.SYS.INIT", "perf_capabilities"): (lambda m: (
+        _init_with(m, msrs=(_msr(0x345, 0),)), with_operand(S.TDX_INCORRECT_MSR_VALUE, 0x345))),
+    ("TDH.SYS.INIT", "limit_cpuid_maxval"): (lambda m: (
+        _init_with(m, msrs=(_msr(0x1A0, 1 << 22),)), S.TDX_LIMIT_CPUID_MAXVAL_SET)),
+    ("TDH.SYS.INIT", "cpuid_value"): (lambda m: (
+        _init_with(m, cpuid=(LpValue(7, 0, None, reg=1),)), S.TDX_INCORRECT_CPUID_VALUE)),
+    ("TDH.SYS.INIT", "tme_algorithm"): (lambda m: (
+        _init_with(m, msrs=(_msr(0x982, 0),)), with_operand(S.TDX_INCORRECT_MSR_VALUE, 0x982))),
+    ("TDH.SYS.INIT", "hkid_max"): (lambda m: (
+        _init_with(m, tdx_keyids=2017), with_operand(S.TDX_NUM_ACTIVATED_HKIDS_NOT_SUPPORTED,
+                                                     2048))),
+    ("TDH.SYS.INIT", "wbnoinvdp"): (lambda m: (
+        _init_with(m, msrs=(_msr(0x99, 1),)), with_operand(S.TDX_INCORRECT_MSR_VALUE, 0x99))),
+    ("TDH.SYS.INIT", "smrr_supported"): (lambda m: (
+        _init_with(m, msrs=(_msr(0xFE, 0x0A | 1 << 14),)), S.TDX_SMRR_NOT_SUPPORTED)),
+    ("TDH.SYS.INIT", "smrr_lock_supported"): (lambda m: (
+        _init_with(m, msrs=(_msr(0xFE, 0x0A | 1 << 11),)), S.TDX_SMRR_LOCK_NOT_SUPPORTED)),
+    ("TDH.SYS.INIT", "smrr_locked"): (lambda m: (
+        _init_with(m, msrs=(_msr(0x1F3, 0),)), S.TDX_SMRR_NOT_LOCKED)),
+    ("TDH.SYS.INIT", "smrr_config"): (lambda m: (
+        _init_with(m, msrs=(_msr(0x1F3, 0xFF0FF000 | 3 << 10),)),
+        S.TDX_INVALID_SMRR_CONFIGURATION)),
+    ("TDH.SYS.INIT", "smrr_cmr"): (lambda m: (
+        _init_with(m, msrs=(_msr(0x1F2, 0x01000006), _msr(0x1F3, 0xFF000000 | 3 << 10))),
+        S.TDX_SMRR_OVERLAPS_CMR)),
+    ("TDH.SYS.INIT", "seam_capabilities"): (lambda m: (
+        _init_with(m, seamops=(LpValue(0, 0x0F),)), S.TDX_INCOMPATIBLE_SEAM_CAPABILITIES)),
+    ("TDH.SYS.LP.INIT", "seam_capabilities"): (lambda m: (
+        _lp1_differs(m, seamops=(LpValue(0, 0x3F, frozenset({1})),)),
+        S.TDX_INCOMPATIBLE_SEAM_CAPABILITIES)),
+    ("TDH.SYS.LP.INIT", "msr_caps"): (lambda m: (
+        _lp1_differs(m, msrs=(_msr(0xCF, 1, {1}),)), with_operand(S.TDX_INCONSISTENT_MSR, 0xCF))),
+    ("TDH.SYS.LP.INIT", "limit_cpuid_maxval"): (lambda m: (
+        _lp1_differs(m, msrs=(_msr(0x1A0, 1 << 22, {1}),)), S.TDX_LIMIT_CPUID_MAXVAL_SET)),
+    ("TDH.SYS.LP.INIT", "cpuid_same"): (lambda m: (
+        _lp1_differs(m, cpuid=(LpValue(4, 1, frozenset({1}), reg=0),)),
+        S.TDX_INCONSISTENT_CPUID_FIELD)),
+    ("TDH.SYS.LP.INIT", "msr_tsc_adjust"): (lambda m: (
+        _lp1_differs(m, msrs=(_msr(0x3B, 5, {1}),)), with_operand(S.TDX_INCONSISTENT_MSR, 0x3B))),
+    ("TDH.SYS.LP.INIT", "msr_caps_10"): (lambda m: (
+        _lp1_differs(m, msrs=(_msr(0xCF, 1, {1}),)), with_operand(S.TDX_INCONSISTENT_MSR, 0xCF))),
+    ("TDH.SYS.LP.INIT", "msr_smrr"): (lambda m: (
+        _lp1_differs(m, msrs=(_msr(0x1F2, 0x1000, {1}),)),
+        with_operand(S.TDX_INCONSISTENT_MSR, 0x1F2))),
+    ("TDH.SYS.LP.INIT", "msr_vmx"): (lambda m: (
+        _lp1_differs(m, msrs=(_msr(0x480, 0, {1}),)), with_operand(S.TDX_INCONSISTENT_MSR, 0x480))),
+    ("TDH.SYS.LP.INIT", "msr_perf"): (lambda m: (
+        _lp1_differs(m, msrs=(_msr(0x345, 1 << 13 | 1, {1}),)),
+        with_operand(S.TDX_INCONSISTENT_MSR, 0x345))),
+    ("TDH.SYS.LP.INIT", "msr_keys"): (lambda m: (
+        _lp1_differs(m, msrs=(_msr(0x98, 0x41, {1}), _msr(0x99, 0x41, {1}))),
+        with_operand(S.TDX_INCONSISTENT_MSR, 0x98))),
     ("TDH.SYS.INIT", "canary_rdrand"): (lambda m: (
         m(injector="leaf=TDH.SYS.INIT:status=TDX_SYS_BUSY,at=canary_rdrand").call(
             0, "TDH.SYS.INIT"), S.TDX_SYS_BUSY)),

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from seamemu.arch import metadata as md
 from seamemu.arch.leaves import V15
 from seamemu.arch.module_versions import ModuleProfile
+from seamemu.arch.platform_checks import SEAMOPS_SEAMVERIFYREPORT
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
@@ -93,8 +94,10 @@ def sys_table(profile: ModuleProfile) -> SysTable:
 
 
 def _values(c: Call) -> Mapping[str, Sequence[int]]:
+    sample = c.state.sample
+    attestation = sample is not None and bool(sample.seamops & SEAMOPS_SEAMVERIFYREPORT)
     return cached_global_values(c.module.platform, c.module.module_info,
-                                c.state.sys_attributes, c.state.handoff)
+                                c.state.sys_attributes, c.state.handoff, attestation)
 
 
 @leaf(
