@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from seamemu.arch import msrs as m
 from seamemu.arch import platform_checks as pc
 from seamemu.arch.cpuid_lookup import CPUID_LOOKUP_1_0, CPUID_LOOKUP_1_5, CpuidCheck
+from seamemu.platform.cpuid_values import cpuid_regs
 from seamemu.platform.facts import Platform
-from seamemu.platform.msr_values import cpuid_regs, msr_values, seamops_capabilities
+from seamemu.platform.msr_values import msr_values, seamops_capabilities
 
 MASK32 = 0xFFFFFFFF
 

@@ -6,6 +6,10 @@ Each value follows from a fact the platform already states: its physical-address
 enable VMX inside SMX, IA32_TME_CAPABILITY is implemented), and bare metal (no hypervisor).
 Linear addresses are 48 bits wide: the machine's canonical check is 4-level paging's
 (CR4.LA57 = 0).  Fields not listed here are answered by Unicorn's own CPU model.
+
+`cpuid_regs` gives the registers the platform file's [[cpuid]] entries describe per LP: what
+the TDX module samples in TDH.SYS.INIT and TDH.SYS.LP.INIT (model/platform_checks.py).  The
+CPUID trap does not apply them yet.
 """
 
 from __future__ import annotations
@@ -32,6 +36,16 @@ def cpuid_values(platform: Platform) -> dict[c.CpuidField, int]:
     }
 
 
+def cpuid_regs(platform: Platform, lp: int, leaf_subleaf: int) -> tuple[int | None, ...]:
+    """(EAX, EBX, ECX, EDX) the platform file gives for a CPUID leaf on `lp`; None for a
+    register it does not describe (the model has no CPUID table of its own)."""
+    regs: list[int | None] = [None, None, None, None]
+    for entry in platform.cpuid:
+        if entry.key == leaf_subleaf and entry.applies(lp):
+            regs[entry.reg] = entry.value
+    return tuple(regs)
+
+
 _DEFAULTS: dict[c.CpuidField, int] = {}
 
 
@@ -42,4 +56,4 @@ def default_cpuid_values() -> dict[c.CpuidField, int]:
     return dict(_DEFAULTS)
 
 
-__all__ = ["LINEAR_ADDRESS_BITS", "cpuid_values", "default_cpuid_values"]
+__all__ = ["LINEAR_ADDRESS_BITS", "cpuid_regs", "cpuid_values", "default_cpuid_values"]

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Per-LP initial MSR values a platform implies (and its CPUID and SEAMOPS answers), and which
-writes the CPU refuses.
+"""Per-LP initial MSR values a platform implies (and its SEAMOPS answer), and which writes the
+CPU refuses.
 
 Data for the RDMSR/WRMSR trap: `msr_values(platform, lp)` is what RDMSR reads on each LP at
 boot, and `wrmsr_fault()` says why a WRMSR raises #GP(0) (read-only MSR, or the MSR's lock bit
@@ -121,16 +121,6 @@ def msr_values(platform: Platform, lp: int) -> dict[int, int]:
     return dict(sorted(values.items()))
 
 
-def cpuid_regs(platform: Platform, lp: int, leaf_subleaf: int) -> tuple[int | None, ...]:
-    """(EAX, EBX, ECX, EDX) the platform file gives for a CPUID leaf on `lp`; None for a
-    register it does not describe (the model has no CPUID table of its own)."""
-    regs: list[int | None] = [None, None, None, None]
-    for entry in platform.cpuid:
-        if entry.key == leaf_subleaf and entry.applies(lp):
-            regs[entry.reg] = entry.value
-    return tuple(regs)
-
-
 def seamops_capabilities(platform: Platform, lp: int) -> int:
     """What SEAMOPS(CAPABILITIES) answers on `lp`: a bitmap of the SEAMOPS leaves the CPU has."""
     caps = SEAMOPS_ALL_LEAVES
@@ -171,5 +161,5 @@ def wrmsr_fault(values: Mapping[int, int], msr: int, value: int) -> str | None:
     return None
 
 
-__all__ = ["LOCK_PROTECTED", "READ_ONLY_MSRS", "SEAMOPS_ALL_LEAVES", "cpuid_regs", "msr_values",
-           "rdmsr_fault", "seamops_capabilities", "wrmsr_fault"]
+__all__ = ["LOCK_PROTECTED", "READ_ONLY_MSRS", "SEAMOPS_ALL_LEAVES", "msr_values", "rdmsr_fault",
+           "seamops_capabilities", "wrmsr_fault"]

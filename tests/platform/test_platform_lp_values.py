@@ -7,7 +7,8 @@ import pytest
 
 from seamemu.errors import PlatformError
 from seamemu.platform import load_platform_text
-from seamemu.platform.msr_values import cpuid_regs, msr_values, seamops_capabilities
+from seamemu.platform.cpuid_values import cpuid_regs
+from seamemu.platform.msr_values import msr_values, seamops_capabilities
 
 BASE = 'extends = "default"\n'
 
