@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
@@ -21,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME[=VALUE]")
     p.add_argument("--assembler", choices=("keystone", "gnu"), default="keystone")
     C.add_object_options(p)
+    p.add_argument("--elf", metavar="OUT",
+                   help="write the program as seamemu loads it to OUT, an ELF64 executable with "
+                        "symbols and a DWARF line table, for objdump, addr2line and gdb")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_asm)
 
@@ -80,6 +84,18 @@ def cmd_asm(args: argparse.Namespace) -> int:
         raise InputError("asm: give the files to assemble (FILE... and/or --obj FILE.o)")
     image = assemble(files, include_dirs=args.include, defines=C.defines(args),
                      backend=args.assembler, stubs=args.stub)
+    if args.elf:
+        from seamemu.frontend.elfwrite import elf_bytes
+
+        data, summary = elf_bytes(image)
+        try:
+            Path(args.elf).write_bytes(data)
+        except OSError as exc:
+            raise InputError(f"--elf {args.elf}: {exc.strerror or exc}") from None
+        if not args.json:
+            print(f"{args.elf}: ELF64 executable, {summary.sections} sections at their load "
+                  f"addresses, {summary.symbols} symbols, {summary.line_rows} line-table rows")
+            return 0
     if args.json:
         C.print_json(listing_json(image))
     else:
