@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="bring the module up with the kernel's flow first (TDH.SYS.INIT through "
                         "TDH.SYS.TDMR.INIT, as `seamemu boot`), then make the call on the READY "
                         "module")
+    C.add_gdb_options(p)
     p.add_argument("--replay", metavar="FILE",
                    help="replay a `seamemu fuzz` reproducer and explain its finding "
                         "(exit status 1 while it still reproduces)")
@@ -107,6 +108,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.replay:
         from seamemu.fuzz.replay import format_replay, replay_file, replay_json
 
+        if args.gdb:
+            raise InputError("--gdb works on a call you describe, not with --replay")
         outcome = replay_file(args.replay)
         if args.json:
             C.print_json(replay_json(outcome))
@@ -117,9 +120,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise InputError("--entry SYMBOL is required")
     if args.max_insns <= 0 or args.timeout <= 0:
         raise InputError("--max-insns and --timeout must be positive")
+    stub = C.gdb_stub(args)
     session = _session(args, bounds=Bounds(max_insns=args.max_insns, timeout_s=args.timeout))
     boot = _boot(session) if args.boot else None
     session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module)
+    if stub is not None:
+        session.machine.debug_next_call(stub)
     result = session.call(args.entry, convention=args.convention, leaf=C.parse_leaf(args.leaf),
                           inputs=C.register_inputs(args), lp=args.lp)
     if args.json:

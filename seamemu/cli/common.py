@@ -76,6 +76,28 @@ def add_object_options(g) -> None:
                         "needs and the test does not (e.g. __x86_return_thunk); repeatable")
 
 
+def add_gdb_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("debugging")
+    g.add_argument("--gdb", metavar="HOST:PORT",
+                   help="wait for gdb (target remote HOST:PORT) before the call's first "
+                        "instruction; it may set breakpoints, step, read and write registers "
+                        "and memory; port 0 picks a free port (printed on stderr)")
+    g.add_argument("--gdb-timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="how long to wait for gdb to attach, and for its next request while "
+                        "it holds the CPU (then the call runs on undebugged); default 300")
+
+
+def gdb_stub(args: argparse.Namespace):
+    """With --gdb, the listening gdb server (machine/gdbstub.py), before anything is built, so
+    a bad address or a busy port is reported at once; None without --gdb."""
+    if not getattr(args, "gdb", None):
+        return None
+    from seamemu.machine.gdbstub import GdbStub, parse_address
+
+    host, port = parse_address(args.gdb)
+    return GdbStub(host, port, timeout=args.gdb_timeout)
+
+
 def inputs(args: argparse.Namespace) -> list[str] | None:
     """The program's files: --asm sources then --obj objects; None when neither is given."""
     from seamemu.frontend.objfile import is_object_file

@@ -33,6 +33,7 @@ def _call_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--alloc", action="append", default=[], metavar="REG=SIZE[@ALIGN]",
                    help="give REG the address of a zeroed guest buffer of SIZE bytes (aligned "
                         "to ALIGN, default: SIZE rounded up to a power of two, at most 4096)")
+    C.add_gdb_options(p)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -73,6 +74,7 @@ def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
 
     if args.entry is None:
         raise InputError("--entry SYMBOL is required")
+    stub = C.gdb_stub(args)
     session = Session(C.inputs(args), platform=C.platform_arg(args), abi=args.abi,
                       include_dirs=args.include, defines=C.defines(args), backend=args.assembler,
                       stubs=args.stub)
@@ -84,6 +86,8 @@ def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
         if reg in inputs:
             raise InputError(f"--alloc {reg}: --{reg} is given too")
         inputs[reg] = pa
+    if stub is not None:                 # after the --after calls: gdb sees the one that matters
+        session.machine.debug_next_call(stub)
     return session, C.parse_leaf(args.leaf or DEFAULT_LEAF), inputs
 
 

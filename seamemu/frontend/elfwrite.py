@@ -16,7 +16,7 @@ import struct
 from dataclasses import dataclass
 
 from ..image import Image, Section
-from .dwarfwrite import debug_sections
+from .dwarfwrite import debug_sections, functions
 
 _EHDR, _PHDR, _SHDR, _SYM = 64, 56, 64, 24
 _ET_EXEC, _EM_X86_64 = 2, 62
@@ -75,11 +75,14 @@ def _symbols(image: Image, strtab: _Strings) -> tuple[bytes, int, int]:
         written = name if bind == _STB_GLOBAL else name.split("@", 1)[0]
         rows.append((bind, written, name, address))
     rows.sort(key=lambda r: (r[0], r[3], r[1]))
+    funcs = {f.name: f.size for f in functions(image)}
     table = bytearray(_SYM)                        # entry 0: the null symbol
     for bind, written, name, address in rows:
         info = image.symbol_info.get(name)
         kind = _STT.get(info.kind, 0) if info is not None else 0
         size = info.size if info is not None else 0
+        if name in funcs:                          # a function: typed and sized for debuggers
+            kind, size = _STT["func"], funcs[name]
         table += struct.pack("<IBBHQQ", strtab.add(written), bind << 4 | kind, 0,
                              _section_index(image, address), address, size)
     first_global = 1 + sum(1 for r in rows if r[0] == _STB_LOCAL)

@@ -353,6 +353,8 @@ class LogicalProcessor:
                     return kind, None, vals
                 if kind == "time":
                     return "bound", "time", self.regfile.read()
+                if kind == "debugger":       # gdb killed the run (machine/gdbstub.py)
+                    return "bound", "debugger", self.regfile.read()
                 pc = self._deliver_pending(pending)
                 if pc is None:
                     return "fault", None, self.regfile.read()

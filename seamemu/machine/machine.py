@@ -43,6 +43,7 @@ from seamemu.errors import InputError
 from seamemu.image import IMAGE_BASE, Image
 from seamemu.machine.dispatch import InsnTable
 from seamemu.machine.faults import Delivery
+from seamemu.machine.gdbstub import GdbStub
 from seamemu.machine.handlers import MSR_HANDLERS, install_builtin
 from seamemu.machine.linear import LinearMap
 from seamemu.machine.lp import LogicalProcessor
@@ -54,6 +55,7 @@ from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.target import SeamTarget
 
 TB_FLUSH_EVERY = 20_000
+LAUNCH_PAD_OFFSET = 0x10   # where a debugged call starts, in the sentinel page (gdbstub.py)
 STACK_SIZE = 16 << 10          # THREAD_SIZE on x86-64 with KASAN off
 # Each stack sits above an unmapped guard page, as the kernel's vmalloc'ed stacks do
 # (CONFIG_VMAP_STACK, arch/x86/Kconfig; guard reported by handle_stack_overflow()).
@@ -143,6 +145,7 @@ class Machine:
         for lp in self.lps:
             lp.code_patches = self._patched
         self._entries: dict[str | int, int] = {}
+        self._debugger: GdbStub | None = None
         # ctypes views of each LP's default return-address slot (stack top - 8), so a call
         # writes the sentinel without going through the generic memory path.
         self._return_slots = {
@@ -221,7 +224,11 @@ class Machine:
         if self._calls % TB_FLUSH_EVERY == 0:
             for other in self.lps:
                 other.uc.ctl_flush_tb()
-        outcome, bound_kind, after = proc.run(entry, self.sentinel, self.bounds)
+        if self._debugger is None:
+            outcome, bound_kind, after = proc.run(entry, self.sentinel, self.bounds)
+        else:
+            debugger, self._debugger = self._debugger, None
+            outcome, bound_kind, after = self._debugged_run(debugger, proc, entry)
         bound = None
         insn_count = None
         if bound_kind is not None:
@@ -235,6 +242,32 @@ class Machine:
                         for name, rip, eff in proc.events])
         return CallResult(outcome, RegView(vals), RegView(after), tuple(proc.faults), events,
                           insn_count, bound, lp)
+
+    # -- gdb ---------------------------------------------------------------------------------
+    @property
+    def launch_pad(self) -> int:
+        """Where a call served to gdb starts: a jump to the entry (see _debugged_run)."""
+        return self.sentinel + LAUNCH_PAD_OFFSET
+
+    def debug_next_call(self, stub: GdbStub) -> None:
+        """Serve the next `call` to gdb through `stub` (machine/gdbstub.py), once."""
+        self._debugger = stub
+
+    def _debugged_run(self, stub: GdbStub, proc: LogicalProcessor,
+                      entry: int) -> tuple[str, str | None, list[int]]:
+        # gdb attaches at a launch pad that jumps to the entry, the way gdbserver stops a
+        # program before main: a breakpoint on the entry then hits as gdb users expect.  The
+        # pad is `jmp *0(%rip)` and the entry's address, in the sentinel page (the return
+        # address stays the sentinel, no register changes).
+        pad = self.launch_pad
+        self.memory.write(pad, b"\xff\x25\x00\x00\x00\x00" + entry.to_bytes(8, "little"))
+        stub.attach(self, proc, entry)
+        result: tuple[str, str | None, list[int]] = ("bound", "debugger", [])
+        try:
+            result = proc.run(pad, self.sentinel, self.bounds)
+        finally:
+            stub.finish(result[0], result[1], proc.faults[-1] if proc.faults else None)
+        return result
 
     def symbolize(self, address: int) -> str:
         """`symbol+0xoff`, cached: the same few SEAMCALL sites recur on every call."""

@@ -103,7 +103,7 @@ class SeamEvent(NamedTuple):
 class BoundInfo:
     """Where a run was stopped by its bounds (or halted with nothing to wake it)."""
 
-    kind: str      # "instructions", "time" or "halt"
+    kind: str      # "instructions", "time", "halt" or "debugger" (gdb killed the run)
     rip: int
     symbol: str
     bytes: bytes

@@ -142,9 +142,12 @@ class StepRecorder:
         regfile = lp.regfile
         index = lp.index
         patches = getattr(lp, "code_patches", {})
+        pad = self.machine.launch_pad
 
         def on_code(uc, address, _size, _user) -> None:
             try:
+                if address == pad:        # a debugged call's jump to its entry: not the call's
+                    return
                 if raw and raw[-1].lp == index:
                     raw[-1].settle(memory)
                 if len(raw) >= self.max_steps:

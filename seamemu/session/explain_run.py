@@ -31,8 +31,8 @@ def format_run(r: RunResult, image: Image) -> str:
         lines.append("  " + r.oops.replace("\n", "\n  "))
     if r.bound:
         b = r.bound
-        lines.append(f"  stopped by the {b['kind']} bound ({b['limit']:g}) at {b['rip']} <{b['symbol']}>: "
-                     f"{b.get('disasm', '')}")
+        why = "gdb's kill" if b["kind"] == "debugger" else f"the {b['kind']} bound ({b['limit']:g})"
+        lines.append(f"  stopped by {why} at {b['rip']} <{b['symbol']}>: {b.get('disasm', '')}")
     if not r.abi.returned:
         oops = "; in a kernel this is an oops" if r.fault and not r.fault["handled"] else ""
         lines.append(f"outcome: {r.outcome}   the call never returned, so RAX (0x{r.rax:016x}) "
