@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
-from fe_helpers import needs_gnu_as
 
 from seamemu.cli import main
 from seamemu.frontend import assemble
@@ -23,7 +22,7 @@ SEAMCALL = REPO / "asm" / "seamcall.S"
 needs_binutils = pytest.mark.skipif(shutil.which("addr2line") is None or shutil.which("objdump") is None,
                                     reason="GNU binutils is not installed")
 needs_gdb = pytest.mark.skipif(shutil.which("gdb") is None, reason="gdb is not installed (Debian gdb)")
-BACKENDS = ["keystone", pytest.param("gnu", marks=needs_gnu_as)]
+BACKENDS = ["keystone", pytest.param("gnu", marks=pytest.mark.gnu_as)]
 
 
 def _tool(*argv: str) -> str:
