@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""Shared fixtures (the repository root, the shipped stubs, objects built as kbuild does), the
-gnu_as marker, and the skip guard that fails CI on a skip not on tests/skip-allowlist.txt."""
+"""Shared fixtures (the repository root, the shipped stubs, objects built as kbuild does, a build
+of Intel's TDX module), the gnu_as marker, and the skip guard that fails CI on a skip not on
+tests/skip-allowlist.txt."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -63,3 +65,32 @@ def pytest_configure(config):
 def pytest_runtest_setup(item):
     if item.get_closest_marker("gnu_as") is not None and shutil.which("as") is None:
         pytest.skip(GNU_AS_MISSING)
+
+
+# -- Intel's TDX module (--module-binary) --------------------------------------------------------
+# Tests that run Intel's own module read a build from the environment variable or from the
+# team's shared builds beside the repository; seamemu never ships the binary.  The variable is
+# taken out of the environment here so that every other test runs on the model, whatever the
+# developer's shell says.
+MODULE_BINARY_ENV = "SEAMEMU_MODULE_BINARY"
+MODULE_BINARY_SKIP = ("real TDX module binary not available (../shared/tdx-module/"
+                      "libtdx-1.5.01-release.so, or $SEAMEMU_MODULE_BINARY)")
+# pytest-xdist workers inherit the environment of the controller, which already took the
+# variable out: the path travels to them under a name the package does not read.
+_FOR_WORKERS = "SEAMEMU_TESTS_MODULE_BINARY"
+_MODULE_BINARY = (os.environ.pop(MODULE_BINARY_ENV, "") or os.environ.get(_FOR_WORKERS, "")
+                  or str(ROOT.parent / "shared" / "tdx-module" / "libtdx-1.5.01-release.so"))
+os.environ[_FOR_WORKERS] = _MODULE_BINARY
+
+
+def real_module_binary() -> str | None:
+    """The module build the tests use, or None when there is none."""
+    return _MODULE_BINARY if Path(_MODULE_BINARY).is_file() else None
+
+
+@pytest.fixture(scope="session")
+def module_binary() -> str:
+    path = real_module_binary()
+    if path is None:
+        pytest.skip(MODULE_BINARY_SKIP)
+    return path

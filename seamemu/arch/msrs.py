@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 IA32_FEATURE_CONTROL = 0x3A
 IA32_TSC_ADJUST = 0x3B
+IA32_SPEC_CTRL = 0x48
 IA32_MKTME_KEYID_PARTITIONING = 0x87
 IA32_WBINVDP = 0x98
 IA32_WBNOINVDP = 0x99
@@ -128,6 +129,9 @@ MSRS: tuple[MsrSpec, ...] = (
             lock=(IA32_FEATURE_CONTROL, 0),
             source=f"{_MSR_DEFS} (number); {_MSR_INDEX} FEAT_CTL_LOCKED/VMX_ENABLED_*"),
     MsrSpec(IA32_TSC_ADJUST, "IA32_TSC_ADJUST", ACCESS_RW, source=_MSR_DEFS),
+    MsrSpec(IA32_SPEC_CTRL, "IA32_SPEC_CTRL", ACCESS_RW,
+            (_bit("IBRS", 0), _bit("STIBP", 1), _bit("SSBD", 2)),
+            source=f"{_MSR_DEFS} ia32_spec_ctrl_t; tdx_vmm_dispatcher.c saves and sets it"),
     MsrSpec(IA32_MKTME_KEYID_PARTITIONING, "IA32_MKTME_KEYID_PARTITIONING", ACCESS_RO,
             (MsrField("NUM_MKTME_KIDS", 0, 31), MsrField("NUM_TDX_PRIV_KIDS", 32, 63)),
             source=f"{_MSR_DEFS} ia32_tme_keyid_partitioning_t; Linux tdx.c"),
@@ -304,6 +308,7 @@ __all__ = [
     "IA32_SMRR2_PHYSMASK",
     "IA32_SMRR_PHYSBASE",
     "IA32_SMRR_PHYSMASK",
+    "IA32_SPEC_CTRL",
     "IA32_TME_ACTIVATE",
     "IA32_TME_CAPABILITY",
     "IA32_TSC_ADJUST",

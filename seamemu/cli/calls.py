@@ -34,6 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="args: RDI=leaf, RSI=struct tdx_module_args; legacy: the 2022 "
                         "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given")
     C.add_platform_options(p)
+    C.add_module_binary_option(p)
     C.add_state_options(p)
     C.add_register_options(p)
     g = p.add_argument_group("bounds")
@@ -56,6 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     C.add_source_options(p, entry_default=DEFAULT_ENTRY)
     p.add_argument("--convention", choices=CONVENTIONS, default="args")
     C.add_platform_options(p)
+    C.add_module_binary_option(p)
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--markdown", action="store_true")
@@ -74,7 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _session(args: argparse.Namespace, **kw) -> Session:
     return Session(C.inputs(args), platform=C.platform_arg(args),
                    abi=getattr(args, "abi", None), include_dirs=args.include,
-                   defines=C.defines(args), backend=args.assembler, stubs=args.stub, **kw)
+                   defines=C.defines(args), backend=args.assembler, stubs=args.stub,
+                   module_binary=C.module_binary_arg(args), **kw)
 
 
 def cmd_asm(args: argparse.Namespace) -> int:
@@ -162,7 +165,8 @@ def _boot(session: Session) -> dict:
 def cmd_matrix(args: argparse.Namespace) -> int:
     rows = outcome_matrix(C.inputs(args), args.entry, convention=args.convention,
                           platform=C.platform_arg(args), include_dirs=args.include,
-                          defines=C.defines(args), backend=args.assembler, stubs=args.stub)
+                          defines=C.defines(args), backend=args.assembler, stubs=args.stub,
+                          module_binary=C.module_binary_arg(args))
     if args.json:
         C.print_json({"schema": 1, "entry": args.entry, "rows": [r.to_json() for r in rows]})
     else:

@@ -136,6 +136,17 @@ def add_module_version_option(p: argparse.ArgumentParser) -> None:
                         f"version ({', '.join(profile_names())})")
 
 
+def add_module_binary_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--module-binary", metavar="PATH",
+                   help="run Intel's TDX module (a libtdx.so you built, see tools/"
+                        "build_tdx_module.sh) instead of the Python model for module calls; "
+                        "default: $SEAMEMU_MODULE_BINARY, else the platform's [module] binary")
+
+
+def module_binary_arg(args: argparse.Namespace) -> str | None:
+    return getattr(args, "module_binary", None)
+
+
 def platform_arg(args: argparse.Namespace):
     """--platform and --module-version as one Platform."""
     from seamemu.platform import as_platform

@@ -21,6 +21,7 @@ def _call_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--convention", choices=CONVENTIONS, default="args",
                    help="args (default), legacy or raw, as for `seamemu run`")
     C.add_platform_options(p)
+    C.add_module_binary_option(p)
     C.add_state_options(p)
     C.add_register_options(p)
     p.set_defaults(leaf=None)
@@ -45,6 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="ANSI colour: auto (default) when stdout is a terminal and NO_COLOR "
                         "is unset")
+    p.add_argument("--into-module", action="store_true",
+                   help="also show Intel's module's own instructions, symbolised, between each "
+                        "SEAMCALL and its SEAMRET (needs --module-binary)")
     p.add_argument("--json", action="store_true",
                    help="the trace as JSON (schema 1): every step with its changes and decisions")
     p.set_defaults(func=cmd_trace)
@@ -77,7 +81,7 @@ def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
     stub = C.gdb_stub(args)
     session = Session(C.inputs(args), platform=C.platform_arg(args), abi=args.abi,
                       include_dirs=args.include, defines=C.defines(args), backend=args.assembler,
-                      stubs=args.stub)
+                      stubs=args.stub, module_binary=C.module_binary_arg(args))
     after = [C.parse_leaf(x.strip()) for group in args.after for x in group.split(",") if x.strip()]
     run_first(session, args.entry, after, lp=args.lp, convention=args.convention)
     session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module)
@@ -93,15 +97,21 @@ def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from seamemu.learn.traced import trace_call
-    from seamemu.trace import format_trace, use_color
+    from seamemu.trace import format_module_runs, format_trace, use_color
 
     session, leaf, inputs = _prepared(args)
     traced = trace_call(session, args.entry, convention=args.convention, leaf=leaf,
-                        inputs=inputs, lp=args.lp, max_steps=args.max_steps)
+                        inputs=inputs, lp=args.lp, max_steps=args.max_steps,
+                        into_module=args.into_module)
     if args.json:
-        C.print_json(traced.trace.to_json() | {"result": traced.result.to_json()})
+        doc = traced.trace.to_json() | {"result": traced.result.to_json()}
+        if args.into_module:
+            doc["module_runs"] = [r.to_json() for r in traced.module_runs]
+        C.print_json(doc)
     else:
         print(format_trace(traced.trace, color=use_color(args.color, sys.stdout)))
+        if traced.module_runs:
+            print(format_module_runs(traced.module_runs))
     return 0
 
 

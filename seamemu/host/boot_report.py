@@ -28,6 +28,8 @@ def format_bringup(b: BringUp) -> str:
     s = b.session
     p = s.platform if s is not None else None
     head = f"seamemu boot: platform '{b.platform}', TDX module ABI {b.abi}"
+    if s is not None and s.module is not s.model:       # say when Intel's module answered
+        head += f" ({s.module_label})"
     if p is not None:
         assert s is not None
         head += (f", {p.packages} package(s) x {p.cores_per_package * p.threads_per_core} LPs, "
@@ -57,6 +59,7 @@ def bringup_json(b: BringUp) -> dict:
         "schema": 1,
         "platform": b.platform,
         "abi": b.abi,
+        "module": b.session.module_label if b.session is not None else "",
         "use_tdx": b.use_tdx,
         "ok": b.ok,
         "errno": b.errno,

@@ -41,6 +41,7 @@ class CmrView:
     entries_written: int
     seamcalls: int
     memory_map: tuple[RegionCoverage, ...]
+    module: str = ""                             # Session.module_label
 
     def to_json(self) -> dict:
         return {
@@ -51,6 +52,7 @@ class CmrView:
             "entry": self.entry,
             "entries_written": self.entries_written,
             "seamcalls": self.seamcalls,
+            "module": self.module,
             "cmrs": [{"base": f"0x{b:016x}", "size": f"0x{s:016x}"} for b, s in self.cmrs],
             "memory_map": [{
                 "base": f"0x{c.region.base:016x}", "size": f"0x{c.region.size:016x}",
@@ -70,15 +72,17 @@ def coverage(region: MemoryRegion, cmrs: tuple[tuple[int, int], ...]) -> RegionC
     return RegionCoverage(region, tuple(hits), covered)
 
 
-def cmr_view(session: Session, lp: int = 0) -> CmrView:
-    """Read the CMRs through DEFAULT_ENTRY on `lp` (TDH.SYS.INIT/LP.INIT first if needed)."""
-    report = read_cmrs(session, lp, DEFAULT_ENTRY)
+def cmr_view(session: Session, lp: int = 0, method: str | None = None) -> CmrView:
+    """Read the CMRs through DEFAULT_ENTRY on `lp` (TDH.SYS.INIT/LP.INIT first if needed),
+    with TDH.SYS.INFO (`method` "info") or TDH.SYS.RD ("rd"; default: the generation's)."""
+    report = read_cmrs(session, lp, DEFAULT_ENTRY, method)
     regions = sorted(session.platform.memory, key=lambda r: r.base)
     return CmrView(
         platform=session.platform.name, abi=session.module.abi, method=report.method,
         entry=DEFAULT_ENTRY, cmrs=report.cmrs, entries_written=report.entries_written,
         seamcalls=len(report.calls),
-        memory_map=tuple(coverage(r, report.cmrs) for r in regions))
+        memory_map=tuple(coverage(r, report.cmrs) for r in regions),
+        module=session.module_label if session.module is not session.model else "")
 
 
 def _size(n: int) -> str:
@@ -90,7 +94,8 @@ def _size(n: int) -> str:
 
 def format_cmr_view(v: CmrView) -> str:
     how = ("NUM_CMRS" if v.method == "TDH.SYS.RD" else "R9 (entries written)")
-    lines = [f"seamemu cmr: platform '{v.platform}', TDX module ABI {v.abi}: {len(v.cmrs)} "
+    who = f" ({v.module})" if v.module else ""
+    lines = [f"seamemu cmr: platform '{v.platform}', TDX module ABI {v.abi}{who}: {len(v.cmrs)} "
              f"CMRs read with {v.method} through {v.entry} ({how} = {v.entries_written}; "
              f"{v.seamcalls} SEAMCALLs)", "", "CMRs as the module reports them:"]
     for i, (base, size) in enumerate(v.cmrs):

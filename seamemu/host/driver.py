@@ -26,7 +26,7 @@ from seamemu.arch.leaves import (
     TDH_SYS_TDMR_INIT,
 )
 from seamemu.arch.msrs import IA32_MKTME_KEYID_PARTITIONING
-from seamemu.host.klog import KernelFailure, KernelLog, LogLine, errno_name
+from seamemu.host.klog import KernelFailure, KernelLog, LogLine, ModuleHalted, errno_name
 from seamemu.host.seamcall import HostCall, HostSeamcall, module_state
 from seamemu.host.sysinfo import TdxSysInfo, check_features, get_sys_info_info, get_sys_info_rd
 from seamemu.host.tdmr import (
@@ -232,6 +232,13 @@ class _Run:
 
     # ------------------------------------------------------------------ the whole thing
     def run(self) -> tuple[int | None, str]:
+        try:
+            return self._run()
+        except ModuleHalted as halted:
+            self.log.note(f"{halted}", "err")
+            return None, "the module halted"
+
+    def _run(self) -> tuple[int | None, str]:
         if not self.use_tdx:
             self.log.note("use_tdx=off: the host does not enable TDX, tdx_enable() is never "
                           "called and the module stays uninitialized (upstream: "
@@ -283,9 +290,11 @@ def tdx_enable(session: Session, *, use_tdx: bool = True) -> BringUp:
 
 
 def bring_up(platform: Platform | str | Path | None = None, *, abi: str | None = None,
-             inject: str | None = None, use_tdx: bool = True) -> BringUp:
+             inject: str | None = None, use_tdx: bool = True,
+             module_binary: str | Path | None = None) -> BringUp:
     """A new Session (one emulated LP per platform LP, the shipped stub) and its bring-up."""
-    session = Session(platform=as_platform(platform), abi=abi, inject=inject)
+    session = Session(platform=as_platform(platform), abi=abi, inject=inject,
+                      module_binary=module_binary)
     return tdx_enable(session, use_tdx=use_tdx)
 
 

@@ -62,6 +62,11 @@ class KernelLog:
         return [line.text for line in self.lines]
 
 
+class ModuleHalted(Exception):
+    """Internal control flow: the SEAMCALL never returned, the module stopped itself (Intel's
+    module on its fatal path).  Never leaves seamemu.host; the driver reports it."""
+
+
 class KernelFailure(Exception):
     """Internal control flow: a step of the bring-up returned `errno` (its message is logged).
 
@@ -73,4 +78,4 @@ class KernelFailure(Exception):
         self.errno = errno
 
 
-__all__ = ["KernelFailure", "KernelLog", "LogLine", "errno_name"]
+__all__ = ["KernelFailure", "KernelLog", "LogLine", "ModuleHalted", "errno_name"]

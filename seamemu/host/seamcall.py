@@ -28,7 +28,7 @@ from seamemu.arch.kernel import (
 from seamemu.arch.leaves import leaf_info
 from seamemu.arch.status import TdxStatus
 from seamemu.errors import BoundExceeded, EngineError
-from seamemu.host.klog import KernelLog
+from seamemu.host.klog import KernelLog, ModuleHalted
 from seamemu.session import Session
 from seamemu.session.result import rax_name
 from seamemu.traps.target import CallRecord
@@ -98,6 +98,9 @@ class HostSeamcall:
         if res.outcome == "bound":
             raise BoundExceeded(f"{entry}({self.leaf_name(fn)}) on LP {lp} did not return: "
                                 f"{res.bound}")
+        if res.outcome == "halted":
+            note = res.calls[-1].note if res.calls else "the SEAMCALL target halted"
+            raise ModuleHalted(f"{self.leaf_name(fn)} on LP {lp} never returned: {note}")
         if res.outcome not in _OUTCOMES:
             raise EngineError(f"{entry}({self.leaf_name(fn)}) on LP {lp}: unhandled "
                               f"{res.outcome} in the stub\n{res.oops}")

@@ -9,32 +9,52 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from seamemu.errors import InputError
 from seamemu.machine.tracing import DEFAULT_MAX_STEPS, StepRecorder
 from seamemu.session import RunResult, Session
-from seamemu.trace import Trace, build_trace
+from seamemu.trace import ModuleRun, Trace, build_trace, module_run
 
 
 @dataclass(frozen=True)
 class TracedRun:
     result: RunResult
     trace: Trace
+    module_runs: tuple[ModuleRun, ...] = ()    # with into_module: Intel's module per SEAMCALL
 
 
 def trace_call(session: Session, entry: str, *, convention: str = "args", leaf: int = 0,
                inputs: Mapping[str, int] | None = None, lp: int = 0,
-               max_steps: int = DEFAULT_MAX_STEPS) -> TracedRun:
-    """Call `entry` like Session.call and record every instruction it executes."""
+               max_steps: int = DEFAULT_MAX_STEPS, into_module: bool = False) -> TracedRun:
+    """Call `entry` like Session.call and record every instruction it executes; with
+    `into_module`, also those Intel's module ran for each SEAMCALL (--module-binary only)."""
     if not 0 <= lp < len(session.machine.lps):
         raise InputError(f"--lp {lp}: the platform has LPs 0..{len(session.machine.lps) - 1}")
+    real: Any = getattr(session.module, "real", None)   # Intel's module, when it answers
+    if into_module and real is None:
+        raise InputError("--into-module needs Intel's module (--module-binary PATH): the "
+                         "Python model has no instructions to show")
     recorder = StepRecorder(session.machine, [lp], max_steps=max_steps)
-    with recorder:
-        result = session.call(entry, convention=convention, leaf=leaf, inputs=inputs, lp=lp)
+    if into_module:
+        real.tracing, real.trace_limit, real.traces = True, max_steps, []
+    try:
+        with recorder:
+            result = session.call(entry, convention=convention, leaf=leaf, inputs=inputs, lp=lp)
+    finally:
+        if into_module:
+            real.tracing = False
     steps = recorder.steps_for(result.raw)
     trace = build_trace(steps, session.image, result.raw, entry=entry, outcome=result.outcome,
                         memory=session.machine.memory, truncated=recorder.truncated)
-    return TracedRun(result, trace)
+    runs: tuple[ModuleRun, ...] = ()
+    if into_module:
+        records = {r.seq: r for r in result.calls}
+        runs = tuple(module_run(seq, records[seq].leaf_name if seq in records else "?",
+                                records[seq].status_name if seq in records else "?",
+                                raw, real.cpu.symbolize, max_steps)
+                     for seq, raw in real.traces)
+    return TracedRun(result, trace, runs)
 
 
 def run_first(session: Session, entry: str, leaves: Sequence[int], *, lp: int = 0,

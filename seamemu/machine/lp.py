@@ -212,8 +212,8 @@ class LogicalProcessor:
             self._cpu = cpu
         if fault is not None:
             return self._deliver_inline(vals, fault[0], fault[1], rip, decision.rule)
-        if decision.kind == "vmexit":
-            return self._stop(("vmexit",))
+        if decision.kind in ("vmexit", "halt"):
+            return self._stop((decision.kind,))
         for name_, value in regs.items():
             vals[INDEX[name_]] = value
         if rflags is not None:
@@ -346,7 +346,7 @@ class LogicalProcessor:
                     return "bound", "instructions", vals
             else:
                 kind = pending[0]
-                if kind in ("fault", "vmexit"):
+                if kind in ("fault", "vmexit", "halt"):
                     vals = self.regfile.read()
                     if len(pending) > 1:  # stopped by an instruction hook: RIP is past it
                         vals[RIP] = pending[1]

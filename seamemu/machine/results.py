@@ -12,7 +12,7 @@ from seamemu.machine.regs import NAMES
 from seamemu.traps.rule_table import Decision
 from seamemu.traps.target import CallRecord
 
-OUTCOMES = ("returned", "fault", "bound", "vmexit")
+OUTCOMES = ("returned", "fault", "bound", "vmexit", "halt")
 
 
 @dataclass(frozen=True)

@@ -10,21 +10,11 @@ lock is a non-blocking shared/exclusive try-lock); M10 has the same states.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
 
+from seamemu.arch.sys_state import SysState
 from seamemu.model.page_state import PageTypes, initialized_blocks
 from seamemu.model.platform_checks import Sample
 from seamemu.model.reported_values import Handoff
-
-
-class SysState(IntEnum):
-    """PL.SYS_STATE.  Spec: tdx_global_data.h sysinit_state_e (M10 and M15)."""
-
-    SYSINIT_PENDING = 0
-    SYSINIT_DONE = 1
-    SYSCONFIG_DONE = 2
-    SYS_READY = 3
-    SYS_SHUTDOWN = 4
 
 
 @dataclass

@@ -126,6 +126,7 @@ class ModuleInfo:
     build_date: int = FROM_PROFILE
     vendor_id: int = 0x8086
     tdx_features0: int = FROM_PROFILE
+    binary: str = ""          # Intel's module binary to run instead of the model ([module] binary)
 
     def __post_init__(self) -> None:
         version = self.version or (DEFAULT_FOR_ABI.get(self.abi) if self.abi

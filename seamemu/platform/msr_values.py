@@ -34,6 +34,10 @@ _VMX_MISC = (5 | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 14) | (4 << 1
 # Allowed-0/allowed-1 control settings as one Intel part reports them (values dumped by
 # jasonliu96/linux cmpe283/MODULE_OUTPUT.md and devanshudighe/CMPE283 README.md); the TRUE_*
 # variants let the default-1 controls (CR3 exiting, save/load debug controls) be cleared.
+# The TRUE_* allowed-1 halves, PROCBASED_CTLS2/3 and EPT_VPID_CAP admit every control TDX
+# module 1.5 sets or varies (intel/tdx-module src/common/x86_defs/vmcs_defs.h
+# td_vmcs_ctl_values_e / td_l2_vmcs_ctl_values_e, IA32_VMX_EPT_VPID_CAP_MASK, checked by
+# tdh_sys_init.c check_vmx_msrs()/check_l2_vmx_msrs()).
 _VMX_FIXED: dict[int, int] = {
     m.IA32_VMX_PINBASED_CTLS: 0x0000003F00000016,
     m.IA32_VMX_PROCBASED_CTLS: 0xFFF9FFFE0401E172,
@@ -45,16 +49,15 @@ _VMX_FIXED: dict[int, int] = {
     m.IA32_VMX_CR4_FIXED0: 0x0000000000002000,   # CR4.VMXE must be 1
     m.IA32_VMX_CR4_FIXED1: 0x0000000003FF7FFF,   # CR4 bits 0-14 and 16-25 may be 1
     m.IA32_VMX_VMCS_ENUM: 0x000000000000005C,
-    m.IA32_VMX_PROCBASED_CTLS2: 0x00553CFE00000000,
-    m.IA32_VMX_EPT_VPID_CAP: 0x00000F0106F34141,
-    m.IA32_VMX_TRUE_PINBASED_CTLS: 0x0000003F00000016,
-    m.IA32_VMX_TRUE_PROCBASED_CTLS: 0xFFF9FFFE04006172,
-    m.IA32_VMX_TRUE_EXIT_CTLS: 0x01FFFFFF00036DFB,
-    m.IA32_VMX_TRUE_ENTRY_CTLS: 0x0003FFFF000011FB,
+    m.IA32_VMX_PROCBASED_CTLS2: 0xFFFFFFFF00000000,
+    m.IA32_VMX_EPT_VPID_CAP: 0x00000F0106F34141 | 0x10106334041,
+    m.IA32_VMX_TRUE_PINBASED_CTLS: 0x000000FF00000016,
+    m.IA32_VMX_TRUE_PROCBASED_CTLS: 0xFFFFFFFF04006172,
+    m.IA32_VMX_TRUE_EXIT_CTLS: 0xFFFFFFFF00036DFB,
+    m.IA32_VMX_TRUE_ENTRY_CTLS: 0xFFFFFFFF000011FB,
     m.IA32_VMX_VMFUNC: 0x0000000000000001,
-    m.IA32_VMX_PROCBASED_CTLS3: 0x0000000000000000,
+    m.IA32_VMX_PROCBASED_CTLS3: 0x00000000000000FF,
 }
-
 
 # What the TDX module samples in TDH.SYS.INIT and compares in TDH.SYS.LP.INIT, as a sound BIOS
 # leaves it: every value passes the module's checks (intel/tdx-module TDX_1.5.01 tdh_sys_init.c
@@ -65,6 +68,7 @@ _ARCH_CAPABILITIES = sum(1 << b for b in (0, 1, 3, 5, 6, 8, 10, 11, 12, 13, 14, 
 _CACHE_SUB_BLOCKS = 0x40            # IA32_WBINVDP / IA32_WBNOINVDP: any equal pair passes
 _MODULE_SAMPLED: dict[int, int] = {
     m.IA32_TSC_ADJUST: 0,
+    m.IA32_SPEC_CTRL: 0,                            # the dispatcher saves and sets it
     m.IA32_WBINVDP: _CACHE_SUB_BLOCKS,
     m.IA32_WBNOINVDP: _CACHE_SUB_BLOCKS,
     m.IA32_MISC_PACKAGE_CTLS: 1,                    # ENERGY_FILTERING_ENABLE

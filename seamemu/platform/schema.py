@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import difflib
+from pathlib import Path
 from typing import Any
 
 from seamemu.arch.leaves import ABI_GENERATIONS
@@ -38,8 +39,8 @@ SEAMRR_KEYS = SEAMRR_VALUE_KEYS + ("override",)
 OVERRIDE_KEYS = SEAMRR_VALUE_KEYS + ("core", "lp")
 KEYID_KEYS = ("bits", "mktme", "tdx")
 BIOS_KEYS = ("mcheck_ok", "mtrrcap_seamrr", "tdx_enabled")
-MODULE_KEYS = ("abi", "build_date", "build_num", "present", "tdx_features0", "vendor_id",
-               "version")
+MODULE_KEYS = ("abi", "binary", "build_date", "build_num", "present", "tdx_features0",
+               "vendor_id", "version")
 PSEAMLDR_KEYS = ("present",)
 ERRATA_KEYS = ("tdx_pw_mce",)
 
@@ -214,7 +215,7 @@ def _seamrr(r: Reader, doc: dict, cpu: dict) -> tuple[Seamrr, ...]:
     return tuple(lps)
 
 
-def _module(r: Reader, doc: dict) -> ModuleInfo | None:
+def _module(r: Reader, doc: dict, source: str) -> ModuleInfo | None:
     """[module]: `version` names a release profile (arch.module_versions); `abi` alone means
     that generation's default release; build_num/build_date/vendor_id/tdx_features0 override
     what the profile reports."""
@@ -245,7 +246,15 @@ def _module(r: Reader, doc: dict) -> ModuleInfo | None:
         over["tdx_features0"] = r.size(t, "tdx_features0", "module")
     if None in over.values():
         return None
-    return ModuleInfo(version=prof.name if prof else "", abi=abi, **over)
+    return ModuleInfo(version=prof.name if prof else "", abi=abi, **over,
+                      binary=_binary(r.str(t, "binary", "module", ""), source))
+
+
+def _binary(path: str, source: str) -> str:
+    """A relative `[module] binary` is relative to the platform file that names it."""
+    if not path or Path(path).is_absolute() or not source or source.startswith(("preset ", "<")):
+        return path
+    return str(Path(source).parent / path)
 
 
 def read_platform(doc: dict, name: str, source: str = "") -> tuple[Platform | None, list[str]]:
@@ -292,7 +301,7 @@ def read_platform(doc: dict, name: str, source: str = "") -> tuple[Platform | No
     tdx_default = bool(seamrr) and seamrr[0].enabled and mtrrcap
     tdx_enabled = r.bool(bios, "tdx_enabled", "bios", tdx_default)
     mcheck_ok = r.bool(bios, "mcheck_ok", "bios", True)
-    module = _module(r, doc)
+    module = _module(r, doc, source)
     pseamldr = r.bool(r.table(doc.get("pseamldr", {}), "pseamldr", PSEAMLDR_KEYS),
                       "present", "pseamldr", tdx_enabled)
     pw_mce = r.bool(r.table(doc.get("errata", {}), "errata", ERRATA_KEYS), "tdx_pw_mce", "errata",

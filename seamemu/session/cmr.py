@@ -22,7 +22,7 @@ from seamemu.arch.sysinfo import (
     TDSYSINFO_STRUCT_SIZE,
     unpack_cmr_array,
 )
-from seamemu.errors import SeamemuError
+from seamemu.errors import InputError, SeamemuError
 from seamemu.session.result import RunResult, rax_name
 from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
@@ -100,10 +100,29 @@ def read_cmrs_rd(s: Session, lp: int = 0, entry: str = DEFAULT_ENTRY) -> CmrRepo
     return CmrReport("TDH.SYS.RD", tuple(cmrs), n, tuple(calls))
 
 
-def read_cmrs(s: Session, lp: int = 0, entry: str = DEFAULT_ENTRY) -> CmrReport:
-    """The CMRs as this session's module generation reports them."""
-    return read_cmrs_info(s, lp, entry) if s.module.abi == "1.0" else read_cmrs_rd(s, lp, entry)
+READ_METHODS = ("info", "rd")     # TDH.SYS.INFO (1.0, kept by 1.5), TDH.SYS.RD (1.5)
 
 
-__all__ = ["CmrReadError", "CmrReport", "ensure_lp_ready", "read_cmrs", "read_cmrs_info",
-           "read_cmrs_rd", "read_field"]
+def read_cmrs(s: Session, lp: int = 0, entry: str = DEFAULT_ENTRY,
+              method: str | None = None) -> CmrReport:
+    """The CMRs as this session's module reports them: with `method` "info" or "rd", or (None)
+    the way the kernel of the module's generation reads them."""
+    if method is None:
+        method = "info" if s.module.abi == "1.0" else "rd"
+    if method not in READ_METHODS:
+        raise InputError(f"--method {method}: expected one of {', '.join(READ_METHODS)}")
+    if method == "rd" and s.module.abi == "1.0":
+        raise InputError("--method rd: a TDX 1.0 module has no TDH.SYS.RD (use --method info)")
+    return read_cmrs_info(s, lp, entry) if method == "info" else read_cmrs_rd(s, lp, entry)
+
+
+__all__ = [
+    "CmrReadError",
+    "CmrReport",
+    "READ_METHODS",
+    "ensure_lp_ready",
+    "read_cmrs",
+    "read_cmrs_info",
+    "read_cmrs_rd",
+    "read_field",
+]

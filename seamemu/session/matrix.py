@@ -48,11 +48,12 @@ class MatrixRow:
 def outcome_matrix(asm: Sequence[str | Path] | None = None, entry: str = DEFAULT_ENTRY, *,
                    convention: str = "args", leaf: int = DEFAULT_MATRIX_LEAF,
                    platform=None, include_dirs=(), defines=None, backend: str = "keystone",
-                   inputs=None, stubs=()) -> list[MatrixRow]:
+                   inputs=None, stubs=(), module_binary: str | Path | None = None
+                   ) -> list[MatrixRow]:
     """Run `entry` once per CPU-state combination, each on a freshly booted module."""
     rows = []
     session = Session(asm, platform=platform, include_dirs=include_dirs, defines=defines,
-                      backend=backend, num_lps=1, stubs=stubs)
+                      backend=backend, num_lps=1, stubs=stubs, module_binary=module_binary)
     for vmx, seamrr, cpl, module in itertools.product((True, False), (True, False), (0, 3), (True, False)):
         session.reset_module()
         session.set_state(lp=0, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module)

@@ -19,6 +19,7 @@ from seamemu.platform.cpuid_values import cpuid_values
 from seamemu.platform.facts import Platform
 from seamemu.session.conventions import place, unpack
 from seamemu.session.msr_sites import attach_platform_msrs
+from seamemu.session.real_module import IntelModuleTarget, intel_module, module_binary_path
 from seamemu.session.result import INSTRUCTION_FAILURES, RunResult, abi_check
 from seamemu.stubs import ARGS_STUB, stub
 from seamemu.trace.disasm import disassemble_one
@@ -28,7 +29,7 @@ from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuStat
 class ModuleSwitch:
     """The model behind the trap, with a user's `--module absent` on top of it."""
 
-    def __init__(self, module: TdxModule, loaded: bool = True):
+    def __init__(self, module, loaded: bool = True):
         self.module = module
         self.loaded = loaded
 
@@ -57,12 +58,14 @@ class Session:
                  include_dirs: Sequence[str | Path] = (), defines: Mapping[str, str] | None = None,
                  backend: str = "keystone", inject: str | None = None,
                  bounds: Bounds | None = None, num_lps: int | None = None,
-                 stubs: Sequence[str] = ()):
+                 stubs: Sequence[str] = (), module_binary: str | Path | None = None):
         self.platform = platform = as_platform(platform)
         self.asm = [Path(p) for p in (asm or [stub(ARGS_STUB)])]
         self.image = assemble(self.asm, include_dirs=include_dirs, defines=defines, backend=backend,
                               stubs=stubs)
-        self.module = TdxModule(platform, abi=abi, injector=inject)
+        binary = module_binary_path(module_binary, platform)
+        self.model = TdxModule(platform, abi=None if binary else abi, injector=inject)
+        self.module: TdxModule | IntelModuleTarget = self.model
         self.target = ModuleSwitch(self.module)
         lps = num_lps if num_lps is not None else platform.num_lps
         self.machine = Machine(self.image, self.target, num_lps=lps, present=present(platform),
@@ -74,9 +77,26 @@ class Session:
         # CPUID reports its address widths and features (platform/cpuid_values.py).
         attach_platform_msrs(self.machine, platform)
         self.machine.attach_cpuid(cpuid_values(platform))
+        if binary:
+            # Intel's module in SEAMRR of this machine's memory; its RDMSR/WRMSR use the same
+            # per-LP MSRs as the caller's code.
+            msrs = [lp.msrs for lp in self.machine.lps] if lps == platform.num_lps else None
+            self.module = intel_module(platform, binary, self.machine.memory, model=self.model,
+                                       msrs=msrs, bounds=self.machine.bounds, abi=abi)
+            self.target.module = self.module
         # Scratch below this mark holds the caller's own buffers (see `alloc`); each call's
         # argument struct is placed above it and reclaimed by the next call.
         self._pin = self.machine.memory.scratch_state()[0]
+
+    @property
+    def module_label(self) -> str:
+        """Who answers module calls: "Intel's module <file>" or "the model of TDX module X"."""
+        if isinstance(self.module, IntelModuleTarget):
+            return f"Intel's TDX module {Path(self.module.binary).name}"
+        info = self.platform.module
+        version = info.version if info is not None and info.abi == self.module.abi else \
+            self.module.abi
+        return f"the model of TDX module {version}"
 
     def alloc(self, size: int, align: int = 64, data: bytes | None = None) -> int:
         """Guest memory for the caller's buffers (TDSYSINFO_STRUCT, CMR array, TDMRs...)."""
@@ -89,7 +109,12 @@ class Session:
 
     def reset_module(self) -> None:
         """A freshly booted module of the same platform and ABI (fault injection kept)."""
-        self.module = TdxModule(self.platform, abi=self.module.abi, injector=self.module.injector)
+        if isinstance(self.module, IntelModuleTarget):
+            self.module.model = self.model = TdxModule(self.platform)
+            self.module.reset()
+            return
+        self.module = self.model = TdxModule(self.platform, abi=self.module.abi,
+                                             injector=self.module.injector)
         self.target.module = self.module
 
     # -- CPU state -----------------------------------------------------------------------------
@@ -163,6 +188,8 @@ def _outcome(res) -> tuple[str, str]:
         return res.fault.name, rule
     if res.outcome == "bound":
         return "bound", rule
+    if res.outcome == "halt":
+        return "halted", rule
     if res.outcome != "returned":
         return res.outcome, rule
     if seam and seam[-1].decision.kind in INSTRUCTION_FAILURES:

@@ -2,7 +2,8 @@
 """Disassembly with the SEAM-family override, instruction traces, and their rendering."""
 
 from seamemu.trace.decode import decode_buffer
-from seamemu.trace.disasm import Insn, disassemble, disassemble_one
+from seamemu.trace.disasm import Insn, disassemble, disassemble_one, instruction_sites
+from seamemu.trace.module_steps import ModuleRun, ModuleStep, format_module_runs, module_run
 from seamemu.trace.provenance import leaf_spec_or_none, rule_row, rule_table
 from seamemu.trace.render import format_trace, use_color
 from seamemu.trace.steps import (
@@ -25,6 +26,8 @@ __all__ = [
     "Insn",
     "LeafNote",
     "MemWrite",
+    "ModuleRun",
+    "ModuleStep",
     "RegChange",
     "Trace",
     "TraceStep",
@@ -33,8 +36,11 @@ __all__ = [
     "decode_buffer",
     "disassemble",
     "disassemble_one",
+    "format_module_runs",
     "format_trace",
+    "instruction_sites",
     "leaf_spec_or_none",
+    "module_run",
     "rule_row",
     "rule_table",
     "use_color",

@@ -65,3 +65,16 @@ def disassemble(code: bytes, address: int, att: bool = True) -> Iterator[Insn]:
         insn = disassemble_one(code[off:off + 16], address + off, att)
         yield insn
         off += insn.size
+
+
+def instruction_sites(code: bytes, address: int, mnemonics: frozenset[str]) -> dict[int, str]:
+    """Address -> mnemonic of every `mnemonics` instruction in a linear sweep of compiled code.
+
+    For a compiler's .text (no data between functions) a sweep that skips undecodable bytes
+    finds what `objdump -d` finds; capstone's lite mode does it in C.  SEAM opcodes, which
+    capstone cannot decode, are skipped as data and never reported.
+    """
+    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    cs.skipdata = True
+    return {addr: mnemonic for addr, _size, mnemonic, _ops in cs.disasm_lite(bytes(code), address)
+            if mnemonic in mnemonics}

@@ -22,8 +22,9 @@ from seamemu.traps.target import CallRecord, SeamReply
 # Decision kinds.  "module"/"pseamldr": SEAMCALL reaches its target; "VMsucceed": a VMX
 # instruction completed; "vmexit": control would leave the guest (no VMM is modelled).
 # "executed": an instruction that simply ran (RDMSR/WRMSR that passed every check).
+# "halt": the SEAMCALL target stopped for good (Intel's module on its fatal path).
 KINDS = ("#UD", "#GP", "#PF", "#SS", "VMfailInvalid", "VMfailValid", "VMsucceed", "executed",
-         "vmexit", "module", "pseamldr")
+         "vmexit", "module", "pseamldr", "halt")
 
 # Where a fault kind sends the CPU: (vector, error code or None when none is pushed).
 FAULT_VECTORS: dict[str, tuple[int, int | None]] = {

@@ -38,7 +38,7 @@ from seamemu.traps.rule_table import (
     decide,
     vmfail_invalid,
 )
-from seamemu.traps.target import INJECTABLE_FAULTS, GuestMemory, SeamReply, SeamTarget
+from seamemu.traps.target import HALT, INJECTABLE_FAULTS, GuestMemory, SeamReply, SeamTarget
 
 SEAMCALL_LENGTH = 4
 EXIT_REASON_SEAMCALL = 76  # Spec: SDM Appendix C; Linux arch/x86/include/uapi/asm/vmx.h
@@ -238,6 +238,9 @@ def execute_seamcall(cpu: CpuState, regs: Mapping[str, int], rflags: int, target
 def _apply_reply(decision: Decision, reply: SeamReply, rflags: int) -> Effect:
     if not isinstance(reply, SeamReply):
         raise InputError(f"SEAMCALL target returned {type(reply).__name__}, not a SeamReply")
+    if reply.fault == HALT:
+        note = reply.record.note if reply.record is not None else "the SEAMCALL target halted"
+        return Effect(Decision("halt", note, "target"), reply=reply, record=reply.record)
     if reply.fault is not None:
         injected = _INJECTED.get(reply.fault)
         if injected is None or reply.fault not in INJECTABLE_FAULTS:

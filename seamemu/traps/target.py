@@ -25,6 +25,9 @@ class GuestMemory(Protocol):
 # Instruction-level outcomes a reply may ask for instead of a status (fault injection, and the
 # P-SEAMLDR's one-LP-at-a-time rule): the trap applies them as the CPU would.
 INJECTABLE_FAULTS = ("#GP", "#UD", "VMfailInvalid")
+# A target that stopped for good inside the call (Intel's module hit its fatal path): the
+# SEAMCALL never returns; the machine stops the run and reports the record's note.
+HALT = "halt"
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class SeamReply:
     """The module's answer: the registers it changed (always `rax`), or an instruction fault."""
 
     regs: Mapping[str, int] = field(default_factory=dict)
-    fault: str | None = None        # one of INJECTABLE_FAULTS, or None
+    fault: str | None = None        # one of INJECTABLE_FAULTS, HALT, or None
     record: CallRecord | None = None
 
 
@@ -88,4 +91,4 @@ class SeamTarget(Protocol):
     def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply: ...
 
 
-__all__ = ["CallRecord", "GuestMemory", "INJECTABLE_FAULTS", "SeamReply", "SeamTarget"]
+__all__ = ["CallRecord", "GuestMemory", "HALT", "INJECTABLE_FAULTS", "SeamReply", "SeamTarget"]

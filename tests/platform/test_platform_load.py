@@ -11,7 +11,8 @@ from seamemu.platform import load_platform, load_platform_text, preset_names
 from seamemu.platform.facts import GiB, MiB
 from seamemu.platform.units import fmt_mem, fmt_size, parse_size
 
-PRESETS = ["default", "inconsistent-seamrr", "no-module", "one-socket", "tdx-disabled", "tdx10"]
+PRESETS = ["default", "inconsistent-seamrr", "no-module", "one-socket", "small", "tdx-disabled",
+           "tdx10"]
 
 
 def _in_cmr(p, base, size):
