@@ -8,6 +8,7 @@ and the named presets live beside this file; nothing here computes policy.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from seamemu.arch.module_versions import (
     DEFAULT_FOR_ABI,
@@ -145,8 +146,9 @@ class ModuleInfo:
             if name in ("version", "abi") or getattr(self, name) == FROM_PROFILE:
                 object.__setattr__(self, name, value)
 
-    @property
+    @cached_property
     def profile(self) -> ModuleProfile:
+        # Read on every SEAMCALL (status names, metadata tables): looked up once per object.
         return module_profile(self.version)
 
 
