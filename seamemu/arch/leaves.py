@@ -161,7 +161,8 @@ def leaf_number(name: str) -> int:
     return leaf.number
 
 
-# The TDH.SYS.* leaves the package calls by name, as the kernel's tdx.h spells them.
+# The leaves the package calls by name, as the kernel's tdx.h spells them.
+TDH_PHYMEM_PAGE_RDMD = leaf_number("TDH.PHYMEM.PAGE.RDMD")
 TDH_SYS_CONFIG = leaf_number("TDH.SYS.CONFIG")
 TDH_SYS_INFO = leaf_number("TDH.SYS.INFO")
 TDH_SYS_INIT = leaf_number("TDH.SYS.INIT")
@@ -191,6 +192,7 @@ __all__ = [
     "SEAMLDR_LEAVES",
     "SEAMLDR_MODE_BIT",
     "SeamldrLeafInfo",
+    "TDH_PHYMEM_PAGE_RDMD",
     "TDH_SYS_CONFIG",
     "TDH_SYS_INFO",
     "TDH_SYS_INIT",

@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--markdown", action="store_true", help="--table as a Markdown table")
+    p.add_argument("--boot", action="store_true",
+                   help="bring the module up with the kernel's flow first, and after the event "
+                        "show what its PAMT says of the affected pages (TDH.PHYMEM.PAGE.RDMD)")
     p.set_defaults(func=cmd_hotplug)
 
 
@@ -114,7 +117,12 @@ def cmd_hotplug(args: argparse.Namespace) -> int:
     from seamemu.session.hotplug_apply import DEFAULT_POLICY, run_hotplug
 
     event = parse_event(args.words, args.kind)
+    boot = None
+    if args.boot:
+        from seamemu.host.driver import tdx_enable
+        boot = tdx_enable
     run = run_hotplug(C.platform_arg(args), event, policy=policies[0] if policies else DEFAULT_POLICY,
+                      boot=boot,
                       use_tdx=args.use_tdx)
     if args.json:
         doc = run.to_json()
@@ -174,6 +182,7 @@ def format_hotplug(run) -> str:
         out += [f"  {line}" for line in run.seamcall.report().splitlines()]
     if run.probe is not None:
         out += [f"  {line}" for line in run.probe.report().splitlines()]
+    out += [view.report() for view in run.pamt]
     return "\n".join(out)
 
 

@@ -16,6 +16,11 @@ by taking it away physically, without asking the kernel, and says so.  After an 
 removal it also makes a SEAMCALL whose buffers lie in the removed range (TDH.SYS.INFO), to show
 what the module's accesses there do.
 
+Given a `boot` (the kernel's bring-up, from the layer above), the module is brought to
+SYS_READY first, and after a memory event or kexec the report says what the module's PAMT
+holds for the affected pages (TDH.PHYMEM.PAGE.RDMD through the stub): the module is not told
+about hotplug or kexec, so a removed page of a TDMR is still PT_NDA to it, free to hand to a TD.
+
 Granularity: the platform and the policies work in 4 KiB pages (x86 hotplug really works in
 128 MiB memory blocks, which is what the decision table samples).  The machine follows page
 by page (`PhysicalMemory.set_present`); whole 2 MiB chunks inside a removed range are also
@@ -25,9 +30,12 @@ that overlaps the emulator's own image, stacks or scratch buffers cannot be remo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from seamemu.arch.leaves import TDH_PHYMEM_PAGE_RDMD
+from seamemu.arch.pamt import PageType
 from seamemu.arch.sysinfo import (
     CMR_INFO_ARRAY_ALIGNMENT,
     MAX_CMRS,
@@ -246,6 +254,13 @@ class HotplugEmulation:
         """The CMRs as the module reports them (TDH.SYS.INFO on 1.0, TDH.SYS.RD on 1.5)."""
         return read_cmrs(self.session, lp)
 
+    def pamt_view(self, pa: int, lp: int = 0) -> PamtView:
+        """TDH.PHYMEM.PAGE.RDMD of the page at `pa`: what the module's PAMT says of it."""
+        r = self.session.call(DEFAULT_ENTRY, leaf=TDH_PHYMEM_PAGE_RDMD, inputs={"rcx": pa},
+                              lp=lp)
+        ok = r.outcome == "returned" and r.rax == 0 and r.out is not None
+        return PamtView(pa, r.rax, r.out["rcx"] if ok and r.out is not None else None)
+
     def seamcall_into(self, base: int, lp: int = 0) -> SeamcallProbe:
         """TDH.SYS.INFO with its output struct at `base` and the CMR_INFO array right after.
 
@@ -263,6 +278,32 @@ class HotplugEmulation:
 
 
 @dataclass(frozen=True)
+class PamtView:
+    """What TDH.PHYMEM.PAGE.RDMD answers for one page after the event."""
+
+    pa: int
+    rax: int
+    page_type: int | None          # RCX out when RDMD succeeded
+
+    def report(self) -> str:
+        if self.page_type is None:
+            return (f"  module's PAMT for {hex64(self.pa)}: {rax_name(self.rax)} (not a page of "
+                    "an initialised TDMR: the module does not consider it TDX memory)")
+        known = {int(t) for t in PageType}
+        name = PageType(self.page_type).name if self.page_type in known else str(self.page_type)
+        belief = ("TDX memory it may hand to a TD" if self.page_type == PageType.PT_NDA
+                  else "reserved in its TDMR")
+        return (f"  module's PAMT for {hex64(self.pa)}: {name}: {belief}; nothing told the module "
+                "about the event")
+
+    def to_json(self) -> dict:
+        return {"pa": hex64(self.pa), "rax": hex64(self.rax), "status": rax_name(self.rax),
+                "page_type": None if self.page_type is None else
+                PageType(self.page_type).name if self.page_type in {int(t) for t in PageType}
+                else self.page_type}
+
+
+@dataclass(frozen=True)
 class HotplugRun:
     """One event on a fresh emulation, and what a later SEAMCALL and guest access saw."""
 
@@ -273,6 +314,7 @@ class HotplugRun:
     emulation: HotplugEmulation
     setup: tuple[str, ...] = ()  # what was taken away first so that an add can happen
     seamcall: SeamcallProbe | None = None  # applied removals: a SEAMCALL into the range
+    pamt: tuple[PamtView, ...] = ()          # with a boot: the module's PAMT after the event
 
     def to_json(self) -> dict:
         doc = self.result.to_json()
@@ -284,6 +326,7 @@ class HotplugRun:
             "cmrs_skipped": self.cmrs_skipped or None,
             "seamcall": None if self.seamcall is None else self.seamcall.to_json(),
             "probe": None if self.probe is None else self.probe.to_json(),
+            "pamt": [v.to_json() for v in self.pamt],
         }
         return doc
 
@@ -315,7 +358,8 @@ def _stage(emu: HotplugEmulation, event: Event) -> tuple[str, ...]:
 
 
 def run_hotplug(platform: Platform | str | Path | None, event: Event, *,
-                policy: str = DEFAULT_POLICY, use_tdx: bool = True) -> HotplugRun:
+                policy: str = DEFAULT_POLICY, use_tdx: bool = True,
+                boot: Callable[[Session], object] | None = None) -> HotplugRun:
     """Apply `event` on a fresh emulation of `platform`, then read the CMRs and probe.
 
     A hot-add of present RAM or of a present CPU first takes it away (`setup` says so).  CMRs
@@ -324,6 +368,8 @@ def run_hotplug(platform: Platform | str | Path | None, event: Event, *,
     range; the probe (a kernel load) runs for memory events.
     """
     emu = HotplugEmulation(platform, policy=policy, use_tdx=use_tdx)  # situation fixed here
+    if boot is not None and use_tdx and emu.situation.module_initialized:
+        boot(emu.session)                   # the kernel's bring-up: the module is READY
     setup = _stage(emu, event)
     result = emu.handle(event)
     cmrs, why_not, seamcall = None, "", None
@@ -336,7 +382,12 @@ def run_hotplug(platform: Platform | str | Path | None, event: Event, *,
         if result.applied and event.kind in REMOVE_EVENTS:
             seamcall = emu.seamcall_into(event.base)
     probe = emu.probe_read(event.base) if event.kind in MEMORY_EVENTS else None
-    return HotplugRun(result, cmrs, why_not, probe, emu, setup, seamcall)
+    pamt: tuple[PamtView, ...] = ()
+    if emu.session.module.state_name() == "SYS_READY":
+        pages = [event.base] if event.kind in MEMORY_EVENTS else \
+            [t.base for t in emu.session.module.state.tdmrs]          # kexec: each TDMR
+        pamt = tuple(emu.pamt_view(pa) for pa in pages)
+    return HotplugRun(result, cmrs, why_not, probe, emu, setup, seamcall, pamt)
 
 
 __all__ = [
@@ -345,6 +396,7 @@ __all__ = [
     "HotplugResult",
     "HotplugRun",
     "PROBE_STUB",
+    "PamtView",
     "ProbeResult",
     "SeamcallProbe",
     "run_hotplug",

@@ -157,3 +157,18 @@ def test_detect_prints_the_kernel_lines_and_sysfs_values(capsys):
 def test_detect_with_a_missing_platform_file(capsys):
     code, _, err = run(capsys, "detect", "--platform", "no/such/file.toml")
     assert code == 2 and "cannot read the platform file" in err
+
+
+def test_hotplug_boot_shows_what_the_module_believes_about_removed_and_kexeced_memory(capsys):
+    from seamemu.cli import main
+    assert main(["hotplug", "remove", "0x100000000", "0x8000000", "--boot", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["applied"] and doc["after"]["pamt"] == [
+        {"pa": "0x0000000100000000", "rax": "0x0000000000000000", "status": "TDX_SUCCESS",
+         "page_type": "PT_NDA"}]                      # gone from the machine, free to the module
+    assert main(["hotplug", "kexec", "--boot"]) == 0
+    out = capsys.readouterr().out
+    assert "module's PAMT for 0x0000000100000000: PT_NDA: TDX memory it may hand to a TD" in out
+    # Without --boot the module is not READY and no PAMT is read.
+    assert main(["hotplug", "kexec", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["after"]["pamt"] == []
