@@ -13,10 +13,10 @@ same bug to an earlier instruction whenever the values happen to line up.
 from __future__ import annotations
 
 from seamemu.arch.registers import RFLAGS_DF
+from seamemu.disasm import disassemble_one
 from seamemu.fuzz.executor import FRAME_BYTES, Observation, Runner
 from seamemu.fuzz.invariants import Violation
 from seamemu.machine.regs import INDEX, RFLAGS
-from seamemu.trace import disassemble_one
 
 # Every name of each 64-bit GPR (AT&T, without the %), for reading destination operands.
 _GPR_OF: dict[str, str] = {}

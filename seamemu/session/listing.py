@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 from seamemu.arch.kernel import EX_TYPE_NAMES
+from seamemu.disasm import disassemble
 from seamemu.image import Image
-from seamemu.trace.disasm import disassemble
 
 
 def _labels(image: Image) -> dict[int, list[str]]:

@@ -19,11 +19,11 @@ from __future__ import annotations
 import weakref
 
 from seamemu.arch.opcodes import RDMSR, WRMSR
+from seamemu.disasm import disassemble_one
 from seamemu.image import Image, Section
 from seamemu.machine import Machine
 from seamemu.platform.facts import Platform
 from seamemu.platform.msr_values import msr_values
-from seamemu.trace import disassemble_one
 
 # Directives that emit data, not instructions (`.byte` is left out: kernel code spells
 # instructions the assembler does not know as `.byte` lines).

@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
+from seamemu.disasm import instruction_sites
 from seamemu.errors import InputError
 from seamemu.machine import Bounds, PhysicalMemory
 from seamemu.machine.seam import ModuleImage, RealModule, load_module_image
 from seamemu.model.module import TdxModule, format_record
 from seamemu.platform.facts import Platform
-from seamemu.trace import instruction_sites
 from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
 
 ENV_VAR = "SEAMEMU_MODULE_BINARY"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from seamemu.disasm import disassemble_one
 from seamemu.errors import InputError
 from seamemu.frontend import assemble
 from seamemu.machine import Bounds, Machine
@@ -22,7 +23,6 @@ from seamemu.session.msr_sites import attach_platform_msrs
 from seamemu.session.real_module import IntelModuleTarget, intel_module, module_binary_path
 from seamemu.session.result import INSTRUCTION_FAILURES, RunResult, abi_check
 from seamemu.stubs import ARGS_STUB, stub
-from seamemu.trace.disasm import disassemble_one
 from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
 
 

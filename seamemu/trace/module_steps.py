@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from seamemu.trace.disasm import Insn, disassemble_one
+from seamemu.disasm import Insn, disassemble_one
 
 
 @dataclass(frozen=True)

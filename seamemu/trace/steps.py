@@ -2,7 +2,7 @@
 """A trace as values: each executed instruction with what it changed, and why a trap decided.
 
 `build_trace` turns the machine's raw steps (seamemu.machine.tracing) into `TraceStep`s:
-address, symbol+offset, bytes and disassembly (SEAM family named by seamemu.trace.disasm),
+address, symbol+offset, bytes and disassembly (SEAM family named by seamemu.disasm),
 the registers and RFLAGS bits that changed, the memory the CPU stored, and for trapped
 instructions the decision with the table row that made it, the exception path (exception
 table entry, fixup, RAX = trap number) or the module call (leaf, decoded inputs/outputs,
@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seamemu.arch.kernel import EX_TYPE_FAULT, EX_TYPE_NAMES
+from seamemu.disasm import disassemble_one
 from seamemu.image import Image
 from seamemu.machine.regs import NAMES
 from seamemu.machine.results import CallResult, FaultEvent, SeamEvent
 from seamemu.machine.tracing import RawStep
 from seamemu.trace.decode import decode_buffer
-from seamemu.trace.disasm import disassemble_one
 from seamemu.trace.provenance import leaf_spec_or_none, rule_row
 from seamemu.traps.target import CallRecord
 

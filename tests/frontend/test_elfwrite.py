@@ -13,9 +13,9 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from seamemu.cli import main
+from seamemu.disasm import disassemble
 from seamemu.frontend import assemble
 from seamemu.frontend.elfwrite import elf_bytes
-from seamemu.trace.disasm import disassemble
 
 REPO = Path(__file__).resolve().parents[2]
 SEAMCALL = REPO / "asm" / "seamcall.S"

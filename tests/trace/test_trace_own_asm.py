@@ -7,11 +7,12 @@ from __future__ import annotations
 import capstone
 import pytest
 
+from seamemu.disasm import disassemble
 from seamemu.learn.traced import trace_call
 from seamemu.machine import Bounds
 from seamemu.machine.tracing import StepRecorder
 from seamemu.session import Session
-from seamemu.trace import disassemble, format_trace
+from seamemu.trace import format_trace
 
 SOURCE = r"""
 #include <linux/linkage.h>

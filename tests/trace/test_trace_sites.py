@@ -12,10 +12,11 @@ import pytest
 from seamemu.arch.kernel import TDX_SW_ERROR
 from seamemu.arch.sysinfo import MAX_CMRS
 from seamemu.cli import main
+from seamemu.disasm import disassemble_one
 from seamemu.learn.traced import trace_call
 from seamemu.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
-from seamemu.trace import decode_buffer, disassemble_one, format_trace
+from seamemu.trace import decode_buffer, format_trace
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_STYLE = ROOT / "tests" / "session" / "kernel_style" / "caller.S"

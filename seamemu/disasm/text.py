@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Capstone disassembly that names SEAMCALL, TDCALL, SEAMRET and SEAMOPS correctly.
+"""Text disassembly (capstone) that names SEAMCALL, TDCALL, SEAMRET and SEAMOPS correctly.
 
 Capstone 5 decodes 66 0F 01 CF as `encls` and returns nothing at all for 66 0F 01 CC/CD/CE,
 which would end a listing at the first TDCALL; the SEAM opcode table is consulted first.
@@ -11,10 +11,12 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-
-import capstone
+from typing import TYPE_CHECKING
 
 from seamemu.arch.opcodes import seam_mnemonic
+
+if TYPE_CHECKING:
+    import capstone
 
 
 @dataclass(frozen=True)
@@ -40,11 +42,15 @@ def _hex_immediates(op_str: str) -> str:
     return _DECIMAL_IMM.sub(lambda m: f"${int(m.group(1)):#x}", op_str)
 
 
-@lru_cache(maxsize=2)
-def _engine(att: bool) -> capstone.Cs:
+@lru_cache(maxsize=4)
+def engine(att: bool = True, detail: bool = False) -> capstone.Cs:
+    """A 64-bit x86 capstone engine; capstone is imported on first use, not with seamemu."""
+    import capstone
+
     cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     if att:
         cs.syntax = capstone.CS_OPT_SYNTAX_ATT
+    cs.detail = detail
     return cs
 
 
@@ -53,7 +59,7 @@ def disassemble_one(code: bytes, address: int, att: bool = True) -> Insn:
     name = seam_mnemonic(code)
     if name is not None:
         return Insn(address, 4, bytes(code[:4]), name, "")
-    for i in _engine(att).disasm(bytes(code[:16]), address, 1):
+    for i in engine(att).disasm(bytes(code[:16]), address, 1):
         return Insn(i.address, i.size, bytes(i.bytes), i.mnemonic, _hex_immediates(i.op_str))
     return Insn(address, 1, bytes(code[:1]), "(bad)", "")
 
@@ -74,7 +80,12 @@ def instruction_sites(code: bytes, address: int, mnemonics: frozenset[str]) -> d
     finds what `objdump -d` finds; capstone's lite mode does it in C.  SEAM opcodes, which
     capstone cannot decode, are skipped as data and never reported.
     """
+    import capstone
+
     cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
     cs.skipdata = True
     return {addr: mnemonic for addr, _size, mnemonic, _ops in cs.disasm_lite(bytes(code), address)
             if mnemonic in mnemonics}
+
+
+__all__ = ["Insn", "disassemble", "disassemble_one", "engine", "instruction_sites"]
