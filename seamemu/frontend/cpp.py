@@ -53,20 +53,34 @@ class _Cond:
     seen_else: bool = False
 
 
+class UnterminatedComment(ValueError):
+    """A `/*` with no `*/` before the end of the file; `index` is its physical line (0-based)."""
+
+    def __init__(self, index: int):
+        super().__init__("unterminated comment: this `/*` has no `*/` before the end of the file")
+        self.index = index
+
+
 def logical_line(lines: list[str], start: int) -> tuple[str, int]:
     """Join continuation lines and drop C comments from physical line `start` on.
 
     Returns the logical line and how many physical lines it used.  A block comment that
-    spans lines pulls the following lines into this logical line, as cpp does.
+    spans lines pulls the following lines into this logical line, as cpp does; one that
+    never ends raises UnterminatedComment (cpp: "unterminated comment").
     """
     out: list[str] = []
     i = start
     in_comment = False
+    opened = start
     while i < len(lines):
         text = lines[i]
+        first = i
+        joins: list[tuple[int, int]] = []  # (offset in `text`, physical line) of joined lines
         i += 1
         while text.endswith("\\") and i < len(lines):
-            text = text[:-1] + lines[i]
+            text = text[:-1]
+            joins.append((len(text), i))
+            text += lines[i]
             i += 1
         j = 0
         quote = ""
@@ -103,6 +117,7 @@ def logical_line(lines: list[str], start: int) -> tuple[str, int]:
                 continue
             elif text.startswith("/*", j):
                 in_comment = True
+                opened = max([first] + [line for pos, line in joins if pos <= j])
                 j += 2
                 continue
             elif text.startswith("//", j):
@@ -112,7 +127,21 @@ def logical_line(lines: list[str], start: int) -> tuple[str, int]:
         if not in_comment:
             break
         out.append(" ")
+    if in_comment:
+        raise UnterminatedComment(opened)
     return "".join(out), i - start
+
+
+def unterminated_comment(text: str) -> int | None:
+    """The line (1-based) of a `/*` in `text` that is never closed, or None."""
+    phys = text.replace("\r\n", "\n").split("\n")
+    i = 0
+    try:
+        while i < len(phys):
+            i += logical_line(phys, i)[1]
+    except UnterminatedComment as exc:
+        return exc.index + 1
+    return None
 
 
 class Preprocessor:
@@ -150,6 +179,15 @@ class Preprocessor:
         if phys and phys[-1] == "":
             phys.pop()
         base = len(self.stack)
+        try:
+            self._lines(phys, name, depth)
+        except UnterminatedComment as exc:
+            raise AsmError(str(exc), name, exc.index + 1) from None
+        if len(self.stack) > base:
+            cond = self.stack[-1]
+            raise AsmError("#if without #endif", cond.file, cond.line)
+
+    def _lines(self, phys: list[str], name: str, depth: int) -> None:
         i = 0
         while i < len(phys):
             logical, used = logical_line(phys, i)
@@ -172,9 +210,6 @@ class Preprocessor:
             except ExprError as exc:
                 raise AsmError(str(exc), name, lineno) from None
             self.out.lines.append(Line(expanded, name, lineno, raw.strip()))
-        if len(self.stack) > base:
-            cond = self.stack[-1]
-            raise AsmError("#if without #endif", cond.file, cond.line)
 
     def _active(self) -> bool:
         return not self.stack or self.stack[-1].active
@@ -304,8 +339,10 @@ __all__ = [
     "Output",
     "PREDEFINED",
     "Preprocessor",
+    "UnterminatedComment",
     "logical_line",
     "preprocess_file",
     "preprocess_text",
+    "unterminated_comment",
     "with_line_markers",
 ]

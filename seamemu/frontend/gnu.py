@@ -21,15 +21,17 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from ..errors import AsmError, EngineError
 from ..image import Image
-from .cpp import DEFAULT_INCLUDE_DIR, Line, Output, with_line_markers
+from .cpp import DEFAULT_INCLUDE_DIR, Line, Output, unterminated_comment, with_line_markers
 from .objfile import ObjectFile, parse_object
 from .objlink import disk_text, place_objects, relocate
 
 AS_TIMEOUT = 60.0
 _ERROR = re.compile(r"^(.*?):(\d+): Error: (.*)$", re.M)
+_EOF_IN_COMMENT = re.compile(r"^(.*?): Warning: end of file in comment$", re.M)
 _RODATA = re.compile(r"^(\s*(?:[\w.$]+:\s*)*)\.rodata\s*$")
 _LABELS = re.compile(r"^\s*(?:(?:[A-Za-z_.$][\w.$]*|\d+)\s*:(?!:)\s*)*")
 # Directives that shape the source rather than emit bytes: a `.loc` in front of them would
@@ -65,6 +67,11 @@ def _run_as(text: str, name: str, include_dirs: Sequence[Path]) -> ObjectFile:
                                   timeout=AS_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise EngineError(f"GNU as did not finish {name} within {AS_TIMEOUT:g} s") from None
+        m = _EOF_IN_COMMENT.search(proc.stderr)
+        if m:
+            # GNU as only warns when an `.include`d file ends inside `/*`; cpp (and seamemu's
+            # keystone backend) call it an error, and the program after it would be lost.
+            _comment_error(m.group(1))
         if proc.returncode != 0:
             m = _ERROR.search(proc.stderr)
             if m:
@@ -83,6 +90,15 @@ def _emits(text: str) -> bool:
         return False
     word = body.split(None, 1)[0].split(",", 1)[0].lower()
     return word not in _STRUCTURE
+
+
+def _comment_error(path: str) -> NoReturn:
+    try:
+        line = unterminated_comment(Path(path).read_text(errors="replace"))
+    except OSError:
+        line = None
+    raise AsmError("unterminated comment: this `/*` has no `*/` before the end of the file",
+                   path, line)
 
 
 def _source_text(out: Output) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import AsmError, InputError
 from ..image import Image
-from .cpp import DEFAULT_INCLUDE_DIR, Output, Preprocessor, logical_line
+from .cpp import DEFAULT_INCLUDE_DIR, Output, Preprocessor, UnterminatedComment, logical_line
 from .items import build_program
 from .keystone_worker import shared_worker
 from .layout import layout
@@ -71,7 +71,10 @@ def _include_reader(include_dirs: Sequence[Path], deps: dict[str, str]):
         items: list[Item] = []
         i = 0
         while i < len(phys):
-            text, used = logical_line(phys, i)
+            try:
+                text, used = logical_line(phys, i)
+            except UnterminatedComment as exc:
+                raise AsmError(str(exc), str(cand), exc.index + 1) from None
             items.append((text, Loc(str(cand), i + 1, phys[i].strip())))
             i += used
         return items

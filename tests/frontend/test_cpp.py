@@ -168,3 +168,40 @@ def test_error_in_included_file_names_that_file(tmp_path):
     with pytest.raises(AsmError) as err:
         assemble([main])
     assert (err.value.file, err.value.line) == (str(tmp_path / "bad.h"), 2)
+
+
+UNTERMINATED = [
+    # (main file, the line of the `/*` that never closes)
+    ("nop\n/* never closed\nnop\nret\n", 2),
+    ("nop\nret /* at the end of a line\n", 2),
+    ("mov \\\n %rax, /* after a continuation\n%rbx\n", 2),
+    ("#if 0\n/* even where nothing is emitted\n#endif\nret\n", 2),
+    ("/* closed */ nop /* and\n this one too */\n ret /*\n", 3),
+]
+
+
+@pytest.mark.parametrize("backend", ["keystone", pytest.param("gnu", marks=pytest.mark.gnu_as)])
+@pytest.mark.parametrize("src, line", UNTERMINATED)
+def test_an_unterminated_comment_is_an_error_at_its_opening(backend, src, line):
+    # It used to swallow the rest of the file: an empty program that "ran fine".
+    with pytest.raises(AsmError) as err:
+        assemble_text(src, filename="c.S", backend=backend)
+    assert (err.value.file, err.value.line) == ("c.S", line)
+    assert "unterminated comment" in str(err.value)
+
+
+@pytest.mark.parametrize("backend", ["keystone", pytest.param("gnu", marks=pytest.mark.gnu_as)])
+@pytest.mark.parametrize("directive", ['#include "inc.h"', '.include "inc.h"'])
+def test_an_unterminated_comment_in_an_included_file_names_that_file(tmp_path, backend, directive):
+    (tmp_path / "inc.h").write_text("nop\n\n  /* open\nret\n")
+    main = tmp_path / "m.S"
+    main.write_text(f"{directive}\nret\n")
+    with pytest.raises(AsmError) as err:
+        assemble([main], backend=backend)
+    assert (err.value.file, err.value.line) == (str(tmp_path / "inc.h"), 3)
+    assert "unterminated comment" in str(err.value)
+
+
+def test_closed_comments_still_vanish():
+    src = "nop /* a */ ; ret /* b\n c */\nint3 // gone\n"
+    assert code(src) == bytes.fromhex("90c3cc")
