@@ -25,6 +25,7 @@ from .directives import (
 from .expr import ExprError, Value, evaluate, parse
 from .link import SectionSpec
 from .operands import Insn, parse_insn
+from .prefixes import prefix_problem
 from .source import Loc, Stmt, split_args, unquote
 
 # Test hook: when True, `.seamemu_keystone_raw "text"` hands `text` to keystone untouched,
@@ -140,6 +141,9 @@ class _Builder:
                 insn = parse_insn(op, args)
             except ExprError as exc:
                 raise loc.error(f"cannot read `{op} {args}`: {exc}") from None
+            why = prefix_problem(insn)
+            if why:
+                raise loc.error(f"`{op} {args}`: {why}")
             return Item("insn", st, section, insn=insn)
         if op in DATA_WIDTH:
             values = tuple(split_args(args))

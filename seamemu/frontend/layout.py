@@ -17,6 +17,7 @@ from functools import partial
 from ..errors import AsmError
 from ..image import IMAGE_BASE, Image, SourceLine, SymbolInfo
 from .directives import encode_value, nop_fill
+from .encoding_check import branch_problem, check_prefix_statements, checked_encoding
 from .expr import ExprError, Value, evaluate, parse
 from .items import Item, Program
 from .keystone_worker import Encoded, KeystoneWorker, Refused, WorkerDied
@@ -54,6 +55,7 @@ class Layout:
         self.base = base
         self.reserved = [0] * len(program.items)
         self.near: set[int] = set()
+        self.texts: dict[int, tuple[str, str]] = {}    # item -> (keystone text, NOP form)
         self.table: dict[tuple[int, str], Value] = {}   # last pass's symbol values
         self.globals: dict[str, int] = {}               # global name -> defining scope
         self._set_errors: dict[tuple[int, str], tuple[Item, str]] = {}
@@ -202,13 +204,14 @@ class Layout:
             code = self._answer(i, first[i])
             if r.rip_target is not None:
                 assert r.text is not None  # a RIP-relative operand is rendered as text
-                disp = r.rip_target - (addr + len(r.prefix) + len(code))
+                disp = r.rip_target - (addr + len(r.prefixes) + len(code))
                 try:
                     second[i] = r.text.replace("{disp}", fmt_disp(disp, "RIP-relative target"))
                 except ExprError as exc:
                     raise self.p.items[i].loc.error(str(exc)) from None
             else:
-                out[i] = r.prefix + (nop_from_prefetch(code, r.nop) if r.nop else code)
+                out[i] = self._checked(i, first[i], nop_from_prefetch(code, r.nop) if r.nop else code,
+                                       r.nop)
         if second:
             self._keystone(second, pending)
             for i, text in second.items():
@@ -216,8 +219,16 @@ class Layout:
                 if len(code) != len(self._answer(i, first[i])):
                     raise self.p.items[i].loc.error(
                         "keystone changed the length of a RIP-relative instruction")
-                out[i] = pending[i][0].prefix + code
+                out[i] = self._checked(i, text, code, "")
         return out
+
+    def _checked(self, i: int, text: str, code: bytes, nop: str) -> bytes:
+        """keystone's `code` for `text` with the item's prefix bytes, once the check passed it."""
+        it = self.p.items[i]
+        if it.kind != "insn":
+            return code  # the raw test hook sends keystone what it likes
+        self.texts[i] = (text, nop)
+        return checked_encoding(it, text, code, nop)
 
     def _branch(self, i: int, it: Item, addr: int, dot: Value, table) -> bytes:
         assert it.insn is not None
@@ -231,7 +242,11 @@ class Layout:
             if it.insn.mnemonic not in ("loop", "loope", "loopz", "loopne", "loopnz",
                                         "jrcxz", "jecxz"):
                 self.near.add(i)
-        return encode_branch(it.insn, target.n, addr, i in self.near)
+        code = encode_branch(it.insn, target.n, addr, i in self.near)
+        why = branch_problem(it.insn, code, addr, target.n)
+        if why:
+            raise ExprError(why)
+        return code
 
     def _keystone(self, texts: dict[int, str], pending: dict[int, tuple[Rendered, int]]) -> None:
         todo: dict[str, int] = {}  # each new text once, with the first item that uses it
@@ -259,8 +274,8 @@ class Layout:
         if "MNEMONICFAIL" in message:
             name = it.insn.mnemonic if it.insn else text.split()[0]
             raise it.loc.error(f"unknown instruction or macro `{_as_written(it.loc.text, name)}`")
-        raise it.loc.error(f"keystone cannot assemble `{it.stmt.op} {it.stmt.args}`".rstrip()
-                           + f" (sent as `{text}`): {message}")
+        stmt = f"{it.stmt.op} {it.stmt.args}".rstrip()
+        raise it.loc.error(f"keystone cannot assemble `{stmt}` (sent as `{text}`): {message}")
 
     # -- driver --------------------------------------------------------------------------------
     def run(self) -> Image:
@@ -295,11 +310,13 @@ class Layout:
         contents = {name: bytearray(size) for name, size in placement.section_size.items()}
         lines: list[SourceLine] = []
         nobits = {s.name for s in self.p.sections.values() if s.nobits}
+        emitted: list[tuple[int, int, int]] = []  # (item, address, size) of what is laid down
         for i, it in enumerate(self.p.items):
             addr = self._address(i, st, placement)
             data = self._bytes(i, it, st, addr, encoded, table)
             if not data:
                 continue
+            emitted.append((i, addr, len(data)))
             if it.section in nobits and any(data):
                 raise it.loc.error(f"non-zero data in the no-bits section {it.section}")
             base = placement.section_address[it.section]
@@ -307,6 +324,7 @@ class Layout:
             if it.kind != "align":
                 loc = it.loc
                 lines.append(SourceLine(addr, len(data), loc.file, loc.line, loc.text))
+        check_prefix_statements(self.p.items, emitted, encoded, self.texts)
         for it in self.p.sizes:
             key = (it.stmt.scope, it.name)
             if key not in table and it.name not in self.globals:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..arch.opcodes import MNEMONIC_BYTES
-from .expr import ExprError, Value, wrap64
+from .expr import ExprError, Value, parse, wrap64
+from .prefixes import PREFIX_BYTES, with_prefixes
 from .source import split_args
 
 _CC = {
@@ -33,12 +34,6 @@ SHORT_ONLY: dict[str, bytes] = {
     "jrcxz": b"\xe3", "jecxz": b"\x67\xe3",
 }
 BRANCHES = set(JCC) | set(SHORT_ONLY) | {"jmp", "jmpq", "call", "callq"}
-PREFIX_BYTES: dict[str, bytes] = {
-    "lock": b"\xf0", "rep": b"\xf3", "repe": b"\xf3", "repz": b"\xf3", "repne": b"\xf2",
-    "repnz": b"\xf2", "data16": b"\x66", "addr32": b"\x67", "rex64": b"\x48",
-    "cs": b"\x2e", "ds": b"\x3e", "es": b"\x26", "fs": b"\x64", "gs": b"\x65", "ss": b"\x36",
-    "notrack": b"\x3e", "xacquire": b"\xf2", "xrelease": b"\xf3",
-}
 _GPR64 = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp"} | {f"r{i}" for i in range(8, 16)}
 _NOP_REGS = {
     "nopw": ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di"] + [f"r{i}w" for i in range(8, 16)],
@@ -84,7 +79,7 @@ class Rendered:
     text: str | None = None
     rip_target: int | None = None
     nop: str = ""  # "nopw"/"nopl"/"nopq": text is a PREFETCHNTA whose bytes become that NOP
-    prefix: bytes = b""  # legacy prefixes to put before keystone's bytes
+    prefixes: tuple[str, ...] = ()  # prefix words whose bytes go in front of keystone's
 
 
 def _parse_operand(text: str) -> Operand:
@@ -156,9 +151,16 @@ def render(insn: Insn, evaluate: Eval) -> Rendered:
     """Resolve an instruction's operands; `evaluate` gives an expression's Value."""
     mn = insn.mnemonic
     if mn in MNEMONIC_BYTES and not insn.operands:
-        return Rendered(data=b"".join(PREFIX_BYTES[p] for p in insn.prefixes) + MNEMONIC_BYTES[mn])
+        return Rendered(data=with_prefixes(insn.prefixes, MNEMONIC_BYTES[mn]))
     if mn in PREFIX_BYTES and not insn.operands:
         return Rendered(data=b"".join(PREFIX_BYTES[p] for p in insn.prefixes) + PREFIX_BYTES[mn])
+    if mn in ("xchg", "xchgq") and [o.text.lower() for o in insn.operands] == ["%rax", "%rax"]:
+        # GNU as writes the one-byte NOP (90), keystone a REX.W one (48 90): same effect.
+        return Rendered(data=with_prefixes(insn.prefixes, b"\x90"))
+    if mn == "int" and len(insn.operands) == 1 and insn.operands[0].kind == "imm" \
+            and evaluate(insn.operands[0].text).n == 3:
+        # GNU as writes `int $3` as INT3 (CC), the breakpoint a debugger expects; keystone CD 03.
+        return Rendered(data=with_prefixes(insn.prefixes, b"\xcc"))
     if mn in ("nopw", "nopl", "nopq", "nop") and insn.operands:
         nop = _render_nop(insn, evaluate)
         if nop is not None:
@@ -169,7 +171,7 @@ def render(insn: Insn, evaluate: Eval) -> Rendered:
         if o.kind == "reg":
             ops.append(("*" if o.star else "") + o.text)
         elif o.kind == "imm":
-            ops.append("$" + fmt_imm(evaluate(o.text).n))
+            ops.append("$" + fmt_imm(evaluate(_no_bignum(o.text)).n))
         else:
             text, target = _render_mem(o, mn, evaluate)
             if target is not None:
@@ -183,20 +185,34 @@ def render(insn: Insn, evaluate: Eval) -> Rendered:
             mn = "movq"
     text = mn + (" " + ", ".join(ops) if ops else "")
     # Prefixes are bytes we put in front ourselves (keystone drops `cs nop` silently).
-    return Rendered(text=text, rip_target=rip_target,
-                    prefix=b"".join(PREFIX_BYTES[p] for p in insn.prefixes))
+    return Rendered(text=text, rip_target=rip_target, prefixes=insn.prefixes)
+
+
+def _no_bignum(text: str) -> str:
+    """`text`, or ExprError when it holds a number of more than 64 bits (GNU as: "bignum")."""
+    def walk(node: tuple) -> None:
+        if node[0] == "num" and not -(1 << 63) <= node[1] < (1 << 64):
+            raise ExprError(f"the number {node[1]:#x} in `{text}` does not fit in 64 bits")
+        for part in node[1:]:
+            if isinstance(part, tuple):
+                walk(part)
+    walk(parse(text))
+    return text
 
 
 def _render_mem(o: Operand, mnemonic: str, evaluate: Eval) -> tuple[str, int | None]:
     star = "*" if o.star else ""
     if o.regs is None:
-        v = evaluate(o.disp).n
+        v = evaluate(_no_bignum(o.disp)).n
         if mnemonic == "movabs":
             return f"{star}{o.seg}0x{v & ((1 << 64) - 1):x}", None
         if not -(1 << 31) <= v < (1 << 31):
             raise ExprError(f"absolute address 0x{v & ((1 << 64) - 1):016x} does not fit in 32 bits")
         return f"{star}{o.seg}{fmt_disp(v, o.disp)}(,%riz,1)", None
     base, index, scale = o.regs
+    if index.lower() in ("%riz", "%eiz"):
+        # Our own absolute form uses %riz; written by the user, GNU as 2.40 rejects it.
+        raise ExprError(f"`{index}` is not a register GNU as accepts; leave the index out")
     inner = base
     if index or scale:
         inner += "," + index
@@ -207,7 +223,7 @@ def _render_mem(o: Operand, mnemonic: str, evaluate: Eval) -> tuple[str, int | N
         inner += f",{s}"
     if not o.disp:
         return f"{star}{o.seg}({inner})", None
-    d = evaluate(o.disp)
+    d = evaluate(_no_bignum(o.disp))
     if base.lower() in ("%rip", "%eip"):
         if d.section is not None:
             return f"{star}{o.seg}{{disp}}({inner})", d.n
@@ -220,7 +236,6 @@ def _render_nop(insn: Insn, evaluate: Eval) -> Rendered | None:
     if len(insn.operands) != 1:
         return None
     o = insn.operands[0]
-    pre = b"".join(PREFIX_BYTES[p] for p in insn.prefixes)
     if o.kind == "reg":
         names = _NOP_REGS[mn]
         reg = o.text[1:].lower()
@@ -229,12 +244,12 @@ def _render_nop(insn: Insn, evaluate: Eval) -> Rendered | None:
         n = names.index(reg)
         rex = 0x40 | (0x08 if mn == "nopq" else 0) | (0x01 if n >= 8 else 0)
         body = (bytes([rex]) if rex != 0x40 else b"") + bytes([0x0F, 0x1F, 0xC0 | (n & 7)])
-        return Rendered(data=pre + (b"\x66" if mn == "nopw" else b"") + body)
+        return Rendered(data=with_prefixes(insn.prefixes, (b"\x66" if mn == "nopw" else b"") + body))
     text, target = _render_mem(o, mn, evaluate)
     if target is not None:
         return None
     # The layout sends this text to keystone and then calls nop_from_prefetch on the bytes.
-    return Rendered(text=f"prefetchnta {text}", nop=mn, prefix=pre)
+    return Rendered(text=f"prefetchnta {text}", nop=mn, prefixes=insn.prefixes)
 
 
 def nop_from_prefetch(code: bytes, nop: str) -> bytes:
@@ -256,29 +271,29 @@ def nop_from_prefetch(code: bytes, nop: str) -> bytes:
 def encode_branch(insn: Insn, target: int, address: int, near: bool) -> bytes:
     """Encode a direct JMP/Jcc/CALL/LOOP at `address`; short unless `near`."""
     mn = insn.mnemonic
-    pre = b"".join(PREFIX_BYTES[p] for p in insn.prefixes)
+    pre = len(insn.prefixes)  # one byte each (seamemu.frontend.prefixes)
     if mn in SHORT_ONLY:
-        op = pre + SHORT_ONLY[mn]
-        rel = target - (address + len(op) + 1)
+        op = SHORT_ONLY[mn]
+        rel = target - (address + pre + len(op) + 1)
         if not -128 <= rel <= 127:
             raise ExprError(f"`{mn}` target is {rel} bytes away; it reaches only -128..127")
-        return op + (rel & 0xFF).to_bytes(1, "little")
+        return with_prefixes(insn.prefixes, op + (rel & 0xFF).to_bytes(1, "little"))
     if mn in ("call", "callq"):
-        op, near = pre + b"\xe8", True
+        op, near = b"\xe8", True
     elif mn in ("jmp", "jmpq"):
-        op = pre + (b"\xe9" if near else b"\xeb")
+        op = b"\xe9" if near else b"\xeb"
     else:
         cc = JCC[mn]
-        op = pre + (bytes([0x0F, 0x80 | cc]) if near else bytes([0x70 | cc]))
-    size = len(op) + (4 if near else 1)
+        op = bytes([0x0F, 0x80 | cc]) if near else bytes([0x70 | cc])
+    size = pre + len(op) + (4 if near else 1)
     rel = target - (address + size)
     if near:
         if not -(1 << 31) <= rel < (1 << 31):
             raise ExprError(f"branch target is out of rel32 range ({rel})")
-        return op + (rel & 0xFFFFFFFF).to_bytes(4, "little")
+        return with_prefixes(insn.prefixes, op + (rel & 0xFFFFFFFF).to_bytes(4, "little"))
     if not -128 <= rel <= 127:
         raise ExprError("short branch out of range")  # the layout never asks for this
-    return op + (rel & 0xFF).to_bytes(1, "little")
+    return with_prefixes(insn.prefixes, op + (rel & 0xFF).to_bytes(1, "little"))
 
 
 def short_fits(insn: Insn, target: int, address: int) -> bool:
@@ -292,7 +307,6 @@ __all__ = [
     "Insn",
     "JCC",
     "Operand",
-    "PREFIX_BYTES",
     "Rendered",
     "SHORT_ONLY",
     "encode_branch",
