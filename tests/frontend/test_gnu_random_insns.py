@@ -1,17 +1,43 @@
 # SPDX-License-Identifier: MIT
-"""Seeded random instructions, in every operand form, encode to the same bytes in both backends.
+"""Random instructions against GNU as: the same bytes, or a refusal, never a silent difference.
 
-Decimal and hex numbers, negative displacements, every register size, SIB forms and
-RIP-relative literals: the places where keystone's radix and operand bugs would show.
+Seeded: decimal and hex numbers, negative displacements, every register size, SIB forms and
+RIP-relative literals, the places where keystone's radix and operand bugs would show.
+Hypothesis (tests/frontend/asm_strategies.py): valid lines must come out byte for byte as
+GNU as writes them; any line, valid or not, gives GNU as's bytes or an AsmError, and every
+line GNU as rejects is refused.  Deterministic by default (CI); set
+SEAMEMU_ASM_EXAMPLES=N to explore N random examples per test instead.
 """
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
+from asm_strategies import any_lines, valid_lines
+from fe_helpers import gnu_as_line
+from hypothesis import HealthCheck, given, settings
 
+from seamemu.errors import AsmError
 from seamemu.frontend import assemble_text
+
+_EXPLORE = os.environ.get("SEAMEMU_ASM_EXAMPLES")
+
+
+def _settings(examples: int):
+    return settings(max_examples=int(_EXPLORE) if _EXPLORE else examples,
+                    derandomize=not _EXPLORE, database=None, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+def _keystone(line: str) -> bytes | AsmError:
+    try:
+        image = assemble_text(line + "\n", filename="h.S")
+    except AsmError as exc:
+        return exc
+    text = [s for s in image.sections if s.executable]
+    return text[0].data if text else b""
 
 REGS = {
     "q": ["rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
@@ -92,3 +118,28 @@ def test_random_instructions_encode_identically():
     assert len(a) == len(b) == len(insns)
     mismatches = [(insns[n - 1], a[n].hex(), b[n].hex()) for n in a if a[n] != b[n]]
     assert mismatches == []
+
+
+@pytest.mark.gnu_as
+@_settings(80)
+@given(valid_lines())
+def test_valid_lines_encode_as_gnu_as_does(line):
+    status, gnu, said = gnu_as_line(line)
+    assert status == "ok", f"the strategy drew a line GNU as does not take cleanly: {said}"
+    mine = _keystone(line)
+    assert not isinstance(mine, AsmError), f"refused a valid line: {mine}"
+    assert mine.hex() == gnu.hex()
+
+
+@pytest.mark.gnu_as
+@_settings(160)
+@given(any_lines())
+def test_every_line_gives_gnu_as_bytes_or_a_refusal(line):
+    status, gnu, said = gnu_as_line(line)
+    mine = _keystone(line)
+    if status == "error":
+        assert isinstance(mine, AsmError), f"GNU as: {said}; keystone path: {mine.hex()}"
+    elif not isinstance(mine, AsmError):
+        assert mine.hex() == gnu.hex(), f"GNU as {status}: {said}"
+    if isinstance(mine, AsmError):
+        assert (mine.file, mine.line) == ("h.S", 1)
