@@ -51,6 +51,7 @@ _IMPLICIT = (*REP_STRING, "xlat")
 _REP_GROUP = frozenset({"bnd", "rep", "repe", "repne", "repnz", "repz", "xacquire", "xrelease"})
 _CACHE_LIMIT = 100_000
 _verdicts: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
+_branch_verdicts: dict[tuple[str, bytes, int, int], str | None] = {}
 
 
 def encoding_problem(text: str, code: bytes, nop: str = "", prefixes: Sequence[str] = ()) -> str | None:
@@ -75,9 +76,11 @@ def branch_problem(insn: Insn, code: bytes, address: int, target: int) -> str | 
     seamemu encodes direct branches itself (their offsets depend on the layout); they are
     decoded back like keystone's answers, so a wrong opcode or offset cannot pass either.
     """
-    key = (insn.mnemonic, code.hex(), f"{address:x}>{target:x}")
-    if key in _verdicts:
-        return _verdicts[key]
+    key = (insn.mnemonic, code, address, target)
+    if key in _branch_verdicts:
+        return _branch_verdicts[key]
+    if len(_branch_verdicts) > _CACHE_LIMIT:
+        _branch_verdicts.clear()
     dec = decode_structure(code, address)
     if dec is None or dec.size != len(code):
         why: str | None = f"the bytes {code.hex()} are not one valid x86-64 instruction"
@@ -87,7 +90,7 @@ def branch_problem(insn: Insn, code: bytes, address: int, target: int) -> str | 
         why = f"the bytes {code.hex()} are `{dec.text}`, not a branch to {target:#x}"
     else:
         why = None
-    _verdicts[key] = why
+    _branch_verdicts[key] = why
     return why
 
 

@@ -167,7 +167,7 @@ def test_branches_seamemu_encodes_itself_are_decoded_back_too(monkeypatch):
         return real(insn, target + 1, address, near)
 
     monkeypatch.setattr(layout, "encode_branch", off_by_one)
-    monkeypatch.setattr(encoding_check, "_verdicts", {})
+    monkeypatch.setattr(encoding_check, "_branch_verdicts", {})
     with pytest.raises(AsmError) as err:
         assemble_text("top: nop\n jne top\n", filename="b.S")
     assert err.value.line == 2 and "not a branch to 0x400000" in str(err.value)
