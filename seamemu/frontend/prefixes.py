@@ -5,7 +5,9 @@ keystone never sees a prefix word (it drops some silently, `cs nop`); the front 
 that the instruction may carry it, then puts its byte in front of the instruction's own
 prefixes in the order GNU as 2.40 writes them (segment, address size, operand size, REP,
 LOCK, then REX right before the opcode; binutils gas/config/tc-i386.c, the prefix slots of
-`struct _i386_insn`).  Which instruction takes which prefix: seamemu.arch.isa.
+`struct _i386_insn`).  Which instruction takes which prefix: seamemu.arch.isa.  `data16` on a
+near branch is refused: Intel fixes the operand size of near branches at 64 bits in 64-bit
+mode (SDM Vol. 2A JMP, CALL, RET), AMD lets 66h make it 16 (APM Vol. 1 §3.7.9, Table 3-9).
 """
 
 from __future__ import annotations
