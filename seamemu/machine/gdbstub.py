@@ -184,11 +184,14 @@ class GdbStub:
     def _accept(self) -> None:
         self.log(f"seamemu: waiting for gdb on {self.address} (target remote {self.address})")
         self._listener.settimeout(self.timeout)
+        began = time.perf_counter()
         try:
             sock, peer = self._listener.accept()
         except (TimeoutError, OSError):
             raise EngineError(f"--gdb {self.address}: no debugger attached within "
                               f"{self.timeout:g} s") from None
+        finally:
+            self.lp.deadline += time.perf_counter() - began   # waiting is not running
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn = Connection(sock, self.timeout)
         where = self._machine.symbolize(self._entry) if self._machine else f"{self._entry:#x}"
