@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""Each planted-bug copy of the shipped stubs is found in a bounded run, shrunk and replayable."""
+"""Each planted bug (a small patch to the shipped stubs) is found in a bounded run, shrunk and
+replayable."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from fuzz_helpers import campaign, planted
+from fuzz_helpers import ARGS, PLANT_NAMES, PLANTED, PatchError, apply_patch, campaign, materialize, planted
 
 from seamemu.fuzz import Harness, load_reproducer, replay_file, zero_case
 from seamemu.fuzz.case import NORMAL_CPU, Answer, Cpu
@@ -144,19 +147,23 @@ def test_a_location_does_not_depend_on_the_values():
     assert changes == same_value == {("callee-saved", "popq %r14")}
 
 
-def test_each_planted_copy_differs_from_the_shipped_stub_only_near_its_marker():
-    """A copy that drifted from asm/ would test an old stub: each differs in one small hunk,
-    and that hunk holds the PLANTED BUG marker."""
-    import difflib
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    for copy in sorted((root / "tests/fuzz/planted").glob("*/*.S")):
-        shipped = (root / "asm" / copy.name).read_text().splitlines()
-        planted = copy.read_text().splitlines()
-        changed = [ln for ln in difflib.unified_diff(shipped, planted, lineterm="", n=0)
+def test_each_plant_is_one_small_marked_hunk_that_applies_to_todays_stubs(tmp_path):
+    """Each patch applies to asm/ as it is now (every context line checked), changes a few
+    lines and marks them PLANTED BUG; and every patch in planted/ is in PLANTS above."""
+    assert sorted(p[0] for p in PLANTS) == list(PLANT_NAMES)
+    for name in PLANT_NAMES:
+        patch = (PLANTED / f"{name}.patch").read_text()
+        changed = [ln for ln in patch.splitlines()
                    if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
-        if not changed:
-            continue  # the unchanged half of a pair (e.g. seamcall.S next to a planted tdxcall.S)
-        assert len(changed) <= 12, (copy, changed)
-        assert any("PLANTED BUG" in ln for ln in changed), (copy, changed)
+        assert 0 < len(changed) <= 12, (name, changed)
+        assert any("PLANTED BUG" in ln for ln in changed if ln.startswith("+")), name
+        entry = materialize(name, tmp_path / name)
+        assert "PLANTED BUG" in "".join(p.read_text() for p in entry.parent.glob("*.S"))
+
+
+def test_a_patch_that_no_longer_matches_the_stub_is_refused(tmp_path):
+    patch = (PLANTED / "pop_order.patch").read_text().replace("\tpopq\t%r13", "\tpopq\t%r11")
+    for src in Path(ARGS).parent.glob("*.S"):
+        (tmp_path / src.name).write_text(src.read_text())
+    with pytest.raises(PatchError, match=r"tdxcall\.S:\d+: expected '\\tpopq\\t%r11'"):
+        apply_patch(patch, tmp_path)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fuzz_helpers import PLANTED, campaign
+from fuzz_helpers import campaign, materialize
 
 from seamemu.cli import main
 from seamemu.errors import ReplayError
@@ -19,8 +19,8 @@ from seamemu.fuzz import format_replay, load_reproducer, replay_file, replay_jso
 def gp_copy(tmp_path_factory):
     """A private copy of the #GP-path plant (so a test can fix it) and one finding on it."""
     d = tmp_path_factory.mktemp("gp")
-    shutil.copytree(PLANTED / "gp_truncated", d / "stub")
-    s = campaign(d / "out", str(d / "stub" / "seamcall.S"), "__seamcall_ret", runs=1500)
+    s = campaign(d / "out", str(materialize("gp_truncated", d / "stub")), "__seamcall_ret",
+                 runs=1500)
     (finding,) = s["findings"]
     return d, finding
 
