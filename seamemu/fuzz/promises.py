@@ -18,7 +18,7 @@ written back, and whether instruction faults are left to the caller.
   fault except the SEAMCALL's"; stores elsewhere are not checked, since any register may be a
   pointer the caller meant.
 Spec: Linux arch/x86/virt/vmx/tdx/tdxcall.S (both generations) and seamcall.S;
-arch/x86/include/asm/shared/tdx.h; shared/tdx-abi.md §2.
+arch/x86/include/asm/shared/tdx.h (struct tdx_module_args).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 
 None of them is attached by the machine itself, so the ordinary run path pays nothing; the
 fuzzer attaches the ones a mode needs to a machine built for that mode, before its first run:
-hooks added after code was translated may not fire on unicorn 2.1 (dependencies.md §2c,
-unicorn#2200), so each observer also drops the translations of the range it watches.
+hooks added after code was translated may not fire on unicorn 2.1
+(unicorn-engine/unicorn#2200), so each observer also drops the translations of the range it watches.
 
 - `BlockCoverage`: UC_HOOK_BLOCK over the code range; AFL-style edges (previous block, block).
 - `InsnTrace`: UC_HOOK_CODE + UC_HOOK_MEM_WRITE; every instruction executed with the

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Exception delivery as the kernel meets it: exception-table fixup, guest IDT, or an oops.
 
-Unicorn ignores a guest IDT and reports #UD as an invalid instruction (dependencies.md §2c),
-so delivery is done here, in this order:
+Unicorn ignores a guest IDT and reports #UD as an invalid instruction (unicorn-engine/unicorn
+issues #406 and #1227: "you have to do it on your own"), so delivery is done here, in this order:
 
 (0) The frame.  Linux gives #PF, #GP, #UD and #DE no IST stack, so the CPU pushes their frame
     on the current stack.  When the 16-byte-aligned RSP minus the frame is not mapped (the

@@ -2,7 +2,7 @@
 """One logical processor: a Unicorn instance, its CpuState, its hooks and its bounded run loop.
 
 Hooks are added in the constructor, before the first run (hooks added after translation may
-not fire, dependencies.md §2c), and none of them is a code hook, so straight-line guest code
+not fire, unicorn-engine/unicorn#2200), and none of them is a code hook, so straight-line guest code
 runs at full speed:
 - UC_HOOK_INSN_INVALID: SEAMCALL, TDCALL, VMXON, VMXOFF, UD2 and anything else Unicorn
   cannot run; dispatched by the bytes at RIP through the machine's `InsnTable`.  Effects

@@ -5,7 +5,7 @@ The machine's ordinary path has no code hook (lp.py), so straight-line guest cod
 speed.  A `StepRecorder` adds, on the LPs it is given, one UC_HOOK_CODE that reads every
 register before each instruction and one UC_HOOK_MEM_WRITE that notes each store, then removes
 both when the traced call is over.  Unicorn 2.1 does not honour hooks on code it has already
-translated (dependencies.md §2c, unicorn#2200), so the translation cache is flushed on attach
+translated (unicorn-engine/unicorn#2200), so the translation cache is flushed on attach
 and again on detach (so that no block keeps calling into a removed hook).
 
 Attribution: registers read at instruction N+1 are the state after instruction N; the trapped

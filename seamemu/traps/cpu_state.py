@@ -16,7 +16,7 @@ from typing import Any
 from seamemu.errors import InputError
 
 # IA32_SEAMRR_PHYS_MASK (MSR 0x1401) bits.  Spec: intel/tdx-module tdx_1.5
-# src/common/x86_defs/msr_defs.h (ia32_seamrr_mask_t); shared/tdx-abi.md §8.
+# src/common/x86_defs/msr_defs.h (ia32_seamrr_mask_t).
 SEAMRR_MASK_LOCK = 1 << 10
 SEAMRR_MASK_VALID = 1 << 11
 # IA32_SEAMRR_PHYS_BASE (MSR 0x1400) bit 3 = CONFIGURED (same source).

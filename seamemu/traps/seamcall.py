@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: MIT
 """SEAMCALL (66 0F 01 CF): the instruction's checks as a table, and the effect of executing it.
 
-Spec: Intel TDX CPU Architectural Extensions, SEAMCALL (the pseudo-code itself could not be
-retrieved; the rules below are the SDM description as quoted on the asm-dude "SEAMCALL" page,
-Linux commit 7b804135 for #UD before VMXON, and KVM commit 9d7dfb95 for the CPL ordering;
-see shared/tdx-abi.md §1 and its "Could NOT verify" list).
+Spec: Intel TDX CPU Architectural Extensions, SEAMCALL.  Its pseudo-code could not be
+retrieved; the rules below are Intel's SDM description of SEAMCALL as quoted on the
+HJLebbink/asm-dude wiki page "SEAMCALL", Linux commit 7b804135 ("x86/virt/tdx: Make
+TDX_MODULE_CALL handle SEAMCALL #UD and #GP") for #UD before VMXON, and KVM commit 9d7dfb95
+("KVM: VMX: Inject #UD if guest tries to execute SEAMCALL or TDCALL") for the CPL ordering.
+Not confirmed by any of them: the exact priority of the #UD/#GP/VMfailInvalid checks, the
+RFLAGS of a successful SEAMCALL, and whether SEAMRR_MASK.LOCK is checked (only VALID is).
 
 Order of the rows (first match wins):
   1. #UD rows: not in VMX operation, in SMM, in SEAM root mode, not in 64-bit mode.
@@ -14,7 +17,7 @@ Order of the rows (first match wins):
   3. VM exit (basic reason 76) in VMX non-root operation.
   4. #GP(0) if SEAMRR is not valid (IA32_SEAMRR_PHYS_MASK bit 11 clear).  A LOCK-bit row
      (bit 10) is kept in the table but inactive: only VALID is confirmed as a SEAMCALL check
-     (tdx-abi.md "Could NOT verify" item 1); `seamcall_checks(require_seamrr_lock=True)`
+     (the description names only VALID); `seamcall_checks(require_seamrr_lock=True)`
      builds the stricter table for experiments.  #GP(0) in a MOV SS / POP SS shadow.
   5. VMfailInvalid if the target is not available (RAX bit 63 picks it).
   6. Otherwise the call goes to the TDX module (bit 63 = 0) or the P-SEAMLDR (bit 63 = 1).
@@ -44,7 +47,7 @@ SEAMCALL_LENGTH = 4
 EXIT_REASON_SEAMCALL = 76  # Spec: SDM Appendix C; Linux arch/x86/include/uapi/asm/vmx.h
 LOADER_BIT = 1 << 63       # RAX bit 63: 1 = P-SEAMLDR (loader mode), 0 = TDX module
 
-_ASM_DUDE = "SDM text on the asm-dude wiki page SEAMCALL (tdx-abi.md §1)"
+_ASM_DUDE = "Intel SDM SEAMCALL description (github.com/HJLebbink/asm-dude/wiki/SEAMCALL)"
 _KVM = "KVM commit 9d7dfb95 (hardware order on SPR/EMR)"
 _K7B = "Linux commit 7b804135 (TDX_MODULE_CALL handles #UD/#GP)"
 
@@ -95,7 +98,7 @@ _CPU_ROWS: tuple[Check, ...] = (
          "unconfirmed, so inactive by default.",
          lambda i: not i.cpu.seamrr_locked, "#GP",
          "#GP(0): SEAMRR not locked (IA32_SEAMRR_PHYS_MASK 0x{i.cpu.seamrr_mask_msr:016x} "
-         "bit 10 LOCK clear)", "unconfirmed (tdx-abi.md 'Could NOT verify' 1)", active=False),
+         "bit 10 LOCK clear)", "unconfirmed: the SEAMCALL description names only VALID", active=False),
     _row("gp_mov_ss", "SEAMCALL right after MOV SS / POP SS raises #GP(0).",
          lambda i: i.cpu.mov_ss_shadow, "#GP",
          "#GP(0): SEAMCALL in a MOV SS / POP SS shadow", _ASM_DUDE),

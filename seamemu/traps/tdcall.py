@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """TDCALL (66 0F 01 CC): its checks as a table; there is no TDX module behind it here.
 
-Spec: Intel TDX CPU Architectural Extensions, TDCALL, as quoted on the asm-dude wiki page
-"TDCALL" (tdx-abi.md §1): outside VMX non-root and SEAM non-root operation -> #UD; CPL > 0 ->
+Spec: Intel TDX CPU Architectural Extensions, TDCALL, as quoted on the HJLebbink/asm-dude
+wiki page "TDCALL": outside VMX non-root and SEAM non-root operation -> #UD; CPL > 0 ->
 #GP(0); otherwise a VM exit (basic reason 77) to the VMM or, from a TD, to the TDX module.
 KVM commit 9d7dfb95 confirms the CPL check precedes the VM exit.  seamemu models the host
 side only, so a TDCALL that gets past the checks is reported as a "vmexit" decision and the
@@ -19,7 +19,7 @@ from seamemu.traps.rule_table import Check, Decision, Effect, decide, effect_of
 TDCALL_LENGTH = 4
 EXIT_REASON_TDCALL = 77  # Spec: SDM Appendix C; Linux arch/x86/include/uapi/asm/vmx.h
 
-_SRC = "asm-dude wiki page TDCALL (tdx-abi.md §1); KVM commit 9d7dfb95"
+_SRC = "Intel TDCALL description (github.com/HJLebbink/asm-dude/wiki/TDCALL); KVM commit 9d7dfb95"
 
 
 @dataclass(frozen=True, slots=True)
