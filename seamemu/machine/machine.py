@@ -18,8 +18,9 @@ IDT handler's IRETQ works; CPL is a model value in `CpuState`, not the CS RPL.
 
 RDMSR and WRMSR: Unicorn would execute them itself (QEMU's own MSR values) and its Python
 binding cannot hook them (2.1.4's uc_hook_add accepts only IN, OUT, SYSCALL, SYSENTER and
-CPUID instruction hooks, unicorn-engine/unicorn#2297; RDMSR/WRMSR came later in PR #2298).  `attach_msrs` gives each LP
-its MSR values and rewrites each RDMSR/WRMSR site it is told about into UD2 (same length),
+CPUID instruction hooks, unicorn-engine/unicorn#2297; RDMSR/WRMSR came later in PR #2298).
+`attach_msrs` gives each LP its MSR values and rewrites each RDMSR/WRMSR site it is told
+about into UD2 (same length),
 registered by address in the invalid-instruction table; every other instruction runs exactly
 as before, so the fast path pays nothing.  The original bytes are kept (`code_bytes`), and a
 genuine UD2 elsewhere still raises #UD.  MOV SS sites are patched the same way

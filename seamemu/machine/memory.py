@@ -3,8 +3,9 @@
 
 Each chunk is one host ctypes buffer mapped with `mem_map_ptr` into every LP's Unicorn
 instance, so a store on one LP is seen by all (Unicorn has no shared-memory API: requested in
-unicorn-engine/unicorn#926, never added; one host buffer mapped twice is the way, #1103).  Guest linear addresses map onto these
-physical addresses one to one where they are mapped at all (machine/linear.py).
+unicorn-engine/unicorn#926, never added; one host buffer mapped twice is the way, #1103).
+Guest linear addresses map onto these physical addresses one to one where they are mapped at
+all (machine/linear.py).
 
 A chunk is created on first touch: from a guest access (the LP's unmapped-memory hook calls
 `on_unmapped`) or from the model (`read`/`write`).  Only the 4 KiB pages for which `present`
