@@ -32,6 +32,13 @@ INPUT_REGS: dict[str, tuple[str, ...]] = {
 }
 # What an output struct holds before the call, so a field the stub never wrote stands out.
 POISON = 0x5EA3_5EA3_5EA3_5EA3
+# What each SysV callee-saved register holds on entry unless the caller gives it: distinct
+# per register (its x86 number in the low byte), so a stub that zeroes or swaps one shows
+# in the ABI check, and non-canonical, so one used as a pointer faults at once.
+CANARY_BASE = 0xCA11_EE5A_FE00_0000
+CANARIES: dict[str, int] = {name: CANARY_BASE | number for name, number in
+                            (("rbx", 3), ("rbp", 5), ("r12", 12), ("r13", 13), ("r14", 14),
+                             ("r15", 15))}
 
 
 @dataclass(frozen=True)
@@ -58,20 +65,23 @@ def check_inputs(convention: str, inputs: Mapping[str, int]) -> None:
 
 
 def place(convention: str, leaf: int, inputs: Mapping[str, int], memory) -> Placement:
-    """Write the struct (if any) into scratch memory and return the call's registers."""
+    """Write the struct (if any) into scratch memory and return the call's registers.
+
+    Callee-saved registers the caller does not give start at their CANARIES.
+    """
     check_inputs(convention, inputs)
     if convention == "args":
         pa = memory.alloc(TDX_MODULE_ARGS_SIZE, 64)
         memory.write(pa, pack(TDX_MODULE_ARGS_FIELDS, inputs))
-        return Placement((leaf, pa), {}, pa, TDX_MODULE_ARGS_FIELDS)
+        return Placement((leaf, pa), dict(CANARIES), pa, TDX_MODULE_ARGS_FIELDS)
     if convention == "legacy":
         pa = memory.alloc(TDX_MODULE_OUTPUT_SIZE, 64)
         memory.write(pa, struct.pack(f"<{len(TDX_MODULE_OUTPUT_FIELDS)}Q",
                                      *([POISON] * len(TDX_MODULE_OUTPUT_FIELDS))))
         args = (leaf, inputs.get("rcx", 0), inputs.get("rdx", 0), inputs.get("r8", 0),
                 inputs.get("r9", 0), pa)
-        return Placement(args, {}, pa, TDX_MODULE_OUTPUT_FIELDS)
-    regs = dict(inputs)
+        return Placement(args, dict(CANARIES), pa, TDX_MODULE_OUTPUT_FIELDS)
+    regs = {**CANARIES, **inputs}
     regs["rax"] = leaf
     return Placement((), regs, None, ())
 
@@ -84,4 +94,5 @@ def unpack(fields: tuple[str, ...], data: bytes) -> dict[str, int]:
     return dict(zip(fields, struct.unpack(f"<{len(fields)}Q", data)))
 
 
-__all__ = ["CONVENTIONS", "INPUT_REGS", "POISON", "Placement", "check_inputs", "pack", "place", "unpack"]
+__all__ = ["CANARIES", "CANARY_BASE", "CONVENTIONS", "INPUT_REGS", "POISON", "Placement", "check_inputs",
+           "pack", "place", "unpack"]

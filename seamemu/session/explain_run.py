@@ -50,8 +50,11 @@ def format_run(r: RunResult, image: Image) -> str:
     if not abi.returned:
         lines.append(f"ABI: not checked, the function did not return ({r.outcome})")
         return "\n".join(lines)
+    before = getattr(r.raw, "regs_before", {})
+    clobbered = ", ".join(f"{x.upper()} 0x{before[x]:x} -> 0x{r.regs[x]:x}" if x in before else x
+                          for x in abi.clobbered)
     lines.append("ABI: " + ("callee-saved registers and RSP preserved" if abi.preserved else
-                            f"BROKEN (clobbered: {', '.join(abi.clobbered) or '-'}; "
+                            f"BROKEN (clobbered: {clobbered or '-'}; "
                             f"RSP balanced: {abi.rsp_balanced}; DF clear: {abi.df_clear})"))
     return "\n".join(lines)
 
