@@ -109,7 +109,8 @@ def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
                                version=d.version, state_before=before)
 
     def fault(kind: str, note: str, injected: str | None = None) -> SeamReply:
-        record = CallRecord(inputs={"rax": rax}, outputs={}, status=rax, status_name=kind,
+        record = CallRecord(inputs=dict(regs), consumed=("rax",), outputs={}, status=rax,
+                            status_name=kind,
                             state_after=module.state_name(), note=note, injected=injected,
                             **rec)
         module.records.append(record)
@@ -198,11 +199,8 @@ def _finish(module: TdxModule, rec: dict, regs: Mapping[str, int], spec: LeafSpe
             written: list[tuple[int, int]], note: str, injected: str | None,
             loader: bool) -> SeamReply:
     status &= MASK64
-    inputs = {"rax": regs["rax"]}
-    if spec is not None:
-        for reg, _meaning in spec.inputs:
-            inputs[reg] = regs[reg]
-    record = CallRecord(inputs=inputs, outputs=dict(out), status=status,
+    consumed = ("rax", *(reg for reg, _meaning in spec.inputs)) if spec is not None else ("rax",)
+    record = CallRecord(inputs=dict(regs), consumed=consumed, outputs=dict(out), status=status,
                         status_name=_status_name(status, loader, module.profile.statuses),
                         state_after=module.state_name(), note=note, injected=injected,
                         memory_written=tuple(written), checks=trace, **rec)

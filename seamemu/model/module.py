@@ -169,7 +169,7 @@ def module_info_for(platform: Platform, abi: str) -> ModuleInfo:
 
 def format_record(r: CallRecord) -> str:
     leaf = f"0x{r.leaf:016x}" if r.leaf > 0xFFFF else str(r.leaf)
-    ins = " ".join(f"{k}=0x{v:016x}" for k, v in r.inputs.items() if k != "rax")
+    ins = " ".join(f"{k}=0x{v:016x}" for k, v in r.consumed_inputs.items() if k != "rax")
     outs = " ".join(f"{k}=0x{v:016x}" for k, v in r.outputs.items())
     line = (f"#{r.seq} lp{r.lp} {r.leaf_name}({leaf}) v{r.version}"
             f"{' ' + ins if ins else ''} -> {r.status_name} 0x{r.status:016x}"

@@ -57,7 +57,7 @@ def demo_text(platform=None, abi: str | None = None) -> str:
     rec = info.calls[-1]
     ev = info.events[-1]
     out.append(f"  then {rec.leaf_name} through {info.entry} on LP {info.lp}:")
-    for reg, val in rec.inputs.items():
+    for reg, val in rec.consumed_inputs.items():
         out.append(f"    in  {reg.upper():<4} 0x{val:016x}")
     out.append(f"    SEAMCALL at {ev.symbol}: {ev.decision.rule}")
     out.append(f"    module: {rec.status_name}; wrote " + ", ".join(

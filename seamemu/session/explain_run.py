@@ -20,6 +20,12 @@ def format_run(r: RunResult, image: Image) -> str:
             note = f" [{rec.note}]" if rec.note else ""
             lines.append(f"    module: {rec.leaf_name} -> {rec.status_name} "
                          f"(state {rec.state_before} -> {rec.state_after}){note}")
+            read = rec.consumed_inputs
+            lines.append("    read by the leaf: " + (", ".join(
+                f"{k.upper()}=0x{v:x}" for k, v in read.items() if k != "rax") or "-"))
+            carried = [f"{k.upper()}=0x{v:x}" for k, v in rec.inputs.items() if k not in read]
+            if carried:
+                lines.append("    also in registers at the SEAMCALL: " + " ".join(carried))
             if rec.outputs:
                 outs = ", ".join(f"{k.upper()}=0x{v:x}" for k, v in rec.outputs.items())
                 lines.append("    outputs: " + outs)

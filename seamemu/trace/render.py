@@ -119,6 +119,9 @@ def _leaf_lines(lf: LeafNote, p: _Paint, pad: str) -> list[str]:
              f"0x{lf.status:016x}, state {lf.state_before} -> {lf.state_after}"]
     for reg, value, meaning in lf.inputs:
         lines.append(f"{pad}    in  {reg.upper():<4}0x{value:016x}  {meaning}".rstrip())
+    if lf.carried:
+        lines.append(f"{pad}    not read by this leaf: "
+                     + " ".join(f"{r.upper()}=0x{v:x}" for r, v in lf.carried))
     if lf.checks:
         run = ", ".join(c for c, _ in lf.checks)
         if lf.failed_check:

@@ -70,6 +70,7 @@ class LeafNote:
     failed_check: str | None
     note: str
     memory: tuple[MemWrite, ...]
+    carried: tuple[tuple[str, int], ...] = ()    # ABI registers at the SEAMCALL it did not read
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ def _trap_json(t: TrapNote) -> dict:
             "status_name": lf.status_name, "state_before": lf.state_before,
             "state_after": lf.state_after,
             "inputs": [{"reg": r, "value": _h(v), "meaning": m} for r, v, m in lf.inputs],
+            "carried": [{"reg": r, "value": _h(v)} for r, v in lf.carried],
             "outputs": [{"reg": r, "value": _h(v), "meaning": m} for r, v, m in lf.outputs],
             "checks": [c for c, _ in lf.checks], "failed_check": lf.failed_check,
             "note": lf.note, "memory": [_write_json(w) for w in lf.memory],
@@ -258,12 +260,14 @@ def _leaf_note(rec: CallRecord, raw: RawStep, memory, image: Image) -> LeafNote:
     spec = leaf_spec_or_none(rec.leaf_name)
     in_meaning = dict(spec.inputs) if spec else {}
     out_meaning = dict(spec.outputs) if spec else {}
+    read = rec.consumed_inputs
     ins = tuple((r, v, "leaf and version" if r == "rax" else in_meaning.get(r, ""))
-                for r, v in rec.inputs.items())
+                for r, v in read.items())
+    carried = tuple((r, v) for r, v in rec.inputs.items() if r not in read)
     outs = tuple((r, v, out_meaning.get(r, "")) for r, v in rec.outputs.items())
     checks = tuple((c, _check_text(spec, c)) for c in rec.checks)
     failed = rec.checks[-1] if rec.checks and rec.status != 0 else None
-    pointers = {v: r for r, v in rec.inputs.items() if r != "rax"}
+    pointers = {v: r for r, v in read.items() if r != "rax"}
     mem = []
     # A leaf may write one buffer twice (TDH.SYS.INFO zeroes, then fills it): show it once.
     for pa, size in dict.fromkeys(rec.memory_written):
@@ -280,7 +284,7 @@ def _leaf_note(rec: CallRecord, raw: RawStep, memory, image: Image) -> LeafNote:
     return LeafNote(name=rec.leaf_name, number=rec.leaf, status=rec.status,
                     status_name=rec.status_name, state_before=rec.state_before,
                     state_after=rec.state_after, inputs=ins, outputs=outs, checks=checks,
-                    failed_check=failed, note=rec.note, memory=tuple(mem))
+                    failed_check=failed, note=rec.note, memory=tuple(mem), carried=carried)
 
 
 def _check_text(spec, check_id: str) -> str:

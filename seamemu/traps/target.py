@@ -39,6 +39,8 @@ class CallRecord:
     leaf: int                       # RAX bits 15:0 (or the full RAX for P-SEAMLDR leaves)
     leaf_name: str                  # "TDH.SYS.INFO", or "unknown" / "not modelled"
     version: int
+    # Every register the SEAMCALL ABI can carry (RAX, RCX, RDX, R8-R15, RBX, RDI, RSI) as it
+    # was at the SEAMCALL, whether the leaf read it or not; `consumed` names the ones it read.
     inputs: Mapping[str, int]
     outputs: Mapping[str, int]
     status: int
@@ -49,6 +51,12 @@ class CallRecord:
     injected: str | None = None
     memory_written: tuple[tuple[int, int], ...] = ()  # (pa, size) ranges the leaf wrote
     checks: tuple[str, ...] = ()    # ids of the leaf checks evaluated, in order
+    consumed: tuple[str, ...] = ()  # the registers of `inputs` the leaf read (RAX first)
+
+    @property
+    def consumed_inputs(self) -> dict[str, int]:
+        """The inputs the leaf read, in the order the leaf lists them."""
+        return {r: self.inputs[r] for r in self.consumed if r in self.inputs}
 
     def to_json(self) -> dict:
         return {
@@ -58,6 +66,7 @@ class CallRecord:
             "leaf_name": self.leaf_name,
             "version": self.version,
             "inputs": {k: f"0x{v:016x}" for k, v in self.inputs.items()},
+            "consumed": list(self.consumed),
             "outputs": {k: f"0x{v:016x}" for k, v in self.outputs.items()},
             "status": f"0x{self.status:016x}",
             "status_name": self.status_name,

@@ -36,7 +36,8 @@ def test_records_tell_the_story(bench15):
     assert recs[0].state_after == "SYSINIT_DONE"
     assert recs[-1].leaf_name == "TDH.SYS.KEY.CONFIG" and recs[-1].state_after == "SYS_READY"
     cfg = next(r for r in recs if r.leaf_name == "TDH.SYS.CONFIG")
-    assert set(cfg.inputs) == {"rax", "rcx", "rdx", "r8"} and cfg.outputs == {}
+    assert cfg.consumed == ("rax", "rcx", "rdx", "r8") and cfg.outputs == {}
+    assert set(cfg.inputs) == set(ABI_ORDER)      # every register the ABI carries, as it was
     assert all(r.status_name == "TDX_SUCCESS" for r in recs)
 
 
