@@ -186,7 +186,11 @@ def assert_status(result, expected: int | str) -> None:
     __tracebackhide__ = True
     from seamemu.arch.kernel import SW_ERROR_NAMES
     from seamemu.arch.status import status_value
+    from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT
 
+    if result.outcome == NO_SEAMCALL:  # RAX holds what the function left, not a status
+        raise AssertionError(f"expected RAX {expected}, but {NO_SEAMCALL_TEXT} "
+                             f"({_describe(result)})")
     if isinstance(expected, str):
         by_name = {v: k for k, v in SW_ERROR_NAMES.items()}
         value = by_name[expected] if expected in by_name else status_value(expected)

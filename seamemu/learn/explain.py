@@ -18,7 +18,7 @@ from seamemu.errors import InputError
 from seamemu.learn.kernel_view import KernelView, kernel_view
 from seamemu.model.leaf_spec import LeafSpec
 from seamemu.session import RunResult, Session
-from seamemu.session.result import rax_name
+from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT, rax_name
 from seamemu.trace import leaf_spec_or_none
 from seamemu.traps import seamcall as seamcall_table
 from seamemu.traps.cpu_state import CpuState
@@ -138,7 +138,9 @@ def format_explanation(e: Explanation) -> str:
            f"P-SEAMLDR {'present' if e.pseamldr_present else 'absent'}; RAX bit 63 = "
            f"{e.rax >> 63} selects the {'P-SEAMLDR' if e.rax >> 63 else 'TDX module'}",
            "",
-           "1. The checks, in the order of Intel's pseudo-code (the first that holds decides):"]
+           "1. The checks, in the order of Intel's pseudo-code (the first that holds decides):"
+           if r.outcome != NO_SEAMCALL else
+           "1. The checks a SEAMCALL in this state would meet (none ran, see 2.):"]
     for row in e.rows:
         if not row.active:
             verdict = "inactive"
@@ -150,6 +152,15 @@ def format_explanation(e: Explanation) -> str:
         if row.decided:
             out.append(f"   {'':24}{'':8} -> {row.rule}")
             out.append(f"   {'':24}{'':8}    source: {row.source}")
+    if r.outcome == NO_SEAMCALL:
+        # Nothing was decided: the rows above are what a SEAMCALL in this state would meet.
+        out += ["", f"2. The decision: none -- {NO_SEAMCALL_TEXT}: {r.entry} returned without "
+                    "one, so no row above decided anything (they are what a SEAMCALL in this "
+                    "state would meet)",
+                "", f"3. What the stub and the kernel make of it ({r.entry}): nothing; RAX "
+                    f"(0x{r.rax:016x}) is what the function left there, not a status",
+                "", f"outcome: {r.outcome}   {NO_SEAMCALL_TEXT}"]
+        return "\n".join(out)
     out += ["", f"2. The decision: {e.decision.kind} -- {e.decision.rule}"]
     out.append("   " + _cpu_does(e.decision))
     if r.rule and r.rule != e.decision.rule:
@@ -181,6 +192,7 @@ def format_explanation(e: Explanation) -> str:
 
 
 def explanation_json(e: Explanation) -> dict:
+    no_seamcall = e.result.outcome == NO_SEAMCALL
     return {
         "schema": 1,
         "lp": e.lp,
@@ -190,13 +202,16 @@ def explanation_json(e: Explanation) -> dict:
         "rows": [{"number": r.number, "id": r.id, "sentence": r.sentence, "outcome": r.kind,
                   "active": r.active, "reached": r.reached, "holds": r.holds, "rule": r.rule,
                   "source": r.source} for r in e.rows],
-        "decision": e.decision.to_json(),
-        "kernel": {"rax": f"0x{e.kernel.code:016x}", "rax_name": e.kernel.code_name,
-                   "returned": e.kernel.returned,
-                   "errno": e.kernel.errno if e.kernel.returned else None,
-                   "errno_name": e.kernel.errno_name,
-                   "how": e.kernel.how, "meaning": e.kernel.meaning,
-                   "messages": list(e.kernel.messages)},
+        "outcome": e.result.outcome,
+        # No SEAMCALL ran: nothing was decided and RAX is no status for a kernel to read.
+        "decision": None if no_seamcall else e.decision.to_json(),
+        "kernel": None if no_seamcall else {
+            "rax": f"0x{e.kernel.code:016x}", "rax_name": e.kernel.code_name,
+            "returned": e.kernel.returned,
+            "errno": e.kernel.errno if e.kernel.returned else None,
+            "errno_name": e.kernel.errno_name,
+            "how": e.kernel.how, "meaning": e.kernel.meaning,
+            "messages": list(e.kernel.messages)},
         "leaf": None if e.spec is None else {"name": e.spec.name, "lines": e.spec.explain_lines()},
         "result": e.result.to_json(),
     }

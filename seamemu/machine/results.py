@@ -13,6 +13,10 @@ from seamemu.traps.rule_table import Decision
 from seamemu.traps.target import CallRecord
 
 OUTCOMES = ("returned", "fault", "bound", "vmexit", "halt")
+# What the session and the tools call a "returned" run in which no SEAMCALL executed: RAX then
+# holds whatever the function left there, not a status, and nothing was decided.
+NO_SEAMCALL = "no-seamcall"
+NO_SEAMCALL_TEXT = "no SEAMCALL was executed"
 
 
 @dataclass(frozen=True)
@@ -156,4 +160,5 @@ class CallResult:
         }
 
 
-__all__ = ["BoundInfo", "Bounds", "CallResult", "FaultEvent", "OUTCOMES", "SeamEvent"]
+__all__ = ["BoundInfo", "Bounds", "CallResult", "FaultEvent", "NO_SEAMCALL", "NO_SEAMCALL_TEXT",
+           "OUTCOMES", "SeamEvent"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from seamemu.arch.kernel import seamcall_errno
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.image import Image
-from seamemu.session.result import RunResult, rax_name
+from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT, RunResult, rax_name
 
 
 def format_run(r: RunResult, image: Image) -> str:
@@ -43,11 +43,12 @@ def format_run(r: RunResult, image: Image) -> str:
         oops = "; in a kernel this is an oops" if r.fault and not r.fault["handled"] else ""
         lines.append(f"outcome: {r.outcome}   the call never returned, so RAX (0x{r.rax:016x}) "
                      "is no status" + oops)
-    elif r.events:
+    elif r.outcome == NO_SEAMCALL:
+        lines.append(f"outcome: {r.outcome}   {NO_SEAMCALL_TEXT}: RAX (0x{r.rax:016x}) is what "
+                     "the function left there, no status")
+    else:
         lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax, r.leaf)}; "
                      f"kernel errno {seamcall_errno(r.rax)})")
-    else:
-        lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} (no SEAMCALL ran)")
     if r.out is not None:
         lines.append("output struct: " + ", ".join(f"{k}=0x{v:x}" for k, v in r.out.items()))
     regs = [x for x in ABI_ORDER if x in r.regs]

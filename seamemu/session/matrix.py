@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seamemu.arch.leaves import TDH_SYS_INIT
-from seamemu.session.result import rax_name
+from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT, rax_name
 from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
 
@@ -38,7 +38,7 @@ class MatrixRow:
             "module": "loaded" if self.module else "absent",
             "outcome": self.outcome,
             "rax": f"0x{self.rax:016x}",
-            "rax_name": self.status_name,
+            "rax_name": None if self.outcome == NO_SEAMCALL else self.status_name,
             "rule": self.rule,
             "abi_preserved": self.abi_preserved,
             "clobbered": list(self.clobbered),
@@ -58,8 +58,9 @@ def outcome_matrix(asm: Sequence[str | Path] | None = None, entry: str = DEFAULT
         session.reset_module()
         session.set_state(lp=0, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module)
         r = session.call(entry, convention=convention, leaf=leaf, inputs=inputs)
+        meaning = NO_SEAMCALL_TEXT if r.outcome == NO_SEAMCALL else rax_name(r.rax)
         rows.append(MatrixRow(vmx, seamrr, cpl, module, r.outcome, r.rax, r.rule,
-                              rax_name(r.rax), r.abi.preserved, r.abi.clobbered))
+                              meaning, r.abi.preserved, r.abi.clobbered))
     return rows
 
 

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from seamemu.arch.kernel import SW_ERROR_NAMES
 from seamemu.arch.registers import CALLEE_SAVED, GPRS, RFLAGS_DF
 from seamemu.arch.status import status_name
-from seamemu.machine.results import CallResult
+from seamemu.machine.results import NO_SEAMCALL, NO_SEAMCALL_TEXT, CallResult
 from seamemu.traps.target import CallRecord
 
 # SEAMCALL decisions that end the instruction without the module answering.
 INSTRUCTION_FAILURES = ("#UD", "#GP", "VMfailInvalid")
+
 
 
 def rax_name(value: int, leaf: int = 0) -> str:
@@ -58,7 +59,8 @@ class RunResult:
     convention: str
     lp: int
     leaf: int
-    outcome: str                      # "#UD" | "#GP" | "VMfailInvalid" | "returned" | ...
+    outcome: str                      # "#UD" | "#GP" | "VMfailInvalid" | "returned" |
+                                      # "no-seamcall" | an unhandled fault | "bound"
     rax: int
     regs: Mapping[str, int]           # after the call, ABI order
     inputs: Mapping[str, int]
@@ -81,7 +83,7 @@ class RunResult:
             "leaf": self.leaf,
             "outcome": self.outcome,
             "rax": f"0x{self.rax:016x}",
-            "rax_name": rax_name(self.rax, self.leaf),
+            "rax_name": None if self.outcome == NO_SEAMCALL else rax_name(self.rax, self.leaf),
             "rule": self.rule,
             "regs": {r: f"0x{self.regs[r]:016x}" for r in GPRS if r in self.regs}
             | {"rflags": f"0x{self.regs.get('rflags', 0):016x}"},
@@ -97,6 +99,8 @@ class RunResult:
 __all__ = [
     "AbiCheck",
     "INSTRUCTION_FAILURES",
+    "NO_SEAMCALL",
+    "NO_SEAMCALL_TEXT",
     "RunResult",
     "abi_check",
     "rax_name",

@@ -21,7 +21,13 @@ from seamemu.platform.facts import Platform
 from seamemu.session.conventions import place, unpack
 from seamemu.session.msr_sites import attach_platform_msrs
 from seamemu.session.real_module import IntelModuleTarget, intel_module, module_binary_path
-from seamemu.session.result import INSTRUCTION_FAILURES, RunResult, abi_check
+from seamemu.session.result import (
+    INSTRUCTION_FAILURES,
+    NO_SEAMCALL,
+    NO_SEAMCALL_TEXT,
+    RunResult,
+    abi_check,
+)
 from seamemu.stubs import ARGS_STUB, stub
 from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
 
@@ -179,7 +185,8 @@ def _bound_json(bound) -> dict | None:
 
 
 def _outcome(res) -> tuple[str, str]:
-    """The user-facing outcome: the SEAMCALL's own failure, an unhandled fault, or returned."""
+    """The user-facing outcome: the SEAMCALL's own failure, an unhandled fault, returned, or
+    no-seamcall when the function returned without executing SEAMCALL."""
     rule = ""
     seam = [e for e in res.seam_events if e.insn in ("seamcall", "SEAMCALL")]
     if seam:
@@ -192,7 +199,9 @@ def _outcome(res) -> tuple[str, str]:
         return "halted", rule
     if res.outcome != "returned":
         return res.outcome, rule
-    if seam and seam[-1].decision.kind in INSTRUCTION_FAILURES:
+    if not seam:
+        return NO_SEAMCALL, NO_SEAMCALL_TEXT
+    if seam[-1].decision.kind in INSTRUCTION_FAILURES:
         return seam[-1].decision.kind, rule
     return "returned", rule
 

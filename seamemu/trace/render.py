@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+from seamemu.machine.results import NO_SEAMCALL, NO_SEAMCALL_TEXT
 from seamemu.trace.steps import LeafNote, MemWrite, Trace, TraceStep, TrapNote
 
 RESET = "\x1b[0m"
@@ -66,8 +67,9 @@ def format_trace(trace: Trace, *, color: bool = False, indent: str = "") -> str:
     for step in trace.steps:
         lines += format_step(step, p, step is trace.steps[-1])
     rax = trace.regs_after.get("rax", 0)
+    said = f"{NO_SEAMCALL_TEXT}; " if trace.outcome == NO_SEAMCALL else ""
     lines.append(f"outcome: {p(_outcome_style(trace.outcome), trace.outcome)}   "
-                 f"RAX = 0x{rax:016x}")
+                 f"{said}RAX = 0x{rax:016x}")
     return "\n".join(indent + ln for ln in lines)
 
 
