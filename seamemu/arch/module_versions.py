@@ -174,8 +174,9 @@ PROFILES: tuple[ModuleProfile, ...] = (
         constants=MappingProxyType(dict(_CONSTANTS_1_5_01)),
         cpuid_configs=CPUID_CONFIGS_1_5_01, rd_cpuid_allow_direct=False,
         guesses=(_CPU_GUESS,
-                 ("NUM_HANDOFF_PAGES", "comes from the P-SEAMLDR's SEAM sysinfo table; the "
-                  "model reports 0 until a TDH.SYS.SHUTDOWN writes handoff data")),
+                 ("NUM_HANDOFF_PAGES = 15", "comes from the P-SEAMLDR's SEAM sysinfo table "
+                  "(the module's sigstruct); arch.sysinfo.SEAMLDR_NUM_HANDOFF_PAGES is a "
+                  "choice, at least the 13 TDH.SYS.INIT needs")),
     ),
     ModuleProfile(
         name="1.5.05", abi="1.5", major=1, minor=5, update=5,

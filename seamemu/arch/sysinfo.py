@@ -190,6 +190,12 @@ SEAMLDR_INFO = StructLayout("P_SEAMLDR_INFO", SEAMLDR_INFO_SIZE, (
 
 SEAMLDR_PARAMS_SIZE = 4096
 SEAMLDR_PARAMS_MAX_MODULE_PAGES = 496
+# The SEAM sysinfo table's num_handoff_pages (pages minus one) a loader gives the module; TDH.SYS.
+# INIT requires at least TDX_MIN_HANDOFF_PAGES - 1 = 13 for handoff version 0 (tdh_sys_init.c
+# check_module_build_time_defs; 53386 bytes of KOT, WBT and TDMR table, tdx_global_data.h).
+# The real value comes from the module's sigstruct; none was found, so this is a choice, used by
+# the model's NUM_HANDOFF_PAGES and by the loader of the real-module backend alike.
+SEAMLDR_NUM_HANDOFF_PAGES = 15
 SEAMLDR_SCENARIO_LOAD = 0
 SEAMLDR_SCENARIO_UPDATE = 1
 SEAMLDR_PARAMS = StructLayout("SEAMLDR_PARAMS", SEAMLDR_PARAMS_SIZE, (
@@ -230,6 +236,7 @@ __all__ = [
     "SEAMLDR_INFO",
     "SEAMLDR_INFO_ALIGNMENT",
     "SEAMLDR_INFO_SIZE",
+    "SEAMLDR_NUM_HANDOFF_PAGES",
     "SEAMLDR_PARAMS",
     "SEAMLDR_PARAMS_MAX_MODULE_PAGES",
     "SEAMLDR_PARAMS_SIZE",

@@ -178,6 +178,22 @@ def _catalog() -> dict[str, list[Step]]:
             Step(0, "TDH.SYS.TDMR.INIT", {"rcx": 0}), Step(3, "TDH.SYS.TDMR.INIT", {"rcx": 0}),
             Step(0, "TDH.SYS.TDMR.INIT", {"rcx": GiB}),
             Step(0, "TDH.SYS.TDMR.INIT", {"rcx": 0x1000}), Step(0, rd, {"rdx": 0x9000000100000000})],
+        # TDH.SYS.UPDATE's state and handoff checks; the PHYMEM leaves against the PAMT
+        "SYS.UPDATE on a fresh module": [Step(0, "TDH.SYS.UPDATE")],
+        "SYS.UPDATE without handoff data": init + [Step(1, "TDH.SYS.UPDATE")],
+        "PHYMEM before TDMR.INIT": keys + [Step(0, "TDH.PHYMEM.PAGE.RDMD", {"rcx": 0x200000})],
+        "PHYMEM on the initialised TDMR": keys + [
+            Step(0, "TDH.SYS.TDMR.INIT", {"rcx": 0}) for _ in range(256)] + [
+            Step(0, "TDH.PHYMEM.PAGE.RDMD", {"rcx": 0x200000}),
+            Step(1, "TDH.PHYMEM.PAGE.RDMD", {"rcx": 0x1000}),
+            Step(0, "TDH.PHYMEM.PAGE.RDMD", {"rcx": 0x3FBFD000}),
+            Step(0, "TDH.PHYMEM.PAGE.RDMD", {"rcx": 0x200800}),
+            Step(0, "TDH.PHYMEM.PAGE.RDMD", {"rcx": GiB}),
+            Step(0, "TDH.PHYMEM.PAGE.RECLAIM", {"rcx": 0x200000}),
+            Step(0, "TDH.PHYMEM.PAGE.WBINVD", {"rcx": 0x200000}),
+            Step(0, "TDH.PHYMEM.PAGE.WBINVD", {"rcx": 0x1000}),
+            Step(0, "TDH.PHYMEM.CACHE.WB", {"rcx": 0}), Step(2, "TDH.PHYMEM.CACHE.WB", {"rcx": 1}),
+            Step(0, "TDH.PHYMEM.CACHE.WB", {"rcx": 2}), Step(0, "TDH.SYS.UPDATE")],
         # the dispatcher's admission rules
         "a TD leaf before READY": [Step(0, "TDH.MNG.CREATE")],
         "an unknown leaf": [Step(0, 0x7F)],

@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 from seamemu.arch.metadata import GLOBAL_FIELDS, GlobalField
 from seamemu.arch.module_versions import TDX_FEATURES0_LOCAL_ATTESTATION, ModuleProfile
-from seamemu.arch.sysinfo import MAX_CMRS
+from seamemu.arch.sysinfo import MAX_CMRS, SEAMLDR_NUM_HANDOFF_PAGES
 from seamemu.platform.facts import ModuleInfo, Platform
 
 MASK64 = (1 << 64) - 1
@@ -72,7 +72,7 @@ def _field_values(entry: GlobalField, prof: ModuleProfile, platform: Platform,
         "MAJOR_VERSION": info.major,
         "UPDATE_VERSION": info.update,
         "INTERNAL_VERSION": info.internal,
-        "NUM_HANDOFF_PAGES": 0,
+        "NUM_HANDOFF_PAGES": SEAMLDR_NUM_HANDOFF_PAGES,      # the loader's sysinfo table
         "HANDOFF_DATA_VALID": handoff.valid,
         "HANDOFF_DATA_HV": handoff.hv,
         "HANDOFF_DATA_SIZE": handoff.size,

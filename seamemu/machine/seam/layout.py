@@ -25,6 +25,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from seamemu.arch.sysinfo import SEAMLDR_NUM_HANDOFF_PAGES
 from seamemu.errors import InputError
 from seamemu.machine.seam.image import CODE_REGION_SIZE, ModuleImage
 
@@ -75,7 +76,7 @@ class SigstructSizes:
     num_tls_pages: int = 1
     num_global_data_pages: int = 63
     num_keyhole_pages: int = 127
-    num_handoff_pages: int = 15
+    num_handoff_pages: int = SEAMLDR_NUM_HANDOFF_PAGES
 
 
 @dataclass(frozen=True)
