@@ -39,7 +39,6 @@ OBJTOOL_SECTIONS = (
     ".retpoline_sites",
     ".return_sites",
     ".static_call_sites",
-    ".tail_call_sites",
     "__mcount_loc",
 )
 OBJTOOL_PREFIXES = (".discard.",)
