@@ -69,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("bench", help="SEAMCALL round trips per second, against a bare Unicorn hook loop")
     p.add_argument("--seconds", type=float, default=1.0, help="time per measurement (default 1)")
+    C.add_module_binary_option(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
@@ -191,6 +192,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     report = run_bench(seconds=args.seconds, extra={"tdh_sys_rd_via_stub_per_s": sys_rd_rate})
     report["bringup_s"] = bringup_seconds()
+    binary = C.module_binary_arg(args)
+    if binary:
+        rate = sys_rd_rate(args.seconds, module_binary=binary)
+        report["rates"]["tdh_sys_rd_intel_module_per_s"] = rate
+        model = report["rates"].get("tdh_sys_rd_via_stub_per_s")
+        if model:
+            report["ratios"]["intel_module_vs_model_sys_rd"] = rate / model
+        report.setdefault("notes", {})["tdh_sys_rd_intel_module_per_s"] = (
+            f"the same TDH.SYS.RD loop answered by Intel's module ({binary}) on the SEAM CPU")
     fuzz = fuzz_bench(args.seconds)
     report["rates"]["fuzz_runs_per_s"] = fuzz["fuzz_runs_per_s"]
     report["rates"]["bare_emu_start_same_stub_per_s"] = fuzz["bare_emu_start_round_trips_per_s"]

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""`seamemu bench` additions: bring-up wall time, and TDH.SYS.RD through the host driver.
+"""`seamemu bench` additions: bring-up wall time, and TDH.SYS.RD through the host driver
+(answered by the model, and with --module-binary by Intel's module too).
 
 `sys_rd_rate()` reads global metadata the way the bring-up does (read_sys_metadata_field():
 the kernel's retry/errno wrapper, Session.call, __seamcall_ret, the module), cycling through
@@ -35,9 +36,10 @@ def bringup_seconds(platform=None) -> float:
     return elapsed
 
 
-def sys_rd_rate(seconds: float = 1.0) -> float:
-    """TDH.SYS.RD calls per second through the host driver's wrapper and the stub."""
-    session = Session(num_lps=1)
+def sys_rd_rate(seconds: float = 1.0, module_binary: str | None = None) -> float:
+    """TDH.SYS.RD calls per second through the host driver's wrapper and the stub, answered by
+    the model, or by Intel's module when `module_binary` names one."""
+    session = Session(num_lps=1, module_binary=module_binary)
     host = HostSeamcall(session, KernelLog())
     for leaf in (TDH_SYS_INIT, TDH_SYS_LP_INIT):
         if host.prerr(leaf)[0]:

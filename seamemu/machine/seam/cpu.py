@@ -108,6 +108,8 @@ class SeamCpu:
         self._decoded: dict[int, Decoded | None] = {}
         self._tracing: list[tuple[int, bytes]] | None = None
         self._trace_limit = 0
+        self._control: tuple[int, ...] = ()
+        self._backed: set[int] = set()                 # page frames known to be backed
         uc: Any = Uc(UC_ARCH_X86, UC_MODE_64)   # the binding's stubs lack the ctl_* calls
         self.uc = uc
         uc.ctl_set_cpu_model(X.UC_CPU_X86_SKYLAKE_SERVER)
@@ -167,10 +169,15 @@ class SeamCpu:
         fields[V.GUEST_PENDING_DEBUG] = 0
         fields[V.GUEST_DEBUGCTL] = 0
         uc = self.uc
-        uc.reg_write(X.UC_X86_REG_CR0, fields[0x6C00])
-        uc.reg_write(X.UC_X86_REG_CR4, fields[0x6C04])
-        uc.reg_write(X.UC_X86_REG_CR3, fields[0x6C02])
-        uc.msr_write(0xC0000080, fields[0x2C02])         # IA32_EFER
+        control = (fields[0x6C00], fields[0x6C04], fields[0x6C02], fields[0x2C02])
+        if control != self._control:
+            # Writing CR0/CR3/CR4 flushes Unicorn's TLB; the values are the same for every LP
+            # and every entry, so they are written once (and after each load).
+            uc.reg_write(X.UC_X86_REG_CR0, control[0])
+            uc.reg_write(X.UC_X86_REG_CR4, control[1])
+            uc.reg_write(X.UC_X86_REG_CR3, control[2])
+            uc.msr_write(0xC0000080, control[3])         # IA32_EFER
+            self._control = control
         uc.reg_write(X.UC_X86_REG_FS_BASE, fields[0x6C06])
         uc.reg_write(X.UC_X86_REG_GS_BASE, fields[0x6C08])
         vals = [regs.get(name, 0) & _MASK64 for name in NAMES]
@@ -178,7 +185,6 @@ class SeamCpu:
         vals[RFLAGS] = 0x2
         vals[RIP] = fields[0x6C16]
         self.regfile.write(vals)
-        self.translator.flush()
         self.stop = None
         self.notes = []
         self.halt_report = ""
@@ -218,6 +224,12 @@ class SeamCpu:
             out.trace, self._tracing = self._tracing, None
         return out
 
+    def invalidate(self) -> None:
+        """New page tables or code were written (a load): drop every cached translation."""
+        self.translator.flush()
+        self._control = ()
+        self.uc.ctl_flush_tb()
+
     def _halt(self, reason: str, rip: int) -> bool:
         if self.stop is None:
             self.stop = SeamExit("halt", reason, rip)
@@ -232,7 +244,7 @@ class SeamCpu:
                 kind = {UCC.UC_MEM_FETCH: "fetch", UCC.UC_MEM_WRITE: "write"}.get(access, "read")
                 return self._halt(f"page fault: {kind} of linear 0x{va:016x}, which the "
                                   "module's page tables do not map", self.regfile.read()[RIP])
-            if not self.memory.on_unmapped(t.pa, 1):
+            if t.pa not in self._backed and not self._back(t.pa):
                 return self._halt(f"access to physical 0x{t.pa | (va & 0xFFF):x} (KeyID "
                                   f"{t.keyid}), which is not present on this platform "
                                   "(hardware would read all-ones; seamemu stops)",
@@ -243,6 +255,12 @@ class SeamCpu:
             return True
         except BaseException as exc:
             return self._halt(f"seamemu error in the page walk: {exc!r}", 0)
+
+    def _back(self, pa: int) -> bool:
+        if not self.memory.on_unmapped(pa, 1):
+            return False
+        self._backed.add(pa)
+        return True
 
     def _on_invalid(self, uc, _user) -> bool:
         vals = self.regfile.read()

@@ -150,8 +150,7 @@ class RealModule:
         self.cpu.vmcs.current.clear()
         for slot in set(self.slots):
             self.cpu.vmcs.region(lay.vmcs_pa(slot)).update(seam_vmcs_host(lay, slot))
-        self.cpu.translator.flush()
-        self.cpu.uc.ctl_flush_tb()
+        self.cpu.invalidate()
         self.cpu.pconfig_log.clear()
         self.halted = ""
         self.lp_init = set()
