@@ -14,7 +14,8 @@ options), `seam_factory` (build more harnesses in one test), `seam_strategies` (
 Hypothesis strategies, seamemu.fuzz.strategies; the test is skipped when they are absent).
 Assertions: `assert_outcome`, `assert_status`, `assert_abi_preserved`.
 Options: `--seamemu-platform FILE|PRESET`, `--seamemu-trace` (trace every call; a failing test
-shows the instruction traces in its report).
+shows the instruction traces in its report), `--seamemu-module-binary PATH` (Intel's module
+behind the trap instead of the model; also the marker's `module_binary=`).
 
 The module imports only pytest and the standard library at load time: merely having seamemu
 installed must not slow down or break unrelated test runs.  Everything else is imported when a
@@ -30,7 +31,8 @@ import pytest
 
 MARKER = "seamemu"
 _HARNESS_OPTIONS = ("asm", "obj", "stubs", "entry", "platform", "abi", "lps", "include", "defines",
-                    "assembler", "vmx", "seamrr", "cpl", "module", "lp", "inject")
+                    "assembler", "vmx", "seamrr", "cpl", "module", "lp", "inject",
+                    "module_binary")
 _HARNESSES = pytest.StashKey[list]()
 
 
@@ -42,7 +44,8 @@ class SeamHarness:
                  abi: str | None = None, lps: int | None = None, include=(), defines=None,
                  assembler: str = "keystone", vmx: bool | None = None, seamrr: bool | None = None,
                  cpl: int | None = None, module: bool | None = None, lp: int | None = None,
-                 inject: str | None = None, trace: bool = False) -> None:
+                 inject: str | None = None, trace: bool = False,
+                 module_binary: str | None = None) -> None:
         from seamemu.platform import as_platform
         from seamemu.session import Session
         from seamemu.stubs import DEFAULT_ENTRY
@@ -52,7 +55,7 @@ class SeamHarness:
         stubs = [stubs] if isinstance(stubs, str) else list(stubs)
         self.session = Session(paths, platform=platform, abi=abi, include_dirs=include,
                                defines=defines, backend=assembler, inject=inject, num_lps=lps,
-                               stubs=stubs)
+                               stubs=stubs, module_binary=module_binary)
         self.entry = entry or (DEFAULT_ENTRY if paths is None else None)
         self.tracing = trace
         self.results: list = []          # every RunResult of this harness, in order
@@ -249,6 +252,9 @@ def pytest_addoption(parser) -> None:
                     help="platform for the seam fixture (default: seamemu's default platform)")
     group.addoption("--seamemu-trace", action="store_true", default=False,
                     help="trace every seam call; a failing test shows the instruction traces")
+    group.addoption("--seamemu-module-binary", default=None, metavar="PATH",
+                    help="run Intel's TDX module (libtdx.so) behind the trap instead of the "
+                         "model (default: $SEAMEMU_MODULE_BINARY, else the platform's)")
 
 
 def pytest_configure(config) -> None:
@@ -257,7 +263,7 @@ def pytest_configure(config) -> None:
         f"{MARKER}(asm=None, obj=None, stubs=(), entry=None, platform=None, abi=None, lps=None, "
         "include=(), "
         "defines=None, assembler='keystone', vmx=None, seamrr=None, cpl=None, module=None, "
-        "lp=None, inject=None): configure the seam fixture for this test")
+        "lp=None, inject=None, module_binary=None): configure the seam fixture for this test")
 
 
 def _options(request, overrides: dict) -> dict:
@@ -271,6 +277,8 @@ def _options(request, overrides: dict) -> dict:
     if kw.get("platform") is None:
         kw["platform"] = request.config.getoption("--seamemu-platform")
     kw["trace"] = request.config.getoption("--seamemu-trace")
+    if kw.get("module_binary") is None:
+        kw["module_binary"] = request.config.getoption("--seamemu-module-binary")
     return kw
 
 

@@ -162,3 +162,31 @@ def test_marker_takes_kbuild_objects_and_stubs(run, kbuild, kstub):
                 seam_factory(obj={str(kstub)!r})
     """)
     result.assert_outcomes(passed=2)
+
+
+def test_the_module_binary_option_puts_intels_module_behind_the_trap(run, module_binary):
+    result = run("""
+        import pytest
+        from seamemu.pytest_plugin import assert_status
+
+        @pytest.mark.seamemu(platform="small")
+        def test_real(seam):
+            r = seam.call(leaf="TDH.SYS.INIT")
+            assert_status(r, "TDX_SUCCESS")
+            assert r.calls[-1].note.startswith("Intel's module")
+            assert seam.call(leaf="TDH.SYS.INIT").calls[-1].status_name == \\
+                "TDX_SYS_INIT_NOT_PENDING"
+        """, "--seamemu-module-binary", module_binary)
+    result.assert_outcomes(passed=1)
+
+
+def test_a_bad_module_binary_in_the_marker_fails_the_test_with_its_reason(run, tmp_path):
+    result = run(f"""
+        import pytest
+
+        @pytest.mark.seamemu(module_binary={str(tmp_path / 'none.so')!r})
+        def test_real(seam):
+            pass
+        """)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--module-binary */none.so: no such file*"])
