@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Module commands: cmr (the CMRs through the stub) and boot (the kernel's bring-up)."""
+"""Module commands: cmr (the CMRs through the stub), boot (the kernel's bring-up), and model-diff
+(the model against Intel's module)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,91 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log", metavar="FILE", help="write every SEAMCALL record as JSON lines")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_boot)
+    register_model_diff(sub)
+
+
+def register_model_diff(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "model-diff", help="the Python model against Intel's module on the same SEAMCALL "
+                           "sequences; every disagreement with a reproducer",
+        description="Run the catalog of hand-written sequences and then random ones (lifecycle "
+                    "orders right and wrong, bad operands, every field ID, TDMRs that break "
+                    "each rule) on the model and on Intel's module (--module-binary) from the "
+                    "same platform, each on a fresh module, and report where their answers "
+                    "differ.  Differences docs/real-module.md explains are listed apart.  Exit "
+                    "status 1 when something else disagrees.")
+    p.add_argument("--platform", metavar="FILE|PRESET", default="small",
+                   help="platform of both (default small: the TDMRs fit its 1 GiB)")
+    C.add_module_binary_option(p)
+    p.add_argument("--runs", type=int, default=1000, metavar="N",
+                   help="sequences to run, the catalog's first (default 1000)")
+    p.add_argument("--seed", type=int, metavar="S", help="seed of the random sequences "
+                   "(default: random, printed)")
+    p.add_argument("--out", metavar="DIR", help="write one reproducer file per disagreement")
+    p.add_argument("--replay", metavar="FILE", help="run one reproducer again on both")
+    p.add_argument("--json", action="store_true",
+                   help='{"runs": N, "disagreements": [...], "explained": [...]}')
+    p.set_defaults(func=cmd_model_diff)
+
+
+def cmd_model_diff(args: argparse.Namespace) -> int:
+    import os
+    import sys
+    from pathlib import Path
+
+    from seamemu.host.model_diff import compare_all
+    from seamemu.host.model_diff_run import (
+        format_report,
+        load_reproducer,
+        reproducer,
+        run_model_diff,
+    )
+    from seamemu.session import Session
+    from seamemu.session.real_module import module_binary_path
+
+    platform_name = args.platform
+    steps = None
+    if args.replay:
+        platform_name, name, steps = load_reproducer(args.replay)
+    platform = C.platform_arg(argparse.Namespace(platform=platform_name, module_version=None))
+    if module_binary_path(C.module_binary_arg(args), platform) is None:
+        raise InputError("model-diff needs Intel's module: --module-binary PATH (or "
+                         "$SEAMEMU_MODULE_BINARY, or the platform's [module] binary)")
+    model = Session(platform=platform, module_binary=None)
+    model.module = model.model       # the model even where the platform names a binary
+    model.target.module = model.model
+    real = Session(platform=platform, module_binary=C.module_binary_arg(args))
+    if steps is not None:
+        d, seen = compare_all(model, real, name, steps)
+        doc = {"sequence": name, "disagreement": d.to_json() if d else None,
+               "explained": [x.to_json() | {"reason": why} for x, why in seen]}
+        if args.json:
+            C.print_json(doc)
+        else:
+            print(f"{name}: " + ("the model and Intel's module agree" if d is None else
+                                 f"step {d.index}: model {d.model.describe()}; Intel's module "
+                                 f"{d.real.describe()}"))
+        return 1 if d is not None else 0
+    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
+
+    def progress(done: int, found: int) -> None:
+        if not args.json and sys.stderr.isatty():
+            print(f"\r{done}/{args.runs} sequences, {found} disagreement(s)", end="",
+                  file=sys.stderr, flush=True)
+
+    report = run_model_diff(model, real, runs=args.runs, seed=seed, progress=progress)
+    if not args.json and sys.stderr.isatty():
+        print(file=sys.stderr)
+    files = [reproducer(d, platform.name if platform.source.startswith("preset") else
+                        platform.source, Path(args.out)) for d in report.disagreements] \
+        if args.out else []
+    if args.json:
+        C.print_json(report.to_json() | {"reproducers": [str(f) for f in files]})
+    else:
+        print(format_report(report, model, real))
+        for f in files:
+            print(f"reproducer: {f}")
+    return 1 if report.disagreements else 0
 
 
 def cmd_cmr(args: argparse.Namespace) -> int:

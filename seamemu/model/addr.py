@@ -5,7 +5,8 @@ bits, the shared-HPA check, SEAMRR overlap, and "inside a CMR".
 Spec: intel/tdx-module tdx_1.5 src/common/helpers/helpers.c (shared_hpa_check,
 shared_hpa_check_with_pwr_2_alignment), helpers.h (is_pa_smaller_than_max_pa compares against
 the compile-time MAX_PA = 52 of x86_defs.h, not CPUID's MAX_PA; is_private_hkid; is_overlap),
-tdh_sys_init.c (hkid_start_bit = MAX_PA(CPUID) - MK_TME_KEYID_BITS; private HKIDs
+tdh_sys_init.c (hkid_start_bit = MAX_PA - MK_TME_KEYID_BITS, the compile-time MAX_PA = 52
+again, so the KeyID sits in bits 51:52-bits whatever CPUID reports; private HKIDs
 [NUM_MKTME_KIDS + 1, NUM_MKTME_KIDS + NUM_TDX_PRIV_KIDS]; SEAMRR size = mask_to_size(mask);
 check_cmrs), tdh_sys_config.c (is_area_in_cmr merges adjacent CMRs).  P-SEAMLDR variant: SEAM
 loader src/common/helpers/helpers.c (MAX_PA from CPUID; only the address, not the range, is
@@ -56,8 +57,8 @@ class AddressRules:
     @classmethod
     def from_platform(cls, platform: Platform) -> AddressRules:
         max_pa = max(1, min(platform.max_pa, MODULE_MAX_PA))
-        bits = max(0, min(platform.keyid_bits, max_pa))
-        start = max_pa - bits
+        bits = max(0, min(platform.keyid_bits, MODULE_MAX_PA))
+        start = MODULE_MAX_PA - bits
         mask = ((1 << bits) - 1) << start
         addr_mask = ((1 << max_pa) - 1) & ~((1 << SEAMRR_ADDR_LOW_BIT) - 1)
         base = size = 0

@@ -65,7 +65,7 @@ def test_sys_info_zeroes_the_struct_before_the_r8_r9_checks(bench):
 @pytest.mark.parametrize("regs, operand", [
     (dict(rcx=SYSINFO_PA + 512), "RCX"),
     (dict(rcx=1 << 52), "RCX"),
-    (dict(rcx=SYSINFO_PA | 32 << 40), "RCX"),     # a private KeyID in the HKID bits
+    (dict(rcx=SYSINFO_PA | 32 << 46), "RCX"),     # a private KeyID in the HKID bits (51:46)
     (dict(rdx=0), "RDX"),
     (dict(r8=CMRINFO_PA + 16), "R8"),
     (dict(r8=0x3C000000), "R8"),                   # SEAMRR
@@ -81,7 +81,7 @@ def test_sys_info_operand_checks(bench, regs, operand):
 def test_shared_keyid_in_hkid_bits_is_accepted(bench):
     bench.bring_up(until="lp_init")
     # KeyID 5 is an MKTME (shared) KeyID; the model reads through the address it was given.
-    reply = bench.call(0, "TDH.SYS.INFO", **dict(INFO_REGS, rcx=SYSINFO_PA | 5 << 40))
+    reply = bench.call(0, "TDH.SYS.INFO", **dict(INFO_REGS, rcx=SYSINFO_PA | 5 << 46))
     assert reply.regs["rax"] == S.TDX_SUCCESS
     assert "not backed" in reply.record.note
 
