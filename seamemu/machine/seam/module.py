@@ -48,7 +48,6 @@ from seamemu.platform.facts import Platform
 from seamemu.platform.msr_values import msr_values, seamops_capabilities
 from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
 
-INPUT_REGS = ("rcx", "rdx", "r8", "r9", "r10", "r11")
 UD2 = b"\x0f\x0b"
 
 
@@ -192,7 +191,9 @@ class RealModule:
         leaf, version = rax & RAX_LEAF_MASK, (rax >> RAX_VERSION_SHIFT) & 0xFF
         info = leaf_info(leaf, self.abi) if rax >> 24 == 0 else None
         before = self.state_name()
-        inputs = {"rax": rax, **{r: regs.get(r, 0) for r in INPUT_REGS}}
+        # Every ABI register at the SEAMCALL (the contract's `inputs`); which of them Intel's
+        # code read is not observed, so `consumed` stays empty.
+        inputs = {r: regs.get(r, 0) & ((1 << 64) - 1) for r in ABI_ORDER}
         rec: dict[str, Any] = dict(
             seq=seq if seq is not None else self.next_seq(), lp=lp, leaf=leaf,
             leaf_name=info.name if info else "unknown", version=version, inputs=inputs,
