@@ -129,12 +129,10 @@ def compare(model: Session, real: Session, name: str, steps: Sequence[Step]
 
 # -- disagreements explained in docs/real-module.md ---------------------------------------------
 # Global fields whose values a self-built module reports differently from the release the
-# model describes (its build numbers), or that the loader chose (handoff pages).
+# model describes: its build numbers.
 EXPLAINED_FIELDS: dict[str, str] = {
     "BUILD_DATE": "a self-built binary reports its own build date",
     "BUILD_NUM": "a self-built binary reports build number 0 unless built with --build-num",
-    "NUM_HANDOFF_PAGES": "the loader's choice (the sigstruct's on hardware); the model reports "
-                         "0, which no working module can",
     "UPDATE_VERSION": "a self-built binary reports update version 0 unless built with "
                       "--update-version",
 }
