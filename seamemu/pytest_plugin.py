@@ -30,9 +30,9 @@ from typing import Any
 import pytest
 
 MARKER = "seamemu"
-_HARNESS_OPTIONS = ("asm", "obj", "stubs", "entry", "platform", "abi", "lps", "include", "defines",
-                    "assembler", "vmx", "seamrr", "cpl", "module", "lp", "inject",
-                    "module_binary")
+_HARNESS_OPTIONS = ("asm", "obj", "stubs", "entry", "platform", "abi", "module_version", "lps",
+                    "include", "defines", "assembler", "vmx", "seamrr", "cpl", "module", "lp",
+                    "inject", "module_binary")
 _HARNESSES = pytest.StashKey[list]()
 
 
@@ -41,7 +41,8 @@ class SeamHarness:
     """One assembled program on one emulated platform, with the calls a test makes on it."""
 
     def __init__(self, *, asm=None, obj=None, stubs=(), entry: str | None = None, platform=None,
-                 abi: str | None = None, lps: int | None = None, include=(), defines=None,
+                 abi: str | None = None, module_version: str | None = None,
+                 lps: int | None = None, include=(), defines=None,
                  assembler: str = "keystone", vmx: bool | None = None, seamrr: bool | None = None,
                  cpl: int | None = None, module: bool | None = None, lp: int | None = None,
                  inject: str | None = None, trace: bool = False,
@@ -50,7 +51,8 @@ class SeamHarness:
         from seamemu.session import Session
         from seamemu.stubs import DEFAULT_ENTRY
 
-        platform = as_platform(platform)     # a Platform, a TOML file or a preset name
+        # A Platform, a TOML file or a preset name; module_version as `--module-version`.
+        platform = as_platform(platform, module_version=module_version)
         paths = [*_paths(asm), *_objects(obj)] or None
         stubs = [stubs] if isinstance(stubs, str) else list(stubs)
         self.session = Session(paths, platform=platform, abi=abi, include_dirs=include,
@@ -260,7 +262,8 @@ def pytest_addoption(parser) -> None:
 def pytest_configure(config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(asm=None, obj=None, stubs=(), entry=None, platform=None, abi=None, lps=None, "
+        f"{MARKER}(asm=None, obj=None, stubs=(), entry=None, platform=None, abi=None, "
+        "module_version=None, lps=None, "
         "include=(), "
         "defines=None, assembler='keystone', vmx=None, seamrr=None, cpl=None, module=None, "
         "lp=None, inject=None, module_binary=None): configure the seam fixture for this test")

@@ -190,3 +190,20 @@ def test_a_bad_module_binary_in_the_marker_fails_the_test_with_its_reason(run, t
         """)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*--module-binary */none.so: no such file*"])
+
+
+def test_module_version_picks_the_release(run):
+    # 1.0 has no TDH.SYS.RD: its dispatcher refuses leaf 34 before READY (TDX_SYS_NOT_READY).
+    result = run("""
+        import pytest
+        from seamemu.pytest_plugin import assert_status
+
+        @pytest.mark.seamemu(module_version="1.0")
+        def test_1_0(seam):
+            assert seam.session.module.profile.name == "1.0"
+            assert_status(seam.call(leaf="TDH.SYS.RD"), "TDX_SYS_NOT_READY")
+
+        def test_default(seam):
+            assert seam.session.module.profile.name == "1.5.05"
+    """)
+    result.assert_outcomes(passed=2)
