@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from seamemu import __version__
+from seamemu.cli.common import Parser, one_line
 from seamemu.errors import SeamemuError
 
 # Command groups, each a module with `register(subparsers)`; a group whose module is absent
@@ -22,8 +23,11 @@ GROUPS = (
 )
 
 
+MAX_ERROR_LINES = 8   # the most lines one error prints (one per mistake found)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="seamemu",
         description="Intel TDX's SEAMCALL ABI emulated on Unicorn: run kernel-style TDX assembly "
                     "and see what real hardware would do.")
@@ -49,11 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except SeamemuError as exc:
         lines = str(exc).splitlines() or [type(exc).__name__]
+        if len(lines) > MAX_ERROR_LINES:  # e.g. a platform file with a mistake in every CMR
+            lines[MAX_ERROR_LINES - 1:] = [f"... and {len(lines) - MAX_ERROR_LINES + 1} more"]
         for line in lines:
-            print(f"seamemu {args.command}: error: {line}", file=sys.stderr)
+            print(f"seamemu {args.command}: error: {one_line(line)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"seamemu {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # A command that saved something says what and where (seamemu fuzz: the findings).
+        said = f": {exc}" if str(exc) else ""
+        print(f"seamemu {args.command}: interrupted{said}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

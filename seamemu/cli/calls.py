@@ -14,6 +14,9 @@ from seamemu.session.listing import format_listing, listing_json
 from seamemu.session.matrix import format_matrix, outcome_matrix
 from seamemu.stubs import DEFAULT_ENTRY
 
+MAX_INSNS = 10_000_000_000       # --max-insns: about an hour of guest time; --timeout bounds it too
+MAX_BENCH_SECONDS = 60.0         # bench --seconds: each of its several measurements takes this long
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("asm", help="assemble kernel-style .S files and print the listing (like objdump -d)")
@@ -38,9 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     C.add_state_options(p)
     C.add_register_options(p)
     g = p.add_argument_group("bounds")
-    g.add_argument("--max-insns", type=int, default=1_000_000, metavar="N",
-                   help="stop the guest after N instructions (default 1000000)")
-    g.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+    g.add_argument("--max-insns", type=C.in_range(1, MAX_INSNS), default=1_000_000, metavar="N",
+                   help=f"stop the guest after N instructions (default 1000000, at most {MAX_INSNS:,})")
+    g.add_argument("--timeout", type=C.seconds, default=5.0, metavar="SECONDS",
                    help="stop the guest after this much wall time (default 5)")
     p.add_argument("--boot", action="store_true",
                    help="bring the module up with the kernel's flow first (TDH.SYS.INIT through "
@@ -65,10 +68,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("demo", help="the main job on the embedded default platform, explained")
     C.add_platform_options(p)
+    p.add_argument("--json", action="store_true", help="what the demo showed, as JSON")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="SEAMCALL round trips per second, against a bare Unicorn hook loop")
-    p.add_argument("--seconds", type=float, default=1.0, help="time per measurement (default 1)")
+    p.add_argument("--seconds", type=C.in_seconds(MAX_BENCH_SECONDS), default=1.0,
+                   help=f"time per measurement (default 1, at most {MAX_BENCH_SECONDS:g})")
     C.add_module_binary_option(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
@@ -122,8 +127,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1 if outcome.reproduced else 0
     if args.entry is None:
         raise InputError("--entry SYMBOL is required")
-    if args.max_insns <= 0 or args.timeout <= 0:
-        raise InputError("--max-insns and --timeout must be positive")
     stub = C.gdb_stub(args)
     session = _session(args, bounds=Bounds(max_insns=args.max_insns, timeout_s=args.timeout))
     boot = _boot(session) if args.boot else None
@@ -176,19 +179,20 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from seamemu.session.demo import demo_text
+    from seamemu.session.demo import demo_json, demo_text, run_demo
 
-    print(demo_text(platform=C.platform_arg(args), abi=args.abi))
+    demo = run_demo(platform=C.platform_arg(args), abi=args.abi)
+    if args.json:
+        C.print_json(demo_json(demo))
+    else:
+        print(demo_text(demo=demo))
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from seamemu.session.bench import format_bench, run_bench
-
-    if args.seconds <= 0:
-        raise InputError(f"--seconds {args.seconds}: must be positive")
     from seamemu.fuzz.bench import fuzz_bench
     from seamemu.host.bench import bringup_seconds, sys_rd_rate
+    from seamemu.session.bench import format_bench, run_bench
 
     report = run_bench(seconds=args.seconds, extra={"tdh_sys_rd_via_stub_per_s": sys_rd_rate})
     report["bringup_s"] = bringup_seconds()

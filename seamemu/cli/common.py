@@ -1,13 +1,23 @@
 # SPDX-License-Identifier: MIT
-"""Options and parsers shared by several commands: sources, platform, CPU state, registers."""
+"""Options and parsers shared by several commands: the argument parser with one-line usage
+errors, numbers (ASCII digits, finite, in a stated range), sources, platform, CPU state,
+registers, and the outputs a command writes.
+
+A command module adds its options with `type=int`/`type=float` as usual: `Parser` maps those
+to `integer`/`finite` (ASCII digits only; no nan or inf), and `in_range`/`seconds` add the
+option's own bounds.  Files the user names go through seamemu.files (bounded reads, one-line
+write errors)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name
 from seamemu.arch.module_versions import profile_names
@@ -16,15 +26,112 @@ from seamemu.errors import InputError
 
 INPUT_REG_OPTIONS = tuple(r for r in ABI_ORDER if r != "rax")
 
+# The longest value an error message repeats back: an argument of a megabyte is named by its
+# start, not printed whole.
+_SHOWN = 60
+# Durations: finite, positive, and at most a week (a fuzz campaign longer than that is a typo,
+# and a larger number overflows the engines' microsecond timers).
+MAX_SECONDS = 7 * 24 * 3600.0
+
+
+def shown(text: object) -> str:
+    """`text` quoted for an error message, cut to its first characters when long."""
+    t = str(text)
+    return repr(t) if len(t) <= _SHOWN else repr(t[:_SHOWN]) + f"... ({len(t):,} characters)"
+
+
+def one_line(message: str) -> str:
+    """A message line cut to a terminal's worth, so no input can make an error screen-sized."""
+    return message if len(message) <= 400 else message[:400] + f"... ({len(message):,} characters)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with seamemu's error style: `seamemu CMD: error: WHAT` and one hint line, exit
+    2, instead of the whole usage block; `type=int` and `type=float` take ASCII digits only
+    and refuse nan/inf, for every option of every command."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.register("type", int, integer)
+        self.register("type", float, finite)
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\nsee {self.prog} --help\n")
+
+    def parse_args(self, args=None, namespace=None):
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:
+            # Name the command the stray words were given to, not the top level.
+            chosen: argparse.ArgumentParser = self
+            for action in self._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    chosen = action.choices.get(str(getattr(ns, action.dest, "")), self)
+            chosen.error(f"unrecognized arguments: {' '.join(extras)}")
+        return ns
+
+
+_DECIMAL = re.compile(r"[+-]?[0-9](?:_?[0-9])*")
+_BASED = re.compile(r"[+-]?(?:0[xX](?:_?[0-9a-fA-F])+|0[bB](?:_?[01])+|0[oO](?:_?[0-7])+|0+|"
+                    r"[1-9](?:_?[0-9])*)")
+
+
+def integer(text: str) -> int:
+    """An int option's value: ASCII decimal digits (Python's int() also takes `١٢٣`)."""
+    t = text.strip()
+    if len(t) > 200 or not _DECIMAL.fullmatch(t):
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a whole number")
+    return int(t)
+
+
+def finite(text: str) -> float:
+    """A float option's value: ASCII, finite (nan and inf would make bounds never trigger)."""
+    t = text.strip()
+    try:
+        if not t.isascii() or len(t) > 100:
+            raise ValueError
+        value = float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{shown(text)} is not a finite number")
+    return value
+
+
+def in_range(lo: int, hi: int, why: str = "") -> Callable[[str], int]:
+    """An argparse type: a whole number in lo..hi (`why` says where the bound comes from)."""
+    def parse(text: str) -> int:
+        value = integer(text)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"{value} is outside {lo:,}..{hi:,}" + (f" ({why})" if why else ""))
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
+def in_seconds(hi: float) -> Callable[[str], float]:
+    """An argparse type: a duration in seconds, more than 0 and at most `hi`."""
+    def parse(text: str) -> float:
+        value = finite(text)
+        if not 0 < value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"{shown(text)} seconds: give more than 0 and at most {hi:,g}")
+        return value
+    parse.__name__ = "seconds"
+    return parse
+
+
+seconds = in_seconds(MAX_SECONDS)
+
 
 def u64(text: str, what: str) -> int:
     """Parse a 64-bit value (decimal, 0x hex, 0b binary, or negative) naming `what` on error."""
-    try:
-        value = int(str(text).replace("_", ""), 0)
-    except ValueError:
-        raise InputError(f"{what}: {text!r} is not a number") from None
+    t = str(text).strip()
+    if len(t) > 200 or not _BASED.fullmatch(t):
+        raise InputError(f"{what}: {shown(text)} is not a number")
+    value = int(t.replace("_", ""), 0)
     if not -(1 << 63) <= value < 1 << 64:
-        raise InputError(f"{what}: {text} does not fit in 64 bits")
+        raise InputError(f"{what}: {shown(text)} does not fit in 64 bits")
     return value & ((1 << 64) - 1)
 
 
@@ -110,14 +217,19 @@ def inputs(args: argparse.Namespace) -> list[str] | None:
                              "give assembly sources with --asm)")
     files = [*(args.asm or []), *args.obj]
     return files or None
+_MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def defines(args: argparse.Namespace) -> dict[str, str]:
+    """-D NAME[=VALUE] as a dict; a name cpp would not take, or a value spanning lines (it
+    would smuggle whole source lines into every file), is an InputError."""
     out = {}
     for d in args.define:
         name, _, value = d.partition("=")
-        if not name.isidentifier():
-            raise InputError(f"-D {d!r}: {name!r} is not a macro name")
+        if not _MACRO_NAME.fullmatch(name):
+            raise InputError(f"-D {shown(d)}: {shown(name)} is not a macro name (letters, digits, _)")
+        if "\n" in value or "\r" in value or "\0" in value:
+            raise InputError(f"-D {shown(d)}: a macro value cannot contain a line break or NUL")
         out[name] = value or "1"
     return out
 
@@ -180,6 +292,11 @@ def register_inputs(args: argparse.Namespace) -> dict[str, int]:
 def print_json(obj: Mapping | list) -> None:
     json.dump(obj, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def written(paths: list[Path]) -> list[dict]:
+    """The files a command wrote, for its --json: path and size."""
+    return [{"path": str(p), "bytes": p.stat().st_size} for p in paths]
 
 
 def hex64(v: int) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
+from pathlib import Path
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
@@ -14,6 +16,22 @@ from seamemu.fuzz.worker import MODES, FuzzConfig
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, LEGACY_ENTRY, LEGACY_STUB, stub
 
 DEFAULT_SECONDS = 60.0
+MAX_RUNS = 10**12
+# Each worker is a process with its own emulated machine (tens of MB); more workers than CPUs
+# only share the CPUs, so the count is bounded by them.
+JOBS_PER_CPU = 2
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def max_jobs() -> int:
+    return JOBS_PER_CPU * usable_cpus()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,13 +51,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="args only: plain (__seamcall), ret (__seamcall_ret) or saved "
                         "(__seamcall_saved_ret); default: from the entry's name")
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--time", type=float, metavar="SECONDS",
-                        help=f"run for this long (default {DEFAULT_SECONDS:g} s)")
-    budget.add_argument("--runs", type=int, metavar="N", help="stop after N runs (over all jobs)")
-    p.add_argument("--seed", type=int, metavar="N", help="seed of the generator (default: random)")
+    budget.add_argument("--time", type=C.seconds, metavar="SECONDS",
+                        help=f"run for this long (default {DEFAULT_SECONDS:g} s, at most a week)")
+    budget.add_argument("--runs", type=C.in_range(1, MAX_RUNS), metavar="N",
+                        help="stop after N runs (over all jobs)")
+    p.add_argument("--seed", type=C.in_range(0, (1 << 64) - 1, "a 64-bit seed"), metavar="N",
+                   help="seed of the generator (default: random)")
     p.add_argument("--out", default="seamemu-fuzz", metavar="DIR",
                    help="corpus and findings directory, shareable between workers (default ./seamemu-fuzz)")
-    p.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    cpus, most = usable_cpus(), max_jobs()
+    p.add_argument("--jobs", type=C.in_range(1, most, f"at most {JOBS_PER_CPU} per CPU this "
+                                                      f"process may use, and it may use {cpus}"),
+                   default=1, metavar="N",
+                   help=f"worker processes (default 1; at most {JOBS_PER_CPU} per usable CPU, {most} here)")
     p.add_argument("--worker-id", default="w", metavar="ID",
                    help="this invocation's worker name in --out (give each machine its own)")
     p.add_argument("--mode", choices=MODES, default="random",
@@ -59,8 +83,6 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
     if args.variant and args.convention != "args":
         raise InputError(f"--variant {args.variant}: only the args convention has variants")
-    if args.jobs < 1:
-        raise InputError(f"--jobs {args.jobs}: must be at least 1")
     for path in (args.asm or []) + (args.diff or []):
         if not os.path.isfile(path):
             raise InputError(f"{path}: no such assembly file")
@@ -77,8 +99,11 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
                         seconds=seconds, seed=seed, out=args.out, jobs=args.jobs,
                         reference=reference, worker_id=args.worker_id)
     line = None if args.quiet else ProgressLine()
+    started = time.time()
     try:
         summary = run_fuzz(config, progress=line)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(saved_findings(Path(args.out), started)) from None
     finally:
         if line is not None:
             line.close()
@@ -87,6 +112,19 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     else:
         print(format_summary(summary))
     return 1 if summary["findings"] else 0
+
+
+def saved_findings(out: Path, since: float) -> str:
+    """What an interrupted campaign leaves: how many reproducers it saved, and where."""
+    where = out / "findings"
+    try:
+        saved = [p for p in where.glob("*.json") if p.stat().st_mtime >= since - 1]
+    except OSError:
+        saved = []
+    if not saved:
+        return f"no finding saved (reproducers go to {where}/)"
+    return (f"{len(saved)} finding(s) saved in {where}/ (replay one with: seamemu run --replay "
+            f"{sorted(saved)[0]})")
 
 
 def _target(args: argparse.Namespace) -> tuple[list[str], str]:
@@ -126,4 +164,4 @@ def format_summary(s: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["cmd_fuzz", "format_summary", "register"]
+__all__ = ["cmd_fuzz", "format_summary", "max_jobs", "register", "saved_findings", "usable_cpus"]

@@ -63,12 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("diagram", help="SVG figures drawn from the tables the code runs on")
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write the .svg files to")
     C.add_platform_options(p)
+    p.add_argument("--json", action="store_true", help="the files written, as JSON")
     p.set_defaults(func=cmd_diagram)
 
     p = sub.add_parser("report", help="one self-contained HTML page: matrix, figures, a trace per "
                                       "outcome, the platform's CMRs")
     p.add_argument("--out", required=True, metavar="FILE.html")
     C.add_platform_options(p)
+    p.add_argument("--json", action="store_true", help="the file written, as JSON")
     p.set_defaults(func=cmd_report)
 
 
@@ -131,14 +133,21 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_diagram(args: argparse.Namespace) -> int:
     from seamemu.learn.diagram import write_figures
 
-    for path in write_figures(Path(args.out), platform=C.platform_arg(args), abi=args.abi):
-        print(path)
+    paths = write_figures(Path(args.out), platform=C.platform_arg(args), abi=args.abi, what="--out")
+    if args.json:
+        C.print_json({"schema": 1, "out": args.out, "files": C.written(paths)})
+    else:
+        for path in paths:
+            print(path)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from seamemu.learn.html_report import write_report
 
-    path = write_report(Path(args.out), platform=C.platform_arg(args), abi=args.abi)
-    print(path)
+    path = write_report(Path(args.out), platform=C.platform_arg(args), abi=args.abi, what="--out")
+    if args.json:
+        C.print_json({"schema": 1, "files": C.written([path])})
+    else:
+        print(path)
     return 0

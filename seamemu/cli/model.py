@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 import argparse
+import io
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
+from seamemu.files import output_file, write_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -142,14 +144,14 @@ def cmd_boot(args: argparse.Namespace) -> int:
     from seamemu.host.boot_report import bringup_json, format_bringup, write_call_log
     from seamemu.host.driver import bring_up
 
+    if args.log is not None:
+        output_file(args.log, "--log")   # a place that cannot take the log fails first
     result = bring_up(C.platform_arg(args), abi=args.abi, inject=args.inject, use_tdx=args.use_tdx,
                       module_binary=C.module_binary_arg(args))
-    if args.log:
-        try:
-            with open(args.log, "w", encoding="utf-8") as out:
-                write_call_log(result, out)
-        except OSError as e:
-            raise InputError(f"--log {args.log}: cannot write: {e.strerror or e}") from None
+    if args.log is not None:
+        log = io.StringIO()
+        write_call_log(result, log)
+        write_text(args.log, log.getvalue(), "--log")
     if args.json:
         C.print_json(bringup_json(result))
     else:

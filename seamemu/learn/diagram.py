@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from seamemu.files import output_dir, write_text
 from seamemu.learn.lifecycle import Lifecycle, probe_lifecycle
 from seamemu.learn.svg import INK, MUTED, OUTCOME_COLOURS, Svg, colours, wrap
 from seamemu.platform import load_platform
@@ -202,15 +203,13 @@ def figure_texts(*, platform=None, abi: str | None = None) -> dict[str, str]:
     return dict(zip(FIGURES, texts))
 
 
-def write_figures(out: Path, *, platform=None, abi: str | None = None) -> list[Path]:
-    """Write the three figures into `out` (created if needed); return their paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, text in figure_texts(platform=platform, abi=abi).items():
-        path = out / name
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    return paths
+def write_figures(out: Path, *, platform=None, abi: str | None = None,
+                  what: str = "output directory") -> list[Path]:
+    """Write the three figures into `out` (created if needed); return their paths.  A place
+    that cannot take them is an InputError naming `what` (the option, for the CLI)."""
+    out = output_dir(out, what)   # fails before the figures are drawn
+    texts = figure_texts(platform=platform, abi=abi)
+    return [write_text(out / name, text, what) for name, text in texts.items()]
 
 
 __all__ = ["FIGURES", "decision_tree_svg", "figure_texts", "lifecycle_svg", "matrix_cells",

@@ -22,6 +22,7 @@ from seamemu.arch.sysinfo import (
     TDSYSINFO_STRUCT_ALIGNMENT,
     TDSYSINFO_STRUCT_SIZE,
 )
+from seamemu.files import output_file, write_text
 from seamemu.learn.diagram import decision_tree_svg, lifecycle_svg, matrix_cells, matrix_svg
 from seamemu.learn.explain import explain, format_explanation
 from seamemu.learn.svg import colours
@@ -228,10 +229,12 @@ def build_report(*, platform=None, abi: str | None = None) -> str:
                        figures=figures, cmr=cmr, cmr_trace=cmr_trace)
 
 
-def write_report(path: Path, *, platform=None, abi: str | None = None) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(build_report(platform=platform, abi=abi), encoding="utf-8")
-    return path
+def write_report(path: Path, *, platform=None, abi: str | None = None,
+                 what: str = "report file") -> Path:
+    """Build the report and write it to `path` (its directory created if needed); a place
+    that cannot take it is an InputError naming `what` (the option, for the CLI)."""
+    output_file(path, what)   # a place that cannot take it fails before the report is built
+    return write_text(path, build_report(platform=platform, abi=abi), what)
 
 
 __all__ = ["OUTCOME_ORDER", "OutcomeTrace", "anchor", "build_report", "cmr_section_data",

@@ -7,16 +7,63 @@ decided, the RAX that came back, the errno the kernel maps it to), not written b
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from seamemu.arch.kernel import errno_name, seamcall_errno
-from seamemu.session.cmr import read_cmrs_info
-from seamemu.session.matrix import DEFAULT_MATRIX_LEAF, format_matrix, outcome_matrix
+from seamemu.session.cmr import CmrReport, read_cmrs_info
+from seamemu.session.matrix import DEFAULT_MATRIX_LEAF, MatrixRow, format_matrix, outcome_matrix
 from seamemu.session.result import rax_name
 from seamemu.session.session import Session
 from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY
 
 
-def demo_text(platform=None, abi: str | None = None) -> str:
+@dataclass(frozen=True)
+class Demo:
+    """What `seamemu demo` ran: the matrix and the CMR read, on one session."""
+
+    session: Session
+    rows: list[MatrixRow]
+    report: CmrReport
+
+
+def run_demo(platform=None, abi: str | None = None) -> Demo:
     s = Session(platform=platform, abi=abi)
+    return Demo(s, outcome_matrix(platform=s.platform), read_cmrs_info(s))
+
+
+def _first_per_outcome(rows: list[MatrixRow]) -> list[MatrixRow]:
+    seen: dict[str, MatrixRow] = {}
+    for r in rows:
+        seen.setdefault(r.outcome, r)
+    return list(seen.values())
+
+
+def demo_json(d: Demo) -> dict:
+    """What the demo showed, as JSON (schema 1): the platform, the matrix, the first row of
+    each outcome with the kernel's errno, and the TDH.SYS.INFO call with the CMRs it wrote."""
+    p, s = d.session.platform, d.session
+    *setup, info = d.report.calls
+    rec = info.calls[-1]
+    return {
+        "schema": 1,
+        "platform": {"name": p.name, "lps": p.num_lps, "abi": s.module.abi, "cmrs": len(p.cmrs)},
+        "stub": {"asm": f"asm/{ARGS_STUB}", "entry": DEFAULT_ENTRY},
+        "matrix": {"leaf": DEFAULT_MATRIX_LEAF, "rows": [r.to_json() for r in d.rows]},
+        "outcomes": [{"outcome": r.outcome, "rule": r.rule, "rax": f"0x{r.rax:016x}",
+                      "rax_name": rax_name(r.rax), "errno": errno_name(seamcall_errno(r.rax))}
+                     for r in _first_per_outcome(d.rows)],
+        "abi_preserved": all(r.abi_preserved for r in d.rows),
+        "call": {"setup": [c.to_json() for c in setup], "result": info.to_json()},
+        "sysinfo": d.report.sysinfo,
+        "cmr_entries_written": d.report.entries_written,
+        "cmrs": [{"base": f"0x{b:016x}", "size": f"0x{n:016x}"} for b, n in d.report.cmrs],
+        "leaf": rec.leaf_name,
+    }
+
+
+def demo_text(platform=None, abi: str | None = None, demo: Demo | None = None) -> str:
+    d = demo or run_demo(platform, abi)
+    s = d.session
     p = s.platform
     out = [
         "seamemu demo: the TDX SEAMCALL ABI on an emulated CPU, no TDX hardware needed",
@@ -31,14 +78,10 @@ def demo_text(platform=None, abi: str | None = None) -> str:
         "under every CPU state",
         "",
     ]
-    rows = outcome_matrix(platform=p)
+    rows = d.rows
     out.append(format_matrix(rows))
     out += ["", "What happened, outcome by outcome (first row of each):"]
-    seen = set()
-    for r in rows:
-        if r.outcome in seen:
-            continue
-        seen.add(r.outcome)
+    for r in _first_per_outcome(rows):
         errno = seamcall_errno(r.rax)
         out.append(f"  {r.outcome:<14} {r.rule}")
         out.append(f"  {'':<14} -> RAX 0x{r.rax:016x} {rax_name(r.rax)}; the kernel returns "
@@ -48,7 +91,7 @@ def demo_text(platform=None, abi: str | None = None) -> str:
                ("preserved in every row." if not broken else f"BROKEN in {len(broken)} rows."))
 
     out += ["", "2. One successful call, explained: TDH.SYS.INFO writes the CMRs into guest memory", ""]
-    report = read_cmrs_info(s)
+    report = d.report
     *setup, info = report.calls
     for call in setup:
         rec = call.calls[-1]
@@ -76,4 +119,4 @@ def demo_text(platform=None, abi: str | None = None) -> str:
     return "\n".join(out)
 
 
-__all__ = ["demo_text"]
+__all__ = ["Demo", "demo_json", "demo_text", "run_demo"]
