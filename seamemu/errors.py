@@ -7,7 +7,9 @@ the tool something it cannot work with; the CLI turns each into one line and exi
 
     SeamemuError (Exception)
     +-- InputError (ValueError)            bad input named by what was wrong
+    |   +-- LimitError                     input past a documented limit (docs/limits.md)
     |   +-- AsmError                       assembly source: file and line
+    |   |   +-- AsmLimitError              ... past a limit (also a LimitError)
     |   +-- PlatformError                  platform description: file and field
     |   +-- ReplayError                    a reproducer file that cannot be replayed
     +-- EngineError (RuntimeError)         a native engine crashed or hung
@@ -36,6 +38,16 @@ class AsmError(InputError):
         super().__init__(f"{where}{message}")
 
 
+class LimitError(InputError):
+    """Input past one of seamemu's documented limits (file sizes, expansion, nesting:
+    docs/limits.md), refused before it costs unbounded time or memory."""
+
+
+class AsmLimitError(AsmError, LimitError):
+    """An assembly past one of the front end's limits (statements after expansion, image
+    bytes, nesting): the same limits on every backend."""
+
+
 class PlatformError(InputError):
     """A platform description problem; `problems` holds one line per mistake."""
 
@@ -62,9 +74,11 @@ class BoundExceeded(SeamemuError, RuntimeError):
 
 __all__ = [
     "AsmError",
+    "AsmLimitError",
     "BoundExceeded",
     "EngineError",
     "InputError",
+    "LimitError",
     "PlatformError",
     "ReplayError",
     "SeamemuError",

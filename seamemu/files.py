@@ -17,7 +17,7 @@ import os
 import stat
 from pathlib import Path
 
-from seamemu.errors import InputError
+from seamemu.errors import InputError, LimitError
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -62,11 +62,11 @@ def read_bytes(path: str | os.PathLike[str], what: str, kind: str) -> bytes:
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise InputError(f"{what} {name}: cannot read: {_reason(exc)}") from None
+        raise InputError(f"{_where(what, name)}: cannot read: {_reason(exc)}") from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
-            raise InputError(f"{what} {name}: is a directory, not a file")
+            raise InputError(f"{_where(what, name)}: is a directory, not a file")
         if stat.S_ISFIFO(mode):
             os.set_blocking(fd, True)  # opened without blocking so a writerless FIFO is empty
         chunks: list[bytes] = []
@@ -81,13 +81,17 @@ def read_bytes(path: str | os.PathLike[str], what: str, kind: str) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
             if total > limit:
-                raise InputError(f"{what} {name}: larger than {size_text(limit)}, the limit "
+                raise LimitError(f"{_where(what, name)}: larger than {size_text(limit)}, the limit "
                                  f"for {_article(kind)} (docs/limits.md)")
         return b"".join(chunks)
     except OSError as exc:
-        raise InputError(f"{what} {name}: cannot read: {_reason(exc)}") from None
+        raise InputError(f"{_where(what, name)}: cannot read: {_reason(exc)}") from None
     finally:
         os.close(fd)
+
+
+def _where(what: str, name: str) -> str:
+    return f"{what} {name}" if what else name
 
 
 def _article(kind: str) -> str:
@@ -100,7 +104,7 @@ def read_text(path: str | os.PathLike[str], what: str, kind: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{what} {os.fspath(path)}: not UTF-8 text (byte {exc.start} is "
+        raise InputError(f"{_where(what, os.fspath(path))}: not UTF-8 text (byte {exc.start} is "
                          f"0x{data[exc.start]:02x})") from None
 
 

@@ -70,11 +70,14 @@ class Image:
     symbol_info: Mapping[str, SymbolInfo] = field(default_factory=dict)
     _by_addr: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
     _names: dict = field(default_factory=dict, compare=False, repr=False)  # symbolize cache
+    _addrs: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    _line_index: tuple = field(default=(), compare=False, repr=False)     # built on first use
 
     def __post_init__(self) -> None:
         # Symbols sorted by address for symbol+offset lookups; ".L" and numeric locals last.
         ranked = sorted(self.symbols.items(), key=lambda kv: (kv[1], _local(kv[0]), kv[0]))
         object.__setattr__(self, "_by_addr", tuple((a, n) for n, a in ranked))
+        object.__setattr__(self, "_addrs", tuple(a for a, _ in self._by_addr))
 
     # -- lookups -----------------------------------------------------------------------------
     def address_of(self, name: str) -> int:
@@ -92,7 +95,7 @@ class Image:
         return name
 
     def _symbolize(self, address: int) -> str:
-        addrs = [a for a, _ in self._by_addr]
+        addrs = self._addrs
         i = bisect.bisect_right(addrs, address) - 1
         if i < 0 or self.section_at(address) is None:
             return f"0x{address:x}"
@@ -122,14 +125,39 @@ class Image:
         return None
 
     def line_at(self, address: int) -> SourceLine | None:
-        for ln in self.lines:
-            if ln.address <= address < ln.address + max(ln.size, 1):
-                return ln
-        return None
+        """The first line (in `lines` order) whose bytes cover `address`."""
+        if not self._line_index and self.lines:
+            object.__setattr__(self, "_line_index", _index_lines(self.lines))
+        if not self.lines:
+            return None
+        starts, reach, order = self._line_index
+        # Candidates start at or before the address; walk back only while an earlier line
+        # could still reach it (reach[j] is the furthest end among lines 0..j by start).
+        best = None
+        j = bisect.bisect_right(starts, address) - 1
+        while j >= 0 and reach[j] > address:
+            k = order[j]
+            ln = self.lines[k]
+            if address < ln.address + max(ln.size, 1) and (best is None or k < best):
+                best = k
+            j -= 1
+        return None if best is None else self.lines[best]
 
     @property
     def end(self) -> int:
         return max((s.end for s in self.sections), default=IMAGE_BASE)
+
+
+def _index_lines(lines: tuple[SourceLine, ...]) -> tuple:
+    """Lines sorted by start address, with the running furthest end, for line_at()."""
+    order = sorted(range(len(lines)), key=lambda k: (lines[k].address, k))
+    starts, reach, furthest = [], [], -1
+    for k in order:
+        ln = lines[k]
+        furthest = max(furthest, ln.address + max(ln.size, 1))
+        starts.append(ln.address)
+        reach.append(furthest)
+    return tuple(starts), tuple(reach), tuple(order)
 
 
 def _local(name: str) -> bool:

@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import AsmError
+from ..errors import AsmError, AsmLimitError, InputError, LimitError
+from ..files import SOURCES_TOTAL_LIMIT, read_bytes, size_text
 from .cpp_macros import CppMacro, MacroTable
-from .expr import ExprError, evaluate_c, parse
+from .expr import ExprError, evaluate_c, parse, short
+from .limits import MAX_LINE_CHARS, line_too_long
 
 # Where `#include <asm/...>` finds the headers seamemu ships.
 DEFAULT_INCLUDE_DIR = Path(__file__).resolve().parent.parent / "include"
@@ -77,11 +79,20 @@ def logical_line(lines: list[str], start: int) -> tuple[str, int]:
         first = i
         joins: list[tuple[int, int]] = []  # (offset in `text`, physical line) of joined lines
         i += 1
-        while text.endswith("\\") and i < len(lines):
-            text = text[:-1]
-            joins.append((len(text), i))
-            text += lines[i]
+        parts = [text]
+        size = len(text)
+        while parts[-1].endswith("\\") and i < len(lines):
+            parts[-1] = parts[-1][:-1]
+            size -= 1
+            joins.append((size, i))
+            parts.append(lines[i])
+            size += len(lines[i])
             i += 1
+            if size > MAX_LINE_CHARS:
+                raise line_too_long(size, why=", joined by backslashes")
+        text = "".join(parts) if len(parts) > 1 else text
+        if len(text) > MAX_LINE_CHARS:
+            raise line_too_long(len(text))
         j = 0
         quote = ""
         while j < len(text):
@@ -157,16 +168,29 @@ class Preprocessor:
             self.macros.define_text(f"{name} {value if value is not None else '1'}")
         self.out = Output()
         self.stack: list[_Cond] = []
+        self.bytes_read = 0
 
     # -- files -------------------------------------------------------------------------------
     def run_file(self, path: str | Path) -> Output:
-        p = Path(path)
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            raise AsmError(f"cannot read source file: {exc.strerror}", str(path)) from None
-        self._process(data, str(path), 0)
+        self._process(self._read(path), str(path), 0)
         return self.out
+
+    def _read(self, path: str | Path, file: str | None = None, line: int | None = None,
+              what: str = "") -> bytes:
+        """A source file's bytes, bounded (seamemu.files): one file, and all files read."""
+        try:
+            data = read_bytes(path, "", "assembly source")
+        except InputError as exc:
+            kind = AsmLimitError if isinstance(exc, LimitError) else AsmError
+            if file is None:   # the file itself is where: the message need not repeat it
+                raise kind(str(exc).removeprefix(f"{path}: "), str(path)) from None
+            raise kind(f"{what}{exc}", file, line) from None
+        self.bytes_read += len(data)
+        if self.bytes_read > SOURCES_TOTAL_LIMIT:
+            raise AsmLimitError(f"{what}the sources read reach {self.bytes_read:,} bytes, past "
+                                f"the {size_text(SOURCES_TOTAL_LIMIT)} limit for one assembly "
+                                "(includes count each time; docs/limits.md)", file or str(path), line)
+        return data
 
     def run_text(self, text: str, filename: str) -> Output:
         self._process(text.encode(), filename, 0)
@@ -190,7 +214,10 @@ class Preprocessor:
     def _lines(self, phys: list[str], name: str, depth: int) -> None:
         i = 0
         while i < len(phys):
-            logical, used = logical_line(phys, i)
+            try:
+                logical, used = logical_line(phys, i)
+            except AsmLimitError as exc:
+                raise AsmLimitError(exc.reason, name, i + 1) from None
             lineno = i + 1
             raw = phys[i]
             i += used
@@ -200,11 +227,22 @@ class Preprocessor:
                     continue
             if not self._active():
                 continue
-            # A function-like macro call may continue on the next lines.
-            while self.macros.open_call(logical) and i < len(phys):
-                more, used = logical_line(phys, i)
+            # A function-like macro call may continue on the next lines (scanned as they
+            # are joined, so a call left open does not make this quadratic).
+            parts, size = [logical], len(logical)
+            inside, paren = self.macros.scan_call(logical)
+            while inside and paren > 0 and i < len(phys):
+                try:
+                    more, used = logical_line(phys, i)
+                except AsmLimitError as exc:
+                    raise AsmLimitError(exc.reason, name, i + 1) from None
                 i += used
-                logical += " " + more
+                parts.append(more)
+                size += len(more) + 1
+                if size > MAX_LINE_CHARS:
+                    raise line_too_long(size, name, lineno, ", a macro call left open?")
+                inside, paren = self.macros.scan_call(more, inside, paren)
+            logical = " ".join(parts)
             try:
                 expanded = self.macros.expand_text(logical, name, lineno)
             except ExprError as exc:
@@ -282,7 +320,7 @@ class Preprocessor:
             expanded = self.macros.expand_condition(text)
             return bool(evaluate_c(parse(expanded, c_mode=True)))
         except ExprError as exc:
-            raise AsmError(f"bad #if expression `{text}`: {exc}", file, line) from None
+            raise AsmError(f"bad #if expression `{short(text)}`: {exc}", file, line) from None
 
     def _include(self, rest: str, file: str, line: int, depth: int) -> None:
         spec = rest.strip()
@@ -295,15 +333,15 @@ class Preprocessor:
         dirs = ([here] if spec[0] == '"' else []) + self.include_dirs + [DEFAULT_INCLUDE_DIR]
         for d in dirs:
             cand = d / name
-            if cand.is_file():
+            if cand.exists() and not cand.is_dir():
                 break
         else:
             searched = ", ".join(str(d) for d in dirs)
             raise AsmError(f"#include file `{name}` not found (searched: {searched})", file, line)
         if depth >= _MAX_INCLUDE_DEPTH:
-            raise AsmError(f"#include nested too deeply (recursive include of `{name}`?)",
-                           file, line)
-        self._process(cand.read_bytes(), str(cand), depth + 1)
+            raise AsmLimitError(f"#include nested too deeply: more than {_MAX_INCLUDE_DEPTH} levels, "
+                                f"the limit (recursive include of `{name}`?)", file, line)
+        self._process(self._read(cand, file, line, f"#include `{name}`: "), str(cand), depth + 1)
 
 
 def preprocess_file(path: str | Path, include_dirs: Sequence[str | Path] = (),

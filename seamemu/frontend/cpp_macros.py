@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from .expr import ExprError
+from .limits import MAX_CPP_STEPS, MAX_CPP_TOKENS
 
 _TOKEN = re.compile(
     r"(?P<ws>\s+)"
@@ -23,7 +24,6 @@ _TOKEN = re.compile(
     re.S,
 )
 
-_MAX_STEPS = 200_000
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,13 @@ class MacroTable:
     # -- expansion -----------------------------------------------------------------------------
     def open_call(self, text: str) -> bool:
         """True when the line ends inside the argument list of a function-like macro."""
+        inside, depth = self.scan_call(text)
+        return inside and depth > 0
+
+    def scan_call(self, text: str, inside: bool = False, depth: int = 0) -> tuple[bool, int]:
+        """open_call() in steps: (inside a call, parenthesis depth) after `text`, starting
+        from the state an earlier piece of the same logical line left."""
         toks = tokenize_line(text)
-        depth = 0
-        inside = False
         for i, t in enumerate(toks):
             if t.kind == "ident" and not inside:
                 m = self.macros.get(t.text)
@@ -128,7 +132,7 @@ class MacroTable:
                 depth -= 1
                 if depth == 0:
                     inside = False
-        return inside and depth > 0
+        return inside, depth
 
     def expand_text(self, text: str, file: str = "", line: int = 0) -> str:
         toks = tokenize_line(text)
@@ -182,8 +186,12 @@ class MacroTable:
                 i += 1
                 continue
             steps += 1
-            if steps > _MAX_STEPS:
-                raise ExprError(f"macro expansion of {t.text} does not terminate")
+            if steps > MAX_CPP_STEPS:
+                raise ExprError(f"macro expansion of {t.text} does not terminate (more than "
+                                f"{MAX_CPP_STEPS:,} replacements in one line, the limit)")
+            if len(toks) > MAX_CPP_TOKENS:
+                raise ExprError(f"macro expansion of {t.text} grows the line past "
+                                f"{MAX_CPP_TOKENS:,} tokens, the limit")
             if m.params is None:
                 repl = self._substitute(m, {}, t.hide | {m.name})
                 toks[i:i + 1] = repl

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .limits import MAX_EXPR_NESTING
+
 _MASK64 = (1 << 64) - 1
 
 # A symbol name as GAS accepts it; \x02 marks our internal names for numeric local labels.
@@ -30,6 +32,12 @@ _TOKEN = re.compile(
 
 _ESCAPES = {"n": 10, "t": 9, "r": 13, "b": 8, "f": 12, "v": 11, "a": 7, "e": 27, "0": 0,
             "\\": 92, "'": 39, '"': 34}
+
+
+def short(text: str) -> str:
+    """An expression as an error message quotes it: whole when short, else its start."""
+    t = text.strip()
+    return t if len(t) <= 80 else f"{t[:60]}... ({len(t):,} characters)"
 
 
 class ExprError(ValueError):
@@ -90,7 +98,7 @@ def tokenize(text: str, c_mode: bool = False) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise ExprError(f"unexpected `{text[pos:].strip()[:20]}` in expression `{text.strip()}`")
+            raise ExprError(f"unexpected `{text[pos:].strip()[:20]}` in expression `{short(text)}`")
         kind = m.lastgroup
         assert kind is not None
         out.append((kind, m.group(kind)))
@@ -122,6 +130,13 @@ class _Parser:
         self.text = text
         self.c_mode = c_mode
         self.table = C_BINARY if c_mode else GAS_BINARY
+        self.nesting = 0     # parentheses, unary operators and `?:` open around this point
+
+    def nest(self) -> None:
+        self.nesting += 1
+        if self.nesting > MAX_EXPR_NESTING:
+            raise ExprError(f"expression nested more than {MAX_EXPR_NESTING} levels deep "
+                            "(parentheses, unary operators, ?:), the limit")
 
     def peek(self) -> tuple[str, str] | None:
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -129,7 +144,7 @@ class _Parser:
     def take(self) -> tuple[str, str]:
         tok = self.peek()
         if tok is None:
-            raise ExprError(f"expression `{self.text.strip()}` ends too early")
+            raise ExprError(f"expression `{short(self.text)}` ends too early")
         self.i += 1
         return tok
 
@@ -142,10 +157,12 @@ class _Parser:
             op = tok[1]
             if self.c_mode and op == "?" and min_prec <= _C_TERNARY:
                 self.i += 1
+                self.nest()
                 yes = self.parse(0)
                 if self.take() != ("op", ":"):
-                    raise ExprError(f"`?` without `:` in `{self.text.strip()}`")
+                    raise ExprError(f"`?` without `:` in `{short(self.text)}`")
                 no = self.parse(_C_TERNARY)
+                self.nesting -= 1
                 left = ("cond", left, yes, no)
                 continue
             width = 1
@@ -168,13 +185,18 @@ class _Parser:
         if kind in ("sym", "local"):
             return ("sym", text)
         if text == "(":
+            self.nest()
             inner = self.parse(0)
             if self.take() != ("op", ")"):
-                raise ExprError(f"unbalanced parentheses in `{self.text.strip()}`")
+                raise ExprError(f"unbalanced parentheses in `{short(self.text)}`")
+            self.nesting -= 1
             return inner
         if text in ("-", "+", "~", "!"):
-            return ("un", text, self.unary())
-        raise ExprError(f"unexpected `{text}` in expression `{self.text.strip()}`")
+            self.nest()
+            operand = self.unary()
+            self.nesting -= 1
+            return ("un", text, operand)
+        raise ExprError(f"unexpected `{text}` in expression `{short(self.text)}`")
 
 
 @lru_cache(maxsize=8192)
@@ -186,12 +208,30 @@ def parse(text: str, c_mode: bool = False) -> tuple:
     p = _Parser(toks, text, c_mode)
     tree = p.parse(0)
     if p.i != len(toks):
-        raise ExprError(f"junk `{toks[p.i][1]}` after expression `{text.strip()}`")
+        raise ExprError(f"junk `{toks[p.i][1]}` after expression `{short(text)}`")
     return tree
+
+
+def _spine(tree: tuple) -> tuple[tuple, list[tuple]]:
+    """A left-deep chain of binary operators (`1+2+...+n` parses to one) as its leftmost
+    operand and the operators above it, innermost first: walked in a loop, not recursion,
+    so a 200,000-term sum needs no deeper stack than `1+2`."""
+    chain = []
+    while tree[0] == "bin":
+        chain.append(tree)
+        tree = tree[2]
+    chain.reverse()
+    return tree, chain
 
 
 def symbols_in(tree: tuple) -> set[str]:
     """Every symbol name an AST mentions."""
+    if tree[0] == "bin":
+        first, chain = _spine(tree)
+        found = symbols_in(first)
+        for node in chain:
+            found |= symbols_in(node[3])
+        return found
     if tree[0] == "sym":
         return {tree[1]}
     out: set[str] = set()
@@ -219,7 +259,11 @@ def evaluate(tree: tuple, resolve: Resolver) -> Value:
         n = {"-": -v.n, "~": ~v.n, "!": int(v.n == 0)}[op]
         return Value(wrap64(n))
     if tag == "bin":
-        return _binary(tree[1], evaluate(tree[2], resolve), evaluate(tree[3], resolve))
+        first, chain = _spine(tree)
+        acc = evaluate(first, resolve)
+        for node in chain:
+            acc = _binary(node[1], acc, evaluate(node[3], resolve))
+        return acc
     raise ExprError(f"unsupported expression form {tag}")
 
 
@@ -251,7 +295,27 @@ def _binary(op: str, a: Value, b: Value) -> Value:
 
 
 def evaluate_c(tree: tuple) -> int:
-    """Evaluate a C `#if` AST; identifiers left after macro expansion count as 0."""
+    """Evaluate a C `#if` AST; identifiers left after macro expansion count as 0.
+
+    Arithmetic is in intmax_t/uintmax_t, 64 bits (C11 6.10.1p4): a value that does not fit
+    in 64 bits, or a shift by a negative count or by 64 or more (both undefined in C), is
+    an error rather than a number Python would happily let grow without bound."""
+    if tree[0] == "bin":
+        first, chain = _spine(tree)
+        acc = evaluate_c(first)
+        for node in chain:
+            acc = _c_binary(node[1], acc, node[3])
+        return acc
+    return _c_node(tree)
+
+
+def _fits(v: int) -> int:
+    if not -(1 << 64) < v < 1 << 64:
+        raise ExprError("#if arithmetic overflows 64 bits")
+    return v
+
+
+def _c_node(tree: tuple) -> int:
     tag = tree[0]
     if tag == "num":
         return tree[1]
@@ -259,27 +323,33 @@ def evaluate_c(tree: tuple) -> int:
         return 0
     if tag == "un":
         v = evaluate_c(tree[2])
-        return {"-": -v, "+": v, "~": ~v, "!": int(v == 0)}[tree[1]]
+        return _fits({"-": -v, "+": v, "~": ~v, "!": int(v == 0)}[tree[1]])
     if tag == "cond":
         return evaluate_c(tree[2]) if evaluate_c(tree[1]) else evaluate_c(tree[3])
-    op, left = tree[1], evaluate_c(tree[2])
+    raise ExprError(f"unsupported expression form {tag}")
+
+
+def _c_binary(op: str, left: int, right_tree: tuple) -> int:
+    """`left op right`; the right side of && and || is evaluated only when it decides."""
     if op == "&&":
-        return int(bool(left) and bool(evaluate_c(tree[3])))
+        return int(bool(left) and bool(evaluate_c(right_tree)))
     if op == "||":
-        return int(bool(left) or bool(evaluate_c(tree[3])))
-    right = evaluate_c(tree[3])
+        return int(bool(left) or bool(evaluate_c(right_tree)))
+    right = evaluate_c(right_tree)
     if op in ("/", "%"):
         if right == 0:
             raise ExprError("division by zero in #if")
         q = abs(left) // abs(right) * (1 if (left >= 0) == (right >= 0) else -1)
-        return q if op == "/" else left - q * right
+        return _fits(q if op == "/" else left - q * right)
     if op in ("<<", ">>"):
-        return left << right if op == "<<" else left >> right
+        if not 0 <= right < 64:
+            raise ExprError(f"shift by {right} in #if: the count must be 0..63")
+        return _fits(left << right if op == "<<" else left >> right)
     if op in ("==", "!=", "<", ">", "<=", ">="):
         return int({"==": left == right, "!=": left != right, "<": left < right,
                     ">": left > right, "<=": left <= right, ">=": left >= right}[op])
-    return {"*": left * right, "+": left + right, "-": left - right, "&": left & right,
-            "^": left ^ right, "|": left | right}[op]
+    return _fits({"*": left * right, "+": left + right, "-": left - right, "&": left & right,
+                   "^": left ^ right, "|": left | right}[op])
 
 
 __all__ = [
@@ -290,6 +360,7 @@ __all__ = [
     "evaluate",
     "evaluate_c",
     "parse",
+    "short",
     "symbols_in",
     "tokenize",
     "wrap64",

@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from ..errors import AsmError, EngineError
+from ..errors import AsmError, AsmLimitError, EngineError
 from ..image import Image
 from .cpp import DEFAULT_INCLUDE_DIR, Line, Output, unterminated_comment, with_line_markers
+from .limits import AS_CPU_SECONDS, AS_MEMORY, AS_OUTPUT
 from .objfile import ObjectFile, parse_object
 from .objlink import disk_text, place_objects, relocate
 
-AS_TIMEOUT = 60.0
+AS_TIMEOUT = 2.0 * AS_CPU_SECONDS   # wall time: the CPU bound is what normally stops it
 _ERROR = re.compile(r"^(.*?):(\d+): Error: (.*)$", re.M)
 _EOF_IN_COMMENT = re.compile(r"^(.*?): Warning: end of file in comment$", re.M)
 _RODATA = re.compile(r"^(\s*(?:[\w.$]+:\s*)*)\.rodata\s*$")
@@ -64,9 +66,13 @@ def _run_as(text: str, name: str, include_dirs: Sequence[Path]) -> ObjectFile:
         args = [exe, "--64", "-L", *(f"-I{d}" for d in search), "-o", str(obj), str(src)]
         try:
             proc = subprocess.run(args, check=False, capture_output=True, text=True,
-                                  timeout=AS_TIMEOUT)
+                                  timeout=AS_TIMEOUT, preexec_fn=_bound_as)
         except subprocess.TimeoutExpired:
-            raise EngineError(f"GNU as did not finish {name} within {AS_TIMEOUT:g} s") from None
+            raise AsmLimitError(f"GNU as did not finish within {AS_TIMEOUT:g} s (a runaway "
+                                ".rept or macro?; docs/limits.md)", name) from None
+        bound = _bound_hit(proc.returncode, proc.stderr)
+        if bound:
+            raise AsmLimitError(f"GNU as stopped: {bound} (docs/limits.md)", name)
         m = _EOF_IN_COMMENT.search(proc.stderr)
         if m:
             # GNU as only warns when an `.include`d file ends inside `/*`; cpp (and seamemu's
@@ -99,6 +105,29 @@ def _comment_error(path: str) -> NoReturn:
         line = None
     raise AsmError("unterminated comment: this `/*` has no `*/` before the end of the file",
                    path, line)
+
+
+def _bound_as() -> None:
+    """In the child, before exec: GNU as gets seamemu's CPU, memory and output bounds."""
+    import resource
+
+    for which, value in ((resource.RLIMIT_CPU, AS_CPU_SECONDS), (resource.RLIMIT_AS, AS_MEMORY),
+                         (resource.RLIMIT_FSIZE, AS_OUTPUT)):
+        _soft, hard = resource.getrlimit(which)
+        cap = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(which, (cap, hard))
+
+
+def _bound_hit(returncode: int, stderr: str) -> str:
+    """Which bound stopped GNU as, or "" when none did."""
+    if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
+        return (f"it used more than {AS_CPU_SECONDS} s of CPU, the limit (a runaway .rept, "
+                ".irp or macro?)")
+    if returncode == -signal.SIGXFSZ:
+        return f"its object file passed {AS_OUTPUT >> 20} MiB, the limit (a huge .fill or .space?)"
+    if returncode != 0 and re.search(r"out of memory|memory exhausted|cannot allocate", stderr, re.I):
+        return f"it ran out of its {AS_MEMORY >> 20} MiB of memory, the limit (a huge .rept or .fill?)"
+    return ""
 
 
 def _source_text(out: Output) -> str:

@@ -21,6 +21,7 @@ from .encoding_check import branch_problem, check_prefix_statements, checked_enc
 from .expr import ExprError, Value, evaluate, parse
 from .items import Item, Program
 from .keystone_worker import Encoded, KeystoneWorker, Refused, WorkerDied
+from .limits import MAX_IMAGE_BYTES, image_too_large
 from .link import Piece, Placement, build_image, merge_symbols, place
 from .operands import Rendered, encode_branch, fmt_disp, nop_from_prefetch, render, short_fits
 
@@ -110,9 +111,11 @@ class Layout:
         offs: dict[tuple[int, str], int] = {}
         aligns: dict[tuple[int, str], int] = {}
         st = _Pass([0] * len(items), {}, {}, {}, {}, [])
+        total = 0
         for i, it in enumerate(items):
             key = (it.stmt.scope, it.section)
             off = offs.setdefault(key, 0)
+            before = off
             aligns.setdefault(key, 1)
             st.offsets[i] = off
             kind = it.kind
@@ -145,8 +148,13 @@ class Layout:
                 if n < 0:
                     raise it.loc.error(f"`{it.stmt.op}` with negative size {n}")
                 size = n * it.width if kind == "fill" else n
+                if total + size > MAX_IMAGE_BYTES:
+                    raise image_too_large(it.loc, f"`{it.stmt.op}` of {size:,} bytes", total + size)
                 st.var[i] = size
                 off += size
+            total += off - before
+            if total > MAX_IMAGE_BYTES:
+                raise image_too_large(it.loc, f"`{it.stmt.op}`", total)
             offs[key] = off
         st.pieces = {k: Piece(k[0], k[1], offs[k], aligns[k]) for k in offs}
         return st

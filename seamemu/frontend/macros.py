@@ -12,8 +12,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..errors import AsmLimitError
 from .expr import ExprError, Value, evaluate, parse
 from .gas_args import MacroParam, parse_invocation, parse_params
+from .limits import MAX_EXPANSION_WORK, MAX_STATEMENTS, too_many_statements, too_much_work
 from .source import (
     ASSIGN_RE,
     Loc,
@@ -30,8 +32,6 @@ _CONDITIONALS = {".if", ".ifeq", ".ifne", ".ifge", ".ifgt", ".ifle", ".iflt", ".
                  ".ifndef", ".ifnotdef", ".ifb", ".ifnb", ".ifc", ".ifnc", ".ifeqs", ".ifnes"}
 _REPEATS = {".rept", ".irp", ".irpc"}
 _MAX_DEPTH = 200
-_MAX_STATEMENTS = 2_000_000
-_MAX_REPT = 1_000_000
 _SUBST = re.compile(r"\\(@|\(\)|[A-Za-z_][\w.$]*)")
 
 Item = tuple[str, Loc]
@@ -86,6 +86,7 @@ class Expander:
         self.conds: list[_Cond] = []
         self.depth = 0
         self.in_macro = 0
+        self.work = 0        # statements looked at, repetitions included (limits.py)
 
     # -- driver --------------------------------------------------------------------------------
     def run(self, items: Sequence[Item]) -> list[Stmt]:
@@ -110,8 +111,8 @@ class Expander:
         return not self.conds or self.conds[-1].active
 
     def _emit(self, op: str, args: str, loc: Loc) -> None:
-        if len(self.out) >= _MAX_STATEMENTS:
-            raise loc.error("program too large after macro expansion (runaway .rept?)")
+        if len(self.out) >= MAX_STATEMENTS:
+            raise too_many_statements(loc, len(self.out) + 1)
         self.out.append(Stmt(op, args, loc, self.scope, self.env))
 
     def _block(self, stmts: list[Item]) -> None:
@@ -120,6 +121,9 @@ class Expander:
         while i < len(stmts):
             text, loc = stmts[i]
             i += 1
+            self.work += 1
+            if self.work > MAX_EXPANSION_WORK:
+                raise too_much_work(loc)
             labels, rest = split_labels(text)
             op, args = split_op(rest)
             opl = op.lower()
@@ -348,8 +352,9 @@ class Expander:
         chain = loc.chain + ((op, loc.file, loc.line),)
         if op == ".rept":
             count = self._constant(args, loc, "`.rept`")
-            if count > _MAX_REPT:
-                raise loc.error(f"`.rept {count}` is too large")
+            # Every round looks at every body line at least once: refuse before expanding.
+            if self.work + max(count, 0) * max(len(body), 1) > MAX_EXPANSION_WORK:
+                raise too_much_work(loc)
             rounds: list[dict[str, str]] = [{}] * max(count, 0)
         else:
             parts = split_args(args) if op == ".irp" else [p.strip() for p in args.split(",", 1)]
@@ -361,8 +366,11 @@ class Expander:
             else:
                 chars = parts[1] if len(parts) > 1 else ""
                 values = list(chars) or [""]
+            if self.work + len(values) * max(len(body), 1) > MAX_EXPANSION_WORK:
+                raise too_much_work(loc)
             rounds = [{name: v} for v in values]
         for env in rounds:
+            self.work += 1   # an empty body costs a round too
             def subst(m: re.Match[str], env=env) -> str:
                 return env.get(m.group(1), m.group(0))
             expanded = [(_SUBST.sub(subst, text) if env else text, Loc(w.file, w.line, w.text, chain))
@@ -371,7 +379,9 @@ class Expander:
 
     def _nested(self, body: list[Item], loc: Loc, macro: bool) -> None:
         if self.depth >= _MAX_DEPTH:
-            raise loc.error("macro expansion nested too deeply (a macro that invokes itself?)")
+            raise loc.error(f"macro expansion nested too deeply: more than {_MAX_DEPTH} levels of "
+                            "macros, .rept and .include, the limit (a macro that invokes itself?)",
+                            AsmLimitError)
         self.depth += 1
         self.in_macro += int(macro)
         base = len(self.conds)

@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import AsmError
+from ..errors import AsmError, AsmLimitError
 from ..image import IMAGE_BASE, Image, SourceLine, SymbolInfo
+from .limits import MAX_IMAGE_BYTES
 from .link import Piece, Placement, SectionSpec, build_image, merge_symbols, place
 from .objfile import ObjectFile, ObjReloc, ObjSymbol
 
@@ -71,9 +72,15 @@ def place_objects(objects: Sequence[ObjectFile], base: int = IMAGE_BASE) -> Plac
     """Lay out the loaded sections of `objects` from `base` (same-named sections merged)."""
     specs: dict[str, SectionSpec] = {}
     pieces: list[Piece] = []
+    total = 0
     for k, obj in enumerate(objects):
         for sec in obj.sections:
             if sec.loaded:
+                total += sec.size
+                if total > MAX_IMAGE_BYTES:   # checked before any section is allocated
+                    raise AsmLimitError(f"section {sec.name} ({sec.size:,} bytes) makes the image "
+                                        f"{total:,} bytes, past the {MAX_IMAGE_BYTES >> 20} MiB "
+                                        "image limit (docs/limits.md)", obj.name)
                 specs.setdefault(sec.name, SectionSpec(sec.name, sec.flags, sec.nobits))
                 pieces.append(Piece(_key(k, sec.index), sec.name, sec.size, sec.align))
     placement = place(list(specs.values()), pieces, base=base)

@@ -21,7 +21,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..errors import AsmError, InputError
+from ..errors import AsmError, AsmLimitError, InputError, LimitError
+from ..files import SOURCES_TOTAL_LIMIT, read_bytes, size_text
 from ..image import Image
 from .cpp import DEFAULT_INCLUDE_DIR, Output, Preprocessor, UnterminatedComment, logical_line
 from .items import build_program
@@ -58,14 +59,26 @@ def _still_valid(deps: Mapping[str, str]) -> bool:
 
 
 def _include_reader(include_dirs: Sequence[Path], deps: dict[str, str]):
+    total = 0
+
     def read(name: str, loc: Loc) -> list[Item]:
+        nonlocal total
         for d in [Path(loc.file).parent, *include_dirs, DEFAULT_INCLUDE_DIR]:
             cand = d / name
-            if cand.is_file():
+            if cand.exists() and not cand.is_dir():
                 break
         else:
             raise loc.error(f"`.include` file `{name}` not found")
-        data = cand.read_bytes()
+        try:
+            data = read_bytes(cand, "", "assembly source")
+        except InputError as exc:
+            raise loc.error(f"`.include` {exc}",
+                            AsmLimitError if isinstance(exc, LimitError) else AsmError) from None
+        total += len(data)
+        if total > SOURCES_TOTAL_LIMIT:
+            raise loc.error(f"`.include` files read reach {total:,} bytes, past the "
+                            f"{size_text(SOURCES_TOTAL_LIMIT)} limit for one assembly "
+                            "(docs/limits.md)", AsmLimitError)
         deps[str(cand)] = _sha(data)
         phys = data.decode("utf-8", errors="replace").replace("\r\n", "\n").split("\n")
         items: list[Item] = []
@@ -75,6 +88,8 @@ def _include_reader(include_dirs: Sequence[Path], deps: dict[str, str]):
                 text, used = logical_line(phys, i)
             except UnterminatedComment as exc:
                 raise AsmError(str(exc), str(cand), exc.index + 1) from None
+            except AsmLimitError as exc:
+                raise AsmLimitError(exc.reason, str(cand), i + 1) from None
             items.append((text, Loc(str(cand), i + 1, phys[i].strip())))
             i += used
         return items
@@ -89,15 +104,16 @@ def _check_backend(backend: str) -> None:
 def _build(units: list[tuple[str, Output]], include_dirs: Sequence[Path], backend: str,
            deps: dict[str, str], objects: Sequence[ObjectFile] = ()) -> Image:
     names = [name for name, _ in units]
+    reader = _include_reader(include_dirs, deps)
     if backend == "gnu":
         from .gnu import assemble_gnu
+        _expansion_limits(units, reader)
         return assemble_gnu([out for _, out in units], names, include_dirs, objects)
     placed = place_objects(objects) if objects else None
     if not units:
         assert placed is not None
         return relocate(placed)
     files, envs = [], []
-    reader = _include_reader(include_dirs, deps)
     for scope, (_, out) in enumerate(units):
         items = [(ln.text, Loc(ln.file, ln.line, ln.raw)) for ln in out.lines]
         expander = Expander(scope, reader)
@@ -128,6 +144,20 @@ def stub_source(stubs: Sequence[str]) -> str:
             raise InputError(f"--stub {name!r}: not a symbol name")
         out += [f".globl {name}", f".type {name}, @function", f"{name}:", "\tret", "\tint3"]
     return "\n".join(out) + "\n"
+
+
+def _expansion_limits(units: list[tuple[str, Output]], reader) -> None:
+    """Hold the GNU backend to the keystone backend's expansion limits (limits.py): our
+    expander walks each file first and only a limit it hits stops the assembly; any other
+    complaint it has is left for GNU as to judge, which then runs under its own bounds."""
+    for scope, (_, out) in enumerate(units):
+        items = [(ln.text, Loc(ln.file, ln.line, ln.raw)) for ln in out.lines]
+        try:
+            Expander(scope, reader).run(items)
+        except AsmLimitError:
+            raise
+        except AsmError:
+            pass
 
 
 def _cached(key: tuple, make) -> Image:

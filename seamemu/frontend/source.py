@@ -27,14 +27,15 @@ class Loc:
     text: str = ""
     chain: tuple[tuple[str, str, int], ...] = ()
 
-    def error(self, message: str) -> AsmError:
-        """An AsmError at this place, naming the macro invocations it came through."""
+    def error(self, message: str, kind: type[AsmError] = AsmError) -> AsmError:
+        """An AsmError (or the subclass `kind`) at this place, naming the macro invocations
+        it came through."""
         if self.chain:
             steps = [f"in {name} invoked at {f}:{ln}" for name, f, ln in reversed(self.chain)]
             if len(steps) > 4:  # a runaway recursion: the innermost and the outermost suffice
                 steps = steps[:3] + [f"... {len(steps) - 4} more"] + steps[-1:]
             message = f"{message} ({'; '.join(steps)})"
-        return AsmError(message, self.file, self.line)
+        return kind(message, self.file, self.line)
 
     @property
     def top(self) -> tuple[str, int]:
