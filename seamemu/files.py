@@ -58,7 +58,9 @@ def read_bytes(path: str | os.PathLike[str], what: str, kind: str) -> bytes:
     limit = LIMITS[kind]
     name = os.fspath(path)
     if not name:
-        raise InputError(f"{what}: empty file name")
+        raise InputError(f"{what}: empty file name" if what else "empty file name")
+    if "\0" in name:
+        raise InputError(f"{_where(what, repr(name))}: a file name cannot contain a NUL byte")
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:

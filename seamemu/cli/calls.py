@@ -114,7 +114,7 @@ def cmd_asm(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    if args.replay:
+    if args.replay is not None:
         from seamemu.fuzz.replay import format_replay, replay_file, replay_json
 
         if args.gdb:

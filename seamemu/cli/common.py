@@ -101,9 +101,11 @@ def in_range(lo: int, hi: int, why: str = "") -> Callable[[str], int]:
     """An argparse type: a whole number in lo..hi (`why` says where the bound comes from)."""
     def parse(text: str) -> int:
         value = integer(text)
-        if not lo <= value <= hi:
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"{value} is less than {lo:,}, the least it takes")
+        if value > hi:
             raise argparse.ArgumentTypeError(
-                f"{value} is outside {lo:,}..{hi:,}" + (f" ({why})" if why else ""))
+                f"{value} is more than {hi:,}, the most it takes" + (f" ({why})" if why else ""))
         return value
     parse.__name__ = "integer"
     return parse
@@ -217,19 +219,18 @@ def inputs(args: argparse.Namespace) -> list[str] | None:
                              "give assembly sources with --asm)")
     files = [*(args.asm or []), *args.obj]
     return files or None
-_MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def defines(args: argparse.Namespace) -> dict[str, str]:
-    """-D NAME[=VALUE] as a dict; a name cpp would not take, or a value spanning lines (it
-    would smuggle whole source lines into every file), is an InputError."""
+    """-D NAME[=VALUE] as a dict; InputError for one the preprocessor cannot take."""
+    from seamemu.frontend.cpp import define_problem
+
     out = {}
     for d in args.define:
         name, _, value = d.partition("=")
-        if not _MACRO_NAME.fullmatch(name):
-            raise InputError(f"-D {shown(d)}: {shown(name)} is not a macro name (letters, digits, _)")
-        if "\n" in value or "\r" in value or "\0" in value:
-            raise InputError(f"-D {shown(d)}: a macro value cannot contain a line break or NUL")
+        problem = define_problem(name, value)
+        if problem:
+            raise InputError(f"-D {shown(d)}: {problem}")
         out[name] = value or "1"
     return out
 

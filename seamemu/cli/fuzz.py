@@ -10,6 +10,7 @@ from pathlib import Path
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
+from seamemu.files import output_dir
 from seamemu.fuzz.promises import CONVENTIONS, VARIANTS
 from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.worker import MODES, FuzzConfig
@@ -85,7 +86,9 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         raise InputError(f"--variant {args.variant}: only the args convention has variants")
     for path in (args.asm or []) + (args.diff or []):
         if not os.path.isfile(path):
-            raise InputError(f"{path}: no such assembly file")
+            raise InputError(f"{path!r}: no such assembly file" if not path or "\0" in path
+                             else f"{path}: no such assembly file")
+    output_dir(args.out, "--out")   # before any work: findings must have somewhere to go
     asm, entry = _target(args)
     defines = C.defines(args)
     target = Target.of(asm, entry, args.include, defines, args.assembler, args.stub)

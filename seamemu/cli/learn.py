@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
@@ -13,6 +12,7 @@ from seamemu.machine.tracing import DEFAULT_MAX_STEPS
 from seamemu.session import CONVENTIONS, Session
 from seamemu.stubs import DEFAULT_ENTRY
 
+MAX_STEPS = 50_000   # trace --max-steps: about 80 MB and 8 s of tracing on a shared 2-core machine
 DEFAULT_LEAF = "TDH.SYS.INIT"   # the matrix's leaf: its success needs nothing before it
 
 
@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("trace", help="every instruction of one call: registers, flags and memory "
                                      "it changed, and why SEAMCALL decided what it did")
     _call_options(p)
-    p.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, metavar="N",
+    p.add_argument("--max-steps", type=C.in_range(1, MAX_STEPS, "each kept step holds its changes"),
+                   default=DEFAULT_MAX_STEPS, metavar="N",
                    help=f"keep at most N instructions (default {DEFAULT_MAX_STEPS})")
     p.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                    help="ANSI colour: auto (default) when stdout is a terminal and NO_COLOR "
@@ -133,7 +134,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_diagram(args: argparse.Namespace) -> int:
     from seamemu.learn.diagram import write_figures
 
-    paths = write_figures(Path(args.out), platform=C.platform_arg(args), abi=args.abi, what="--out")
+    paths = write_figures(args.out, platform=C.platform_arg(args), abi=args.abi, what="--out")
     if args.json:
         C.print_json({"schema": 1, "out": args.out, "files": C.written(paths)})
     else:
@@ -145,7 +146,7 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from seamemu.learn.html_report import write_report
 
-    path = write_report(Path(args.out), platform=C.platform_arg(args), abi=args.abi, what="--out")
+    path = write_report(args.out, platform=C.platform_arg(args), abi=args.abi, what="--out")
     if args.json:
         C.print_json({"schema": 1, "files": C.written([path])})
     else:

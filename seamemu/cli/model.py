@@ -130,6 +130,9 @@ def cmd_cmr(args: argparse.Namespace) -> int:
     platform = C.platform_arg(args)
     if not 0 <= args.lp < platform.num_lps:
         raise InputError(f"--lp {args.lp}: the platform has LPs 0..{platform.num_lps - 1}")
+    if args.lp in platform.absent_lps:
+        raise InputError(f"--lp {args.lp}: LP {args.lp} is absent on platform '{platform.name}' "
+                         "(cpu.absent_lps)")
     view = cmr_view(Session(platform=platform, abi=args.abi,
                             module_binary=C.module_binary_arg(args)),
                     lp=args.lp, method=args.method)

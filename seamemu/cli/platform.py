@@ -88,14 +88,18 @@ def parse_event(words: list[str], kind: str):
             raise InputError(f"hotplug {action}: needs BASE and SIZE (e.g. {action} 0x380000000 "
                              "128M), got " + (" ".join(rest) or "nothing"))
         base, size = _size(rest[0], "BASE"), _size(rest[1], "SIZE")
+        if size == 0:
+            raise InputError(f"SIZE {rest[1]!r}: a hotplug event covers at least one byte")
+        if (base + size) >> 64:
+            raise InputError(f"hotplug {action} {rest[0]} {rest[1]}: the range ends past 2^64")
         return Event(f"{kind}-mem-{action}", base, size)
     if action == "cpu":
         if len(rest) != 2 or rest[0] not in ("add", "remove"):
             raise InputError("hotplug cpu: needs add|remove and a CPU number (e.g. cpu remove 3)")
         try:
-            lp = int(rest[1], 0)
-        except ValueError:
-            raise InputError(f"hotplug cpu {rest[0]}: CPU {rest[1]!r} is not a number") from None
+            lp = C.integer(rest[1])
+        except argparse.ArgumentTypeError:
+            raise InputError(f"hotplug cpu {rest[0]}: CPU {C.shown(rest[1])} is not a number") from None
         return Event(f"acpi-cpu-{rest[0]}", lp=lp)
     if action == "kexec" and not rest:
         return Event("kexec")

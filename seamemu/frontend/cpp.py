@@ -9,6 +9,7 @@ file and line it came from.  Spec: ISO C11 §6.10; GCC cpp manual ("Macros", "Co
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,17 @@ PREDEFINED = {"__ASSEMBLY__": "1", "__ASSEMBLER__": "1", "__x86_64__": "1", "__x
               "__linux__": "1", "__seamemu__": "1"}
 
 _MAX_INCLUDE_DEPTH = 100
+_MACRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def define_problem(name: str, value: str | None) -> str | None:
+    """Why `-D NAME=VALUE` cannot define a macro (a name cpp would refuse, or a value with a
+    line break, which would smuggle whole lines into every file), or None when it can."""
+    if not _MACRO_NAME.fullmatch(name):
+        return f"{name[:40]!r} is not a macro name (letters, digits and _, not first a digit)"
+    if value is not None and any(c in value for c in "\n\r\0"):
+        return f"the value of {name} contains a line break or NUL"
+    return None
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,9 @@ class Preprocessor:
         for name, value in PREDEFINED.items():
             self.macros.define_text(f"{name} {value}")
         for name, value in (defines or {}).items():
+            problem = define_problem(name, value)
+            if problem:
+                raise AsmError(f"-D {problem}")
             self.macros.define_text(f"{name} {value if value is not None else '1'}")
         self.out = Output()
         self.stack: list[_Cond] = []
@@ -378,6 +393,7 @@ __all__ = [
     "PREDEFINED",
     "Preprocessor",
     "UnterminatedComment",
+    "define_problem",
     "logical_line",
     "preprocess_file",
     "preprocess_text",

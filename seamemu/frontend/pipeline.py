@@ -189,6 +189,9 @@ def assemble(paths: Sequence[str | Path], include_dirs: Sequence[str | Path] = (
         paths = [paths]
     if not paths:
         raise AsmError("no input files to assemble")
+    for p in [*paths, *include_dirs]:
+        if "\0" in str(p) or not str(p):
+            raise AsmError(f"{str(p)!r}: not a file name (empty, or with a NUL byte)")
     dirs = [Path(d) for d in include_dirs]
     defs = dict(defines or {})
     stubs = tuple(stubs)

@@ -8,7 +8,7 @@ that reproducers and corpus entries store; a malformed one raises ReplayError na
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from seamemu.errors import ReplayError
@@ -82,51 +82,68 @@ def case_to_json(case: Case, spec: Spec) -> dict:
 
 def case_from_json(obj: Any, spec: Spec, where: str = "case") -> Case:
     """Parse `case_to_json` output back; ReplayError names the first bad field."""
-    d = _obj(obj, where)
-    regs_in = _obj(d.get("inputs", {}), f"{where}.inputs")
-    caller = _obj(d.get("caller_regs", {}), f"{where}.caller_regs")
-    _only(regs_in, spec.inputs, f"{where}.inputs")
-    _only(caller, spec.free_regs, f"{where}.caller_regs")
+    d = _obj(obj, where or "reproducer")
+    at = (lambda name: f"{where}.{name}") if where else (lambda name: name)
+    # Every part of a case is written out (case_to_json), so one that is missing is a damaged
+    # file, not zeros: replaying it as zeros would test something nobody found.
+    _need(d, ("leaf", "inputs", "caller_regs", "cpu", "module_answer", "stack", "rflags"), at)
+    regs_in = _obj(d["inputs"], at("inputs"))
+    caller = _obj(d["caller_regs"], at("caller_regs"))
+    _only(regs_in, spec.inputs, at("inputs"))
+    _only(caller, spec.free_regs, at("caller_regs"))
+    _need(regs_in, spec.inputs, lambda n: at(f"inputs.{n}"))
+    _need(caller, spec.free_regs, lambda n: at(f"caller_regs.{n}"))
     out: tuple[int, ...] = ()
     if spec.out_pointer:
-        struct = _obj(d.get("out_struct") or {}, f"{where}.out_struct")
-        _only(struct, spec.struct_fields, f"{where}.out_struct")
-        out = tuple(_u64(struct.get(n, 0), f"{where}.out_struct.{n}") for n in spec.struct_fields)
-    cpu_d = _obj(d.get("cpu", {}), f"{where}.cpu")
-    cpl = cpu_d.get("cpl", 0)
+        _need(d, ("out_struct",), at)
+        struct = _obj(d["out_struct"], at("out_struct"))
+        _only(struct, spec.struct_fields, at("out_struct"))
+        _need(struct, spec.struct_fields, lambda n: at(f"out_struct.{n}"))
+        out = tuple(_u64(struct[n], at(f"out_struct.{n}")) for n in spec.struct_fields)
+    cpu_d = _obj(d["cpu"], at("cpu"))
+    _need(cpu_d, ("vmx", "seamrr", "cpl", "module"), lambda n: at(f"cpu.{n}"))
+    cpl = cpu_d["cpl"]
     if not isinstance(cpl, int) or isinstance(cpl, bool) or not 0 <= cpl <= 3:
-        raise ReplayError(f"{where}.cpu.cpl: {cpl!r} is not 0..3")
-    cpu = Cpu(_bool(cpu_d.get("vmx", True), f"{where}.cpu.vmx"),
-              _bool(cpu_d.get("seamrr", True), f"{where}.cpu.seamrr"), cpl,
-              _bool(cpu_d.get("module", True), f"{where}.cpu.module"))
-    ans_d = _obj(d.get("module_answer", {}), f"{where}.module_answer")
-    kind = ans_d.get("kind", "status")
+        raise ReplayError(f"{at('cpu.cpl')}: {cpl!r} is not 0..3")
+    cpu = Cpu(_bool(cpu_d["vmx"], at("cpu.vmx")), _bool(cpu_d["seamrr"], at("cpu.seamrr")), cpl,
+              _bool(cpu_d["module"], at("cpu.module")))
+    ans_d = _obj(d["module_answer"], at("module_answer"))
+    _need(ans_d, ("kind", "status", "outputs"), lambda n: at(f"module_answer.{n}"))
+    kind = ans_d["kind"]
     if kind not in ANSWER_KINDS:
-        raise ReplayError(f"{where}.module_answer.kind: {kind!r} is not one of {', '.join(ANSWER_KINDS)}")
-    outs = _obj(ans_d.get("outputs", {}), f"{where}.module_answer.outputs")
-    _only(outs, spec.module_writes, f"{where}.module_answer.outputs")
-    answer = Answer(kind, _u64(ans_d.get("status", 0), f"{where}.module_answer.status"),
-                    tuple((r, _u64(outs[r], f"{where}.module_answer.outputs.{r}"))
+        raise ReplayError(f"{at('module_answer.kind')}: {kind!r} is not one of "
+                          f"{', '.join(ANSWER_KINDS)}")
+    outs = _obj(ans_d["outputs"], at("module_answer.outputs"))
+    _only(outs, spec.module_writes, at("module_answer.outputs"))
+    answer = Answer(kind, _u64(ans_d["status"], at("module_answer.status")),
+                    tuple((r, _u64(outs[r], at(f"module_answer.outputs.{r}")))
                           for r in spec.module_writes if r in outs))
-    stack = _obj(d.get("stack", {}), f"{where}.stack")
-    align = stack.get("align", 0)
+    stack = _obj(d["stack"], at("stack"))
+    _need(stack, ("align", "frame"), lambda n: at(f"stack.{n}"))
+    align = stack["align"]
     if not isinstance(align, int) or isinstance(align, bool) or not 0 <= align < 64:
-        raise ReplayError(f"{where}.stack.align: {align!r} is not 0..63")
-    frame_l = stack.get("frame", [0] * FRAME_WORDS)
+        raise ReplayError(f"{at('stack.align')}: {str(align)[:40]} is not 0..63")
+    frame_l = stack["frame"]
     if not isinstance(frame_l, list) or len(frame_l) != FRAME_WORDS:
-        raise ReplayError(f"{where}.stack.frame: expected a list of {FRAME_WORDS} words")
-    rflags = _u64(d.get("rflags", 0), f"{where}.rflags")
+        raise ReplayError(f"{at('stack.frame')}: expected a list of {FRAME_WORDS} words")
+    rflags = _u64(d["rflags"], at("rflags"))
     if rflags & ~RFLAGS_ENTRY_MASK:
-        raise ReplayError(f"{where}.rflags: {rflags:#x} sets bits other than the arithmetic flags")
+        raise ReplayError(f"{at('rflags')}: {rflags:#x} sets bits other than the arithmetic flags")
     return Case(
-        leaf=_u64(d.get("leaf", 0), f"{where}.leaf"),
-        inputs=tuple(_u64(regs_in.get(n, 0), f"{where}.inputs.{n}") for n in spec.inputs),
-        regs=tuple(_u64(caller.get(n, 0), f"{where}.caller_regs.{n}") for n in spec.free_regs),
-        out=out, out_null=_bool(d.get("out_null", False), f"{where}.out_null"),
+        leaf=_u64(d["leaf"], at("leaf")),
+        inputs=tuple(_u64(regs_in[n], at(f"inputs.{n}")) for n in spec.inputs),
+        regs=tuple(_u64(caller[n], at(f"caller_regs.{n}")) for n in spec.free_regs),
+        out=out, out_null=_bool(d.get("out_null", False), at("out_null")),
         cpu=cpu, answer=answer, align=align,
-        frame=tuple(_u64(v, f"{where}.stack.frame[{i}]") for i, v in enumerate(frame_l)),
+        frame=tuple(_u64(v, at(f"stack.frame[{i}]")) for i, v in enumerate(frame_l)),
         rflags=rflags,
     )
+
+
+def _need(d: Mapping, keys: tuple[str, ...], at: Callable[[str], str]) -> None:
+    for k in keys:
+        if k not in d:
+            raise ReplayError(f"{at(k)}: missing")
 
 
 def _obj(v: Any, where: str) -> Mapping:
@@ -150,11 +167,13 @@ def _bool(v: Any, where: str) -> bool:
 def _u64(v: Any, where: str) -> int:
     if isinstance(v, str):
         try:
+            if not v.isascii() or len(v) > 200:
+                raise ValueError(v)
             v = int(v.replace("_", ""), 0)
         except ValueError:
-            raise ReplayError(f"{where}: {v!r} is not a number") from None
+            raise ReplayError(f"{where}: {v[:40]!r} is not a number") from None
     if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= MASK64:
-        raise ReplayError(f"{where}: {v!r} is not a 64-bit value")
+        raise ReplayError(f"{where}: {str(v)[:40]} is not a 64-bit value")
     return v
 
 

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seamemu.errors import ReplayError
+from seamemu.errors import InputError, ReplayError
+from seamemu.files import read_bytes, read_text
 from seamemu.frontend import DEFAULT_INCLUDE_DIR
-from seamemu.frontend.cpp import preprocess_file
+from seamemu.frontend.cpp import define_problem, preprocess_file
 from seamemu.frontend.objfile import is_object_file
 from seamemu.fuzz.case import Case, case_from_json, case_to_json
 from seamemu.fuzz.promises import CONVENTIONS, Spec, make_spec
@@ -41,7 +42,8 @@ ASSEMBLERS = ("keystone", "gnu")
 
 
 def sha256_of(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """The digest of an assembly file (read bounded; InputError when it cannot be read)."""
+    return hashlib.sha256(read_bytes(path, "", "assembly source")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -76,13 +78,19 @@ class Target:
 
     def changed(self) -> tuple[str, ...]:
         """The asm and included files that differ from (or are missing since) the recording."""
-        out = [p for p, sha in self.asm if sha256_of(p) != sha]
+        out = []
+        for p, sha in self.asm:
+            try:
+                if sha256_of(p) != sha:
+                    out.append(p)
+            except InputError:
+                out.append(p)
         root = Path(self.asm[0][0]).parent
         for rel, sha in self.sources:
             path = root / rel
             try:
                 same = sha256_of(path) == sha
-            except OSError:
+            except InputError:
                 same = False
             if not same:
                 out.append(str(path))
@@ -167,13 +175,18 @@ def load_reproducer(path: str | Path) -> Reproducer:
     """Read and check a reproducer file; ReplayError names what is wrong."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ReplayError(f"{path}: cannot read the reproducer: {exc.strerror or exc}") from None
+        text = read_text(path, "", "reproducer")
+    except InputError as exc:
+        reason = str(exc).removeprefix(f"{path}: ").removeprefix("cannot read: ")
+        raise ReplayError(f"{path}: cannot read the reproducer: {reason}") from None
     try:
         d = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReplayError(f"{path}: not JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise ReplayError(f"{path}: JSON nested too deeply to be a reproducer") from None
+    except ValueError as exc:   # e.g. an integer of more than 4,300 digits
+        raise ReplayError(f"{path}: not a reproducer's JSON ({str(exc)[:80]})") from None
     try:
         return reproducer_from_json(d, base=path.parent)
     except ReplayError as exc:
@@ -237,6 +250,10 @@ def _target(d: Any, prefix: str, base: Path | None) -> Target:
         raise ReplayError(f"{prefix}include: expected a list of directories")
     if not isinstance(defines, dict) or not all(isinstance(v, str) for v in defines.values()):
         raise ReplayError(f"{prefix}defines: expected an object of strings")
+    for name, value in defines.items():
+        problem = define_problem(name, value)
+        if problem:
+            raise ReplayError(f"{prefix}defines: {problem}")
     assembler = d.get("assembler", "keystone")
     if assembler not in ASSEMBLERS:
         raise ReplayError(f"{prefix}assembler {assembler!r}: expected keystone or gnu")

@@ -203,7 +203,7 @@ def figure_texts(*, platform=None, abi: str | None = None) -> dict[str, str]:
     return dict(zip(FIGURES, texts))
 
 
-def write_figures(out: Path, *, platform=None, abi: str | None = None,
+def write_figures(out: str | Path, *, platform=None, abi: str | None = None,
                   what: str = "output directory") -> list[Path]:
     """Write the three figures into `out` (created if needed); return their paths.  A place
     that cannot take them is an InputError naming `what` (the option, for the CLI)."""

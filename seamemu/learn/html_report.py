@@ -229,7 +229,7 @@ def build_report(*, platform=None, abi: str | None = None) -> str:
                        figures=figures, cmr=cmr, cmr_trace=cmr_trace)
 
 
-def write_report(path: Path, *, platform=None, abi: str | None = None,
+def write_report(path: str | Path, *, platform=None, abi: str | None = None,
                  what: str = "report file") -> Path:
     """Build the report and write it to `path` (its directory created if needed); a place
     that cannot take it is an InputError naming `what` (the option, for the CLI)."""

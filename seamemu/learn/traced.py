@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import InputError
 from seamemu.machine.tracing import DEFAULT_MAX_STEPS, StepRecorder
 from seamemu.session import RunResult, Session
@@ -83,16 +84,21 @@ def alloc_inputs(session: Session, specs: Sequence[str]) -> dict[str, int]:
         reg = reg.strip().lower()
         if not sep or not reg:
             raise InputError(f"--alloc {spec!r}: expected REG=SIZE[@ALIGN], e.g. rcx=1024")
+        if reg not in ABI_ORDER or reg == "rax":
+            raise InputError(f"--alloc {spec!r}: {reg!r} is not an input register "
+                             f"({', '.join(r for r in ABI_ORDER if r != 'rax')})")
         size_text, _, align_text = rest.partition("@")
         try:
+            if not (size_text + align_text).isascii() or len(size_text + align_text) > 40:
+                raise ValueError
             size = int(size_text, 0)
             align = int(align_text, 0) if align_text else min(4096, 1 << max(size - 1, 0).bit_length())
         except ValueError:
-            raise InputError(f"--alloc {spec!r}: SIZE and ALIGN must be numbers") from None
+            raise InputError(f"--alloc {spec[:60]!r}: SIZE and ALIGN must be numbers") from None
         if size <= 0 or size > 1 << 24:
             raise InputError(f"--alloc {spec!r}: SIZE must be 1..16 MiB")
-        if align <= 0 or align & (align - 1):
-            raise InputError(f"--alloc {spec!r}: ALIGN must be a power of two")
+        if align <= 0 or align & (align - 1) or align > 1 << 21:
+            raise InputError(f"--alloc {spec!r}: ALIGN must be a power of two up to 2 MiB")
         out[reg] = session.alloc(size, align)
     return out
 

@@ -84,7 +84,10 @@ class Injector:
 
     @classmethod
     def parse(cls, text: str, *, table: str = "M15") -> Injector:
-        return cls([parse_rule(part, table=table) for part in text.split(";") if part.strip()])
+        rules = [parse_rule(part, table=table) for part in text.split(";") if part.strip()]
+        if not rules:
+            raise InputError("fault injection: no rule given (e.g. 'call=3:fault=#GP')")
+        return cls(rules)
 
     def match(self, seq: int, lp: int, leaf_number: int, leaf_name: str) -> InjectRule | None:
         for i, rule in enumerate(self.rules):
@@ -104,16 +107,20 @@ def _bad(text: str, fieldname: str, why: str) -> InputError:
 
 def _int(text: str, fieldname: str, value: str, minimum: int) -> int:
     try:
-        number = int(value, 0)
+        if not re.fullmatch(r"0[xX][0-9a-fA-F]{1,16}|[0-9]{1,20}", value):
+            raise ValueError(value)
+        number = int(value, 0) if not re.fullmatch(r"0[0-9]+", value) else int(value, 10)
     except ValueError:
-        raise _bad(text, fieldname, f"{value!r} is not a number") from None
+        raise _bad(text, fieldname, f"{value[:40]!r} is not a number") from None
     if number < minimum:
         raise _bad(text, fieldname, f"{number} is below {minimum}")
+    if number >> 64:
+        raise _bad(text, fieldname, f"{number} does not fit in 64 bits")
     return number
 
 
 def _leaf(text: str, value: str) -> str | int:
-    if re.fullmatch(r"(0[xX][0-9a-fA-F]+|\d+)", value):
+    if re.fullmatch(r"(0[xX][0-9a-fA-F]+|[0-9]+)", value):
         return _int(text, "leaf", value, 0)
     info = leaf_by_name(value) or seamldr_leaf_by_name(value)
     if info is None:
@@ -125,7 +132,7 @@ def _leaf(text: str, value: str) -> str | int:
 def parse_status(text: str, value: str, *, table: str = "M15") -> int:
     """A status by value (0x...), by name, or by name with an operand: TDX_OPERAND_BUSY(KET).
     Names are read in status table `table` ("M10" for a TDX 1.0 module)."""
-    if re.fullmatch(r"(0[xX][0-9a-fA-F]+|\d+)", value):
+    if re.fullmatch(r"(0[xX][0-9a-fA-F]+|[0-9]+)", value):
         number = _int(text, "status", value, 0)
         if number >= 1 << 64:
             raise _bad(text, "status", f"{value} does not fit in 64 bits")

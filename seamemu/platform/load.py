@@ -16,6 +16,7 @@ from pathlib import Path
 
 from seamemu.arch.module_versions import find_profile, profile_names
 from seamemu.errors import InputError, PlatformError
+from seamemu.files import read_text
 from seamemu.platform.facts import ModuleInfo, Platform
 from seamemu.platform.schema import read_platform
 from seamemu.platform.validate import validate_platform
@@ -45,6 +46,8 @@ def _parse(text: str, filename: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise PlatformError([f"TOML syntax error: {e}"], file=filename) from None
+    except RecursionError:
+        raise PlatformError(["TOML nested too deeply to be a platform"], file=filename) from None
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -122,13 +125,10 @@ def load_platform(path: str | Path | None = None, preset: str | None = None) -> 
         name = preset or DEFAULT_PRESET
         return load_platform_text(_preset_text(name), f"preset {name}", name=name)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise PlatformError([f"cannot read the platform file: {e.strerror or e}"],
-                            file=str(path)) from None
-    except UnicodeDecodeError as e:
-        raise PlatformError([f"not UTF-8 text (byte {e.start}): a platform file is TOML"],
-                            file=str(path)) from None
+        text = read_text(path, "", "platform file")
+    except InputError as e:
+        reason = str(e).removeprefix(f"{path}: ")
+        raise PlatformError([f"cannot read the platform file: {reason}"], file=str(path)) from None
     return load_platform_text(text, str(path))
 
 

@@ -19,15 +19,19 @@ def parse_size(value: object) -> int:
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"negative value {value}")
+        if value >> 64:
+            raise ValueError(f"{value:#x} does not fit in 64 bits")
         return value
     if not isinstance(value, str):
         raise ValueError(f"expected an address or size, got {type(value).__name__} {value!r}")
-    m = _SIZE_RE.match(value)
+    m = _SIZE_RE.match(value) if len(value) <= 100 else None
     if not m:
-        raise ValueError(f"cannot read {value!r} as an address or size "
+        raise ValueError(f"cannot read {value[:40]!r} as an address or size "
                          "(write e.g. 0x100000000, 4G, 512M or 4096)")
     digits, suffix = m.group(1).replace("_", ""), m.group(2).lower()
     number = int(digits, 16) if digits.lower().startswith("0x") else int(digits)
+    if (number << _SUFFIX[suffix]) >> 64:
+        raise ValueError(f"{value.strip()} is 2^64 or more: no 64-bit address or size is")
     return number << _SUFFIX[suffix]
 
 

@@ -15,6 +15,7 @@ from seamemu.platform.facts import KiB, Platform, Seamrr
 from seamemu.platform.units import fmt_range, hex64
 
 MAX_CMR = 32            # Spec: tdx_api_defs.h MAX_CMR
+BOOT_LP = 0             # the BSP: the LP the kernel boots on (LP numbering: docs/platform.md)
 MAX_LPS = 1024          # seamemu: the machine keeps one context per LP
 MAX_REGIONS = 1024      # seamemu: memory-map entries (Linux keeps a few hundred E820 entries)
 MAX_NODES = 1024
@@ -46,6 +47,10 @@ def _check_topology(p: Platform, out: list[str]) -> None:
     for lp in sorted(p.absent_lps):
         if lp >= p.num_lps:
             out.append(f"cpu.absent_lps: LP {lp} does not exist (LPs are 0..{p.num_lps - 1})")
+        elif lp == BOOT_LP:
+            # The kernel boots on the BSP; its slot cannot be empty at boot (an empty slot is
+            # what a CPU hot-add fills later), and the BSP is never hot-removed on x86.
+            out.append(f"cpu.absent_lps: LP {lp} is the boot CPU; it is present at boot")
     seen: dict[int, int] = {}
     for i, node in enumerate(p.numa):
         if node.id in {n.id for n in p.numa[:i]}:

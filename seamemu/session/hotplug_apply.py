@@ -357,6 +357,17 @@ def _stage(emu: HotplugEmulation, event: Event) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def _check_event(p: Platform, event: Event) -> None:
+    """An event this platform can have at all: memory below the physical address width
+    (MAXPA, CPUID.80000008H:EAX[7:0], the platform's cpu.max_pa), a CPU it has a slot for."""
+    if event.kind in MEMORY_EVENTS and event.end > 1 << p.max_pa:
+        raise InputError(f"{event.describe()}: reaches above 2^{p.max_pa}, the platform's MAXPA "
+                         f"(cpu.max_pa = {p.max_pa}): no physical address is there")
+    if event.kind in CPU_EVENTS and not 0 <= event.lp < p.num_lps:
+        raise InputError(f"{event.describe()}: the platform has CPUs 0..{p.num_lps - 1} "
+                         "(a hot-add fills an empty slot, cpu.absent_lps)")
+
+
 def run_hotplug(platform: Platform | str | Path | None, event: Event, *,
                 policy: str = DEFAULT_POLICY, use_tdx: bool = True,
                 boot: Callable[[Session], object] | None = None) -> HotplugRun:
@@ -368,25 +379,28 @@ def run_hotplug(platform: Platform | str | Path | None, event: Event, *,
     range; the probe (a kernel load) runs for memory events.
     """
     emu = HotplugEmulation(platform, policy=policy, use_tdx=use_tdx)  # situation fixed here
+    _check_event(emu.platform, event)
     if boot is not None and use_tdx and emu.situation.module_initialized:
         boot(emu.session)                   # the kernel's bring-up: the module is READY
     setup = _stage(emu, event)
     result = emu.handle(event)
     cmrs, why_not, seamcall = None, "", None
+    # What follows runs on a CPU that is still there (LP 0 itself may be the one removed).
+    lp = min(emu.platform.present_lps, default=0)
     if not use_tdx:
         why_not = "use_tdx=off: the kernel never initialises the module, so no SEAMCALL is made"
     elif not emu.situation.module_initialized:
         why_not = "the kernel could not initialise the module on this platform"
     else:
-        cmrs = emu.read_cmrs()
+        cmrs = emu.read_cmrs(lp)
         if result.applied and event.kind in REMOVE_EVENTS:
-            seamcall = emu.seamcall_into(event.base)
-    probe = emu.probe_read(event.base) if event.kind in MEMORY_EVENTS else None
+            seamcall = emu.seamcall_into(event.base, lp)
+    probe = emu.probe_read(event.base, lp) if event.kind in MEMORY_EVENTS else None
     pamt: tuple[PamtView, ...] = ()
     if emu.session.module.state_name() == "SYS_READY":
         pages = [event.base] if event.kind in MEMORY_EVENTS else \
             [t.base for t in emu.session.module.state.tdmrs]          # kexec: each TDMR
-        pamt = tuple(emu.pamt_view(pa) for pa in pages)
+        pamt = tuple(emu.pamt_view(pa, lp) for pa in pages)
     return HotplugRun(result, cmrs, why_not, probe, emu, setup, seamcall, pamt)
 
 

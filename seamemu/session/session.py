@@ -130,10 +130,10 @@ class Session:
         """Change the emulated CPU state of one LP (or all) and whether a module is loaded."""
         if module is not None:
             self.target.loaded = module
+        if lp is not None:
+            self.check_lp(lp)
         lps = range(len(self.machine.lps)) if lp is None else [lp]
         for i in lps:
-            if not 0 <= i < len(self.machine.lps):
-                raise InputError(f"--lp {i}: the platform has LPs 0..{len(self.machine.lps) - 1}")
             proc = self.machine.lps[i]
             cpu = proc.cpu
             changes: dict = {}
@@ -149,10 +149,19 @@ class Session:
                 changes["seamrr_mask_msr"] = base if seamrr else off
             proc.cpu = cpu.with_(**changes)
 
+    def check_lp(self, lp: int) -> None:
+        """InputError unless `lp` is an LP of the platform that is present (not an empty slot)."""
+        if not 0 <= lp < len(self.machine.lps):
+            raise InputError(f"--lp {lp}: the platform has LPs 0..{len(self.machine.lps) - 1}")
+        if lp in self.platform.absent_lps:
+            raise InputError(f"--lp {lp}: LP {lp} is absent on platform '{self.platform.name}' "
+                             "(cpu.absent_lps: an empty slot runs no code)")
+
     # -- calls ---------------------------------------------------------------------------------
     def call(self, entry: str, *, convention: str = "args", leaf: int = 0,
              inputs: Mapping[str, int] | None = None, lp: int = 0) -> RunResult:
         """Call `entry` under `convention` with RAX = `leaf` and the given input registers."""
+        self.check_lp(lp)
         inputs = dict(inputs or {})
         mem = self.machine.memory
         mem.set_scratch_state((self._pin, mem.scratch_state()[1]))
