@@ -234,8 +234,8 @@ BAD_NUMBERS = {
 REGISTER_OPTIONS = [("run", "--rcx"), ("run", "--r8"), ("trace", "--rdx"), ("explain", "--r11"),
                     ("run", "--leaf")]
 BAD_REGISTERS = {"arabic": "\u0661\u0662\u0663", "past_u64": str(1 << 64),
-                 "too_negative": str(-(1 << 63) - 1), "text": "zebra", "huge": "9" * 5000, "float": "1.5", "spaces": "1 2",
-                 "double_prefix": "0x0x1", "nul": "1\x00"}
+                 "too_negative": str(-(1 << 63) - 1), "text": "zebra", "huge": "9" * 5000,
+                 "float": "1.5", "spaces": "1 2", "double_prefix": "0x0x1", "nul": "1\x00"}
 
 # File inputs: every option that reads a file the user names.
 FILE_INPUTS = [
