@@ -18,6 +18,7 @@ placeholders still match) and writes timings as placeholders (VOLATILE below).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import re
@@ -37,7 +38,26 @@ ELLIPSIS = "..."
 VOLATILE = (
     (re.compile(r"^\[\s*\d+\.\d+\]"), "[...]"),
     (re.compile(r"\b\d+\.\d+ s\b"), "... s"),
+    (re.compile(r"\b\d[\d,]*(?:\.\d+)?/s\b"), ".../s"),      # rates: runs per second
 )
+
+
+def _plant(root: Path, into: Path) -> None:
+    """docs/fuzzing.md's `plant/`: asm/'s stubs with tests/fuzz/planted/pop_order.patch applied
+    (by the fuzz tests' own patch applier, every context line checked)."""
+    spec = importlib.util.spec_from_file_location(
+        "fuzz_helpers", root / "tests" / "fuzz" / "fuzz_helpers.py")
+    assert spec is not None and spec.loader is not None
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    helpers.materialize("pop_order", into / "plant")
+
+
+# Documents whose commands write files (seamemu fuzz's findings) run in a scratch directory
+# that a preparation fills with what they read, so checking them leaves the tree alone.
+SCRATCH: dict[str, Callable[[Path, Path], None]] = {
+    "fuzzing.md": _plant,
+}
 
 
 @dataclass(frozen=True)
@@ -137,6 +157,16 @@ def mask(lines: list[str]) -> list[str]:
     return out
 
 
+def scratch(path: Path, root: Path, into: Path) -> Path:
+    """The directory to run `path`'s commands in: `root`, or (for a SCRATCH document) `into`,
+    prepared with what its commands read."""
+    prepare = SCRATCH.get(path.name)
+    if prepare is None:
+        return root
+    prepare(root, into)
+    return into
+
+
 @dataclass(frozen=True)
 class Mismatch:
     command: Command
@@ -173,4 +203,5 @@ def refresh(path: Path, cwd: Path, main: Main) -> bool:
     return True
 
 
-__all__ = ["Command", "Mismatch", "check", "commands", "mask", "matches", "refresh", "run"]
+__all__ = ["Command", "Mismatch", "SCRATCH", "check", "commands", "mask", "matches", "refresh", "run",
+           "scratch"]

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Regenerate the shown output of every `$ seamemu ...` command in docs/tutorials/*.md, and the
-figures the tutorials show (docs/tutorials/figures/*.svg, as `seamemu diagram` draws them).
+"""Regenerate the shown output of every `$ seamemu ...` command in docs/tutorials/*.md and
+docs/fuzzing.md, and the figures the tutorials show (docs/tutorials/figures/*.svg, as
+`seamemu diagram` draws them).
 
 The tutorials are runnable: tests/docs/test_tutorials.py runs each command and compares its
 output with the text (tools/doccheck.py says how, placeholders included), and checks
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,17 +54,20 @@ def update_figures(check: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check; exit 1 when stale")
-    parser.add_argument("files", nargs="*", type=Path, help="default: docs/tutorials/*.md")
+    parser.add_argument("files", nargs="*", type=Path,
+                        help="default: docs/tutorials/*.md and docs/fuzzing.md")
     args = parser.parse_args(argv)
-    files = args.files or sorted(TUTORIALS.glob("*.md"))
+    files = args.files or sorted(TUTORIALS.glob("*.md")) + [ROOT / "docs" / "fuzzing.md"]
     stale = 0 if args.files else update_figures(args.check)
     for path in files:
-        if args.check:
-            for bad in doccheck.check(path, ROOT, seamemu_main):
-                print(bad.describe())
-                stale += 1
-        elif doccheck.refresh(path, ROOT, seamemu_main):
-            print(f"updated {path.relative_to(ROOT) if path.is_absolute() else path}")
+        with tempfile.TemporaryDirectory(prefix="seamemu-docs-") as tmp:
+            cwd = doccheck.scratch(path, ROOT, Path(tmp))
+            if args.check:
+                for bad in doccheck.check(path, cwd, seamemu_main):
+                    print(bad.describe())
+                    stale += 1
+            elif doccheck.refresh(path, cwd, seamemu_main):
+                print(f"updated {path.relative_to(ROOT) if path.is_absolute() else path}")
     if args.check and stale:
         print(f"{stale} command output(s) or figure(s) out of date: run python tools/update_docs.py",
               file=sys.stderr)

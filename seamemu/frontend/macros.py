@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..errors import AsmLimitError
+from . import limits
 from .expr import ExprError, Value, evaluate, parse
 from .gas_args import MacroParam, parse_invocation, parse_params
-from .limits import MAX_EXPANSION_WORK, MAX_STATEMENTS, too_many_statements, too_much_work
+from .limits import too_many_statements, too_much_work
 from .source import (
     ASSIGN_RE,
     Loc,
@@ -111,7 +112,7 @@ class Expander:
         return not self.conds or self.conds[-1].active
 
     def _emit(self, op: str, args: str, loc: Loc) -> None:
-        if len(self.out) >= MAX_STATEMENTS:
+        if len(self.out) >= limits.MAX_STATEMENTS:
             raise too_many_statements(loc, len(self.out) + 1)
         self.out.append(Stmt(op, args, loc, self.scope, self.env))
 
@@ -122,7 +123,7 @@ class Expander:
             text, loc = stmts[i]
             i += 1
             self.work += 1
-            if self.work > MAX_EXPANSION_WORK:
+            if self.work > limits.MAX_EXPANSION_WORK:
                 raise too_much_work(loc)
             labels, rest = split_labels(text)
             op, args = split_op(rest)
@@ -353,7 +354,7 @@ class Expander:
         if op == ".rept":
             count = self._constant(args, loc, "`.rept`")
             # Every round looks at every body line at least once: refuse before expanding.
-            if self.work + max(count, 0) * max(len(body), 1) > MAX_EXPANSION_WORK:
+            if self.work + max(count, 0) * max(len(body), 1) > limits.MAX_EXPANSION_WORK:
                 raise too_much_work(loc)
             rounds: list[dict[str, str]] = [{}] * max(count, 0)
         else:
@@ -366,7 +367,7 @@ class Expander:
             else:
                 chars = parts[1] if len(parts) > 1 else ""
                 values = list(chars) or [""]
-            if self.work + len(values) * max(len(body), 1) > MAX_EXPANSION_WORK:
+            if self.work + len(values) * max(len(body), 1) > limits.MAX_EXPANSION_WORK:
                 raise too_much_work(loc)
             rounds = [{name: v} for v in values]
         for env in rounds:

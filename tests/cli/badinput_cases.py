@@ -564,8 +564,8 @@ ROWS: list[Case] = [
          code=1, err_lines=0),
     case("inject-empty", "boot --inject ''", err="inject"),
     # fuzz: interrupted, asked for an impossible budget, or given a bad worker id
-    case("fuzz-ctrl-c", "fuzz --time 60 --out fz_interrupt --asm {root}/tests/fuzz/planted/pop_order/"
-         "seamcall.S --entry __seamcall_saved_ret", code=130,
+    case("fuzz-ctrl-c", "fuzz --time 60 --out fz_interrupt --asm plant/seamcall.S "
+         "--entry __seamcall_saved_ret", code=130,
          err="1 finding(s) saved in fz_interrupt/findings/", subprocess=True, interrupt_after=4.0,
          limit=15.0),
     case("fuzz-ctrl-c-nothing-found", "fuzz --time 60 --out fz_nothing", code=130,

@@ -8,6 +8,7 @@ chunk) so that a hang or a memory blow-up fails its case instead of stalling the
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -26,6 +27,14 @@ def test_the_corpus_is_large_and_every_id_unique():
 
 
 def _write_files(tmp: Path) -> None:
+    """FILES, and plant/: asm/'s stubs with a planted bug (tests/fuzz/planted/pop_order.patch),
+    for the cases that need a stub the fuzzer finds something in."""
+    spec = importlib.util.spec_from_file_location("fuzz_helpers",
+                                                  ROOT / "tests" / "fuzz" / "fuzz_helpers.py")
+    assert spec is not None and spec.loader is not None
+    helpers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(helpers)
+    helpers.materialize("pop_order", tmp / "plant")
     for name, content in FILES.items():
         path = tmp / name
         if isinstance(content, str):
