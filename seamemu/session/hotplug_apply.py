@@ -363,7 +363,7 @@ def _check_event(p: Platform, event: Event) -> None:
     if event.kind in MEMORY_EVENTS and event.end > 1 << p.max_pa:
         raise InputError(f"{event.describe()}: reaches above 2^{p.max_pa}, the platform's MAXPA "
                          f"(cpu.max_pa = {p.max_pa}): no physical address is there")
-    if event.kind in CPU_EVENTS and not 0 <= event.lp < p.num_lps:
+    if event.kind in CPU_EVENTS and event.lp is not None and not 0 <= event.lp < p.num_lps:
         raise InputError(f"{event.describe()}: the platform has CPUs 0..{p.num_lps - 1} "
                          "(a hot-add fills an empty slot, cpu.absent_lps)")
 
