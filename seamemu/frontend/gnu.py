@@ -123,7 +123,8 @@ def _bound_hit(returncode: int, stderr: str) -> str:
     if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
         return (f"it used more than {AS_CPU_SECONDS} s of CPU, the limit (a runaway .rept, "
                 ".irp or macro?)")
-    if returncode == -signal.SIGXFSZ:
+    if returncode == -signal.SIGXFSZ or (returncode != 0 and re.search(
+            r"file truncated|file too large", stderr, re.I)):
         return f"its object file passed {AS_OUTPUT >> 20} MiB, the limit (a huge .fill or .space?)"
     if returncode != 0 and re.search(r"out of memory|memory exhausted|cannot allocate", stderr, re.I):
         return f"it ran out of its {AS_MEMORY >> 20} MiB of memory, the limit (a huge .rept or .fill?)"

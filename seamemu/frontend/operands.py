@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..arch.opcodes import MNEMONIC_BYTES
-from .expr import ExprError, Value, parse, wrap64
+from .expr import ExprError, Value, parse, short, wrap64
 from .prefixes import PREFIX_BYTES, with_prefixes
 from .source import split_args
 
@@ -190,13 +190,12 @@ def render(insn: Insn, evaluate: Eval) -> Rendered:
 
 def _no_bignum(text: str) -> str:
     """`text`, or ExprError when it holds a number of more than 64 bits (GNU as: "bignum")."""
-    def walk(node: tuple) -> None:
+    todo = [parse(text)]          # a stack, not recursion: `1+1+...+1` is a deep tree
+    while todo:
+        node = todo.pop()
         if node[0] == "num" and not -(1 << 63) <= node[1] < (1 << 64):
-            raise ExprError(f"the number {node[1]:#x} in `{text}` does not fit in 64 bits")
-        for part in node[1:]:
-            if isinstance(part, tuple):
-                walk(part)
-    walk(parse(text))
+            raise ExprError(f"the number {node[1]:#x} in `{short(text)}` does not fit in 64 bits")
+        todo.extend(part for part in node[1:] if isinstance(part, tuple))
     return text
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fe_helpers import code, needs_gnu_as
+from fe_helpers import code
 
 from seamemu.errors import AsmError, AsmLimitError
 from seamemu.frontend import assemble_text, limits
 from seamemu.frontend.cpp import preprocess_text
 from seamemu.frontend.expr import ExprError, evaluate_c, parse
 
-BACKENDS = ["keystone", pytest.param("gnu", marks=needs_gnu_as)]
+BACKENDS = ["keystone", pytest.param("gnu", marks=pytest.mark.gnu_as)]
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "limits.md").read_text(encoding="utf-8")
 
 
