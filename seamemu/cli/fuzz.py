@@ -74,9 +74,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="differential mode: also run this implementation (the reference) on "
                         "every case and report where the two disagree")
     p.add_argument("--diff-entry", metavar="SYMBOL", help="entry of the reference (default: --entry)")
+    C.add_module_binary_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_fuzz)
+
+
+def _module_binary(args: argparse.Namespace) -> str | None:
+    """--module-binary or $SEAMEMU_MODULE_BINARY (the fuzzer's platform is the default one)."""
+    from seamemu.platform import as_platform
+    from seamemu.session.real_module import load_image, module_binary_path
+
+    found = module_binary_path(C.module_binary_arg(args), as_platform(None))
+    if found is None:
+        return None
+    load_image(*found)           # a bad path or image is a one-line error before any worker
+    return found[0]
 
 
 def cmd_fuzz(args: argparse.Namespace) -> int:
@@ -100,7 +113,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
     config = FuzzConfig(target, args.convention, args.variant, mode=args.mode, runs=args.runs,
                         seconds=seconds, seed=seed, out=args.out, jobs=args.jobs,
-                        reference=reference, worker_id=args.worker_id)
+                        reference=reference, worker_id=args.worker_id,
+                        module_binary=_module_binary(args))
     line = None if args.quiet else ProgressLine()
     started = time.time()
     try:

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from seamemu.errors import InputError
 from seamemu.fuzz.case import FRAME_WORDS, NORMAL_CPU, Case
-from seamemu.fuzz.oracle import ScriptedModule, cpu_state
+from seamemu.fuzz.oracle import RealAnswers, ScriptedModule, cpu_state
 from seamemu.fuzz.promises import Spec
 from seamemu.image import Image
 from seamemu.machine import PAGE, Bounds, CallResult, Machine
@@ -61,11 +61,29 @@ class Observation(NamedTuple):
     writes: tuple = ()               # trace: (rip, address, size, value)
 
 
+# Intel's module runs a whole leaf per SEAMCALL (TDH.SYS.INIT is some 20,000 instructions), so it
+# gets its own bound rather than the stub's.
+MODULE_BOUNDS = Bounds(max_insns=5_000_000, timeout_s=5.0)
+
+
+def _intel_module(path: str, machine: Machine):
+    """Intel's module on the default platform, in this machine's memory, for one LP."""
+    from seamemu.model.module import TdxModule
+    from seamemu.platform import as_platform
+    from seamemu.session.real_module import intel_module, module_binary_path
+
+    platform = as_platform(None)
+    binary = module_binary_path(path, platform)
+    assert binary is not None
+    return intel_module(platform, binary, machine.memory, model=TdxModule(platform), msrs=None,
+                        bounds=MODULE_BOUNDS)
+
+
 class Runner:
     """A machine for one image and entry under one Spec, reused for every run."""
 
     def __init__(self, image: Image, spec: Spec, entry: str, *, observe: str = "fast",
-                 bounds: Bounds = FUZZ_BOUNDS) -> None:
+                 bounds: Bounds = FUZZ_BOUNDS, module_binary: str | None = None) -> None:
         if observe not in OBSERVE:
             raise InputError(f"observe {observe!r}: expected one of {', '.join(OBSERVE)}")
         try:
@@ -78,8 +96,11 @@ class Runner:
         self.spec = spec
         self.entry = entry
         self.observe = observe
-        self.module = ScriptedModule()
+        real = RealAnswers() if module_binary else None
+        self.module: ScriptedModule = real or ScriptedModule()
         self.machine = m = Machine(image, self.module, num_lps=1, bounds=bounds)
+        if real is not None and module_binary:
+            real.real = _intel_module(module_binary, m)
         attach_mov_ss_sites(m)  # a SEAMCALL in a MOV SS shadow faults here as in a session
         mem = m.memory
         page = mem.alloc(PAGE, PAGE)

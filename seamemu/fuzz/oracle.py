@@ -4,6 +4,7 @@
 `ScriptedModule` is a `SeamTarget` that answers every SEAMCALL with the case's planned answer
 (a status and output registers, or #GP/#UD/VMfailInvalid) and keeps the exact registers the
 first SEAMCALL handed it, so the invariants can compare them with what the caller supplied.
+`RealAnswers` lets Intel's module answer instead and reports what it answered.
 `instruction_outcome` says, from the CPU state alone, whether SEAMCALL reaches the module at
 all; it asks the same decision table the trap uses (seamemu.traps), so the two cannot drift.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from typing import Any
 
 from seamemu.arch.kernel import TDX_SEAMCALL_GP, TDX_SEAMCALL_UD, TDX_SEAMCALL_VMFAILINVALID
 from seamemu.fuzz.case import Answer, Case, Cpu
@@ -62,6 +64,46 @@ class ScriptedModule:
             self.received = regs  # a fresh dict per SEAMCALL (traps build it), safe to keep
         self.calls += 1
         return self.reply
+
+
+class RealAnswers(ScriptedModule):
+    """Intel's module answering instead of the plan (`seamemu fuzz --module-binary`).
+
+    The stub is what is fuzzed; the module's answer is whatever Intel's code says for the
+    case's registers (its state carries over from case to case).  `answer` is that answer in
+    the plan's terms, so the invariants and every reproducer use it; a module that halted is
+    reloaded and the run is not judged (`halted`).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.real: Any = None               # the IntelModuleTarget, set once memory exists
+        self.answer: Answer | None = None
+        self.halted = ""
+
+    def arm(self, answer: Answer, loaded: bool) -> None:
+        super().arm(answer, loaded)
+        self.answer = None
+        self.halted = ""
+
+    def pseamldr_present(self) -> bool:
+        return bool(self.real.pseamldr_present()) if self.real is not None else True
+
+    def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply:
+        if self.calls == 0:
+            self.received = regs
+        self.calls += 1
+        reply = self.real.seamcall(lp, regs, mem)
+        if reply.fault == "halt":
+            self.halted = reply.record.note if reply.record is not None else "halted"
+            self.real.reset()
+        elif self.answer is None:
+            if reply.fault is not None:
+                self.answer = Answer(reply.fault)
+            else:
+                outs = tuple(sorted((r, v) for r, v in reply.regs.items() if r != "rax"))
+                self.answer = Answer("status", reply.regs["rax"], outs)
+        return reply
 
 
 @functools.lru_cache(maxsize=64)

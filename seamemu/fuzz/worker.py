@@ -28,7 +28,7 @@ from seamemu.fuzz.diff import compare
 from seamemu.fuzz.executor import Runner
 from seamemu.fuzz.generate import Generator
 from seamemu.fuzz.invariants import check
-from seamemu.fuzz.oracle import instruction_outcome
+from seamemu.fuzz.oracle import RealAnswers, instruction_outcome
 from seamemu.fuzz.promises import make_spec
 from seamemu.fuzz.reproducer import FindingRef, Reproducer, Target, load_reproducer
 from seamemu.image import Image
@@ -55,6 +55,7 @@ class FuzzConfig:
     jobs: int = 1
     reference: Target | None = None
     worker_id: str = "w"
+    module_binary: str | None = None   # Intel's module answers instead of the planned answers
     sync_seconds: float = 2.0
     shrink_budget: int = 800
 
@@ -103,12 +104,14 @@ class WorkerStats:
     corpus: int = 0
     imported: int = 0
     unstable: int = 0      # violations that did not show again on a rerun (not saved)
+    module_halts: int = 0  # --module-binary: runs Intel's module halted in (reloaded, not judged)
     findings: list[FindingRecord] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"worker": self.worker, "runs": self.runs, "seconds": round(self.seconds, 3),
                 "edges": self.edges, "features": self.features, "corpus": self.corpus,
                 "imported": self.imported, "unstable": self.unstable,
+                "module_halts": self.module_halts,
                 "findings": [f.to_json() for f in self.findings]}
 
 
@@ -136,7 +139,8 @@ class Worker:
         entry = config.target.entry
         self.spec = spec = make_spec(config.convention, config.variant, entry)
         self.image, self.ref_image = image, ref_image
-        self.fast = Runner(image, spec, entry, observe="coverage" if config.mode == "coverage" else "fast")
+        self.fast = Runner(image, spec, entry, observe="coverage" if config.mode == "coverage" else "fast",
+                           module_binary=config.module_binary)
         self.ref = (Runner(ref_image, spec, config.reference.entry)
                     if ref_image is not None and config.reference is not None else None)
         self.gen = Generator(spec, (config.seed * 0x9E37_79B9 + index) & ((1 << 64) - 1), self.fast.addresses)
@@ -243,6 +247,13 @@ class Worker:
         """Run one case on the fast path, analyse violations; True if it reached new coverage
         (then it joins the corpus, and with `save` this worker's queue directory)."""
         obs = self.fast.run(case)
+        real = self.fast.module
+        if isinstance(real, RealAnswers):
+            if real.halted:               # Intel's module stopped: reloaded, nothing to judge
+                self.stats.module_halts += 1
+                return False
+            if real.answer is not None:   # judge the stub against what the module answered
+                case = case._replace(answer=real.answer)
         instr = instruction_outcome(case)
         viols = check(self.spec, case, obs, self.fast.in_code, instr)
         if self.ref is not None:
