@@ -181,7 +181,10 @@ def format_explanation(e: Explanation) -> str:
         if rec.note:
             out.append(f"   note: {rec.note}")
     if e.spec is not None:
-        out += ["", f"{'5' if r.calls else '4'}. The leaf, from its registered spec:"]
+        intel = any(c.note.startswith("Intel's module") for c in r.calls)
+        out += ["", f"{'5' if r.calls else '4'}. The leaf, from its registered spec" +
+                (" (the model's account of it; Intel's module answered above):" if intel
+                 else ":")]
         out += ["   " + ln for ln in e.spec.explain_lines()]
     if e.kernel.returned:
         out += ["", f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax)}); "
