@@ -190,31 +190,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from seamemu.fuzz.bench import fuzz_bench
-    from seamemu.host.bench import bringup_seconds, sys_rd_rate
-    from seamemu.session.bench import format_bench, run_bench
+    from seamemu.bench import run_bench
 
-    report = run_bench(seconds=args.seconds, extra={"tdh_sys_rd_via_stub_per_s": sys_rd_rate})
-    report["bringup_s"] = bringup_seconds()
-    binary = C.module_binary_arg(args)
-    if binary:
-        rate = sys_rd_rate(args.seconds, module_binary=binary)
-        report["rates"]["tdh_sys_rd_intel_module_per_s"] = rate
-        model = report["rates"].get("tdh_sys_rd_via_stub_per_s")
-        if model:
-            report["ratios"]["intel_module_vs_model_sys_rd"] = rate / model
-        report.setdefault("notes", {})["tdh_sys_rd_intel_module_per_s"] = (
-            f"the same TDH.SYS.RD loop answered by Intel's module ({binary}) on the SEAM CPU")
-    fuzz = fuzz_bench(args.seconds)
-    report["rates"]["fuzz_runs_per_s"] = fuzz["fuzz_runs_per_s"]
-    report["rates"]["bare_emu_start_same_stub_per_s"] = fuzz["bare_emu_start_round_trips_per_s"]
-    report["ratios"]["fuzz_vs_bare_same_stub"] = fuzz["ratio"]
-    report["targets"]["fuzz_vs_bare_same_stub"] = fuzz["ratio_target"]
-    report.setdefault("notes", {})["fuzz_runs_per_s"] = (
-        "seamemu fuzz, random mode, one worker, on __seamcall_ret; the bare reference is an "
-        "emu_start round trip through the same stub, measured in alternating CPU-time slices")
+    report = run_bench(seconds=args.seconds, module_binary=C.module_binary_arg(args))
     if args.json:
-        C.print_json(report)
+        C.print_json(report.to_json())
     else:
-        print(format_bench(report))
+        print(report.text())
     return 0

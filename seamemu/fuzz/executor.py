@@ -26,11 +26,10 @@ from seamemu.image import Image
 from seamemu.machine import PAGE, Bounds, CallResult, Machine
 from seamemu.machine.coverage import (
     BlockCoverage,
-    InsnTrace,
     PageGuard,
     WriteWatch,
-    flush_translations,
 )
+from seamemu.machine.tracing import RawStep, StepRecorder
 from seamemu.session.msr_sites import attach_mov_ss_sites
 
 FRAME_BYTES = 8 * FRAME_WORDS
@@ -39,10 +38,6 @@ FRAME_BYTES = 8 * FRAME_WORDS
 STRUCT_OFFSET = 0x800
 # A stub is a few dozen instructions; a run past this is a hang or a wild jump.
 FUZZ_BOUNDS = Bounds(max_insns=20_000, timeout_s=2.0)
-# Runs between flushes of Unicorn's translation cache, which otherwise grows with every
-# emu_start (coverage.flush_translations): ~6 MB of code buffer at most, a retranslation
-# of a few blocks per flush.
-FLUSH_EVERY = 20_000
 OBSERVE = ("fast", "coverage", "trace")
 
 
@@ -58,7 +53,8 @@ class Observation(NamedTuple):
     hits: tuple[tuple[int, int, int], ...]  # stores outside the allowed ranges (rip, address, size)
     edges: frozenset = frozenset()
     steps: tuple = ()                # trace: (address, registers before it)
-    writes: tuple = ()               # trace: (rip, address, size, value)
+    writes: tuple = ()               # trace: (rip, address, size)
+    raw: tuple[RawStep, ...] = ()    # trace: every step as the machine recorded it
 
 
 # Intel's module runs a whole leaf per SEAMCALL (TDH.SYS.INIT is some 20,000 instructions), so it
@@ -120,7 +116,8 @@ class Runner:
         self.watch = WriteWatch(lp, allowed)
         self.guard = PageGuard(m)
         self.coverage = BlockCoverage(lp, self.code_ranges) if observe == "coverage" else None
-        self.trace = InsnTrace(lp, self.code_ranges) if observe == "trace" else None
+        self.trace = StepRecorder(m, [0], max_steps=bounds.max_insns).attach() \
+            if observe == "trace" else None
         self.destinations: dict[int, frozenset[str]] = {}  # locate.destinations' cache
         # Where each register's value sits in the case: raw takes every register from
         # case.inputs, the others take the caller's own registers from case.regs.
@@ -132,7 +129,6 @@ class Runner:
         self.snapshot = m.snapshot()
         if cpu_state(NORMAL_CPU) != self.snapshot.cpus[0]:
             raise InputError("fuzz: the machine does not start in the normal CPU state")
-        self._runs = 0
 
     @property
     def addresses(self) -> tuple[int, ...]:
@@ -191,16 +187,16 @@ class Runner:
         writes: tuple = ()
         if self.coverage is not None:
             edges = self.coverage.take()
+        raw: tuple[RawStep, ...] = ()
         if self.trace is not None:
-            self.trace.check()
-            steps, writes = tuple(self.trace.steps), tuple(self.trace.writes)
+            # The stub's own instructions: a wild jump's landing place is not a location.
+            in_code = self.in_code
+            raw = tuple(s for s in self.trace.steps_for(res) if in_code(s.address))
+            steps = tuple((s.address, s.before) for s in raw)
+            writes = tuple((s.address, a, len(d)) for s in raw for a, d in s.writes)
         obs = Observation(res, after, frame, frame_before, mod.received, mod.calls,
-                          tuple(watch.hits) if watch.hits else (), edges, steps, writes)
+                          tuple(watch.hits) if watch.hits else (), edges, steps, writes, raw)
         m.restore(self.snapshot)
-        self._runs += 1
-        if self._runs >= FLUSH_EVERY:
-            self._runs = 0
-            flush_translations(m)
         if watch.pages:  # stores outside the stack and struct: undo what restore does not
             self.guard.repair(watch.pages)
         return obs

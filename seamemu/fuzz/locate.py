@@ -75,7 +75,7 @@ def last_writer(obs: Observation, index: int, upto: int | None = None, mask: int
 
 def last_store(obs: Observation, runner: Runner, address: int) -> int | None:
     """The in-code instruction that last stored to the byte at `address`."""
-    for rip, a, size, _value in reversed(obs.writes):
+    for rip, a, size in reversed(obs.writes):
         if a <= address < a + size and runner.in_code(rip):
             return rip
     return None

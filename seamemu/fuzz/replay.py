@@ -24,6 +24,7 @@ from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer
 from seamemu.image import Image
 from seamemu.machine.regs import INDEX
 from seamemu.session.result import rax_name
+from seamemu.trace.steps import Trace, TraceStep, build_trace
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,6 @@ class ReplayFinding:
 
 
 @dataclass(frozen=True)
-class TraceStep:
-    address: int
-    location: str
-    source: str
-
-
-@dataclass(frozen=True)
 class ReplayOutcome:
     path: str
     reproducer: Reproducer
@@ -60,7 +54,7 @@ class ReplayOutcome:
     rax: int
     struct_after: dict[str, int]
     received: dict[str, int] | None
-    trace: tuple[TraceStep, ...]
+    trace: Trace                      # the stub's instructions of the replayed run
     fault: str = ""
 
 
@@ -97,11 +91,8 @@ def _outcome(path: str, rep: Reproducer, spec: Spec, analyst: Analyst, analysis:
     reproduced = any(f.rule == want.rule and (f.address == want.address or f.location == want.location)
                      for f in found)
     obs = analysis.obs
-    trace = []
-    for address, _regs in obs.steps:
-        location, source = analyst.location(address)
-        trace.append(TraceStep(address, location, source))
     res = obs.res
+    trace = build_trace(obs.raw, analyst.image, res, entry=rep.target.entry)
     fault = ""
     if res.fault is not None:
         fault = f"unhandled {res.fault.name} at {res.fault.symbol}"
@@ -109,7 +100,7 @@ def _outcome(path: str, rep: Reproducer, spec: Spec, analyst: Analyst, analysis:
         path=path, reproducer=rep, reproduced=reproduced, findings=tuple(found), changed=changed,
         instruction=instruction_outcome(rep.case), outcome=res.outcome,
         rax=res.regs_after["rax"], struct_after=dict(zip(spec.struct_fields, obs.struct)),
-        received=None if obs.received is None else dict(obs.received), trace=tuple(trace),
+        received=None if obs.received is None else dict(obs.received), trace=trace,
         fault=fault)
 
 
@@ -184,12 +175,12 @@ def format_replay(o: ReplayOutcome) -> str:
         lines.append(f"  {f.detail}")
         if f.source:
             lines.append(f"  {f.source}")
-    if o.trace:
+    if o.trace.steps:
         marks = {f.address for f in o.findings}
-        lines.append(f"trace ({len(o.trace)} instructions in the stub):")
-        for s in o.trace:
+        lines.append(f"trace ({len(o.trace.steps)} instructions in the stub):")
+        for s in o.trace.steps:
             mark = ">>" if s.address in marks else "  "
-            lines.append(f"  {mark} 0x{s.address:08x} {s.location:<28} {s.source}")
+            lines.append(f"  {mark} 0x{s.address:08x} {s.symbol:<28} {_source(s)}")
     return "\n".join(lines)
 
 
@@ -209,10 +200,19 @@ def replay_json(o: ReplayOutcome) -> dict:
         "rax_name": rax_name(o.rax),
         "struct_after": {k: _h(v) for k, v in o.struct_after.items()},
         "received": None if o.received is None else {k: _h(o.received[k]) for k in INDEX if k in o.received},
-        "trace": [{"address": _h(s.address), "location": s.location, "source": s.source} for s in o.trace],
+        "trace": [{"address": _h(s.address), "location": s.symbol, "source": _source(s)}
+                  for s in o.trace.steps],
         "reproducer": rep.to_json(),
     }
 
 
-__all__ = ["ReplayFinding", "ReplayOutcome", "TraceStep", "describe_case", "format_replay",
+def _source(s: TraceStep) -> str:
+    """"file.S:line: text" of a step, as a finding names its location."""
+    if s.source is None:
+        return ""
+    file, _, line = s.source.rpartition(":")
+    return f"{os.path.basename(file)}:{line}: {' '.join(s.line_text.split())}"
+
+
+__all__ = ["ReplayFinding", "ReplayOutcome", "describe_case", "format_replay",
            "replay_file", "replay_json"]

@@ -7,15 +7,10 @@ hooks added after code was translated may not fire on unicorn 2.1
 (unicorn-engine/unicorn#2200), so each observer also drops the translations of the range it watches.
 
 - `BlockCoverage`: UC_HOOK_BLOCK over the code range; AFL-style edges (previous block, block).
-- `InsnTrace`: UC_HOOK_CODE + UC_HOOK_MEM_WRITE; every instruction executed with the
-  registers before it, and every store with the instruction that made it.  Slow; used only
-  to explain a finding and to locate it.
 - `WriteWatch`: UC_HOOK_MEM_WRITE on the complement of the allowed ranges: the callback runs
   only for a store outside them, so a correct stub costs one range test per store.
 - `PageGuard`: puts back the pages a snapshot does not restore (code, the machine's own
   pages) after a run that wrote them.
-- `BareCall` / `bare_call_rate`: the reference point for fuzz throughput, a bare `emu_start`
-  round trip through the same stub with a hook that only answers SEAMCALL.
 
 Callbacks never let an exception escape (the LP's rule): an error is kept and re-raised by
 `check()` after the run.
@@ -24,23 +19,15 @@ Callbacks never let an exception escape (the LP's rule): an error is kept and re
 from __future__ import annotations
 
 import ctypes
-import time
 from collections.abc import Sequence
 
 from unicorn import (
-    UC_ARCH_X86,
     UC_HOOK_BLOCK,
-    UC_HOOK_CODE,
-    UC_HOOK_INSN_INVALID,
     UC_HOOK_MEM_WRITE,
-    UC_MODE_64,
-    UC_PROT_ALL,
-    Uc,
 )
 from unicorn import x86_const as X
 
 from seamemu.errors import EngineError, InputError
-from seamemu.image import Image
 from seamemu.machine.lp import LogicalProcessor
 from seamemu.machine.machine import Machine
 from seamemu.machine.memory import CHUNK, PAGE
@@ -66,7 +53,7 @@ class _Observer:
 
     def _flush(self) -> None:
         for b, e in self.ranges:
-            self.lp.uc.ctl_remove_cache(b, min(e, _MASK64))
+            self.lp.drop_translations(b, e)
 
     def _fail(self, exc: BaseException) -> None:
         if self.error is None:
@@ -111,40 +98,6 @@ class BlockCoverage(_Observer):
         self.edges.clear()
         self._prev = 0
         return edges
-
-
-class InsnTrace(_Observer):
-    """Every instruction run inside `ranges` with the registers before it; every store anywhere.
-
-    `steps` holds (address, registers) with registers as the LP's register-file list (regs.NAMES
-    order); `writes` holds (rip, address, size, value) for every store.
-    """
-
-    def __init__(self, lp: LogicalProcessor, ranges: Sequence[tuple[int, int]]) -> None:
-        super().__init__(lp, ranges)
-        self.steps: list[tuple[int, list[int]]] = []
-        self.writes: list[tuple[int, int, int, int]] = []
-        for b, e in self.ranges:
-            self._add(UC_HOOK_CODE, self._on_code, b, e)
-        self._add(UC_HOOK_MEM_WRITE, self._on_write, 0, 1 << 64)
-        self._flush()
-
-    def _on_code(self, _uc, address: int, _size: int, _user) -> None:
-        try:
-            self.steps.append((address, self.lp.regfile.read()))
-        except BaseException as exc:
-            self._fail(exc)
-
-    def _on_write(self, uc, _access, address: int, size: int, value: int, _user) -> None:
-        try:
-            self.writes.append((uc.reg_read(_RIP), address, size, value & _MASK64))
-        except BaseException as exc:
-            self._fail(exc)
-
-    def reset(self) -> None:
-        self.check()
-        self.steps = []
-        self.writes = []
 
 
 class WriteWatch(_Observer):
@@ -212,22 +165,9 @@ class PageGuard:
             if not self.covers(page):
                 continue
             ctypes.memmove(mem.host_address(page), self._saved.get(page, self._zero), PAGE)
-            for lp in self.machine.lps:
-                lp.uc.ctl_remove_cache(page, page + PAGE)
+            self.machine.drop_translations(page, page + PAGE)
             n += 1
         return n
-
-
-def flush_translations(machine: Machine) -> None:
-    """Drop every LP's translated code.
-
-    Unicorn 2.1.4 translates afresh on each `emu_start`, so its code buffer grows by ~300
-    bytes per call (measured: 2 million `emu_start`s of a lone RET took 600 MB) until the
-    buffer is full; a long fuzz campaign calls this every few ten thousand runs to keep the
-    process small.  The next run retranslates the few blocks it needs.
-    """
-    for lp in machine.lps:
-        lp.uc.ctl_flush_tb()
 
 
 def _complement(allowed: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -244,82 +184,8 @@ def _complement(allowed: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
-class BareCall:
-    """A bare `emu_start` round trip through `entry` of `image`: the fuzz throughput reference.
-
-    One Unicorn instance with the image's sections mapped and a stack.  `args` go to RDI, RSI,
-    RDX, RCX, R8, R9; an argument given as the string "scratch" becomes the address of a
-    zeroed scratch area of `scratch` bytes (for a struct pointer).  The only hook answers
-    SEAMCALL with RAX = 0 and steps over it: what Unicorn alone costs for the same code path.
-    """
-
-    def __init__(self, image: Image, entry: str, args: Sequence[int | str] = (),
-                 *, scratch: int = 0x1000) -> None:
-        if not 0 < scratch <= 0x10000:
-            raise InputError(f"BareCall: scratch {scratch} must be 1..65536 bytes")
-        lo = min(s.address for s in image.sections) & ~0xFFF
-        hi = (image.end + 0xFFFF) & ~0xFFFF
-        size = hi - lo + 0x40000
-        self._buf = ctypes.create_string_buffer(size)  # kept alive for the mapping's lifetime
-        self.uc = uc = Uc(UC_ARCH_X86, UC_MODE_64)
-        uc.mem_map_ptr(lo, size, UC_PROT_ALL, ctypes.addressof(self._buf))
-        for s in image.sections:
-            uc.mem_write(s.address, s.data)
-        self.sentinel = hi
-        uc.mem_write(self.sentinel, b"\xcc" * 16)
-        struct_pa = hi + 0x1000
-        self._stack_top = lo + size - 0x100
-        ids = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_RCX,
-               X.UC_X86_REG_R8, X.UC_X86_REG_R9)
-        self._regs = [(reg, struct_pa if a == "scratch" else int(a)) for reg, a in zip(ids, args)]
-        self._start = image.address_of(entry)
-        self._ret = self.sentinel.to_bytes(8, "little")
-        uc.hook_add(UC_HOOK_INSN_INVALID, self._answer)
-        self.once()
-        if uc.reg_read(_RIP) != self.sentinel:
-            raise EngineError(f"BareCall: {entry} did not return to its caller")
-
-    @staticmethod
-    def _answer(uc: Uc, _user) -> bool:
-        uc.reg_write(X.UC_X86_REG_RAX, 0)
-        uc.reg_write(_RIP, uc.reg_read(_RIP) + 4)
-        return True
-
-    def once(self) -> None:
-        uc = self.uc
-        uc.mem_write(self._stack_top - 8, self._ret)
-        uc.reg_write(X.UC_X86_REG_RSP, self._stack_top - 8)
-        for reg, value in self._regs:
-            uc.reg_write(reg, value)
-        uc.emu_start(self._start, self.sentinel, 0, 100_000)
-
-    def repeat(self, n: int) -> None:
-        once = self.once
-        for _ in range(n):
-            once()
-
-
-def bare_call_rate(image: Image, entry: str, args: Sequence[int | str], seconds: float = 1.0,
-                   *, scratch: int = 0x1000) -> float:
-    """Round trips per second of `BareCall(image, entry, args)` over about `seconds`."""
-    bare = BareCall(image, entry, args, scratch=scratch)
-    n = 0
-    t0 = time.perf_counter()
-    end = t0 + seconds
-    while True:
-        bare.repeat(50)
-        n += 50
-        now = time.perf_counter()
-        if now >= end:
-            return n / (now - t0)
-
-
 __all__ = [
-    "BareCall",
     "BlockCoverage",
-    "InsnTrace",
     "PageGuard",
     "WriteWatch",
-    "bare_call_rate",
-    "flush_translations",
 ]

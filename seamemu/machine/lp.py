@@ -307,6 +307,15 @@ class LogicalProcessor:
         self.regfile.write(vals)
         return True
 
+    # -- translations ------------------------------------------------------------------------
+    def drop_translations(self, begin: int | None = None, end: int | None = None) -> None:
+        """Drop this LP's translated code, all of it or that of [begin, end) (the machine
+        decides when: Machine.drop_translations)."""
+        if begin is None:
+            self.uc.ctl_flush_tb()
+        else:
+            self.uc.ctl_remove_cache(begin, min(end if end is not None else begin + 1, (1 << 64) - 1))
+
     # -- the run loop ------------------------------------------------------------------------
     def run(self, begin: int, until: int, bounds: Bounds) -> tuple[str, str | None, list[int]]:
         """Run from `begin` until RIP == `until`: (outcome, bound kind or None, registers)."""

@@ -224,8 +224,7 @@ class Machine:
         # session or fuzz campaign flat at the cost of retranslating a few blocks.
         self._calls += 1
         if self._calls % TB_FLUSH_EVERY == 0:
-            for other in self.lps:
-                other.uc.ctl_flush_tb()
+            self.drop_translations()
         if self._debugger is None:
             outcome, bound_kind, after = proc.run(entry, self.sentinel, self.bounds)
         else:
@@ -291,12 +290,20 @@ class Machine:
         except InputError as exc:
             raise InputError(f"call: stack pointer 0x{rsp:016x} is not in present memory") from exc
 
+    # -- translations ------------------------------------------------------------------------
+    def drop_translations(self, begin: int | None = None, end: int | None = None) -> None:
+        """Drop every LP's translated code (of [begin, end) when given): after code changed
+        under it, and after hooks were added or removed, which Unicorn 2.1 does not honour in
+        code it already translated (unicorn-engine/unicorn#2200).  The one place seamemu
+        flushes the translation cache of its machines."""
+        for lp in self.lps:
+            lp.drop_translations(begin, end)
+
     # -- code patching (for instructions Unicorn would execute, e.g. RDMSR) --------------------
     def patch(self, address: int, data: bytes) -> None:
         """Overwrite code and drop its translations on every LP so the new bytes run."""
         self.memory.write(address, data)
-        for lp in self.lps:
-            lp.uc.ctl_remove_cache(address, address + len(data))
+        self.drop_translations(address, address + len(data))
 
     def code_bytes(self, address: int, size: int) -> bytes:
         """Up to `size` bytes at `address` as the image wrote them (patched sites restored)."""

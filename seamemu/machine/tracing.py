@@ -111,15 +111,19 @@ class StepRecorder:
             code_cb, write_cb = self._callbacks(lp)
             self._hooks.append((lp.uc, lp.uc.hook_add(UC_HOOK_CODE, code_cb)))
             self._hooks.append((lp.uc, lp.uc.hook_add(UC_HOOK_MEM_WRITE, write_cb)))
-            lp.uc.ctl_flush_tb()
+        self.machine.drop_translations()
         return self
 
     def detach(self) -> None:
         for uc, handle in self._hooks:
             uc.hook_del(handle)
-        for lp in self.lps:
-            lp.uc.ctl_flush_tb()
+        self.machine.drop_translations()
         self._hooks = []
+
+    def reset(self) -> None:
+        """Forget what was recorded, staying attached (one recorder serves many calls)."""
+        self._raw.clear()
+        self.truncated = False
 
     @property
     def recorded(self) -> int:

@@ -118,6 +118,7 @@ class TraceStep:
     next_address: int
     traps: tuple[TrapNote, ...] = ()
     faults: tuple[FaultNote, ...] = ()
+    line_text: str = ""                         # the source line, as written
 
     @property
     def text(self) -> str:
@@ -225,7 +226,7 @@ def build_trace(steps: tuple[RawStep, ...], image: Image, result: CallResult, *,
             bytes=insn.bytes, mnemonic=insn.mnemonic, op_str=insn.op_str,
             source=f"{line.file}:{line.line}" if line else None,
             regs=regs, flags=flags, writes=writes, next_address=raw.after[_I_RIP],
-            traps=traps, faults=faults))
+            traps=traps, faults=faults, line_text=line.text if line else ""))
     return Trace(entry=entry, lp=result.lp, outcome=outcome or result.outcome, steps=tuple(out),
                  regs_before=dict(result.regs_before), regs_after=dict(result.regs_after),
                  truncated=truncated)

@@ -1,16 +1,16 @@
 # SPDX-License-Identifier: MIT
-"""seamemu.machine.coverage: block coverage, instruction trace, write watch, the bare reference."""
+"""seamemu.machine.coverage: block coverage, instruction trace, write watch, page guard."""
 
 from __future__ import annotations
 
 import pytest
-from fuzz_helpers import ARGS
 
-from seamemu.errors import EngineError, InputError
-from seamemu.frontend import assemble, assemble_text
+from seamemu.errors import InputError
+from seamemu.frontend import assemble_text
 from seamemu.fuzz.oracle import ScriptedModule
 from seamemu.machine import Machine
-from seamemu.machine.coverage import BareCall, BlockCoverage, InsnTrace, PageGuard, WriteWatch
+from seamemu.machine.coverage import BlockCoverage, PageGuard, WriteWatch
+from seamemu.machine.tracing import StepRecorder
 
 SNIPPET = """
 .text
@@ -79,14 +79,17 @@ def test_write_watch_reports_stores_outside_the_allowed_ranges(image):
     assert allowed.hits == [] and len(watch.hits) == 1
 
 
-def test_instruction_trace_records_steps_and_stores(image):
+def test_one_recorder_serves_many_runs(image):
+    """The fuzzer's trace runner keeps one StepRecorder attached and resets it per run."""
     m = Machine(image, ScriptedModule())
-    trace = InsnTrace(m.lps[0], _code(image))
-    m.call("store", (7,))
-    assert [image.symbolize(a) for a, _ in trace.steps] == ["store", "store+0x7", "store+0xa"]
-    assert (image.address_of("store") + 7, 0x300000, 8, 7) in trace.writes
-    trace.reset()
-    assert trace.steps == [] and trace.writes == []
+    rec = StepRecorder(m, [0]).attach()
+    res = m.call("store", (7,))
+    steps = rec.steps_for(res)
+    assert [image.symbolize(s.address) for s in steps] == ["store", "store+0x7", "store+0xa"]
+    assert steps[1].writes == ((0x300000, (7).to_bytes(8, "little")),)
+    rec.reset()
+    assert rec.recorded == 0
+    assert len(rec.steps_for(m.call("store", (8,)))) == 3
 
 
 def test_observer_ranges_are_checked(image):
@@ -95,17 +98,6 @@ def test_observer_ranges_are_checked(image):
         BlockCoverage(m.lps[0], [(0x2000, 0x1000)])
     with pytest.raises(InputError, match="allowed range"):
         WriteWatch(m.lps[0], [(5, 5)])
-
-
-def test_bare_call_runs_the_same_stub_to_its_return():
-    # The constructor runs the stub once and refuses one that does not come back.
-    bare = BareCall(assemble([ARGS]), "__seamcall_ret", (0, "scratch"))
-    bare.repeat(10)
-
-
-def test_bare_call_refuses_an_entry_that_never_returns(image):
-    with pytest.raises(EngineError, match="spin did not return"):
-        BareCall(image, "spin")
 
 
 def test_page_guard_undoes_a_store_into_code(image):

@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: MIT
+"""What `seamemu bench` times: each case a step of the real path, and its bare-Unicorn reference.
+
+Every step does a fixed batch of operations and returns how many, so the measurer's clock is
+read rarely.  The cases:
+
+- bare_hook: `seamcall; ret` under Unicorn with an empty hook (machine/reference.py).
+- stub_seamcall: __seamcall_ret through the machine's SEAMCALL trap, behind a module that
+  answers TDX_SUCCESS at no cost: what the emulator itself adds per round trip.
+- stub_with_model: the same with the TDX module model serving TDH.SYS.RD.
+- session_call: the same through Session.call (inputs marshalled, result read back).
+- host_sys_rd: TDH.SYS.RD through the host driver's kernel-style wrapper, cycling through
+  the global metadata fields the kernel reads.
+- intel_module_sys_rd (with --module-binary): host_sys_rd answered by Intel's module on the
+  SEAM CPU instead of the model.
+- fuzz: `seamemu fuzz` runs (random mode, one worker) on __seamcall_ret, and its reference
+  bare_same_stub: a bare emu_start round trip through the same stub.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from seamemu.arch.leaves import TDH_SYS_INIT, TDH_SYS_LP_INIT, TDH_SYS_RD
+from seamemu.arch.metadata import global_field
+from seamemu.arch.structs import TDX_MODULE_ARGS_OFFSETS, TDX_MODULE_ARGS_SIZE
+from seamemu.bench.measure import Step
+from seamemu.frontend import assemble
+from seamemu.fuzz.reproducer import Target
+from seamemu.fuzz.worker import FuzzConfig, Worker
+from seamemu.host.driver import tdx_enable
+from seamemu.host.klog import KernelLog
+from seamemu.host.seamcall import HostSeamcall
+from seamemu.host.sysinfo import GROUPS
+from seamemu.machine import Machine
+from seamemu.machine.reference import BareCall, bare_seamcall_ret
+from seamemu.session.session import Session
+from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, stub
+from seamemu.traps.target import SeamReply
+
+# MAJOR_VERSION, a 16-bit global metadata field the kernel reads first.
+# Spec: intel/tdx-module tdx_1.5 include/auto_gen/global_sys_fields_lookup.c.
+MAJOR_VERSION_FIELD = 0x0800000100000004
+BATCH = 50           # operations per step
+_LOG_LIMIT = 10_000  # call logs are cut back past this, so a long run stays flat
+
+
+def ready_session() -> tuple[Session, int]:
+    """A session whose LP 0 has done TDH.SYS.INIT and TDH.SYS.LP.INIT, and an args struct
+    asking TDH.SYS.RD for MAJOR_VERSION."""
+    s = Session(num_lps=1)
+    s.call(DEFAULT_ENTRY, leaf=TDH_SYS_INIT)
+    s.call(DEFAULT_ENTRY, leaf=TDH_SYS_LP_INIT)
+    mem = s.machine.memory
+    mem.reset_scratch()
+    pa = mem.alloc(TDX_MODULE_ARGS_SIZE, 64)
+    mem.write(pa, bytes(TDX_MODULE_ARGS_SIZE))
+    mem.write(pa + TDX_MODULE_ARGS_OFFSETS["rdx"], MAJOR_VERSION_FIELD.to_bytes(8, "little"))
+    return s, pa
+
+
+class AnswerSuccess:
+    """The cheapest module there can be: TDX_SUCCESS for every leaf, nothing recorded."""
+
+    _reply = SeamReply(regs={"rax": 0})
+
+    def module_loaded(self) -> bool:
+        return True
+
+    def pseamldr_present(self) -> bool:
+        return False
+
+    def pseamldr_busy(self, lp: int) -> bool:
+        return False
+
+    def seamcall(self, lp, regs, mem) -> SeamReply:
+        return self._reply
+
+
+def _batch(once: Callable[[], object], trim: Callable[[], None] | None = None) -> Step:
+    def step() -> int:
+        for _ in range(BATCH):
+            once()
+        if trim is not None:
+            trim()
+        return BATCH
+    return step
+
+
+def hot_path_steps() -> dict[str, Step]:
+    """The SEAMCALL round-trip cases and their bare reference, each checked once first."""
+    s, pa = ready_session()
+    records = s.module.records
+
+    def trim() -> None:
+        if len(records) > _LOG_LIMIT:
+            del records[:]
+
+    probe = s.call(DEFAULT_ENTRY, leaf=TDH_SYS_RD, inputs={"rdx": MAJOR_VERSION_FIELD})
+    if probe.outcome != "returned" or probe.rax != 0:
+        raise RuntimeError("bench: TDH.SYS.RD through the stub did not succeed: "
+                           f"{probe.outcome} 0x{probe.rax:016x}")
+    trap_only = Machine(s.image, AnswerSuccess())
+    trap_pa = trap_only.memory.alloc(TDX_MODULE_ARGS_SIZE, 64)
+    if trap_only.call(DEFAULT_ENTRY, (TDH_SYS_RD, trap_pa)).outcome != "returned":
+        raise RuntimeError("bench: the stub did not return through the trap-only machine")
+    machine_call, trap_call, session_call = s.machine.call, trap_only.call, s.call
+    return {
+        "bare_hook": _batch(bare_seamcall_ret()),
+        "stub_seamcall": _batch(lambda: trap_call(DEFAULT_ENTRY, (TDH_SYS_RD, trap_pa))),
+        "stub_with_model": _batch(lambda: machine_call(DEFAULT_ENTRY, (TDH_SYS_RD, pa)), trim),
+        "session_call": _batch(lambda: session_call(DEFAULT_ENTRY, leaf=TDH_SYS_RD,
+                                                    inputs={"rdx": MAJOR_VERSION_FIELD}), trim),
+    }
+
+
+def host_sys_rd_step(module_binary: str | None = None) -> Step:
+    """TDH.SYS.RD through the host driver's wrapper, the fields the bring-up reads in turn,
+    answered by the model, or by Intel's module when `module_binary` names one."""
+    fields = tuple(global_field(name).field_id for _group, names in GROUPS for name in names)
+    session = Session(num_lps=1, module_binary=module_binary)
+    host = HostSeamcall(session, KernelLog())
+    for leaf in (TDH_SYS_INIT, TDH_SYS_LP_INIT):
+        if host.prerr(leaf)[0]:
+            raise RuntimeError(f"bench: leaf {leaf} failed on a fresh module")
+    records, calls = session.module.records, host.calls
+    position = [0]
+
+    def read_one() -> None:
+        field = fields[position[0]]
+        position[0] = (position[0] + 1) % len(fields)
+        if host.prerr(TDH_SYS_RD, {"rdx": field}, ret=True)[0]:
+            raise RuntimeError(f"bench: TDH.SYS.RD of 0x{field:016x} failed")
+
+    def trim() -> None:
+        if len(records) > _LOG_LIMIT:
+            del records[:]
+            del calls[:]
+    return _batch(read_one, trim)
+
+
+def fuzz_steps(out: str) -> dict[str, Step]:
+    """Fuzz runs on the shipped __seamcall_ret (findings under `out`) and the bare round trip
+    through the same stub, both warmed up."""
+    path = stub(ARGS_STUB)
+    image = assemble([path])
+    worker = Worker(FuzzConfig(Target.of([path], DEFAULT_ENTRY), "args", seed=1, out=out), 0,
+                    image)
+    bare = BareCall(image, DEFAULT_ENTRY, (0, "scratch"))
+    worker.step(200)  # translation, lazily built analysis machines
+    def fuzz_runs() -> int:
+        worker.step(BATCH)
+        return BATCH
+    return {"fuzz": fuzz_runs, "bare_same_stub": _batch(bare.once)}
+
+
+def bringup_seconds() -> float:
+    """Wall time of tdx_enable() on a fresh session of the default platform."""
+    session = Session()
+    start = time.perf_counter()
+    result = tdx_enable(session)
+    elapsed = time.perf_counter() - start
+    if not result.ok:
+        raise RuntimeError(f"bench: the bring-up did not reach SYS_READY ({result.state}, "
+                           f"errno {result.errno})")
+    return elapsed
+
+
+def session_setup_seconds() -> float:
+    start = time.perf_counter()
+    Session(num_lps=1)
+    return time.perf_counter() - start
+
+
+def all_steps(out: str, module_binary: str | None = None) -> dict[str, Step]:
+    steps = {**hot_path_steps(), "host_sys_rd": host_sys_rd_step(), **fuzz_steps(out)}
+    if module_binary:
+        steps["intel_module_sys_rd"] = host_sys_rd_step(module_binary)
+    return steps
+
+
+__all__ = [
+    "AnswerSuccess",
+    "BATCH",
+    "MAJOR_VERSION_FIELD",
+    "all_steps",
+    "bringup_seconds",
+    "fuzz_steps",
+    "host_sys_rd_step",
+    "hot_path_steps",
+    "ready_session",
+    "session_setup_seconds",
+]
