@@ -9,7 +9,6 @@ the platform's CMRs as the kernel reads them, with a trace of TDH.SYS.INFO writi
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from seamemu.session import Session
 from seamemu.session.cmr import CmrReport, ensure_lp_ready, read_cmrs
 from seamemu.session.matrix import DEFAULT_MATRIX_LEAF, MatrixRow, outcome_matrix
 from seamemu.stubs import DEFAULT_ENTRY
-from seamemu.trace import format_trace
+from seamemu.trace.render import trace_html
 
 OUTCOME_ORDER = ("returned", "VMfailInvalid", "#GP", "#UD")
 
@@ -114,20 +113,17 @@ figcaption { color: #59636e; font-size: 14px; }
          border: 1px solid var(--c); color: var(--c); background: var(--f); }
 details summary { cursor: pointer; color: #0969da; }
 pre.trace .t-dim { color: #6e7781; }
-pre.trace .t-bold { font-weight: bold; }
+pre.trace .t-bold, pre.trace .t-insn { font-weight: bold; }
 pre.trace .t-reg { color: #0a6b7c; }
 pre.trace .t-mem { color: #8a5300; }
-pre.trace .t-seam, pre.trace .t-ud { color: #6a1b9a; font-weight: bold; }
-pre.trace .t-ok { color: #1b5e20; font-weight: bold; }
-pre.trace .t-vmfail { color: #8a5300; font-weight: bold; }
-pre.trace .t-gp { color: #b71c1c; font-weight: bold; }
+pre.trace .t-seam { color: #4a148c; font-weight: bold; text-decoration: underline dotted; }
+pre.trace .t-ud { color: #6a1b9a; font-weight: bold; }
+pre.trace .t-returned, pre.trace .t-module, pre.trace .t-pseamldr {
+       color: #1b5e20; font-weight: bold; }
+pre.trace .t-vmfailinvalid { color: #8a5300; font-weight: bold; }
+pre.trace .t-gp, pre.trace .t-fault { color: #b71c1c; font-weight: bold; }
 pre.trace .t-vmexit { color: #0d47a1; font-weight: bold; }
 """
-# The trace's terminal colours (seamemu.trace.render.STYLES) as CSS classes, so the page shows
-# a trace as `seamemu trace` does on a terminal.
-_ANSI_CLASSES = {"2": "t-dim", "1": "t-bold", "36": "t-reg", "33": "t-mem", "1;35": "t-seam",
-                 "1;32": "t-ok", "1;33": "t-vmfail", "1;31": "t-gp", "1;34": "t-vmexit"}
-_ANSI_SPAN = re.compile("\x1b\\[([0-9;]+)m(.*?)\x1b\\[0m")
 
 
 def _e(text: str) -> str:
@@ -135,11 +131,8 @@ def _e(text: str) -> str:
 
 
 def _trace_pre(trace, stroke: str) -> str:
-    """A trace as <pre>, coloured like the terminal output (spans instead of ANSI codes)."""
-    text = _e(format_trace(trace, color=True))
-    text = _ANSI_SPAN.sub(lambda m: f'<span class="{_ANSI_CLASSES.get(m.group(1), "")}">'
-                                    f"{m.group(2)}</span>", text)
-    return f'<pre class="trace" style="--c:{stroke}">{text}</pre>'
+    """A trace as <pre>, each style a CSS class (seamemu.trace.render's HTML back end)."""
+    return f'<pre class="trace" style="--c:{stroke}">{trace_html(trace)}</pre>'
 
 
 def _badge(outcome: str) -> str:

@@ -1,18 +1,24 @@
 # SPDX-License-Identifier: MIT
-"""Rendering a Trace for people: plain text, with ANSI colour when asked (a terminal).
+"""Rendering a Trace for people: plain text, painted by a back end keyed on style names.
 
-Colours follow the outcome palette of the figures: green for a call that returned or reached
-the module, amber for VMfailInvalid, red for #GP, purple for #UD.
+The text is laid out once; each styled run goes through a painter, which knows only the
+style's name ("seam", "#UD", "reg", ...): `AnsiPainter` for a terminal (colours follow the
+outcome palette of the figures: green for a call that returned or reached the module, amber
+for VMfailInvalid, red for #GP, purple for #UD), and `trace_html` for a web page, where each
+style becomes a CSS class (`css_class`) of a <span> in escaped text.
 """
 
 from __future__ import annotations
 
+import html
 import os
+import re
 
 from seamemu.machine.results import NO_SEAMCALL, NO_SEAMCALL_TEXT
 from seamemu.trace.steps import LeafNote, MemWrite, Trace, TraceStep, TrapNote
 
 RESET = "\x1b[0m"
+# Every style a trace uses, with its terminal colour (SGR parameters).
 STYLES = {
     "dim": "\x1b[2m",
     "bold": "\x1b[1m",
@@ -46,20 +52,49 @@ def use_color(mode: str, stream) -> bool:
     return bool(isatty and isatty())
 
 
-class _Paint:
-    def __init__(self, color: bool) -> None:
-        self.color = color
+class Painter:
+    """Paints a styled run of text; this one leaves it plain."""
+
+    def __call__(self, style: str, text: str) -> str:
+        return text
+
+
+class AnsiPainter(Painter):
+    """ANSI colour for a terminal."""
 
     def __call__(self, style: str, text: str) -> str:
         code = STYLES.get(style)
-        if not self.color or not code:
-            return text
-        return f"{code}{text}{RESET}"
+        return f"{code}{text}{RESET}" if code else text
 
 
-def format_trace(trace: Trace, *, color: bool = False, indent: str = "") -> str:
-    """The whole trace: a header, one block per instruction, and the result line."""
-    p = _Paint(color)
+# Marks a styled run in laid-out text for a back end that escapes the whole text afterwards:
+# characters no trace contains (Unicode private use), untouched by HTML escaping.
+_OPEN, _MID, _CLOSE = "\ue000", "\ue001", "\ue002"
+_MARKED = re.compile(f"{_OPEN}([^{_MID}]*){_MID}([^{_CLOSE}]*){_CLOSE}")
+
+
+class _MarkPainter(Painter):
+    def __call__(self, style: str, text: str) -> str:
+        return f"{_OPEN}{style}{_MID}{text}{_CLOSE}" if style in STYLES else text
+
+
+def css_class(style: str) -> str:
+    """The CSS class of a style: "#UD" -> "t-ud", "VMfailInvalid" -> "t-vmfailinvalid"."""
+    return "t-" + re.sub(r"[^a-z0-9]+", "", style.lower())
+
+
+def trace_html(trace: Trace) -> str:
+    """The trace as escaped HTML text (for a <pre>), each styled run a <span class=...>."""
+    text = html.escape(format_trace(trace, painter=_MarkPainter()), quote=False)
+    return _MARKED.sub(lambda m: f'<span class="{css_class(m.group(1))}">{m.group(2)}</span>',
+                       text)
+
+
+def format_trace(trace: Trace, *, color: bool = False, indent: str = "",
+                 painter: Painter | None = None) -> str:
+    """The whole trace: a header, one block per instruction, and the result line, painted by
+    `painter` (default: ANSI colour when `color`, else plain)."""
+    p = painter if painter is not None else AnsiPainter() if color else Painter()
     n = len(trace.steps)
     lines = [f"trace of {trace.entry or 'the call'} on LP {trace.lp}: {n} instruction"
              f"{'' if n == 1 else 's'}{' (truncated)' if trace.truncated else ''}"]
@@ -77,7 +112,7 @@ def _outcome_style(outcome: str) -> str:
     return outcome if outcome in STYLES else "fault"
 
 
-def format_step(s: TraceStep, p: _Paint, last: bool = False) -> list[str]:
+def format_step(s: TraceStep, p: Painter, last: bool = False) -> list[str]:
     pad = " " * 15
     head_style = "seam" if s.traps or s.mnemonic in SEAM_MNEMONICS else "insn"
     hexb = " ".join(f"{b:02x}" for b in s.bytes)
@@ -101,7 +136,7 @@ def format_step(s: TraceStep, p: _Paint, last: bool = False) -> list[str]:
     return lines
 
 
-def _trap_lines(t: TrapNote, p: _Paint, pad: str) -> list[str]:
+def _trap_lines(t: TrapNote, p: Painter, pad: str) -> list[str]:
     style = t.kind if t.kind in STYLES else "fault"
     lines = [f"{pad}{t.insn} decision: {p(style, t.kind)} -- {t.rule}"]
     if t.sentence:
@@ -115,7 +150,7 @@ def _trap_lines(t: TrapNote, p: _Paint, pad: str) -> list[str]:
     return lines
 
 
-def _leaf_lines(lf: LeafNote, p: _Paint, pad: str) -> list[str]:
+def _leaf_lines(lf: LeafNote, p: Painter, pad: str) -> list[str]:
     st = "returned" if lf.status == 0 else ("#GP" if lf.status >> 63 else "VMfailInvalid")
     lines = [f"{pad}  module: {lf.name} (leaf {lf.number}) -> {p(st, lf.status_name)} "
              f"0x{lf.status:016x}, state {lf.state_before} -> {lf.state_after}"]
@@ -140,7 +175,7 @@ def _leaf_lines(lf: LeafNote, p: _Paint, pad: str) -> list[str]:
     return lines
 
 
-def _write_lines(w: MemWrite, p: _Paint, pad: str, verb: str) -> list[str]:
+def _write_lines(w: MemWrite, p: Painter, pad: str, verb: str) -> list[str]:
     where = f" <{w.symbol}>" if w.symbol and not w.symbol.startswith("0x") else ""
     note = f" ({w.note})" if w.note else ""
     size = len(w.data)
@@ -159,7 +194,7 @@ def _write_lines(w: MemWrite, p: _Paint, pad: str, verb: str) -> list[str]:
     return lines
 
 
-def _fault_lines(f, s: TraceStep, p: _Paint, pad: str) -> list[str]:
+def _fault_lines(f, s: TraceStep, p: Painter, pad: str) -> list[str]:
     ec = "" if f.error_code is None else f"({f.error_code})"
     lines = [f"{pad}{p(f.name if f.name in STYLES else 'fault', f.name + ec)} raised at {s.symbol}"]
     if f.handled_by == "extable":

@@ -115,3 +115,28 @@ def test_traces_are_coloured_like_the_terminal_without_escape_codes(report_file)
     classes = set(re.findall(r'<span class="([^"]*)">', text))
     styled = set(re.findall(r"pre\.trace \.(t-[a-z]+)", text))
     assert classes and classes <= styled                    # every class has a style
+
+
+def test_each_outcome_keeps_its_own_style_in_the_page(report_file):
+    """#UD is painted as #UD, not in the SEAM-instruction style it shares a terminal colour
+    with: the page's classes come from the style names, not from colour codes read back."""
+    text = report_file.read_text(encoding="utf-8")
+    ud = text[text.index('id="trace-ud"'):]
+    ud = ud[:ud.index("</pre>")]
+    assert 'SEAMCALL decision: <span class="t-ud">#UD</span>' in ud
+    assert '<span class="t-seam">seamcall</span>' in ud
+    vmfail = text[text.index('id="trace-vmfailinvalid"'):]
+    vmfail = vmfail[:vmfail.index("</pre>")]
+    assert '<span class="t-vmfailinvalid">VMfailInvalid</span>' in vmfail
+    css = text[text.index("<style>"):text.index("</style>")]
+    ud_rule = re.search(r"pre\.trace \.t-ud \{([^}]*)\}", css).group(1)
+    seam_rule = re.search(r"pre\.trace \.t-seam \{([^}]*)\}", css).group(1)
+    assert ud_rule != seam_rule
+
+
+def test_trace_html_escapes_text_and_spans_only_styled_runs():
+    from seamemu.trace.render import AnsiPainter, css_class
+
+    assert css_class("#UD") == "t-ud" and css_class("VMfailInvalid") == "t-vmfailinvalid"
+    assert AnsiPainter()("#UD", "#UD") == "\x1b[1;35m#UD\x1b[0m"
+    assert AnsiPainter()("no-such-style", "x") == "x"
