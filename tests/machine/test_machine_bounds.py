@@ -6,7 +6,6 @@ from __future__ import annotations
 from machine_helpers import StubTarget, build
 
 from seamemu.machine import Bounds, Machine
-from seamemu.machine.bench import bare_rate, measure
 
 
 def test_runaway_loop_hits_the_instruction_bound_with_location():
@@ -56,12 +55,6 @@ def test_args_and_negative_values():
     r = Machine(build("f:\n    mov rax, r9\n    ret\n"), StubTarget()).call("f", [1, 2, 3, 4, 5, -1])
     assert r.regs_before["rdi"] == 1 and r.regs_before["rcx"] == 4
     assert r.regs_after["rax"] == (1 << 64) - 1
-
-
-def test_bench_reports_positive_rates():
-    assert bare_rate(0.02) > 0
-    m = Machine(build("f:\n    ret\n"), StubTarget())
-    assert measure(lambda: m.call("f"), 0.02) > 0
 
 
 def test_time_bound_is_checked_in_the_seamcall_hook():
