@@ -203,7 +203,9 @@ class Machine:
                 i = INDEX.get(name)
                 if i is None or name == "rip":
                     raise InputError(f"call {symbol}: unknown register {name!r} in regs")
-                vals[i] = _u64(value, name)
+                if value.__class__ is not int or not 0 <= value <= _MASK64:
+                    value = _u64(value, name)
+                vals[i] = value
         for i, value in enumerate(args):
             if value.__class__ is not int or not 0 <= value <= _MASK64:
                 value = _u64(value, SYSV_ARGS[i])

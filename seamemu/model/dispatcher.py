@@ -194,12 +194,26 @@ def _status_name(status: int, loader: bool, table: str) -> str:
     return status_name(status, loader=loader, table=table)
 
 
+# id(spec) -> (spec, RAX and its input registers); holding the spec keeps its id unique.
+_CONSUMED: dict[int, tuple[LeafSpec, tuple[str, ...]]] = {}
+
+
+def _consumed(spec: LeafSpec | None) -> tuple[str, ...]:
+    """The registers a leaf reads: RAX, then its spec's inputs (one tuple per spec)."""
+    if spec is None:
+        return ("rax",)
+    found = _CONSUMED.get(id(spec))
+    if found is None:
+        found = _CONSUMED[id(spec)] = (spec, ("rax", *(reg for reg, _meaning in spec.inputs)))
+    return found[1]
+
+
 def _finish(module: TdxModule, rec: dict, regs: Mapping[str, int], spec: LeafSpec | None,
             status: int, out: Mapping[str, int], trace: tuple[str, ...],
             written: list[tuple[int, int]], note: str, injected: str | None,
             loader: bool) -> SeamReply:
     status &= MASK64
-    consumed = ("rax", *(reg for reg, _meaning in spec.inputs)) if spec is not None else ("rax",)
+    consumed = _consumed(spec)
     record = CallRecord(inputs=dict(regs), consumed=consumed, outputs=dict(out), status=status,
                         status_name=_status_name(status, loader, module.profile.statuses),
                         state_after=module.state_name(), note=note, injected=injected,
