@@ -29,6 +29,8 @@ issues #406 and #1227: "you have to do it on your own"), so delivery is done her
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from unicorn import x86_const as X
 
 from seamemu.arch.kernel import EX_TYPE_FAULT, EX_TYPE_NAMES, TRAP_NAMES, X86_TRAP_BP
@@ -60,6 +62,19 @@ def vector_name(vector: int) -> str:
 def pf_error_code(present: bool, write: bool, user: bool, fetch: bool) -> int:
     """#PF error code bits P, W/R, U/S, I/D.  Spec: SDM Vol. 3A §4.7."""
     return int(present) | int(write) << 1 | int(user) << 2 | int(fetch) << 4
+
+
+def as_written(event: FaultEvent, patches: dict[int, bytes]) -> FaultEvent:
+    """`event` with its code bytes as the image wrote them (patched sites restored)."""
+    if not event.insn or not patches:
+        return event
+    data = bytearray(event.insn)
+    base = event.address
+    for site, original in patches.items():
+        for i, b in enumerate(original):
+            if 0 <= site + i - base < len(data):
+                data[site + i - base] = b
+    return replace(event, insn=bytes(data))
 
 
 class Delivery:
@@ -168,6 +183,7 @@ __all__ = [
     "GATE_INTERRUPT",
     "GATE_TRAP",
     "VECTOR_NAMES",
+    "as_written",
     "pf_error_code",
     "vector_name",
 ]

@@ -88,6 +88,40 @@ class LinearMap:
         return self.guards.get(address & _PAGE_MASK)
 
 
+# A non-canonical access this close to a non-canonical RSP is taken as a stack reference
+# (push, pop, call, ret, RSP-relative operands): #SS(0) rather than #GP(0).
+STACK_REFERENCE_REACH = 128
+_SS, _GP, _PF = 12, 13, 14   # Spec: SDM Vol. 3A Table 6-1
+
+
+def linear_fault(trap: LinearTrap, rules: LinearMap, *, write: bool, fetch: bool, rsp: int,
+                 user: bool) -> tuple[int, int, str]:
+    """(vector, error code, words) for a refused access: #GP(0)/#SS(0) when the address is
+    non-canonical, else a not-present #PF (error code per SDM Vol. 3A §4.7)."""
+    what = "fetch" if fetch else "write" if write else "read"
+    address, kind = trap
+    if kind == NON_CANONICAL:
+        stack = (not fetch and not canonical(rsp)
+                 and -STACK_REFERENCE_REACH <= address - rsp < STACK_REFERENCE_REACH)
+        detail = (f"non-canonical {what} of 0x{address:016x} (bits 63:47 differ)"
+                  + (", a stack reference" if stack else ""))
+        if fetch:
+            detail += ("; a real CPU raises the #GP(0) on the jump, call or return to it, "
+                       "before RIP changes: here RIP is already the target")
+        return (_SS if stack else _GP), 0, detail
+    error_code = int(write) << 1 | int(user) << 2 | int(fetch) << 4
+    if kind == NULL_PAGE:
+        detail = (f"NULL pointer dereference: {what} of 0x{address:016x} (nothing is mapped "
+                  f"below 0x{NULL_GUARD:x})")
+    elif kind == STACK_GUARD:
+        lo, hi = rules.guard_of(address) or (0, 0)
+        detail = (f"stack guard page was hit at 0x{address:016x} (stack is "
+                  f"0x{lo:016x}..0x{hi - 1:016x})")
+    else:
+        detail = f"wild {what} of 0x{address:016x} (nothing is mapped in the upper half)"
+    return _PF, error_code, detail
+
+
 class TrapWindow:
     """One LP's software-TLB fill: identity pages, and trap-window pages for refused ones.
 
@@ -144,9 +178,11 @@ __all__ = [
     "NULL_GUARD",
     "NULL_PAGE",
     "STACK_GUARD",
+    "STACK_REFERENCE_REACH",
     "TRAP_PAGES",
     "TRAP_WINDOW",
     "TrapWindow",
     "UPPER_HALF",
     "canonical",
+    "linear_fault",
 ]

@@ -38,7 +38,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from ctypes import string_at
-from dataclasses import replace
 from time import perf_counter
 
 from unicorn import (
@@ -68,22 +67,12 @@ from unicorn import (
 from unicorn import x86_const as X
 
 from seamemu.arch.cpuid import CpuidField
-from seamemu.arch.kernel import X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_SS, X86_TRAP_UD
+from seamemu.arch.kernel import X86_TRAP_UD
 from seamemu.errors import InputError
 from seamemu.machine.cpu_model import model_cpuid
 from seamemu.machine.dispatch import InsnTable
-from seamemu.machine.faults import ERROR_CODE_VECTORS, Delivery, pf_error_code
-from seamemu.machine.linear import (
-    NON_CANONICAL,
-    NULL_GUARD,
-    NULL_PAGE,
-    STACK_GUARD,
-    TRAP_WINDOW,
-    LinearMap,
-    LinearTrap,
-    TrapWindow,
-    canonical,
-)
+from seamemu.machine.faults import ERROR_CODE_VECTORS, Delivery, as_written, pf_error_code
+from seamemu.machine.linear import TRAP_WINDOW, LinearMap, LinearTrap, TrapWindow, linear_fault
 from seamemu.machine.memory import CHUNK, PhysicalMemory
 from seamemu.machine.regs import INDEX, NAMES, RAX, RFLAGS, RIP, RSP, UC_IDS, RegFile
 from seamemu.machine.results import Bounds, FaultEvent
@@ -93,9 +82,6 @@ from seamemu.traps.cpuid import execute_cpuid
 from seamemu.traps.rule_table import Effect
 
 SLICE = 4_000_000  # instructions per emu_start: ~40 ms of tight loop, the time-check grain
-# A non-canonical access this close to a non-canonical RSP is taken as a stack reference
-# (push, pop, call, ret, RSP-relative operands): #SS(0) rather than #GP(0).
-STACK_REFERENCE_REACH = 128
 _RCX = INDEX["rcx"]
 _UC_GPR = {name: UC_IDS[name] for name in ("rax", "rbx", "rcx", "rdx")}
 
@@ -371,16 +357,7 @@ class LogicalProcessor:
                 return "bound", "time", self.regfile.read()
 
     def _as_written(self, event: FaultEvent) -> FaultEvent:
-        """The event with its code bytes as the image wrote them (patched sites restored)."""
-        if not event.insn or not self.code_patches:
-            return event
-        data = bytearray(event.insn)
-        base = event.address
-        for site, original in self.code_patches.items():
-            for i, b in enumerate(original):
-                if 0 <= site + i - base < len(data):
-                    data[site + i - base] = b
-        return replace(event, insn=bytes(data))
+        return as_written(event, self.code_patches)
 
     def _deliver_pending(self, pending: tuple) -> int | None:
         """Deliver an exception recorded by the INTR or memory hooks; the new RIP or None."""
@@ -433,32 +410,10 @@ class LogicalProcessor:
         """Deliver an access the linear map refused: #GP(0)/#SS(0) if non-canonical, else #PF."""
         write = access in (UC_MEM_WRITE_UNMAPPED, UC_MEM_WRITE_PROT)
         fetch = access in (UC_MEM_FETCH_UNMAPPED, UC_MEM_FETCH_PROT)
-        what = "fetch" if fetch else "write" if write else "read"
-        address, kind = trap
-        if kind == NON_CANONICAL:
-            rsp = vals[RSP]
-            stack = (not fetch and not canonical(rsp)
-                     and -STACK_REFERENCE_REACH <= address - rsp < STACK_REFERENCE_REACH)
-            vector = X86_TRAP_SS if stack else X86_TRAP_GP
-            detail = (f"non-canonical {what} of 0x{address:016x} (bits 63:47 differ)"
-                      + (", a stack reference" if stack else ""))
-            if fetch:
-                detail += ("; a real CPU raises the #GP(0) on the jump, call or return to it, "
-                           "before RIP changes: here RIP is already the target")
-            return self.delivery.deliver(self.uc, vals, vector, 0, rip, access=address,
-                                         detail=detail)
-        error_code = pf_error_code(False, write, self._cpu.cpl == 3, fetch)
-        if kind == NULL_PAGE:
-            detail = (f"NULL pointer dereference: {what} of 0x{address:016x} (nothing is "
-                      f"mapped below 0x{NULL_GUARD:x})")
-        elif kind == STACK_GUARD:
-            lo, hi = self.linear.guard_of(address) or (0, 0)
-            detail = (f"stack guard page was hit at 0x{address:016x} (stack is "
-                      f"0x{lo:016x}..0x{hi - 1:016x})")
-        else:
-            detail = f"wild {what} of 0x{address:016x} (nothing is mapped in the upper half)"
-        return self.delivery.deliver(self.uc, vals, X86_TRAP_PF, error_code, rip,
-                                     access=address, detail=detail)
+        vector, error_code, detail = linear_fault(trap, self.linear, write=write, fetch=fetch,
+                                                  rsp=vals[RSP], user=self._cpu.cpl == 3)
+        return self.delivery.deliver(self.uc, vals, vector, error_code, rip, access=trap.address,
+                                     detail=detail)
 
     def _is_soft_int(self, rip_after: int, vector: int) -> bool:
         # INTR reports traps with RIP after the instruction: int3 (CC) or int imm8 (CD ib).
