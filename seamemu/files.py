@@ -119,24 +119,27 @@ def _target(path: str | os.PathLike[str], what: str) -> Path:
     return Path(name)
 
 
-def output_file(path: str | os.PathLike[str], what: str) -> Path:
+def output_file(path: str | os.PathLike[str], what: str, *, parents: bool = False) -> Path:
     """Check, before any work is spent, that `path` can be a file seamemu writes: not empty,
-    not a directory, in a directory that exists (or is created now)."""
+    not a directory, in a directory that exists (with `parents`, created now if absent)."""
     target = _target(path, what)
     if target.is_dir():
         raise InputError(f"{what} {target}: is a directory; give a file name")
     parent = target.parent
     if not parent.exists():
+        if not parents:
+            raise InputError(f"{what} {target}: the directory {parent} does not exist")
         output_dir(parent, what)
     elif not parent.is_dir():
         raise InputError(f"{what} {target}: {parent} is not a directory")
     return target
 
 
-def write_bytes(path: str | os.PathLike[str], data: bytes, what: str) -> Path:
+def write_bytes(path: str | os.PathLike[str], data: bytes, what: str, *,
+                parents: bool = False) -> Path:
     """Write a file the user named; InputError `WHAT PATH: cannot write: reason` on failure
-    (a regular file left half-written is removed)."""
-    target = output_file(path, what)
+    (a regular file left half-written is removed).  `parents`: create missing directories."""
+    target = output_file(path, what, parents=parents)
     existed = target.exists()
     try:
         with open(target, "wb") as out:
@@ -148,9 +151,10 @@ def write_bytes(path: str | os.PathLike[str], data: bytes, what: str) -> Path:
     return target
 
 
-def write_text(path: str | os.PathLike[str], text: str, what: str) -> Path:
+def write_text(path: str | os.PathLike[str], text: str, what: str, *,
+               parents: bool = False) -> Path:
     """write_bytes() of UTF-8 text."""
-    return write_bytes(path, text.encode("utf-8"), what)
+    return write_bytes(path, text.encode("utf-8"), what, parents=parents)
 
 
 def output_dir(path: str | os.PathLike[str], what: str) -> Path:

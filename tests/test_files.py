@@ -59,7 +59,10 @@ def test_writes_name_the_option_and_the_reason(tmp_path):
     for path, reason in cases:
         with pytest.raises(InputError, match=rf"^--out\b.*{reason}"):
             write_text(path, "data", "--out")
-    assert write_text(tmp_path / "new" / "deep" / "r.html", "data", "--out").read_text() == "data"
+    with pytest.raises(InputError, match="does not exist"):
+        write_text(tmp_path / "new" / "r.html", "data", "--log")
+    assert write_text(tmp_path / "new" / "deep" / "r.html", "data", "--out",
+                      parents=True).read_text() == "data"
 
 
 def test_an_output_directory_is_created_or_refused(tmp_path):

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
+from seamemu.files import output_file, write_bytes
 from seamemu.machine import Bounds
 from seamemu.session import CONVENTIONS, Session
 from seamemu.session.listing import format_listing, listing_json
@@ -92,16 +92,15 @@ def cmd_asm(args: argparse.Namespace) -> int:
     files = C.inputs(argparse.Namespace(asm=args.files, obj=args.obj))
     if not files:
         raise InputError("asm: give the files to assemble (FILE... and/or --obj FILE.o)")
+    if args.elf is not None:
+        output_file(args.elf, "--elf")   # a place that cannot take it fails before assembling
     image = assemble(files, include_dirs=args.include, defines=C.defines(args),
                      backend=args.assembler, stubs=args.stub)
-    if args.elf:
+    if args.elf is not None:
         from seamemu.frontend.elfwrite import elf_bytes
 
         data, summary = elf_bytes(image)
-        try:
-            Path(args.elf).write_bytes(data)
-        except OSError as exc:
-            raise InputError(f"--elf {args.elf}: {exc.strerror or exc}") from None
+        write_bytes(args.elf, data, "--elf")
         if not args.json:
             print(f"{args.elf}: ELF64 executable, {summary.sections} sections at their load "
                   f"addresses, {summary.symbols} symbols, {summary.line_rows} line-table rows")

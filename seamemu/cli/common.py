@@ -191,7 +191,7 @@ def add_gdb_options(p: argparse.ArgumentParser) -> None:
                    help="wait for gdb (target remote HOST:PORT) before the call's first "
                         "instruction; it may set breakpoints, step, read and write registers "
                         "and memory; port 0 picks a free port (printed on stderr)")
-    g.add_argument("--gdb-timeout", type=float, default=300.0, metavar="SECONDS",
+    g.add_argument("--gdb-timeout", type=seconds, default=300.0, metavar="SECONDS",
                    help="how long to wait for gdb to attach, and for its next request while "
                         "it holds the CPU (then the call runs on undebugged); default 300")
 
@@ -257,7 +257,10 @@ def add_module_binary_option(p: argparse.ArgumentParser) -> None:
 
 
 def module_binary_arg(args: argparse.Namespace) -> str | None:
-    return getattr(args, "module_binary", None)
+    path = getattr(args, "module_binary", None)
+    if path is not None and (not path or "\0" in path):
+        raise InputError(f"--module-binary {path!r}: not a file name")
+    return path
 
 
 def platform_arg(args: argparse.Namespace):

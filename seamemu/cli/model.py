@@ -9,7 +9,7 @@ import io
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
-from seamemu.files import output_file, write_text
+from seamemu.files import output_dir, output_file, write_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,10 +52,10 @@ def register_model_diff(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--platform", metavar="FILE|PRESET", default="small",
                    help="platform of both (default small: the TDMRs fit its 1 GiB)")
     C.add_module_binary_option(p)
-    p.add_argument("--runs", type=int, default=1000, metavar="N",
+    p.add_argument("--runs", type=C.in_range(1, 10**7), default=1000, metavar="N",
                    help="sequences to run, the catalog's first (default 1000)")
-    p.add_argument("--seed", type=int, metavar="S", help="seed of the random sequences "
-                   "(default: random, printed)")
+    p.add_argument("--seed", type=C.in_range(0, (1 << 64) - 1, "a 64-bit seed"), metavar="S",
+                   help="seed of the random sequences (default: random, printed)")
     p.add_argument("--out", metavar="DIR", help="write one reproducer file per disagreement")
     p.add_argument("--replay", metavar="FILE", help="run one reproducer again on both")
     p.add_argument("--json", action="store_true",
@@ -80,7 +80,9 @@ def cmd_model_diff(args: argparse.Namespace) -> int:
 
     platform_name = args.platform
     steps = None
-    if args.replay:
+    if args.out is not None:
+        output_dir(args.out, "--out")     # before any run: disagreements need somewhere to go
+    if args.replay is not None:
         platform_name, name, steps = load_reproducer(args.replay)
     platform = C.platform_arg(argparse.Namespace(platform=platform_name, module_version=None))
     if module_binary_path(C.module_binary_arg(args), platform) is None:

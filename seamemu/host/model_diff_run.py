@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seamemu.errors import InputError, ReplayError
+from seamemu.files import output_dir, read_text, write_text
 from seamemu.host.model_diff import CATALOG, Buf, DiffReport, Disagreement, Step, compare_all
 from seamemu.host.model_diff_gen import random_sequence
 from seamemu.session import Session
@@ -66,27 +67,29 @@ def _regs(step: Step) -> str:
 
 def reproducer(d: Disagreement, platform: str, out: Path) -> Path:
     """Write `d` as a reproducer file in `out`; its path."""
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out, "--out")
     doc = {"schema": REPRODUCER_SCHEMA, "platform": platform} | d.to_json()
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
-    path = out / f"model-diff-{digest}.json"
-    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_text(out / f"model-diff-{digest}.json", json.dumps(doc, indent=2) + "\n", "--out")
 
 
 def load_reproducer(path: str | Path) -> tuple[str, str, list[Step]]:
     """(platform, sequence name, steps) of a reproducer file; ReplayError if it is not one."""
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        doc = json.loads(read_text(path, "", "reproducer"))
         if doc.get("schema") != REPRODUCER_SCHEMA:
             raise ReplayError(f"{path}: not a model-diff reproducer (schema "
                               f"{doc.get('schema')!r})")
         steps = [_step(s) for s in doc["reproducer"]]
         return doc["platform"], doc["sequence"], steps
-    except OSError as exc:
-        raise ReplayError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except InputError as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        raise ReplayError(f"{path}: cannot read the reproducer: {reason}") from None
+    except RecursionError:
+        raise ReplayError(f"{path}: JSON nested too deeply to be a reproducer") from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ReplayError(f"{path}: not a model-diff reproducer ({exc!r})") from None
+        raise ReplayError(f"{path}: not a model-diff reproducer ({type(exc).__name__}: "
+                          f"{str(exc)[:80]})") from None
 
 
 def _step(doc: dict) -> Step:

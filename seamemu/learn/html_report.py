@@ -226,8 +226,8 @@ def write_report(path: str | Path, *, platform=None, abi: str | None = None,
                  what: str = "report file") -> Path:
     """Build the report and write it to `path` (its directory created if needed); a place
     that cannot take it is an InputError naming `what` (the option, for the CLI)."""
-    output_file(path, what)   # a place that cannot take it fails before the report is built
-    return write_text(path, build_report(platform=platform, abi=abi), what)
+    output_file(path, what, parents=True)   # a bad place fails before the report is built
+    return write_text(path, build_report(platform=platform, abi=abi), what, parents=True)
 
 
 __all__ = ["OUTCOME_ORDER", "OutcomeTrace", "anchor", "build_report", "cmr_section_data",

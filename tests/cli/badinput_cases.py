@@ -225,6 +225,9 @@ NUMBER_OPTIONS = [
     ("fuzz --quiet --runs 1", "--seed", "--seed"),
     ("fuzz --quiet --runs 1", "--jobs", "--jobs"),
     ("bench", "--seconds", "--seconds"),
+    ("run --gdb 127.0.0.1:0", "--gdb-timeout", "--gdb-timeout"),
+    ("model-diff", "--runs", "--runs"),
+    ("model-diff", "--seed", "--seed"),
 ]
 BAD_NUMBERS = {
     "nan": "nan", "inf": "inf", "neg_inf": "-inf", "huge": "1e308", "text": "zebra",
@@ -253,6 +256,10 @@ FILE_INPUTS = [
     ("cmr-platform", "cmr --platform {path}"),
     ("demo-platform", "demo --platform {path}"),
     ("replay", "run --replay {path}"),
+    ("asm-obj", "asm --obj {path}"),
+    ("run-module-binary", "run --module-binary {path}"),
+    ("boot-module-binary", "boot --module-binary {path}"),
+    ("model-diff-replay", "model-diff --replay {path}"),
 ]
 BAD_FILES = {
     "dev_zero": "/dev/zero",
@@ -270,6 +277,7 @@ OUTPUTS = [
     ("diagram", "diagram --out {path}"),
     ("boot-log", "boot --log {path}"),
     ("fuzz-out", "fuzz --quiet --runs 1 --out {path}"),
+    ("asm-elf", "asm good.S --elf {path}"),
 ]
 BAD_OUTPUTS = {
     "empty": "",
@@ -302,7 +310,8 @@ def _generated() -> list[Case]:
     for tag, line in OUTPUTS:
         for kind, path in BAD_OUTPUTS.items():
             argv = tuple(path if a == "{path}" else a for a in shlex.split(line))
-            out.append(Case(f"out-{tag}-{kind}", argv, 2, "--out" if "log" not in tag else "--log"))
+            option = next(a for a in argv if a.startswith("--") and a not in ("--quiet", "--runs"))
+            out.append(Case(f"out-{tag}-{kind}", argv, 2, option))
     return out
 
 
@@ -584,6 +593,24 @@ ROWS: list[Case] = [
     case("out-report-json", "report --out r/report.html --json", code=0, out='"path"', err_lines=0),
     case("out-diagram-json", "diagram --out figs --json", code=0, out='"files"', err_lines=0),
     case("out-demo-json", "demo --json", code=0, out='"outcomes"', err_lines=0),
+    # options of the kbuild/gdb workflow and of Intel's module behind the trap
+    case("obj-text-file", "asm --obj good.S", err="not an ELF object file"),
+    case("obj-directory", "asm --obj .", err="--obj"),
+    case("stub-bad-name", "asm good.S --stub 'a b'", err="--stub"),
+    case("stub-empty", "asm good.S --stub ''", err="--stub"),
+    case("elf-missing-directory", "asm good.S --elf no/such/dir/x.elf", err="does not exist"),
+    case("elf-ok", "asm good.S --elf out.elf", code=0, out="ELF64 executable", err_lines=0),
+    case("module-binary-empty", "run --module-binary ''", err="--module-binary"),
+    case("module-binary-text", "run --module-binary good.S", err="not an ELF file"),
+    case("module-version-empty", "run --module-version ''", err="--module-version"),
+    case("module-version-unknown", "boot --module-version 1.5.9", err="--module-version"),
+    case("gdb-not-host-port", "run --gdb nonsense", err="--gdb"),
+    case("gdb-port-too-big", "run --gdb 127.0.0.1:99999999", err="--gdb"),
+    case("gdb-port-negative", "run --gdb 127.0.0.1:-1", err="--gdb"),
+    case("into-module-without-binary", "trace --into-module", err="--module-binary"),
+    case("cmr-method-bad", "cmr --method nope", err="--method"),
+    case("model-diff-out-file", "model-diff --out good.S", err="not a directory"),
+    case("model-diff-no-binary", "model-diff", err="--module-binary"),
     # stdin and odd argv
     case("stdin-source", "asm /dev/stdin", code=0, err_lines=0, subprocess=True, stdin=GOOD_S),
     case("argv-nul-in-path", "asm 'a\x00b'", err="asm"),
