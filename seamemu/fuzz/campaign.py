@@ -126,6 +126,12 @@ def _run_parallel(config: FuzzConfig, image: Image, ref_image: Image | None,
                 done[index] = latest[index] = payload
             else:
                 errors.append(f"worker {index}: {payload}")
+    except KeyboardInterrupt:
+        # Ctrl-C: stop the workers now (a reproducer is written to a temporary name and
+        # renamed, so none is left half-written; a claim's lock is taken over next time).
+        for p in procs:
+            p.terminate()
+        raise
     finally:
         for p in procs:
             p.join(timeout=5)

@@ -581,6 +581,9 @@ ROWS: list[Case] = [
          limit=15.0),
     case("fuzz-ctrl-c-nothing-found", "fuzz --time 60 --out fz_nothing", code=130,
          err="no finding saved", subprocess=True, interrupt_after=3.0, limit=15.0),
+    case("fuzz-ctrl-c-two-jobs", "fuzz --time 60 --jobs 2 --out fz_jobs --asm plant/seamcall.S "
+         "--entry __seamcall_saved_ret", code=130, err="saved in fz_jobs/findings/",
+         subprocess=True, interrupt_after=5.0, limit=15.0),
     case("fuzz-worker-id-slash", "fuzz --quiet --runs 1 --worker-id ../x", err="--worker-id"),
     case("fuzz-worker-id-empty", "fuzz --quiet --runs 1 --worker-id ''", err="--worker-id"),
     case("fuzz-out-file", "fuzz --quiet --runs 1 --out good.S", err="good.S"),

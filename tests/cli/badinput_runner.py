@@ -139,7 +139,7 @@ def _run_subprocess(case: dict, cwd: Path, limit: float) -> Outcome:
             out.seconds = elapsed
             return out
         if case.get("interrupt_after") is not None and not sent and elapsed >= case["interrupt_after"]:
-            os.kill(proc.pid, signal.SIGINT)   # as a terminal's Ctrl-C reaches the foreground process
+            os.killpg(proc.pid, signal.SIGINT)   # as a terminal's Ctrl-C reaches the whole job
             sent = True
         time.sleep(POLL)
     stdout, stderr = proc.communicate()
