@@ -34,7 +34,7 @@ class Case:
     out_max: int | None = None        # at most this many bytes on stdout
     limit: float = 10.0               # seconds
     subprocess: bool = False          # run as `python -m seamemu`, not in-process
-    interrupt_after: float | None = None
+    interrupt_when: str | None = None    # Ctrl-C once a file matching this glob exists
     stdin: str | None = None
 
     def to_json(self) -> dict:
@@ -577,13 +577,13 @@ ROWS: list[Case] = [
     # fuzz: interrupted, asked for an impossible budget, or given a bad worker id
     case("fuzz-ctrl-c", "fuzz --time 60 --out fz_interrupt --asm plant/seamcall.S "
          "--entry __seamcall_saved_ret", code=130,
-         err="1 finding(s) saved in fz_interrupt/findings/", subprocess=True, interrupt_after=4.0,
-         limit=15.0),
+         err="1 finding(s) saved in fz_interrupt/findings/", subprocess=True,
+         interrupt_when="fz_interrupt/findings/*.json", limit=15.0),
     case("fuzz-ctrl-c-nothing-found", "fuzz --time 60 --out fz_nothing", code=130,
-         err="no finding saved", subprocess=True, interrupt_after=3.0, limit=15.0),
+         err="no finding saved", subprocess=True, interrupt_when="fz_nothing/w/queue", limit=15.0),
     case("fuzz-ctrl-c-two-jobs", "fuzz --time 60 --jobs 2 --out fz_jobs --asm plant/seamcall.S "
          "--entry __seamcall_saved_ret", code=130, err="saved in fz_jobs/findings/",
-         subprocess=True, interrupt_after=5.0, limit=15.0),
+         subprocess=True, interrupt_when="fz_jobs/findings/*.json", limit=15.0),
     case("fuzz-worker-id-slash", "fuzz --quiet --runs 1 --worker-id ../x", err="--worker-id"),
     case("fuzz-worker-id-empty", "fuzz --quiet --runs 1 --worker-id ''", err="--worker-id"),
     case("fuzz-out-file", "fuzz --quiet --runs 1 --out good.S", err="good.S"),

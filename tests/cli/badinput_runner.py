@@ -117,7 +117,8 @@ class _Worker:
 
 
 def _run_subprocess(case: dict, cwd: Path, limit: float) -> Outcome:
-    """A case as its own `python -m seamemu` process; `interrupt_after` sends it SIGINT."""
+    """A case as its own `python -m seamemu` process; `interrupt_when` (a glob in `cwd`) sends
+    it SIGINT once a file matching it exists, as Ctrl-C in a terminal would."""
     out = Outcome(case["id"])
     env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
     t0 = time.monotonic()
@@ -138,7 +139,8 @@ def _run_subprocess(case: dict, cwd: Path, limit: float) -> Outcome:
             out.code = "memory" if out.peak_rss > MEM_LIMIT else "hang"
             out.seconds = elapsed
             return out
-        if case.get("interrupt_after") is not None and not sent and elapsed >= case["interrupt_after"]:
+        when = case.get("interrupt_when")
+        if when is not None and not sent and any(cwd.glob(when)):
             os.killpg(proc.pid, signal.SIGINT)   # as a terminal's Ctrl-C reaches the whole job
             sent = True
         time.sleep(POLL)
