@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The 2022 register convention (the v5/v6-era TDX host series, before struct
- * tdx_module_args): the leaf and four inputs arrive in argument registers, and the six
- * output registers are copied into struct tdx_module_output when the pointer is not NULL.
+ * The v5-2022 kernel's SEAMCALL (the June 2022 "TDX host kernel support" v5 series, whose
+ * __seamcall() expands Linux v5.19's TDX_MODULE_CALL host=1): the leaf and four inputs arrive
+ * in argument registers, and the six output registers are copied into struct
+ * tdx_module_output when the pointer is not NULL.
  *
  *   u64 __seamcall(u64 fn, u64 rcx, u64 rdx, u64 r8, u64 r9, struct tdx_module_output *out);
  *
- * VMfailInvalid comes back as TDX_SEAMCALL_VMFAILINVALID.  That series had no exception-table
- * entry on the SEAMCALL: a #GP or #UD is not caught here and reaches the caller's fault
- * handler (the emulator reports it as an unhandled fault at the SEAMCALL).
+ * VMfailInvalid comes back as TDX_SEAMCALL_VMFAILINVALID, and the copy into *out still
+ * happens, as in v5.19 (only a 2023 change skipped it): the registers then hold what the call
+ * was made with.  There is no exception-table entry on the SEAMCALL: a #GP or #UD is not
+ * caught here and reaches the caller's fault handler (an oops in that kernel; the emulator
+ * reports an unhandled fault at the SEAMCALL).
  */
 #include <linux/linkage.h>
 #include <asm/frame.h>
@@ -41,15 +44,17 @@ SYM_FUNC_START(__seamcall)
 	/* RDX is already where SEAMCALL wants it. */
 
 	seamcall
-
+	/* VMfailInvalid (CF=1) leaves RAX as it was: say so, then copy out as for any status. */
+	jnc	3f
+	movq	$TDX_SEAMCALL_VMFAILINVALID, %rax
+3:
 	popq	%r12
-	jc	2f
 
 	/* No output struct: done. */
 	testq	%r12, %r12
 	jz	1f
 
-	/* Copied whatever the status: callers read outputs of failed calls too. */
+	/* Copied whatever the status: callers read the outputs of failed calls too. */
 	movq	%rcx, TDX_MODULE_OUT_rcx(%r12)
 	movq	%rdx, TDX_MODULE_OUT_rdx(%r12)
 	movq	%r8,  TDX_MODULE_OUT_r8(%r12)
@@ -61,7 +66,4 @@ SYM_FUNC_START(__seamcall)
 	FRAME_END
 	RET
 
-2:
-	movq	$TDX_SEAMCALL_VMFAILINVALID, %rax
-	jmp	1b
 SYM_FUNC_END(__seamcall)

@@ -13,9 +13,11 @@ Fixtures: `seam` (a `SeamHarness` built from the test's `seamemu` marker and the
 options), `seam_factory` (build more harnesses in one test), `seam_strategies` (the fuzzer's
 Hypothesis strategies, seamemu.fuzz.strategies; the test is skipped when they are absent).
 Assertions: `assert_outcome`, `assert_status`, `assert_abi_preserved`.
-Options: `--seamemu-platform FILE|PRESET`, `--seamemu-trace` (trace every call; a failing test
-shows the instruction traces in its report), `--seamemu-module-binary PATH` (Intel's module
-behind the trap instead of the model; also the marker's `module_binary=`).
+Options: `--seamemu-platform FILE|PRESET`, `--seamemu-kernel GEN` (the kernel generation whose
+stub, entry and calling convention the harness uses by default: mainline, 6.8 or v5-2022; the
+marker's `kernel=` wins), `--seamemu-trace` (trace every call; a failing test shows the
+instruction traces in its report), `--seamemu-module-binary PATH` (Intel's module behind the
+trap instead of the model; also the marker's `module_binary=`).
 
 The module imports only pytest and the standard library at load time: merely having seamemu
 installed must not slow down or break unrelated test runs.  Everything else is imported when a
@@ -32,7 +34,7 @@ import pytest
 MARKER = "seamemu"
 _HARNESS_OPTIONS = ("asm", "obj", "stubs", "entry", "platform", "abi", "module_version", "lps",
                     "include", "defines", "assembler", "vmx", "seamrr", "cpl", "module", "lp",
-                    "inject", "module_binary")
+                    "inject", "module_binary", "kernel")
 _HARNESSES = pytest.StashKey[list]()
 
 
@@ -46,19 +48,21 @@ class SeamHarness:
                  assembler: str = "keystone", vmx: bool | None = None, seamrr: bool | None = None,
                  cpl: int | None = None, module: bool | None = None, lp: int | None = None,
                  inject: str | None = None, trace: bool = False,
-                 module_binary: str | None = None) -> None:
+                 module_binary: str | None = None, kernel: str | None = None) -> None:
+        from seamemu.kernel import generation, stub_files
         from seamemu.platform import as_platform
         from seamemu.session import Session
-        from seamemu.stubs import DEFAULT_ENTRY
 
+        self.kernel = gen = generation(kernel)
         # A Platform, a TOML file or a preset name; module_version as `--module-version`.
         platform = as_platform(platform, module_version=module_version)
         paths = [*_paths(asm), *_objects(obj)] or None
         stubs = [stubs] if isinstance(stubs, str) else list(stubs)
-        self.session = Session(paths, platform=platform, abi=abi, include_dirs=include,
-                               defines=defines, backend=assembler, inject=inject, num_lps=lps,
-                               stubs=stubs, module_binary=module_binary)
-        self.entry = entry or (DEFAULT_ENTRY if paths is None else None)
+        self.session = Session(paths or stub_files(gen), platform=platform, abi=abi,
+                               include_dirs=include, defines=defines, backend=assembler,
+                               inject=inject, num_lps=lps, stubs=stubs,
+                               module_binary=module_binary)
+        self.entry = entry or (gen.entry if paths is None else None)
         self.tracing = trace
         self.results: list = []          # every RunResult of this harness, in order
         self.traces: list = []           # with tracing on: every Trace, in order
@@ -107,11 +111,13 @@ class SeamHarness:
                              "entry for your own assembly; pass entry= to the marker)")
         return symbol
 
-    def call(self, symbol: str | None = None, leaf: int | str = 0, *, convention: str = "args",
-             lp: int = 0, **regs: int):
-        """Call `symbol` with RAX = `leaf` (number or spec name) and input registers `regs`;
-        returns the `RunResult` (outcome, rax, regs, out, calls, abi, rule, fault ...)."""
+    def call(self, symbol: str | None = None, leaf: int | str = 0, *,
+             convention: str | None = None, lp: int = 0, **regs: int):
+        """Call `symbol` with RAX = `leaf` (number or spec name) and input registers `regs`
+        (convention: the harness kernel's by default); returns the `RunResult` (outcome, rax,
+        regs, out, calls, abi, rule, fault ...)."""
         symbol = self._symbol(symbol)
+        convention = convention or self.kernel.convention
         number = leaf_number(leaf)
         if self.tracing:
             traced = self.trace(symbol, number, convention=convention, lp=lp, **regs)
@@ -120,12 +126,13 @@ class SeamHarness:
         self.results.append(result)
         return result
 
-    def trace(self, symbol: str | None = None, leaf: int | str = 0, *, convention: str = "args",
-              lp: int = 0, **regs: int):
+    def trace(self, symbol: str | None = None, leaf: int | str = 0, *,
+              convention: str | None = None, lp: int = 0, **regs: int):
         """Like `call`, recording every instruction: returns a TracedRun (.result, .trace)."""
         from seamemu.learn.traced import trace_call
 
-        traced = trace_call(self.session, self._symbol(symbol), convention=convention,
+        traced = trace_call(self.session, self._symbol(symbol),
+                            convention=convention or self.kernel.convention,
                             leaf=leaf_number(leaf), inputs=regs, lp=lp)
         self.results.append(traced.result)
         self.traces.append(traced.trace)
@@ -252,6 +259,9 @@ def pytest_addoption(parser) -> None:
     group = parser.getgroup("seamemu", "seamemu: SEAMCALL assembly on an emulated TDX host")
     group.addoption("--seamemu-platform", default=None, metavar="FILE|PRESET",
                     help="platform for the seam fixture (default: seamemu's default platform)")
+    group.addoption("--seamemu-kernel", default=None, metavar="GEN",
+                    help="kernel generation for the seam fixture: mainline (default), 6.8 or "
+                         "v5-2022")
     group.addoption("--seamemu-trace", action="store_true", default=False,
                     help="trace every seam call; a failing test shows the instruction traces")
     group.addoption("--seamemu-module-binary", default=None, metavar="PATH",
@@ -266,7 +276,8 @@ def pytest_configure(config) -> None:
         "module_version=None, lps=None, "
         "include=(), "
         "defines=None, assembler='keystone', vmx=None, seamrr=None, cpl=None, module=None, "
-        "lp=None, inject=None, module_binary=None): configure the seam fixture for this test")
+        "lp=None, inject=None, module_binary=None, kernel=None): configure the seam fixture "
+        "for this test")
 
 
 def _options(request, overrides: dict) -> dict:
@@ -279,6 +290,8 @@ def _options(request, overrides: dict) -> dict:
     kw.update(overrides)
     if kw.get("platform") is None:
         kw["platform"] = request.config.getoption("--seamemu-platform")
+    if kw.get("kernel") is None:
+        kw["kernel"] = request.config.getoption("--seamemu-kernel")
     kw["trace"] = request.config.getoption("--seamemu-trace")
     if kw.get("module_binary") is None:
         kw["module_binary"] = request.config.getoption("--seamemu-module-binary")

@@ -3,7 +3,7 @@
 
 Spec: Linux arch/x86/include/asm/tdx.h (TDX_SW_ERROR and friends, commit 095b71a);
 arch/x86/include/asm/trapnr.h (X86_TRAP_*); arch/x86/include/asm/extable_fixup_types.h
-(EX_TYPE_*); arch/x86/virt/vmx/tdx/tdx.c and seamcall_internal.h (errno mapping).
+(EX_TYPE_*); errno names; the SEAMCALL wrappers' errno mapping is seamemu.kernel.wrappers.
 """
 
 from __future__ import annotations
@@ -53,17 +53,6 @@ EX_TYPE_NAMES: dict[int, str] = {
 # struct exception_table_entry { int insn, fixup, data; }: two self-relative offsets and a type.
 EXTABLE_ENTRY_SIZE = 12
 
-# What the kernel's seamcall_prerr()/sc_retry_prerr() turn a SEAMCALL result into.
-SEAMCALL_ERRNO: dict[int, int] = {
-    TDX_SEAMCALL_VMFAILINVALID: -errno.ENODEV,
-    TDX_SEAMCALL_GP: -errno.EOPNOTSUPP,
-    TDX_SEAMCALL_UD: -errno.EACCES,
-}
-
-# sc_retry(): RDRAND_RETRY_LOOPS attempts while the module answers TDX_RND_NO_ENTROPY.
-RDRAND_RETRY_LOOPS = 10
-
-
 # The kernel's own codes by name, for rendering RAX after a call through a stub.
 SW_ERROR_NAMES: dict[int, str] = {
     TDX_SEAMCALL_GP: "TDX_SEAMCALL_GP",
@@ -76,7 +65,10 @@ SW_ERROR_NAMES: dict[int, str] = {
 # (Python's errno module calls 95 ENOTSUP; the kernel's name is EOPNOTSUPP).
 ERRNO_NAMES: dict[int, str] = {
     0: "0",
+    -errno.E2BIG: "-E2BIG",
     -errno.EACCES: "-EACCES",
+    -errno.EBUSY: "-EBUSY",
+    -errno.EFAULT: "-EFAULT",
     -errno.EINVAL: "-EINVAL",
     -errno.EIO: "-EIO",
     -errno.ENODEV: "-ENODEV",
@@ -91,13 +83,6 @@ def errno_name(value: int) -> str:
     return ERRNO_NAMES.get(value, str(value))
 
 
-def seamcall_errno(status: int) -> int:
-    """Map a SEAMCALL result to the errno the kernel returns (0, -ENODEV, ..., -EIO)."""
-    if status == 0:
-        return 0
-    return SEAMCALL_ERRNO.get(status, -errno.EIO)
-
-
 __all__ = [
     "ERRNO_NAMES",
     "EXTABLE_ENTRY_SIZE",
@@ -105,8 +90,6 @@ __all__ = [
     "EX_TYPE_FAULT",
     "EX_TYPE_NAMES",
     "EX_TYPE_NONE",
-    "RDRAND_RETRY_LOOPS",
-    "SEAMCALL_ERRNO",
     "SW_ERROR_NAMES",
     "TDX_ERROR",
     "TDX_NON_RECOVERABLE",
@@ -124,5 +107,4 @@ __all__ = [
     "X86_TRAP_SS",
     "X86_TRAP_UD",
     "errno_name",
-    "seamcall_errno",
 ]

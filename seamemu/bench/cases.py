@@ -9,7 +9,7 @@ read rarely.  The cases:
   answers TDX_SUCCESS at no cost: what the emulator itself adds per round trip.
 - stub_with_model: the same with the TDX module model serving TDH.SYS.RD.
 - session_call: the same through Session.call (inputs marshalled, result read back).
-- host_sys_rd: TDH.SYS.RD through the host driver's kernel-style wrapper, cycling through
+- host_sys_rd: TDH.SYS.RD through the kernel's wrapper (kernel.wrappers), cycling through
   the global metadata fields the kernel reads.
 - intel_module_sys_rd (with --module-binary): host_sys_rd answered by Intel's module on the
   SEAM CPU instead of the model.
@@ -23,16 +23,13 @@ import time
 from collections.abc import Callable
 
 from seamemu.arch.leaves import TDH_SYS_INIT, TDH_SYS_LP_INIT, TDH_SYS_RD
-from seamemu.arch.metadata import global_field
 from seamemu.arch.structs import TDX_MODULE_ARGS_OFFSETS, TDX_MODULE_ARGS_SIZE
 from seamemu.bench.measure import Step
 from seamemu.frontend import assemble
 from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.worker import FuzzConfig, Worker
-from seamemu.host.driver import tdx_enable
-from seamemu.host.klog import KernelLog
-from seamemu.host.seamcall import HostSeamcall
-from seamemu.host.sysinfo import GROUPS
+from seamemu.kernel import KernelLog, KernelSeamcall, bring_up, generation, stub_files
+from seamemu.kernel.metadata_read import MAINLINE_GROUPS
 from seamemu.machine import Machine
 from seamemu.machine.reference import BareCall, bare_seamcall_ret
 from seamemu.session.session import Session
@@ -116,14 +113,17 @@ def hot_path_steps() -> dict[str, Step]:
 
 
 def host_sys_rd_step(module_binary: str | None = None) -> Step:
-    """TDH.SYS.RD through the host driver's wrapper, the fields the bring-up reads in turn,
-    answered by the model, or by Intel's module when `module_binary` names one."""
-    fields = tuple(global_field(name).field_id for _group, names in GROUPS for name in names)
+    """TDH.SYS.RD through the kernel's wrapper (mainline's sc_retry_prerr), the fields the
+    mainline bring-up reads in turn (those this module has), answered by the model, or by
+    Intel's module when `module_binary` names one."""
     session = Session(num_lps=1, module_binary=module_binary)
-    host = HostSeamcall(session, KernelLog())
+    host = KernelSeamcall(session, KernelLog(), generation(None))
     for leaf in (TDH_SYS_INIT, TDH_SYS_LP_INIT):
         if host.prerr(leaf)[0]:
             raise RuntimeError(f"bench: leaf {leaf} failed on a fresh module")
+    # A release without one of them (1.5.01: MAX_VCPUS_PER_TD) is read without it.
+    fields = tuple(r.field_id for _group, reads in MAINLINE_GROUPS for r in reads
+                   if not host.prerr(TDH_SYS_RD, {"rdx": r.field_id}, ret=True)[0])
     records, calls = session.module.records, host.calls
     position = [0]
 
@@ -156,10 +156,10 @@ def fuzz_steps(out: str) -> dict[str, Step]:
 
 
 def bringup_seconds() -> float:
-    """Wall time of tdx_enable() on a fresh session of the default platform."""
-    session = Session()
+    """Wall time of the default kernel's bring-up on a fresh session of the default platform."""
+    session = Session(stub_files(None))
     start = time.perf_counter()
-    result = tdx_enable(session)
+    result = bring_up(session)
     elapsed = time.perf_counter() - start
     if not result.ok:
         raise RuntimeError(f"bench: the bring-up did not reach SYS_READY ({result.state}, "

@@ -39,7 +39,7 @@ RATES: tuple[Rate, ...] = (
          "the same through Session.call"),
     Rate("host_sys_rd", "tdh_sys_rd_via_stub_per_s", "bare_hook",
          "tdh_sys_rd_via_stub_per_s_vs_bare", None,
-         "TDH.SYS.RD through the host driver's kernel-style wrapper"),
+         "TDH.SYS.RD through the kernel's wrapper (mainline sc_retry_prerr)"),
     Rate("intel_module_sys_rd", "tdh_sys_rd_intel_module_per_s", "host_sys_rd",
          "intel_module_vs_model_sys_rd", None,
          "the same TDH.SYS.RD loop answered by Intel's module (--module-binary)"),

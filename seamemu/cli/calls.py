@@ -12,7 +12,6 @@ from seamemu.machine import Bounds
 from seamemu.session import CONVENTIONS, Session
 from seamemu.session.listing import format_listing, listing_json
 from seamemu.session.matrix import format_matrix, outcome_matrix
-from seamemu.stubs import DEFAULT_ENTRY
 
 MAX_INSNS = 10_000_000_000       # --max-insns: about an hour of guest time; --timeout bounds it too
 MAX_BENCH_SECONDS = 60.0         # bench --seconds: each of its several measurements takes this long
@@ -32,10 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_asm)
 
     p = sub.add_parser("run", help="call a symbol under an emulated CPU state and show what SEAMCALL did")
-    C.add_source_options(p, entry_default=DEFAULT_ENTRY)
-    p.add_argument("--convention", choices=CONVENTIONS, default="args",
+    C.add_source_options(p)
+    C.add_kernel_option(p)
+    p.add_argument("--convention", choices=CONVENTIONS,
                    help="args: RDI=leaf, RSI=struct tdx_module_args; legacy: the 2022 "
-                        "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given")
+                        "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given "
+                        "(default: the kernel's)")
     C.add_platform_options(p)
     C.add_module_binary_option(p)
     C.add_state_options(p)
@@ -57,8 +58,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("matrix", help="every VMX x SEAMRR x CPL x module combination through a stub")
-    C.add_source_options(p, entry_default=DEFAULT_ENTRY)
-    p.add_argument("--convention", choices=CONVENTIONS, default="args")
+    C.add_source_options(p)
+    C.add_kernel_option(p)
+    p.add_argument("--convention", choices=CONVENTIONS,
+                   help="args, legacy or raw (default: the kernel's)")
     C.add_platform_options(p)
     C.add_module_binary_option(p)
     fmt = p.add_mutually_exclusive_group()
@@ -69,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the main job on the embedded default platform, explained")
     C.add_platform_options(p)
     p.add_argument("--json", action="store_true", help="what the demo showed, as JSON")
+    C.add_kernel_option(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="SEAMCALL round trips per second, against a bare Unicorn hook loop")
@@ -124,54 +128,56 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             print(format_replay(outcome))
         return 1 if outcome.reproduced else 0
+    gen = C.kernel_source(args)
     if args.entry is None:
         raise InputError("--entry SYMBOL is required")
     stub = C.gdb_stub(args)
     session = _session(args, bounds=Bounds(max_insns=args.max_insns, timeout_s=args.timeout))
-    boot = _boot(session) if args.boot else None
+    boot = _boot(session, gen) if args.boot else None
     session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module)
     if stub is not None:
         session.machine.debug_next_call(stub)
     result = session.call(args.entry, convention=args.convention, leaf=C.parse_leaf(args.leaf),
                           inputs=C.register_inputs(args), lp=args.lp)
     if args.json:
-        doc = result.to_json()
+        doc = {"kernel": gen.name} | result.to_json()
         if boot is not None:
             doc["boot"] = boot
         C.print_json(doc)
     else:
         from seamemu.session.explain_run import format_run
         if boot is not None:
-            print(f"boot: {boot['result']}; module state {boot['state']} after "
+            print(f"boot ({gen.name}): {boot['result']}; module state {boot['state']} after "
                   f"{boot['seamcalls']} SEAMCALLs")
-        print(format_run(result, session.image))
+        print(format_run(result, session.image, gen))
     return 0
 
 
-def _boot(session: Session) -> dict:
-    """--boot: the kernel's bring-up on this session's module, through the shipped stub."""
-    from seamemu.host.driver import tdx_enable
-    from seamemu.stubs import ARGS_ENTRIES
+def _boot(session: Session, gen) -> dict:
+    """--boot: generation `gen`'s bring-up on this session's module, through its stub."""
+    from seamemu.kernel import bring_up
 
-    missing = [e for e in ARGS_ENTRIES[:2] if e not in session.image.symbols]
+    missing = [e for e in gen.entries if e not in session.image.symbols]
     if missing:
         raise InputError(f"--boot brings the module up through {', '.join(missing)}, which "
-                         "the --asm program lacks: add the shipped asm/seamcall.S to --asm")
-    up = tdx_enable(session)
-    texts = up.texts()
-    result = next((t for t in reversed(texts) if "module initialized" in t or
-                   "initialization failed" in t), up.refused or "tdx_enable() not called")
-    return {"errno": up.errno, "state": up.state, "seamcalls": len(up.calls),
-            "result": result.split("] ", 1)[-1]}
+                         f"the program lacks: add the {gen.name} kernel's stub "
+                         f"(asm/{gen.stub}) to --asm")
+    up = bring_up(session, gen)
+    said = up.dmesg()
+    result = up.oops.splitlines()[0] if up.oops else (said[-1] if said else up.refused)
+    return {"kernel": gen.name, "errno": up.errno, "state": up.state,
+            "seamcalls": len(up.calls), "result": result.split("] ", 1)[-1]}
 
 
 def cmd_matrix(args: argparse.Namespace) -> int:
+    gen = C.kernel_source(args)
     rows = outcome_matrix(C.inputs(args), args.entry, convention=args.convention,
                           platform=C.platform_arg(args), include_dirs=args.include,
                           defines=C.defines(args), backend=args.assembler, stubs=args.stub,
                           module_binary=C.module_binary_arg(args))
     if args.json:
-        C.print_json({"schema": 1, "entry": args.entry, "rows": [r.to_json() for r in rows]})
+        C.print_json({"schema": 1, "kernel": gen.name, "entry": args.entry,
+                      "rows": [r.to_json() for r in rows]})
     else:
         print(format_matrix(rows, markdown=args.markdown))
     return 0
@@ -180,7 +186,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from seamemu.session.demo import demo_json, demo_text, run_demo
 
-    demo = run_demo(platform=C.platform_arg(args), abi=args.abi)
+    demo = run_demo(platform=C.platform_arg(args), abi=args.abi, kernel=args.kernel)
     if args.json:
         C.print_json(demo_json(demo))
     else:

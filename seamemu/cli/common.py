@@ -293,6 +293,26 @@ def register_inputs(args: argparse.Namespace) -> dict[str, int]:
     return {r: u64(getattr(args, r), f"--{r}") for r in INPUT_REG_OPTIONS if getattr(args, r) is not None}
 
 
+def add_kernel_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kernel", metavar="GEN",
+                   help="the Linux kernel generation whose TDX host code to play: mainline "
+                        "(default), 6.8 or v5-2022")
+
+
+def kernel_source(args: argparse.Namespace):
+    """--kernel's generation; fills in --asm (its stub), --entry and --convention when absent."""
+    from seamemu.kernel import generation, stub_files
+
+    gen = generation(getattr(args, "kernel", None))
+    if getattr(args, "asm", None) is None and not getattr(args, "obj", None):
+        args.asm = [str(p) for p in stub_files(gen)]
+    if getattr(args, "entry", None) is None:
+        args.entry = gen.entry
+    if getattr(args, "convention", None) is None:
+        args.convention = gen.convention
+    return gen
+
+
 def print_json(obj: Mapping | list) -> None:
     json.dump(obj, sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -14,7 +14,6 @@ from seamemu.files import output_dir
 from seamemu.fuzz.promises import CONVENTIONS, VARIANTS
 from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.worker import MODES, FuzzConfig
-from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, LEGACY_ENTRY, LEGACY_STUB, stub
 
 DEFAULT_SECONDS = 60.0
 MAX_RUNS = 10**12
@@ -40,14 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "fuzz", help="fuzz a SEAMCALL stub's register inputs and report ABI bugs with reproducers",
         description="Run a stub on generated inputs, CPU states and module answers, check the "
                     "calling-convention invariants on every run, and save a shrunk reproducer "
-                    "per finding (replay it with `seamemu run --replay FILE`).  Without --asm "
-                    "the shipped stub of the convention is fuzzed (entry __seamcall_ret, or "
-                    "__seamcall for legacy); with --asm, --entry is required.  Exit status 1 "
-                    "when something was found.")
+                    "per finding (replay it with `seamemu run --replay FILE`).  The rules are "
+                    "those of --kernel's calling convention.  Without --asm the kernel's own "
+                    "stub is fuzzed (entry __seamcall_ret, or __seamcall for v5-2022); with "
+                    "--asm, --entry is required.  Exit status 1 when something was found.")
     C.add_source_options(p)
-    p.add_argument("--convention", choices=CONVENTIONS, default="args",
-                   help="args: RDI=leaf, RSI=struct tdx_module_args; legacy: the 2022 "
-                        "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given")
+    C.add_kernel_option(p)
+    p.add_argument("--convention", choices=CONVENTIONS,
+                   help="args: RDI=leaf, RSI=struct tdx_module_args (6.8, mainline); legacy: "
+                        "the 2022 __seamcall(fn, rcx, rdx, r8, r9, out) (v5-2022); raw: "
+                        "registers as given (default: the kernel's)")
     p.add_argument("--variant", choices=VARIANTS,
                    help="args only: plain (__seamcall), ret (__seamcall_ret) or saved "
                         "(__seamcall_saved_ret); default: from the entry's name")
@@ -95,6 +96,7 @@ def _module_binary(args: argparse.Namespace) -> str | None:
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from seamemu.fuzz.campaign import ProgressLine, run_fuzz
 
+    _resolve_kernel(args)
     if args.variant and args.convention != "args":
         raise InputError(f"--variant {args.variant}: only the args convention has variants")
     for path in (args.asm or []) + (args.diff or []):
@@ -111,7 +113,8 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
                               args.assembler, args.stub)
     seconds = args.time if args.time is not None or args.runs is not None else DEFAULT_SECONDS
     seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
-    config = FuzzConfig(target, args.convention, args.variant, mode=args.mode, runs=args.runs,
+    config = FuzzConfig(target, args.convention, args.variant, kernel=args.kernel_gen,
+                        mode=args.mode, runs=args.runs,
                         seconds=seconds, seed=seed, out=args.out, jobs=args.jobs,
                         reference=reference, worker_id=args.worker_id,
                         module_binary=_module_binary(args))
@@ -144,25 +147,43 @@ def saved_findings(out: Path, since: float) -> str:
             f"{sorted(saved)[0]})")
 
 
+def _resolve_kernel(args: argparse.Namespace) -> None:
+    """--kernel and --convention together: the generation whose rules apply (None for raw)."""
+    from seamemu.kernel import generation, generation_with
+
+    if args.kernel is not None:
+        gen = generation(args.kernel)
+        args.convention = args.convention or gen.convention
+        if args.convention not in ("raw", gen.convention):
+            raise InputError(f"--convention {args.convention}: kernel {gen.name} calls "
+                             f"SEAMCALL with the {gen.convention} convention")
+    else:
+        args.convention = args.convention or "args"
+        gen = generation_with(args.convention)
+    args.kernel_gen = None if args.convention == "raw" else gen.name
+
+
 def _target(args: argparse.Namespace) -> tuple[list[str], str]:
-    """The files and entry to fuzz: the shipped stub of the convention when neither --asm nor
-    --obj is given (--entry then defaults to its usual wrapper); else --entry must say which."""
+    """The files and entry to fuzz: the kernel's shipped stub when neither --asm nor --obj is
+    given (--entry then defaults to its usual wrapper); else --entry must say which function."""
+    from seamemu.kernel import generation, stub_files
+
     files = C.inputs(args)
     if files:
         if args.entry is None:
             raise InputError("--entry SYMBOL is required with --asm/--obj: the function to fuzz")
         return files, args.entry
-    if args.convention == "legacy":
-        return [str(stub(LEGACY_STUB))], args.entry or LEGACY_ENTRY
     if args.convention == "raw":
         raise InputError("--convention raw needs --asm FILE --entry SYMBOL: no shipped stub "
                          "takes its registers as given")
-    return [str(stub(ARGS_STUB))], args.entry or DEFAULT_ENTRY
+    gen = generation(args.kernel_gen)
+    return [str(p) for p in stub_files(gen)], args.entry or gen.entry
 
 
 def format_summary(s: dict) -> str:
     label = s["convention"] if s["convention"] != "args" else f"args/{s['variant']}"
-    lines = [f"seamemu fuzz: {s['entry']} ({label}), {s['mode']} mode, seed {s['seed']}",
+    rules = f", kernel {s['kernel']}'s rules" if s.get("kernel") else ""
+    lines = [f"seamemu fuzz: {s['entry']} ({label}){rules}, {s['mode']} mode, seed {s['seed']}",
              f"  {s['runs']:,} runs in {s['seconds']:.1f} s ({s['runs_per_s']:,.0f}/s, "
              f"{s['runs_per_s_per_worker']:,.0f}/s per worker, {s['jobs']} job(s))"]
     cov = s["coverage"]

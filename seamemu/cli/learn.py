@@ -10,16 +10,16 @@ from seamemu.cli import common as C
 from seamemu.errors import InputError
 from seamemu.machine.tracing import DEFAULT_MAX_STEPS
 from seamemu.session import CONVENTIONS, Session
-from seamemu.stubs import DEFAULT_ENTRY
 
 MAX_STEPS = 50_000   # trace --max-steps: about 80 MB and 8 s of tracing on a shared 2-core machine
 DEFAULT_LEAF = "TDH.SYS.INIT"   # the matrix's leaf: its success needs nothing before it
 
 
 def _call_options(p: argparse.ArgumentParser) -> None:
-    C.add_source_options(p, entry_default=DEFAULT_ENTRY)
-    p.add_argument("--convention", choices=CONVENTIONS, default="args",
-                   help="args (default), legacy or raw, as for `seamemu run`")
+    C.add_source_options(p)
+    C.add_kernel_option(p)
+    p.add_argument("--convention", choices=CONVENTIONS,
+                   help="args, legacy or raw, as for `seamemu run` (default: the kernel's)")
     C.add_platform_options(p)
     C.add_module_binary_option(p)
     C.add_state_options(p)
@@ -79,6 +79,7 @@ def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
     """A session in the asked state, after the --after calls, with --alloc buffers placed."""
     from seamemu.learn.traced import alloc_inputs, run_first
 
+    args.kernel_gen = C.kernel_source(args)
     if args.entry is None:
         raise InputError("--entry SYMBOL is required")
     stub = C.gdb_stub(args)
@@ -107,7 +108,8 @@ def cmd_trace(args: argparse.Namespace) -> int:
                         inputs=inputs, lp=args.lp, max_steps=args.max_steps,
                         into_module=args.into_module)
     if args.json:
-        doc = traced.trace.to_json() | {"result": traced.result.to_json()}
+        doc = traced.trace.to_json() | {"kernel": args.kernel_gen.name,
+                                        "result": traced.result.to_json()}
         if args.into_module:
             doc["module_runs"] = [r.to_json() for r in traced.module_runs]
         C.print_json(doc)
@@ -123,7 +125,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     session, leaf, inputs = _prepared(args)
     e = explain(session, args.entry, leaf=leaf, inputs=inputs, lp=args.lp,
-                convention=args.convention, with_leaf=args.leaf is not None)
+                convention=args.convention, with_leaf=args.leaf is not None,
+                kernel=args.kernel_gen.name)
     if args.json:
         C.print_json(explanation_json(e))
     else:

@@ -17,6 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "the platform's memory map")
     C.add_platform_options(p)
     C.add_module_binary_option(p)
+    C.add_kernel_option(p)
     p.add_argument("--lp", type=int, default=0, metavar="N", help="LP to read on (default 0)")
     p.add_argument("--method", choices=("info", "rd"),
                    help="read with TDH.SYS.INFO (info) or TDH.SYS.RD (rd; a TDX 1.5 module "
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                     "every LP; prints a dmesg-like log")
     C.add_platform_options(p)
     C.add_module_binary_option(p)
+    C.add_kernel_option(p)
     p.add_argument("--inject", metavar="SPEC",
                    help="fault injection, e.g. 'leaf=TDH.SYS.KEY.CONFIG,lp=0,count=1:"
                         "status=TDX_RND_NO_ENTROPY' or 'leaf=TDH.SYS.CONFIG:fault=#GP'")
@@ -126,18 +128,20 @@ def cmd_model_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_cmr(args: argparse.Namespace) -> int:
-    from seamemu.host.cmr_view import cmr_view, format_cmr_view
+    from seamemu.kernel import generation, stub_files
+    from seamemu.kernel.cmr_view import cmr_view, format_cmr_view
     from seamemu.session import Session
 
+    gen = generation(args.kernel)
     platform = C.platform_arg(args)
     if not 0 <= args.lp < platform.num_lps:
         raise InputError(f"--lp {args.lp}: the platform has LPs 0..{platform.num_lps - 1}")
     if args.lp in platform.absent_lps:
         raise InputError(f"--lp {args.lp}: LP {args.lp} is absent on platform '{platform.name}' "
                          "(cpu.absent_lps)")
-    view = cmr_view(Session(platform=platform, abi=args.abi,
+    view = cmr_view(Session(stub_files(gen), platform=platform, abi=args.abi,
                             module_binary=C.module_binary_arg(args)),
-                    lp=args.lp, method=args.method)
+                    lp=args.lp, kernel=gen, method=args.method)
     if args.json:
         C.print_json(view.to_json())
     else:
@@ -146,13 +150,16 @@ def cmd_cmr(args: argparse.Namespace) -> int:
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
-    from seamemu.host.boot_report import bringup_json, format_bringup, write_call_log
-    from seamemu.host.driver import bring_up
+    from seamemu.kernel import bring_up, generation, stub_files
+    from seamemu.kernel.boot_report import bringup_json, format_bringup, write_call_log
+    from seamemu.session import Session
 
     if args.log is not None:
         output_file(args.log, "--log")   # a place that cannot take the log fails first
-    result = bring_up(C.platform_arg(args), abi=args.abi, inject=args.inject, use_tdx=args.use_tdx,
-                      module_binary=C.module_binary_arg(args))
+    gen = generation(args.kernel)
+    session = Session(stub_files(gen), platform=C.platform_arg(args), abi=args.abi,
+                      inject=args.inject, module_binary=C.module_binary_arg(args))
+    result = bring_up(session, gen, use_tdx=args.use_tdx)
     if args.log is not None:
         log = io.StringIO()
         write_call_log(result, log)

@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="run asm/tdx_detect.S on every CPU: what the kernel prints "
                                       "at boot about TDX, and sysfs-style values")
     _platform_option(p)
+    C.add_kernel_option(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_detect)
 
@@ -33,9 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=("acpi", "driver"), default="acpi",
                    help="memory events: ACPI (firmware) hotplug, or memory a driver (dax/kmem, "
                         "virtio-mem, CXL) hands to or takes from the kernel (default acpi)")
+    C.add_kernel_option(p)
     p.add_argument("--policy", action="append", metavar="NAME",
-                   help="first-stage, cmr-aware or upstream (default upstream; --table: all, or "
-                        "each one given)")
+                   help="one of the kernel's policies: v5-2022 has v5-2022 (the series as "
+                        "posted), first-stage and cmr-aware (proposals from its thread); 6.8 "
+                        "has 6.8; mainline has upstream (default: the kernel's first; --table: "
+                        "all, or each one given)")
     p.add_argument("--use-tdx", type=C.on_off, default=True, metavar="on|off",
                    help="whether the host uses TDX (off: the module is never initialised)")
     _platform_option(p)
@@ -59,7 +63,7 @@ def _platform_option(p: argparse.ArgumentParser) -> None:
 def cmd_detect(args: argparse.Namespace) -> int:
     from seamemu.session.detect import detect, format_detect
 
-    report = detect(C.platform_arg(args))
+    report = detect(C.platform_arg(args), kernel=args.kernel)
     if args.json:
         C.print_json(report.to_json())
     else:
@@ -107,8 +111,11 @@ def parse_event(words: list[str], kind: str):
 
 
 def cmd_hotplug(args: argparse.Namespace) -> int:
-    from seamemu.platform import get_policy
+    from seamemu.kernel import generation
+    from seamemu.kernel.hotplug import get_policy
 
+    if args.kernel is not None:
+        generation(args.kernel)             # an unknown name is the first thing said
     policies = tuple(get_policy(p).name for p in (args.policy or ()))
     if args.table:
         if args.words:
@@ -118,16 +125,15 @@ def cmd_hotplug(args: argparse.Namespace) -> int:
         raise InputError("--markdown goes with --table")
     if len(policies) > 1:
         raise InputError(f"hotplug: one --policy for an event, got {', '.join(policies)}")
-    from seamemu.session.hotplug_apply import DEFAULT_POLICY, run_hotplug
+    from seamemu.session.hotplug_apply import run_hotplug
 
     event = parse_event(args.words, args.kind)
-    boot = None
-    if args.boot:
-        from seamemu.host.driver import tdx_enable
-        boot = tdx_enable
-    run = run_hotplug(C.platform_arg(args), event, policy=policies[0] if policies else DEFAULT_POLICY,
-                      boot=boot,
-                      use_tdx=args.use_tdx)
+    kernel = args.kernel
+    if kernel is None and policies:         # a policy names its generation
+        kernel = get_policy(policies[0]).kernel
+    run = run_hotplug(C.platform_arg(args), event, kernel=generation(kernel),
+                      policy=policies[0] if policies else None, use_tdx=args.use_tdx,
+                      boot=args.boot)
     if args.json:
         doc = run.to_json()
         doc["platform"] = run.emulation.platform.name
@@ -138,10 +144,12 @@ def cmd_hotplug(args: argparse.Namespace) -> int:
 
 
 def _print_table(args: argparse.Namespace, policies: tuple[str, ...]) -> int:
-    from seamemu.platform import as_platform, decision_table, format_table
-    from seamemu.platform.hotplug_table import sample_description
+    from seamemu.kernel import generation
+    from seamemu.kernel.hotplug_table import decision_table, format_table, sample_description
 
-    platform = as_platform(args.platform)
+    platform = C.platform_arg(args)
+    if args.kernel is not None and not policies:
+        policies = generation(args.kernel).hotplug_policies
     rows = decision_table(platform, policies or None)
     if args.json:
         print(format_table(rows, "json"))
@@ -157,19 +165,23 @@ def _print_table(args: argparse.Namespace, policies: tuple[str, ...]) -> int:
 
 def format_hotplug(run) -> str:
     """One event's decision and its effect on the emulation, as a person reads it."""
+    from seamemu.kernel import generation
+    from seamemu.kernel.generations import FLOW_BOOT
     from seamemu.platform.units import fmt_range
 
     r = run.result
     d = r.decision
+    when = "at boot" if generation(r.kernel).flow == FLOW_BOOT else "(by KVM, before the event)"
     where = f"  ({r.place} the CMRs)" if r.place in ("inside", "outside") else (
         "  (partly inside the CMRs)" if r.place == "partial" else "")
     out = [
         f"event:     {r.event.describe()}{where}",
         f"platform:  {run.emulation.platform.name}",
-        f"policy:    {r.policy}   use_tdx={'on' if r.use_tdx else 'off'}   module initialised "
-        f"at boot: {'yes' if r.situation.module_initialized else 'no'}",
+        f"kernel:    {r.kernel}   policy: {r.policy}   use_tdx={'on' if r.use_tdx else 'off'}"
+        f"   module initialised {when}: {'yes' if r.situation.module_initialized else 'no'}",
         f"decision:  {'ALLOW' if d.allow else 'REJECT'}   severity: {d.severity}",
-        f"kernel:    {d.message}",
+        f"dmesg:     {d.message or '(the kernel prints nothing)'}",
+        f"seamemu:   {d.note}" if d.note else "seamemu:   -",
         f"rule:      {d.rule}",
         f"because:   {d.source}",
         f"applied:   {r.change}",

@@ -33,7 +33,7 @@ def assemble_target(target: Target) -> Image:
 
 def run_fuzz(config: FuzzConfig, progress: Progress | None = None) -> dict:
     """Run the campaign `config` describes; the JSON summary (schema 1)."""
-    spec = make_spec(config.convention, config.variant, config.target.entry)
+    spec = make_spec(config.convention, config.variant, config.target.entry, config.kernel)
     image = assemble_target(config.target)
     ref_image = assemble_target(config.reference) if config.reference is not None else None
     t0 = time.perf_counter()
@@ -50,6 +50,7 @@ def run_fuzz(config: FuzzConfig, progress: Progress | None = None) -> dict:
         "entry": config.target.entry,
         "convention": spec.convention,
         "variant": spec.variant,
+        "kernel": spec.kernel or None,
         "mode": config.mode,
         "seed": config.seed,
         "jobs": config.jobs,

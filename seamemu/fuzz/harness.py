@@ -20,8 +20,8 @@ class Harness:
     def __init__(self, asm: Sequence[str | Path], entry: str, convention: str = "args",
                  variant: str | None = None, *, include_dirs: Sequence[str | Path] = (),
                  defines: Mapping[str, str] | None = None, assembler: str = "keystone",
-                 stubs: Sequence[str] = ()) -> None:
-        self.spec: Spec = make_spec(convention, variant, entry)
+                 stubs: Sequence[str] = (), kernel: str | None = None) -> None:
+        self.spec: Spec = make_spec(convention, variant, entry, kernel)
         self.image = assemble(list(asm), include_dirs=list(include_dirs), defines=dict(defines or {}),
                               backend=assembler, stubs=stubs)
         self.entry = entry

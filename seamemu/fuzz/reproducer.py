@@ -146,16 +146,19 @@ class Reproducer:
     finding: FindingRef
     reference: Target | None = None
     found: Mapping[str, Any] = field(default_factory=dict)
+    kernel: str = ""                 # the generation whose rules found it ("": raw)
 
     @property
     def spec(self) -> Spec:
-        return make_spec(self.convention, self.variant if self.convention == "args" else None)
+        return make_spec(self.convention, self.variant if self.convention == "args" else None,
+                         kernel=self.kernel or None)
 
     def to_json(self) -> dict:
         d: dict[str, Any] = {"schema": SCHEMA, "kind": KIND}
         d.update(self.target.to_json())
         d["convention"] = self.convention
         d["variant"] = self.variant
+        d["kernel"] = self.kernel or None
         d["reference"] = None if self.reference is None else self.reference.to_json()
         d.update(case_to_json(self.case, self.spec))
         d["finding"] = self.finding.to_json()
@@ -207,7 +210,13 @@ def reproducer_from_json(d: Any, base: Path | None = None) -> Reproducer:
     variant = d.get("variant")
     if not isinstance(variant, str):
         raise ReplayError("variant: missing")
-    spec = make_spec(conv, variant if conv == "args" else None)
+    kernel = d.get("kernel") or ""
+    if not isinstance(kernel, str):
+        raise ReplayError(f"kernel {kernel!r}: expected a generation name")
+    try:
+        spec = make_spec(conv, variant if conv == "args" else None, kernel=kernel or None)
+    except InputError as exc:
+        raise ReplayError(str(exc)) from None
     ref = d.get("reference")
     reference = None if ref is None else _target(ref, "reference.", base)
     case = case_from_json(d, spec, where="case")
@@ -226,7 +235,7 @@ def reproducer_from_json(d: Any, base: Path | None = None) -> Reproducer:
     found = d.get("found")
     if not isinstance(found, dict):
         found = {}
-    return Reproducer(target, conv, variant, case, finding, reference, found)
+    return Reproducer(target, conv, variant, case, finding, reference, found, spec.kernel)
 
 
 def _target(d: Any, prefix: str, base: Path | None) -> Target:

@@ -47,6 +47,7 @@ class FuzzConfig:
     target: Target
     convention: str
     variant: str | None = None
+    kernel: str | None = None        # the generation whose rules apply (None: the convention's)
     mode: str = "random"
     runs: int | None = None
     seconds: float | None = None
@@ -137,7 +138,7 @@ class Worker:
         self.config = config
         self.name = f"{config.worker_id}{index}" if config.jobs > 1 or index else config.worker_id
         entry = config.target.entry
-        self.spec = spec = make_spec(config.convention, config.variant, entry)
+        self.spec = spec = make_spec(config.convention, config.variant, entry, config.kernel)
         self.image, self.ref_image = image, ref_image
         self.fast = Runner(image, spec, entry, observe="coverage" if config.mode == "coverage" else "fast",
                            module_binary=config.module_binary)
@@ -324,7 +325,8 @@ class Worker:
                 Reproducer(self.config.target, self.spec.convention, self.spec.variant, small, ref,
                            self.config.reference,
                            {"mode": self.config.mode, "seed": self.config.seed,
-                            "worker": self.name, "run": self.stats.runs}).save(path)
+                            "worker": self.name, "run": self.stats.runs},
+                           self.spec.kernel).save(path)
                 record = self._record(ref, path)
             finally:
                 self.corpus.release(path)

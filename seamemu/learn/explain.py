@@ -81,7 +81,8 @@ def walk_rows(inputs: SeamcallInputs, checks=None) -> tuple[tuple[RowVerdict, ..
 
 
 def explain(session: Session, entry: str, *, leaf: int, inputs: Mapping[str, int] | None = None,
-            lp: int = 0, convention: str = "args", with_leaf: bool = False) -> Explanation:
+            lp: int = 0, convention: str = "args", with_leaf: bool = False,
+            kernel: str | None = None) -> Explanation:
     """Walk the SEAMCALL table for LP `lp`'s state, then make the call and read its result."""
     if not 0 <= lp < len(session.machine.lps):
         raise InputError(f"--lp {lp}: the platform has LPs 0..{len(session.machine.lps) - 1}")
@@ -99,7 +100,7 @@ def explain(session: Session, entry: str, *, leaf: int, inputs: Mapping[str, int
     return Explanation(lp, name or "unknown leaf", cpu, sin.module_loaded, present, rax, rows,
                        decision if decision is not None else Decision("none", "no row matched", ""),
                        result, kernel_view(result.rax, leaf=leaf, entry=entry, out=result.out,
-                                           unhandled=_unhandled(result)),
+                                           unhandled=_unhandled(result), kernel=kernel),
                        spec)
 
 
@@ -209,6 +210,7 @@ def explanation_json(e: Explanation) -> dict:
         # No SEAMCALL ran: nothing was decided and RAX is no status for a kernel to read.
         "decision": None if no_seamcall else e.decision.to_json(),
         "kernel": None if no_seamcall else {
+            "generation": e.kernel.generation,
             "rax": f"0x{e.kernel.code:016x}", "rax_name": e.kernel.code_name,
             "returned": e.kernel.returned,
             "errno": e.kernel.errno if e.kernel.returned else None,

@@ -22,12 +22,12 @@ from seamemu.arch.sysinfo import (
     TDSYSINFO_STRUCT_SIZE,
 )
 from seamemu.files import output_file, write_text
+from seamemu.kernel.cmr_read import CmrReport, ensure_lp_ready, read_cmrs
 from seamemu.learn.diagram import decision_tree_svg, lifecycle_svg, matrix_cells, matrix_svg
 from seamemu.learn.explain import explain, format_explanation
 from seamemu.learn.svg import colours
 from seamemu.learn.traced import TracedRun, trace_call
 from seamemu.session import Session
-from seamemu.session.cmr import CmrReport, ensure_lp_ready, read_cmrs
 from seamemu.session.matrix import DEFAULT_MATRIX_LEAF, MatrixRow, outcome_matrix
 from seamemu.stubs import DEFAULT_ENTRY
 from seamemu.trace.render import trace_html
@@ -79,8 +79,8 @@ def cmr_section_data(session: Session) -> tuple[CmrReport, TracedRun]:
     """The CMRs as the kernel reads them, and a trace of TDH.SYS.INFO writing the CMR array."""
     session.reset_module()
     session.set_state(lp=0, vmx=True, seamrr=True, cpl=0, module=True)
-    report = read_cmrs(session)
-    ensure_lp_ready(session, 0)
+    report = read_cmrs(session, 0, DEFAULT_ENTRY)
+    ensure_lp_ready(session, 0, DEFAULT_ENTRY)
     info = session.alloc(TDSYSINFO_STRUCT_SIZE, TDSYSINFO_STRUCT_ALIGNMENT)
     array = session.alloc(MAX_CMRS * CMR_INFO_ENTRY_SIZE, CMR_INFO_ARRAY_ALIGNMENT)
     traced = trace_call(session, DEFAULT_ENTRY, leaf=TDH_SYS_INFO, inputs={

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""What the Linux kernel makes of a SEAMCALL result: the error code, its errno, what it prints.
+"""What a Linux kernel generation makes of a SEAMCALL result: the code, its errno, its messages.
 
+The wrapper semantics (retry, errno, message formats) are seamemu.kernel.wrappers'; this
+module words them for a reader.  For 6.8 and mainline --
 Spec: Linux arch/x86/virt/vmx/tdx/tdx.c (v6.8+; seamcall_internal.h in later trees):
 sc_retry() repeats a call while it returns TDX_RND_NO_ENTROPY, RDRAND_RETRY_LOOPS times;
 sc_retry_prerr() returns 0 on TDX_SUCCESS, -ENODEV on TDX_SEAMCALL_VMFAILINVALID,
@@ -11,26 +13,30 @@ which use __seamcall_ret) adds RCX..R11 from the argument struct in two lines.
 try_init_module_global() prints "module not loaded" when TDH.SYS.INIT, the first SEAMCALL,
 gets -ENODEV.  pr_fmt is "virt/tdx: ".  A SEAMCALL that faults with no exception-table entry
 (the 2022 series' stub) never returns: the trap handler's fixup_exception() finds nothing and
-the kernel oopses (arch/x86/kernel/traps.c).  The words are ours; the format strings are the
-kernel's facts (what a user will grep the log for).
+the kernel oopses (arch/x86/kernel/traps.c).  v5-2022's seamcall() never retries, prints
+"SEAMCALL failed: leaf: 0x<fn>, error: 0x<err>" (and the six outputs when the caller passed a
+struct) for a failed status, and its callers return -EFAULT (-ENODEV for VMfailInvalid on
+TDH.SYS.INIT).  The words are ours; the format strings are the kernels' facts (what a user
+will grep the log for).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from seamemu.arch.kernel import (
-    RDRAND_RETRY_LOOPS,
     SW_ERROR_NAMES,
     TDX_SEAMCALL_GP,
     TDX_SEAMCALL_UD,
     TDX_SEAMCALL_VMFAILINVALID,
     errno_name,
-    seamcall_errno,
 )
 from seamemu.arch.leaves import TDH_SYS_INIT
 from seamemu.arch.status import status_name, status_value
+from seamemu.kernel import Generation, generation
+from seamemu.kernel.wrappers import RDRAND_RETRY_LOOPS, error_messages, status_errno
 
 PR_FMT = "virt/tdx: "
 # Entry points whose kernel callers print the output registers too (seamcall_prerr_ret).
@@ -52,6 +58,8 @@ class KernelView:
     meaning: str                     # what sc_retry_prerr() does with it
     messages: tuple[str, ...]        # what ends up in the kernel log
     printer: str = ""                # the function that prints them
+    wrapper: str = "sc_retry_prerr()"  # the generation's wrapper the code goes through
+    generation: str = ""             # the kernel generation read (kernel.generations)
 
     @property
     def returned(self) -> bool:
@@ -62,30 +70,40 @@ class KernelView:
         if not self.returned:
             return [f"no return value: {self.how}", f"  {self.meaning}"]
         out = [f"RAX = 0x{self.code:016x} ({self.code_name})", f"  {self.how}",
-               f"  sc_retry_prerr(): {self.meaning} -> {self.errno_name} ({self.errno})"]
+               f"  {self.wrapper}: {self.meaning} -> {self.errno_name} ({self.errno})"]
         if self.messages:
             out.append(f"  kernel log{' (' + self.printer + ')' if self.printer else ''}:")
             out += [f"    {m}" for m in self.messages]
         else:
-            out.append("  kernel log: nothing from sc_retry_prerr()")
+            out.append(f"  kernel log: nothing from {self.wrapper}")
         return out
 
 
 def kernel_view(rax: int, *, leaf: int, entry: str = "",
                 out: Mapping[str, int] | None = None,
-                unhandled: Mapping | None = None) -> KernelView:
-    """How the kernel reads RAX after `entry` returned, for a call of `leaf`; `unhandled` is
-    the fault report of a call that did not return (no exception-table entry)."""
+                unhandled: Mapping | None = None,
+                kernel: Generation | str | None = None) -> KernelView:
+    """How generation `kernel` reads RAX after `entry` returned, for a call of `leaf`;
+    `unhandled` is the fault report of a call that did not return (no exception-table entry)."""
+    gen = generation(kernel)
+    view = _reading(gen, rax, leaf, entry, out, unhandled)
+    return dataclasses.replace(view, generation=gen.name)
+
+
+def _reading(gen: Generation, rax: int, leaf: int, entry: str,
+             out: Mapping[str, int] | None, unhandled: Mapping | None) -> KernelView:
     if unhandled is not None:
         name, where = unhandled.get("name", "the fault"), unhandled.get("symbol", "")
         return KernelView(
             rax, "", 0, NO_RETURN,
             f"{name} at {where or 'the SEAMCALL'} has no exception-table entry, so "
             f"{entry or 'the function'} never returns",
-            "sc_retry_prerr() is never reached: the kernel's exception handler finds no fixup "
+            "the wrapper is never reached: the kernel's exception handler finds no fixup "
             "for the faulting address and the kernel oopses (arch/x86/kernel/traps.c: "
             "fixup_exception() fails, die())", ())
-    errno = seamcall_errno(rax)
+    if not gen.retries_entropy:
+        return _v5_view(gen, rax, leaf, entry, out)
+    errno = status_errno(gen, rax, leaf)
     name = SW_ERROR_NAMES.get(rax) or status_name(rax)
     messages: tuple[str, ...] = ()
     printer = ""
@@ -94,7 +112,7 @@ def kernel_view(rax: int, *, leaf: int, entry: str = "",
                "after it loads TDX_SEAMCALL_VMFAILINVALID into RAX")
         meaning = "no TDX module answered"
         if leaf == TDH_SYS_INIT:
-            messages = (PR_FMT + "module not loaded",)
+            messages = (gen.pr_fmt + "module not loaded",)
             printer = "try_init_module_global()"
     elif rax in (TDX_SEAMCALL_GP, TDX_SEAMCALL_UD):
         trap = "#GP" if rax == TDX_SEAMCALL_GP else "#UD"
@@ -109,19 +127,39 @@ def kernel_view(rax: int, *, leaf: int, entry: str = "",
         how = "the module completed the call and returned this status in RAX"
         meaning = "any other value is a module error, printed"
         if rax == TDX_RND_NO_ENTROPY:
-            meaning = (f"TDX_RND_NO_ENTROPY is first retried by sc_retry() "
+            meaning = ("TDX_RND_NO_ENTROPY is first retried by sc_retry() "
                        f"({RDRAND_RETRY_LOOPS} attempts in all); if it persists it is printed")
-        messages = (f"{PR_FMT}SEAMCALL (0x{leaf:016x}) failed: 0x{rax:016x}",)
-        printer = "seamcall_err(), for a caller of __seamcall"
-        if entry in RET_ENTRIES and out is not None:
-            printer = f"seamcall_err_ret(), for a caller of {entry}"
-            g = {k: out.get(k, 0) for k in ("rcx", "rdx", "r8", "r9", "r10", "r11")}
-            messages += (
-                f"{PR_FMT}RCX 0x{g['rcx']:016x} RDX 0x{g['rdx']:016x} R08 0x{g['r8']:016x}",
-                f"{PR_FMT}R09 0x{g['r9']:016x} R10 0x{g['r10']:016x} R11 0x{g['r11']:016x}",
-            )
+        with_out = entry in RET_ENTRIES and out is not None
+        messages = tuple(gen.pr_fmt + m for m in error_messages(
+            gen, leaf, rax, out if with_out else None))
+        printer = (f"seamcall_err_ret(), for a caller of {entry}" if with_out
+                   else "seamcall_err(), for a caller of __seamcall")
     return KernelView(rax, name, errno, errno_name(errno), how, meaning,
                       messages, printer)
+
+
+def _v5_view(gen: Generation, rax: int, leaf: int, entry: str,
+             out: Mapping[str, int] | None) -> KernelView:
+    """v5-2022: seamcall() hands the raw status to its caller; no exception table, no retry."""
+    errno = status_errno(gen, rax, leaf)
+    name = SW_ERROR_NAMES.get(rax) or status_name(rax)
+    messages = tuple(gen.pr_fmt + m for m in error_messages(gen, leaf, rax, out))
+    if rax == TDX_SEAMCALL_VMFAILINVALID:
+        how = ("SEAMCALL failed with VMfailInvalid (CF=1, RAX unchanged); the stub's `jnc` "
+               "falls through to loading TDX_SEAMCALL_VMFAILINVALID, then copies the unchanged "
+               "registers into *out anyway")
+        meaning = ("no TDX module answered; seamcall() prints nothing, and "
+                   + ("tdx_module_init_global() makes it -ENODEV ('TDX module is not loaded.')"
+                      if leaf == TDH_SYS_INIT else "its caller returns -EFAULT"))
+    elif rax == 0:
+        how = "the module completed the call (VMsucceed) and its status TDX_SUCCESS is in RAX"
+        meaning = "success"
+    else:
+        how = "the module completed the call and returned this status in RAX"
+        meaning = ("any other value is printed by seamcall() (no retry, even for "
+                   "TDX_RND_NO_ENTROPY) and its caller returns -EFAULT")
+    return KernelView(rax, name, errno, errno_name(errno), how, meaning, messages,
+                      "seamcall() (v5 08/22)" if messages else "", wrapper="seamcall()")
 
 
 __all__ = ["KernelView", "NO_RETURN", "PR_FMT", "kernel_view"]

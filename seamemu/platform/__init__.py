@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The world outside the module: memory map, CMRs, SEAMRR, KeyIDs, topology, hotplug policy."""
+"""The world outside the module: memory map, CMRs, SEAMRR, KeyIDs, topology, hotplug engine."""
 
 from seamemu.platform.events import EVENTS, PLACES, SEVERITIES, Decision, Event, Situation, place_of
 from seamemu.platform.facts import (
@@ -13,16 +13,12 @@ from seamemu.platform.facts import (
 from seamemu.platform.hotplug_policy import (
     absence_reason,
     apply_hotplug,
+    convertible,
     decide,
-    detect_tdx,
-    get_policy,
-    handle,
-    judge,
-    policy_names,
     present,
-    situation_for,
+    tdx_memory_blocks,
 )
-from seamemu.platform.hotplug_table import TableRow, decision_table, format_table
+from seamemu.platform.hotplug_rules import Policy, Rule
 from seamemu.platform.load import as_platform, load_platform, load_platform_text, preset_names
 from seamemu.platform.msr_values import msr_values, rdmsr_fault, wrmsr_fault
 from seamemu.platform.validate import validate_platform
@@ -37,29 +33,24 @@ __all__ = [
     "NumaNode",
     "PLACES",
     "Platform",
+    "Policy",
+    "Rule",
     "SEVERITIES",
     "Seamrr",
     "Situation",
-    "TableRow",
     "absence_reason",
     "apply_hotplug",
     "as_platform",
+    "convertible",
     "decide",
-    "decision_table",
-    "detect_tdx",
-    "format_table",
-    "get_policy",
-    "handle",
-    "judge",
     "load_platform",
     "load_platform_text",
     "msr_values",
     "place_of",
-    "policy_names",
     "present",
     "preset_names",
     "rdmsr_fault",
-    "situation_for",
+    "tdx_memory_blocks",
     "validate_platform",
     "wrmsr_fault",
 ]

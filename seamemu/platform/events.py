@@ -27,6 +27,7 @@ CPU_EVENTS = frozenset({ACPI_CPU_ADD, ACPI_CPU_REMOVE})
 # Where a memory event's range lies relative to the CMRs; "-" for CPU events and kexec.
 INSIDE, OUTSIDE, PARTIAL, NO_PLACE = "inside", "outside", "partial", "-"
 PLACES = (INSIDE, OUTSIDE, PARTIAL)
+CMR_PLACES = frozenset({INSIDE, PARTIAL})   # the range holds some CMR memory
 
 SEVERITIES = ("info", "warning", "error", "critical")
 
@@ -78,17 +79,18 @@ class Situation:
 
 @dataclass(frozen=True)
 class Decision:
-    """The kernel's verdict on one event, in its own words, naming the rule that decided."""
+    """The kernel's verdict on one event: its own line (if any), seamemu's note, the rule."""
 
     allow: bool
     severity: str
-    message: str
+    message: str                  # what the kernel prints ("" when it prints nothing)
     rule: str
     source: str = ""
+    note: str = ""                # seamemu's account, never shown as the kernel's
 
     def to_json(self) -> dict:
         return {"allow": self.allow, "severity": self.severity, "message": self.message,
-                "rule": self.rule, "source": self.source}
+                "note": self.note, "rule": self.rule, "source": self.source}
 
 
 def covered(ranges: list[tuple[int, int]], base: int, end: int) -> int:
@@ -119,6 +121,7 @@ __all__ = [
     "ACPI_MEM_ADD",
     "ACPI_MEM_REMOVE",
     "ADD_EVENTS",
+    "CMR_PLACES",
     "CPU_EVENTS",
     "DRIVER_MEM_ADD",
     "DRIVER_MEM_REMOVE",

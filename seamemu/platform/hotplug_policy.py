@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """The hotplug policy engine: pure decisions, and what an allowed event does to the platform.
 
-`decide()` runs a policy's ordered rule table (policies.py) over an event, where its range lies
-relative to the CMRs, and the kernel's situation.  `apply_hotplug()` returns the platform after
+`decide()` runs a policy's ordered rule table (hotplug_rules.py; the kernels' tables are in
+seamemu.kernel.hotplug_policies) over an event, where its range lies relative to the CMRs, and
+the kernel's situation.  `apply_hotplug()` returns the platform after
 an event: memory appears or disappears in the memory map and LPs come and go, but the CMRs never
 change (MCHECK verified them at boot).  `present()` is the predicate the machine backs guest
 memory with, so an access or a SEAMCALL touching removed memory finds nothing there.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import difflib
 import re
 from collections.abc import Callable
 
@@ -26,39 +26,25 @@ from seamemu.platform.events import (
     Event,
     Situation,
     covered,
-    place_of,
 )
 from seamemu.platform.facts import MemoryRegion, Platform
-from seamemu.platform.policies import POLICIES, Policy
+from seamemu.platform.hotplug_rules import Policy
 from seamemu.platform.units import fmt_mem, fmt_range, hex64
 
 _EMPTY_SLOT = "hotplug"
 
 
-def policy_names() -> list[str]:
-    return list(POLICIES)
-
-
-def get_policy(policy: str | Policy) -> Policy:
-    if isinstance(policy, Policy):
-        return policy
-    if policy not in POLICIES:
-        close = difflib.get_close_matches(policy, list(POLICIES), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise InputError(f"unknown hotplug policy '{policy}' ({hint}known: {', '.join(POLICIES)})")
-    return POLICIES[policy]
-
-
-def decide(policy: str | Policy, event: Event, place: str, situation: Situation) -> Decision:
-    """The first rule of `policy` that matches decides; its message is filled in for `event`."""
-    pol = get_policy(policy)
-    for rule in pol.rules:
+def decide(policy: Policy, event: Event, place: str, situation: Situation) -> Decision:
+    """The first rule of `policy` that matches decides; its texts are filled in for `event`."""
+    for rule in policy.rules:
         if rule.matches(event, place, situation):
             mem = fmt_mem(event.base, event.size) if event.kind in MEMORY_EVENTS else ""
-            message = rule.message.format(mem=mem, cpu=f"CPU {event.lp}")
-            return Decision(rule.allow, rule.severity, message, rule.id, rule.source)
+            fill = {"mem": mem, "cpu": f"CPU {event.lp}", "start": f"0x{event.base:x}",
+                    "end": f"0x{event.end:x}"}
+            return Decision(rule.allow, rule.severity, rule.message.format(**fill), rule.id,
+                            rule.source, rule.note.format(**fill))
     # Every policy ends in catch-all rules for each event; reaching here is a table bug.
-    raise RuntimeError(f"policy {pol.name}: no rule for {event.describe()} ({place})")
+    raise RuntimeError(f"policy {policy.name}: no rule for {event.describe()} ({place})")
 
 
 def tdx_memory_blocks(platform: Platform) -> tuple[tuple[int, int], ...]:
@@ -74,76 +60,10 @@ def tdx_memory_blocks(platform: Platform) -> tuple[tuple[int, int], ...]:
     return tuple((b, e - b) for b, e, _ in blocks)
 
 
-def detect_tdx(platform: Platform, policy: str | Policy) -> tuple[bool, str]:
-    """Whether that era's kernel sees TDX as enabled by BIOS, and what it prints at boot.
-
-    2022 series (ML "x86/virt/tdx: Detect TDX during kernel boot", tdx.c detect_seam_bsp/_ap,
-    detect_tdx_keyids_bsp): IA32_MTRRCAP.SEAMRR, SEAMRR base CONFIGURED and mask LOCK|ENABLED
-    on the boot CPU, the same SEAMRR values on every other CPU, and TDX KeyIDs partitioned.
-    Upstream (tdx.c tdx_init): at least 2 TDX KeyIDs in IA32_MKTME_KEYID_PARTITIONING; SEAMRR
-    is no longer looked at.
-    """
-    if get_policy(policy).name == "upstream":
-        if platform.tdx_keyids == 0:  # record_keyid_partitioning() fails; tdx_init() is silent
-            return False, "(no kernel message) virt/tdx: no TDX private KeyIDs partitioned"
-        if platform.tdx_keyids < 2:
-            return False, "virt/tdx: initialization failed: too few private KeyIDs available."
-        return True, "virt/tdx: BIOS enabled: private KeyID range " \
-            f"[{platform.first_tdx_keyid}, {platform.first_tdx_keyid + platform.tdx_keyids})"
-    if not platform.mtrrcap_seamrr or not platform.seamrr:
-        return False, "tdx: SEAMRR not supported (IA32_MTRRCAP bit 15 clear)"
-    bsp = platform.seamrr[0]
-    if not bsp.configured:
-        return False, "tdx: SEAMRR base is not configured by BIOS"
-    if not (bsp.locked and bsp.valid):
-        return False, "tdx: SEAMRR is not enabled by BIOS"
-    if any(s != bsp for s in platform.seamrr):
-        return False, "tdx: Inconsistent SEAMRR configuration by BIOS"
-    if platform.tdx_keyids == 0:
-        return False, "tdx: no TDX private KeyIDs partitioned by BIOS"
-    return True, "tdx: TDX enabled by BIOS."  # tdx_early_detect() (ML, v3-era series)
-
-
-def tdx_detected(platform: Platform, policy: str | Policy) -> bool:
-    return detect_tdx(platform, policy)[0]
-
-
-def situation_for(platform: Platform, policy: str | Policy, *, use_tdx: bool = True,
-                  module_initialized: bool | None = None,
-                  cmrs_read_at_boot: bool | None = None) -> Situation:
-    """The kernel's situation on `platform` after boot (and module init, if it happens).
-
-    By default the module is initialised when use_tdx is on, TDX is detected, a module is
-    installed, MCHECK passed and every usable range lies in a CMR (else TDMR setup fails);
-    the CMRs are read at boot only under the `cmr-aware` policy.
-    """
-    pol = get_policy(policy)
-    tdx = tdx_detected(platform, pol)
-    blocks = tdx_memory_blocks(platform)
+def convertible(platform: Platform) -> bool:
+    """Every usable range lies in the CMRs (else TDH.SYS.CONFIG refuses the TDMRs)."""
     cmrs = [(c.base, c.end) for c in platform.cmrs]
-    if module_initialized is None:
-        module_initialized = (use_tdx and tdx and platform.module is not None
-                              and platform.mcheck_ok
-                              and all(covered(cmrs, b, b + n) == n for b, n in blocks))
-    if cmrs_read_at_boot is None:
-        cmrs_read_at_boot = pol.name == "cmr-aware"
-    return Situation(tdx_enabled_by_bios=tdx, module_initialized=module_initialized,
-                     use_tdx=use_tdx, cmrs_read_at_boot=cmrs_read_at_boot,
-                     tdx_memory=blocks if module_initialized else (),
-                     pw_mce_bug=platform.tdx_pw_mce_bug)
-
-
-def judge(platform: Platform, event: Event, policy: str | Policy,
-          situation: Situation | None = None) -> Decision:
-    """decide() with the event's place computed from the platform's CMRs.
-
-    Pass the Situation computed once at boot (situation_for on the boot platform): the TDX
-    memory list is fixed at module init, so recomputing it after a hotplug would be wrong.
-    Without one, the default situation of `platform` as it is now is used.
-    """
-    if situation is None:
-        situation = situation_for(platform, policy)
-    return decide(policy, event, place_of(platform.cmrs, event), situation)
+    return all(covered(cmrs, b, b + n) == n for b, n in tdx_memory_blocks(platform))
 
 
 def _carve(memory: tuple[MemoryRegion, ...], base: int, end: int) -> list[MemoryRegion]:
@@ -232,13 +152,6 @@ def apply_hotplug(platform: Platform, event: Event) -> Platform:
                                hotplug_log=platform.hotplug_log + (event.describe(),))
 
 
-def handle(platform: Platform, event: Event, policy: str | Policy,
-           situation: Situation | None = None) -> tuple[Decision, Platform]:
-    """Decide on `event`, and apply it when the decision allows it."""
-    decision = judge(platform, event, policy, situation)
-    return decision, apply_hotplug(platform, event) if decision.allow else platform
-
-
 def present(platform: Platform) -> Callable[[int, int], bool]:
     """A predicate (pa, size) -> whether every byte is backed by memory right now.
 
@@ -282,14 +195,8 @@ def absence_reason(platform: Platform, pa: int) -> str | None:
 __all__ = [
     "absence_reason",
     "apply_hotplug",
+    "convertible",
     "decide",
-    "detect_tdx",
-    "get_policy",
-    "handle",
-    "judge",
-    "policy_names",
     "present",
-    "situation_for",
-    "tdx_detected",
     "tdx_memory_blocks",
 ]

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The composition root that wires platform, model, image and machine for a run."""
 
-from seamemu.session.conventions import CONVENTIONS, INPUT_REGS
+from seamemu.kernel.calling import CONVENTIONS, INPUT_REGS
 from seamemu.session.result import AbiCheck, RunResult
 from seamemu.session.session import ModuleSwitch, Session
 

@@ -2,15 +2,10 @@
 """`seamemu detect`: run asm/tdx_detect.S on every LP and say what the kernel would print.
 
 The assembly reads the MSRs (through the machine's RDMSR trap, so each LP sees its own
-platform values) and compares each AP with the boot CPU; this module applies the kernel's
-decisions to those per-CPU results, in order, the way two kernel generations did:
-
-- 2022 series "x86/virt/tdx: Detect TDX during kernel boot" (tdx.c detect_seam_bsp/_ap,
-  detect_tdx_keyids_bsp/_ap, __tdx_detect; pr_fmt "tdx: "): SEAMRR configured, valid and
-  locked on the boot CPU and identical on every other CPU, TDX KeyIDs consistent, and at
-  least two of them.
-- upstream (tdx.c tdx_init/record_keyid_partitioning; pr_fmt "virt/tdx: "): the boot CPU's
-  IA32_MKTME_KEYID_PARTITIONING only.
+platform values) and compares each AP with the boot CPU; the chosen kernel generation's
+decision (seamemu.kernel.detection: v5-2022 looks at SEAMRR and the KeyIDs of the boot CPU,
+6.8 and mainline at IA32_MKTME_KEYID_PARTITIONING only) is applied to the boot CPU's values.
+What differs between the CPUs is seamemu's own observation: no generation compares them.
 
 The sysfs-style values are seamemu's own names (nothing in Linux exports these files); they
 are what a userspace cloud agent would want to read, laid out like sysfs attributes.
@@ -24,9 +19,11 @@ from pathlib import Path
 
 from seamemu.arch.msrs import seamrr_range
 from seamemu.errors import SeamemuError
+from seamemu.kernel import Generation, generation
+from seamemu.kernel.detection import BootCpu, Detection, platform_detection
+from seamemu.kernel.detection import detect as kernel_detect
 from seamemu.platform import as_platform
 from seamemu.platform.facts import Platform
-from seamemu.platform.hotplug_policy import detect_tdx
 from seamemu.platform.units import fmt_range, fmt_size, hex64
 from seamemu.session.session import Session
 from seamemu.stubs import stub
@@ -96,34 +93,35 @@ class LpDetect:
 
 @dataclass(frozen=True)
 class DetectReport:
-    """The per-CPU results, what each kernel generation concluded and printed, sysfs values."""
+    """The per-CPU results, what the kernel generation concluded and printed, sysfs values."""
 
     platform: str
+    kernel: str
     cpus: tuple[LpDetect, ...]
-    bios_enabled: bool                 # 2022 rule: SEAMRR enabled+consistent, TDX KeyIDs found
-    seamrr: tuple[int, int] | None     # (base, size) when enabled and consistent
-    keyid_start: int                   # 0 when no (consistent) TDX KeyIDs
+    bios_enabled: bool                 # the generation sees TDX as enabled by BIOS
+    seamrr: tuple[int, int] | None     # (base, size) of the boot CPU's SEAMRR when enabled
+    keyid_start: int                   # 0 when the generation recorded no TDX KeyIDs
     nr_keyids: int
     mktme_keyids: int
-    module_usable_2022: bool           # __tdx_detect would go on to look for the module
-    kernel_2022: tuple[str, ...]
-    kernel_upstream: tuple[str, ...]
-    notes: tuple[str, ...] = ()        # seamemu's own remarks (which CPUs differ, faults)
-    platform_says: tuple[bool, str] = (False, "")  # detect_tdx() on the description
+    kernel_log: tuple[str, ...]        # what the generation prints at boot
+    notes: tuple[str, ...] = ()        # seamemu's own remarks (silent outcomes, CPUs differ)
+    platform_says: Detection | None = None  # the generation's verdict on the description
     sysfs: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
+        says = self.platform_says
         return {
             "platform": self.platform,
+            "kernel": self.kernel,
             "bios_enabled": self.bios_enabled,
             "seamrr": None if self.seamrr is None else
             {"base": hex64(self.seamrr[0]), "size": hex64(self.seamrr[1])},
             "keyid_start": self.keyid_start, "nr_keyids": self.nr_keyids,
-            "mktme_keyids": self.mktme_keyids, "module_usable_2022": self.module_usable_2022,
-            "kernel": {"2022": list(self.kernel_2022), "upstream": list(self.kernel_upstream)},
+            "mktme_keyids": self.mktme_keyids,
+            "kernel_log": list(self.kernel_log),
             "notes": list(self.notes),
-            "platform_description": {"bios_enabled": self.platform_says[0],
-                                     "message": self.platform_says[1]},
+            "platform_description": None if says is None else
+            {"bios_enabled": says.enabled, "kernel_log": list(says.lines)},
             "sysfs": dict(self.sysfs),
             "cpus": [c.to_json() for c in self.cpus],
         }
@@ -146,64 +144,35 @@ def run_detect_asm(session: Session, lps: tuple[int, ...]) -> tuple[LpDetect, ..
     return tuple(out)
 
 
-def _kernel_2022(cpus: tuple[LpDetect, ...], max_pa: int):
-    """The 2022 detection over the per-CPU results: (lines, seamrr, keyids, notes)."""
-    lines: list[str] = []
-    notes: list[str] = []
+def _boot_cpu(c: LpDetect) -> BootCpu:
+    """The boot CPU's MSRs as the kernel reads them (None: that RDMSR faulted)."""
+    return BootCpu(None if c.has("FAULT_MTRRCAP") else c.mtrrcap,
+                   None if c.has("FAULT_SEAMRR_MASK") else c.seamrr_mask,
+                   None if c.has("FAULT_KEYID") else c.keyid_part)
+
+
+def _observations(cpus: tuple[LpDetect, ...]) -> list[str]:
+    """What differs between the CPUs and what faulted: seamemu's notes (no kernel checks it)."""
     bsp, aps = cpus[0], cpus[1:]
-    seamrr = None
-    if bsp.has("SEAMRR_SUPPORTED") and not (bsp.has("FAULT_SEAMRR_BASE")
-                                            or bsp.has("FAULT_SEAMRR_MASK")):
-        if not bsp.has("SEAMRR_CONFIGURED"):
-            lines.append("tdx: SEAMRR base is not configured by BIOS")
-        elif not bsp.has("SEAMRR_ENABLED"):
-            lines.append("tdx: SEAMRR is not enabled by BIOS")
-        else:
-            seamrr = (bsp.seamrr_base, bsp.seamrr_mask)
-    elif not bsp.has("SEAMRR_SUPPORTED"):
-        notes.append(f"CPU {bsp.lp}: IA32_MTRRCAP.SEAMRR (bit 15) is clear: no SEAMRR on this "
-                     "CPU (the kernel stays silent)")
-    differ = [c.lp for c in aps if c.has("SEAMRR_MISMATCH")]
-    if seamrr is not None and differ:
-        lines.append("tdx: Inconsistent SEAMRR configuration by BIOS")
-        notes.append(f"SEAMRR on CPU {', '.join(map(str, differ))} differs from the boot "
-                     f"CPU {bsp.lp}'s (the kernel does not say which)")
-        seamrr = None
-    keyids = None
-    if not bsp.has("FAULT_KEYID") and bsp.nr_keyids:
-        keyids = (bsp.keyid_start, bsp.nr_keyids)
-        differ = [c.lp for c in aps if c.has("KEYID_MISMATCH")]
+    notes = []
+    for flag, what in (("SEAMRR_MISMATCH", "SEAMRR"),
+                       ("KEYID_MISMATCH", "IA32_MKTME_KEYID_PARTITIONING")):
+        differ = [c.lp for c in aps if c.has(flag)]
         if differ:
-            lines.append("tdx: Inconsistent TDX KeyID configuration among packages by BIOS")
-            notes.append(f"IA32_MKTME_KEYID_PARTITIONING on CPU {', '.join(map(str, differ))} "
-                         f"differs from the boot CPU {bsp.lp}'s")
-            keyids = None
-    nr = keyids[1] if keyids else 0
-    if seamrr is None:
-        lines.append("tdx: SEAMRR not enabled.")
-    elif nr < 2:
-        lines.append(f"tdx: Number of TDX private KeyIDs too small: {nr}.")
+            notes.append(f"{what} on CPU {', '.join(map(str, differ))} differs from the boot "
+                         f"CPU {bsp.lp}'s (only the boot CPU's is read)")
     for c in cpus:
         if c.faulted:
             notes.append(f"CPU {c.lp}: RDMSR of {', '.join(c.faulted)} raised #GP(0); the "
-                         "exception table fixed it up")
-    rng = seamrr_range(*seamrr, max_pa) if seamrr else None
-    return lines, rng, keyids, notes
+                         "exception table of tdx_detect.S fixed it up")
+    return notes
 
 
-def _kernel_upstream(bsp: LpDetect) -> list[str]:
-    if bsp.has("FAULT_KEYID") or not bsp.nr_keyids:
-        return []  # record_keyid_partitioning() fails and tdx_init() returns quietly
-    lines = [f"virt/tdx: BIOS enabled: private KeyID range [{bsp.keyid_start}, "
-             f"{bsp.keyid_start + bsp.nr_keyids})"]
-    if bsp.nr_keyids < 2:
-        lines.append("virt/tdx: initialization failed: too few private KeyIDs available.")
-    return lines
-
-
-def detect(platform: Platform | str | Path | None = None, *,
-           session: Session | None = None) -> DetectReport:
-    """Run the detection on every present CPU of `platform` (or of `session`'s platform)."""
+def detect(platform: Platform | str | Path | None = None, *, session: Session | None = None,
+           kernel: Generation | str | None = None) -> DetectReport:
+    """Run the detection on every present CPU of `platform` (or of `session`'s platform) and
+    apply generation `kernel`'s decision to the boot CPU's values."""
+    gen = generation(kernel)
     if session is None:
         session = Session([stub(DETECT_STUB)], platform=as_platform(platform))
     p = session.platform
@@ -211,10 +180,14 @@ def detect(platform: Platform | str | Path | None = None, *,
     if not lps:
         raise DetectError(f"platform {p.name}: no logical CPU is present to run the detection")
     cpus = run_detect_asm(session, lps)
-    lines, rng, keyids, notes = _kernel_2022(cpus, p.max_pa)
     bsp = cpus[0]
-    enabled = rng is not None and keyids is not None
-    start, nr = keyids if keyids else (0, 0)
+    found = kernel_detect(gen, _boot_cpu(bsp))
+    enabled = found.enabled
+    # The SEAM range is a hardware fact for the agent, whichever kernel looked (mainline
+    # never reads the SEAMRR MSRs).
+    rng = seamrr_range(bsp.seamrr_base, bsp.seamrr_mask, p.max_pa) \
+        if bsp.has("SEAMRR_ENABLED") else None
+    start, nr = found.keyids if found.keyids else (0, 0)
     mktme = bsp.keyid_part & 0xFFFF_FFFF
     sysfs = {
         "bios_enabled": "1" if enabled else "0",
@@ -226,10 +199,10 @@ def detect(platform: Platform | str | Path | None = None, *,
         "mktme_keyids": str(mktme),
     }
     return DetectReport(
-        platform=p.name, cpus=cpus, bios_enabled=enabled, seamrr=rng, keyid_start=start,
-        nr_keyids=nr, mktme_keyids=mktme, module_usable_2022=enabled and nr >= 2,
-        kernel_2022=tuple(lines), kernel_upstream=tuple(_kernel_upstream(bsp)),
-        notes=tuple(notes), platform_says=detect_tdx(p, "first-stage"),
+        platform=p.name, kernel=gen.name, cpus=cpus, bios_enabled=enabled, seamrr=rng,
+        keyid_start=start, nr_keyids=nr, mktme_keyids=mktme, kernel_log=found.lines,
+        notes=found.notes + tuple(_observations(cpus)),
+        platform_says=platform_detection(p, gen),
         sysfs={f"{SYSFS_DIR}/{k}": v for k, v in sysfs.items()})
 
 
@@ -249,20 +222,18 @@ def format_detect(r: DetectReport) -> str:
         words += [f"#GP:{m}" for m in c.faulted]
         out.append(f"{c.lp:>4}  {hex64(c.mtrrcap)}  {hex64(c.seamrr_base)}  "
                    f"{hex64(c.seamrr_mask)}  {hex64(c.keyid_part)}  {','.join(words) or '-'}")
-    out += ["", "kernel log, 2022 series (detect_seam, detect_tdx_keyids, __tdx_detect):"]
-    out += [f"  {line}" for line in r.kernel_2022] or [
-        "  (no message: SEAMRR and KeyIDs pass; __tdx_detect() goes on to SEAMLDR.INFO)"]
-    out += ["kernel log, upstream (tdx_init):"]
-    out += [f"  {line}" for line in r.kernel_upstream] or ["  (nothing: no TDX KeyIDs)"]
+    gen = generation(r.kernel)
+    where = "tdx_early_detect()" if gen.detection == "seamrr" else "tdx_init()"
+    out += ["", f"kernel log, {gen.name} ({where}):"]
+    out += [f"  {line}" for line in r.kernel_log] or ["  (the kernel prints nothing)"]
     out += ["", "result:", f"  TDX enabled by BIOS: {'yes' if r.bios_enabled else 'no'}"]
     if r.seamrr is not None:
         base, size = r.seamrr
-        out.append(f"  SEAM range: {fmt_range(base, size)} ({fmt_size(size)}), the same on "
-                   "every CPU")
+        out.append(f"  SEAM range: {fmt_range(base, size)} ({fmt_size(size)}), the boot CPU's")
     if r.nr_keyids:
         out.append(f"  TDX private KeyIDs: [{r.keyid_start}, {r.keyid_start + r.nr_keyids}) "
                    f"({r.nr_keyids} KeyIDs; the first = {r.mktme_keyids} MKTME KeyIDs + 1)")
-    out += [f"  note: {n}" for n in r.notes]
+    out += [f"  seamemu: {n}" for n in r.notes]
     out += ["", "sysfs-style values (seamemu's own names, not a kernel ABI):"]
     out += [f"  {k}: {v}" for k, v in r.sysfs.items()]
     return "\n".join(out)

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
-from seamemu.arch.kernel import seamcall_errno
+from seamemu.arch.kernel import errno_name
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.image import Image
+from seamemu.kernel import Generation, generation
+from seamemu.kernel.wrappers import status_errno
 from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT, RunResult, rax_name
 
 
-def format_run(r: RunResult, image: Image) -> str:
+def _errno(value: int) -> str:
+    return f"{errno_name(value)} ({value})" if value else "0"
+
+
+def format_run(r: RunResult, image: Image, kernel: Generation | str | None = None) -> str:
+    gen = generation(kernel)
     lines = [f"call {r.entry} on LP {r.lp} ({r.convention} convention), RAX = leaf 0x{r.leaf:x}"]
     if r.inputs:
         lines.append("  inputs: " + ", ".join(f"{k.upper()}=0x{v:x}" for k, v in r.inputs.items()))
@@ -48,7 +55,7 @@ def format_run(r: RunResult, image: Image) -> str:
                      "the function left there, no status")
     else:
         lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax, r.leaf)}; "
-                     f"kernel errno {seamcall_errno(r.rax)})")
+                     f"kernel {gen.name} returns {_errno(status_errno(gen, r.rax, r.leaf))})")
     if r.out is not None:
         lines.append("output struct: " + ", ".join(f"{k}=0x{v:x}" for k, v in r.out.items()))
     regs = [x for x in ABI_ORDER if x in r.regs]

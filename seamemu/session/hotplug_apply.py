@@ -16,8 +16,7 @@ by taking it away physically, without asking the kernel, and says so.  After an 
 removal it also makes a SEAMCALL whose buffers lie in the removed range (TDH.SYS.INFO), to show
 what the module's accesses there do.
 
-Given a `boot` (the kernel's bring-up, from the layer above), the module is brought to
-SYS_READY first, and after a memory event or kexec the report says what the module's PAMT
+With `boot`, the generation's bring-up (kernel.bring_up) brings the module to SYS_READY first, and after a memory event or kexec the report says what the module's PAMT
 holds for the affected pages (TDH.PHYMEM.PAGE.RDMD through the stub): the module is not told
 about hotplug or kexec, so a removed page of a TDMR is still PT_NDA to it, free to hand to a TD.
 
@@ -30,7 +29,6 @@ that overlaps the emulator's own image, stacks or scratch buffers cannot be remo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +41,9 @@ from seamemu.arch.sysinfo import (
     TDSYSINFO_STRUCT_SIZE,
 )
 from seamemu.errors import InputError
+from seamemu.kernel import Generation, bring_up, generation, stub_files
+from seamemu.kernel.cmr_read import TDH_SYS_INFO, CmrReport, read_cmrs
+from seamemu.kernel.hotplug import get_policy, judge, policy_for, situation_for
 from seamemu.machine import CHUNK, FaultEvent
 from seamemu.platform import (
     Decision,
@@ -51,11 +52,8 @@ from seamemu.platform import (
     absence_reason,
     apply_hotplug,
     as_platform,
-    get_policy,
-    judge,
     place_of,
     present,
-    situation_for,
 )
 from seamemu.platform.events import (
     ACPI_CPU_ADD,
@@ -70,13 +68,11 @@ from seamemu.platform.events import (
 )
 from seamemu.platform.facts import Platform
 from seamemu.platform.units import fmt_range, hex64
-from seamemu.session.cmr import TDH_SYS_INFO, CmrReport, read_cmrs
 from seamemu.session.result import rax_name
 from seamemu.session.session import Session
-from seamemu.stubs import ARGS_STUB, DEFAULT_ENTRY, stub
+from seamemu.stubs import stub
 
 PROBE_STUB = "probe.S"
-DEFAULT_POLICY = "upstream"
 
 
 @dataclass(frozen=True)
@@ -149,6 +145,7 @@ class HotplugResult:
 
     event: Event
     place: str
+    kernel: str
     policy: str
     use_tdx: bool
     situation: Situation
@@ -163,7 +160,7 @@ class HotplugResult:
             ev["range"] = [hex64(self.event.base), hex64(self.event.end)]
         if self.event.kind in CPU_EVENTS:
             ev["cpu"] = self.event.lp
-        return {"event": ev, "place": self.place, "policy": self.policy,
+        return {"event": ev, "place": self.place, "kernel": self.kernel, "policy": self.policy,
                 "use_tdx": self.use_tdx,
                 "module_initialized": self.situation.module_initialized,
                 "decision": self.decision.to_json(), "applied": self.applied,
@@ -174,11 +171,14 @@ class HotplugEmulation:
     """A Session on `platform` whose memory map and CPUs follow allowed hotplug events."""
 
     def __init__(self, platform: Platform | str | Path | None = None, *,
-                 policy: str = DEFAULT_POLICY, use_tdx: bool = True,
-                 session: Session | None = None):
-        self.session = session or Session([stub(ARGS_STUB), stub(PROBE_STUB)],
+                 kernel: Generation | str | None = None, policy: str | None = None,
+                 use_tdx: bool = True, session: Session | None = None):
+        if kernel is None and policy is not None:   # a policy names its generation
+            kernel = get_policy(policy).kernel
+        self.kernel = gen = generation(kernel)
+        self.session = session or Session(stub_files(gen) + [stub(PROBE_STUB)],
                                           platform=as_platform(platform))
-        self.policy = get_policy(policy).name
+        self.policy = policy_for(gen, policy).name
         self.use_tdx = use_tdx
         # The kernel's situation is fixed at boot (its TDX memory list is set at module init).
         self.situation = situation_for(self.session.platform, self.policy, use_tdx=use_tdx)
@@ -198,7 +198,8 @@ class HotplugEmulation:
             after = apply_hotplug(before, event)  # InputError if it does not fit the platform
             change = self._apply(event, after)
             self.session.platform = after
-        result = HotplugResult(event, place, self.policy, self.use_tdx, self.situation,
+        result = HotplugResult(event, place, self.kernel.name, self.policy, self.use_tdx,
+                               self.situation,
                                decision, decision.allow, change, after)
         self.results.append(result)
         return result
@@ -252,12 +253,12 @@ class HotplugEmulation:
 
     def read_cmrs(self, lp: int = 0) -> CmrReport:
         """The CMRs as the module reports them (TDH.SYS.INFO on 1.0, TDH.SYS.RD on 1.5)."""
-        return read_cmrs(self.session, lp)
+        return read_cmrs(self.session, lp, self.kernel.entry, self.kernel.convention)
 
     def pamt_view(self, pa: int, lp: int = 0) -> PamtView:
         """TDH.PHYMEM.PAGE.RDMD of the page at `pa`: what the module's PAMT says of it."""
-        r = self.session.call(DEFAULT_ENTRY, leaf=TDH_PHYMEM_PAGE_RDMD, inputs={"rcx": pa},
-                              lp=lp)
+        r = self.session.call(self.kernel.entry, convention=self.kernel.convention,
+                              leaf=TDH_PHYMEM_PAGE_RDMD, inputs={"rcx": pa}, lp=lp)
         ok = r.outcome == "returned" and r.rax == 0 and r.out is not None
         return PamtView(pa, r.rax, r.out["rcx"] if ok and r.out is not None else None)
 
@@ -271,7 +272,8 @@ class HotplugEmulation:
         array = -(-(info + TDSYSINFO_STRUCT_SIZE) // CMR_INFO_ARRAY_ALIGNMENT) \
             * CMR_INFO_ARRAY_ALIGNMENT
         inputs = {"rcx": info, "rdx": TDSYSINFO_STRUCT_SIZE, "r8": array, "r9": MAX_CMRS}
-        r = self.session.call(DEFAULT_ENTRY, leaf=TDH_SYS_INFO, inputs=inputs, lp=lp)
+        r = self.session.call(self.kernel.entry, convention=self.kernel.convention,
+                              leaf=TDH_SYS_INFO, inputs=inputs, lp=lp)
         rec = next((c for c in reversed(r.calls) if c.leaf == TDH_SYS_INFO), None)
         return SeamcallProbe("TDH.SYS.INFO", inputs, r.outcome, r.rax,
                              rec.memory_written if rec else (), rec.note if rec else "")
@@ -369,8 +371,8 @@ def _check_event(p: Platform, event: Event) -> None:
 
 
 def run_hotplug(platform: Platform | str | Path | None, event: Event, *,
-                policy: str = DEFAULT_POLICY, use_tdx: bool = True,
-                boot: Callable[[Session], object] | None = None) -> HotplugRun:
+                kernel: Generation | str | None = None, policy: str | None = None,
+                use_tdx: bool = True, boot: bool = False) -> HotplugRun:
     """Apply `event` on a fresh emulation of `platform`, then read the CMRs and probe.
 
     A hot-add of present RAM or of a present CPU first takes it away (`setup` says so).  CMRs
@@ -378,10 +380,10 @@ def run_hotplug(platform: Platform | str | Path | None, event: Event, *,
     module present), and then an applied removal is followed by a SEAMCALL into the removed
     range; the probe (a kernel load) runs for memory events.
     """
-    emu = HotplugEmulation(platform, policy=policy, use_tdx=use_tdx)  # situation fixed here
+    emu = HotplugEmulation(platform, kernel=kernel, policy=policy, use_tdx=use_tdx)
     _check_event(emu.platform, event)
-    if boot is not None and use_tdx and emu.situation.module_initialized:
-        boot(emu.session)                   # the kernel's bring-up: the module is READY
+    if boot and use_tdx and emu.situation.module_initialized:
+        bring_up(emu.session, emu.kernel)   # the kernel's bring-up: the module is READY
     setup = _stage(emu, event)
     result = emu.handle(event)
     cmrs, why_not, seamcall = None, "", None
@@ -405,7 +407,6 @@ def run_hotplug(platform: Platform | str | Path | None, event: Event, *,
 
 
 __all__ = [
-    "DEFAULT_POLICY",
     "HotplugEmulation",
     "HotplugResult",
     "HotplugRun",

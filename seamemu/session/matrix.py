@@ -58,7 +58,12 @@ def outcome_matrix(asm: Sequence[str | Path] | None = None, entry: str = DEFAULT
         session.reset_module()
         session.set_state(lp=0, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module)
         r = session.call(entry, convention=convention, leaf=leaf, inputs=inputs)
-        meaning = NO_SEAMCALL_TEXT if r.outcome == NO_SEAMCALL else rax_name(r.rax)
+        if r.outcome == NO_SEAMCALL:
+            meaning = NO_SEAMCALL_TEXT
+        elif r.abi.returned:
+            meaning = rax_name(r.rax)
+        else:
+            meaning = "no return (unhandled fault)"
         rows.append(MatrixRow(vmx, seamrr, cpl, module, r.outcome, r.rax, r.rule,
                               meaning, r.abi.preserved, r.abi.clobbered))
     return rows

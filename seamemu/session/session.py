@@ -13,12 +13,12 @@ from pathlib import Path
 from seamemu.disasm import disassemble_one
 from seamemu.errors import InputError
 from seamemu.frontend import assemble
+from seamemu.kernel.calling import place, unpack
 from seamemu.machine import Bounds, Machine
 from seamemu.model.module import TdxModule
 from seamemu.platform import as_platform, present
 from seamemu.platform.cpuid_values import cpuid_values
 from seamemu.platform.facts import Platform
-from seamemu.session.conventions import place, unpack
 from seamemu.session.msr_sites import attach_platform_msrs
 from seamemu.session.real_module import IntelModuleTarget, intel_module, module_binary_path
 from seamemu.session.result import (

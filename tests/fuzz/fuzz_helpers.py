@@ -93,9 +93,12 @@ def planted(name: str) -> str:
 
 def campaign(out: Path, asm: str, entry: str, convention: str = "args", *, runs: int = 3000,
              seed: int = 1, mode: str = "random", reference: str | None = None, jobs: int = 1,
-             worker_id: str = "w", variant: str | None = None) -> dict:
-    """Run a bounded campaign and return its JSON summary."""
+             worker_id: str = "w", variant: str | None = None,
+             kernel: str | None = None) -> dict:
+    """Run a bounded campaign and return its JSON summary (rules: `kernel`'s, else those of the
+    generation that calls with `convention`)."""
     ref = Target.of([reference], entry) if reference else None
-    cfg = FuzzConfig(Target.of([asm], entry), convention, variant, mode=mode, runs=runs,
-                     seed=seed, out=str(out), jobs=jobs, reference=ref, worker_id=worker_id)
+    cfg = FuzzConfig(Target.of([asm], entry), convention, variant, kernel=kernel, mode=mode,
+                     runs=runs, seed=seed, out=str(out), jobs=jobs, reference=ref,
+                     worker_id=worker_id)
     return run_fuzz(cfg)

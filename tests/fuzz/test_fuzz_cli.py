@@ -73,3 +73,19 @@ def test_legacy_without_asm_fuzzes_the_shipped_legacy_stub(tmp_path, capsys):
     s = json.loads(capsys.readouterr().out)
     assert rc == 0 and not s["findings"]
     assert s["entry"] == "__seamcall" and s["asm"][0].endswith("seamcall_legacy.S")
+
+
+def test_kernel_chooses_stub_entry_and_rules(tmp_path, capsys):
+    rc = main(["fuzz", "--kernel", "v5-2022", "--runs", "500", "--out", str(tmp_path), "--quiet",
+               "--seed", "2", "--json"])
+    s = json.loads(capsys.readouterr().out)
+    assert rc == 0 and s["kernel"] == "v5-2022" and s["entry"] == "__seamcall"
+    assert s["findings"] == []
+
+
+def test_kernel_and_a_convention_it_does_not_use_is_an_error(tmp_path, capsys):
+    rc = main(["fuzz", "--kernel", "mainline", "--convention", "legacy", "--runs", "10",
+               "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "kernel mainline calls SEAMCALL with the args convention" in err

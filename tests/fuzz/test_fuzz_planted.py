@@ -79,8 +79,11 @@ def found(tmp_path_factory):
 def test_planted_bug_is_found_at_its_code(found, name, entry, conv, rule, where):
     findings = found[name]["findings"]
     assert findings, f"{name}: nothing found in {found[name]['runs']} runs"
-    # Every finding is the planted bug's rule (one bug may surface at two locations).
-    assert {f["rule"] for f in findings} == {rule}
+    # Every finding is the planted bug's rule (one bug may surface at two locations).  Under the
+    # v5-2022 rules the legacy macro copies R9 into *out after VMfailInvalid too (v5.19
+    # tdxcall.S), so the clobbered R9 of legacy_arg_order also shows there.
+    also = {"legacy_arg_order": {"output-struct"}}.get(name, set())
+    assert rule in {f["rule"] for f in findings} <= {rule} | also
     assert any(where in f["source"] for f in findings), [f["source"] for f in findings]
     for f in findings:
         assert f["location"].startswith(entry)
@@ -127,7 +130,8 @@ def test_shrunk_cases_take_the_planted_path(found):
     (pop,) = by_name["pop_order"]
     assert not any(pop.inputs) and sum(1 for v in pop.regs if v) == 1
     # The argument-order bug needs a nonzero R9 input and nothing else.
-    (legacy,) = by_name["legacy_arg_order"]
+    (legacy,) = [load_reproducer(f["reproducer"]).case for f in found["legacy_arg_order"]["findings"]
+                 if f["rule"] == "module-inputs"]
     assert legacy.inputs == (0, 0, 0, 1) and not any(legacy.regs)
 
 

@@ -149,8 +149,8 @@ def _isort_key(name):
 
 @pytest.mark.parametrize("module", [
     "seamemu.platform", "seamemu.platform.events", "seamemu.platform.hotplug_policy",
-    "seamemu.platform.load", "seamemu.platform.msr_values", "seamemu.platform.policies",
-    "seamemu.platform.schema", "seamemu.platform.hotplug_table", "seamemu.platform.units",
+    "seamemu.platform.load", "seamemu.platform.msr_values", "seamemu.platform.hotplug_rules",
+    "seamemu.platform.schema", "seamemu.platform.units",
     "seamemu.platform.validate", "seamemu.arch.msrs",
 ])
 def test_public_names_are_sorted_and_exist(module):
@@ -163,5 +163,5 @@ def test_platform_package_api_is_pinned():
     import seamemu.platform as platform
     assert set(platform.__all__) >= {
         "Platform", "Event", "Situation", "Decision", "load_platform", "load_platform_text",
-        "preset_names", "decide", "judge", "handle", "apply_hotplug", "present",
-        "decision_table", "format_table", "msr_values", "wrmsr_fault", "validate_platform"}
+        "preset_names", "decide", "apply_hotplug", "present", "convertible", "Policy", "Rule",
+        "msr_values", "wrmsr_fault", "validate_platform"}

@@ -207,3 +207,31 @@ def test_module_version_picks_the_release(run):
             assert seam.session.module.profile.name == "1.5.05"
     """)
     result.assert_outcomes(passed=2)
+
+
+def test_kernel_marker_and_option_choose_the_generation_s_stub(run):
+    result = run("""
+        import pytest
+        from seamemu.pytest_plugin import assert_outcome
+
+        @pytest.mark.seamemu(kernel="v5-2022", seamrr=False)
+        def test_v5_has_no_fixup(seam):
+            assert seam.entry == "__seamcall" and seam.kernel.convention == "legacy"
+            r = seam.call(leaf="TDH.SYS.INIT")
+            assert_outcome(r, "#GP")
+            assert r.fault["handled"] is False
+
+        def test_option_default(seam):
+            assert seam.kernel.name == "6.8" and seam.entry == "__seamcall_ret"
+            assert seam.call(leaf="TDH.SYS.INIT").rax == 0
+    """, "--seamemu-kernel", "6.8")
+    result.assert_outcomes(passed=2)
+
+
+def test_an_unknown_kernel_fails_the_test_with_one_line(run):
+    result = run("""
+        def test_x(seam):
+            pass
+    """, "--seamemu-kernel", "v4.20")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*--kernel 'v4.20': unknown kernel generation*"])

@@ -4,8 +4,8 @@
 import pytest
 
 from seamemu.errors import InputError
+from seamemu.kernel.calling import POISON
 from seamemu.session import Session
-from seamemu.session.conventions import POISON
 from seamemu.stubs import LEGACY_STUB, stub
 
 TDH_SYS_INIT, TDH_SYS_LP_INIT, TDH_SYS_RD = 33, 35, 34
@@ -53,12 +53,16 @@ def test_legacy_convention_copies_outputs():
     assert r.abi.preserved
 
 
-def test_legacy_vmfailinvalid_leaves_output_untouched():
+def test_legacy_vmfailinvalid_still_copies_the_registers_as_the_2022_macro_did():
+    # v5.19's TDX_MODULE_CALL falls through to the copy after VMfailInvalid: *out gets the
+    # registers the failed SEAMCALL left alone (the inputs; R10/R11 as the caller had them).
     s = Session([stub(LEGACY_STUB)], num_lps=1)
     s.set_state(module=False)
-    r = s.call("__seamcall", convention="legacy", leaf=TDH_SYS_INIT)
+    r = s.call("__seamcall", convention="legacy", leaf=TDH_SYS_INIT,
+               inputs={"rcx": 1, "rdx": 2, "r8": 3, "r9": 4})
     assert (r.outcome, r.rax) == ("VMfailInvalid", 0x8000FF00FFFF0000)
-    assert set(r.out.values()) == {POISON}
+    assert (r.out["rcx"], r.out["rdx"], r.out["r8"], r.out["r9"]) == (1, 2, 3, 4)
+    assert POISON not in r.out.values()
     assert r.abi.preserved
 
 
@@ -76,7 +80,7 @@ def test_legacy_stub_without_extable_reports_an_unhandled_fault_at_the_seamcall(
 
 def test_raw_convention_passes_registers_as_given(ready):
     from seamemu.arch.structs import TDX_MODULE_ARGS_FIELDS as F
-    from seamemu.session.conventions import pack, unpack
+    from seamemu.kernel.calling import pack, unpack
 
     pa = ready.alloc(8 * len(F), 64, pack(F, {"rdx": MAJOR_VERSION}))
     r = ready.call("__seamcall_ret", convention="raw", leaf=0xDEAD, inputs={"rdi": TDH_SYS_RD, "rsi": pa})

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from seamemu.arch import msrs as m
+from seamemu.kernel.detection import platform_detection
 from seamemu.platform import Event, apply_hotplug, as_platform, load_platform, preset_names
-from seamemu.platform.hotplug_policy import detect_tdx
 from seamemu.session import Session
 from seamemu.session.detect import (
     STATUS_BITS,
@@ -22,55 +22,73 @@ from seamemu.session.msr_sites import platform_msr_tables
 from seamemu.stubs import stub
 
 
+@pytest.mark.parametrize("kernel", ["v5-2022", "6.8", "mainline"])
 @pytest.mark.parametrize("preset", preset_names())
-def test_every_preset_reports_what_its_platform_file_says(preset):
+def test_every_preset_reports_what_its_platform_file_says(preset, kernel):
     p = load_platform(preset=preset)
-    r = detect(p)
+    r = detect(p, kernel=kernel)
     assert [c.lp for c in r.cpus] == list(p.present_lps)
-    assert r.bios_enabled == detect_tdx(p, "first-stage")[0]
-    assert r.platform_says == detect_tdx(p, "first-stage")
+    assert r.kernel == kernel
+    assert r.platform_says == platform_detection(p, kernel)
+    assert r.bios_enabled == r.platform_says.enabled
     for c in r.cpus:  # each CPU read its own platform values through RDMSR
         s = p.seamrr_of(c.lp)
         assert (c.seamrr_base, c.seamrr_mask) == (s.base_msr, s.mask_msr)
         assert c.keyid_part == (p.tdx_keyids << 32) | p.mktme_keyids
         assert c.faulted == ()
+    first = p.mktme_keyids + 1
     if r.bios_enabled:
-        assert r.seamrr == p.seamrr[0].range(p.max_pa)
-        assert (r.keyid_start, r.nr_keyids) == (p.mktme_keyids + 1, p.tdx_keyids)
-        first = p.mktme_keyids + 1
-        assert r.kernel_upstream == (f"virt/tdx: BIOS enabled: private KeyID range "
-                                     f"[{first}, {first + p.tdx_keyids})",)
+        assert (r.keyid_start, r.nr_keyids) == (first, p.tdx_keyids)
         assert r.sysfs["/sys/firmware/tdx/bios_enabled"] == "1"
-        assert int(r.sysfs["/sys/firmware/tdx/seamrr_base"], 16) == r.seamrr[0]
     else:
-        assert r.seamrr is None and r.sysfs["/sys/firmware/tdx/bios_enabled"] == "0"
-        assert "tdx: SEAMRR not enabled." in r.kernel_2022
+        assert r.sysfs["/sys/firmware/tdx/bios_enabled"] == "0"
+    if kernel == "v5-2022" and r.bios_enabled:   # [PATCH v5 01/22] tdx_early_detect()
+        assert r.seamrr == p.seamrr[0].range(p.max_pa)
+        assert r.kernel_log == ("tdx: SEAMRR enabled.",
+                                f"tdx: TDX private KeyID range: [{first}, {first + p.tdx_keyids}).",
+                                "tdx: TDX enabled by BIOS.")
+    if p.seamrr[0].enabled:          # a hardware fact, whichever kernel looked
+        assert r.seamrr == p.seamrr[0].range(p.max_pa)
+    if kernel != "v5-2022" and r.bios_enabled:   # tdx.c tdx_init()
+        assert r.kernel_log == (f"virt/tdx: BIOS enabled: private KeyID range "
+                                f"[{first}, {first + p.tdx_keyids})",)
 
 
-def test_inconsistent_bios_is_caught_and_the_cpus_named():
-    r = detect("inconsistent-seamrr")
-    assert r.kernel_2022 == ("tdx: Inconsistent SEAMRR configuration by BIOS",
-                             "tdx: SEAMRR not enabled.")
+def test_only_the_boot_cpu_is_read_so_inconsistent_seamrr_passes_with_a_note():
+    r = detect("inconsistent-seamrr", kernel="v5-2022")
+    assert r.bios_enabled and r.kernel_log[-1] == "tdx: TDX enabled by BIOS."
     assert [c.lp for c in r.cpus if c.has("SEAMRR_MISMATCH")] == [6, 7]
-    assert any("CPU 6, 7" in n for n in r.notes)
+    assert any("CPU 6, 7" in n and "only the boot CPU" in n for n in r.notes)
     assert r.sysfs["/sys/firmware/tdx/seamrr_consistent"] == "0"
     text = format_detect(r)
-    assert "SEAMRR-DIFFERS" in text and "TDX enabled by BIOS: no" in text
+    assert "SEAMRR-DIFFERS" in text and "TDX enabled by BIOS: yes" in text
+    assert "seamemu: SEAMRR on CPU 6, 7 differs" in text
 
 
-def test_tdx_disabled_bios_prints_the_kernel_lines():
-    r = detect("tdx-disabled")
-    assert r.kernel_2022 == ("tdx: SEAMRR base is not configured by BIOS",
-                             "tdx: SEAMRR not enabled.")
-    assert r.kernel_upstream == ()  # no TDX KeyIDs: upstream tdx_init() returns quietly
+def test_tdx_disabled_bios_is_silent_in_every_generation():
+    for kernel in ("v5-2022", "6.8", "mainline"):
+        r = detect("tdx-disabled", kernel=kernel)
+        assert not r.bios_enabled and r.kernel_log == (), kernel
+        assert r.notes and "silently" in r.notes[0]
+    assert "(the kernel prints nothing)" in format_detect(detect("tdx-disabled"))
+
+
+def test_one_tdx_keyid_is_a_warn_on_in_v5_and_a_message_upstream():
+    p = dataclasses.replace(load_platform(), tdx_keyids=1)
+    v5 = detect(p, kernel="v5-2022")
+    assert not v5.bios_enabled and v5.kernel_log[-1] == "tdx: TDX private KeyID range: [32, 33)."
+    assert "WARN_ON" in v5.notes[0]
+    upstream = detect(p, kernel="mainline")
+    assert upstream.kernel_log[-1] == "virt/tdx: initialization failed: too few private KeyIDs available."
 
 
 def test_a_cpu_without_seamrr_support_does_not_read_the_seamrr_msrs():
     p = dataclasses.replace(load_platform(), mtrrcap_seamrr=False)
-    r = detect(p)
+    r = detect(p, kernel="v5-2022")
     assert all(not c.has("SEAMRR_SUPPORTED") and c.faulted == () for c in r.cpus)
     assert all(c.seamrr_base == 0 for c in r.cpus)
     assert not r.bios_enabled and any("MTRRCAP.SEAMRR" in n for n in r.notes)
+    assert detect(p, kernel="mainline").bios_enabled     # upstream never looks at SEAMRR
 
 
 def test_an_unknown_msr_faults_and_the_exception_table_reports_it():
@@ -80,7 +98,7 @@ def test_an_unknown_msr_faults_and_the_exception_table_reports_it():
     s.machine.attach_msrs(tables, ())
     r = detect(session=s)
     assert all(c.faulted == ("IA32_MKTME_KEYID_PARTITIONING",) for c in r.cpus)
-    assert not r.bios_enabled and r.kernel_upstream == ()
+    assert not r.bios_enabled and r.kernel_log == ()
     assert any("raised #GP(0)" in n for n in r.notes)
 
 

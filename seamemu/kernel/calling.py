@@ -1,11 +1,17 @@
 # SPDX-License-Identifier: MIT
-"""The three ways `seamemu run` can call an entry point: args, legacy and raw.
+"""The kernels' SEAMCALL calling conventions: what each passes where, and how a call is placed.
 
-- args:   u64 fn(u64 leaf, struct tdx_module_args *args)            (Linux since v6.6)
+- args:   u64 fn(u64 leaf, struct tdx_module_args *args)                  (Linux since v6.6)
+    __seamcall            RCX, RDX, R8-R11 in; nothing written back
+    __seamcall_ret        the same in; RCX, RDX, R8-R11 written back
+    __seamcall_saved_ret  all 13 struct registers in and written back (TDH.VP.ENTER)
 - legacy: u64 __seamcall(u64 fn, u64 rcx, u64 rdx, u64 r8, u64 r9,
-                         struct tdx_module_output *out)            (the 2022 series)
-- raw:    the registers exactly as given, RAX = leaf, no struct.
-Spec: Linux arch/x86/virt/vmx/tdx/tdxcall.S (both generations), asm/shared/tdx.h.
+                         struct tdx_module_output *out)                   (2022, v5 series)
+    RDI->RAX, RSI->RCX, RDX->RDX, RCX->R8, R8->R9; RCX-R11 copied to *out when not NULL
+- raw:    the registers exactly as given, RAX = leaf, no struct (seamemu's own, for any code).
+Which generation uses which convention, and what its stub does on a failed SEAMCALL, is in
+kernel.generations.  Spec: Linux arch/x86/virt/vmx/tdx/tdxcall.S and seamcall.S (v6.6+),
+arch/x86/include/asm/shared/tdx.h; v5.19 tdxcall.S for the 2022 register order.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.structs import (
@@ -24,12 +31,23 @@ from seamemu.arch.structs import (
 from seamemu.errors import InputError
 
 CONVENTIONS = ("args", "legacy", "raw")
+ARGS_VARIANTS = ("plain", "ret", "saved")
+# The registers every leaf may take and answer in (the basic TDX_MODULE_CALL set).
+BASIC_REGS = ("rcx", "rdx", "r8", "r9", "r10", "r11")
 # Registers a caller may give per convention (RAX is always the leaf, given separately).
 INPUT_REGS: dict[str, tuple[str, ...]] = {
     "args": TDX_MODULE_ARGS_FIELDS,
     "legacy": ("rcx", "rdx", "r8", "r9"),
     "raw": tuple(r for r in ABI_ORDER if r != "rax") + ("rbp",),
 }
+# SysV argument registers each convention uses for its own arguments.
+ARG_REGS: dict[str, tuple[str, ...]] = {
+    "args": ("rdi", "rsi"),
+    "legacy": ("rdi", "rsi", "rdx", "rcx", "r8", "r9"),
+    "raw": ABI_ORDER + ("rbp",),
+}
+# legacy: the SysV register each module input arrives in (RDI is the leaf, R9 the out pointer).
+LEGACY_ARG_OF = {"rcx": "rsi", "rdx": "rdx", "r8": "rcx", "r9": "r8"}
 # What an output struct holds before the call, so a field the stub never wrote stands out.
 POISON = 0x5EA3_5EA3_5EA3_5EA3
 # What each SysV callee-saved register holds on entry unless the caller gives it: distinct
@@ -39,6 +57,30 @@ CANARY_BASE = 0xCA11_EE5A_FE00_0000
 CANARIES: dict[str, int] = {name: CANARY_BASE | number for name, number in
                             (("rbx", 3), ("rbp", 5), ("r12", 12), ("r13", 13), ("r14", 14),
                              ("r15", 15))}
+
+
+def args_registers(variant: str) -> tuple[str, ...]:
+    """The registers an args entry loads from (and, unless plain, writes back into) the struct."""
+    return TDX_MODULE_ARGS_FIELDS if variant == "saved" else BASIC_REGS
+
+
+def args_writeback(variant: str) -> tuple[str, ...]:
+    return () if variant == "plain" else args_registers(variant)
+
+
+def variant_of(entry: str) -> str:
+    """The args variant an entry name implies, the way the kernel names its wrappers."""
+    name = entry.lower()
+    if "saved" in name:
+        return "saved"
+    if name.endswith("ret"):
+        return "ret"
+    return "plain"
+
+
+class ScratchMemory(Protocol):
+    def alloc(self, size: int, align: int = ...) -> int: ...
+    def write(self, pa: int, data: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -64,7 +106,8 @@ def check_inputs(convention: str, inputs: Mapping[str, int]) -> None:
             raise InputError(f"register {name}: {value!r} is not a 64-bit value")
 
 
-def place(convention: str, leaf: int, inputs: Mapping[str, int], memory) -> Placement:
+def place(convention: str, leaf: int, inputs: Mapping[str, int],
+          memory: ScratchMemory) -> Placement:
     """Write the struct (if any) into scratch memory and return the call's registers.
 
     Callee-saved registers the caller does not give start at their CANARIES.
@@ -94,5 +137,23 @@ def unpack(fields: tuple[str, ...], data: bytes) -> dict[str, int]:
     return dict(zip(fields, struct.unpack(f"<{len(fields)}Q", data)))
 
 
-__all__ = ["CANARIES", "CANARY_BASE", "CONVENTIONS", "INPUT_REGS", "POISON", "Placement", "check_inputs",
-           "pack", "place", "unpack"]
+__all__ = [
+    "ARGS_VARIANTS",
+    "ARG_REGS",
+    "BASIC_REGS",
+    "CANARIES",
+    "CANARY_BASE",
+    "CONVENTIONS",
+    "INPUT_REGS",
+    "LEGACY_ARG_OF",
+    "POISON",
+    "Placement",
+    "ScratchMemory",
+    "args_registers",
+    "args_writeback",
+    "check_inputs",
+    "pack",
+    "place",
+    "unpack",
+    "variant_of",
+]

@@ -7,11 +7,14 @@ import json
 from collections import Counter
 from typing import IO
 
-from seamemu.host.driver import BringUp
-from seamemu.host.klog import errno_name
+from seamemu.kernel.bringup import BringUp
+from seamemu.kernel.generations import generation
+from seamemu.kernel.klog import errno_name
 
 
 def outcome_text(b: BringUp) -> str:
+    if b.refused == "oops":
+        return "oops: a SEAMCALL faulted with no exception-table entry; the kernel dies"
     if b.refused:
         tail = "" if b.errno is None else f" ({b.errno} {errno_name(b.errno)})"
         return f"refused: {b.refused}{tail}"
@@ -26,21 +29,24 @@ def calls_by_leaf(b: BringUp) -> dict[str, int]:
 
 def format_bringup(b: BringUp) -> str:
     s = b.session
-    p = s.platform if s is not None else None
-    head = f"seamemu boot: platform '{b.platform}', TDX module ABI {b.abi}"
+    head = (f"seamemu boot: kernel {b.kernel} ({generation(b.kernel).title}), platform "
+            f"'{b.platform}', TDX module ABI {b.abi}")
     if s is not None and s.module is not s.model:       # say when Intel's module answered
         head += f" ({s.module_label})"
-    if p is not None:
-        assert s is not None
+    if s is not None:
+        p = s.platform
         head += (f", {p.packages} package(s) x {p.cores_per_package * p.threads_per_core} LPs, "
                  f"through asm/{s.asm[0].name}")
     lines = [head, ""]
     lines += [line.render() for line in b.log]
+    if b.oops:
+        lines += ["", "oops report (the fault the kernel could not fix up):"]
+        lines += [f"  {line}" for line in b.oops.splitlines()]
     lines.append("")
     lines.append(f"result: {outcome_text(b)}; module state {b.state}")
     if b.tdmrs:
         covered = sum(t.size for t in b.tdmrs)
-        freed = "" if b.ok else " (freed on the error path)"
+        freed = "" if b.ok or b.oops else " (freed on the error path)"
         lines.append(f"TDMRs: {len(b.tdmrs)} covering {covered >> 30} GiB; PAMT {b.pamt_kb} KB"
                      f"{freed}")
     if b.keyids is not None:
@@ -57,6 +63,7 @@ def bringup_json(b: BringUp) -> dict:
     info = b.sysinfo
     return {
         "schema": 1,
+        "kernel": b.kernel,
         "platform": b.platform,
         "abi": b.abi,
         "module": b.session.module_label if b.session is not None else "",
@@ -65,6 +72,7 @@ def bringup_json(b: BringUp) -> dict:
         "errno": b.errno,
         "errno_name": errno_name(b.errno),
         "refused": b.refused,
+        "oops": b.oops or None,
         "result": outcome_text(b),
         "state": b.state,
         "wall_s": round(b.wall_s, 6),

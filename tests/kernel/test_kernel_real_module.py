@@ -1,24 +1,31 @@
 # SPDX-License-Identifier: MIT
-"""The kernel's bring-up and CMR reading served by Intel's own module (--module-binary).
+"""The kernels' bring-up and CMR reading served by Intel's own module (--module-binary).
 
 The "small" preset keeps it quick: 1 GiB of TDX memory is 256 TDH.SYS.TDMR.INIT calls, each a
-run of Intel's pamt_init() with its MOVDIR64B stores.
+run of Intel's pamt_init() with its MOVDIR64B stores.  The build beside the repository is
+TDX_1.5.01: 6.8 and v5-2022 bring it up; mainline stops at the first field it lacks.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from seamemu.host import bring_up
-from seamemu.host.cmr_view import cmr_view
+from seamemu.kernel import bring_up, stub_files
+from seamemu.kernel.cmr_view import cmr_view
 from seamemu.machine import Bounds
-from seamemu.platform import load_platform_text
+from seamemu.platform import as_platform, load_platform_text
 from seamemu.session import Session
+
+
+def boot(kernel, platform, module_binary):
+    session = Session(stub_files(kernel), platform=as_platform(platform),
+                      module_binary=module_binary)
+    return bring_up(session, kernel)
 
 
 @pytest.fixture(scope="module")
 def booted(module_binary):
-    return bring_up("small", module_binary=module_binary)
+    return boot("6.8", "small", module_binary)
 
 
 def test_bring_up_reaches_sys_ready_through_intels_code(booted):
@@ -41,8 +48,24 @@ def test_bring_up_reaches_sys_ready_through_intels_code(booted):
     assert all("PCONFIG programmed KeyID 32" in n for n in key)
 
 
+def test_v5_2022_brings_intels_module_up_with_tdh_sys_info(module_binary):
+    b = boot("v5-2022", "small", module_binary)
+    assert b.ok and "tdx: TDX module initialized." in b.dmesg(), b.texts()
+    assert "tdx: Kernel-checked-CMR : [0x0, 0x40000000)" in b.dmesg()
+    assert [c.leaf_name for c in b.calls].count("TDH.SYS.INFO") == 1
+
+
+def test_mainline_stops_where_intels_1_5_01_lacks_max_vcpus_per_td(module_binary):
+    b = boot("mainline", "small", module_binary)
+    last = b.calls[-1]
+    assert not b.ok and b.errno == -5 and b.state == "SYSINIT_DONE"
+    assert (last.leaf_name, last.field_id) == ("TDH.SYS.RD", 0x9900000100000008)
+    assert last.status_name == "TDX_METADATA_FIELD_ID_INCORRECT"
+    assert b.dmesg()[-1] == "virt/tdx: TDX-Module initialization failed (-5)"
+
+
 def test_boot_log_names_intels_module(booted):
-    from seamemu.host.boot_report import bringup_json, format_bringup
+    from seamemu.kernel.boot_report import bringup_json, format_bringup
 
     assert "Intel's TDX module libtdx" in format_bringup(booted).splitlines()[0]
     assert bringup_json(booted)["module"].startswith("Intel's TDX module")
@@ -50,8 +73,8 @@ def test_boot_log_names_intels_module(booted):
 
 @pytest.mark.parametrize("method, leaf", [("info", "TDH.SYS.INFO"), ("rd", "TDH.SYS.RD")])
 def test_cmrs_read_both_ways(module_binary, method, leaf):
-    s = Session(platform="small", module_binary=module_binary)
-    view = cmr_view(s, method=method)
+    s = Session(stub_files("6.8"), platform="small", module_binary=module_binary)
+    view = cmr_view(s, kernel="6.8", method=method)
     assert view.method == leaf
     assert view.cmrs == ((0, 1 << 30),)
     assert view.entries_written == 32            # MAX_CMR, null entries included
@@ -68,7 +91,7 @@ ecx = 0
 
 
 def test_a_module_that_stops_itself_is_reported_halted(module_binary):
-    b = bring_up(load_platform_text(HALTING), module_binary=module_binary)
+    b = boot("mainline", load_platform_text(HALTING), module_binary)
     assert not b.ok and b.refused == "the module halted" and b.state == "HALTED"
     line = next(t for t in b.texts() if "never returned" in t)
     assert "TDH.SYS.INIT on LP 0 never returned: the module halted" in line

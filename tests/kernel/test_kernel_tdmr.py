@@ -5,8 +5,9 @@ import dataclasses
 
 import pytest
 
-from seamemu.host.klog import KernelFailure, KernelLog
-from seamemu.host.tdmr import (
+from seamemu.kernel.klog import KernelFailure, KernelLog
+from seamemu.kernel.tdmr import (
+    V5_STYLE,
     PamtAllocator,
     TdxMemblock,
     build_tdx_memlist,
@@ -75,5 +76,21 @@ def test_memlist_skips_the_first_mib_and_merges_one_node_s_neighbours():
     p = dataclasses.replace(p, memory=(
         MemoryRegion(0, 512 * MiB), MemoryRegion(512 * MiB, 512 * MiB),
         MemoryRegion(GiB, GiB, node=1), MemoryRegion(2 * GiB, MiB, kind="reserved")))
-    got = build_tdx_memlist(p, None, KernelLog())
+    got = build_tdx_memlist(p)
     assert got == [TdxMemblock(MiB, GiB, 0), TdxMemblock(GiB, 2 * GiB, 1)]
+
+
+def test_the_v5_series_runs_out_silently_with_e2big():
+    """[PATCH v5 14/22] create_tdmrs() and 16/22 tdmr_add_rsvd_area(): -E2BIG, no message, and
+    no early warning near the limit."""
+    log = KernelLog("tdx: ")
+    mem = blocks(*[(i * 2 * GiB, i * 2 * GiB + MiB) for i in range(3)])
+    with pytest.raises(KernelFailure) as exc:
+        fill_out_tdmrs(mem, 2, log, V5_STYLE)
+    assert exc.value.errno == -7 and log.texts() == []
+    fill_out_tdmrs(blocks((0, GiB)), 4, log, V5_STYLE)
+    assert log.texts() == []
+    many = blocks(*[(i * 64 * MiB, i * 64 * MiB + 32 * MiB) for i in range(16)])
+    with pytest.raises(KernelFailure) as exc:
+        populate_rsvd_areas(0, GiB, many, [], 4, log, V5_STYLE)
+    assert exc.value.errno == -7 and log.texts() == []

@@ -1,22 +1,14 @@
 # SPDX-License-Identifier: MIT
-"""What an allowed hotplug event does to the platform: memory and CPUs come and go, CMRs never."""
+"""A kernel's hotplug verdicts, and what an allowed event does to the platform (CMRs never move)."""
 
 import dataclasses
 
 import pytest
 
 from seamemu.errors import InputError
-from seamemu.platform import (
-    Event,
-    absence_reason,
-    apply_hotplug,
-    handle,
-    judge,
-    load_platform,
-    present,
-    situation_for,
-)
-from seamemu.platform.hotplug_policy import detect_tdx
+from seamemu.kernel.detection import platform_detection
+from seamemu.kernel.hotplug import handle, judge, situation_for
+from seamemu.platform import Event, absence_reason, apply_hotplug, load_platform, present
 
 G = 1 << 30
 MB128 = 128 << 20
@@ -43,7 +35,8 @@ def test_present_follows_the_memory_map(default):
 def test_cmr_hot_remove_under_cmr_aware_takes_memory_away_but_not_the_cmr(default):
     event = Event("acpi-mem-remove", *INSIDE)
     decision, after = handle(default, event, "cmr-aware")
-    assert decision.allow and decision.severity == "error" and "BIOS bug" in decision.message
+    assert decision.allow and decision.severity == "error" and "BIOS bug" in decision.note
+    assert decision.message == ""               # a proposal of the v5 thread: no kernel line
     assert after.cmrs == default.cmrs                      # CMRs are static
     assert not present(after)(INSIDE[0], 8)
     assert present(after)(INSIDE[0] - 8, 8)                # the rest of the region stays
@@ -60,7 +53,7 @@ def test_cmr_hot_add_after_removal_is_an_attack_and_changes_nothing(default):
     _, removed = handle(default, Event("acpi-mem-remove", *INSIDE), "cmr-aware")
     decision, again = handle(removed, Event("acpi-mem-add", *INSIDE), "cmr-aware")
     assert (decision.allow, decision.severity) == (False, "critical")
-    assert "TDX is under attack" in decision.message
+    assert "TDX is under attack" in decision.note
     assert again is removed
 
 
@@ -156,7 +149,8 @@ def test_judge_uses_the_platform_cmrs_and_detection(default):
     # Upstream detects TDX from the KeyID MSR only: SEAMRR alone is not enough.
     one_key = dataclasses.replace(default, tdx_keyids=1, mktme_keyids=62)
     assert judge(one_key, Event("kexec"), "upstream").rule == "upstream/not-tdx-host"
-    assert judge(one_key, Event("kexec"), "first-stage").rule == "first-stage/kexec-after-init"
+    # v5 01/22 needs two TDX KeyIDs too (its WARN_ON): no TDX for that kernel either.
+    assert judge(one_key, Event("kexec"), "first-stage").rule == "first-stage/bios-off"
 
 
 def test_situation_defaults(default):
@@ -171,38 +165,71 @@ def test_situation_defaults(default):
     assert not situation_for(stray, "upstream").module_initialized
 
 
-@pytest.mark.parametrize("preset, policy, detected, message", [
-    ("default", "cmr-aware", True, "tdx: TDX enabled by BIOS."),
-    ("inconsistent-seamrr", "first-stage", False, "tdx: Inconsistent SEAMRR configuration by BIOS"),
-    ("tdx-disabled", "first-stage", False, "tdx: SEAMRR base is not configured by BIOS"),
-    # upstream tdx_init(): pr_info("BIOS enabled: private KeyID range [%u, %u)") (no colon)
-    ("default", "upstream", True, "virt/tdx: BIOS enabled: private KeyID range [32, 64)"),
+@pytest.mark.parametrize("preset, policy, detected, lines", [
+    ("default", "cmr-aware", True,
+     ("tdx: SEAMRR enabled.", "tdx: TDX private KeyID range: [32, 64).", "tdx: TDX enabled by BIOS.")),
+    # v5 01/22 reads the boot CPU only: a different SEAMRR on CPUs 6-7 goes unnoticed.
+    ("inconsistent-seamrr", "first-stage", True,
+     ("tdx: SEAMRR enabled.", "tdx: TDX private KeyID range: [32, 64).", "tdx: TDX enabled by BIOS.")),
+    ("tdx-disabled", "first-stage", False, ()),          # detect_seam() is silent
+    # tdx_init(): pr_info("BIOS enabled: private KeyID range [%u, %u)") (no colon)
+    ("default", "upstream", True, ("virt/tdx: BIOS enabled: private KeyID range [32, 64)",)),
     ("inconsistent-seamrr", "upstream", True,
-     "virt/tdx: BIOS enabled: private KeyID range [32, 64)"),
+     ("virt/tdx: BIOS enabled: private KeyID range [32, 64)",)),
     # No TDX KeyIDs: record_keyid_partitioning() fails and tdx_init() returns without a word.
-    ("tdx-disabled", "upstream", False,
-     "(no kernel message) virt/tdx: no TDX private KeyIDs partitioned"),
+    ("tdx-disabled", "upstream", False, ()),
 ])
-def test_boot_time_tdx_detection(preset, policy, detected, message):
-    assert detect_tdx(load_platform(preset=preset), policy) == (detected, message)
+def test_boot_time_tdx_detection(preset, policy, detected, lines):
+    from seamemu.kernel.hotplug import get_policy
+
+    found = platform_detection(load_platform(preset=preset), get_policy(policy).kernel)
+    assert (found.enabled, found.lines) == (detected, lines)
 
 
 def test_upstream_detection_with_one_tdx_keyid_is_refused_loudly(default):
     one = dataclasses.replace(default, tdx_keyids=1, mktme_keyids=62)
-    assert detect_tdx(one, "upstream") == (
-        False, "virt/tdx: initialization failed: too few private KeyIDs available.")
-
-
-def test_inconsistent_seamrr_turns_the_2022_rules_off_but_not_upstreams():
-    p = load_platform(preset="inconsistent-seamrr")
-    cpu_add = Event("acpi-cpu-add", lp=1)
-    assert judge(p, cpu_add, "first-stage").rule == "first-stage/bios-off"
-    assert judge(p, cpu_add, "upstream").rule == "upstream/cpu-left-to-bios"
+    found = platform_detection(one, "mainline")
+    assert not found.enabled
+    assert found.lines[-1] == "virt/tdx: initialization failed: too few private KeyIDs available."
 
 
 def test_seamrr_detection_needs_lock_and_mtrrcap(default):
     unlocked = dataclasses.replace(default, seamrr=tuple(
         dataclasses.replace(s, mask_msr=s.mask_msr & ~(1 << 10)) for s in default.seamrr))
-    assert detect_tdx(unlocked, "first-stage") == (False, "tdx: SEAMRR is not enabled by BIOS")
+    found = platform_detection(unlocked, "v5-2022")
+    assert not found.enabled and found.lines == () and "LOCK and ENABLED" in found.notes[0]
     no_cap = dataclasses.replace(default, mtrrcap_seamrr=False)
-    assert not detect_tdx(no_cap, "cmr-aware")[0]
+    assert not platform_detection(no_cap, "v5-2022").enabled
+    assert judge(unlocked, Event("acpi-cpu-add", lp=1), "first-stage").rule == "first-stage/bios-off"
+    assert judge(unlocked, Event("acpi-cpu-add", lp=1), "upstream").rule == "upstream/cpu-left-to-bios"
+
+
+@pytest.mark.parametrize("event, dmesg", [
+    (Event("acpi-cpu-add", lp=1), "acpi ACPI0007:00: [BIOS bug]: Platform doesn't support ACPI "
+                                  "CPU hotplug.  New CPU ignored."),
+    (Event("acpi-mem-add", *SLOT), "acpi PNP0C80:00: [BIOS bug]: Platform doesn't support ACPI "
+                                   "memory hotplug. New memory device ignored."),
+    (Event("acpi-mem-remove", *INSIDE), "acpi PNP0C80:00: Platform doesn't support ACPI memory "
+                                        "hotplug. BUG()."),
+    (Event("driver-mem-add", 8 * G, MB128), "Unable to add memory [0x200000000, 0x208000000) on "
+                                            "TDX enabled platform."),
+])
+def test_the_v5_series_as_posted_prints_its_own_lines(default, event, dmesg):
+    """[PATCH v5 02/22], 03/22 (dev_err on the ACPI device) and 05/22 (no pr_fmt)."""
+    d = judge(default, event, "v5-2022")
+    assert d.message == dmesg
+    assert d.allow == event.kind.endswith("remove")
+
+
+def test_merged_kernels_refuse_memory_silently_at_mem_going_online(default):
+    s = situation_for(default, "upstream")
+    for policy in ("6.8", "upstream"):
+        d = judge(default, Event("acpi-mem-add", SLOT[0], MB128), policy, s)
+        assert not d.allow and d.message == "" and "NOTIFY_BAD" in d.note, policy
+
+
+def test_6_8_has_no_kexec_and_mainline_refuses_it_on_pw_mce(default):
+    assert not judge(default, Event("kexec"), "6.8").allow        # !KEXEC_CORE
+    pw = dataclasses.replace(default, tdx_pw_mce_bug=True)
+    d = judge(pw, Event("kexec"), "upstream")
+    assert not d.allow and d.message == "kexec: Not allowed on platform with tdx_pw_mce bug"

@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: MIT
-"""The kernel's TDX memory list and TDMRs: memblock walk, 1 GiB TDMRs, PAMTs, reserved areas.
+"""The kernels' TDX memory list and TDMRs: memblock walk, 1 GiB TDMRs, PAMTs, reserved areas.
 
-Spec: Linux arch/x86/virt/vmx/tdx/tdx.c (01fb93a): build_tdx_memlist() (skip the first
-1 MiB), fill_out_tdmrs() (TDMR_ALIGNMENT = 1 GiB, TDMR_NR_WARN), tdmr_get_pamt_sz(),
+Every generation builds them the same way; they differ in what they say.
+Spec: Linux 6.8 tdx.c (40011858466f) and mainline: build_tdx_memlist() (memblock above the
+first 1 MiB, nothing checked against the CMRs: TDH.SYS.CONFIG does that), fill_out_tdmrs()
+(TDMR_ALIGNMENT = 1 GiB; "TDMRs exhausted." -ENOSPC; TDMR_NR_WARN), tdmr_get_pamt_sz(),
 tdmr_get_nid(), tdmr_set_up_pamt() (one contiguous block per TDMR, 4K part first, then 2M,
 then 1G), tdmr_populate_rsvd_holes(), tdmr_populate_rsvd_pamts(), rsvd_area_cmp_func(),
-tdmr_add_rsvd_area(), tdmrs_count_pamt_kb(); the "all TDX memory must be convertible" rule
-from the 2024 series (ML: build_tdx_memlist() with is_cmr_sub_region(), "memory region
-[...) is not TDX convertible memory.").  Pure: no session, no engine.
+tdmr_add_rsvd_area() ("reserved areas exhausted." -ENOSPC), tdmrs_count_pamt_kb().
+v5-2022 ([PATCH v5 14-16/22] create_tdmrs(), tdmr_set_up_pamt(), tdmr_set_up_rsvd_areas()):
+the same construction from memblock, one PAMT entry size for all page sizes, and silent:
+-E2BIG when TDMRs or reserved areas run out, no early warning, WARN_ON_ONCE (no message)
+for a TDMR without a node.  Pure: no session, no engine.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from seamemu.arch.sysinfo import TDMR_INFO_ALIGNMENT, pack_tdmr_info
-from seamemu.host.klog import KernelFailure, KernelLog
+from seamemu.kernel.klog import KernelFailure, KernelLog
 from seamemu.platform.facts import Platform
 
 PAGE = 4096
@@ -104,26 +108,31 @@ def memblock_regions(platform: Platform) -> list[TdxMemblock]:
     return out
 
 
-def build_tdx_memlist(platform: Platform, cmrs: Sequence[tuple[int, int]] | None,
-                      log: KernelLog) -> list[TdxMemblock]:
-    """The TDX memory list; with `cmrs`, every block must lie inside one CMR (-EINVAL)."""
+def build_tdx_memlist(platform: Platform) -> list[TdxMemblock]:
+    """The TDX memory list: memblock's regions with the first 1 MiB left out."""
     out: list[TdxMemblock] = []
     for blk in memblock_regions(platform):
-        start = max(blk.start, SZ_1M)     # the first 1 MiB is never convertible
-        if start >= blk.end:
-            continue
-        if cmrs is not None and not any(b <= start and blk.end <= b + s for b, s in cmrs):
-            # The 2024 patch prints PHYS_PFN() of the pfns here; the addresses are meant.
-            log.tdx(f"memory region [0x{start:x}, 0x{blk.end:x}) is not TDX convertible "
-                    "memory.", "err")
-            raise KernelFailure(-errno.EINVAL)
-        out.append(TdxMemblock(start, blk.end, blk.nid))
+        start = max(blk.start, SZ_1M)     # the first 1 MiB is not reported as convertible
+        if start < blk.end:
+            out.append(TdxMemblock(start, blk.end, blk.nid))
     return out
 
 
+@dataclass(frozen=True)
+class TdmrStyle:
+    """How a generation reports running out of TDMRs or reserved areas."""
+
+    verbose: bool            # 6.8+: pr_warn messages and the TDMR_NR_WARN early warning
+    exhausted: int           # the errno: -ENOSPC (6.8+) or -E2BIG (v5-2022)
+
+
+LINUX_STYLE = TdmrStyle(verbose=True, exhausted=-errno.ENOSPC)
+V5_STYLE = TdmrStyle(verbose=False, exhausted=-errno.E2BIG)
+
+
 # ----------------------------------------------------------------------------- TDMRs
-def fill_out_tdmrs(memlist: Sequence[TdxMemblock], max_tdmrs: int,
-                   log: KernelLog) -> list[list[int]]:
+def fill_out_tdmrs(memlist: Sequence[TdxMemblock], max_tdmrs: int, log: KernelLog,
+                   style: TdmrStyle = LINUX_STYLE) -> list[list[int]]:
     """[base, size] per TDMR: one per memory block, 1 GiB aligned, skipping covered parts."""
     tdmrs: list[list[int]] = []
     for tmb in memlist:
@@ -134,10 +143,11 @@ def fill_out_tdmrs(memlist: Sequence[TdxMemblock], max_tdmrs: int,
                 continue
             start = max(start, prev_end)
         if len(tdmrs) >= max_tdmrs:
-            log.tdx("initialization failed: TDMRs exhausted.", "warn")
-            raise KernelFailure(-errno.ENOSPC)
+            if style.verbose:
+                log.tdx("initialization failed: TDMRs exhausted.", "warn")
+            raise KernelFailure(style.exhausted)
         tdmrs.append([start, end - start])
-    if max_tdmrs - len(tdmrs) < TDMR_NR_WARN:
+    if style.verbose and max_tdmrs - len(tdmrs) < TDMR_NR_WARN:
         log.tdx(f"consumed TDMRs reaching limit: {len(tdmrs)} used out of {max_tdmrs}", "warn")
     return tdmrs
 
@@ -147,13 +157,15 @@ def tdmr_get_pamt_sz(tdmr_size: int, pgsz: int, entry_size: int) -> int:
     return align_up((tdmr_size >> PAGE_SHIFTS[pgsz]) * entry_size, PAGE)
 
 
-def tdmr_get_nid(base: int, memlist: Sequence[TdxMemblock], log: KernelLog) -> int:
+def tdmr_get_nid(base: int, end: int, memlist: Sequence[TdxMemblock], log: KernelLog,
+                 style: TdmrStyle = LINUX_STYLE) -> int:
     """Node of the first memory block that ends after the TDMR begins."""
     for tmb in memlist:
         if tmb.end // PAGE > base // PAGE:
             return tmb.nid
-    log.tdx(f"TDMR [0x{base:x}, ...): unable to find local NUMA node for PAMT allocation, "
-            "fallback to use node 0.", "warn")
+    if style.verbose:
+        log.tdx(f"TDMR [0x{base:x}, 0x{end:x}): unable to find local NUMA node for PAMT "
+                "allocation, fallback to use node 0.", "warn")
     return 0
 
 
@@ -166,7 +178,7 @@ class PamtAllocator:
     """
 
     def __init__(self, memlist: Sequence[TdxMemblock], avoid: Sequence[tuple[int, int]] = ()):
-        self._free: dict[int, list[tuple[int, int]]] = {}  # nid -> list of [start, end) free ranges
+        self._free: dict[int, list[tuple[int, int]]] = {}   # nid -> free [start, end) ranges
         for tmb in memlist:
             self._free.setdefault(tmb.nid, []).extend(_subtract((tmb.start, tmb.end), avoid))
 
@@ -200,12 +212,12 @@ def _subtract(rng: tuple[int, int], holes: Sequence[tuple[int, int]]) -> list[tu
 
 
 def set_up_pamts(tdmrs: list[list[int]], memlist: Sequence[TdxMemblock],
-                 entry_sizes: Sequence[int], allocator: PamtAllocator,
-                 log: KernelLog) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
+                 entry_sizes: Sequence[int], allocator: PamtAllocator, log: KernelLog,
+                 style: TdmrStyle = LINUX_STYLE) -> list[tuple[int, tuple[tuple[int, int], ...]]]:
     """(nid, PAMT (base, size) per page size) for each TDMR, from one contiguous block."""
     out = []
     for base, size in tdmrs:
-        nid = tdmr_get_nid(base, memlist, log)
+        nid = tdmr_get_nid(base, base + size, memlist, log, style)
         sizes = [tdmr_get_pamt_sz(size, ps, entry_sizes[ps]) for ps in (TDX_PS_4K, TDX_PS_2M,
                                                                          TDX_PS_1G)]
         block = allocator.alloc(sum(sizes), nid)
@@ -220,17 +232,19 @@ def set_up_pamts(tdmrs: list[list[int]], memlist: Sequence[TdxMemblock],
 
 
 def _add_rsvd(areas: list[tuple[int, int]], base: int, end: int, addr: int, size: int,
-              max_reserved: int, log: KernelLog) -> None:
+              max_reserved: int, log: KernelLog, style: TdmrStyle) -> None:
     if len(areas) >= max_reserved:
-        log.tdx(f"initialization failed: TDMR [0x{base:x}, 0x{end:x}): reserved areas "
-                "exhausted.", "warn")
-        raise KernelFailure(-errno.ENOSPC)
+        if style.verbose:
+            log.tdx(f"initialization failed: TDMR [0x{base:x}, 0x{end:x}): reserved areas "
+                    "exhausted.", "warn")
+        raise KernelFailure(style.exhausted)
     areas.append((addr - base, size))
 
 
 def populate_rsvd_areas(base: int, size: int, memlist: Sequence[TdxMemblock],
                         pamt_blocks: Sequence[tuple[int, int]], max_reserved: int,
-                        log: KernelLog) -> tuple[tuple[int, int], ...]:
+                        log: KernelLog, style: TdmrStyle = LINUX_STYLE
+                        ) -> tuple[tuple[int, int], ...]:
     """Holes between memory blocks inside the TDMR, then every PAMT block overlapping it."""
     end = base + size
     areas: list[tuple[int, int]] = []
@@ -243,28 +257,28 @@ def populate_rsvd_areas(base: int, size: int, memlist: Sequence[TdxMemblock],
         if tmb.start <= prev_end:
             prev_end = tmb.end
             continue
-        _add_rsvd(areas, base, end, prev_end, tmb.start - prev_end, max_reserved, log)
+        _add_rsvd(areas, base, end, prev_end, tmb.start - prev_end, max_reserved, log, style)
         prev_end = tmb.end
     if prev_end < end:
-        _add_rsvd(areas, base, end, prev_end, end - prev_end, max_reserved, log)
+        _add_rsvd(areas, base, end, prev_end, end - prev_end, max_reserved, log, style)
     for p_base, p_size in pamt_blocks:
         p_end = p_base + p_size
         if p_end <= base or p_base >= end:
             continue
         p_base, p_end = max(p_base, base), min(p_end, end)
-        _add_rsvd(areas, base, end, p_base, p_end - p_base, max_reserved, log)
+        _add_rsvd(areas, base, end, p_base, p_end - p_base, max_reserved, log, style)
     return tuple(sorted(areas))
 
 
 def construct_tdmrs(memlist: Sequence[TdxMemblock], *, max_tdmrs: int, max_reserved: int,
-                    entry_sizes: Sequence[int], allocator: PamtAllocator,
-                    log: KernelLog) -> list[Tdmr]:
+                    entry_sizes: Sequence[int], allocator: PamtAllocator, log: KernelLog,
+                    style: TdmrStyle = LINUX_STYLE) -> list[Tdmr]:
     """fill_out_tdmrs, then PAMTs for all, then reserved areas for all (the kernel's order)."""
-    spans = fill_out_tdmrs(memlist, max_tdmrs, log)
-    pamts = set_up_pamts(spans, memlist, entry_sizes, allocator, log)
+    spans = fill_out_tdmrs(memlist, max_tdmrs, log, style)
+    pamts = set_up_pamts(spans, memlist, entry_sizes, allocator, log, style)
     blocks = [(p[TDX_PS_4K][0], sum(s for _b, s in p)) for _nid, p in pamts]
     return [Tdmr(base, size, nid, pamt,
-                 populate_rsvd_areas(base, size, memlist, blocks, max_reserved, log))
+                 populate_rsvd_areas(base, size, memlist, blocks, max_reserved, log, style))
             for (base, size), (nid, pamt) in zip(spans, pamts)]
 
 
@@ -279,6 +293,7 @@ def pamt_kb(tdmrs: Sequence[Tdmr]) -> int:
 
 
 __all__ = [
+    "LINUX_STYLE",
     "PAGE_SHIFTS",
     "PS_NAMES",
     "PamtAllocator",
@@ -288,7 +303,9 @@ __all__ = [
     "TDX_PS_2M",
     "TDX_PS_4K",
     "Tdmr",
+    "TdmrStyle",
     "TdxMemblock",
+    "V5_STYLE",
     "build_tdx_memlist",
     "construct_tdmrs",
     "fill_out_tdmrs",

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 
 from seamemu.errors import InputError
+from seamemu.kernel.hotplug import get_policy, policy_names, situation_for
 from seamemu.platform.events import (
     EVENTS,
     INSIDE,
@@ -25,7 +26,7 @@ from seamemu.platform.events import (
     Event,
 )
 from seamemu.platform.facts import MiB, Platform
-from seamemu.platform.hotplug_policy import decide, get_policy, policy_names, situation_for
+from seamemu.platform.hotplug_policy import decide
 from seamemu.platform.units import fmt_mem, hex64
 
 MEMORY_BLOCK = 128 * MiB  # x86-64 memory hotplug granularity (memory block size)
@@ -103,8 +104,9 @@ _COLUMNS = ("policy", "event", "place", "use_tdx", "decision", "severity", "rule
 
 def _cells(row: TableRow) -> tuple[str, ...]:
     d = row.decision
+    said = d.message or "(prints nothing)"
     return (row.policy, row.event, row.place, "on" if row.use_tdx else "off",
-            "allow" if d.allow else "reject", d.severity, d.rule, d.message)
+            "allow" if d.allow else "reject", d.severity, d.rule, said)
 
 
 def format_table(rows: list[TableRow], fmt: str = "text") -> str:
