@@ -162,12 +162,13 @@ class LinuxRun(Run):
             self.log.note(f"TDMR[{i}] initialized: {calls} TDH.SYS.TDMR.INIT calls on LP {lp}")
 
     # -- the callers ------------------------------------------------------------------------
-    def enable_all_cpus(self) -> int:
+    def enable_all_cpus(self) -> tuple[int, int]:
+        """tdx_cpu_enable() on each online CPU in turn: (0 or the first -errno, its LP)."""
         for lp in self.online:
             ret = self.cpu_enable(lp)
             if ret:
-                return ret
-        return 0
+                return ret, lp
+        return 0, -1
 
     def tdx_enable(self) -> tuple[int, str]:
         boot = self.gen.flow == FLOW_BOOT
@@ -204,10 +205,10 @@ class LinuxRun(Run):
             return -errno.ENODEV, "TDX not enabled by BIOS"
         self.log.note("the caller (6.8 has no in-tree one; seamemu plays it) did VMXON on "
                       "every online CPU and now runs tdx_cpu_enable() on each")
-        ret = self.enable_all_cpus()
+        ret, lp = self.enable_all_cpus()
         if ret:
-            self.log.note(f"tdx_cpu_enable() failed ({errno_name(ret)}): the caller does not "
-                          "call tdx_enable()", "err")
+            self.log.note(f"tdx_cpu_enable() on LP {lp} failed ({errno_name(ret)}): the caller "
+                          "does not call tdx_enable()", "err")
             return ret, "tdx_cpu_enable() failed"
         return self.tdx_enable()
 
@@ -218,10 +219,11 @@ class LinuxRun(Run):
             return -errno.ENODEV, "TDX not enabled by BIOS"
         self.log.note('cpuhp "virt/tdx:online": VMXON (x86_virt_get_ref) and '
                       "tdx_cpu_enable() on every online CPU")
-        ret = self.enable_all_cpus()
+        ret, lp = self.enable_all_cpus()
         if ret:
-            self.log.note(f"tdx_cpu_enable() failed ({errno_name(ret)}): cpuhp_setup_state() "
-                          "fails and tdx_enable() returns it without a message", "err")
+            self.log.note(f"tdx_cpu_enable() on LP {lp} failed ({errno_name(ret)}): "
+                          "cpuhp_setup_state() fails and tdx_enable() returns it without a "
+                          "message", "err")
             return ret, "tdx_cpu_enable() failed"
         return self.tdx_enable()
 

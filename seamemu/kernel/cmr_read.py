@@ -29,7 +29,7 @@ from seamemu.arch.sysinfo import (
     TDSYSINFO_STRUCT_SIZE,
     unpack_cmr_array,
 )
-from seamemu.errors import SeamemuError
+from seamemu.errors import InputError, SeamemuError
 from seamemu.kernel.port import KernelPort
 from seamemu.kernel.wrappers import rax_name
 

@@ -16,9 +16,10 @@ by taking it away physically, without asking the kernel, and says so.  After an 
 removal it also makes a SEAMCALL whose buffers lie in the removed range (TDH.SYS.INFO), to show
 what the module's accesses there do.
 
-With `boot`, the generation's bring-up (kernel.bring_up) brings the module to SYS_READY first, and after a memory event or kexec the report says what the module's PAMT
-holds for the affected pages (TDH.PHYMEM.PAGE.RDMD through the stub): the module is not told
-about hotplug or kexec, so a removed page of a TDMR is still PT_NDA to it, free to hand to a TD.
+With `boot`, the generation's bring-up (kernel.bring_up) brings the module to SYS_READY
+first, and after a memory event or kexec the report says what the module's PAMT holds for the
+affected pages (TDH.PHYMEM.PAGE.RDMD through the stub): the module is not told about hotplug
+or kexec, so a removed page of a TDMR is still PT_NDA to it, free to hand to a TD.
 
 Granularity: the platform and the policies work in 4 KiB pages (x86 hotplug really works in
 128 MiB memory blocks, which is what the decision table samples).  The machine follows page

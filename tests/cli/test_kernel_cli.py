@@ -117,3 +117,10 @@ def test_hotplug_uses_the_generation_s_own_policy(capsys, gen, policy):
     code, out, _ = run(capsys, "hotplug", "--kernel", gen, "add", "0x400000000", "1G", "--json")
     doc = json.loads(out)
     assert code == 0 and (doc["kernel"], doc["policy"]) == (gen, policy)
+
+
+def test_hotplug_boot_brings_up_with_the_generation_s_stub(capsys):
+    code, out, _ = run(capsys, "hotplug", "--kernel", "v5-2022", "kexec", "--boot", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["kernel"] == "v5-2022"
+    assert {v["page_type"] for v in doc["after"]["pamt"]} >= {"PT_NDA"}
