@@ -21,6 +21,8 @@ PLANTS = [
     ("vmfail_stack", "__seamcall_ret", "args", "returns", "RET"),
     ("gp_truncated", "__seamcall_ret", "args", "rax-status", "orq %rdi, %rax"),
     ("legacy_arg_order", "__seamcall", "legacy", "module-inputs", "movq %r8, %r9"),
+    # The 2023 way on the 2022 stub: no copy into *out after VMfailInvalid (v5-2022's rules).
+    ("vmfail_skip_copy", "__seamcall", "legacy", "output-struct", "RET"),
     # One more per rule the list above does not break.
     ("df_set", "__seamcall_ret", "args", "df-clear", "std"),
     ("ret_imm", "__seamcall_ret", "args", "rsp-restored", "ret $8"),
@@ -118,6 +120,7 @@ def test_shrunk_cases_take_the_planted_path(found):
     by_name = {n: [load_reproducer(f["reproducer"]).case for f in found[n]["findings"]]
                for n, *_ in PLANTS}
     assert all(instruction_outcome(c) == "VMfailInvalid" for c in by_name["vmfail_stack"])
+    assert all(instruction_outcome(c) == "VMfailInvalid" for c in by_name["vmfail_skip_copy"])
     assert all(instruction_outcome(c) == "#GP" for c in by_name["gp_truncated"])
     # Bugs on the failure paths only: the shrunk case still fails the instruction.
     for name in ("df_set", "stray_store"):
