@@ -124,3 +124,11 @@ def test_hotplug_boot_brings_up_with_the_generation_s_stub(capsys):
     doc = json.loads(out)
     assert code == 0 and doc["kernel"] == "v5-2022"
     assert {v["page_type"] for v in doc["after"]["pamt"]} >= {"PT_NDA"}
+
+
+def test_demo_json_names_the_kernel_and_its_oops(capsys):
+    code, out, _ = run(capsys, "demo", "--kernel", "v5-2022", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["kernel"] == "v5-2022" and doc["stub"]["entry"] == "__seamcall"
+    by_outcome = {o["outcome"]: o["errno"] for o in doc["outcomes"]}
+    assert by_outcome["#GP"] is None and by_outcome["VMfailInvalid"] == "-ENODEV"   # TDH.SYS.INIT: "not loaded"
