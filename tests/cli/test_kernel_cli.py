@@ -131,4 +131,4 @@ def test_demo_json_names_the_kernel_and_its_oops(capsys):
     doc = json.loads(out)
     assert code == 0 and doc["kernel"] == "v5-2022" and doc["stub"]["entry"] == "__seamcall"
     by_outcome = {o["outcome"]: o["errno"] for o in doc["outcomes"]}
-    assert by_outcome["#GP"] is None and by_outcome["VMfailInvalid"] == "-ENODEV"   # TDH.SYS.INIT: "not loaded"
+    assert by_outcome["#GP"] is None and by_outcome["VMfailInvalid"] == "-ENODEV"
