@@ -1,2 +1,2 @@
 # SPDX-License-Identifier: MIT
-"""What is left of the former host package: the bring-up benchmark (bench.py)."""
+"""The model checked against Intel's module (model_diff*.py); the kernel side is seamemu.kernel."""
