@@ -69,9 +69,6 @@ class InsnTable:
     def add_address(self, address: int, name: str, handler: Callable) -> None:
         self._addresses[address] = InsnEntry(name, handler, address=address)
 
-    def remove_address(self, address: int) -> None:
-        self._addresses.pop(address, None)
-
     def candidates(self, rip: int, code: bytes) -> list[InsnEntry]:
         """Entries that may own the instruction at `rip`, most specific first."""
         found = []

@@ -423,9 +423,5 @@ class LogicalProcessor:
     def _unplugged(self, pa: int) -> bool:
         return any(b <= pa < e for b, e in self.memory.unplugged)
 
-    def begin_run(self) -> None:
-        self.events = []
-        self.faults = []
-
 
 __all__ = ["LogicalProcessor", "SLICE"]

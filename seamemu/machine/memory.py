@@ -122,9 +122,6 @@ class PhysicalMemory:
     def read_u64(self, pa: int) -> int:
         return int.from_bytes(self.read(pa, 8), "little")
 
-    def write_u64(self, pa: int, value: int) -> None:
-        self.write(pa, (value & (1 << 64) - 1).to_bytes(8, "little"))
-
     def host_address(self, pa: int) -> int:
         """The host address backing `pa` (mapped now); valid while its chunk stays mapped."""
         chunk = self._chunks.get(pa & ~(CHUNK - 1))

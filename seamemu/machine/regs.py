@@ -105,9 +105,6 @@ class RegFile:
         if status:
             raise EngineError(f"unicorn uc_reg_write_batch failed with status {status}")
 
-    def as_dict(self, values: list[int] | None = None) -> dict[str, int]:
-        return dict(zip(NAMES, self.read() if values is None else values))
-
 
 __all__ = [
     "GPR_BY_NUMBER",

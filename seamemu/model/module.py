@@ -134,21 +134,6 @@ class TdxModule:
     def release_lock(self) -> None:
         self.state.lock = None
 
-    def hold_tdmr_lock(self, base: int) -> None:
-        """TDH.SYS.TDMR.INIT on this TDMR answers TDX_OPERAND_BUSY(RCX) until released."""
-        self.state.tdmr_locks.add(base)
-
-    def release_tdmr_lock(self, base: int) -> None:
-        self.state.tdmr_locks.discard(base)
-
-    def hold_pseamldr(self, lp: int) -> None:
-        """Pretend `lp` is inside a P-SEAMLDR call: loader SEAMCALLs from other LPs get
-        VMfailInvalid (the trap asks pseamldr_busy)."""
-        self.seamldr.busy_lp = lp
-
-    def release_pseamldr(self) -> None:
-        self.seamldr.busy_lp = None
-
     # ------------------------------------------------------------------ output
     def log_lines(self) -> list[str]:
         """One line per recorded call."""

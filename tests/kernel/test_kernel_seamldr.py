@@ -42,7 +42,7 @@ def test_seamldr_info_bad_buffer_is_the_loader_s_own_error():
 def test_loader_seamcall_while_another_lp_is_inside_it_is_vmfailinvalid():
     s = Session()
     pa = s.alloc(SEAMLDR_INFO_SIZE, SEAMLDR_INFO_ALIGNMENT)
-    s.module.hold_pseamldr(1)
+    s.module.seamldr.busy_lp = 1  # another LP is inside the P-SEAMLDR
     r = info_call(s, 0, pa)
     # The CPU refuses it: the stub's VMfailInvalid code, and the loader never saw the call.
     assert (r.outcome, r.rax) == ("VMfailInvalid", TDX_SEAMCALL_VMFAILINVALID)
@@ -50,5 +50,5 @@ def test_loader_seamcall_while_another_lp_is_inside_it_is_vmfailinvalid():
     # The LP inside the loader, and module-mode SEAMCALLs, are not affected.
     assert info_call(s, 1, pa).rax == SeamldrStatus.PSEAMLDR_SUCCESS
     assert s.call(DEFAULT_ENTRY, leaf=TDH_SYS_INIT, lp=0).rax == 0
-    s.module.release_pseamldr()
+    s.module.seamldr.busy_lp = None
     assert info_call(s, 0, pa).outcome == "returned"

@@ -86,7 +86,7 @@ def test_page_tables_carry_the_loader_attributes_and_strip_keyids():
     # with KeyID 33 through it, as keyhole_manager.c does, and the keyhole reaches the page.
     edit = t.walk(0x100000000)
     assert edit is not None and edit.writable and edit.user
-    mem.write_u64(edit.pa, 0x123456000 | (33 << 46) | 0x3)
+    mem.write(edit.pa, (0x123456000 | (33 << 46) | 0x3).to_bytes(8, "little"))
     t.flush()
     hole = t.walk(0xFFFF800200000000)
     assert (hole.pa, hole.keyid) == (0x123456000, 33)

@@ -174,7 +174,7 @@ def _pkg_twice(b):
 
 
 def _tdmr_locked(b):
-    b.tdx.hold_tdmr_lock(0)
+    b.tdx.state.tdmr_locks.add(0)  # another LP holds TDMR 0's mutex
     return b.call(0, "TDH.SYS.TDMR.INIT", rcx=0)
 
 

@@ -85,11 +85,11 @@ def test_loader_calls_without_a_loader_or_while_it_is_busy(make_bench):
     b = make_bench(pseamldr=False)
     assert b.call(0, "SEAMLDR.INFO", rcx=0x120000).fault == "VMfailInvalid"
     b = make_bench()
-    b.tdx.hold_pseamldr(1)
+    b.tdx.seamldr.busy_lp = 1  # another LP is inside the P-SEAMLDR
     assert b.tdx.pseamldr_busy(0) and not b.tdx.pseamldr_busy(1)
     assert b.call(0, "SEAMLDR.INFO", rcx=0x120000).fault == "VMfailInvalid"
     assert b.call(1, "SEAMLDR.INFO", rcx=0x120000).regs["rax"] == 0
-    b.tdx.release_pseamldr()
+    b.tdx.seamldr.busy_lp = None
     assert b.call(0, "SEAMLDR.INFO", rcx=0x120000).regs["rax"] == 0
 
 
