@@ -181,8 +181,8 @@ def _describe(result) -> str:
     text = f"outcome {result.outcome}, RAX 0x{result.rax:016x} ({rax_name(result.rax)})"
     if result.rule:
         text += f"; SEAMCALL rule: {result.rule}"
-    if result.fault and not result.fault.get("handled", True):
-        text += f"; unhandled {result.fault['name']} at {result.fault['symbol']}"
+    if result.fault and not result.fault.handled_by:
+        text += f"; unhandled {result.fault.name} at {result.fault.symbol}"
     return text
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from seamemu.arch.leaves import leaf_info, seamldr_leaf_info
 from seamemu.errors import InputError
 from seamemu.learn.kernel_view import KernelView, kernel_view
+from seamemu.machine.results import FaultEvent
 from seamemu.model.leaf_spec import LeafSpec
 from seamemu.session import RunResult, Session
 from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT, rax_name
@@ -104,9 +105,9 @@ def explain(session: Session, entry: str, *, leaf: int, inputs: Mapping[str, int
                        spec)
 
 
-def _unhandled(result: RunResult) -> dict | None:
+def _unhandled(result: RunResult) -> FaultEvent | None:
     fault = result.fault
-    return fault if fault is not None and not fault.get("handled", True) else None
+    return fault if fault is not None and fault.handled_by is None else None
 
 
 def _leaf_name(rax: int, abi: str) -> str | None:

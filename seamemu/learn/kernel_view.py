@@ -37,6 +37,7 @@ from seamemu.arch.leaves import TDH_SYS_INIT
 from seamemu.arch.status import status_name, status_value
 from seamemu.kernel import Generation, generation
 from seamemu.kernel.wrappers import RDRAND_RETRY_LOOPS, error_messages, status_errno
+from seamemu.machine.results import FaultEvent
 
 PR_FMT = "virt/tdx: "
 # Entry points whose kernel callers print the output registers too (seamcall_prerr_ret).
@@ -81,7 +82,7 @@ class KernelView:
 
 def kernel_view(rax: int, *, leaf: int, entry: str = "",
                 out: Mapping[str, int] | None = None,
-                unhandled: Mapping | None = None,
+                unhandled: FaultEvent | None = None,
                 kernel: Generation | str | None = None) -> KernelView:
     """How generation `kernel` reads RAX after `entry` returned, for a call of `leaf`;
     `unhandled` is the fault report of a call that did not return (no exception-table entry)."""
@@ -91,9 +92,9 @@ def kernel_view(rax: int, *, leaf: int, entry: str = "",
 
 
 def _reading(gen: Generation, rax: int, leaf: int, entry: str,
-             out: Mapping[str, int] | None, unhandled: Mapping | None) -> KernelView:
+             out: Mapping[str, int] | None, unhandled: FaultEvent | None) -> KernelView:
     if unhandled is not None:
-        name, where = unhandled.get("name", "the fault"), unhandled.get("symbol", "")
+        name, where = unhandled.name, unhandled.symbol
         return KernelView(
             rax, "", 0, NO_RETURN,
             f"{name} at {where or 'the SEAMCALL'} has no exception-table entry, so "

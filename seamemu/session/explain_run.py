@@ -38,16 +38,17 @@ def format_run(r: RunResult, image: Image, kernel: Generation | str | None = Non
                 lines.append("    outputs: " + outs)
     if r.fault:
         f = r.fault
-        how = f"handled by {f['handled_by']}, resumed at {f['fixup']}" if f["handled"] else "UNHANDLED"
-        lines.append(f"  fault: {f['name']} at {f['address']} <{f['symbol']}>: {how}")
+        how = (f"handled by {f.handled_by}, resumed at {_hex(f.fixup)}" if f.handled_by
+               else "UNHANDLED")
+        lines.append(f"  fault: {f.name} at 0x{f.address:016x} <{f.symbol}>: {how}")
     if r.oops:
         lines.append("  " + r.oops.replace("\n", "\n  "))
     if r.bound:
         b = r.bound
-        why = "gdb's kill" if b["kind"] == "debugger" else f"the {b['kind']} bound ({b['limit']:g})"
-        lines.append(f"  stopped by {why} at {b['rip']} <{b['symbol']}>: {b.get('disasm', '')}")
+        why = "gdb's kill" if b.kind == "debugger" else f"the {b.kind} bound ({b.limit:g})"
+        lines.append(f"  stopped by {why} at 0x{b.rip:016x} <{b.symbol}>: {r.bound_disasm}")
     if not r.abi.returned:
-        oops = "; in a kernel this is an oops" if r.fault and not r.fault["handled"] else ""
+        oops = "; in a kernel this is an oops" if r.fault and not r.fault.handled_by else ""
         lines.append(f"outcome: {r.outcome}   the call never returned, so RAX (0x{r.rax:016x}) "
                      "is no status" + oops)
     elif r.outcome == NO_SEAMCALL:
@@ -72,5 +73,9 @@ def format_run(r: RunResult, image: Image, kernel: Generation | str | None = Non
                             f"RSP balanced: {abi.rsp_balanced}; DF clear: {abi.df_clear})"))
     return "\n".join(lines)
 
+
+
+def _hex(value: int | None) -> str:
+    return "None" if value is None else f"0x{value:016x}"
 
 __all__ = ["format_run"]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from seamemu.arch.kernel import SW_ERROR_NAMES
 from seamemu.arch.registers import CALLEE_SAVED, GPRS, RFLAGS_DF
 from seamemu.arch.status import status_name
-from seamemu.machine.results import NO_SEAMCALL, NO_SEAMCALL_TEXT, CallResult
+from seamemu.machine.results import NO_SEAMCALL, NO_SEAMCALL_TEXT, BoundInfo, CallResult, FaultEvent
 from seamemu.traps.target import CallRecord
 
 # SEAMCALL decisions that end the instruction without the module answering.
@@ -68,8 +68,9 @@ class RunResult:
     calls: tuple[CallRecord, ...]
     abi: AbiCheck
     rule: str = ""                    # the SEAMCALL rule that decided, e.g. "#GP(0): CPL 3 > 0"
-    fault: dict | None = None
-    bound: dict | None = None
+    fault: FaultEvent | None = None   # the last exception the call raised (handled or not)
+    bound: BoundInfo | None = None    # where a bound stopped the run
+    bound_disasm: str = ""            # the instruction it stopped at, disassembled
     oops: str = ""                    # kernel-oops-like report of an unhandled fault
     events: tuple = field(default=(), compare=False)
     raw: CallResult = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
@@ -91,8 +92,9 @@ class RunResult:
             "out": None if self.out is None else {k: f"0x{v:016x}" for k, v in self.out.items()},
             "calls": [c.to_json() for c in self.calls],
             "abi": self.abi.to_json(),
-            "fault": self.fault,
-            "bound": self.bound,
+            "fault": None if self.fault is None else self.fault.to_json(),
+            "bound": None if self.bound is None
+            else self.bound.to_json() | {"disasm": self.bound_disasm or "?"},
         }
 
 

@@ -172,25 +172,23 @@ class Session:
         if placed.struct_pa is not None:
             out = unpack(placed.struct_fields, mem.read(placed.struct_pa, 8 * len(placed.struct_fields)))
         outcome, rule = _outcome(res)
-        fault = res.faults[-1].to_json() if res.faults else None
         return RunResult(
             entry=entry, convention=convention, lp=lp, leaf=leaf, outcome=outcome,
             rax=res.regs_after["rax"], regs=res.regs_after, inputs=inputs, out=out,
             calls=tuple(self.module.records[first:]),
             abi=abi_check(res.regs_before, res.regs_after, res.outcome == "returned"),
-            rule=rule, fault=fault, bound=_bound_json(res.bound),
+            rule=rule, fault=res.faults[-1] if res.faults else None, bound=res.bound,
+            bound_disasm=_disasm(res.bound),
             oops=res.fault.report() if res.fault is not None else "",
             events=res.seam_events, raw=res,
         )
 
 
-def _bound_json(bound) -> dict | None:
-    """The bound report, with the instruction it stopped at disassembled."""
-    if bound is None:
-        return None
-    doc = bound.to_json()
-    doc["disasm"] = disassemble_one(bound.bytes, bound.rip).text if bound.bytes else "?"
-    return doc
+def _disasm(bound) -> str:
+    """The instruction a bound stopped the run at, disassembled."""
+    if bound is None or not bound.bytes:
+        return ""
+    return disassemble_one(bound.bytes, bound.rip).text
 
 
 def _outcome(res) -> tuple[str, str]:

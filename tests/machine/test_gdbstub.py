@@ -161,7 +161,7 @@ def test_a_stepi_over_seamcall_lands_in_the_guest_idt_handler(elf):
     site = session.image.symbols["ud_site"]
     assert re.search(rf":\s+0x0*{site:x}\s+0x0*10\n", out), out
     assert "exited normally" in out
-    assert (r.outcome, r.rax, r.fault["handled_by"]) == ("#UD", 0x600D, "idt")
+    assert (r.outcome, r.rax, r.fault.handled_by) == ("#UD", 0x600D, "idt")
 
 
 @needs_gdb
@@ -186,12 +186,12 @@ def test_an_unhandled_fault_stops_with_its_signal_and_kill_ends_the_run(elf, tmp
                         entry="bare", convention="raw")
     assert "Program received signal SIGILL" in out and "bare () at" in out
     assert "Program terminated with signal SIGILL" in out
-    assert r.outcome == "#UD" and not r.fault["handled"]
+    assert r.outcome == "#UD" and r.fault.handled_by is None
     out, r = debug_call(Session([bare]), elf(bare), ["stepi", "kill"], entry="bare",
                         convention="raw")
     assert "killed" in out
-    assert (r.outcome, r.bound["kind"]) == ("bound", "debugger")
-    assert r.bound["rip"] == f"0x{Session([bare]).image.symbols['bare']:016x}"
+    assert (r.outcome, r.bound.kind) == ("bound", "debugger")
+    assert r.bound.rip == Session([bare]).image.symbols["bare"]
 
 
 @needs_gdb

@@ -88,5 +88,5 @@ def test_ctrl_c_stops_a_running_call(tmp_path):
     assert rip == session.image.symbols["spin"]
     client.conn.send("k")
     thread.join(30)
-    assert not thread.is_alive() and done["r"].bound["kind"] == "debugger"
+    assert not thread.is_alive() and done["r"].bound.kind == "debugger"
     client.sock.close()

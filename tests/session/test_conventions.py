@@ -72,9 +72,9 @@ def test_legacy_stub_without_extable_reports_an_unhandled_fault_at_the_seamcall(
     s.set_state(**state)
     r = s.call("__seamcall", convention="legacy", leaf=TDH_SYS_INIT)
     seamcall_at = next(e for e in r.events if e.insn.lower() == "seamcall").address
-    assert r.fault["handled"] is False and r.fault["vector"] == vector
-    assert int(r.fault["address"], 16) == seamcall_at
-    assert r.fault["symbol"].startswith("__seamcall+")
+    assert r.fault.handled_by is None and r.fault.vector == vector
+    assert r.fault.address == seamcall_at
+    assert r.fault.symbol.startswith("__seamcall+")
     assert "unhandled" in r.oops and "RIP" in r.oops
 
 
