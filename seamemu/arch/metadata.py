@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seamemu.jsonout import hex64
+
 MASK64 = (1 << 64) - 1
 
 # MD_FIELD_ID bit fields: (low bit, width).
@@ -192,7 +194,7 @@ def field_id_name(field_id: int) -> str:
     """"CMR_BASE[3]", "CPUID_CONFIG_VALUES[1][0]", or the hex value when unknown."""
     entry = find_global_field(field_id)
     if entry is None:
-        return f"0x{field_id & MASK64:016x}"
+        return hex64(field_id & MASK64)
     index = get_bits(field_id, FIELD_CODE) - entry.field_code
     field, element = divmod(index, entry.num_elements)
     name = entry.name if entry.num_fields == 1 else f"{entry.name}[{field}]"

@@ -322,6 +322,3 @@ def written(paths: list[Path]) -> list[dict]:
     """The files a command wrote, for its --json: path and size."""
     return [{"path": str(p), "bytes": p.stat().st_size} for p in paths]
 
-
-def hex64(v: int) -> str:
-    return f"0x{v:016x}"

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from seamemu.errors import ReplayError
 from seamemu.fuzz.promises import Spec
 from seamemu.fuzz.value_tables import ANSWER_KINDS, MASK64
+from seamemu.jsonout import hex64
 
 FRAME_WORDS = 8          # words of the caller's own stack frame above the return address
 RFLAGS_ENTRY_MASK = 0x8D5  # CF PF AF ZF SF OF: what a caller may leave in RFLAGS (DF clear)
@@ -58,25 +59,22 @@ def zero_case(spec: Spec) -> Case:
                 (0,) * len(spec.struct_fields) if spec.out_pointer else ())
 
 
-def _hex(v: int) -> str:
-    return f"0x{v:016x}"
-
 
 def case_to_json(case: Case, spec: Spec) -> dict:
     """Named, hex-valued form of a case (registers in the convention's order)."""
     return {
-        "leaf": _hex(case.leaf),
-        "inputs": {n: _hex(v) for n, v in zip(spec.inputs, case.inputs)},
-        "caller_regs": {n: _hex(v) for n, v in zip(spec.free_regs, case.regs)},
-        "out_struct": ({n: _hex(v) for n, v in zip(spec.struct_fields, case.out)}
+        "leaf": hex64(case.leaf),
+        "inputs": {n: hex64(v) for n, v in zip(spec.inputs, case.inputs)},
+        "caller_regs": {n: hex64(v) for n, v in zip(spec.free_regs, case.regs)},
+        "out_struct": ({n: hex64(v) for n, v in zip(spec.struct_fields, case.out)}
                        if spec.out_pointer else None),
         "out_null": case.out_null,
         "cpu": {"vmx": case.cpu.vmx, "seamrr": case.cpu.seamrr, "cpl": case.cpu.cpl,
                 "module": case.cpu.module},
-        "module_answer": {"kind": case.answer.kind, "status": _hex(case.answer.status),
-                          "outputs": {r: _hex(v) for r, v in case.answer.outputs}},
-        "stack": {"align": case.align, "frame": [_hex(v) for v in case.frame]},
-        "rflags": _hex(case.rflags),
+        "module_answer": {"kind": case.answer.kind, "status": hex64(case.answer.status),
+                          "outputs": {r: hex64(v) for r, v in case.answer.outputs}},
+        "stack": {"align": case.align, "frame": [hex64(v) for v in case.frame]},
+        "rflags": hex64(case.rflags),
     }
 
 

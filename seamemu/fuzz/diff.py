@@ -12,12 +12,10 @@ from seamemu.arch.registers import ABI_ORDER, RFLAGS_DF
 from seamemu.fuzz.executor import Observation
 from seamemu.fuzz.invariants import Violation
 from seamemu.fuzz.promises import Spec
+from seamemu.jsonout import hex64
 
 _RETURN_REGS = ABI_ORDER + ("rbp",)
 
-
-def _h(v: int) -> str:
-    return f"0x{v:016x}"
 
 
 def _ending(obs: Observation) -> str:
@@ -44,20 +42,20 @@ def compare(spec: Spec, a: Observation, b: Observation) -> Violation | None:
         for reg in ("rax",) + (spec.module_inputs or ("rcx", "rdx", "r8", "r9", "r10", "r11")):
             if got[reg] != ref[reg]:
                 return Violation("differential", f"received:{reg}", f"the module received "
-                                 f"{reg.upper()} = {_h(got[reg])} under test, "
-                                 f"{_h(ref[reg])} from the reference", None)
+                                 f"{reg.upper()} = {hex64(got[reg])} under test, "
+                                 f"{hex64(ref[reg])} from the reference", None)
     if a.res.outcome == "returned":
         ra, rb = a.res.regs_after, b.res.regs_after
         for reg in _RETURN_REGS + ("rsp",):
             if ra[reg] != rb[reg]:
                 return Violation("differential", f"reg:{reg}", f"{reg.upper()} on return is "
-                                 f"{_h(ra[reg])} under test, {_h(rb[reg])} from the reference", None)
+                                 f"{hex64(ra[reg])} under test, {hex64(rb[reg])} from the reference", None)
         if (ra["rflags"] ^ rb["rflags"]) & RFLAGS_DF:
             return Violation("differential", "reg:rflags", "RFLAGS.DF on return differs", None)
     for i, f in enumerate(spec.struct_fields):
         if a.struct[i] != b.struct[i]:
-            return Violation("differential", f"struct:{f}", f"struct field {f} is {_h(a.struct[i])} "
-                             f"under test, {_h(b.struct[i])} from the reference", None)
+            return Violation("differential", f"struct:{f}", f"struct field {f} is {hex64(a.struct[i])} "
+                             f"under test, {hex64(b.struct[i])} from the reference", None)
     if (bool(a.hits), a.frame != a.frame_before) != (bool(b.hits), b.frame != b.frame_before):
         return Violation("differential", "memory", "one implementation stores outside the stack "
                          "and struct, the other does not", None)

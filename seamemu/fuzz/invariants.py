@@ -17,6 +17,7 @@ from seamemu.fuzz.case import Case
 from seamemu.fuzz.executor import Observation
 from seamemu.fuzz.oracle import SW_CODE_OF, instruction_outcome, module_called
 from seamemu.fuzz.promises import Spec
+from seamemu.jsonout import hex64
 
 # Rule name -> the sentence a finding cites.  Sorted by name.
 RULES: dict[str, str] = {
@@ -44,9 +45,6 @@ class Violation(NamedTuple):
     detail: str       # one sentence with the expected and actual values
     hint: int | None  # a code address known without a trace
 
-
-def _h(v: int) -> str:
-    return f"0x{v:016x}"
 
 
 class _Plan(NamedTuple):
@@ -80,8 +78,8 @@ def check(spec: Spec, case: Case, obs: Observation, in_code: Callable[[int], boo
         before, after = res.regs_before, res.regs_after
         for r in CALLEE_SAVED:
             if after[r] != before[r]:
-                out.append(Violation("callee-saved", r, f"{r.upper()} is {_h(after[r])} on return, "
-                                     f"the caller had {_h(before[r])}", None))
+                out.append(Violation("callee-saved", r, f"{r.upper()} is {hex64(after[r])} on return, "
+                                     f"the caller had {hex64(before[r])}", None))
                 break
         if after["rsp"] != before["rsp"] + 8:
             delta = after["rsp"] - before["rsp"] - 8
@@ -92,8 +90,8 @@ def check(spec: Spec, case: Case, obs: Observation, in_code: Callable[[int], boo
             want = case.answer.status if instr == "module" else SW_CODE_OF[instr]
             if after["rax"] != want:
                 why = "the module's status" if instr == "module" else f"the software code for {instr}"
-                out.append(Violation("rax-status", "rax", f"RAX is {_h(after['rax'])} on return, "
-                                     f"expected {_h(want)} ({why})", None))
+                out.append(Violation("rax-status", "rax", f"RAX is {hex64(after['rax'])} on return, "
+                                     f"expected {hex64(want)} ({why})", None))
     _check_inputs(spec, case, obs, returned, out)
     if spec.struct_fields and (returned or allowed_fault) and not (instr == "module" and obs.calls == 0):
         _check_struct(spec, case, obs, instr, out)
@@ -136,15 +134,15 @@ def _check_inputs(spec: Spec, case: Case, obs: Observation, returned: bool, out:
                                  "the SEAMCALL the CPU state allows never reached the module", None))
         return
     if got["rax"] != case.leaf:
-        out.append(Violation("module-inputs", "rax", f"the module received RAX = {_h(got['rax'])}, "
-                             f"the caller passed leaf {_h(case.leaf)}", None))
+        out.append(Violation("module-inputs", "rax", f"the module received RAX = {hex64(got['rax'])}, "
+                             f"the caller passed leaf {hex64(case.leaf)}", None))
         return
     inputs = case.inputs
     for reg, i in _plan(spec).inputs:
         want = inputs[i]
         if got[reg] != want:
             out.append(Violation("module-inputs", reg, f"the module received {reg.upper()} = "
-                                 f"{_h(got[reg])}, the caller supplied {_h(want)}", None))
+                                 f"{hex64(got[reg])}, the caller supplied {hex64(want)}", None))
             return
 
 
@@ -186,8 +184,8 @@ def _check_struct(spec: Spec, case: Case, obs: Observation, instr: str, out: lis
                 instr == "module" or (instr == "VMfailInvalid" and spec.vmfail_writeback))
             why = ("the module returned" if instr == "module" else "the register held") \
                 if written else "the caller left there"
-            out.append(Violation("output-struct", f, f"struct field {f} is {_h(got[i])} after the "
-                                 f"call, {why} {_h(expected[i])}", None))
+            out.append(Violation("output-struct", f, f"struct field {f} is {hex64(got[i])} after the "
+                                 f"call, {why} {hex64(expected[i])}", None))
             return
 
 

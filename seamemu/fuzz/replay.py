@@ -22,6 +22,7 @@ from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.promises import Spec
 from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer
 from seamemu.image import Image
+from seamemu.jsonout import hex64, hex_regs
 from seamemu.machine.regs import INDEX
 from seamemu.session.result import rax_name
 from seamemu.trace.steps import Trace, TraceStep, build_trace
@@ -38,7 +39,7 @@ class ReplayFinding:
 
     def to_json(self) -> dict:
         return {"rule": self.rule, "rule_text": RULES.get(self.rule, ""), "key": self.key,
-                "location": self.location, "address": f"0x{self.address:016x}",
+                "location": self.location, "address": hex64(self.address),
                 "source": self.source, "detail": self.detail}
 
 
@@ -105,22 +106,19 @@ def _outcome(path: str, rep: Reproducer, spec: Spec, analyst: Analyst, analysis:
 
 
 # -- rendering ---------------------------------------------------------------------------------
-def _h(v: int) -> str:
-    return f"0x{v:016x}"
-
 
 def describe_case(case: Case, spec: Spec) -> list[str]:
     """The case in a few lines, listing only what is not at its simplest."""
-    lines = [f"leaf (RAX)   {_h(case.leaf)}"]
-    nz = [f"{n}={_h(v)}" for n, v in zip(spec.inputs, case.inputs) if v]
+    lines = [f"leaf (RAX)   {hex64(case.leaf)}"]
+    nz = [f"{n}={hex64(v)}" for n, v in zip(spec.inputs, case.inputs) if v]
     lines.append("inputs       " + (", ".join(nz) if nz else "all zero"))
-    nz = [f"{n}={_h(v)}" for n, v in zip(spec.free_regs, case.regs) if v]
+    nz = [f"{n}={hex64(v)}" for n, v in zip(spec.free_regs, case.regs) if v]
     lines.append("caller regs  " + (", ".join(nz) if nz else "all zero"))
     if spec.out_pointer:
         if case.out_null:
             lines.append("out struct   NULL pointer")
         else:
-            nz = [f"{n}={_h(v)}" for n, v in zip(spec.struct_fields, case.out) if v]
+            nz = [f"{n}={hex64(v)}" for n, v in zip(spec.struct_fields, case.out) if v]
             lines.append("out struct   " + (", ".join(nz) if nz else "all zero before the call"))
     c = case.cpu
     cpu = "normal host" if c == NORMAL_CPU else ""
@@ -130,15 +128,15 @@ def describe_case(case: Case, spec: Spec) -> list[str]:
     lines.append(f"cpu          {cpu}")
     a = case.answer
     if a.kind == "status":
-        outs = ", ".join(f"{r}={_h(v)}" for r, v in a.outputs) or "no output registers"
-        lines.append(f"module       status {_h(a.status)} ({rax_name(a.status)}); {outs}")
+        outs = ", ".join(f"{r}={hex64(v)}" for r, v in a.outputs) or "no output registers"
+        lines.append(f"module       status {hex64(a.status)} ({rax_name(a.status)}); {outs}")
     else:
         lines.append(f"module       answers {a.kind}")
-    frame = "zero" if not any(case.frame) else " ".join(_h(v) for v in case.frame)
+    frame = "zero" if not any(case.frame) else " ".join(hex64(v) for v in case.frame)
     align = "SysV-aligned" if case.align == 0 else f"misaligned by {case.align}"
     lines.append(f"stack        {align}; caller frame {frame}")
     if case.rflags:
-        lines.append(f"rflags       {_h(case.rflags)}")
+        lines.append(f"rflags       {hex64(case.rflags)}")
     return lines
 
 
@@ -163,7 +161,7 @@ def format_replay(o: ReplayOutcome) -> str:
     lines.append("case:")
     lines += [f"  {x}" for x in describe_case(rep.case, spec)]
     end = o.outcome if not o.fault else o.fault
-    lines.append(f"SEAMCALL: {o.instruction}; call {end}; RAX {_h(o.rax)} ({rax_name(o.rax)})")
+    lines.append(f"SEAMCALL: {o.instruction}; call {end}; RAX {hex64(o.rax)} ({rax_name(o.rax)})")
     w = rep.finding
     verdict = "REPRODUCED" if o.reproduced else "not reproduced"
     lines.append(f"expected finding: {w.rule} at {w.location}  [{verdict}]")
@@ -196,11 +194,11 @@ def replay_json(o: ReplayOutcome) -> dict:
         "instruction": o.instruction,
         "outcome": o.outcome,
         "fault": o.fault or None,
-        "rax": _h(o.rax),
+        "rax": hex64(o.rax),
         "rax_name": rax_name(o.rax),
-        "struct_after": {k: _h(v) for k, v in o.struct_after.items()},
-        "received": None if o.received is None else {k: _h(o.received[k]) for k in INDEX if k in o.received},
-        "trace": [{"address": _h(s.address), "location": s.symbol, "source": _source(s)}
+        "struct_after": {k: hex64(v) for k, v in o.struct_after.items()},
+        "received": None if o.received is None else hex_regs(o.received, INDEX),
+        "trace": [{"address": hex64(s.address), "location": s.symbol, "source": _source(s)}
                   for s in o.trace.steps],
         "reproducer": rep.to_json(),
     }

@@ -35,6 +35,7 @@ from seamemu.frontend.cpp import define_problem, preprocess_file
 from seamemu.frontend.objfile import is_object_file
 from seamemu.fuzz.case import Case, case_from_json, case_to_json
 from seamemu.fuzz.promises import CONVENTIONS, Spec, make_spec
+from seamemu.jsonout import hex64
 
 SCHEMA = 1
 KIND = "seamemu-fuzz-reproducer"
@@ -134,7 +135,7 @@ class FindingRef:
 
     def to_json(self) -> dict:
         return {"rule": self.rule, "key": self.key, "location": self.location,
-                "address": f"0x{self.address:016x}", "source": self.source, "detail": self.detail}
+                "address": hex64(self.address), "source": self.source, "detail": self.detail}
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from seamemu.fuzz.oracle import RealAnswers, instruction_outcome
 from seamemu.fuzz.promises import make_spec
 from seamemu.fuzz.reproducer import FindingRef, Reproducer, Target, load_reproducer
 from seamemu.image import Image
+from seamemu.jsonout import hex64
 
 MODES = ("random", "coverage", "hypothesis")
 ANALYSES_PER_KEY = 3   # traced re-runs per fast-path violation key before it is taken as known
@@ -88,7 +89,7 @@ class FindingRecord:
 
     def to_json(self) -> dict:
         return {"rule": self.rule, "key": self.key, "location": self.location,
-                "address": f"0x{self.address:016x}", "source": self.source,
+                "address": hex64(self.address), "source": self.source,
                 "detail": self.detail, "reproducer": self.reproducer, "worker": self.worker,
                 "run": self.run, "seconds": round(self.seconds, 3)}
 

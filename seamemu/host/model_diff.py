@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from seamemu.arch.leaves import leaf_by_name
 from seamemu.arch.status import TdxStatus, with_operand
 from seamemu.arch.sysinfo import pack_tdmr_info
+from seamemu.jsonout import hex64
 from seamemu.session import Session
 from seamemu.session.result import rax_name
 
@@ -85,7 +86,7 @@ class Answer:
         return f"{self.outcome} {rax_name(self.rax)}{' ' + outs if outs else ''}"
 
     def to_json(self) -> dict:
-        return {"outcome": self.outcome, "rax": f"0x{self.rax:016x}",
+        return {"outcome": self.outcome, "rax": hex64(self.rax),
                 "status": rax_name(self.rax), **{r: f"0x{v:x}" for r, v in zip(OUT_REGS, self.out)}}
 
 

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from typing import IO
 
+from seamemu.jsonout import hex64
 from seamemu.kernel.bringup import BringUp
 from seamemu.kernel.generations import generation
 from seamemu.kernel.klog import errno_name
@@ -78,7 +79,7 @@ def bringup_json(b: BringUp) -> dict:
         "wall_s": round(b.wall_s, 6),
         "keyids": b.keyids.to_json() if b.keyids is not None else None,
         "sysinfo": info.to_json() if info is not None else None,
-        "cmrs": [{"base": f"0x{base:016x}", "size": f"0x{size:016x}"}
+        "cmrs": [{"base": hex64(base), "size": hex64(size)}
                  for base, size in (info.cmrs if info is not None else ())],
         "tdx_memory": [m.to_json() for m in b.memlist],
         "tdmrs": [t.to_json() for t in b.tdmrs],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seamemu.jsonout import hex64
 from seamemu.kernel.cmr_read import TDH_SYS_INFO, read_cmrs
 from seamemu.kernel.generations import Generation, generation
 from seamemu.kernel.klog import KernelLog
@@ -66,9 +67,9 @@ class CmrView:
             "entries_written": self.entries_written,
             "seamcalls": self.seamcalls,
             "module": self.module,
-            "cmrs": [{"base": f"0x{b:016x}", "size": f"0x{s:016x}"} for b, s in self.cmrs],
+            "cmrs": [{"base": hex64(b), "size": hex64(s)} for b, s in self.cmrs],
             "memory_map": [{
-                "base": f"0x{c.region.base:016x}", "size": f"0x{c.region.size:016x}",
+                "base": hex64(c.region.base), "size": hex64(c.region.size),
                 "kind": c.region.kind, "node": c.region.node, "cmrs": list(c.cmrs),
                 "covered": c.how,
             } for c in self.memory_map],

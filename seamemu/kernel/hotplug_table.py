@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 
 from seamemu.errors import InputError
+from seamemu.jsonout import hex64
 from seamemu.kernel.hotplug import get_policy, policy_names, situation_for
 from seamemu.platform.events import (
     EVENTS,
@@ -27,7 +28,7 @@ from seamemu.platform.events import (
 )
 from seamemu.platform.facts import MiB, Platform
 from seamemu.platform.hotplug_policy import decide
-from seamemu.platform.units import fmt_mem, hex64
+from seamemu.platform.units import fmt_mem
 
 MEMORY_BLOCK = 128 * MiB  # x86-64 memory hotplug granularity (memory block size)
 SAMPLE_LP = 1             # the CPU a sample CPU event adds or removes

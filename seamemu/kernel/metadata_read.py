@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from seamemu.arch.leaves import TDH_SYS_RD
 from seamemu.arch.metadata import ELEMENT_SIZE_CODE, get_bits
+from seamemu.jsonout import hex64
 from seamemu.kernel.klog import KernelFailure
 from seamemu.kernel.wrappers import KernelSeamcall
 
@@ -94,7 +95,7 @@ class TdxSysInfo:
             "method": self.method,
             "version": None if v is None else f"{v[0]}.{v[1]}.{v[2]:02d}",
             "tdx_features0": None if self.tdx_features0 is None else
-            f"0x{self.tdx_features0:016x}",
+            hex64(self.tdx_features0),
             "max_tdmrs": self.max_tdmrs, "max_reserved_per_tdmr": self.max_reserved_per_tdmr,
             "pamt_entry_sizes": list(self.pamt_entry_sizes),
         }

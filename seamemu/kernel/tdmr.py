@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from seamemu.arch.sysinfo import TDMR_INFO_ALIGNMENT, pack_tdmr_info
+from seamemu.jsonout import hex64
 from seamemu.kernel.klog import KernelFailure, KernelLog
 from seamemu.platform.facts import Platform
 
@@ -50,7 +51,7 @@ class TdxMemblock:
     nid: int
 
     def to_json(self) -> dict:
-        return {"start": f"0x{self.start:016x}", "end": f"0x{self.end:016x}", "nid": self.nid}
+        return {"start": hex64(self.start), "end": hex64(self.end), "nid": self.nid}
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,10 @@ class Tdmr:
 
     def to_json(self) -> dict:
         return {
-            "base": f"0x{self.base:016x}", "size": f"0x{self.size:016x}", "nid": self.nid,
-            **{f"pamt_{PS_NAMES[ps].lower()}": {"base": f"0x{b:016x}", "size": f"0x{s:016x}"}
+            "base": hex64(self.base), "size": hex64(self.size), "nid": self.nid,
+            **{f"pamt_{PS_NAMES[ps].lower()}": {"base": hex64(b), "size": hex64(s)}
                for ps, (b, s) in enumerate(self.pamt)},
-            "reserved": [{"offset": f"0x{o:016x}", "size": f"0x{s:016x}"}
+            "reserved": [{"offset": hex64(o), "size": hex64(s)}
                          for o, s in self.reserved],
         }
 

@@ -36,6 +36,7 @@ from seamemu.arch.leaves import (
 )
 from seamemu.arch.status import TdxStatus, status_name
 from seamemu.errors import BoundExceeded
+from seamemu.jsonout import hex64
 from seamemu.kernel.calling import BASIC_REGS
 from seamemu.kernel.generations import Generation
 from seamemu.kernel.klog import KernelLog, ModuleHalted
@@ -134,9 +135,9 @@ class KernelCall:
         return {
             "seq": self.seq, "lp": self.lp, "entry": self.entry, "leaf": self.leaf,
             "leaf_name": self.leaf_name, "attempt": self.attempt,
-            "inputs": {k: f"0x{v:016x}" for k, v in self.inputs.items()},
-            "outputs": {k: f"0x{v:016x}" for k, v in self.outputs.items()},
-            "rax": f"0x{self.rax:016x}", "status_name": self.status_name,
+            "inputs": {k: hex64(v) for k, v in self.inputs.items()},
+            "outputs": {k: hex64(v) for k, v in self.outputs.items()},
+            "rax": hex64(self.rax), "status_name": self.status_name,
             "outcome": self.outcome, "state_before": self.state_before,
             "state_after": self.state_after,
             "module_seq": self.record.seq if self.record is not None else None,
@@ -174,12 +175,12 @@ class KernelSeamcall:
         res = port.call(entry, convention=self.gen.convention, leaf=fn, inputs=args, lp=lp)
         what = f"{entry}({self.leaf_name(fn)}) on LP {lp}"
         if res.outcome == "bound":
-            raise BoundExceeded(f"{what} did not return: {res.bound}")
+            raise BoundExceeded(f"{what} did not return: stopped by the {res.bound.kind} bound at "
+                                f"0x{res.bound.rip:016x} <{res.bound.symbol}>")
         if res.outcome == "halted":
             note = res.calls[-1].note if res.calls else "the SEAMCALL target halted"
             raise ModuleHalted(f"{self.leaf_name(fn)} on LP {lp} never returned: {note}")
-        oops = res.outcome not in _RETURNED or bool(res.fault and
-                                                    not res.fault.get("handled", True))
+        oops = res.outcome not in _RETURNED or bool(res.fault and res.fault.handled_by is None)
         record = res.calls[-1] if res.calls else None
         self.calls.append(KernelCall(
             seq=len(self.calls) + 1, lp=lp, entry=entry, leaf=fn, leaf_name=self.leaf_name(fn),

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from seamemu.files import output_dir, write_text
+from seamemu.jsonout import hex64
 from seamemu.learn.lifecycle import Lifecycle, probe_lifecycle
 from seamemu.learn.svg import INK, MUTED, OUTCOME_COLOURS, Svg, colours, wrap
 from seamemu.platform import load_platform
@@ -163,7 +164,7 @@ MATRIX_COLUMNS = ("VMX", "SEAMRR", "CPL", "module", "outcome", "RAX", "meaning")
 
 def matrix_cells(r: MatrixRow) -> tuple[str, ...]:
     return ("on" if r.vmx else "off", "on" if r.seamrr else "off", str(r.cpl),
-            "loaded" if r.module else "absent", r.outcome, f"0x{r.rax:016x}", r.status_name)
+            "loaded" if r.module else "absent", r.outcome, hex64(r.rax), r.status_name)
 
 
 def matrix_svg(rows: Sequence[MatrixRow], title: str = "") -> str:

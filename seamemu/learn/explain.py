@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from seamemu.arch.leaves import leaf_info, seamldr_leaf_info
 from seamemu.errors import InputError
+from seamemu.jsonout import hex64
 from seamemu.learn.kernel_view import KernelView, kernel_view
 from seamemu.machine.results import FaultEvent
 from seamemu.model.leaf_spec import LeafSpec
@@ -201,7 +202,7 @@ def explanation_json(e: Explanation) -> dict:
     return {
         "schema": 1,
         "lp": e.lp,
-        "rax": f"0x{e.rax:016x}",
+        "rax": hex64(e.rax),
         "leaf_name": e.leaf_name,
         "module_loaded": e.module_loaded,
         "rows": [{"number": r.number, "id": r.id, "sentence": r.sentence, "outcome": r.kind,
@@ -212,7 +213,7 @@ def explanation_json(e: Explanation) -> dict:
         "decision": None if no_seamcall else e.decision.to_json(),
         "kernel": None if no_seamcall else {
             "generation": e.kernel.generation,
-            "rax": f"0x{e.kernel.code:016x}", "rax_name": e.kernel.code_name,
+            "rax": hex64(e.kernel.code), "rax_name": e.kernel.code_name,
             "returned": e.kernel.returned,
             "errno": e.kernel.errno if e.kernel.returned else None,
             "errno_name": e.kernel.errno_name,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from seamemu.errors import InputError
+from seamemu.jsonout import hex64
 from seamemu.machine.regs import NAMES
 from seamemu.traps.rule_table import Decision
 from seamemu.traps.target import CallRecord
@@ -70,10 +71,10 @@ class FaultEvent:
             "error_code": self.error_code,
             "handled": self.handled_by is not None,
             "handled_by": self.handled_by,
-            "address": f"0x{self.address:016x}",
+            "address": hex64(self.address),
             "symbol": self.symbol,
-            "fixup": None if self.fixup is None else f"0x{self.fixup:016x}",
-            "access": None if self.access is None else f"0x{self.access:016x}",
+            "fixup": None if self.fixup is None else hex64(self.fixup),
+            "access": None if self.access is None else hex64(self.access),
             "detail": self.detail,
         }
 
@@ -96,7 +97,7 @@ class SeamEvent(NamedTuple):
         return {
             "insn": self.insn,
             "lp": self.lp,
-            "address": f"0x{self.address:016x}",
+            "address": hex64(self.address),
             "symbol": self.symbol,
             "decision": self.decision.to_json(),
             "record": None if self.record is None else self.record.to_json(),
@@ -114,7 +115,7 @@ class BoundInfo:
     limit: float
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "rip": f"0x{self.rip:016x}", "symbol": self.symbol,
+        return {"kind": self.kind, "rip": hex64(self.rip), "symbol": self.symbol,
                 "bytes": self.bytes.hex(), "limit": self.limit}
 
 
@@ -151,8 +152,8 @@ class CallResult:
         return {
             "outcome": self.outcome,
             "lp": self.lp,
-            "regs_before": {k: f"0x{v:016x}" for k, v in self.regs_before.items()},
-            "regs_after": {k: f"0x{v:016x}" for k, v in self.regs_after.items()},
+            "regs_before": {k: hex64(v) for k, v in self.regs_before.items()},
+            "regs_after": {k: hex64(v) for k, v in self.regs_after.items()},
             "faults": [f.to_json() for f in self.faults],
             "seam_events": [e.to_json() for e in self.seam_events],
             "insn_count": self.insn_count,

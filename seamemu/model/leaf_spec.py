@@ -16,6 +16,7 @@ from functools import cached_property
 from seamemu.arch.leaves import BOTH, leaf_by_name, seamldr_leaf_by_name
 from seamemu.arch.status import TdxStatus, status_name, tdx_status_info, with_operand
 from seamemu.errors import InputError
+from seamemu.jsonout import hex64
 
 _PLACEHOLDERS = {
     "tdmr": "(tdmr=i)",
@@ -109,7 +110,7 @@ class LeafSpec:
 
     def explain_lines(self) -> list[str]:
         """Human-readable description, in the module's check order."""
-        head = f"0x{self.number:016x}" if self.loader else str(self.number)
+        head = hex64(self.number) if self.loader else str(self.number)
         lines = [f"{self.name} (leaf {head}; ABI {', '.join(self.generations)})",
                  f"  {self.summary}"]
         if self.source:

@@ -22,6 +22,7 @@ from seamemu.arch.module_versions import ModuleProfile
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.status import MASK64
 from seamemu.errors import InputError
+from seamemu.jsonout import hex64
 from seamemu.model import leaves as _leaves  # noqa: F401  (registers the leaf handlers)
 from seamemu.model.addr import AddressRules
 from seamemu.model.dispatcher import dispatch_full
@@ -153,7 +154,7 @@ def module_info_for(platform: Platform, abi: str) -> ModuleInfo:
 
 
 def format_record(r: CallRecord) -> str:
-    leaf = f"0x{r.leaf:016x}" if r.leaf > 0xFFFF else str(r.leaf)
+    leaf = hex64(r.leaf) if r.leaf > 0xFFFF else str(r.leaf)
     ins = " ".join(f"{k}=0x{v:016x}" for k, v in r.consumed_inputs.items() if k != "rax")
     outs = " ".join(f"{k}=0x{v:016x}" for k, v in r.outputs.items())
     line = (f"#{r.seq} lp{r.lp} {r.leaf_name}({leaf}) v{r.version}"

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 
 from seamemu.errors import InputError
+from seamemu.jsonout import hex64
 from seamemu.platform.events import (
     ADD_EVENTS,
     CPU_EVENTS,
@@ -29,7 +30,7 @@ from seamemu.platform.events import (
 )
 from seamemu.platform.facts import MemoryRegion, Platform
 from seamemu.platform.hotplug_rules import Policy
-from seamemu.platform.units import fmt_mem, fmt_range, hex64
+from seamemu.platform.units import fmt_mem, fmt_range
 
 _EMPTY_SLOT = "hotplug"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from seamemu.jsonout import hex64
+
 _SUFFIX = {"": 0, "k": 10, "m": 20, "g": 30, "t": 40, "p": 50}
 _SIZE_RE = re.compile(r"^\s*(0x[0-9a-f_]+|[0-9][0-9_]*)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
 
@@ -35,9 +37,6 @@ def parse_size(value: object) -> int:
     return number << _SUFFIX[suffix]
 
 
-def hex64(value: int) -> str:
-    return f"0x{value:016x}"
-
 
 def fmt_range(base: int, size: int) -> str:
     """A half-open physical range, [base, end), in the project's 64-bit hex style."""
@@ -57,4 +56,4 @@ def fmt_size(size: int) -> str:
     return f"{size} B"
 
 
-__all__ = ["fmt_mem", "fmt_range", "fmt_size", "hex64", "parse_size"]
+__all__ = ["fmt_mem", "fmt_range", "fmt_size", "parse_size"]

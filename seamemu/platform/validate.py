@@ -11,8 +11,9 @@ KeyID space from msr_defs.h ia32_tme_activate_t (KeyID 0 plus MKTME plus TDX Key
 
 from __future__ import annotations
 
+from seamemu.jsonout import hex64
 from seamemu.platform.facts import KiB, Platform, Seamrr
-from seamemu.platform.units import fmt_range, hex64
+from seamemu.platform.units import fmt_range
 
 MAX_CMR = 32            # Spec: tdx_api_defs.h MAX_CMR
 BOOT_LP = 0             # the BSP: the LP the kernel boots on (LP numbering: docs/platform.md)

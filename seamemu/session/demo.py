@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seamemu.arch.kernel import errno_name
+from seamemu.jsonout import hex64
 from seamemu.kernel import Generation, generation, stub_files
 from seamemu.kernel.cmr_read import CmrReport, read_cmrs_info
 from seamemu.kernel.wrappers import status_errno
@@ -67,14 +68,14 @@ def demo_json(d: Demo) -> dict:
         "platform": {"name": p.name, "lps": p.num_lps, "abi": s.module.abi, "cmrs": len(p.cmrs)},
         "stub": {"asm": f"asm/{gen.stub}", "entry": gen.entry, "convention": gen.convention},
         "matrix": {"leaf": DEFAULT_MATRIX_LEAF, "rows": [r.to_json() for r in d.rows]},
-        "outcomes": [{"outcome": r.outcome, "rule": r.rule, "rax": f"0x{r.rax:016x}",
+        "outcomes": [{"outcome": r.outcome, "rule": r.rule, "rax": hex64(r.rax),
                       "rax_name": rax_name(r.rax), "errno": _errno(d, r)}
                      for r in _first_per_outcome(d.rows)],
         "abi_preserved": all(r.abi_preserved for r in d.rows),
         "call": {"setup": [c.to_json() for c in setup], "result": info.to_json()},
         "sysinfo": d.report.sysinfo,
         "cmr_entries_written": d.report.entries_written,
-        "cmrs": [{"base": f"0x{b:016x}", "size": f"0x{n:016x}"} for b, n in d.report.cmrs],
+        "cmrs": [{"base": hex64(b), "size": hex64(n)} for b, n in d.report.cmrs],
         "leaf": rec.leaf_name,
     }
 

@@ -19,12 +19,13 @@ from pathlib import Path
 
 from seamemu.arch.msrs import seamrr_range
 from seamemu.errors import SeamemuError
+from seamemu.jsonout import hex64
 from seamemu.kernel import Generation, generation
 from seamemu.kernel.detection import BootCpu, Detection, platform_detection
 from seamemu.kernel.detection import detect as kernel_detect
 from seamemu.platform import as_platform
 from seamemu.platform.facts import Platform
-from seamemu.platform.units import fmt_range, fmt_size, hex64
+from seamemu.platform.units import fmt_range, fmt_size
 from seamemu.session.session import Session
 from seamemu.stubs import stub
 

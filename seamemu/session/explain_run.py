@@ -6,6 +6,7 @@ from __future__ import annotations
 from seamemu.arch.kernel import errno_name
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.image import Image
+from seamemu.jsonout import hex64, hex64_or_none
 from seamemu.kernel import Generation, generation
 from seamemu.kernel.wrappers import status_errno
 from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT, RunResult, rax_name
@@ -38,15 +39,15 @@ def format_run(r: RunResult, image: Image, kernel: Generation | str | None = Non
                 lines.append("    outputs: " + outs)
     if r.fault:
         f = r.fault
-        how = (f"handled by {f.handled_by}, resumed at {_hex(f.fixup)}" if f.handled_by
+        how = (f"handled by {f.handled_by}, resumed at {hex64_or_none(f.fixup)}" if f.handled_by
                else "UNHANDLED")
-        lines.append(f"  fault: {f.name} at 0x{f.address:016x} <{f.symbol}>: {how}")
+        lines.append(f"  fault: {f.name} at {hex64(f.address)} <{f.symbol}>: {how}")
     if r.oops:
         lines.append("  " + r.oops.replace("\n", "\n  "))
     if r.bound:
         b = r.bound
         why = "gdb's kill" if b.kind == "debugger" else f"the {b.kind} bound ({b.limit:g})"
-        lines.append(f"  stopped by {why} at 0x{b.rip:016x} <{b.symbol}>: {r.bound_disasm}")
+        lines.append(f"  stopped by {why} at {hex64(b.rip)} <{b.symbol}>: {r.bound_disasm}")
     if not r.abi.returned:
         oops = "; in a kernel this is an oops" if r.fault and not r.fault.handled_by else ""
         lines.append(f"outcome: {r.outcome}   the call never returned, so RAX (0x{r.rax:016x}) "
@@ -73,9 +74,5 @@ def format_run(r: RunResult, image: Image, kernel: Generation | str | None = Non
                             f"RSP balanced: {abi.rsp_balanced}; DF clear: {abi.df_clear})"))
     return "\n".join(lines)
 
-
-
-def _hex(value: int | None) -> str:
-    return "None" if value is None else f"0x{value:016x}"
 
 __all__ = ["format_run"]

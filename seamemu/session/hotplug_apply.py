@@ -42,6 +42,7 @@ from seamemu.arch.sysinfo import (
     TDSYSINFO_STRUCT_SIZE,
 )
 from seamemu.errors import InputError
+from seamemu.jsonout import hex64
 from seamemu.kernel import Generation, bring_up, generation, stub_files
 from seamemu.kernel.cmr_read import TDH_SYS_INFO, CmrReport, read_cmrs
 from seamemu.kernel.hotplug import get_policy, judge, policy_for, situation_for
@@ -68,7 +69,7 @@ from seamemu.platform.events import (
     REMOVE_EVENTS,
 )
 from seamemu.platform.facts import Platform
-from seamemu.platform.units import fmt_range, hex64
+from seamemu.platform.units import fmt_range
 from seamemu.session.result import rax_name
 from seamemu.session.session import Session
 from seamemu.stubs import stub

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from seamemu.arch.kernel import EX_TYPE_NAMES
 from seamemu.disasm import disassemble_one
 from seamemu.image import Image, Section
+from seamemu.jsonout import hex64
 
 SKIP_ZEROES = 8       # zero bytes that make a run (binutils objdump.c DEFAULT_SKIP_ZEROES)
 REPEAT_RUN = 8        # copies of one instruction or data row that make a run
@@ -94,13 +95,13 @@ def _copies(data: bytes, off: int, size: int, end: int) -> int:
 def listing_json(image: Image) -> dict:
     return {
         "schema": 1,
-        "sections": [{"name": s.name, "address": f"0x{s.address:016x}", "size": len(s.data),
+        "sections": [{"name": s.name, "address": hex64(s.address), "size": len(s.data),
                       "flags": s.flags} for s in image.sections],
-        "symbols": {n: f"0x{a:016x}" for n, a in sorted(image.symbols.items(), key=lambda kv: kv[1])},
+        "symbols": {n: hex64(a) for n, a in sorted(image.symbols.items(), key=lambda kv: kv[1])},
         "globals": sorted(image.globals),
         "instructions": [dict(r, address=f"0x{r['address']:016x}") for r in listing_rows(image)],
-        "extable": [{"fault": f"0x{e.fault:016x}", "fault_symbol": image.symbolize(e.fault),
-                     "fixup": f"0x{e.fixup:016x}", "fixup_symbol": image.symbolize(e.fixup),
+        "extable": [{"fault": hex64(e.fault), "fault_symbol": image.symbolize(e.fault),
+                     "fixup": hex64(e.fixup), "fixup_symbol": image.symbolize(e.fixup),
                      "type": EX_TYPE_NAMES.get(e.type, str(e.type))} for e in image.extable],
     }
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seamemu.arch.leaves import TDH_SYS_INIT
+from seamemu.jsonout import hex64
 from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT, rax_name
 from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
@@ -37,7 +38,7 @@ class MatrixRow:
             "cpl": self.cpl,
             "module": "loaded" if self.module else "absent",
             "outcome": self.outcome,
-            "rax": f"0x{self.rax:016x}",
+            "rax": hex64(self.rax),
             "rax_name": None if self.outcome == NO_SEAMCALL else self.status_name,
             "rule": self.rule,
             "abi_preserved": self.abi_preserved,
@@ -72,7 +73,7 @@ def outcome_matrix(asm: Sequence[str | Path] | None = None, entry: str = DEFAULT
 def format_matrix(rows: list[MatrixRow], markdown: bool = False) -> str:
     head = ("VMX", "SEAMRR", "CPL", "module", "outcome", "RAX", "meaning", "ABI")
     body = [("on" if r.vmx else "off", "on" if r.seamrr else "off", str(r.cpl),
-             "loaded" if r.module else "absent", r.outcome, f"0x{r.rax:016x}", r.status_name,
+             "loaded" if r.module else "absent", r.outcome, hex64(r.rax), r.status_name,
              "ok" if r.abi_preserved else "BROKEN: " + ",".join(r.clobbered or ("rsp",)))
             for r in rows]
     if markdown:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from seamemu.arch.kernel import SW_ERROR_NAMES
 from seamemu.arch.registers import CALLEE_SAVED, GPRS, RFLAGS_DF
 from seamemu.arch.status import status_name
+from seamemu.jsonout import hex64
 from seamemu.machine.results import NO_SEAMCALL, NO_SEAMCALL_TEXT, BoundInfo, CallResult, FaultEvent
 from seamemu.traps.target import CallRecord
 
@@ -83,13 +84,13 @@ class RunResult:
             "lp": self.lp,
             "leaf": self.leaf,
             "outcome": self.outcome,
-            "rax": f"0x{self.rax:016x}",
+            "rax": hex64(self.rax),
             "rax_name": None if self.outcome == NO_SEAMCALL else rax_name(self.rax, self.leaf),
             "rule": self.rule,
-            "regs": {r: f"0x{self.regs[r]:016x}" for r in GPRS if r in self.regs}
+            "regs": {r: hex64(self.regs[r]) for r in GPRS if r in self.regs}
             | {"rflags": f"0x{self.regs.get('rflags', 0):016x}"},
-            "inputs": {k: f"0x{v:016x}" for k, v in self.inputs.items()},
-            "out": None if self.out is None else {k: f"0x{v:016x}" for k, v in self.out.items()},
+            "inputs": {k: hex64(v) for k, v in self.inputs.items()},
+            "out": None if self.out is None else {k: hex64(v) for k, v in self.out.items()},
             "calls": [c.to_json() for c in self.calls],
             "abi": self.abi.to_json(),
             "fault": None if self.fault is None else self.fault.to_json(),

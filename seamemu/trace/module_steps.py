@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from seamemu.disasm import Insn, disassemble_one
+from seamemu.jsonout import hex64
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class ModuleRun:
         return {
             "seq": self.seq, "leaf_name": self.leaf_name, "status_name": self.status_name,
             "instructions": len(self.steps), "truncated": self.truncated,
-            "steps": [{"address": f"0x{s.address:016x}", "symbol": s.symbol,
+            "steps": [{"address": hex64(s.address), "symbol": s.symbol,
                        "bytes": s.insn.bytes.hex(), "insn": s.insn.text, "target": s.target}
                       for s in self.steps],
         }

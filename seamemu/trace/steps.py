@@ -17,6 +17,7 @@ from typing import Any
 from seamemu.arch.kernel import EX_TYPE_FAULT, EX_TYPE_NAMES
 from seamemu.disasm import disassemble_one
 from seamemu.image import Image
+from seamemu.jsonout import hex64
 from seamemu.machine.regs import NAMES
 from seamemu.machine.results import CallResult, FaultEvent, SeamEvent
 from seamemu.machine.tracing import RawStep
@@ -147,41 +148,38 @@ class Trace:
             "lp": self.lp,
             "outcome": self.outcome,
             "truncated": self.truncated,
-            "regs_before": {k: f"0x{v:016x}" for k, v in self.regs_before.items()},
-            "regs_after": {k: f"0x{v:016x}" for k, v in self.regs_after.items()},
+            "regs_before": {k: hex64(v) for k, v in self.regs_before.items()},
+            "regs_after": {k: hex64(v) for k, v in self.regs_after.items()},
             "steps": [step_json(s) for s in self.steps],
         }
 
-
-def _h(v: int) -> str:
-    return f"0x{v:016x}"
 
 
 def step_json(s: TraceStep) -> dict:
     return {
         "index": s.index,
-        "address": _h(s.address),
+        "address": hex64(s.address),
         "symbol": s.symbol,
         "bytes": s.bytes.hex(),
         "insn": s.text,
         "mnemonic": s.mnemonic,
         "source": s.source,
-        "regs": {c.name: {"old": _h(c.old), "new": _h(c.new)} for c in s.regs},
+        "regs": {c.name: {"old": hex64(c.old), "new": hex64(c.new)} for c in s.regs},
         "flags": {f: {"old": o, "new": n} for f, o, n in s.flags},
         "writes": [_write_json(w) for w in s.writes],
-        "next": _h(s.next_address),
+        "next": hex64(s.next_address),
         "traps": [_trap_json(t) for t in s.traps],
         "faults": [{"name": f.name, "vector": f.vector, "error_code": f.error_code,
                     "handled_by": f.handled_by,
-                    "fixup": None if f.fixup is None else _h(f.fixup),
+                    "fixup": None if f.fixup is None else hex64(f.fixup),
                     "fixup_symbol": f.fixup_symbol, "extable_type": f.extable_type,
-                    "rax_set": None if f.rax_set is None else _h(f.rax_set),
+                    "rax_set": None if f.rax_set is None else hex64(f.rax_set),
                     "detail": f.detail} for f in s.faults],
     }
 
 
 def _write_json(w: MemWrite) -> dict:
-    return {"address": _h(w.address), "size": len(w.data), "data": w.data.hex(), "by": w.by,
+    return {"address": hex64(w.address), "size": len(w.data), "data": w.data.hex(), "by": w.by,
             "symbol": w.symbol, "note": w.note, "decoded": list(w.decoded)}
 
 
@@ -191,12 +189,12 @@ def _trap_json(t: TrapNote) -> dict:
     if t.leaf is not None:
         lf = t.leaf
         out["leaf"] = {
-            "name": lf.name, "number": lf.number, "status": _h(lf.status),
+            "name": lf.name, "number": lf.number, "status": hex64(lf.status),
             "status_name": lf.status_name, "state_before": lf.state_before,
             "state_after": lf.state_after,
-            "inputs": [{"reg": r, "value": _h(v), "meaning": m} for r, v, m in lf.inputs],
-            "carried": [{"reg": r, "value": _h(v)} for r, v in lf.carried],
-            "outputs": [{"reg": r, "value": _h(v), "meaning": m} for r, v, m in lf.outputs],
+            "inputs": [{"reg": r, "value": hex64(v), "meaning": m} for r, v, m in lf.inputs],
+            "carried": [{"reg": r, "value": hex64(v)} for r, v in lf.carried],
+            "outputs": [{"reg": r, "value": hex64(v), "meaning": m} for r, v, m in lf.outputs],
             "checks": [c for c, _ in lf.checks], "failed_check": lf.failed_check,
             "note": lf.note, "memory": [_write_json(w) for w in lf.memory],
         }

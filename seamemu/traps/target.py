@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from seamemu.jsonout import hex64
+
 
 class GuestMemory(Protocol):
     """Guest physical memory as the module sees it (the machine provides it)."""
@@ -65,10 +67,10 @@ class CallRecord:
             "leaf": self.leaf,
             "leaf_name": self.leaf_name,
             "version": self.version,
-            "inputs": {k: f"0x{v:016x}" for k, v in self.inputs.items()},
+            "inputs": {k: hex64(v) for k, v in self.inputs.items()},
             "consumed": list(self.consumed),
-            "outputs": {k: f"0x{v:016x}" for k, v in self.outputs.items()},
-            "status": f"0x{self.status:016x}",
+            "outputs": {k: hex64(v) for k, v in self.outputs.items()},
+            "status": hex64(self.status),
             "status_name": self.status_name,
             "state_before": self.state_before,
             "state_after": self.state_after,

@@ -219,7 +219,7 @@ def test_kernel_marker_and_option_choose_the_generation_s_stub(run):
             assert seam.entry == "__seamcall" and seam.kernel.convention == "legacy"
             r = seam.call(leaf="TDH.SYS.INIT")
             assert_outcome(r, "#GP")
-            assert r.fault["handled"] is False
+            assert r.fault.handled_by is None
 
         def test_option_default(seam):
             assert seam.kernel.name == "6.8" and seam.entry == "__seamcall_ret"

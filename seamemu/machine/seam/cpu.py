@@ -48,6 +48,7 @@ from unicorn import (
 from unicorn import unicorn_const as UCC
 from unicorn import x86_const as X
 
+from seamemu.jsonout import hex64
 from seamemu.machine.faults import vector_name
 from seamemu.machine.memory import PhysicalMemory
 from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RIP, RSP, RegFile
@@ -139,7 +140,7 @@ class SeamCpu:
         off = la - self.layout.code_la
         if 0 <= off < self.image.size:
             return self.image.symbolize(off)
-        return f"0x{la:016x}"
+        return hex64(la)
 
     def original_bytes(self, la: int, size: int) -> bytes:
         """Code as the image has it (patched MSR sites restored), for traces and reports."""
