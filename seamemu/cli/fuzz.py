@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from seamemu.errors import InputError
 from seamemu.files import output_dir
 from seamemu.fuzz.promises import CONVENTIONS, VARIANTS
 from seamemu.fuzz.reproducer import Target
-from seamemu.fuzz.worker import MODES, FuzzConfig
+from seamemu.fuzz.worker import MODES, FuzzConfig, Worker
 
 DEFAULT_SECONDS = 60.0
 MAX_RUNS = 10**12
@@ -120,9 +122,11 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
                         module_binary=_module_binary(args))
     line = None if args.quiet else ProgressLine()
     started = time.time()
+    interrupted = [False]
     try:
-        summary = run_fuzz(config, progress=line)
-    except KeyboardInterrupt:
+        with _ctrl_c_stops_the_campaign(interrupted):
+            summary = run_fuzz(config, progress=line)
+    except KeyboardInterrupt:          # a second Ctrl-C, or one before the loops started
         raise KeyboardInterrupt(saved_findings(Path(args.out), started)) from None
     finally:
         if line is not None:
@@ -131,7 +135,34 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         C.print_json(summary)
     else:
         print(format_summary(summary))
+    if interrupted[0]:
+        raise KeyboardInterrupt(saved_findings(Path(args.out), started))
     return 1 if summary["findings"] else 0
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops_the_campaign(interrupted: list[bool]):
+    """The first Ctrl-C ends the campaign after the current run of each worker (the summary is
+    still printed, then how many findings were saved and where); a second one stops at once.
+    `interrupted[0]` says afterwards whether it came."""
+    Worker.clear_stop()
+
+    def on_sigint(signum, frame):
+        if Worker.stop_requested():
+            raise KeyboardInterrupt
+        Worker.request_stop()
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:                 # not the main thread: leave Ctrl-C as it is
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        interrupted[0] = Worker.stop_requested()
+        Worker.clear_stop()
 
 
 def saved_findings(out: Path, since: float) -> str:

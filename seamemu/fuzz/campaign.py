@@ -10,7 +10,9 @@ them and lists each finding once (by rule and location).
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue as _queue
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -83,6 +85,9 @@ def _merge(stats: list[WorkerStats], t0: float) -> dict:
 
 
 def _child(config: FuzzConfig, index: int, image: Image, ref_image: Image | None, q) -> None:
+    # Ctrl-C reaches a worker from the terminal and again from the parent: either way it
+    # only ends the loop after the current run, and the worker still reports.
+    signal.signal(signal.SIGINT, lambda signum, frame: Worker.request_stop())
     try:
         def report(st: WorkerStats) -> None:
             q.put(("progress", index, st))
@@ -110,8 +115,16 @@ def _run_parallel(config: FuzzConfig, image: Image, ref_image: Image | None,
     latest: dict[int, WorkerStats] = {}
     done: dict[int, WorkerStats] = {}
     errors: list[str] = []
+    told = False
     try:
         while len(done) + len(errors) < len(procs):
+            if Worker.stop_requested() and not told:
+                # Ctrl-C reached only this process: pass it on, so each worker ends its run
+                # and reports what it found (workers forked from here stop on SIGINT).
+                for p in procs:
+                    if p.pid is not None and p.is_alive():
+                        os.kill(p.pid, signal.SIGINT)
+                told = True
             try:
                 kind, index, payload = q.get(timeout=0.5)
             except _queue.Empty:

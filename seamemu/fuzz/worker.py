@@ -94,6 +94,9 @@ class FindingRecord:
                 "run": self.run, "seconds": round(self.seconds, 3)}
 
 
+_STOP = [False]     # Worker.request_stop(): set from a SIGINT handler, read between runs
+
+
 @dataclass
 class WorkerStats:
     """A worker's counters (mutable: the worker updates them as it runs)."""
@@ -157,6 +160,21 @@ class Worker:
         self._t0 = 0.0
 
     # -- the loop ----------------------------------------------------------------------------
+    @staticmethod
+    def request_stop() -> None:
+        """Ask every loop in this process to end after its current run (Ctrl-C): a flag the
+        loops look at, because a KeyboardInterrupt raised inside an emulator hook can be lost
+        on its way back through the engine's C code."""
+        _STOP[0] = True
+
+    @staticmethod
+    def stop_requested() -> bool:
+        return _STOP[0]
+
+    @staticmethod
+    def clear_stop() -> None:
+        _STOP[0] = False
+
     def run(self) -> WorkerStats:
         self._t0 = time.perf_counter()
         cfg = self.config
@@ -198,7 +216,7 @@ class Worker:
             if not n & 63:
                 now = time.perf_counter()
                 self.stats.runs = n
-                if now >= deadline:
+                if now >= deadline or _STOP[0]:
                     break
                 if now >= next_report:
                     next_report = now + REPORT_EVERY_S
@@ -231,7 +249,7 @@ class Worker:
         @given(fuzz_cases(self.spec, addresses=self.fast.addresses))
         def prop(case: Case) -> None:
             now = time.perf_counter()
-            if now >= deadline:
+            if now >= deadline or _STOP[0]:
                 raise _Stop()
             self.one(case, False)
             state["n"] += 1
