@@ -2,8 +2,12 @@
 """Register ids and a preallocated register file: one C call reads or writes every GPR.
 
 The SEAMCALL hook runs once per emulated SEAMCALL, so it must not pay for the binding's
-generic batch helpers (which build ctypes arrays on every call): the arrays are built once
-per logical processor here and the batch entry points are called directly.
+generic batch helpers (which build ctypes arrays on every call): on the binding versions this
+was measured on, the arrays are built once per logical processor and the library's batch
+entry points are called directly.  That reaches into the binding's private parts (`uclib`,
+`Uc._uch`), so it is one adapter (`_FastBatch`) taken only when the binding is a version in
+FAST_BINDINGS and has those parts; otherwise every RegFile uses the public
+`Uc.reg_read_batch` / `reg_write_batch`, slower but the same values.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Mapping
 
+import unicorn
 from unicorn import x86_const as X
-from unicorn.unicorn_py3.unicorn import uclib
 
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import EngineError
@@ -36,20 +40,45 @@ UC_IDS: dict[str, int] = {
     "rflags": X.UC_X86_REG_RFLAGS, "rip": X.UC_X86_REG_RIP,
 }
 
+_UC_ID_LIST = [UC_IDS[name] for name in NAMES]
+
 # x86 register numbers (ModRM/SIB encoding, with REX.B/X as bit 3) -> index in NAMES.
 GPR_BY_NUMBER: tuple[int, ...] = tuple(INDEX[n] for n in (
     "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
     "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
 ))
 
-# The batch entry points without the binding's argtypes: ctypes' per-argument conversion costs
-# more than the C call itself (measured 1.45 us vs 0.63 us for 18 registers).  Loading the
-# library by its path again returns the same process-wide handle.
-_LIB = ctypes.CDLL(uclib._name)
-_READ_BATCH = _LIB.uc_reg_read_batch
-_WRITE_BATCH = _LIB.uc_reg_write_batch
-for _fn in (_READ_BATCH, _WRITE_BATCH):
-    _fn.restype = ctypes.c_int
+# Binding versions whose private layout (unicorn.unicorn_py3.unicorn.uclib, Uc._uch) the fast
+# path was written and tested against.
+FAST_BINDINGS = ("2.1.",)
+
+
+class _FastBatch:
+    """The library's uc_reg_read_batch/uc_reg_write_batch without the binding's argtypes:
+    ctypes' per-argument conversion costs more than the C call itself (measured 1.45 us vs
+    0.63 us for 18 registers).  Loading the library by its path again returns the same
+    process-wide handle."""
+
+    def __init__(self) -> None:
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        lib = ctypes.CDLL(uclib._name)
+        self.read, self.write = lib.uc_reg_read_batch, lib.uc_reg_write_batch
+        for fn in (self.read, self.write):
+            fn.restype = ctypes.c_int
+
+
+def _fast_batch() -> _FastBatch | None:
+    """The fast path, when the installed binding is one it is known to fit; else None."""
+    if not str(getattr(unicorn, "__version__", "")).startswith(FAST_BINDINGS):
+        return None
+    try:
+        return _FastBatch()
+    except (ImportError, AttributeError, OSError):
+        return None
+
+
+FAST = _fast_batch()
 
 # RFLAGS bit 1 is reserved and always reads 1.  Spec: SDM Vol. 1 §3.4.3.
 RFLAGS_FIXED = 0x2
@@ -80,30 +109,48 @@ class RegView(Mapping):
 
 
 class RegFile:
-    """All of NAMES for one Unicorn instance, read and written as Python int lists."""
+    """All of NAMES for one Unicorn instance, read and written as Python int lists.
 
-    __slots__ = ("_ids", "_n", "_ptrs", "_uch", "_vals")
+    Through the fast path when `fast` (default: the binding fits, FAST is set) and the Uc
+    exposes its engine handle; through the binding's public batch calls otherwise."""
 
-    def __init__(self, uc) -> None:
+    __slots__ = ("_ids", "_n", "_ptrs", "_uc", "_uch", "_vals", "fast", "read", "write")
+
+    def __init__(self, uc, fast: bool | None = None) -> None:
         n = len(NAMES)
         self._n = n
+        self._uc = uc
         self._ids = (ctypes.c_int * n)(*(UC_IDS[name] for name in NAMES))
         self._vals = (ctypes.c_uint64 * n)()
         base = ctypes.addressof(self._vals)
         self._ptrs = (ctypes.c_void_p * n)(*(base + 8 * i for i in range(n)))
-        self._uch = uc._uch  # the engine handle the binding keeps alive with the Uc
+        self._uch = getattr(uc, "_uch", None)  # the engine handle the binding keeps alive
+        self.fast = FAST is not None and self._uch is not None and fast is not False
+        if fast and not self.fast:
+            raise EngineError(f"the fast register path does not fit unicorn "
+                              f"{getattr(unicorn, '__version__', '?')}")
+        self.read = self._read_fast if self.fast else self._read_public
+        self.write = self._write_fast if self.fast else self._write_public
 
-    def read(self) -> list[int]:
-        status = _READ_BATCH(self._uch, self._ids, self._ptrs, self._n)
+    def _read_fast(self) -> list[int]:
+        assert FAST is not None
+        status = FAST.read(self._uch, self._ids, self._ptrs, self._n)
         if status:
             raise EngineError(f"unicorn uc_reg_read_batch failed with status {status}")
         return self._vals[:]
 
-    def write(self, values: list[int]) -> None:
+    def _write_fast(self, values: list[int]) -> None:
+        assert FAST is not None
         self._vals[:] = values  # type: ignore[assignment]  # ctypes converts the ints
-        status = _WRITE_BATCH(self._uch, self._ids, self._ptrs, self._n)
+        status = FAST.write(self._uch, self._ids, self._ptrs, self._n)
         if status:
             raise EngineError(f"unicorn uc_reg_write_batch failed with status {status}")
+
+    def _read_public(self) -> list[int]:
+        return list(self._uc.reg_read_batch(_UC_ID_LIST))
+
+    def _write_public(self, values: list[int]) -> None:
+        self._uc.reg_write_batch(list(zip(_UC_ID_LIST, values)))
 
 
 __all__ = [
