@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-MEM_LIMIT = 800 << 20        # resident bytes of a worker's whole process tree
+MEM_LIMIT = 600 << 20        # resident bytes of a worker's whole process tree
 RECYCLE = 400 << 20          # a worker that kept this much after a case is replaced (the
                              # memory a case frees is not always returned to the system)
 POLL = 0.05
