@@ -55,8 +55,6 @@ class Decoded:
     in_shutdown: bool = False
 
 
-# Every call decodes RAX; the same few leaves recur, and Decoded is frozen.
-@lru_cache(maxsize=4096)
 def decode_rax(rax: int, abi: str) -> Decoded:
     rax &= MASK64
     if rax & SEAMLDR_MODE_BIT:
@@ -104,7 +102,13 @@ def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
     rax = regs["rax"]
     seq = module.next_seq()
     before = module.state_name()
-    d = decode_rax(rax, module.abi)
+    # Every call decodes RAX and the same few leaves recur: each module keeps what it decoded
+    # (Decoded is frozen), so a module built after the leaf tables change sees the change.
+    d = module.decoded.get(rax)
+    if d is None:
+        if len(module.decoded) > 4096:
+            module.decoded.clear()
+        d = module.decoded[rax] = decode_rax(rax, module.abi)
     rec: dict[str, Any] = dict(seq=seq, lp=lp, leaf=d.leaf, leaf_name=d.name,
                                version=d.version, state_before=before)
 

@@ -25,7 +25,7 @@ from seamemu.errors import InputError
 from seamemu.jsonout import hex64
 from seamemu.model import leaves as _leaves  # noqa: F401  (registers the leaf handlers)
 from seamemu.model.addr import AddressRules
-from seamemu.model.dispatcher import dispatch_full
+from seamemu.model.dispatcher import Decoded, dispatch_full
 from seamemu.model.inject import Injector, check_rule
 from seamemu.model.module_state import LockHold, ModuleState, SeamldrSession, SysState
 from seamemu.model.reported_values import default_module_info
@@ -62,6 +62,7 @@ class TdxModule:
         # What SEAMLDR.INSTALL installs: the platform's module, else a default of this ABI.
         self.next_module_info: ModuleInfo = info
         self._seq = 0
+        self.decoded: dict[int, Decoded] = {}   # RAX -> its decoding (dispatcher.py)
         if isinstance(injector, str):
             injector = Injector.parse(injector, table=info.profile.statuses)
         self.injector = injector

@@ -18,7 +18,6 @@ from seamemu.learn.diagram import (
 )
 from seamemu.learn.lifecycle import probe_lifecycle
 from seamemu.learn.svg import OUTCOME_COLOURS
-from seamemu.model import dispatcher
 from seamemu.platform import load_platform
 from seamemu.session.matrix import outcome_matrix
 from seamemu.traps import seamcall
@@ -70,21 +69,12 @@ def test_the_lifecycle_has_the_leaves_on_its_edges():
         assert state in words
 
 
-@pytest.fixture
-def decode_cache():
-    """The module's dispatcher caches decoded RAX values: clear around an admission change."""
-    dispatcher.decode_rax.cache_clear()
-    yield
-    dispatcher.decode_rax.cache_clear()
-
-
-def test_the_lifecycle_changes_when_the_admission_table_changes(monkeypatch, decode_cache):
+def test_the_lifecycle_changes_when_the_admission_table_changes(monkeypatch):
     before = lifecycle_svg(abi="1.5")
     rd = arch_leaves.leaf_by_name("TDH.SYS.RD")
     table = dict(arch_leaves._BY_NUMBER)
     table[rd.number] = dataclasses.replace(rd, before_ready=False)
     monkeypatch.setattr(arch_leaves, "_BY_NUMBER", table)
-    dispatcher.decode_rax.cache_clear()
     life = probe_lifecycle("1.5")
     loops = {e.source: e.leaves for e in life.edges if e.source == e.target}
     assert "TDH.SYS.RD" not in loops["SYSINIT_DONE"]        # refused: TDX_SYS_NOT_READY
