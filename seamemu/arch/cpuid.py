@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
 """CPUID fields the emulated CPU answers from the platform: leaf, sub-leaf, register, bits.
 
-Spec: Intel SDM Vol. 2A "CPUID—CPU Identification": Table 3-10 (CPUID.01H:ECX feature flags:
-bit 5 VMX, bit 6 SMX, bit 31 "not used, always returns 0"), Table 3-8 leaf 07H sub-leaf 0
-(ECX bit 13 TME_EN: IA32_TME_CAPABILITY and IA32_TME_ACTIVATE are supported), leaf 80000008H
+Spec: Intel SDM Vol. 2A "CPUID—CPU Identification" (tables named by title: their numbers
+change between editions): "Feature Information Returned in the ECX Register" (CPUID.01H:ECX
+bit 5 VMX, bit 6 SMX, bit 31 "not used, always returns 0"); "Information Returned by CPUID
+Instruction", leaf 07H sub-leaf 0 (ECX bit 13 TME_EN: IA32_TME_CAPABILITY and
+IA32_TME_ACTIVATE are supported) and leaf 80000008H
 (EAX bits 7:0 physical-address bits, 15:8 linear-address bits); leaf 21H is what a TDX guest
 probes: Linux arch/x86/include/asm/shared/tdx.h (TDX_CPUID_LEAF_ID 0x21, TDX_IDENT
 "IntelTDX    " in EBX, EDX, ECX) and arch/x86/coco/tdx/tdx.c (tdx_early_init).
@@ -21,6 +23,7 @@ TDX_GUEST_SIGNATURE = "IntelTDX    "
 
 REGISTERS = ("eax", "ebx", "ecx", "edx")
 _SDM = "Intel SDM Vol. 2A CPUID"
+_ECX_TABLE = "table 'Feature Information Returned in the ECX Register'"
 
 
 class CpuidField(NamedTuple):
@@ -40,10 +43,10 @@ class CpuidField(NamedTuple):
 
 
 # Sorted by (leaf, register, lo).
-VMX = CpuidField(LEAF_FEATURES, None, "ecx", 5, 5, "VMX", f"{_SDM} Table 3-10, CPUID.01H:ECX[5]")
-SMX = CpuidField(LEAF_FEATURES, None, "ecx", 6, 6, "SMX", f"{_SDM} Table 3-10, CPUID.01H:ECX[6]")
+VMX = CpuidField(LEAF_FEATURES, None, "ecx", 5, 5, "VMX", f"{_SDM} {_ECX_TABLE}, CPUID.01H:ECX[5]")
+SMX = CpuidField(LEAF_FEATURES, None, "ecx", 6, 6, "SMX", f"{_SDM} {_ECX_TABLE}, CPUID.01H:ECX[6]")
 NOT_USED_31 = CpuidField(LEAF_FEATURES, None, "ecx", 31, 31, "not used (always 0)",
-                         f"{_SDM} Table 3-10, CPUID.01H:ECX[31]")
+                         f"{_SDM} {_ECX_TABLE}, CPUID.01H:ECX[31]")
 TME_EN = CpuidField(LEAF_STRUCTURED_FEATURES, 0, "ecx", 13, 13, "TME_EN",
                     f"{_SDM} leaf 07H sub-leaf 0, ECX[13]")
 PHYS_ADDR_BITS = CpuidField(LEAF_ADDRESS_SIZES, None, "eax", 0, 7, "physical-address bits",

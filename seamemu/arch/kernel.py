@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The Linux kernel's own (software-defined) SEAMCALL codes and its exception-table types.
 
-Spec: Linux arch/x86/include/asm/tdx.h (TDX_SW_ERROR and friends, commit 095b71a);
+Spec: Linux arch/x86/include/asm/tdx.h: TDX_SW_ERROR and TDX_SEAMCALL_VMFAILINVALID (as in
+v5.19), TDX_SEAMCALL_GP/UD (7b804135d4d1, v6.6), TDX_NON_RECOVERABLE (095b71a03f49);
 arch/x86/include/asm/trapnr.h (X86_TRAP_*); arch/x86/include/asm/extable_fixup_types.h
 (EX_TYPE_*); errno names; the SEAMCALL wrappers' errno mapping is seamemu.kernel.wrappers.
 """

@@ -4,8 +4,8 @@
 Spec: intel/tdx-module tdx_1.5 include/tdx_api_defs.h (seamcall_leaf_opcode_t,
 tdx_leaf_and_version_t) and src/vmm_dispatcher/tdx_vmm_dispatcher.c (M15, TDX_1.5.01, 72d8cff);
 qizhangz/tdx-module src/vmm_dispatcher/tdx_vmm_dispatcher.c (M10, TDX 1.0, 9359de5) for the
-1.0 leaf set; P-SEAMLDR leaves from the SEAM loader's include/pseamldr_api_defs.h and Linux
-arch/x86/virt/vmx/tdx/seamldr.c.
+1.0 leaf set; P-SEAMLDR leaves from intel/tdx-loader p-seam-loader/include/pseamldr_api_defs.h
+(81bf312, SEAMCALL_LEAVES_OPCODES) and Linux arch/x86/virt/vmx/tdx/seamldr.c.
 """
 
 from __future__ import annotations

@@ -160,8 +160,9 @@ PROFILES: tuple[ModuleProfile, ...] = (
         }),
         cpuid_configs=CPUID_CONFIGS_1_0, statuses="M10",
         guesses=(("build_date 20211209, build_num 160",
-                  "no published 1.0 release notes or BUILD.md were found; a 1.0 module's "
-                  "TDSYSINFO_STRUCT read on hardware would confirm them"),
+                  "the module the TDX host kernel series documented (Documentation/x86/tdx.rst "
+                  "dmesg sample, e.g. [PATCH v5 22/22], June 2022); no 1.0 BUILD.md states "
+                  "them, and other 1.0 builds differ"),
                  ("update version 0", "TDSYSINFO_STRUCT has no update field; Intel's 1.0 "
                   "release numbering (1.0.0x) was not found in its sources"),
                  _CPU_GUESS),
@@ -185,14 +186,18 @@ PROFILES: tuple[ModuleProfile, ...] = (
         fields=_fields(),
         constants=MappingProxyType(dict(
             _CONSTANTS_1_5_01,
-            # td_control_structures.h at e98d963: LASS (bit 27) joins ATTRIBUTES_FIXED0;
-            # MAX_VCPUS_PER_TD 576.  metadata_sys.c: topology_enum set in TDX_FEATURES0.
+            # td_control_structures.h at e98d963: LASS (bit 27) joins TDX_ATTRIBUTES_FIXED0
+            # (tdh_sys_init.c clears it on a CPU without LASS: see guesses); MAX_VCPUS_PER_TD
+            # 576.  metadata_sys.c md_sys_get_elements: topology_enum set in TDX_FEATURES0.
             ATTRIBUTES_FIXED0=_bits(0, 27, 28, 29, 30, 63),
             MAX_VCPUS_PER_TD=576,
             TDX_FEATURES0=_CONSTANTS_1_5_01["TDX_FEATURES0"] | TDX_FEATURES0_TOPOLOGY_ENUM,
         )),
         cpuid_configs=CPUID_CONFIGS_1_5_05,
         guesses=(_CPU_GUESS,
+                 ("ATTRIBUTES_FIXED0 bit 27 (LASS)", "set as for a CPU with LASS: at e98d963 "
+                  "tdh_sys_init() (tdh_sys_init.c) clears it when the CPU lacks LASS, and the "
+                  "platform file does not describe LASS"),
                  ("TDCS/TDVPS page counts, IA32_ARCH_CAPABILITIES_CONFIG_MASK, migration and "
                   "service-TD constants", "carried over from TDX_1.5.01; not re-read at "
                   "e98d963 (td_control_structures.h / tdx_tdvps.h / msr_defs.h there)"),

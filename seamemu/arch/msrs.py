@@ -5,9 +5,11 @@ Spec: Intel TDX module 1.5 sources (intel/tdx-module): src/common/x86_defs/msr_d
 (SEAMRR, TME, KeyID partitioning, VMX_BASIC, VMX_MISC layouts), src/common/x86_defs/vmcs_defs.h
 (IA32_VMX_* numbers), src/common/helpers/smrrs.h (IA32_MTRRCAP layout, MTRR_CAP_MSR_ADDR 0xFE);
 Linux arch/x86/include/asm/msr-index.h (IA32_VMX_VMCS_ENUM 0x48A, IA32_VMX_VMFUNC 0x491,
-FEAT_CTL_* bits of IA32_FEATURE_CONTROL); intel/tdx tdx_module_loader_old (MTRRCAP_SEAMRR bit 15,
-SEAMRR CONFIGURED/ENABLED/LOCKED bits); 2022 "x86/virt/tdx: Detect TDX during kernel boot" (ML:
-SEAMRR MSRs are core-scoped).  Facts only; per-platform values live in seamemu.platform.msr_values.
+MSR_IA32_FEAT_CTL 0x3A and its FEAT_CTL_* bits, which the module's sources do not define);
+the module's smrrs.h ia32_mtrrcap_t (SEAMRR support, bit 15) and msr_defs.h ia32_seamrr_base_t /
+ia32_seamrr_mask_t (CONFIGURED bit 3, LOCK bit 10, VALID bit 11); [PATCH v5 01/22]
+"x86/virt/tdx: Detect TDX during kernel boot" (SEAMRR MSRs are core-scoped).  Facts only;
+per-platform values live in seamemu.platform.msr_values.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ MSRS: tuple[MsrSpec, ...] = (
     MsrSpec(IA32_FEATURE_CONTROL, "IA32_FEATURE_CONTROL", ACCESS_LOCKABLE,
             (_bit("LOCK", 0), _bit("VMX_INSIDE_SMX", 1), _bit("VMX_OUTSIDE_SMX", 2)),
             lock=(IA32_FEATURE_CONTROL, 0),
-            source=f"{_MSR_DEFS} (number); {_MSR_INDEX} FEAT_CTL_LOCKED/VMX_ENABLED_*"),
+            source=f"{_MSR_INDEX} MSR_IA32_FEAT_CTL, FEAT_CTL_LOCKED/VMX_ENABLED_*"),
     MsrSpec(IA32_TSC_ADJUST, "IA32_TSC_ADJUST", ACCESS_RW, source=_MSR_DEFS),
     MsrSpec(IA32_SPEC_CTRL, "IA32_SPEC_CTRL", ACCESS_RW,
             (_bit("IBRS", 0), _bit("STIBP", 1), _bit("SSBD", 2)),
@@ -221,12 +223,12 @@ MSRS: tuple[MsrSpec, ...] = (
     MsrSpec(IA32_SEAMRR_PHYS_BASE, "IA32_SEAMRR_PHYS_BASE", ACCESS_LOCKABLE,
             (_bit("CONFIGURED", 3), MsrField("BASE", SEAMRR_ADDR_SHIFT, ARCH_MAX_PA - 1)),
             lock=(IA32_SEAMRR_PHYS_MASK, 10),
-            source=f"{_MSR_DEFS} ia32_seamrr_base_t; intel/tdx tdx_module_loader_old/tdx.c"),
+            source=f"{_MSR_DEFS} ia32_seamrr_base_t"),
     MsrSpec(IA32_SEAMRR_PHYS_MASK, "IA32_SEAMRR_PHYS_MASK", ACCESS_LOCKABLE,
             (_bit("LOCK", 10), _bit("VALID", 11),
              MsrField("MASK", SEAMRR_ADDR_SHIFT, ARCH_MAX_PA - 1)),
             lock=(IA32_SEAMRR_PHYS_MASK, 10),
-            source=f"{_MSR_DEFS} ia32_seamrr_mask_t; intel/tdx tdx_module_loader_old/tdx.c"),
+            source=f"{_MSR_DEFS} ia32_seamrr_mask_t"),
 )
 
 MSR_BY_NUMBER: dict[int, MsrSpec] = {m.number: m for m in MSRS}

@@ -4,9 +4,9 @@
 Spec: intel/tdx-module tdx_1.5 include/auto_gen/tdx_error_codes_defs.h (M15, tag TDX_1.5.01,
 commit 72d8cff; values cross-checked against a later copy at 1e63698) and the TDX 1.0 copy
 qizhangz/tdx-module (M10, commit 9359de5) at the same path; status word layout from M15
-include/tdx_api_defs.h api_error_code_t.  P-SEAMLDR codes: Intel SEAM loader sources
-(seam-loader-main-1.5/p-seam-loader include/pseamldr_api_defs.h) and intel/tdx
-tdx_module_loader_old/p-seamldr.h.  Status names are spelled exactly as the spec spells them.
+include/tdx_api_defs.h api_error_code_t.  P-SEAMLDR codes: intel/tdx-loader
+p-seam-loader/include/pseamldr_api_defs.h (81bf312, PSEAMLDR_* error codes).  Status names are
+spelled exactly as the sources spell them.
 """
 
 from __future__ import annotations
@@ -182,6 +182,8 @@ SEAMLDR_STATUSES: tuple[SeamldrStatusInfo, ...] = (
     SeamldrStatusInfo("PSEAMLDR_EBADCALL", 0x8000000000000003, "already called on this LP"),
     SeamldrStatusInfo("PSEAMLDR_EBADHANDOFF", 0x8000000000000004),
     SeamldrStatusInfo("PSEAMLDR_ECLEANUPREQ", 0x8000000000000005),
+    SeamldrStatusInfo("PSEAMLDR_EUNSUPPORTED", 0x8000000000000006,
+                      "the sigstruct's module SVN major version is not supported"),
     SeamldrStatusInfo("PSEAMLDR_ENOMEM", 0x8000000000010002),
     SeamldrStatusInfo("PSEAMLDR_EUNSPECERR", 0x8000000000010003),
     SeamldrStatusInfo("PSEAMLDR_EUNSUPCPU", 0x8000000000010004),

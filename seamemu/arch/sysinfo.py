@@ -5,9 +5,9 @@ P-SEAMLDR's seamldr_info / seamldr_params.
 Spec: intel/tdx-module tdx_1.5 include/tdx_api_defs.h (td_sys_info_t, cmr_info_entry_t,
 tdmr_info_entry_t and their static asserts; M15, 72d8cff), src/vmm_dispatcher/api_calls/
 tdh_sys_info.c; Linux arch/x86/virt/vmx/tdx/tdx.h (TDMR_INFO_ALIGNMENT,
-TDMR_INFO_PA_ARRAY_ALIGNMENT, CMR_INFO_ARRAY_ALIGNMENT, MAX_CMRS); the SEAM loader's
-include/pseamldr_api_defs.h (seamldr_info_t 256 B, seamldr_params_t 4096 B) and Linux
-arch/x86/virt/vmx/tdx/seamldr.c.  All integers little-endian, all structures packed.
+TDMR_INFO_PA_ARRAY_ALIGNMENT, CMR_INFO_ARRAY_ALIGNMENT, MAX_CMRS); intel/tdx-loader
+p-seam-loader/include/pseamldr_api_defs.h at 81bf312 (seamldr_info_t 256 B, seamldr_params_t
+4096 B) and Linux arch/x86/virt/vmx/tdx/seamldr.c (struct seamldr_params).  All integers little-endian, all structures packed.
 """
 
 from __future__ import annotations

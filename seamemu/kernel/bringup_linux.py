@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The merged kernels' bring-up: 6.8's caller-driven tdx_enable() and mainline's boot-time one.
 
-Both (6.8 tdx.c 40011858466f; mainline tdx.c of 0eaed89c18ae's tree):
+Both (tdx.c at v6.8; mainline tdx.c of 0eaed89c18ae's tree):
 - tdx_init() at boot: IA32_MKTME_KEYID_PARTITIONING (silent when it has no TDX KeyIDs),
   "BIOS enabled: private KeyID range [%u, %u)", fewer than 2 -> "initialization failed: too few
   private KeyIDs available.", hibernation must be off, the memory notifier, "Disable ACPI S3.

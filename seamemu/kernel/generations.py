@@ -12,7 +12,7 @@ Sources:
   (patch 07/22).  Never merged.
 - 6.8: the first mainline release with TDX host initialisation: Dave Hansen's
   "[GIT PULL] x86/tdx for 6.8" (tags/x86_tdx_for_6.8, top 83e1bdc94f32), arch/x86/virt/vmx/
-  tdx/tdx.c as of torvalds/linux 40011858466f (the last bring-up change of that pull), the
+  tdx/tdx.c as released in v6.8 (that pull's commits 765a0542fdc7 .. 83e1bdc94f32), the
   SEAMCALL assembly of v6.6 (7b804135 "Make TDX_MODULE_CALL handle SEAMCALL #UD and #GP").
 - mainline: torvalds/linux at 0eaed89c18ae (arch/x86/virt/vmx/tdx/seamcall_internal.h,
   arch/x86/virt/hw.c: TDX initialised by the kernel at boot) with tdx_global_metadata.c at
@@ -93,7 +93,7 @@ LINUX_6_8 = Generation(
     hotplug_policies=("6.8",),
     sources=(
         "[GIT PULL] x86/tdx for 6.8 (tags/x86_tdx_for_6.8, 83e1bdc94f32)",
-        "torvalds/linux 40011858466f arch/x86/virt/vmx/tdx/tdx.c (tdx_init, tdx_cpu_enable, "
+        "torvalds/linux v6.8 arch/x86/virt/vmx/tdx/tdx.c (tdx_init, tdx_cpu_enable, "
         "tdx_enable, init_tdx_module, get_tdx_tdmr_sysinfo, tdx_memory_notifier)",
         "1e66a7e27539 sc_retry() in arch/x86/include/asm/tdx.h; df01f5ae07dd "
         "sc_retry_prerr(); cf72bc481634 TDH.SYS.RD of the TDMR fields",

@@ -10,8 +10,8 @@ prints, in its format, or "" when it prints nothing; `note` is seamemu's account
   WBINVD in stop_this_cpu() and the module left as it is.  Its thread also discussed two
   stages of a different design, kept here as `first-stage` and `cmr-aware`: they are
   proposals, never code, so they print nothing (seamemu paraphrases them in the note).
-- 6.8 (tdx.c 40011858466f tdx_memory_notifier(); 7ba6ac73f898 "Disable TDX host support when
-  kexec is enabled"; Documentation/arch/x86/tdx.rst c1759937f488): at MEM_GOING_ONLINE, any
+- 6.8 (tdx.c at v6.8 tdx_memory_notifier(); cb8eb06d50fc "Disable TDX host support when
+  kexec is enabled"; Documentation/arch/x86/tdx.rst 4e1c7dddc717): at MEM_GOING_ONLINE, any
   memory outside one block of the TDX memory list is refused (NOTIFY_BAD), silently; physical
   CPU and memory hot-removal are left to the BIOS; kexec is not built into a TDX host.
 - upstream (mainline): the same notifier; kexec refused on X86_BUG_TDX_PW_MCE platforms
@@ -51,10 +51,10 @@ DISCUSSION = ("ML v5 thread: Kai Huang's summary of TDX and ACPI memory hotplug 
               "CMR hot-remove a BIOS bug; CMR hot-add an attack; non-CMR hot-add refused by "
               "policy; a use_tdx= switch), a proposal")
 FIRST_STEP = DISCUSSION + "; first step: hot-remove does nothing, every hot-add is refused"
-NOTIFIER_6_8 = "Linux 6.8 tdx.c (40011858466f) tdx_memory_notifier() at MEM_GOING_ONLINE"
+NOTIFIER_6_8 = "Linux v6.8 tdx.c tdx_memory_notifier() at MEM_GOING_ONLINE"
 NOTIFIER = "Linux tdx.c tdx_memory_notifier() at MEM_GOING_ONLINE (6.8 and mainline)"
 DOC = "Linux Documentation/arch/x86/tdx.rst (physical hotplug left to the BIOS)"
-KEXEC_6_8 = ("Linux 7ba6ac73f898 'x86/virt/tdx: Disable TDX host support when kexec is "
+KEXEC_6_8 = ("Linux cb8eb06d50fc 'x86/virt/tdx: Disable TDX host support when kexec is "
              "enabled' (INTEL_TDX_HOST depends on !KEXEC_CORE)")
 KEXEC_PW_MCE = ("Linux arch/x86/kernel/machine_kexec_64.c machine_kexec_prepare() "
                 "(X86_BUG_TDX_PW_MCE, set by tdx.c check_tdx_erratum() on SPR-X/EMR-X)")

@@ -4,7 +4,7 @@
 Each table is the kernel's own list, in its order, with the field IDs as its source writes
 them (one TDH.SYS.RD per field; RDX = field ID in, R8 = value out).
 
-- 6.8 (tdx.c 40011858466f get_tdx_tdmr_sysinfo()): the five TDMR fields through
+- 6.8 (tdx.c at v6.8, get_tdx_tdmr_sysinfo()): the five TDMR fields through
   read_sys_metadata_field16(), which refuses (WARN, -EINVAL, no SEAMCALL) a field whose
   element size code is not 16-bit; the first failure ends the read.  Nothing is printed.
 - mainline (tdx_global_metadata.c 01f492e1817e get_tdx_sys_info()): groups version, features,

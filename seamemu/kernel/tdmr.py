@@ -2,7 +2,7 @@
 """The kernels' TDX memory list and TDMRs: memblock walk, 1 GiB TDMRs, PAMTs, reserved areas.
 
 Every generation builds them the same way; they differ in what they say.
-Spec: Linux 6.8 tdx.c (40011858466f) and mainline: build_tdx_memlist() (memblock above the
+Spec: Linux tdx.c at v6.8 and mainline: build_tdx_memlist() (memblock above the
 first 1 MiB, nothing checked against the CMRs: TDH.SYS.CONFIG does that), fill_out_tdmrs()
 (TDMR_ALIGNMENT = 1 GiB; "TDMRs exhausted." -ENOSPC; TDMR_NR_WARN), tdmr_get_pamt_sz(),
 tdmr_get_nid(), tdmr_set_up_pamt() (one contiguous block per TDMR, 4K part first, then 2M,

@@ -33,7 +33,8 @@ from seamemu.platform.schema_lp import NO_SUBLEAF
 Regs = tuple[int, int, int, int]   # EAX, EBX, ECX, EDX
 
 # Leaves whose ECX input selects a subleaf; for every other leaf ECX is ignored.
-# Spec: SDM Vol. 2A CPUID, Table 3-8 ("initial ECX" column).
+# Spec: SDM Vol. 2A CPUID, table "Information Returned by CPUID Instruction" (the sub-leaf,
+# "initial ECX", of each leaf).
 SUBLEAF_LEAVES = frozenset({0x4, 0x7, 0xB, 0xD, 0xF, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1D,
                             0x1F, 0x20, 0x23})
 MAX_BASIC_LEAF = 0x23        # the TDX module needs at least 0x1F (CPUID_MIN_LAST_CPU_BASE_LEAF)

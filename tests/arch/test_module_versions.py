@@ -71,3 +71,37 @@ def test_the_constants_intel_s_sources_give():
     assert (p10.constant("TDCS_BASE_SIZE"), p01.constant("TDCS_BASE_SIZE")) == (4 * 4096, 6 * 4096)
     assert (p01.build_date, p01.build_num, p05.build_date, p05.build_num) == \
         (20231008, 595, 20240129, 698)
+
+
+def test_values_the_cpu_decides_are_declared_guesses():
+    # metadata_sys.c ANDs TDX_XFAM_FIXED0 with the CPU's XCR0/XSS support (every release);
+    # e98d963 tdh_sys_init() clears LASS (bit 27) from ATTRIBUTES_FIXED0 on a CPU without it.
+    for p in PROFILES:
+        assert any("XFAM_FIXED0" in what for what, _why in p.guesses), p.name
+    p05 = module_profile("1.5.05")
+    assert p05.constant("ATTRIBUTES_FIXED0") & (1 << 27)
+    assert any("ATTRIBUTES_FIXED0" in what and "LASS" in what for what, _why in p05.guesses)
+
+
+def test_tdx_1_0_and_1_5_statuses_differ_where_the_sources_do():
+    # qizhangz/tdx-module 9359de5 vs intel/tdx-module 72d8cff
+    # include/auto_gen/tdx_error_codes_defs.h: 1.5 adds the FATAL bit (61) and moves
+    # WRONG_APIC_MODE into the non-recoverable class.
+    from seamemu.arch.status import status_table
+    m10, m15 = status_table("M10"), status_table("M15")
+    assert (m10["TDX_NON_RECOVERABLE_TD"], m15["TDX_NON_RECOVERABLE_TD"]) == \
+        (0x4000000200000000, 0x6000000200000000)
+    assert (m10["TDX_TD_FATAL"], m15["TDX_TD_FATAL"]) == (0xC000060400000000, 0xE000060400000000)
+    assert (m10["TDX_NON_RECOVERABLE_TD_WRONG_APIC_MODE"],
+            m15["TDX_NON_RECOVERABLE_TD_WRONG_APIC_MODE"]) == \
+        (0xC000000700000000, 0xE000000700000000)
+    assert (len(m10), len(m15)) == (92, 164)
+    assert "TDX_BOOT_NT4_SET" in m10 and "TDX_LIMIT_CPUID_MAXVAL_SET" in m15
+
+
+def test_every_p_seamldr_error_code_is_named():
+    # intel/tdx-loader p-seam-loader/include/pseamldr_api_defs.h (81bf312): twelve PSEAMLDR_*
+    # codes, EUNSUPPORTED (0x...06) among them.
+    from seamemu.arch.status import SEAMLDR_STATUSES, status_name
+    assert len(SEAMLDR_STATUSES) == 13            # the twelve errors and PSEAMLDR_SUCCESS
+    assert status_name(0x8000000000000006, loader=True) == "PSEAMLDR_EUNSUPPORTED"

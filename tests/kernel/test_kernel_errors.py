@@ -2,7 +2,7 @@
 """Each generation's error paths: retries, instruction faults, refusals, bad memory layouts.
 
 Expected messages are the kernels' format strings (v5-2022: [PATCH v5 NN/22], pr_fmt "tdx: ";
-6.8 tdx.c 40011858466f and mainline seamcall_internal.h/tdx.c, pr_fmt "virt/tdx: ").
+tdx.c at v6.8 and mainline seamcall_internal.h/tdx.c, pr_fmt "virt/tdx: ").
 """
 
 import dataclasses

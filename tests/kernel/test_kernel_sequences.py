@@ -50,7 +50,7 @@ def test_v5_2022_sequence(v5):
 
 
 def test_6_8_sequence(linux68):
-    """Linux 6.8 arch/x86/virt/vmx/tdx/tdx.c (40011858466f): try_init_module_global(),
+    """Linux v6.8 arch/x86/virt/vmx/tdx/tdx.c: try_init_module_global(),
     tdx_cpu_enable(); init_tdx_module() -> get_tdx_tdmr_sysinfo(): fields[] MAX_TDMRS,
     MAX_RESERVED_PER_TDMR, PAMT_4K/2M/1G_ENTRY_SIZE (tdx.h MD_FIELD_ID_*) -> config_tdx_module()
     -> config_global_keyid() -> init_tdmrs()."""
