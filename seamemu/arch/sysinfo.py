@@ -7,7 +7,8 @@ tdmr_info_entry_t and their static asserts; M15, 72d8cff), src/vmm_dispatcher/ap
 tdh_sys_info.c; Linux arch/x86/virt/vmx/tdx/tdx.h (TDMR_INFO_ALIGNMENT,
 TDMR_INFO_PA_ARRAY_ALIGNMENT, CMR_INFO_ARRAY_ALIGNMENT, MAX_CMRS); intel/tdx-loader
 p-seam-loader/include/pseamldr_api_defs.h at 81bf312 (seamldr_info_t 256 B, seamldr_params_t
-4096 B) and Linux arch/x86/virt/vmx/tdx/seamldr.c (struct seamldr_params).  All integers little-endian, all structures packed.
+4096 B) and Linux arch/x86/virt/vmx/tdx/seamldr.c (struct seamldr_params).  All integers
+little-endian, all structures packed.
 """
 
 from __future__ import annotations
