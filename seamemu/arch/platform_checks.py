@@ -37,10 +37,16 @@ ARCH_CAPABILITIES_REQUIRED: Mapping[str, tuple[int, int]] = MappingProxyType({
 })
 MISC_ENABLE_LIMIT_CPUID_MAXVAL = 1 << 22      # MISC_EN_BOOT_NT4_BIT
 PERF_CAPABILITIES_FULL_WRITE = 1 << 13
+# TDX 1.0 also wants PERF_METRICS_AVAILABLE (qizhangz/tdx-module 9359de5 helpers.h check_perf_msrs,
+# msr_defs.h ia32_perf_capabilities_t bit 15); 1.5.01's tdh_sys_init.c check_msrs only FULL_WRITE.
+PERF_CAPABILITIES_PERF_METRICS = 1 << 15
 MAX_HKIDS = 2048
 # SEAMOPS leaves SEAMDB_GETREF (4) and SEAMDB_REPORT (5): what TD preserving (updates) needs.
 TD_PRESERVING_CAPABILITIES = _bits(4, 5)
 SEAMOPS_SEAMVERIFYREPORT = 1 << 6
+# TDX 1.0's TDH.SYS.LP.INIT wants SEAMREPORT (qizhangz/tdx-module 9359de5 vmcs_defs.h
+# seam_ops_capabilities_t bit 1; tdh_sys_lp_init.c is_seamreport_available).
+SEAMOPS_SEAMREPORT = 1 << 1
 
 # TME_CAPABILITY / TME_ACTIVATE bits check_mem_enc_alg reads (msr_defs.h).
 TME_ACTIVATE_LOCK = 1 << 0
@@ -91,7 +97,9 @@ __all__ = [
     "MTRRCAP_SMRR2",
     "MTRRCAP_SMRR_LOCK",
     "PERF_CAPABILITIES_FULL_WRITE",
+    "PERF_CAPABILITIES_PERF_METRICS",
     "SAMPLED_MSRS",
+    "SEAMOPS_SEAMREPORT",
     "SEAMOPS_SEAMVERIFYREPORT",
     "SMRR_MASK_LOCK",
     "SMRR_MASK_VALID",

@@ -78,7 +78,7 @@ _MODULE_SAMPLED: dict[int, int] = {
     m.IA32_MISC_ENABLE: 0x850089,                   # LIMIT_CPUID_MAXVAL (bit 22) clear
     m.IA32_SMRR_PHYSBASE: 0,
     m.IA32_SMRR_PHYSMASK: 1 << 10,                  # locked, no valid range ([smrr] sets one)
-    m.IA32_PERF_CAPABILITIES: 1 << 13,              # FULL_WRITE
+    m.IA32_PERF_CAPABILITIES: 1 << 13 | 1 << 15,    # FULL_WRITE, PERF_METRICS (1.0 needs both)
 }
 # SEAMOPS(CAPABILITIES): leaves 0 (CAPABILITIES) to 6 (SEAMVERIFYREPORT) supported.  Spec:
 # intel/tdx-module src/common/accessors/vt_accessors.h SEAMOPS_*_LEAF.

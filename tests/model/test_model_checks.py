@@ -297,6 +297,9 @@ SCENARIOS = {
     ("TDH.SYS.INIT", "arch_capabilities_10"): (lambda m: (
         _init_with(m, msrs=(_msr(0x10A, 1 << 21),)),
         with_operand(S.TDX_INCORRECT_MSR_VALUE, 0x10A))),
+    ("TDH.SYS.INIT", "perf_capabilities_10"): (lambda m: (   # FULL_WRITE without PERF_METRICS
+        _init_with(m, msrs=(_msr(0x345, 1 << 13),)),
+        with_operand(S.TDX_INCORRECT_MSR_VALUE, 0x345))),
     ("TDH.SYS.INIT", "xapic_disable"): (lambda m: (
         _init_with(m, msrs=(_msr(0xBD, 0),)), with_operand(S.TDX_INCORRECT_MSR_VALUE, 0xBD))),
     ("TDH.SYS.INIT", "misc_package_ctls"): (lambda m: (
@@ -350,6 +353,12 @@ SCENARIOS = {
     ("TDH.SYS.LP.INIT", "msr_perf"): (lambda m: (
         _lp1_differs(m, msrs=(_msr(0x345, 1 << 13 | 1, {1}),)),
         with_operand(S.TDX_INCONSISTENT_MSR, 0x345))),
+    ("TDH.SYS.LP.INIT", "seamreport_10"): (lambda m: (      # SEAMOPS: CAPABILITIES leaf only
+        _lp1_differs(m, seamops=(LpValue(0, 0x01, frozenset({1})),)),
+        S.TDX_SEAMREPORT_NOT_AVAILABLE)),
+    ("TDH.SYS.LP.INIT", "perf_capabilities_10"): (lambda m: (   # no PERF_METRICS on LP 1
+        _lp1_differs(m, msrs=(_msr(0x345, 1 << 13, {1}),)),
+        with_operand(S.TDX_INCORRECT_MSR_VALUE, 0x345))),
     ("TDH.SYS.LP.INIT", "msr_keys"): (lambda m: (
         _lp1_differs(m, msrs=(_msr(0x98, 0x41, {1}), _msr(0x99, 0x41, {1}))),
         with_operand(S.TDX_INCONSISTENT_MSR, 0x98))),

@@ -9,10 +9,13 @@ check_cpuid_configurations, check_vmx_msrs, check_key_management_config, check_c
 check_and_store_smrr_smrr2; then is_td_preserving_available, check_module_build_time_defs,
 tdx_init_stack_canary) and tdh_sys_lp_init.c (lock, state, lp_is_init, lfsr_init_seed, SEAM
 capabilities, check_enumeration_and_compare_configuration); qizhangz/tdx-module the same paths
-(TDX 1.0: BOOT_NT4 first, check_msrs after the key management, no SEAM-capability check, RDRAND
-failures answer TDX_SYS_BUSY).  Not modelled: the VMX-capability value checks (the platform's
-VMX MSRs always pass them), the CPUID leaf-specific checks (leaves 0xA, 0xD, 0x15, 0x1F ...),
-TSX_CTRL handling and check_module_build_time_defs (TDX_SYS_INCOMPATIBLE_SIGSTRUCT).
+(TDX 1.0: BOOT_NT4 first, check_msrs after the key management and with check_perf_msrs (FULL_WRITE
+and PERF_METRICS_AVAILABLE), which TDH.SYS.LP.INIT repeats; LP.INIT's only SEAM-capability check
+is SEAMREPORT; RDRAND failures answer TDX_SYS_BUSY).  Not modelled: the VMX-capability value
+checks (the platform's VMX MSRs always pass them), the CPUID leaf-specific checks (leaves 0xA,
+0xD, 0x15, 0x1F ...), TSX_CTRL handling (1.0 refuses RTM_ENABLE or TSX_CPUID_CLEAR when
+ARCH_CAPABILITIES.TSX_CTRL is set) and check_module_build_time_defs
+(TDX_SYS_INCOMPATIBLE_SIGSTRUCT).
 """
 
 from __future__ import annotations
@@ -72,6 +75,9 @@ def _msr_check(cid: str, what: str, abi: tuple[str, ...] = V15) -> Check:
         _msr_check("arch_capabilities_10", "IA32_ARCH_CAPABILITIES lacks RDCL_NO, IBRS_ALL, "
                    "SKIP_L1DFL_VMENTRY, MDS_NO, IF_PSCHANGE_MC_NO, TAA_NO, MISC_PACKAGE_CTLS "
                    "or ENERGY_FILTERING_CTL", abi=V10),
+        _msr_check("perf_capabilities_10", "IA32_PERF_CAPABILITIES lacks FULL_WRITE or "
+                   "PERF_METRICS_AVAILABLE (qizhangz/tdx-module helpers.h check_perf_msrs)",
+                   abi=V10),
         Check("cmr_list", "the CMR list from MCHECK fails the sanity check (overflow, HKID bits, "
               "end above 2^52, not 4 KiB aligned, unsorted or overlapping)",
               S.TDX_CMR_LIST_INVALID),
@@ -130,6 +136,9 @@ def tdh_sys_init(c: Call) -> None:
     if c.abi not in V15:
         c.require(P.arch_capabilities_ok(msrs[m.IA32_ARCH_CAPABILITIES], c.abi),
                   "arch_capabilities_10", detail=m.IA32_ARCH_CAPABILITIES)
+        perf_10 = pc.PERF_CAPABILITIES_FULL_WRITE | pc.PERF_CAPABILITIES_PERF_METRICS
+        c.require(msrs[m.IA32_PERF_CAPABILITIES] & perf_10 == perf_10, "perf_capabilities_10",
+                  detail=m.IA32_PERF_CAPABILITIES)
     c.require(c.rules.cmr_list_ok(), "cmr_list")
     _check_smrrs(c, msrs)
     if c.abi in V15:
@@ -181,6 +190,9 @@ def _check_smrrs(c: Call, msrs) -> None:
         Check("lfsr_rdrand", "RDRAND for the LP's LFSR seed fails: TDX 1.0 answers TDX_SYS_BUSY "
               "(qizhangz/tdx-module tdh_sys_lp_init.c lfsr_init_seed)", S.TDX_SYS_BUSY,
               abi=V10, inject=True),
+        Check("seamreport_10", "SEAMOPS capabilities on this LP lack SEAMREPORT (qizhangz/"
+              "tdx-module tdh_sys_lp_init.c is_seamreport_available)",
+              S.TDX_SEAMREPORT_NOT_AVAILABLE, abi=V10),
         Check("seam_capabilities", "SEAMOPS capabilities differ from TDH.SYS.INIT's LP",
               S.TDX_INCOMPATIBLE_SEAM_CAPABILITIES, abi=V15),
         Check("msr_caps", "IA32_CORE_CAPABILITIES, ARCH_CAPABILITIES, MISC_PACKAGE_CTLS or "
@@ -195,6 +207,8 @@ def _check_smrrs(c: Call, msrs) -> None:
         Check("msr_smrr", "IA32_MTRRCAP or an SMRR base/mask differs", MSR_DIFF),
         Check("msr_vmx", "an IA32_VMX_* capability MSR differs", MSR_DIFF),
         Check("msr_perf", "IA32_PERF_CAPABILITIES differs", MSR_DIFF, abi=V15),
+        _msr_check("perf_capabilities_10", "IA32_PERF_CAPABILITIES on this LP lacks FULL_WRITE "
+                   "or PERF_METRICS_AVAILABLE (check_perf_msrs again)", abi=V10),
         Check("msr_keys", "IA32_TME_CAPABILITY, TME_ACTIVATE, MKTME_KEYID_PARTITIONING, "
               "WBINVDP or WBNOINVDP differs", MSR_DIFF),
     ),
@@ -213,6 +227,8 @@ def tdh_sys_lp_init(c: Call) -> None:
     assert bsp is not None                       # SYSINIT_DONE: TDH.SYS.INIT kept one
     here = P.sample(c.module.platform, c.lp, c.abi)
     a, b = bsp.msrs, here.msrs
+    if c.abi not in V15:
+        c.require(bool(here.seamops & pc.SEAMOPS_SEAMREPORT), "seamreport_10")
 
     def same(check_id: str, group: tuple[int, ...]) -> None:
         msr = P.first_difference(group, a, b)
@@ -236,6 +252,10 @@ def tdh_sys_lp_init(c: Call) -> None:
     same("msr_vmx", pc.LP_MSR_VMX[c.abi])
     if c.abi in V15:
         same("msr_perf", (m.IA32_PERF_CAPABILITIES,))
+    else:
+        perf_10 = pc.PERF_CAPABILITIES_FULL_WRITE | pc.PERF_CAPABILITIES_PERF_METRICS
+        c.require(b[m.IA32_PERF_CAPABILITIES] & perf_10 == perf_10, "perf_capabilities_10",
+                  detail=m.IA32_PERF_CAPABILITIES)
     same("msr_keys", pc.LP_MSR_KEYS)
     st.lp_init.add(c.lp)
 
