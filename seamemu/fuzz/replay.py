@@ -20,7 +20,7 @@ from seamemu.fuzz.case import NORMAL_CPU, Case
 from seamemu.fuzz.invariants import RULES
 from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.promises import Spec
-from seamemu.fuzz.reproducer import Reproducer, Target, load_reproducer
+from seamemu.fuzz.reproducer import FindingRef, Reproducer, Target, load_reproducer
 from seamemu.image import Image
 from seamemu.jsonout import hex64, hex_regs
 from seamemu.machine.regs import INDEX
@@ -29,26 +29,11 @@ from seamemu.trace.steps import Trace, TraceStep, build_trace
 
 
 @dataclass(frozen=True)
-class ReplayFinding:
-    rule: str
-    key: str
-    location: str
-    address: int
-    source: str
-    detail: str
-
-    def to_json(self) -> dict:
-        return {"rule": self.rule, "rule_text": RULES.get(self.rule, ""), "key": self.key,
-                "location": self.location, "address": hex64(self.address),
-                "source": self.source, "detail": self.detail}
-
-
-@dataclass(frozen=True)
 class ReplayOutcome:
     path: str
     reproducer: Reproducer
     reproduced: bool
-    findings: tuple[ReplayFinding, ...]
+    findings: tuple[FindingRef, ...]
     changed: tuple[str, ...]          # assembly files whose sha256 differs from the recorded one
     instruction: str                  # what SEAMCALL did: module, #GP, #UD, VMfailInvalid
     outcome: str                      # how the call ended: returned, fault, bound
@@ -87,7 +72,7 @@ def _outcome(path: str, rep: Reproducer, spec: Spec, analyst: Analyst, analysis:
     found = []
     for f in analysis.found:
         location, source = analyst.location(f.address)
-        found.append(ReplayFinding(f.rule, f.key, location, f.address, source, f.detail))
+        found.append(FindingRef(f.rule, f.key, location, f.address, source, f.detail))
     want = rep.finding
     reproduced = any(f.rule == want.rule and (f.address == want.address or f.location == want.location)
                      for f in found)
@@ -189,7 +174,9 @@ def replay_json(o: ReplayOutcome) -> dict:
         "path": o.path,
         "reproduced": o.reproduced,
         "expected": rep.finding.to_json(),
-        "findings": [f.to_json() for f in o.findings],
+        # Each finding with its rule in words (second, after the rule's name).
+        "findings": [{"rule": f.rule, "rule_text": RULES.get(f.rule, ""), **f.to_json()}
+                     for f in o.findings],
         "changed": list(o.changed),
         "instruction": o.instruction,
         "outcome": o.outcome,
@@ -212,5 +199,5 @@ def _source(s: TraceStep) -> str:
     return f"{os.path.basename(file)}:{line}: {' '.join(s.line_text.split())}"
 
 
-__all__ = ["ReplayFinding", "ReplayOutcome", "describe_case", "format_replay",
+__all__ = ["ReplayOutcome", "describe_case", "format_replay",
            "replay_file", "replay_json"]

@@ -35,7 +35,7 @@ from seamemu.frontend.cpp import define_problem, preprocess_file
 from seamemu.frontend.objfile import is_object_file
 from seamemu.fuzz.case import Case, case_from_json, case_to_json
 from seamemu.fuzz.promises import CONVENTIONS, Spec, make_spec
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, json_as
 
 SCHEMA = 1
 KIND = "seamemu-fuzz-reproducer"
@@ -47,16 +47,23 @@ def sha256_of(path: str | Path) -> str:
     return hashlib.sha256(read_bytes(path, "", "assembly source")).hexdigest()
 
 
+def _files_json(files: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    return [{"path": p, "sha256": s} for p, s in files]
+
+
 @dataclass(frozen=True)
-class Target:
+class Target(JsonRecord):
     """An entry point in a set of assembly files, and how to assemble them."""
 
-    asm: tuple[tuple[str, str], ...]      # (path, sha256)
+    JSON_KEYS = ("asm", "sources", "entry", "include", "defines", "assembler", "stubs")
+
+    asm: tuple[tuple[str, str], ...] = field(metadata=json_as(_files_json))  # (path, sha256)
     entry: str
     include: tuple[str, ...] = ()
-    defines: tuple[tuple[str, str], ...] = ()
+    defines: tuple[tuple[str, str], ...] = field(default=(), metadata=json_as(dict))
     assembler: str = "keystone"
-    sources: tuple[tuple[str, str], ...] = ()  # (path, sha256) of the files #included
+    sources: tuple[tuple[str, str], ...] = field(  # (path, sha256) of the files #included
+        default=(), metadata=json_as(_files_json))
     stubs: tuple[str, ...] = ()               # symbols defined as functions that only return
 
     @classmethod
@@ -97,13 +104,6 @@ class Target:
                 out.append(str(path))
         return tuple(out)
 
-    def to_json(self) -> dict:
-        return {"asm": [{"path": p, "sha256": s} for p, s in self.asm],
-                "sources": [{"path": p, "sha256": s} for p, s in self.sources],
-                "entry": self.entry, "include": list(self.include),
-                "defines": dict(self.defines), "assembler": self.assembler,
-                "stubs": list(self.stubs)}
-
 
 def _included(paths: tuple[str, ...], include: tuple[str, ...],
               defines: dict[str, str]) -> tuple[tuple[str, str], ...]:
@@ -123,19 +123,16 @@ def _included(paths: tuple[str, ...], include: tuple[str, ...],
 
 
 @dataclass(frozen=True)
-class FindingRef:
-    """What a reproducer is expected to show: a rule broken at a code location."""
+class FindingRef(JsonRecord):
+    """A rule broken at a code location: what a reproducer is expected to show, and what a
+    replay finds."""
 
     rule: str
     key: str
     location: str      # "symbol+0xoff"
-    address: int
+    address: int = field(metadata=json_as(hex64))
     source: str        # "file:line: text"
     detail: str
-
-    def to_json(self) -> dict:
-        return {"rule": self.rule, "key": self.key, "location": self.location,
-                "address": hex64(self.address), "source": self.source, "detail": self.detail}
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from seamemu.fuzz.oracle import RealAnswers, instruction_outcome
 from seamemu.fuzz.promises import make_spec
 from seamemu.fuzz.reproducer import FindingRef, Reproducer, Target, load_reproducer
 from seamemu.image import Image
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, json_as, rounded
 
 MODES = ("random", "coverage", "hypothesis")
 ANALYSES_PER_KEY = 3   # traced re-runs per fast-path violation key before it is taken as known
@@ -73,37 +73,25 @@ class FuzzConfig:
 
 
 @dataclass(frozen=True)
-class FindingRecord:
-    """One finding as a campaign reports it."""
+class FindingRecord(FindingRef):
+    """One finding as a campaign reports it: where its reproducer went, who found it, when."""
 
-    rule: str
-    key: str
-    location: str
-    address: int
-    source: str
-    detail: str
     reproducer: str
     worker: str
     run: int
-    seconds: float
-
-    def to_json(self) -> dict:
-        return {"rule": self.rule, "key": self.key, "location": self.location,
-                "address": hex64(self.address), "source": self.source,
-                "detail": self.detail, "reproducer": self.reproducer, "worker": self.worker,
-                "run": self.run, "seconds": round(self.seconds, 3)}
+    seconds: float = field(metadata=json_as(rounded(3)))
 
 
 _STOP = [False]     # Worker.request_stop(): set from a SIGINT handler, read between runs
 
 
 @dataclass
-class WorkerStats:
+class WorkerStats(JsonRecord):
     """A worker's counters (mutable: the worker updates them as it runs)."""
 
     worker: str
     runs: int = 0
-    seconds: float = 0.0
+    seconds: float = field(default=0.0, metadata=json_as(rounded(3)))
     edges: int = 0
     features: int = 0
     corpus: int = 0
@@ -111,13 +99,6 @@ class WorkerStats:
     unstable: int = 0      # violations that did not show again on a rerun (not saved)
     module_halts: int = 0  # --module-binary: runs Intel's module halted in (reloaded, not judged)
     findings: list[FindingRecord] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {"worker": self.worker, "runs": self.runs, "seconds": round(self.seconds, 3),
-                "edges": self.edges, "features": self.features, "corpus": self.corpus,
-                "imported": self.imported, "unstable": self.unstable,
-                "module_halts": self.module_halts,
-                "findings": [f.to_json() for f in self.findings]}
 
 
 def _rax_kind(rax: int) -> str:

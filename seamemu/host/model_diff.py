@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from seamemu.arch.leaves import leaf_by_name
 from seamemu.arch.status import TdxStatus, with_operand
 from seamemu.arch.sysinfo import pack_tdmr_info
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, hex_short, json_as, json_value, record_json
 from seamemu.session import Session
 from seamemu.session.result import rax_name
 
@@ -34,10 +34,12 @@ GiB, MiB = 1 << 30, 1 << 20
 
 
 @dataclass(frozen=True)
-class Buf:
+class Buf(JsonRecord):
     """A zeroed (or `data`) guest buffer placed before the step; its address + `offset` goes
     into the register.  With `entries`, each entry is placed first (512-byte aligned, as
     TDMR_INFO must be) and the buffer holds their addresses (the TDMR_INFO PA array)."""
+
+    JSON_KEYS = (("buffer", "size"), "align", "offset", "data", "entries")
 
     size: int
     align: int
@@ -53,11 +55,16 @@ class Buf:
         return session.alloc(self.size, self.align, data or None) + self.offset
 
 
+def _step_regs_json(regs: Mapping[str, int | Buf]) -> dict:
+    return {k: hex_short(v) if isinstance(v, int) else v.to_json() for k, v in regs.items()}
+
+
 @dataclass(frozen=True)
-class Step:
+class Step(JsonRecord):
     lp: int
     leaf: str | int                                  # spec name or RAX value
-    regs: Mapping[str, int | Buf] = field(default_factory=dict)
+    regs: Mapping[str, int | Buf] = field(default_factory=dict,
+                                          metadata=json_as(_step_regs_json))
 
     @property
     def rax(self) -> int:
@@ -67,16 +74,9 @@ class Step:
         assert info is not None, self.leaf
         return info.number
 
-    def to_json(self) -> dict:
-        regs = {k: (f"0x{v:x}" if isinstance(v, int) else
-                    {"buffer": v.size, "align": v.align, "offset": v.offset,
-                     "data": v.data.hex(), "entries": [e.hex() for e in v.entries]})
-                for k, v in self.regs.items()}
-        return {"lp": self.lp, "leaf": self.leaf, "regs": regs}
-
 
 @dataclass(frozen=True)
-class Answer:
+class Answer(JsonRecord):
     outcome: str
     rax: int
     out: tuple[int, ...]          # OUT_REGS as the stub wrote them back
@@ -86,12 +86,13 @@ class Answer:
         return f"{self.outcome} {rax_name(self.rax)}{' ' + outs if outs else ''}"
 
     def to_json(self) -> dict:
-        return {"outcome": self.outcome, "rax": hex64(self.rax),
-                "status": rax_name(self.rax), **{r: f"0x{v:x}" for r, v in zip(OUT_REGS, self.out)}}
+        # The status by name, then each output register by its own name.
+        return {"outcome": self.outcome, "rax": hex64(self.rax), "status": rax_name(self.rax),
+                **{r: hex_short(v) for r, v in zip(OUT_REGS, self.out)}}
 
 
 @dataclass(frozen=True)
-class Disagreement:
+class Disagreement(JsonRecord):
     sequence: str
     steps: tuple[Step, ...]
     index: int                    # the first step whose answers differ
@@ -99,10 +100,11 @@ class Disagreement:
     real: Answer
 
     def to_json(self) -> dict:
+        # The failing step's place, both answers, and the steps up to it as the reproducer.
         step = self.steps[self.index]
         return {"sequence": self.sequence, "step": self.index, "lp": step.lp,
                 "leaf": step.leaf, "model": self.model.to_json(), "real": self.real.to_json(),
-                "reproducer": [s.to_json() for s in self.steps[:self.index + 1]]}
+                "reproducer": json_value(self.steps[:self.index + 1])}
 
 
 def run_sequence(session: Session, steps: Sequence[Step]) -> list[Answer]:
@@ -168,16 +170,15 @@ def explained(step: Step, model: Answer, real: Answer) -> str | None:
 
 
 @dataclass(frozen=True)
-class DiffReport:
+class DiffReport(JsonRecord):
     runs: int
     seed: int
     disagreements: tuple[Disagreement, ...]      # not explained
     explained: tuple[tuple[Disagreement, str], ...]
 
     def to_json(self) -> dict:
-        return {"runs": self.runs, "seed": self.seed,
-                "disagreements": [d.to_json() for d in self.disagreements],
-                "explained": [d.to_json() | {"reason": why} for d, why in self.explained]}
+        return record_json(self) | {
+            "explained": [d.to_json() | {"reason": why} for d, why in self.explained]}
 
 
 def compare_all(model: Session, real: Session, name: str, steps: Sequence[Step]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from seamemu.jsonout import JsonRecord
 from seamemu.kernel.generations import FLOW_V5, Generation, generation
 from seamemu.kernel.klog import KernelLog, LogLine, ModuleHalted
 from seamemu.kernel.metadata_read import TdxSysInfo
@@ -22,8 +23,10 @@ GiB, MiB, KiB = 1 << 30, 1 << 20, 1 << 10
 
 
 @dataclass(frozen=True)
-class KeyIds:
+class KeyIds(JsonRecord):
     """IA32_MKTME_KEYID_PARTITIONING as the kernel splits it."""
+
+    JSON_KEYS = ("first", "count", "global_keyid", "guest_keyids")
 
     first: int                      # first TDX private KeyID (MKTME KeyIDs + 1)
     count: int                      # TDX private KeyIDs
@@ -32,9 +35,9 @@ class KeyIds:
     def global_keyid(self) -> int:  # every generation keeps the first for the module itself
         return self.first
 
-    def to_json(self) -> dict:
-        return {"first": self.first, "count": self.count, "global_keyid": self.global_keyid,
-                "guest_keyids": [self.first + 1, self.first + self.count]}
+    @property
+    def guest_keyids(self) -> tuple[int, int]:  # first and last KeyID left for TDs
+        return self.first + 1, self.first + self.count
 
 
 @dataclass(frozen=True)

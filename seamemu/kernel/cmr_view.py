@@ -10,9 +10,10 @@ memory-map region is marked with the CMRs that cover it, so a reader sees what i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, hex_span, json_as
 from seamemu.kernel.cmr_read import TDH_SYS_INFO, read_cmrs
 from seamemu.kernel.generations import Generation, generation
 from seamemu.kernel.klog import KernelLog
@@ -24,10 +25,16 @@ GiB, MiB, KiB = 1 << 30, 1 << 20, 1 << 10
 
 
 @dataclass(frozen=True)
-class RegionCoverage:
+class RegionCoverage(JsonRecord):
     region: MemoryRegion
     cmrs: tuple[int, ...]          # indices of the CMRs overlapping the region
     covered: int                   # bytes of the region inside some CMR
+
+    def to_json(self) -> dict:
+        # The region's own fields, then what covers it ("covered": how, not the byte count).
+        r = self.region
+        return {"base": hex64(r.base), "size": hex64(r.size), "kind": r.kind, "node": r.node,
+                "cmrs": list(self.cmrs), "covered": self.how}
 
     @property
     def how(self) -> str:
@@ -37,43 +44,32 @@ class RegionCoverage:
 
 
 @dataclass(frozen=True)
-class CmrView:
+class CmrView(JsonRecord):
+    JSON_KEYS = ("schema", "kernel", "read_by", ("kernel_messages", "messages"), "problem",
+                 "platform", "abi", "method", "entry", "entries_written", "seamcalls", "module",
+                 "cmrs", "memory_map")
+    schema: ClassVar[int] = 1
+
     kernel: str
     by_kernel: bool                              # the generation's own read, or seamemu's
     platform: str
     abi: str
     method: str                                  # "TDH.SYS.INFO" or "TDH.SYS.RD"
     entry: str
-    cmrs: tuple[tuple[int, int], ...]            # (base, size), non-null
+    cmrs: tuple[tuple[int, int], ...] = field(          # (base, size), non-null
+        metadata=json_as(lambda spans: [hex_span(s) for s in spans]))
     entries_written: int
     seamcalls: int
     memory_map: tuple[RegionCoverage, ...]
     messages: tuple[str, ...] = ()               # what the kernel printed (its own read only)
-    problem: str = ""                            # why that kernel would refuse these CMRs
+    problem: str = field(default="",                     # why that kernel would refuse them
+                         metadata=json_as(lambda why: why or None))
     module: str = ""                             # Session.module_label when not the model
     reads_cmrs: bool = False                     # whether the generation reads them at all
 
-    def to_json(self) -> dict:
-        return {
-            "schema": 1,
-            "kernel": self.kernel,
-            "read_by": "kernel" if self.by_kernel else "seamemu",
-            "kernel_messages": list(self.messages),
-            "problem": self.problem or None,
-            "platform": self.platform,
-            "abi": self.abi,
-            "method": self.method,
-            "entry": self.entry,
-            "entries_written": self.entries_written,
-            "seamcalls": self.seamcalls,
-            "module": self.module,
-            "cmrs": [{"base": hex64(b), "size": hex64(s)} for b, s in self.cmrs],
-            "memory_map": [{
-                "base": hex64(c.region.base), "size": hex64(c.region.size),
-                "kind": c.region.kind, "node": c.region.node, "cmrs": list(c.cmrs),
-                "covered": c.how,
-            } for c in self.memory_map],
-        }
+    @property
+    def read_by(self) -> str:
+        return "kernel" if self.by_kernel else "seamemu"
 
 
 def coverage(region: MemoryRegion, cmrs: tuple[tuple[int, int], ...]) -> RegionCoverage:

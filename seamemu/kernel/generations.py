@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seamemu.errors import InputError
+from seamemu.jsonout import JsonRecord
 from seamemu.stubs import stub
 
 # Where each flow's code lives (seamemu.kernel.<module>): documentation for readers.
@@ -36,8 +37,11 @@ FLOW_BOOT = "boot"          # the kernel does VMXON and tdx_enable() itself at s
 
 
 @dataclass(frozen=True)
-class Generation:
+class Generation(JsonRecord):
     """One kernel generation's TDX host code, as seamemu plays it."""
+
+    JSON_KEYS = ("name", "title", "flow", "stub", "entry", "convention", "extable", "sysinfo",
+                 "reads_cmrs", "sources")
 
     name: str                    # what --kernel takes
     title: str
@@ -55,13 +59,6 @@ class Generation:
     detection: str               # boot-time TDX detection: "seamrr" or "keyids"
     hotplug_policies: tuple[str, ...]   # kernel.hotplug_policies names; the first is the default
     sources: tuple[str, ...]
-
-    def to_json(self) -> dict:
-        return {"name": self.name, "title": self.title, "flow": self.flow,
-                "stub": self.stub, "entry": self.entry, "convention": self.convention,
-                "extable": self.extable, "sysinfo": self.sysinfo,
-                "reads_cmrs": self.reads_cmrs, "sources": list(self.sources)}
-
 
 V5_2022 = Generation(
     name="v5-2022",
@@ -100,6 +97,7 @@ LINUX_6_8 = Generation(
         "v6.6 arch/x86/virt/vmx/tdx/tdxcall.S and seamcall.S (struct tdx_module_args, "
         "_ASM_EXTABLE_FAULT)",
     ))
+
 
 MAINLINE = Generation(
     name="mainline",

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 
 from seamemu.errors import InputError
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64
 from seamemu.kernel.hotplug import get_policy, policy_names, situation_for
 from seamemu.platform.events import (
     EVENTS,
@@ -35,7 +35,7 @@ SAMPLE_LP = 1             # the CPU a sample CPU event adds or removes
 
 
 @dataclass(frozen=True)
-class TableRow:
+class TableRow(JsonRecord):
     event: str
     place: str
     use_tdx: bool
@@ -45,6 +45,7 @@ class TableRow:
     size: int = 0
 
     def to_json(self) -> dict:
+        # One flat row: the decision's keys beside the event's, a range only for memory events.
         row = {"event": self.event, "place": self.place, "use_tdx": self.use_tdx,
                "policy": self.policy, **self.decision.to_json()}
         if self.event in MEMORY_EVENTS:

@@ -11,9 +11,10 @@ are never part of what `dmesg` would show.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from seamemu.arch.kernel import errno_name as kernel_errno_name
+from seamemu.jsonout import JsonRecord, json_as, rounded
 
 KERNEL, SEAMEMU = "kernel", "seamemu"
 
@@ -25,18 +26,14 @@ def errno_name(value: int | None) -> str:
 
 
 @dataclass(frozen=True)
-class LogLine:
-    t: float            # seconds since the bring-up started (host wall clock)
+class LogLine(JsonRecord):
+    t: float = field(metadata=json_as(rounded(6)))  # seconds since the bring-up started (host wall clock)
     level: str          # "info" | "warn" | "err"
     origin: str         # KERNEL | SEAMEMU
     text: str
 
     def render(self) -> str:
         return f"[{self.t:12.6f}] {self.text}"
-
-    def to_json(self) -> dict:
-        return {"t": round(self.t, 6), "level": self.level, "origin": self.origin,
-                "text": self.text}
 
 
 class KernelLog:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from seamemu.arch.leaves import TDH_SYS_RD
 from seamemu.arch.metadata import ELEMENT_SIZE_CODE, get_bits
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, json_as
 from seamemu.kernel.klog import KernelFailure
 from seamemu.kernel.wrappers import KernelSeamcall
 
@@ -77,28 +77,21 @@ MAINLINE_GROUPS: tuple[tuple[str, tuple[Read, ...]], ...] = (
 
 
 @dataclass(frozen=True)
-class TdxSysInfo:
+class TdxSysInfo(JsonRecord):
     """The module facts a bring-up used, and every field it read on the way."""
+
+    JSON_KEYS = ("method", "version", "tdx_features0", "max_tdmrs", "max_reserved_per_tdmr",
+                 "pamt_entry_sizes")
 
     method: str                                   # "TDH.SYS.RD" or "TDH.SYS.INFO"
     max_tdmrs: int
     max_reserved_per_tdmr: int
     pamt_entry_sizes: tuple[int, int, int]        # 4K, 2M, 1G
-    version: tuple[int, int, int] | None = None   # major, minor, update (None: not read)
-    tdx_features0: int | None = None              # None: not read
+    version: tuple[int, int, int] | None = field(     # major, minor, update (None: not read)
+        default=None, metadata=json_as(lambda v: f"{v[0]}.{v[1]}.{v[2]:02d}"))
+    tdx_features0: int | None = field(default=None, metadata=json_as(hex64))  # None: not read
     cmrs: tuple[tuple[int, int], ...] = ()        # (base, size) the kernel checked (v5 only)
     fields: Mapping[str, int] = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        v = self.version
-        return {
-            "method": self.method,
-            "version": None if v is None else f"{v[0]}.{v[1]}.{v[2]:02d}",
-            "tdx_features0": None if self.tdx_features0 is None else
-            hex64(self.tdx_features0),
-            "max_tdmrs": self.max_tdmrs, "max_reserved_per_tdmr": self.max_reserved_per_tdmr,
-            "pamt_entry_sizes": list(self.pamt_entry_sizes),
-        }
 
 
 def read_sys_metadata_field(ks: KernelSeamcall, field_id: int, lp: int) -> tuple[int, int]:

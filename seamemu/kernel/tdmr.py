@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from seamemu.arch.sysinfo import TDMR_INFO_ALIGNMENT, pack_tdmr_info
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, json_as
 from seamemu.kernel.klog import KernelFailure, KernelLog
 from seamemu.platform.facts import Platform
 
@@ -43,15 +43,12 @@ def align_down(value: int, to: int) -> int:
 
 
 @dataclass(frozen=True)
-class TdxMemblock:
+class TdxMemblock(JsonRecord):
     """One entry of the kernel's tdx_memlist: [start, end) on NUMA node `nid`."""
 
-    start: int
-    end: int
+    start: int = field(metadata=json_as(hex64))
+    end: int = field(metadata=json_as(hex64))
     nid: int
-
-    def to_json(self) -> dict:
-        return {"start": hex64(self.start), "end": hex64(self.end), "nid": self.nid}
 
 
 @dataclass(frozen=True)

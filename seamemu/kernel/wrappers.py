@@ -36,7 +36,7 @@ from seamemu.arch.leaves import (
 )
 from seamemu.arch.status import TdxStatus, status_name
 from seamemu.errors import BoundExceeded
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, hex_map, json_as
 from seamemu.kernel.calling import BASIC_REGS
 from seamemu.kernel.generations import Generation
 from seamemu.kernel.klog import KernelLog, ModuleHalted
@@ -108,8 +108,12 @@ def error_messages(gen: Generation, fn: int, status: int,
 
 
 @dataclass(frozen=True)
-class KernelCall:
+class KernelCall(JsonRecord):
     """One SEAMCALL the kernel made (one attempt of sc_retry), as a test or log reads it."""
+
+    JSON_KEYS = ("seq", "lp", "entry", "leaf", "leaf_name", "attempt", "inputs", "outputs",
+                 "rax", "status_name", "outcome", "state_before", "state_after", "module_seq",
+                 "injected")
 
     seq: int
     lp: int
@@ -117,9 +121,9 @@ class KernelCall:
     leaf: int
     leaf_name: str
     attempt: int                     # 1..RDRAND_RETRY_LOOPS
-    inputs: Mapping[str, int]        # the registers the caller set
-    outputs: Mapping[str, int]       # registers the module wrote ({} if it never answered)
-    rax: int                         # what the stub returned
+    inputs: Mapping[str, int] = field(metadata=json_as(hex_map))    # the registers the caller set
+    outputs: Mapping[str, int] = field(metadata=json_as(hex_map))   # what the module wrote ({}: no answer)
+    rax: int = field(metadata=json_as(hex64))     # what the stub returned
     status_name: str                 # the module's status, or the kernel's software code
     outcome: str                     # "returned" | "#GP" | "#UD" | "VMfailInvalid"
     state_before: str
@@ -131,18 +135,14 @@ class KernelCall:
         """TDH.SYS.RD's field ID (RDX), for sequence checks."""
         return self.inputs.get("rdx") if self.leaf_name == "TDH.SYS.RD" else None
 
-    def to_json(self) -> dict:
-        return {
-            "seq": self.seq, "lp": self.lp, "entry": self.entry, "leaf": self.leaf,
-            "leaf_name": self.leaf_name, "attempt": self.attempt,
-            "inputs": {k: hex64(v) for k, v in self.inputs.items()},
-            "outputs": {k: hex64(v) for k, v in self.outputs.items()},
-            "rax": hex64(self.rax), "status_name": self.status_name,
-            "outcome": self.outcome, "state_before": self.state_before,
-            "state_after": self.state_after,
-            "module_seq": self.record.seq if self.record is not None else None,
-            "injected": self.record.injected if self.record is not None else None,
-        }
+    @property
+    def module_seq(self) -> int | None:
+        """The module's CallRecord.seq of this call (None: the module never answered)."""
+        return None if self.record is None else self.record.seq
+
+    @property
+    def injected(self) -> str | None:
+        return None if self.record is None else self.record.injected
 
 
 class KernelOops(Exception):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from seamemu.errors import InputError
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, hex_map, json_as, record_json
 from seamemu.machine.regs import NAMES
 from seamemu.traps.rule_table import Decision
 from seamemu.traps.target import CallRecord
@@ -33,20 +33,27 @@ class Bounds:
 
 
 @dataclass(frozen=True)
-class FaultEvent:
+class FaultEvent(JsonRecord):
     """One exception the guest raised, and who handled it (None: unhandled, the run stopped)."""
+
+    JSON_KEYS = ("vector", "name", "error_code", "handled", "handled_by", "address", "symbol",
+                 "fixup", "access", "detail")
 
     vector: int
     name: str                        # "#GP", "#UD", "#PF", ...
     error_code: int | None
-    address: int                     # RIP the CPU reports: the faulting insn, or after a trap
+    address: int = field(metadata=json_as(hex64))  # RIP the CPU reports: the insn, or after a trap
     symbol: str
     handled_by: str | None = None    # "extable", "idt" or None
-    fixup: int | None = None         # where execution resumed
-    access: int | None = None        # the data address of a memory fault (CR2 for #PF)
+    fixup: int | None = field(default=None, metadata=json_as(hex64))   # where execution resumed
+    access: int | None = field(default=None, metadata=json_as(hex64))  # data address of a memory fault (CR2)
     detail: str = ""
     insn: bytes = b""                # instruction bytes at `address`
     regs: Mapping[str, int] = field(default_factory=dict)  # at the fault (unhandled only)
+
+    @property
+    def handled(self) -> bool:
+        return self.handled_by is not None
 
     def report(self) -> str:
         """A kernel-oops-like text for an unhandled fault."""
@@ -64,20 +71,6 @@ class FaultEvent:
             lines.append("  ".join(f"{n.upper():>6}: 0x{self.regs[n]:016x}" for n in names[i:i + 3]))
         return "\n".join(lines)
 
-    def to_json(self) -> dict:
-        return {
-            "vector": self.vector,
-            "name": self.name,
-            "error_code": self.error_code,
-            "handled": self.handled_by is not None,
-            "handled_by": self.handled_by,
-            "address": hex64(self.address),
-            "symbol": self.symbol,
-            "fixup": None if self.fixup is None else hex64(self.fixup),
-            "access": None if self.access is None else hex64(self.access),
-            "detail": self.detail,
-        }
-
 
 class SeamEvent(NamedTuple):
     """One trapped instruction (SEAMCALL, TDCALL, VMXON, ...) and what it did.
@@ -94,33 +87,23 @@ class SeamEvent(NamedTuple):
     record: CallRecord | None = None
 
     def to_json(self) -> dict:
-        return {
-            "insn": self.insn,
-            "lp": self.lp,
-            "address": hex64(self.address),
-            "symbol": self.symbol,
-            "decision": self.decision.to_json(),
-            "record": None if self.record is None else self.record.to_json(),
-        }
+        # A NamedTuple carries no field metadata: its one converted field is named here.
+        return {**record_json(self), "address": hex64(self.address)}
 
 
 @dataclass(frozen=True)
-class BoundInfo:
+class BoundInfo(JsonRecord):
     """Where a run was stopped by its bounds (or halted with nothing to wake it)."""
 
     kind: str      # "instructions", "time", "halt" or "debugger" (gdb killed the run)
-    rip: int
+    rip: int = field(metadata=json_as(hex64))
     symbol: str
     bytes: bytes
     limit: float
 
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "rip": hex64(self.rip), "symbol": self.symbol,
-                "bytes": self.bytes.hex(), "limit": self.limit}
-
 
 @dataclass(frozen=True)
-class CallResult:
+class CallResult(JsonRecord):
     """The outcome of `Machine.call`: registers before/after, faults, SEAM events, bounds.
 
     `outcome`: "returned" (back at the sentinel return address), "fault" (an unhandled
@@ -128,9 +111,12 @@ class CallResult:
     the guest, which no modelled VMM catches; the last seam event says which).
     """
 
+    JSON_KEYS = ("outcome", "lp", "regs_before", "regs_after", "faults", "seam_events",
+                 "insn_count", "bound")
+
     outcome: str
-    regs_before: Mapping[str, int]
-    regs_after: Mapping[str, int]
+    regs_before: Mapping[str, int] = field(metadata=json_as(hex_map))
+    regs_after: Mapping[str, int] = field(metadata=json_as(hex_map))
     faults: tuple[FaultEvent, ...] = ()
     seam_events: tuple[SeamEvent, ...] = ()
     insn_count: int | None = None
@@ -147,18 +133,6 @@ class CallResult:
         if self.outcome == "fault" and self.faults:
             return self.faults[-1]
         return None
-
-    def to_json(self) -> dict:
-        return {
-            "outcome": self.outcome,
-            "lp": self.lp,
-            "regs_before": {k: hex64(v) for k, v in self.regs_before.items()},
-            "regs_after": {k: hex64(v) for k, v in self.regs_after.items()},
-            "faults": [f.to_json() for f in self.faults],
-            "seam_events": [e.to_json() for e in self.seam_events],
-            "insn_count": self.insn_count,
-            "bound": None if self.bound is None else self.bound.to_json(),
-        }
 
 
 __all__ = ["BoundInfo", "Bounds", "CallResult", "FaultEvent", "NO_SEAMCALL", "NO_SEAMCALL_TEXT",

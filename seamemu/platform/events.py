@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seamemu.errors import InputError
+from seamemu.jsonout import JsonRecord, hex64
 from seamemu.platform.facts import Cmr, KiB
 from seamemu.platform.units import fmt_mem
 
@@ -64,6 +65,15 @@ class Event:
             return f"{self.kind} CPU {self.lp}"
         return self.kind
 
+    def to_json(self) -> dict:
+        # The kind in words, and what the kind has: a range (memory) or a CPU.
+        doc: dict[str, object] = {"kind": self.kind, "description": self.describe()}
+        if self.kind in MEMORY_EVENTS:
+            doc["range"] = [hex64(self.base), hex64(self.end)]
+        if self.kind in CPU_EVENTS:
+            doc["cpu"] = self.lp
+        return doc
+
 
 @dataclass(frozen=True)
 class Situation:
@@ -78,8 +88,10 @@ class Situation:
 
 
 @dataclass(frozen=True)
-class Decision:
+class Decision(JsonRecord):
     """The kernel's verdict on one event: its own line (if any), seamemu's note, the rule."""
+
+    JSON_KEYS = ("allow", "severity", "message", "note", "rule", "source")
 
     allow: bool
     severity: str
@@ -87,10 +99,6 @@ class Decision:
     rule: str
     source: str = ""
     note: str = ""                # seamemu's account, never shown as the kernel's
-
-    def to_json(self) -> dict:
-        return {"allow": self.allow, "severity": self.severity, "message": self.message,
-                "note": self.note, "rule": self.rule, "source": self.source}
 
 
 def covered(ranges: list[tuple[int, int]], base: int, end: int) -> int:

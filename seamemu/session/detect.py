@@ -19,7 +19,7 @@ from pathlib import Path
 
 from seamemu.arch.msrs import seamrr_range
 from seamemu.errors import SeamemuError
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, hex_short, hex_span, json_as
 from seamemu.kernel import Generation, generation
 from seamemu.kernel.detection import BootCpu, Detection, platform_detection
 from seamemu.kernel.detection import detect as kernel_detect
@@ -59,15 +59,18 @@ class DetectError(SeamemuError, RuntimeError):
 
 
 @dataclass(frozen=True)
-class LpDetect:
+class LpDetect(JsonRecord):
     """What tdx_detect_lp stored for one logical CPU."""
 
-    lp: int
-    mtrrcap: int
-    seamrr_base: int
-    seamrr_mask: int
-    keyid_part: int
-    status: int
+    JSON_KEYS = ("lp", "mtrrcap", "seamrr_base", "seamrr_mask", "keyid_part", "status", "flags",
+                 "faulted", "keyid_start", "nr_keyids")
+
+    lp: int = field(metadata=json_as(name="cpu"))
+    mtrrcap: int = field(metadata=json_as(hex64))
+    seamrr_base: int = field(metadata=json_as(hex64, name="seamrr_phys_base"))
+    seamrr_mask: int = field(metadata=json_as(hex64, name="seamrr_phys_mask"))
+    keyid_part: int = field(metadata=json_as(hex64, name="keyid_partitioning"))
+    status: int = field(metadata=json_as(hex_short))
     keyid_start: int
     nr_keyids: int
 
@@ -83,49 +86,32 @@ class LpDetect:
         """MSRs whose RDMSR raised #GP on this CPU."""
         return tuple(msr for bit, msr in _FAULT_MSRS.items() if self.has(bit))
 
-    def to_json(self) -> dict:
-        return {"cpu": self.lp, "mtrrcap": hex64(self.mtrrcap),
-                "seamrr_phys_base": hex64(self.seamrr_base),
-                "seamrr_phys_mask": hex64(self.seamrr_mask),
-                "keyid_partitioning": hex64(self.keyid_part), "status": f"0x{self.status:x}",
-                "flags": list(self.flags), "faulted": list(self.faulted),
-                "keyid_start": self.keyid_start, "nr_keyids": self.nr_keyids}
+
+def _verdict_json(says: Detection) -> dict:
+    return {"bios_enabled": says.enabled, "kernel_log": list(says.lines)}
 
 
 @dataclass(frozen=True)
-class DetectReport:
+class DetectReport(JsonRecord):
     """The per-CPU results, what the kernel generation concluded and printed, sysfs values."""
+
+    JSON_KEYS = ("platform", "kernel", "bios_enabled", "seamrr", "keyid_start", "nr_keyids",
+                 "mktme_keyids", "kernel_log", "notes", "platform_says",
+                 "sysfs", "cpus")
 
     platform: str
     kernel: str
     cpus: tuple[LpDetect, ...]
     bios_enabled: bool                 # the generation sees TDX as enabled by BIOS
-    seamrr: tuple[int, int] | None     # (base, size) of the boot CPU's SEAMRR when enabled
+    seamrr: tuple[int, int] | None = field(metadata=json_as(hex_span))  # the boot CPU's SEAMRR, if enabled
     keyid_start: int                   # 0 when the generation recorded no TDX KeyIDs
     nr_keyids: int
     mktme_keyids: int
     kernel_log: tuple[str, ...]        # what the generation prints at boot
     notes: tuple[str, ...] = ()        # seamemu's own remarks (silent outcomes, CPUs differ)
-    platform_says: Detection | None = None  # the generation's verdict on the description
+    platform_says: Detection | None = field(  # the generation's verdict on the description
+        default=None, metadata=json_as(_verdict_json, name="platform_description"))
     sysfs: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        says = self.platform_says
-        return {
-            "platform": self.platform,
-            "kernel": self.kernel,
-            "bios_enabled": self.bios_enabled,
-            "seamrr": None if self.seamrr is None else
-            {"base": hex64(self.seamrr[0]), "size": hex64(self.seamrr[1])},
-            "keyid_start": self.keyid_start, "nr_keyids": self.nr_keyids,
-            "mktme_keyids": self.mktme_keyids,
-            "kernel_log": list(self.kernel_log),
-            "notes": list(self.notes),
-            "platform_description": None if says is None else
-            {"bios_enabled": says.enabled, "kernel_log": list(says.lines)},
-            "sysfs": dict(self.sysfs),
-            "cpus": [c.to_json() for c in self.cpus],
-        }
 
 
 def run_detect_asm(session: Session, lps: tuple[int, ...]) -> tuple[LpDetect, ...]:

@@ -30,7 +30,7 @@ that overlaps the emulator's own image, stacks or scratch buffers cannot be remo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from seamemu.arch.leaves import TDH_PHYMEM_PAGE_RDMD
@@ -42,7 +42,7 @@ from seamemu.arch.sysinfo import (
     TDSYSINFO_STRUCT_SIZE,
 )
 from seamemu.errors import InputError
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, hex_map, json_as, json_value
 from seamemu.kernel import Generation, bring_up, generation, stub_files
 from seamemu.kernel.cmr_read import TDH_SYS_INFO, CmrReport, read_cmrs
 from seamemu.kernel.hotplug import get_policy, judge, policy_for, situation_for
@@ -78,11 +78,13 @@ PROBE_STUB = "probe.S"
 
 
 @dataclass(frozen=True)
-class ProbeResult:
+class ProbeResult(JsonRecord):
     """A guest load at one physical address: its value, or the fault and why."""
 
-    address: int
-    value: int | None
+    JSON_KEYS = ("address", "outcome", "value", "fault", "reason")
+
+    address: int = field(metadata=json_as(hex64))
+    value: int | None = field(metadata=json_as(hex64))
     fault: FaultEvent | None
     reason: str | None          # absence_reason(): why nothing is there
 
@@ -98,22 +100,19 @@ class ProbeResult:
             lines.append(f"why: {self.reason}")
         return "\n".join(lines)
 
-    def to_json(self) -> dict:
-        return {"address": hex64(self.address), "outcome": self.outcome,
-                "value": None if self.value is None else hex64(self.value),
-                "fault": None if self.fault is None else self.fault.to_json(),
-                "reason": self.reason}
-
 
 @dataclass(frozen=True)
-class SeamcallProbe:
+class SeamcallProbe(JsonRecord):
     """A SEAMCALL whose buffers lie in removed memory: its status and what the module wrote."""
 
+    JSON_KEYS = ("leaf", "inputs", "outcome", "status", "status_name", "written", "note")
+
     leaf: str
-    inputs: dict[str, int]
+    inputs: dict[str, int] = field(metadata=json_as(hex_map))
     outcome: str                     # "returned", or the fault the stub saw
-    status: int                      # RAX after the call
-    written: tuple[tuple[int, int], ...]  # (pa, size) the module really wrote
+    status: int = field(metadata=json_as(hex64))  # RAX after the call
+    written: tuple[tuple[int, int], ...] = field(  # (pa, size) the module really wrote
+        metadata=json_as(lambda ranges: [[hex64(a), n] for a, n in ranges]))
     note: str                        # the module's record of accesses nothing answered
 
     def report(self) -> str:
@@ -134,16 +133,17 @@ class SeamcallProbe:
             lines.append(f"  module record: {self.note}")
         return "\n".join(lines)
 
-    def to_json(self) -> dict:
-        return {"leaf": self.leaf, "inputs": {k: hex64(v) for k, v in self.inputs.items()},
-                "outcome": self.outcome, "status": hex64(self.status),
-                "status_name": rax_name(self.status),
-                "written": [[hex64(a), n] for a, n in self.written], "note": self.note}
+    @property
+    def status_name(self) -> str:
+        return rax_name(self.status)
 
 
 @dataclass(frozen=True)
-class HotplugResult:
+class HotplugResult(JsonRecord):
     """One event: where it lies, the kernel's decision, and what changed in the emulation."""
+
+    JSON_KEYS = ("event", "place", "kernel", "policy", "use_tdx", "module_initialized",
+                 "decision", "applied", "change")
 
     event: Event
     place: str
@@ -156,17 +156,9 @@ class HotplugResult:
     change: str                          # what the emulated machine saw, in words
     platform_after: Platform
 
-    def to_json(self) -> dict:
-        ev: dict[str, object] = {"kind": self.event.kind, "description": self.event.describe()}
-        if self.event.kind in MEMORY_EVENTS:
-            ev["range"] = [hex64(self.event.base), hex64(self.event.end)]
-        if self.event.kind in CPU_EVENTS:
-            ev["cpu"] = self.event.lp
-        return {"event": ev, "place": self.place, "kernel": self.kernel, "policy": self.policy,
-                "use_tdx": self.use_tdx,
-                "module_initialized": self.situation.module_initialized,
-                "decision": self.decision.to_json(), "applied": self.applied,
-                "change": self.change}
+    @property
+    def module_initialized(self) -> bool:
+        return self.situation.module_initialized
 
 
 class HotplugEmulation:
@@ -282,12 +274,19 @@ class HotplugEmulation:
 
 
 @dataclass(frozen=True)
-class PamtView:
+class PamtView(JsonRecord):
     """What TDH.PHYMEM.PAGE.RDMD answers for one page after the event."""
 
-    pa: int
-    rax: int
-    page_type: int | None          # RCX out when RDMD succeeded
+    JSON_KEYS = ("pa", "rax", "status", "page_type")
+
+    pa: int = field(metadata=json_as(hex64))
+    rax: int = field(metadata=json_as(hex64))
+    page_type: int | None = field(   # RCX out when RDMD succeeded: by name when it has one
+        metadata=json_as(lambda t: PageType(t).name if t in {int(p) for p in PageType} else t))
+
+    @property
+    def status(self) -> str:
+        return rax_name(self.rax)
 
     def report(self) -> str:
         if self.page_type is None:
@@ -300,15 +299,9 @@ class PamtView:
         return (f"  module's PAMT for {hex64(self.pa)}: {name}: {belief}; nothing told the module "
                 "about the event")
 
-    def to_json(self) -> dict:
-        return {"pa": hex64(self.pa), "rax": hex64(self.rax), "status": rax_name(self.rax),
-                "page_type": None if self.page_type is None else
-                PageType(self.page_type).name if self.page_type in {int(t) for t in PageType}
-                else self.page_type}
-
 
 @dataclass(frozen=True)
-class HotplugRun:
+class HotplugRun(JsonRecord):
     """One event on a fresh emulation, and what a later SEAMCALL and guest access saw."""
 
     result: HotplugResult
@@ -321,18 +314,18 @@ class HotplugRun:
     pamt: tuple[PamtView, ...] = ()          # with a boot: the module's PAMT after the event
 
     def to_json(self) -> dict:
-        doc = self.result.to_json()
-        doc["setup"] = list(self.setup)
-        doc["after"] = {
-            "cmrs": None if self.cmrs is None else {
-                "method": self.cmrs.method,
-                "cmrs": [[hex64(b), hex64(n)] for b, n in self.cmrs.cmrs]},
-            "cmrs_skipped": self.cmrs_skipped or None,
-            "seamcall": None if self.seamcall is None else self.seamcall.to_json(),
-            "probe": None if self.probe is None else self.probe.to_json(),
-            "pamt": [v.to_json() for v in self.pamt],
-        }
-        return doc
+        # The event's result, then what was seen after it (the CMRs as the method read them).
+        return self.result.to_json() | {
+            "setup": list(self.setup),
+            "after": {
+                "cmrs": None if self.cmrs is None else {
+                    "method": self.cmrs.method,
+                    "cmrs": [[hex64(b), hex64(n)] for b, n in self.cmrs.cmrs]},
+                "cmrs_skipped": self.cmrs_skipped or None,
+                "seamcall": json_value(self.seamcall),
+                "probe": json_value(self.probe),
+                "pamt": json_value(self.pamt),
+            }}
 
 
 def _stage(emu: HotplugEmulation, event: Event) -> tuple[str, ...]:

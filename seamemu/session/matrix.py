@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from seamemu.arch.leaves import TDH_SYS_INIT
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, json_as
 from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT, rax_name
 from seamemu.session.session import Session
 from seamemu.stubs import DEFAULT_ENTRY
@@ -18,32 +18,29 @@ from seamemu.stubs import DEFAULT_ENTRY
 DEFAULT_MATRIX_LEAF = TDH_SYS_INIT
 
 
+def _on_off(on: bool) -> str:
+    return "on" if on else "off"
+
+
 @dataclass(frozen=True)
-class MatrixRow:
-    vmx: bool
-    seamrr: bool
+class MatrixRow(JsonRecord):
+    JSON_KEYS = ("vmx", "seamrr", "cpl", "module", "outcome", "rax", "rax_name", "rule",
+                 "abi_preserved", "clobbered")
+
+    vmx: bool = field(metadata=json_as(_on_off))
+    seamrr: bool = field(metadata=json_as(_on_off))
     cpl: int
-    module: bool
+    module: bool = field(metadata=json_as(lambda loaded: "loaded" if loaded else "absent"))
     outcome: str
-    rax: int
+    rax: int = field(metadata=json_as(hex64))
     rule: str
     status_name: str
     abi_preserved: bool
     clobbered: tuple[str, ...]
 
-    def to_json(self) -> dict:
-        return {
-            "vmx": "on" if self.vmx else "off",
-            "seamrr": "on" if self.seamrr else "off",
-            "cpl": self.cpl,
-            "module": "loaded" if self.module else "absent",
-            "outcome": self.outcome,
-            "rax": hex64(self.rax),
-            "rax_name": None if self.outcome == NO_SEAMCALL else self.status_name,
-            "rule": self.rule,
-            "abi_preserved": self.abi_preserved,
-            "clobbered": list(self.clobbered),
-        }
+    @property
+    def rax_name(self) -> str | None:   # None when no SEAMCALL ran: RAX is then no status
+        return None if self.outcome == NO_SEAMCALL else self.status_name
 
 
 def outcome_matrix(asm: Sequence[str | Path] | None = None, entry: str = DEFAULT_ENTRY, *,

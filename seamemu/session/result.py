@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from seamemu.arch.kernel import SW_ERROR_NAMES
 from seamemu.arch.registers import CALLEE_SAVED, GPRS, RFLAGS_DF
 from seamemu.arch.status import status_name
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, hex_map, hex_regs, json_as
 from seamemu.machine.results import NO_SEAMCALL, NO_SEAMCALL_TEXT, BoundInfo, CallResult, FaultEvent
 from seamemu.traps.target import CallRecord
 
@@ -25,8 +26,10 @@ def rax_name(value: int, leaf: int = 0) -> str:
 
 
 @dataclass(frozen=True)
-class AbiCheck:
+class AbiCheck(JsonRecord):
     """SysV: callee-saved registers and RSP restored, DF clear, returned to the caller."""
+
+    JSON_KEYS = ("preserved", "clobbered", "rsp_balanced", "df_clear", "returned")
 
     clobbered: tuple[str, ...]
     rsp_balanced: bool
@@ -36,11 +39,6 @@ class AbiCheck:
     @property
     def preserved(self) -> bool:
         return not self.clobbered and self.rsp_balanced and self.df_clear and self.returned
-
-    def to_json(self) -> dict:
-        return {"preserved": self.preserved, "clobbered": list(self.clobbered),
-                "rsp_balanced": self.rsp_balanced, "df_clear": self.df_clear,
-                "returned": self.returned}
 
 
 def abi_check(before: Mapping[str, int], after: Mapping[str, int], returned: bool) -> AbiCheck:
@@ -54,18 +52,26 @@ def abi_check(before: Mapping[str, int], after: Mapping[str, int], returned: boo
     )
 
 
+def _regs_json(regs: Mapping[str, int]) -> dict[str, str]:
+    return hex_regs(regs, GPRS) | {"rflags": hex64(regs.get("rflags", 0))}
+
+
 @dataclass(frozen=True)
-class RunResult:
+class RunResult(JsonRecord):
+    JSON_KEYS = ("schema", "entry", "convention", "lp", "leaf", "outcome", "rax", "rax_name",
+                 "rule", "regs", "inputs", "out", "calls", "abi", "fault", ("bound", "bound_json"))
+    schema: ClassVar[int] = 1
+
     entry: str
     convention: str
     lp: int
     leaf: int
     outcome: str                      # "#UD" | "#GP" | "VMfailInvalid" | "returned" |
                                       # "no-seamcall" | an unhandled fault | "bound"
-    rax: int
-    regs: Mapping[str, int]           # after the call, ABI order
-    inputs: Mapping[str, int]
-    out: Mapping[str, int] | None     # the struct after the call, when the convention has one
+    rax: int = field(metadata=json_as(hex64))
+    regs: Mapping[str, int] = field(metadata=json_as(_regs_json))  # after the call, ABI order
+    inputs: Mapping[str, int] = field(metadata=json_as(hex_map))
+    out: Mapping[str, int] | None = field(metadata=json_as(hex_map))  # the struct after (if any)
     calls: tuple[CallRecord, ...]
     abi: AbiCheck
     rule: str = ""                    # the SEAMCALL rule that decided, e.g. "#GP(0): CPL 3 > 0"
@@ -76,27 +82,16 @@ class RunResult:
     events: tuple = field(default=(), compare=False)
     raw: CallResult = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
-    def to_json(self) -> dict:
-        return {
-            "schema": 1,
-            "entry": self.entry,
-            "convention": self.convention,
-            "lp": self.lp,
-            "leaf": self.leaf,
-            "outcome": self.outcome,
-            "rax": hex64(self.rax),
-            "rax_name": None if self.outcome == NO_SEAMCALL else rax_name(self.rax, self.leaf),
-            "rule": self.rule,
-            "regs": {r: hex64(self.regs[r]) for r in GPRS if r in self.regs}
-            | {"rflags": f"0x{self.regs.get('rflags', 0):016x}"},
-            "inputs": {k: hex64(v) for k, v in self.inputs.items()},
-            "out": None if self.out is None else {k: hex64(v) for k, v in self.out.items()},
-            "calls": [c.to_json() for c in self.calls],
-            "abi": self.abi.to_json(),
-            "fault": None if self.fault is None else self.fault.to_json(),
-            "bound": None if self.bound is None
-            else self.bound.to_json() | {"disasm": self.bound_disasm or "?"},
-        }
+    @property
+    def rax_name(self) -> str | None:
+        """RAX by name (None when no SEAMCALL ran: RAX is then no status)."""
+        return None if self.outcome == NO_SEAMCALL else rax_name(self.rax, self.leaf)
+
+    @property
+    def bound_json(self) -> dict[str, Any] | None:
+        if self.bound is None:
+            return None
+        return self.bound.to_json() | {"disasm": self.bound_disasm or "?"}
 
 
 __all__ = [

@@ -13,18 +13,28 @@ the leaf's handler, its helpers, tdx_seamret_to_vmm.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from seamemu.disasm import Insn, disassemble_one
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, json_as
 
 
 @dataclass(frozen=True)
-class ModuleStep:
-    address: int
+class ModuleStep(JsonRecord):
+    JSON_KEYS = ("address", "symbol", "bytes", ("insn", "text"), "target")
+
+    address: int = field(metadata=json_as(hex64))
     symbol: str                      # "function+0xoff" in the module's symbol table
     insn: Insn
     target: str = ""                 # a direct call/jump's destination, symbolised
+
+    @property
+    def bytes(self) -> bytes:
+        return self.insn.bytes
+
+    @property
+    def text(self) -> str:
+        return self.insn.text
 
     @property
     def function(self) -> str:
@@ -32,8 +42,10 @@ class ModuleStep:
 
 
 @dataclass(frozen=True)
-class ModuleRun:
+class ModuleRun(JsonRecord):
     """One SEAMCALL as the module executed it."""
+
+    JSON_KEYS = ("seq", "leaf_name", "status_name", "instructions", "truncated", "steps")
 
     seq: int
     leaf_name: str
@@ -41,14 +53,9 @@ class ModuleRun:
     steps: tuple[ModuleStep, ...]
     truncated: bool
 
-    def to_json(self) -> dict:
-        return {
-            "seq": self.seq, "leaf_name": self.leaf_name, "status_name": self.status_name,
-            "instructions": len(self.steps), "truncated": self.truncated,
-            "steps": [{"address": hex64(s.address), "symbol": s.symbol,
-                       "bytes": s.insn.bytes.hex(), "insn": s.insn.text, "target": s.target}
-                      for s in self.steps],
-        }
+    @property
+    def instructions(self) -> int:
+        return len(self.steps)
 
 
 def module_run(seq: int, leaf_name: str, status_name: str,

@@ -12,12 +12,12 @@ checks run, memory the module wrote, decoded when the layout is known: seamemu.t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar
 
 from seamemu.arch.kernel import EX_TYPE_FAULT, EX_TYPE_NAMES
 from seamemu.disasm import disassemble_one
 from seamemu.image import Image
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, hex_map, json_as
 from seamemu.machine.regs import NAMES
 from seamemu.machine.results import CallResult, FaultEvent, SeamEvent
 from seamemu.machine.tracing import RawStep
@@ -44,38 +44,55 @@ class RegChange:
 
 
 @dataclass(frozen=True)
-class MemWrite:
+class MemWrite(JsonRecord):
     """Bytes written at `address`, by the CPU (a store) or by the module (a leaf's output)."""
 
-    address: int
+    JSON_KEYS = ("address", "size", "data", "by", "symbol", "note", "decoded")
+
+    address: int = field(metadata=json_as(hex64))
     data: bytes
     by: str = "cpu"
     symbol: str = ""
     note: str = ""                      # e.g. "R8: PA of the CMR_INFO array"
     decoded: tuple[str, ...] = ()       # the bytes read as the structure the leaf wrote
 
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def _regs_meant(regs: tuple[tuple[str, int, str], ...]) -> list[dict]:
+    return [{"reg": r, "value": hex64(v), "meaning": m} for r, v, m in regs]
+
 
 @dataclass(frozen=True)
-class LeafNote:
+class LeafNote(JsonRecord):
     """The module's side of a SEAMCALL that reached it."""
+
+    JSON_KEYS = ("name", "number", "status", "status_name", "state_before", "state_after",
+                 "inputs", "carried", "outputs", "checks", "failed_check", "note", "memory")
 
     name: str
     number: int
-    status: int
+    status: int = field(metadata=json_as(hex64))
     status_name: str
     state_before: str
     state_after: str
-    inputs: tuple[tuple[str, int, str], ...]     # (register, value, meaning)
-    outputs: tuple[tuple[str, int, str], ...]
-    checks: tuple[tuple[str, str], ...]          # (check id, its text) in the order run
+    inputs: tuple[tuple[str, int, str], ...] = field(   # (register, value, meaning)
+        metadata=json_as(_regs_meant))
+    outputs: tuple[tuple[str, int, str], ...] = field(metadata=json_as(_regs_meant))
+    checks: tuple[tuple[str, str], ...] = field(        # (check id, its text) in the order run
+        metadata=json_as(lambda checks: [c for c, _ in checks]))
     failed_check: str | None
     note: str
     memory: tuple[MemWrite, ...]
-    carried: tuple[tuple[str, int], ...] = ()    # ABI registers at the SEAMCALL it did not read
+    carried: tuple[tuple[str, int], ...] = field(       # ABI registers at the SEAMCALL it did
+        default=(),                                     # not read
+        metadata=json_as(lambda regs: [{"reg": r, "value": hex64(v)} for r, v in regs]))
 
 
 @dataclass(frozen=True)
-class TrapNote:
+class TrapNote(JsonRecord):
     """A trapped instruction: the decision, the table row behind it, and its effect."""
 
     insn: str                       # "SEAMCALL", "TDCALL", "VMXON", ...
@@ -89,34 +106,39 @@ class TrapNote:
 
 
 @dataclass(frozen=True)
-class FaultNote:
+class FaultNote(JsonRecord):
     """An exception raised by the step, and how it was delivered."""
 
     name: str
     vector: int
     error_code: int | None
     handled_by: str | None          # "extable", "idt" or None (unhandled)
-    fixup: int | None
+    fixup: int | None = field(metadata=json_as(hex64))
     fixup_symbol: str
     extable_type: str               # "EX_TYPE_FAULT", ... or "" when no entry
-    rax_set: int | None             # RAX = trap number (EX_TYPE_FAULT)
+    rax_set: int | None = field(metadata=json_as(hex64))  # RAX = trap number (EX_TYPE_FAULT)
     detail: str
 
 
 @dataclass(frozen=True)
-class TraceStep:
+class TraceStep(JsonRecord):
+    JSON_KEYS = ("index", "address", "symbol", "bytes", ("insn", "text"), "mnemonic", "source",
+                 "regs", "flags", "writes", ("next", "next_address"), "traps", "faults")
+
     index: int
     lp: int
-    address: int
+    address: int = field(metadata=json_as(hex64))
     symbol: str
     bytes: bytes
     mnemonic: str
     op_str: str
     source: str | None
-    regs: tuple[RegChange, ...]
-    flags: tuple[tuple[str, int, int], ...]     # (flag, old bit, new bit)
+    regs: tuple[RegChange, ...] = field(metadata=json_as(
+        lambda changes: {c.name: {"old": hex64(c.old), "new": hex64(c.new)} for c in changes}))
+    flags: tuple[tuple[str, int, int], ...] = field(    # (flag, old bit, new bit)
+        metadata=json_as(lambda flags: {f: {"old": o, "new": n} for f, o, n in flags}))
     writes: tuple[MemWrite, ...]
-    next_address: int
+    next_address: int = field(metadata=json_as(hex64))
     traps: tuple[TrapNote, ...] = ()
     faults: tuple[FaultNote, ...] = ()
     line_text: str = ""                         # the source line, as written
@@ -132,73 +154,18 @@ class TraceStep:
 
 
 @dataclass(frozen=True)
-class Trace:
+class Trace(JsonRecord):
+    JSON_KEYS = ("schema", "entry", "lp", "outcome", "truncated", "regs_before", "regs_after",
+                 "steps")
+    schema: ClassVar[int] = 1
+
     entry: str
     lp: int
     outcome: str
     steps: tuple[TraceStep, ...]
-    regs_before: dict = field(compare=False)
-    regs_after: dict = field(compare=False)
+    regs_before: dict = field(compare=False, metadata=json_as(hex_map))
+    regs_after: dict = field(compare=False, metadata=json_as(hex_map))
     truncated: bool = False
-
-    def to_json(self) -> dict:
-        return {
-            "schema": 1,
-            "entry": self.entry,
-            "lp": self.lp,
-            "outcome": self.outcome,
-            "truncated": self.truncated,
-            "regs_before": {k: hex64(v) for k, v in self.regs_before.items()},
-            "regs_after": {k: hex64(v) for k, v in self.regs_after.items()},
-            "steps": [step_json(s) for s in self.steps],
-        }
-
-
-
-def step_json(s: TraceStep) -> dict:
-    return {
-        "index": s.index,
-        "address": hex64(s.address),
-        "symbol": s.symbol,
-        "bytes": s.bytes.hex(),
-        "insn": s.text,
-        "mnemonic": s.mnemonic,
-        "source": s.source,
-        "regs": {c.name: {"old": hex64(c.old), "new": hex64(c.new)} for c in s.regs},
-        "flags": {f: {"old": o, "new": n} for f, o, n in s.flags},
-        "writes": [_write_json(w) for w in s.writes],
-        "next": hex64(s.next_address),
-        "traps": [_trap_json(t) for t in s.traps],
-        "faults": [{"name": f.name, "vector": f.vector, "error_code": f.error_code,
-                    "handled_by": f.handled_by,
-                    "fixup": None if f.fixup is None else hex64(f.fixup),
-                    "fixup_symbol": f.fixup_symbol, "extable_type": f.extable_type,
-                    "rax_set": None if f.rax_set is None else hex64(f.rax_set),
-                    "detail": f.detail} for f in s.faults],
-    }
-
-
-def _write_json(w: MemWrite) -> dict:
-    return {"address": hex64(w.address), "size": len(w.data), "data": w.data.hex(), "by": w.by,
-            "symbol": w.symbol, "note": w.note, "decoded": list(w.decoded)}
-
-
-def _trap_json(t: TrapNote) -> dict:
-    out: dict[str, Any] = {"insn": t.insn, "kind": t.kind, "rule": t.rule, "check": t.check,
-           "sentence": t.sentence, "source": t.source, "effect": t.effect, "leaf": None}
-    if t.leaf is not None:
-        lf = t.leaf
-        out["leaf"] = {
-            "name": lf.name, "number": lf.number, "status": hex64(lf.status),
-            "status_name": lf.status_name, "state_before": lf.state_before,
-            "state_after": lf.state_after,
-            "inputs": [{"reg": r, "value": hex64(v), "meaning": m} for r, v, m in lf.inputs],
-            "carried": [{"reg": r, "value": hex64(v)} for r, v in lf.carried],
-            "outputs": [{"reg": r, "value": hex64(v), "meaning": m} for r, v, m in lf.outputs],
-            "checks": [c for c, _ in lf.checks], "failed_check": lf.failed_check,
-            "note": lf.note, "memory": [_write_json(w) for w in lf.memory],
-        }
-    return out
 
 
 # -- building ---------------------------------------------------------------------------------
@@ -316,5 +283,4 @@ __all__ = [
     "TraceStep",
     "TrapNote",
     "build_trace",
-    "step_json",
 ]

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from seamemu.arch.kernel import X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_SS, X86_TRAP_UD
 from seamemu.arch.registers import RFLAGS_ARITH, RFLAGS_CF, RFLAGS_ZF
+from seamemu.jsonout import JsonRecord
 from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.target import CallRecord, SeamReply
 
@@ -57,7 +58,7 @@ class Check:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(JsonRecord):
     """What the instruction does, and which row of its table said so."""
 
     kind: str
@@ -70,16 +71,6 @@ class Decision:
     @property
     def is_fault(self) -> bool:
         return self.kind in FAULT_VECTORS
-
-    def to_json(self) -> dict:
-        return {
-            "kind": self.kind,
-            "rule": self.rule,
-            "check": self.check,
-            "vector": self.vector,
-            "error_code": self.error_code,
-            "exit_reason": self.exit_reason,
-        }
 
 
 class Effect(NamedTuple):

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from seamemu.jsonout import hex64
+from seamemu.jsonout import JsonRecord, hex64, hex_map, hex_short, json_as
 
 
 class GuestMemory(Protocol):
@@ -32,8 +32,12 @@ INJECTABLE_FAULTS = ("#GP", "#UD", "VMfailInvalid")
 HALT = "halt"
 
 
+def _ranges_json(ranges: tuple[tuple[int, int], ...]) -> list:
+    return [[hex_short(pa), size] for pa, size in ranges]
+
+
 @dataclass(frozen=True)
-class CallRecord:
+class CallRecord(JsonRecord):
     """One SEAMCALL that reached the module: everything a test, a log or --json needs."""
 
     seq: int
@@ -43,42 +47,23 @@ class CallRecord:
     version: int
     # Every register the SEAMCALL ABI can carry (RAX, RCX, RDX, R8-R15, RBX, RDI, RSI) as it
     # was at the SEAMCALL, whether the leaf read it or not; `consumed` names the ones it read.
-    inputs: Mapping[str, int]
-    outputs: Mapping[str, int]
-    status: int
+    inputs: Mapping[str, int] = field(metadata=json_as(hex_map))
+    consumed: tuple[str, ...] = field(default=(), kw_only=True)  # the `inputs` the leaf read
+    outputs: Mapping[str, int] = field(metadata=json_as(hex_map))
+    status: int = field(metadata=json_as(hex64))
     status_name: str
     state_before: str = ""
     state_after: str = ""
     note: str = ""                  # e.g. "not modelled", "injected", "P-SEAMLDR"
     injected: str | None = None
-    memory_written: tuple[tuple[int, int], ...] = ()  # (pa, size) ranges the leaf wrote
+    memory_written: tuple[tuple[int, int], ...] = field(  # (pa, size) ranges the leaf wrote
+        default=(), metadata=json_as(_ranges_json))
     checks: tuple[str, ...] = ()    # ids of the leaf checks evaluated, in order
-    consumed: tuple[str, ...] = ()  # the registers of `inputs` the leaf read (RAX first)
 
     @property
     def consumed_inputs(self) -> dict[str, int]:
         """The inputs the leaf read, in the order the leaf lists them."""
         return {r: self.inputs[r] for r in self.consumed if r in self.inputs}
-
-    def to_json(self) -> dict:
-        return {
-            "seq": self.seq,
-            "lp": self.lp,
-            "leaf": self.leaf,
-            "leaf_name": self.leaf_name,
-            "version": self.version,
-            "inputs": {k: hex64(v) for k, v in self.inputs.items()},
-            "consumed": list(self.consumed),
-            "outputs": {k: hex64(v) for k, v in self.outputs.items()},
-            "status": hex64(self.status),
-            "status_name": self.status_name,
-            "state_before": self.state_before,
-            "state_after": self.state_after,
-            "note": self.note,
-            "injected": self.injected,
-            "memory_written": [[f"0x{a:x}", n] for a, n in self.memory_written],
-            "checks": list(self.checks),
-        }
 
 
 @dataclass(frozen=True)
