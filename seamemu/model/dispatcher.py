@@ -5,8 +5,9 @@ record the call.
 Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/tdx_vmm_dispatcher.c (M15: reserved RAX bits
 and versions first, then SYS_SHUTDOWN, then "not READY", then the leaf switch whose default is
 TDX_OPERAND_INVALID(RAX)); qizhangz/tdx-module same file (M10: the whole RAX is the leaf
-number, no reserved/version check, same admission order); SEAM loader
-src/pseamldr_dispatcher/pseamldr_dispatcher.c (unknown loader leaf: PSEAMLDR_EBADPARAM).
+number, no reserved/version check, same admission order); intel/tdx-loader (81bf312)
+p-seam-loader/src/pseamldr_dispatcher/pseamldr_dispatcher.c (unknown loader leaf:
+PSEAMLDR_EBADPARAM).
 A leaf the model does not implement answers TDX_OPERAND_INVALID(RAX) (PSEAMLDR_EBADPARAM for
 the loader) once admitted, and says "not modelled" in the record.
 """

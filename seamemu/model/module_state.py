@@ -121,8 +121,9 @@ class ModuleState:
 class SeamldrSession:
     """P-SEAMLDR update session: SEAMLDR.INSTALL runs on every LP; the last one installs.
 
-    Spec: SEAM loader src/pseamldr_dispatcher/api_calls/seamldr_install.c (update_bitmap,
-    lps_in_update, SEAMEXTEND.SEAM_READY cleared while the session runs).
+    Spec: intel/tdx-loader (81bf312) p-seam-loader/src/pseamldr_dispatcher/api_calls/
+    seamldr_install.c (update_bitmap, lps_in_update, SEAMEXTEND.SEAM_READY cleared while the
+    session runs).
     """
 
     lps: set[int] = field(default_factory=set)

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: MIT
 """P-SEAMLDR leaves (RAX bit 63): SEAMLDR.INFO and SEAMLDR.INSTALL.
 
-Spec: the SEAM loader sources (seam-loader-main-1.5/p-seam-loader
-src/pseamldr_dispatcher/api_calls/seamldr_info.c, seamldr_install.c, include/
-pseamldr_api_defs.h) and Linux arch/x86/virt/vmx/tdx/seamldr.c.  SEAMLDR.INSTALL is an update
+Spec: the P-SEAMLDR sources, intel/tdx-loader at 81bf312: p-seam-loader/
+src/pseamldr_dispatcher/api_calls/seamldr_info.c, seamldr_install.c and include/
+pseamldr_api_defs.h; Linux arch/x86/virt/vmx/tdx/seamldr.c.  SEAMLDR.INSTALL is an update
 session: it must run on every LP; the first one clears SEAMEXTEND.SEAM_READY (so module-mode
 SEAMCALLs fail with VMfailInvalid until the session ends), LPs that are not the last return
 success at once, and the last one checks the parameters and installs.  Signature and image
@@ -39,7 +39,7 @@ SEAMLDR_MAJOR, SEAMLDR_MINOR, SEAMLDR_BUILD_NUM, SEAMLDR_BUILD_DATE = 1, 5, 100,
               "SEAMRR, no private HKID)", L.PSEAMLDR_EBADPARAM),
     ),
     success="P_SEAMLDR_INFO at RCX",
-    source="SEAM loader src/pseamldr_dispatcher/api_calls/seamldr_info.c",
+    source="intel/tdx-loader p-seam-loader/src/pseamldr_dispatcher/api_calls/seamldr_info.c",
 )
 def seamldr_info(c: Call) -> None:
     rcx = c.reg("rcx")
@@ -83,7 +83,7 @@ def seamldr_info(c: Call) -> None:
     ),
     success="the new module is loaded (SEAM_READY), in SYSINIT_PENDING with nothing "
             "initialised; the session ends (on failure too, restoring SEAM_READY)",
-    source="SEAM loader src/pseamldr_dispatcher/api_calls/seamldr_install.c",
+    source="intel/tdx-loader p-seam-loader/src/pseamldr_dispatcher/api_calls/seamldr_install.c",
 )
 def seamldr_install(c: Call) -> None:
     c.write(rdx=0)
