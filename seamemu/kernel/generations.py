@@ -116,7 +116,7 @@ MAINLINE = Generation(
         "arch/x86/virt/vmx/tdx/tdx.c of that tree: tdx_init(), tdx_enable() as "
         "subsys_initcall with the \"virt/tdx:online\" cpuhp state, init_tdx_module(), "
         "check_features(), tdx_memory_notifier(), tdx_offline_cpu() (series "
-        "<20260214012702.2368778-*-seanjc@google.com>; earlier KVM-driven form a4a508df2aa3)",
+        "<20260214012702.2368778-*-seanjc@google.com>; the earlier KVM-driven form: tdx.c at v6.18)",
     ))
 
 GENERATIONS: dict[str, Generation] = {g.name: g for g in (LINUX_6_8, MAINLINE, V5_2022)}

@@ -14,9 +14,14 @@ prints, in its format, or "" when it prints nothing; `note` is seamemu's account
   kexec is enabled"; Documentation/arch/x86/tdx.rst 4e1c7dddc717): at MEM_GOING_ONLINE, any
   memory outside one block of the TDX memory list is refused (NOTIFY_BAD), silently; physical
   CPU and memory hot-removal are left to the BIOS; kexec is not built into a TDX host.
-- upstream (mainline): the same notifier; kexec refused on X86_BUG_TDX_PW_MCE platforms
-  (arch/x86/kernel/machine_kexec_64.c) and caches flushed for it otherwise
-  (tdx_cpu_flush_cache_for_kexec()), as in tdx.c a4a508df2aa3.
+- upstream (mainline): the same notifier; kexec of a kernel whose module was initialised
+  runs the syscore shutdown tdx_shutdown(): TDH.SYS.DISABLE (leaf 69), then WBINVD and VMXOFF
+  on every CPU (tdx.c at 0eaed89c18ae; 5b25f249be32 "x86/tdx: Disable the TDX module during
+  kexec and kdump", which also dropped the X86_BUG_TDX_PW_MCE refusal from
+  machine_kexec_prepare()).  No modelled module has leaf 69 (intel/tdx-module TDX_1.5.01 and
+  e98d963 tdx_api_defs.h), so it answers TDX_OPERAND_INVALID(RAX), which tdx_sys_disable()
+  prints.  Before 7.1 (v6.18 tdx.c) kexec was refused on those parts and flushed caches
+  otherwise: not played here.
 """
 
 from __future__ import annotations
@@ -56,9 +61,8 @@ NOTIFIER = "Linux tdx.c tdx_memory_notifier() at MEM_GOING_ONLINE (6.8 and mainl
 DOC = "Linux Documentation/arch/x86/tdx.rst (physical hotplug left to the BIOS)"
 KEXEC_6_8 = ("Linux cb8eb06d50fc 'x86/virt/tdx: Disable TDX host support when kexec is "
              "enabled' (INTEL_TDX_HOST depends on !KEXEC_CORE)")
-KEXEC_PW_MCE = ("Linux arch/x86/kernel/machine_kexec_64.c machine_kexec_prepare() "
-                "(X86_BUG_TDX_PW_MCE, set by tdx.c check_tdx_erratum() on SPR-X/EMR-X)")
-KEXEC_FLUSH = "Linux tdx.c (a4a508df2aa3) tdx_cpu_flush_cache_for_kexec()"
+KEXEC_DISABLE = ("Linux tdx.c (0eaed89c18ae) tdx_shutdown(), tdx_sys_disable() (b7d2173946ef); "
+                 "5b25f249be32 'x86/tdx: Disable the TDX module during kexec and kdump'")
 TDX_INIT = ("Linux tdx.c tdx_init(): a TDX host platform only with >= 2 TDX KeyIDs in "
             "IA32_MKTME_KEYID_PARTITIONING")
 
@@ -204,11 +208,16 @@ LINUX_6_8 = Policy("6.8", "6.8", "Linux 6.8: memory notifier against the TDX mem
 UPSTREAM = Policy("upstream", "mainline",
                   "mainline: memory notifier against the TDX memory list", (
     *_merged_common("upstream"),
-    Rule("upstream/kexec-pw-mce", frozenset({KEXEC}), False, "warning",
-         "kexec: Not allowed on platform with tdx_pw_mce bug", KEXEC_PW_MCE, when=("pw_mce",),
-         note="machine_kexec_prepare() returns -EOPNOTSUPP"),
-    Rule("upstream/kexec-flush", frozenset({KEXEC}), True, "info", "", KEXEC_FLUSH,
-         note="tdx_cpu_flush_cache_for_kexec(): WBINVD on every CPU that made a SEAMCALL"),
+    Rule("upstream/kexec-disable", frozenset({KEXEC}), True, "warning",
+         "virt/tdx: TDH.SYS.DISABLE failed: 0xc000010000000000", KEXEC_DISABLE,
+         when=("initialized",),
+         note="tdx_shutdown(): TDH.SYS.DISABLE (leaf 69) is not a leaf of the modelled modules, "
+              "which answer TDX_OPERAND_INVALID(RAX); then WBINVD and VMXOFF on every CPU.  The "
+              "module stays initialised, so the new kernel's TDH.SYS.INIT fails and it cannot "
+              "use TDX"),
+    Rule("upstream/kexec", frozenset({KEXEC}), True, "info", "", KEXEC_DISABLE,
+         note="the module was never initialised, so tdx_shutdown() was never registered: "
+              "nothing TDX-specific happens"),
     *_notifier_rules("upstream", NOTIFIER),
 ))
 
