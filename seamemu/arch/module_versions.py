@@ -202,7 +202,12 @@ PROFILES: tuple[ModuleProfile, ...] = (
                   "service-TD constants", "carried over from TDX_1.5.01; not re-read at "
                   "e98d963 (td_control_structures.h / tdx_tdvps.h / msr_defs.h there)"),
                  ("MODULE_HV, MIN_UPDATE_HV, NO_DOWNGRADE = 0", "proj_defs.mk defaults as in "
-                  "1.5.01; the released binary's TDH.SYS.RD would confirm them")),
+                  "1.5.01; the released binary's TDH.SYS.RD would confirm them"),
+                 ("the TDH.SYS.* checks, their order and the CPUID checks of TDH.SYS.INIT / "
+                  "LP.INIT", "TDX_1.5.01's (the leaves are modelled per ABI generation, and "
+                  "arch.cpuid_lookup holds 1.5.01's 64-entry cpuid_lookup[]; e98d963 has 68); "
+                  "diffing e98d963's tdh_sys_*.c, or model-diff against a 1.5.05 build, would "
+                  "confirm them")),
     ),
 )
 
