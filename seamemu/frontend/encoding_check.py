@@ -50,7 +50,7 @@ _IMPLICIT = (*REP_STRING, "xlat")
 # Prefix words of the F2/F3 group as capstone prints them (BND is F2 on a branch).
 _REP_GROUP = frozenset({"bnd", "rep", "repe", "repne", "repnz", "repz", "xacquire", "xrelease"})
 _CACHE_LIMIT = 100_000
-_verdicts: dict[tuple[str, str, tuple[str, ...]], str | None] = {}
+_verdicts: dict[tuple[str, bytes, str, tuple[str, ...]], str | None] = {}
 _branch_verdicts: dict[tuple[str, bytes, int, int], str | None] = {}
 
 
@@ -60,7 +60,8 @@ def encoding_problem(text: str, code: bytes, nop: str = "", prefixes: Sequence[s
     `text` is what keystone was sent (numbers already evaluated); `code` is its answer with
     the prefix bytes merged in; `nop` names the NOP form a `prefetchnta` text stands for.
     """
-    key = (text, nop, tuple(prefixes))
+    # The verdict is a function of all four (keystone's bytes included), so it never goes stale.
+    key = (text, code, nop, tuple(prefixes))
     if key in _verdicts:
         return _verdicts[key]
     if len(_verdicts) > _CACHE_LIMIT:

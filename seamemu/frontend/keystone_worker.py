@@ -60,6 +60,10 @@ class KeystoneWorker:
         self._buf = b""
         self._lock = threading.Lock()
         self._owner = os.getpid()
+        # This keystone's answer to each instruction text the layout sent it (the text never
+        # depends on the address: branches and RIP-relative displacements are resolved
+        # before keystone sees them), so a text is asked once per worker.
+        self.answers: dict[str, Encoded | Refused] = {}
 
     # -- process management ------------------------------------------------------------------
     def _start(self) -> None:

@@ -30,10 +30,7 @@ EXTERN_SECTION = "*extern*"   # the section tag of a symbol an object file defin
 # `.type NAME, @TYPE` spellings and the ELF symbol type each means (GNU as manual, ".type").
 _TYPE_KINDS = {"function": "func", "gnu_indirect_function": "func", "notype": "notype",
                "object": "object", "tls_object": "object"}
-_CACHE_LIMIT = 200_000
-# keystone answers by instruction text; the text never depends on the address (branches and
-# RIP-relative displacements are resolved before keystone sees them).
-_KS_CACHE: dict[str, Encoded | Refused] = {}
+_ANSWERS_LIMIT = 200_000    # keystone answers a worker keeps (KeystoneWorker.answers)
 
 
 @dataclass
@@ -257,9 +254,10 @@ class Layout:
         return code
 
     def _keystone(self, texts: dict[int, str], pending: dict[int, tuple[Rendered, int]]) -> None:
+        known = self.worker.answers
         todo: dict[str, int] = {}  # each new text once, with the first item that uses it
         for i, t in texts.items():
-            if t not in _KS_CACHE:
+            if t not in known:
                 todo.setdefault(t, i)
         if not todo:
             return
@@ -271,10 +269,10 @@ class Layout:
             loc = self.p.items[i].loc
             raise loc.error(f"{died.reason} while assembling `{loc.text}` (sent as `{text}`)") from None
         for (text, _), res in zip(batch, results):
-            _KS_CACHE[text] = res
+            known[text] = res
 
     def _answer(self, i: int, text: str) -> bytes:
-        res = _KS_CACHE.get(text)
+        res = self.worker.answers.get(text)
         it = self.p.items[i]
         if isinstance(res, Encoded) and res.data:
             return res.data
@@ -287,8 +285,8 @@ class Layout:
 
     # -- driver --------------------------------------------------------------------------------
     def run(self) -> Image:
-        if len(_KS_CACHE) > _CACHE_LIMIT:
-            _KS_CACHE.clear()
+        if len(self.worker.answers) > _ANSWERS_LIMIT:
+            self.worker.answers.clear()
         specs = list(self.p.sections.values())
         placement: Placement | None = None
         previous = None

@@ -17,8 +17,9 @@ from typing import Any
 
 from seamemu.arch.kernel import TDX_SEAMCALL_GP, TDX_SEAMCALL_UD, TDX_SEAMCALL_VMFAILINVALID
 from seamemu.fuzz.case import Answer, Case, Cpu
+from seamemu.traps import seamcall
 from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
-from seamemu.traps.seamcall import LOADER_BIT, decide_seamcall
+from seamemu.traps.seamcall import LOADER_BIT, SeamcallTable, decide_seamcall
 from seamemu.traps.target import GuestMemory, SeamReply
 
 # RAX after a call through an args stub when the instruction itself failed.
@@ -117,14 +118,16 @@ def cpu_state(cpu: Cpu) -> CpuState:
 
 
 @functools.lru_cache(maxsize=256)
-def _decision(cpu: Cpu, loader: bool) -> str:
-    return decide_seamcall(cpu_state(cpu), LOADER_BIT if loader else 0, cpu.module, True, False).kind
+def _decision(table: SeamcallTable, cpu: Cpu, loader: bool) -> str:
+    # Keyed on the table too: a table never changes, so an answer never goes stale.
+    return decide_seamcall(cpu_state(cpu), LOADER_BIT if loader else 0, cpu.module, True, False,
+                           table=table).kind
 
 
 def instruction_outcome(case: Case) -> str:
     """What SEAMCALL does for this case: "module" (the module answers as planned), "#GP",
     "#UD" or "VMfailInvalid" (from the CPU state, or injected by the module's answer)."""
-    kind = _decision(case.cpu, bool(case.leaf & LOADER_BIT))
+    kind = _decision(seamcall.SEAMCALL_TABLE, case.cpu, bool(case.leaf & LOADER_BIT))
     if kind in ("module", "pseamldr"):
         return "module" if case.answer.kind == "status" else case.answer.kind
     return kind
@@ -132,7 +135,8 @@ def instruction_outcome(case: Case) -> str:
 
 def module_called(case: Case) -> bool:
     """Whether the SEAMCALL reaches the module (it may still answer with a fault)."""
-    return _decision(case.cpu, bool(case.leaf & LOADER_BIT)) in ("module", "pseamldr")
+    return _decision(seamcall.SEAMCALL_TABLE, case.cpu, bool(case.leaf & LOADER_BIT)) in \
+        ("module", "pseamldr")
 
 
 __all__ = ["SW_CODE_OF", "ScriptedModule", "cpu_state", "instruction_outcome", "module_called"]

@@ -27,7 +27,7 @@ from seamemu.model import leaves as _leaves  # noqa: F401  (registers the leaf h
 from seamemu.model.addr import AddressRules
 from seamemu.model.dispatcher import Decoded, dispatch_full
 from seamemu.model.inject import Injector, check_rule
-from seamemu.model.module_state import LockHold, ModuleState, SeamldrSession, SysState
+from seamemu.model.module_state import ModuleState, SeamldrSession, SysState
 from seamemu.model.reported_values import default_module_info
 from seamemu.platform.facts import ModuleInfo, Platform
 from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
@@ -122,19 +122,10 @@ class TdxModule:
         the data TDH.SYS.SHUTDOWN of the old one wrote there (TDH.SYS.UPDATE reads them)."""
         old = self.state
         self._module_info = self.next_module_info
-        self.state = ModuleState(lock=old.lock)             # a test's lock hook survives
+        self.state = ModuleState()
         if update:
             self.state.handoff, self.state.handoff_data = old.handoff, old.handoff_data
         self.seam_ready = True
-
-    # ------------------------------------------------------------------ test / fault hooks
-    def hold_lock(self, lp: int, *, exclusive: bool = True) -> None:
-        """Pretend `lp` is inside the module holding the global lock: other LPs' leaves that
-        take it (exclusive, or shared against an exclusive holder) answer TDX_SYS_BUSY."""
-        self.state.lock = LockHold(lp, exclusive)
-
-    def release_lock(self) -> None:
-        self.state.lock = None
 
     # ------------------------------------------------------------------ output
     def log_lines(self) -> list[str]:

@@ -34,6 +34,7 @@ _DATA_DIRECTIVES = (".2byte", ".4byte", ".8byte", ".ascii", ".asciz", ".dc", ".f
 _TERMINATORS = frozenset({"(bad)", "iret", "iretq", "jmp", "jmpq", "ljmp", "ret", "retq",
                           "sysret", "sysretq", "ud2"})
 _OPCODES = {RDMSR: "rdmsr", WRMSR: "wrmsr"}
+# id(image) -> its trapped sites: an analysis of an immutable Image, dropped with the image.
 _CACHE: dict[int, tuple[weakref.ref, tuple[tuple[int, str], ...]]] = {}
 
 
@@ -86,7 +87,9 @@ def _all_sites(image: Image) -> tuple[tuple[int, str], ...]:
         return cached[1]
     found = tuple(sorted(site for sec in image.sections if sec.executable
                          for site in _section_sites(image, sec)))
-    _CACHE[id(image)] = (weakref.ref(image), found)
+    key = id(image)
+    _CACHE[key] = (weakref.ref(image), found)
+    weakref.finalize(image, _CACHE.pop, key, None)   # forgotten with the image
     return found
 
 

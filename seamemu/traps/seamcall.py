@@ -21,12 +21,12 @@ Order of the rows (first match wins):
      builds the stricter table for experiments.  #GP(0) in a MOV SS / POP SS shadow.
   5. VMfailInvalid if the target is not available (RAX bit 63 picks it).
   6. Otherwise the call goes to the TDX module (bit 63 = 0) or the P-SEAMLDR (bit 63 = 1).
-Rows 1-4 depend on the CPU state only, so their verdict is cached per `CpuState`.
+Rows 1-4 depend on the CPU state only, so a `SeamcallTable` remembers their verdict per
+`CpuState`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -128,7 +128,62 @@ _TARGET_ROWS: tuple[Check, ...] = (
          "SEAMCALL to the P-SEAMLDR (RAX bit 63 = 1)", _ASM_DUDE),
 )
 
-SEAMCALL_CHECKS: tuple[Check, ...] = _CPU_ROWS + _TARGET_ROWS
+class SeamcallTable:
+    """A SEAMCALL table ready to run: its rows, and the verdicts they give, worked out by the
+    table itself.
+
+    Rows 1-4 read the CPU state only, so the table remembers their verdict per `CpuState`
+    (frozen and hashable; an LP keeps its state object between instructions, so the last one
+    is checked by identity first); the target rows have 16 inputs, decided when the table is
+    built.  A table never changes: another table (a test's, a stricter one) is another object
+    with its own memory, so nothing ever has to be cleared.
+    """
+
+    __slots__ = ("_cpu_rows", "_targets", "_verdicts", "checks", "last_cpu", "last_verdict")
+    _MEMO = 512              # CPU states remembered (a run sees a handful)
+
+    def __init__(self, cpu_rows: tuple[Check, ...], target_rows: tuple[Check, ...]):
+        self.checks = cpu_rows + target_rows
+        self._cpu_rows = cpu_rows
+        self._targets = {key: self._target_verdict(target_rows, *key) for key in _TARGET_KEYS}
+        self._verdicts: dict[CpuState, Decision | None] = {}
+        self.last_cpu: CpuState | None = None
+        self.last_verdict: Decision | None = None
+
+    @staticmethod
+    def _target_verdict(rows: tuple[Check, ...], loader: bool, loaded: bool, present: bool,
+                        busy: bool) -> Decision:
+        inputs = SeamcallInputs(CpuState(), LOADER_BIT if loader else 0, loaded, present, busy)
+        verdict = decide(rows, inputs)
+        if verdict is None:
+            raise InputError("SEAMCALL table has no row for this state (missing to_module row?)")
+        return verdict
+
+    def cpu_verdict(self, cpu: CpuState) -> Decision | None:
+        """The decision of the CPU-only rows, or None when the target rows decide."""
+        if cpu is self.last_cpu:
+            return self.last_verdict
+        verdicts = self._verdicts
+        if cpu in verdicts:
+            verdict = verdicts[cpu]
+        else:
+            if len(verdicts) >= self._MEMO:
+                verdicts.clear()
+            verdict = verdicts[cpu] = decide(self._cpu_rows, SeamcallInputs(cpu))
+        self.last_cpu, self.last_verdict = cpu, verdict
+        return verdict
+
+    def target_verdict(self, loader: bool, loaded: bool, present: bool, busy: bool) -> Decision:
+        return self._targets[loader, loaded, present, busy]
+
+
+# The (RAX bit 63, module loaded, P-SEAMLDR present, P-SEAMLDR busy) combinations.
+_TARGET_KEYS = tuple((a, b, c, d) for a in (False, True) for b in (False, True)
+                     for c in (False, True) for d in (False, True))
+
+# The table SEAMCALL runs on (looked up at each call, so a test may put another in its place).
+SEAMCALL_TABLE = SeamcallTable(_CPU_ROWS, _TARGET_ROWS)
+SEAMCALL_CHECKS: tuple[Check, ...] = SEAMCALL_TABLE.checks
 
 
 def seamcall_checks(require_seamrr_lock: bool = False) -> tuple[Check, ...]:
@@ -141,38 +196,20 @@ def seamcall_checks(require_seamrr_lock: bool = False) -> tuple[Check, ...]:
     )
 
 
-@functools.lru_cache(maxsize=512)
-def _cpu_verdict(cpu: CpuState) -> Decision | None:
-    # CpuState is frozen and hashable, so the CPU-only rows are walked once per state.
-    return decide(_CPU_ROWS, SeamcallInputs(cpu))
-
-
-def _target_verdict(loader: bool, loaded: bool, present: bool, busy: bool) -> Decision:
-    inputs = SeamcallInputs(CpuState(), LOADER_BIT if loader else 0, loaded, present, busy)
-    verdict = decide(_TARGET_ROWS, inputs)
-    assert verdict is not None  # to_module / to_pseamldr cover every case
-    return verdict
-
-
-# All 16 (bit 63, loaded, present, busy) combinations, decided once at import.
-_TARGET_VERDICTS: dict[tuple[bool, bool, bool, bool], Decision] = {
-    (a, b, c, d): _target_verdict(a, b, c, d)
-    for a in (False, True) for b in (False, True) for c in (False, True) for d in (False, True)
-}
-
-
 def decide_seamcall(cpu: CpuState, rax: int, module_loaded: bool, pseamldr_present: bool,
-                    pseamldr_busy: bool, *, checks: tuple[Check, ...] = SEAMCALL_CHECKS
-                    ) -> Decision:
-    """What SEAMCALL does in this state with this RAX (first matching row of `checks`)."""
-    inputs = SeamcallInputs(cpu, rax, bool(module_loaded), bool(pseamldr_present),
-                            bool(pseamldr_busy))
-    if checks is SEAMCALL_CHECKS:
-        verdict = _cpu_verdict(cpu)
+                    pseamldr_busy: bool, *, checks: tuple[Check, ...] | None = None,
+                    table: SeamcallTable | None = None) -> Decision:
+    """What SEAMCALL does in this state with this RAX: the first matching row of `checks`,
+    or of `table` (default: SEAMCALL_TABLE, the table SEAMCALL runs on)."""
+    if checks is None:
+        table = SEAMCALL_TABLE if table is None else table
+        verdict = table.cpu_verdict(cpu)
         if verdict is not None:
             return verdict
-        return _TARGET_VERDICTS[inputs.loader, inputs.module_loaded, inputs.pseamldr_present,
-                                inputs.pseamldr_busy]
+        return table.target_verdict(bool(rax & LOADER_BIT), bool(module_loaded),
+                                    bool(pseamldr_present), bool(pseamldr_busy))
+    inputs = SeamcallInputs(cpu, rax, bool(module_loaded), bool(pseamldr_present),
+                            bool(pseamldr_busy))
     verdict = decide(checks, inputs)
     if verdict is None:  # only a hand-made table can run out of rows
         raise InputError("SEAMCALL table has no row for this state (missing to_module row?)")
@@ -191,48 +228,36 @@ _INJECTED: dict[str, Decision] = {
 _ABI_SET = frozenset(ABI_ORDER)
 _MASK64 = (1 << 64) - 1
 _NOT_ARITH = ~RFLAGS_ARITH  # VMsucceed clears the six arithmetic flags (table.vmsucceed)
-_LAST_CPU: list = [None, None]
 
 
 def execute_seamcall(cpu: CpuState, regs: Mapping[str, int], rflags: int, target: SeamTarget,
-                     mem: GuestMemory, lp: int, *,
-                     checks: tuple[Check, ...] = SEAMCALL_CHECKS) -> Effect:
+                     mem: GuestMemory, lp: int, *, table: SeamcallTable | None = None) -> Effect:
     """Execute one SEAMCALL: decide, call the target if the decision allows, shape the effect.
 
     `regs` must hold every GPR in ABI order; they are handed to the target unchanged.
     Success writes the reply's registers, sets VMsucceed flags (the six arithmetic flags
-    cleared, the others kept) and advances RIP by 4.
+    cleared, the others kept) and advances RIP by 4.  `table`: SEAMCALL_TABLE by default.
     """
     if len(regs) < len(ABI_ORDER) or not _ABI_SET.issubset(regs):
         missing = ", ".join(r for r in ABI_ORDER if r not in regs)
         raise InputError(f"execute_seamcall: regs lacks {missing}")
     rax = regs["rax"]
-    if checks is SEAMCALL_CHECKS:
-        # One-entry identity cache in front of the lru_cache: an LP keeps its CpuState
-        # object between instructions, so the hash is rarely needed.
-        last = _LAST_CPU
-        if last[0] is cpu:
-            decision = last[1]
-        else:
-            decision = _cpu_verdict(cpu)
-            _LAST_CPU[:] = (cpu, decision)
-    else:
-        decision = None
+    t = SEAMCALL_TABLE if table is None else table
+    # The table's own identity check, inlined: this runs once per emulated SEAMCALL.
+    decision = t.last_verdict if cpu is t.last_cpu else t.cpu_verdict(cpu)
     if decision is None:
         # Ask the target only what the row needs: module mode never queries the P-SEAMLDR.
         loader = bool(rax & LOADER_BIT)
         loaded = bool(target.module_loaded())
         present = bool(target.pseamldr_present()) if loader else False
         busy = bool(target.pseamldr_busy(lp)) if loader and present else False
-        if checks is SEAMCALL_CHECKS:
-            decision = _TARGET_VERDICTS[loader, loaded, present, busy]
-        else:
-            decision = decide_seamcall(cpu, rax, loaded, present, busy, checks=checks)
+        decision = t.target_verdict(loader, loaded, present, busy)
     kind = decision.kind
     if kind == "module" or kind == "pseamldr":
         return _apply_reply(decision, target.seamcall(lp, regs, mem), rflags)
-    if kind in FAULT_VECTORS:
-        return Effect(decision, fault=(decision.vector, decision.error_code))
+    fault = FAULT_VECTORS.get(kind)      # the row's decision carries the same vector
+    if fault is not None:
+        return Effect(decision, fault=fault)
     if kind == "vmexit":
         return Effect(decision)
     return Effect(decision, rflags=vmfail_invalid(rflags), rip_advance=SEAMCALL_LENGTH)
@@ -279,7 +304,9 @@ __all__ = [
     "LOADER_BIT",
     "SEAMCALL_CHECKS",
     "SEAMCALL_LENGTH",
+    "SEAMCALL_TABLE",
     "SeamcallInputs",
+    "SeamcallTable",
     "decide_seamcall",
     "execute_seamcall",
     "seamcall_checks",

@@ -13,7 +13,7 @@ import pytest
 from fe_helpers import gnu_as_line
 
 from seamemu.errors import AsmError
-from seamemu.frontend import assemble_text, encoding_check, keystone_worker, layout
+from seamemu.frontend import assemble_text, keystone_worker, layout, pipeline
 
 BAD = [
     # (line, words the reason must contain)
@@ -136,19 +136,30 @@ LIES = [
 ]
 
 
-@pytest.mark.parametrize("text, lie, words", LIES, ids=[x[0] for x in LIES])
-def test_any_difference_from_what_keystone_was_asked_is_an_error(monkeypatch, text, lie, words):
-    real = keystone_worker.KeystoneWorker.encode
+class _LyingWorker(keystone_worker.KeystoneWorker):
+    """keystone answering each text of LIES with its lie (its own answers remembered apart
+    from the shared worker's)."""
 
-    def lying(self, items):
-        answers = real(self, items)
-        return [keystone_worker.Encoded(bytes.fromhex(lie)) if t == text and lie else
-                keystone_worker.Refused("keystone returned no bytes") if t == text else a
+    def encode(self, items):
+        answers = super().encode(items)
+        lies = {text: lie for text, lie, _ in LIES}
+        return [a if t not in lies else
+                keystone_worker.Encoded(bytes.fromhex(lies[t])) if lies[t] else
+                keystone_worker.Refused("keystone returned no bytes")
                 for (t, _), a in zip(items, answers)]
 
-    monkeypatch.setattr(keystone_worker.KeystoneWorker, "encode", lying)
-    monkeypatch.setattr(layout, "_KS_CACHE", {})
-    monkeypatch.setattr(encoding_check, "_verdicts", {})
+
+@pytest.fixture(scope="module")
+def lying_worker():
+    worker = _LyingWorker()
+    yield worker
+    worker.close()
+
+
+@pytest.mark.parametrize("text, lie, words", LIES, ids=[x[0] for x in LIES])
+def test_any_difference_from_what_keystone_was_asked_is_an_error(monkeypatch, lying_worker, text,
+                                                                 lie, words):
+    monkeypatch.setattr(pipeline, "shared_worker", lambda: lying_worker)
     with pytest.raises(AsmError) as err:
         assemble_text(f"cld\n{text}\n", filename="lie.S")
     assert (err.value.file, err.value.line) == ("lie.S", 2)
@@ -167,7 +178,6 @@ def test_branches_seamemu_encodes_itself_are_decoded_back_too(monkeypatch):
         return real(insn, target + 1, address, near)
 
     monkeypatch.setattr(layout, "encode_branch", off_by_one)
-    monkeypatch.setattr(encoding_check, "_branch_verdicts", {})
     with pytest.raises(AsmError) as err:
         assemble_text("top: nop\n jne top\n", filename="b.S")
     assert err.value.line == 2 and "not a branch to 0x400000" in str(err.value)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import xml.etree.ElementTree as ET
 
-import pytest
-
 from seamemu.arch import leaves as arch_leaves
 from seamemu.learn.diagram import (
     FIGURES,
@@ -82,28 +80,19 @@ def test_the_lifecycle_changes_when_the_admission_table_changes(monkeypatch):
     assert lifecycle_svg(abi="1.5") != before
 
 
-@pytest.fixture
-def seamcall_caches():
-    """The SEAMCALL fast path caches verdicts per CpuState: clear them around a table change."""
-    seamcall._cpu_verdict.cache_clear()
-    seamcall._LAST_CPU[:] = [None, None]
-    yield
-    seamcall._cpu_verdict.cache_clear()
-    seamcall._LAST_CPU[:] = [None, None]
-
-
-def test_the_matrix_changes_when_the_seamcall_table_changes(monkeypatch, seamcall_caches):
+def test_the_matrix_changes_when_the_seamcall_table_changes(monkeypatch):
     rows = outcome_matrix()
     before = matrix_svg(rows)
     assert [r.outcome for r in rows if r.vmx and r.seamrr and r.cpl == 3] == ["#GP", "#GP"]
-    monkeypatch.setattr(seamcall, "_CPU_ROWS",
-                        tuple(c for c in seamcall._CPU_ROWS if c.id != "gp_cpl"))
-    seamcall._cpu_verdict.cache_clear()
-    seamcall._LAST_CPU[:] = [None, None]
+    # Another table is another object, with verdicts of its own: nothing to clear.
+    monkeypatch.setattr(seamcall, "SEAMCALL_TABLE", seamcall.SeamcallTable(
+        tuple(c for c in seamcall._CPU_ROWS if c.id != "gp_cpl"), seamcall._TARGET_ROWS))
     changed = outcome_matrix()
     assert [r.outcome for r in changed if r.vmx and r.seamrr and r.cpl == 3] == \
         ["returned", "VMfailInvalid"]
     assert matrix_svg(changed) != before
+    monkeypatch.undo()
+    assert [r.outcome for r in outcome_matrix()] == [r.outcome for r in rows]
 
 
 def test_matrix_rows_are_coloured_by_outcome():

@@ -28,6 +28,7 @@ from seamemu.arch.status import with_info, with_operand
 from seamemu.arch.sysinfo import pack_seamldr_params
 from seamemu.model import all_leaf_specs
 from seamemu.model.leaves import sys_rd
+from seamemu.model.module_state import LockHold
 from seamemu.platform.facts import Cmr, GiB, LpValue, MiB
 
 NULL = (1 << 64) - 1
@@ -110,7 +111,7 @@ def _config_case(check):
 
 # ---------------------------------------------------------------- scenarios
 def _held(b, lp=1, exclusive=True):
-    b.tdx.hold_lock(lp, exclusive=exclusive)
+    b.tdx.state.lock = LockHold(lp, exclusive)
 
 
 def _loader_bench(make, **kw):

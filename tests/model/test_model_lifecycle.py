@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from seamemu.arch.status import TdxStatus as S
 from seamemu.model import SysState
+from seamemu.model.module_state import LockHold
 
 
 def test_lp_init_before_sys_init_is_not_pending(bench):
@@ -142,12 +143,13 @@ def test_failed_config_leaves_the_state_and_a_retry_works(bench, tdmrs):
 
 
 def test_global_lock_held_by_another_lp_makes_init_leaves_busy(bench):
-    bench.tdx.hold_lock(3)
+    # LP 3 is inside the module holding the global lock (as the module's state records it).
+    bench.tdx.state.lock = LockHold(3, exclusive=True)
     assert bench.sys_init() == S.TDX_SYS_BUSY
     assert bench.status(3, "TDH.SYS.INIT") == S.TDX_SUCCESS    # the holder itself is not blocked
-    bench.tdx.hold_lock(3, exclusive=False)
+    bench.tdx.state.lock = LockHold(3, exclusive=False)
     assert bench.status(0, "TDH.SYS.LP.INIT") == S.TDX_SUCCESS  # shared with a shared holder
-    bench.tdx.hold_lock(3)
+    bench.tdx.state.lock = LockHold(3, exclusive=True)
     assert bench.status(1, "TDH.SYS.LP.INIT") == S.TDX_SYS_BUSY
-    bench.tdx.release_lock()
+    bench.tdx.state.lock = None
     assert bench.status(1, "TDH.SYS.LP.INIT") == S.TDX_SUCCESS

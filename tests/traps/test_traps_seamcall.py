@@ -189,3 +189,18 @@ def test_flag_helpers_match_sdm_conventions():
     assert vmsucceed(0xFFF) & RFLAGS_ARITH == 0
     assert vmfail_invalid(0) & RFLAGS_ARITH == RFLAGS_CF
     assert vmfail_valid(RFLAGS_CF) & RFLAGS_ARITH == RFLAGS_ZF
+
+
+def test_each_table_keeps_its_own_verdicts():
+    """The verdict memory belongs to a table: a stricter table and the default one, asked in
+    turn about the same CpuState object, each answer from their own rows."""
+    from seamemu.traps.seamcall import _TARGET_ROWS, SeamcallTable
+
+    strict_rows = seamcall_checks(require_seamrr_lock=True)[:-len(_TARGET_ROWS)]
+    strict = SeamcallTable(strict_rows, _TARGET_ROWS)
+    cpu, t = HOST.with_(seamrr_mask_msr=UNLOCKED), Target()
+    for _ in range(2):
+        assert execute_seamcall(cpu, REGS, 2, t, None, 0).decision.kind == "module"
+        strict_kind = execute_seamcall(cpu, REGS, 2, t, None, 0, table=strict).decision
+        assert (strict_kind.kind, strict_kind.check) == ("#GP", "gp_seamrr_unlocked")
+    assert len(t.calls) == 2
