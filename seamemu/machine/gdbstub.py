@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import socket
 import sys
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -184,14 +183,14 @@ class GdbStub:
     def _accept(self) -> None:
         self.log(f"seamemu: waiting for gdb on {self.address} (target remote {self.address})")
         self._listener.settimeout(self.timeout)
-        began = time.perf_counter()
+        began = self.lp.clock()
         try:
             sock, peer = self._listener.accept()
         except (TimeoutError, OSError):
             raise EngineError(f"--gdb {self.address}: no debugger attached within "
                               f"{self.timeout:g} s") from None
         finally:
-            self.lp.deadline += time.perf_counter() - began   # waiting is not running
+            self.lp.deadline += self.lp.clock() - began   # waiting is not running
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.conn = Connection(sock, self.timeout)
         where = self._machine.symbolize(self._entry) if self._machine else f"{self._entry:#x}"
@@ -228,7 +227,7 @@ class GdbStub:
     def _serve(self) -> None:
         """Answer packets until gdb resumes the target; the time bound waits meanwhile."""
         assert self.conn is not None
-        began = time.perf_counter()
+        began = self.lp.clock()
         self._stopped = True
         try:
             while self._stopped and self._active:
@@ -240,7 +239,7 @@ class GdbStub:
                 if reply is not None:
                     self.link.send(reply)
         finally:
-            self.lp.deadline += time.perf_counter() - began
+            self.lp.deadline += self.lp.clock() - began
 
     # -- packets -------------------------------------------------------------------------------
     def _handle(self, text: str, raw: bytes) -> str | None:

@@ -35,8 +35,7 @@ an exception storm ends at the time bound rather than the instruction bound.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from ctypes import string_at
 from time import perf_counter
 
@@ -103,6 +102,9 @@ class LogicalProcessor:
         self.regfile = RegFile(uc)
         self.cpu = cpu
         self.deadline = float("inf")
+        # The clock the time bound reads (perf_counter); a debugger's stops are added to the
+        # deadline by the same clock (machine/gdbstub.py), and tests replace it to stop time.
+        self.clock: Callable[[], float] = perf_counter
         self.events: list[tuple[str, int, Effect]] = []   # (insn name, rip, effect)
         # This LP's MSRs (RDMSR/WRMSR read and write them; see Machine.attach_msrs), and the
         # original bytes of code the machine patched (shared), for fault reports.
@@ -206,7 +208,7 @@ class LogicalProcessor:
             vals[RFLAGS] = rflags
         vals[RIP] = rip + advance
         self.regfile.write(vals)
-        if perf_counter() > self.deadline:
+        if self.clock() > self.deadline:
             self._pending = ("time",)
             self.uc.emu_stop()
         return True
@@ -305,7 +307,7 @@ class LogicalProcessor:
     # -- the run loop ------------------------------------------------------------------------
     def run(self, begin: int, until: int, bounds: Bounds) -> tuple[str, str | None, list[int]]:
         """Run from `begin` until RIP == `until`: (outcome, bound kind or None, registers)."""
-        self.deadline = time.perf_counter() + bounds.timeout_s
+        self.deadline = self.clock() + bounds.timeout_s
         self.shadow_at = None
         remaining = bounds.max_insns
         pc = begin
@@ -353,7 +355,7 @@ class LogicalProcessor:
                 pc = self._deliver_pending(pending)
                 if pc is None:
                     return "fault", None, self.regfile.read()
-            if time.perf_counter() > self.deadline:
+            if self.clock() > self.deadline:
                 return "bound", "time", self.regfile.read()
 
     def _as_written(self, event: FaultEvent) -> FaultEvent:

@@ -29,6 +29,7 @@ MEM_LIMIT = 600 << 20        # resident bytes of a worker's whole process tree
 RECYCLE = 400 << 20          # a worker that kept this much after a case is replaced (the
                              # memory a case frees is not always returned to the system)
 POLL = 0.05
+START_LIMIT = 120.0      # seconds an interrupted case may take to reach its interrupt
 
 
 @dataclass
@@ -118,7 +119,12 @@ class _Worker:
 
 def _run_subprocess(case: dict, cwd: Path, limit: float) -> Outcome:
     """A case as its own `python -m seamemu` process; `interrupt_when` (a glob in `cwd`) sends
-    it SIGINT once a file matching it exists, as Ctrl-C in a terminal would."""
+    it SIGINT once a file matching it exists, as Ctrl-C in a terminal would.
+
+    For such a case `limit` is how long the process may take to end after the interrupt (what
+    the case is about: Ctrl-C stops the command), and its `seconds` count from the interrupt;
+    getting there (an interpreter start, an assembly, a campaign's first runs, slower on a
+    loaded machine) is only bounded by START_LIMIT."""
     out = Outcome(case["id"])
     env = dict(os.environ, PYTHONPATH=str(ROOT), NO_COLOR="1")
     t0 = time.monotonic()
@@ -130,24 +136,31 @@ def _run_subprocess(case: dict, cwd: Path, limit: float) -> Outcome:
         proc.stdin.write(case["stdin"].encode())
         proc.stdin.close()
         proc.stdin = None
-    sent = False
+    when = case.get("interrupt_when")
+    sent_at: float | None = None
     while proc.poll() is None:
-        elapsed = time.monotonic() - t0
+        now = time.monotonic()
+        elapsed = now - t0 if sent_at is None else now - sent_at
+        bound = START_LIMIT if when is not None and sent_at is None else limit
         out.peak_rss = max(out.peak_rss, tree_rss(proc.pid))
-        if out.peak_rss > MEM_LIMIT or elapsed > limit:
+        if out.peak_rss > MEM_LIMIT or elapsed > bound:
             _kill(proc)
             out.code = "memory" if out.peak_rss > MEM_LIMIT else "hang"
+            if out.code == "hang" and when is not None:
+                out.notes.append("after the interrupt" if sent_at is not None
+                                 else f"before {when} appeared")
             out.seconds = elapsed
             return out
-        when = case.get("interrupt_when")
-        if when is not None and not sent and any(cwd.glob(when)):
+        if when is not None and sent_at is None and any(cwd.glob(when)):
             os.killpg(proc.pid, signal.SIGINT)   # as a terminal's Ctrl-C reaches the whole job
-            sent = True
+            sent_at = time.monotonic()
         time.sleep(POLL)
     stdout, stderr = proc.communicate()
     out.code = proc.returncode
     out.stdout, out.stderr = stdout.decode(errors="replace"), stderr.decode(errors="replace")
-    out.seconds = time.monotonic() - t0
+    out.seconds = time.monotonic() - (t0 if sent_at is None else sent_at)
+    if when is not None and sent_at is None:
+        out.notes.append(f"ended before {when} appeared: never interrupted")
     return out
 
 

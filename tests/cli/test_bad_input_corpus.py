@@ -49,8 +49,8 @@ def _expand(arg: str, tmp: Path) -> str:
 def problems(c: Case, o: Outcome) -> list[str]:
     """What is wrong with one outcome (empty when the case passes)."""
     if o.code in ("hang", "memory", "died"):
-        return [f"{o.code} after {o.seconds:.1f} s (peak {o.peak_rss >> 20} MiB)"]
-    out = []
+        return [f"{o.code} after {o.seconds:.1f} s (peak {o.peak_rss >> 20} MiB)", *o.notes]
+    out = list(o.notes)
     if o.code != c.code:
         out.append(f"exit status {o.code}, expected {c.code}")
     if "Traceback" in o.stderr or "Traceback" in o.stdout:

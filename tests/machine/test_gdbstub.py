@@ -84,10 +84,11 @@ def gdb_batch(port: int, elf: Path, commands: list[str]) -> str:
     return proc.stdout + proc.stderr
 
 
-def debug_call(session: Session, elf: Path, commands: list[str], **call):
+def debug_call(session: Session, elf: Path, commands: list[str], stub: GdbStub | None = None,
+               **call):
     """Run `session.call(**call)` in a thread, served to gdb; (gdb's output, the RunResult)."""
     log: list[str] = []
-    stub = GdbStub("127.0.0.1", 0, timeout=30, log=log.append)
+    stub = stub if stub is not None else GdbStub("127.0.0.1", 0, timeout=30, log=log.append)
     session.machine.debug_next_call(stub)
     done: dict = {}
 
@@ -104,6 +105,28 @@ def debug_call(session: Session, elf: Path, commands: list[str], **call):
     if "error" in done:
         raise done["error"]
     return out, done["result"]
+
+
+class StoppedClock:
+    """A run clock that stands still while the guest runs (so a loaded machine cannot reach
+    the time bound) and moves a minute for every packet gdb sends while the CPU is stopped,
+    as a user reading registers at a breakpoint would."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class MinutePerPacket(GdbStub):
+    def __init__(self, clock: StoppedClock) -> None:
+        super().__init__("127.0.0.1", 0, timeout=30, log=lambda line: None)
+        self.clock = clock
+
+    def _handle(self, text: str, raw: bytes) -> str | None:
+        self.clock.now += 60.0
+        return super()._handle(text, raw)
 
 
 @pytest.fixture(scope="module")
@@ -166,12 +189,15 @@ def test_a_stepi_over_seamcall_lands_in_the_guest_idt_handler(elf):
 
 @needs_gdb
 def test_registers_gdb_writes_are_the_ones_the_call_uses(elf):
-    # A 0.5 s time bound: the second gdb holds the CPU for longer does not count against it.
+    # A 0.5 s time bound, and gdb holds the CPU for minutes by the run's clock: the time
+    # stopped in the debugger does not count against the bound.
     session = Session(bounds=Bounds(timeout_s=0.5))
+    clock = StoppedClock()
+    session.machine.lps[0].clock = clock
     out, r = debug_call(session, elf(SEAMCALL), ["break __seamcall_ret", "continue",
-                                                 "set var $rdi = 0x22", "shell sleep 1",
-                                                 "continue"],
-                        entry="__seamcall_ret", leaf=0x21)
+                                                 "set var $rdi = 0x22", "continue"],
+                        stub=MinutePerPacket(clock), entry="__seamcall_ret", leaf=0x21)
+    assert clock.now > 600
     assert "exited normally" in out
     assert r.outcome == "returned" and [c.leaf_name for c in r.calls] == ["TDH.SYS.RD"]
 
