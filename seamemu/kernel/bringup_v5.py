@@ -5,7 +5,8 @@ Spec: [PATCH v5 NN/22] "TDX host kernel support" (Kai Huang, June 2022), pr_fmt 
 - 01/22 tdx_early_detect() (early_initcall): IA32_MTRRCAP bit 15 and IA32_SEAMRR_PHYS_MASK
   LOCK|ENABLED on the boot CPU ("SEAMRR enabled."), then the KeyIDs ("TDX private KeyID range:
   [%u, %u).", a WARN_ON when there are fewer than two), "TDX enabled by BIOS.".
-- 06/22 tdx_init(): -ENODEV without TDX; every MADT-enabled CPU must be online ("Unable to
+- 06/22 tdx_init(): -ENODEV without TDX; every MADT-enabled CPU must be online and no MADT
+  entry disabled (`disabled_cpus || num_online_cpus() != num_processors`: "Unable to
   initialize the TDX module when there's offline CPU(s)." -EINVAL); -ENODEV from
   init_tdx_module() is "TDX module is not loaded."; any other failure is "Failed to initialize
   TDX module.  Shut it down.", TDH.SYS.LP.SHUTDOWN on every online CPU (08/22) and -EFAULT;
@@ -73,6 +74,7 @@ class V5Run(Run):
         if self.keyids is None:           # platform_tdx_enabled() is false
             self.log.note("tdx_init() returns -ENODEV without a SEAMCALL", "warn")
             return -errno.ENODEV, "TDX not enabled by BIOS"
+        # An empty slot is a MADT entry without the enabled flag: it counts in disabled_cpus.
         offline = sorted(self.p.absent_lps)
         if offline:
             self.log.note(f"CPUs {offline} are not online", "warn")

@@ -191,6 +191,21 @@ class Platform:
         """LPs physically present now (all of them unless a CPU was hot-removed)."""
         return tuple(lp for lp in range(self.num_lps) if lp not in self.absent_lps)
 
+    @property
+    def tot_num_lps(self) -> int:
+        """TOT_NUM_LPS of the SEAM sysinfo table: the LPs MCHECK found when this platform
+        booted, so not an empty slot.  The module counts TDH.SYS.LP.INIT against it before
+        TDH.SYS.CONFIG and TDH.SYS.UPDATE, the P-SEAMLDR its SEAMLDR.INSTALL calls.
+        Spec: intel/tdx-module src/common/data_structures/loader_data.h (mcheck_fields),
+        tdh_sys_init.c tdx_init_global_data() (num_of_lps), tdh_sys_config.c (TDX 1.5.01)."""
+        return len(self.present_lps)
+
+    @property
+    def tot_num_sockets(self) -> int:
+        """TOT_NUM_SOCKETS of the sysinfo table: packages with an LP present at boot; the
+        module is SYS_READY once TDH.SYS.KEY.CONFIG ran on that many (tdh_sys_key_config.c)."""
+        return len({self.lp_package(lp) for lp in self.present_lps})
+
     def lp_package(self, lp: int) -> int:
         """Package (socket) of a logical processor; LPs are numbered package-major."""
         return lp // (self.cores_per_package * self.threads_per_core)

@@ -122,11 +122,19 @@ def test_mainline_refuses_a_module_that_clobbers_rbp_and_6_8_does_not_ask():
 
 
 @pytest.mark.parametrize("kernel", MERGED)
-def test_an_offline_cpu_makes_config_fail_as_the_module_says(kernel):
-    b = boot(kernel, dataclasses.replace(lean(), absent_lps=frozenset({1})))
-    assert 1 not in {c.lp for c in b.calls}
-    (cfg,) = calls_of(b, "TDH.SYS.CONFIG")
-    assert cfg.status_name == "TDX_SYS_CONFIG_NOT_PENDING" and b.errno == -errno.EIO
+@pytest.mark.parametrize("threads, absent, key_config_lps", [
+    (1, {1}, [0]),          # lean's package 1 is one LP: an empty socket
+    (2, {1}, [0, 2]),       # one thread of package 0's core missing
+])
+def test_an_empty_cpu_slot_is_no_lp_the_module_waits_for(kernel, threads, absent, key_config_lps):
+    # MCHECK counts the LPs and sockets present at boot (the sysinfo table's TOT_NUM_LPS and
+    # TOT_NUM_SOCKETS); the kernel runs LP.INIT on the online CPUs, which are all of them.
+    p = dataclasses.replace(lean(), threads_per_core=threads, absent_lps=frozenset(absent))
+    b = boot(kernel, p)
+    assert (b.ok, b.errno, b.state) == (True, 0, "SYS_READY"), b.dmesg()[-3:]
+    assert not absent & {c.lp for c in b.calls}
+    assert [c.lp for c in calls_of(b, "TDH.SYS.LP.INIT")] == list(p.present_lps)
+    assert [c.lp for c in calls_of(b, "TDH.SYS.KEY.CONFIG")] == key_config_lps
 
 
 # -- v5-2022: seamcall(), no retry, no exception table ----------------------------------------

@@ -8,6 +8,8 @@ TDX_1.5.01: 6.8 and v5-2022 bring it up; mainline stops at the first field it la
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from seamemu.kernel import bring_up, stub_files
@@ -46,6 +48,17 @@ def test_bring_up_reaches_sys_ready_through_intels_code(booted):
     # The module programmed its global KeyID (32) on both packages with PCONFIG.
     key = [c.record.note for c in b.calls if c.leaf_name == "TDH.SYS.KEY.CONFIG"]
     assert all("PCONFIG programmed KeyID 32" in n for n in key)
+
+
+@pytest.mark.parametrize("absent, key_config_lps", [({3}, [0, 2]), ({2, 3}, [0])])
+def test_intels_module_counts_only_the_lps_and_sockets_present_at_boot(module_binary, absent,
+                                                                        key_config_lps):
+    # The sysinfo table says what MCHECK found (TOT_NUM_LPS, TOT_NUM_SOCKETS): an empty slot
+    # or socket is no LP Intel's TDH.SYS.CONFIG and TDH.SYS.KEY.CONFIG wait for.
+    p = dataclasses.replace(as_platform("small"), absent_lps=frozenset(absent))
+    b = boot("6.8", p, module_binary)
+    assert b.ok and b.state == "SYS_READY", b.texts()
+    assert [c.lp for c in b.calls if c.leaf_name == "TDH.SYS.KEY.CONFIG"] == key_config_lps
 
 
 def test_v5_2022_brings_intels_module_up_with_tdh_sys_info(module_binary):

@@ -193,14 +193,14 @@ class SeamLayout:
                              f"{(need + P_SEAMLDR_RANGE) >> 20} MiB with the P-SEAMLDR range)")
 
 
-def sysinfo_page(lay: SeamLayout, *, total_lps: int, fms: int,
+def sysinfo_page(lay: SeamLayout, *, total_lps: int, total_sockets: int, fms: int,
                  cmrs: tuple[tuple[int, int], ...]) -> bytes:
     """The 4 KiB sysinfo_table_t: MCHECK's fields, the CMRs, then the loader's fields."""
     if len(cmrs) > MAX_CMR:
         raise InputError(f"platform has {len(cmrs)} CMRs; the sysinfo table holds {MAX_CMR}")
     page = bytearray(PAGE)
-    struct.pack_into("<QII", page, 0, 0, total_lps, lay.packages)
-    for k in range(lay.packages):
+    struct.pack_into("<QII", page, 0, 0, total_lps, total_sockets)
+    for k in range(total_sockets):
         struct.pack_into("<I", page, 16 + 4 * k, fms)
     cmr_off = 16 + 4 * MAX_PKGS + 16 + 2 + 62          # after the 128-byte MCHECK union
     for i, (base, size) in enumerate(cmrs):

@@ -138,7 +138,8 @@ class RealModule:
                 code[off:off + 2] = UD2
         mem.write(lay.code_pa, bytes(code))
         mem.write(lay.seamrr_base, sysinfo_page(
-            lay, total_lps=self.platform.num_lps, fms=FAMILY_MODEL_STEPPING,
+            lay, total_lps=self.platform.tot_num_lps,
+            total_sockets=self.platform.tot_num_sockets, fms=FAMILY_MODEL_STEPPING,
             cmrs=tuple((c.base, c.size) for c in self.platform.cmrs)))
         mem.write(lay.seamrr_base + PAGE, bytes(PAGE * lay.num_addressable_lps))
         mem.write(lay.data_pa, bytes(lay.data_size))

@@ -47,7 +47,7 @@ def tdh_sys_key_config(c: Call) -> None:
     c.require(True, "pconfig_busy")
     c.require(True, "pconfig_entropy")
     st.pkg_configured.add(pkg)
-    if len(st.pkg_configured) >= c.module.platform.packages:
+    if len(st.pkg_configured) >= c.module.platform.tot_num_sockets:
         st.sys_state = SysState.SYS_READY
 
 

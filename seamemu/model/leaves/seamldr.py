@@ -93,7 +93,7 @@ def seamldr_install(c: Call) -> None:
         ses.seam_ready_snapshot = m.seam_ready
         m.seam_ready = False
     ses.lps.add(c.lp)
-    c.require(len(ses.lps) >= m.platform.num_lps, "not_last")
+    c.require(len(ses.lps) >= m.platform.tot_num_lps, "not_last")
     try:
         scenario = _check_params(c)
         c.require(True, "aslr_entropy")

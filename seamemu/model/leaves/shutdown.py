@@ -103,7 +103,7 @@ def tdh_sys_update(c: Call) -> None:
     st, k = c.state, c.module.profile.constants
     c.require(st.lock_free_for(c.lp, exclusive=True), "global_lock")
     c.require(st.sys_state == SysState.SYSINIT_DONE and
-              len(st.lp_init) >= c.module.platform.num_lps, "state")
+              len(st.lp_init) >= c.module.platform.tot_num_lps, "state")
     h, data = st.handoff, st.handoff_data
     c.require(bool(h.valid) and k["MIN_UPDATE_HV"] <= h.hv <= k["MODULE_HV"] and
               data is not None, "handoff")

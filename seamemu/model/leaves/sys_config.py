@@ -48,7 +48,7 @@ def tdh_sys_config(c: Call) -> None:
     rcx, rdx, r8 = c.reg("rcx"), c.reg("rdx"), c.reg("r8")
     c.require(st.lock_free_for(c.lp, exclusive=True), "global_lock")
     c.require(st.sys_state == SysState.SYSINIT_DONE, "state")
-    c.require(len(st.lp_init) >= c.module.platform.num_lps, "all_lps")
+    c.require(len(st.lp_init) >= c.module.platform.tot_num_lps, "all_lps")
     c.require(rules.shared_hpa_ok(rcx, TDMR_INFO_PA_ARRAY_ALIGNMENT), "rcx_hpa")
     c.require(rdx <= MAX_TDMRS, "rdx_max")
     c.require(rdx >= 1, "rdx_min")
