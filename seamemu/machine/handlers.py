@@ -23,7 +23,7 @@ from seamemu.traps.msr import EXECUTED, execute_rdmsr, execute_wrmsr, wrmsr_stor
 from seamemu.traps.rule_table import Decision, Effect
 from seamemu.traps.seamcall import execute_seamcall
 from seamemu.traps.syscall import execute_syscall, execute_sysenter
-from seamemu.traps.target import SeamTarget
+from seamemu.traps.target import AbiRegs, SeamTarget
 from seamemu.traps.tdcall import execute_tdcall
 from seamemu.traps.vmx import execute_vmxoff, execute_vmxon
 
@@ -34,8 +34,9 @@ _RAX, _RCX, _RDX = INDEX["rax"], INDEX["rcx"], INDEX["rdx"]
 
 def seamcall_handler(target: SeamTarget, memory: PhysicalMemory) -> Callable:
     def handle(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
-        # vals starts with the GPRs in ABI order (regs.NAMES), so zip takes exactly those.
-        return execute_seamcall(lp.cpu, dict(zip(ABI_ORDER, vals)), vals[RFLAGS], target,
+        # vals starts with the GPRs in ABI order (regs.NAMES), so zip takes exactly those,
+        # each a 64-bit value read from the CPU: the target may take them unchecked.
+        return execute_seamcall(lp.cpu, AbiRegs(zip(ABI_ORDER, vals)), vals[RFLAGS], target,
                                 memory, lp.index)
     return handle
 

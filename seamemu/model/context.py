@@ -10,7 +10,6 @@ writes (noted in the record), the way a master-aborted access behaves.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from seamemu.arch.status import MASK64, STATUS_BASE_MASK, STATUS_DETAILS_MASK, with_info
@@ -74,22 +73,47 @@ class MemAccess:
         self.written.append((pa, len(data)))
 
 
-@dataclass
 class Call:
-    """One SEAMCALL in progress."""
+    """One SEAMCALL in progress.
 
-    module: TdxModule
-    spec: LeafSpec
-    lp: int
-    regs: Mapping[str, int]
-    mem: MemAccess
-    version: int = 0
-    injected_status: int | None = None      # pending status injection, consumed at a check
-    injected_at: str | None = None          # ... at this check only (the rule's ',at=')
-    out: dict[str, int] = field(default_factory=dict)
-    trace: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    injection_applied: str = ""
+    A plain class with slots, its memory accessor made on first use: one is built per
+    emulated SEAMCALL, most leaves touch no memory, and a dataclass with five
+    default-factory fields cost more than the leaf itself."""
+
+    __slots__ = ("_mem", "_raw_mem", "injected_at", "injected_status", "injection_applied",
+                 "lp", "module", "notes", "out", "regs", "spec", "trace", "version")
+
+    def __init__(self, module: TdxModule, spec: LeafSpec, lp: int, regs: Mapping[str, int],
+                 mem: GuestMemory, version: int = 0,
+                 injected_status: int | None = None, injected_at: str | None = None) -> None:
+        self.module = module
+        self.spec = spec
+        self.lp = lp
+        self.regs = regs
+        self._mem: MemAccess | None = None
+        self._raw_mem = mem
+        self.version = version
+        self.injected_status = injected_status    # pending status injection, consumed at a check
+        self.injected_at = injected_at            # ... at this check only (the rule's ',at=')
+        self.out: dict[str, int] = {}
+        self.trace: list[str] = []
+        self.notes: list[str] = []
+        self.injection_applied = ""
+
+    @property
+    def mem(self) -> MemAccess:
+        """Guest memory as the module sees it (bounds-safe, every write recorded)."""
+        if self._mem is None:
+            self._mem = MemAccess(self._raw_mem)
+        return self._mem
+
+    @property
+    def mem_notes(self) -> list[str]:
+        return self._mem.notes if self._mem is not None else []
+
+    @property
+    def mem_written(self) -> list[tuple[int, int]]:
+        return self._mem.written if self._mem is not None else []
 
     @property
     def abi(self) -> str:
@@ -121,9 +145,13 @@ class Call:
 
         An injected status whose base matches an injectable check fails the call here.
         """
-        check = self.spec.check(check_id)
         self.trace.append(check_id)
         inj = self.injected_status
+        if ok and inj is None:
+            if check_id not in self.spec.check_ids:
+                self.spec.check(check_id)  # raises: the handler names a check its spec lacks
+            return
+        check = self.spec.check(check_id)
         if ok and check.inject and inj is not None and self._matches(inj, check.status) and \
                 (self.injected_at is None or self.injected_at == check_id):
             self.injected_status = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from seamemu.arch.leaves import (
     RAX_LEAF_MASK,
@@ -29,7 +29,7 @@ from seamemu.arch.leaves import (
 )
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.status import MASK64, SeamldrStatus, TdxStatus, status_name, with_operand
-from seamemu.model.context import Call, LeafExit, MemAccess, injection_matches
+from seamemu.model.context import Call, LeafExit, injection_matches
 from seamemu.model.inject import impossible_status, status_possible
 from seamemu.model.leaf_spec import LeafSpec, handler_for
 from seamemu.model.module_state import SysState
@@ -40,6 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 OPERAND_INVALID_RAX = with_operand(TdxStatus.TDX_OPERAND_INVALID, "RAX")
+# A call record's first fields: (seq, lp, leaf, leaf_name, version, inputs).
+_Head = tuple[int, int, int, str, int, Mapping[str, int]]
 
 
 @dataclass(frozen=True)
@@ -96,43 +98,41 @@ def dispatch(module: TdxModule, lp: int, regs: Mapping[str, int],
                          mem)
 
 
-def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
+def dispatch_full(module: TdxModule, lp: int, regs: Mapping[str, int],
                   mem: GuestMemory) -> SeamReply:
     """dispatch() for `regs` that already hold every ABI_ORDER register reduced to 64 bits
-    (TdxModule.seamcall builds them while validating)."""
+    (TdxModule.seamcall builds them while validating, or takes the machine's AbiRegs); the
+    call record keeps `regs` itself, so the caller hands over a mapping nobody changes."""
     rax = regs["rax"]
     seq = module.next_seq()
     before = module.state_name()
     # Every call decodes RAX and the same few leaves recur: each module keeps what it decoded
     # (Decoded is frozen), so a module built after the leaf tables change sees the change.
-    d = module.decoded.get(rax)
-    if d is None:
+    # The leaf's (spec, handler) is kept with it: the registry is filled at import.
+    known = module.decoded.get(rax)
+    if known is None:
         if len(module.decoded) > 4096:
             module.decoded.clear()
-        d = module.decoded[rax] = decode_rax(rax, module.abi)
-    rec: dict[str, Any] = dict(seq=seq, lp=lp, leaf=d.leaf, leaf_name=d.name,
-                               version=d.version, state_before=before)
+        dec = decode_rax(rax, module.abi)
+        known = module.decoded[rax] = (dec, handler_for(dec.leaf, loader=dec.loader,
+                                                        abi=module.abi))
+    d, entry = known
+    head: _Head = (seq, lp, d.leaf, d.name, d.version, regs)
 
-    def fault(kind: str, note: str, injected: str | None = None) -> SeamReply:
-        record = CallRecord(inputs=dict(regs), consumed=("rax",), outputs={}, status=rax,
-                            status_name=kind,
-                            state_after=module.state_name(), note=note, injected=injected,
-                            **rec)
-        module.records.append(record)
-        return SeamReply(regs={}, fault=kind, record=record)
+    if d.loader:
+        if not module.pseamldr_present():
+            return _fault(module, head, before, "VMfailInvalid", "no P-SEAMLDR on this platform")
+        if module.pseamldr_busy(lp):
+            return _fault(module, head, before, "VMfailInvalid",
+                          "another LP is inside the P-SEAMLDR")
+    elif not module.module_loaded():
+        return _fault(module, head, before, "VMfailInvalid",
+                      "no TDX module loaded (SEAM_READY clear)")
 
-    if d.loader and not module.pseamldr_present():
-        return fault("VMfailInvalid", "no P-SEAMLDR on this platform")
-    if d.loader and module.pseamldr_busy(lp):
-        return fault("VMfailInvalid", "another LP is inside the P-SEAMLDR")
-    if not d.loader and not module.module_loaded():
-        return fault("VMfailInvalid", "no TDX module loaded (SEAM_READY clear)")
-
-    entry = handler_for(d.leaf, loader=d.loader, abi=module.abi)
     spec: LeafSpec | None = entry[0] if entry else None
     rule = module.injector.match(seq, lp, d.leaf, d.name) if module.injector else None
     if rule is not None and rule.fault:
-        return fault(rule.fault, "injected", injected=rule.text)
+        return _fault(module, head, before, rule.fault, "injected", injected=rule.text)
 
     pending = None
     injected = None
@@ -157,7 +157,7 @@ def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
             pending = status
         else:
             out = dict(spec.on_entry) if spec else {}
-            return _finish(module, rec, regs, spec, status, out, (), [],
+            return _finish(module, head, before, spec, status, out, (), (),
                            f"injected: {rule.text} (replaced the call{impossible})", injected,
                            d.loader)
 
@@ -170,27 +170,37 @@ def dispatch_full(module: TdxModule, lp: int, regs: dict[str, int],
                 note += "; " + ("not modelled" if leaf_info(d.leaf, module.abi)
                                 else "unknown leaf")
             note += "; injection not reached" if pending is not None else ""
-            return _finish(module, rec, regs, spec, refused[0], {}, (), [], note, injected,
+            return _finish(module, head, before, spec, refused[0], {}, (), (), note, injected,
                            d.loader)
     if spec is None:
-        known = (seamldr_leaf_info(d.leaf) if d.loader else leaf_info(d.leaf, module.abi))
+        info = (seamldr_leaf_info(d.leaf) if d.loader else leaf_info(d.leaf, module.abi))
         status = SeamldrStatus.PSEAMLDR_EBADPARAM if d.loader else OPERAND_INVALID_RAX
-        return _finish(module, rec, regs, None, status, {}, (), [],
-                       "not modelled" if known else "unknown leaf", injected, d.loader)
+        return _finish(module, head, before, None, status, {}, (), (),
+                       "not modelled" if info else "unknown leaf", injected, d.loader)
 
-    call = Call(module, spec, lp, regs, MemAccess(mem), version=d.version,
-                injected_status=pending, injected_at=rule.at if rule is not None else None)
+    assert entry is not None  # spec came from it
+    call = Call(module, spec, lp, regs, mem, d.version, pending,
+                rule.at if rule is not None else None)
     status = 0
     try:
         entry[1](call)
     except LeafExit as done:
         status = done.status
-    notes = call.notes + call.mem.notes
+    notes = call.notes + call.mem_notes
     if pending is not None:
         notes.append(f"injected at check {call.injection_applied}" if call.injection_applied
                      else "injection not reached")
-    return _finish(module, rec, regs, spec, status, call.out, tuple(call.trace),
-                   call.mem.written, "; ".join(notes), injected, d.loader)
+    return _finish(module, head, before, spec, status, call.out, tuple(call.trace),
+                   tuple(call.mem_written), "; ".join(notes), injected, d.loader)
+
+
+def _fault(module: TdxModule, head: _Head, before: str, kind: str, note: str,
+           injected: str | None = None) -> SeamReply:
+    """A call the dispatcher answers with an instruction-level outcome instead of a status."""
+    record = CallRecord(*head, {}, head[5]["rax"], kind, before, module.state_name(), note,
+                        injected, (), (), ("rax",))
+    module.records.append(record)
+    return SeamReply(regs={}, fault=kind, record=record)
 
 
 # Naming a status decodes its detail bytes; the few statuses a run produces recur.
@@ -213,18 +223,18 @@ def _consumed(spec: LeafSpec | None) -> tuple[str, ...]:
     return found[1]
 
 
-def _finish(module: TdxModule, rec: dict, regs: Mapping[str, int], spec: LeafSpec | None,
-            status: int, out: Mapping[str, int], trace: tuple[str, ...],
-            written: list[tuple[int, int]], note: str, injected: str | None,
-            loader: bool) -> SeamReply:
+def _finish(module: TdxModule, head: _Head, before: str, spec: LeafSpec | None, status: int,
+            out: dict[str, int], trace: tuple[str, ...], written: tuple[tuple[int, int], ...],
+            note: str, injected: str | None, loader: bool) -> SeamReply:
+    # `head` is (seq, lp, leaf, leaf_name, version, inputs); `out` is the call's own dict.
     status &= MASK64
-    consumed = _consumed(spec)
-    record = CallRecord(inputs=dict(regs), consumed=consumed, outputs=dict(out), status=status,
-                        status_name=_status_name(status, loader, module.profile.statuses),
-                        state_after=module.state_name(), note=note, injected=injected,
-                        memory_written=tuple(written), checks=trace, **rec)
+    record = CallRecord(*head, out, status, _status_name(status, loader, module.profile.statuses),
+                        before, module.state_name(), note, injected, written, trace,
+                        _consumed(spec))
     module.records.append(record)
-    return SeamReply(regs={"rax": status, **out}, fault=None, record=record)
+    regs = {"rax": status}
+    regs.update(out)
+    return SeamReply(regs, None, record)
 
 
 __all__ = ["Decoded", "OPERAND_INVALID_RAX", "decode_rax", "dispatch", "dispatch_full"]

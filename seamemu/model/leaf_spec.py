@@ -73,6 +73,10 @@ class LeafSpec:
             out.setdefault(c.id, c)
         return out
 
+    @cached_property
+    def check_ids(self) -> frozenset[str]:
+        return frozenset(self._checks_by_id)
+
     def check(self, check_id: str) -> Check:
         try:
             return self._checks_by_id[check_id]

@@ -30,7 +30,7 @@ from seamemu.model.inject import Injector, check_rule
 from seamemu.model.module_state import ModuleState, SeamldrSession, SysState
 from seamemu.model.reported_values import default_module_info
 from seamemu.platform.facts import ModuleInfo, Platform
-from seamemu.traps.target import CallRecord, GuestMemory, SeamReply
+from seamemu.traps.target import AbiRegs, CallRecord, GuestMemory, SeamReply
 
 # Enum.name is a descriptor lookup; the state is named twice per call record.
 _STATE_NAMES = {st: st.name for st in SysState}
@@ -62,7 +62,8 @@ class TdxModule:
         # What SEAMLDR.INSTALL installs: the platform's module, else a default of this ABI.
         self.next_module_info: ModuleInfo = info
         self._seq = 0
-        self.decoded: dict[int, Decoded] = {}   # RAX -> its decoding (dispatcher.py)
+        # RAX -> its decoding and the leaf's (spec, handler) or None (dispatcher.py)
+        self.decoded: dict[int, tuple[Decoded, tuple | None]] = {}
         if isinstance(injector, str):
             injector = Injector.parse(injector, table=info.profile.statuses)
         self.injector = injector
@@ -86,8 +87,10 @@ class TdxModule:
     def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply:
         if not isinstance(lp, int) or not 0 <= lp < self.platform.num_lps:
             raise InputError(f"lp {lp!r}: the platform has LPs 0..{self.platform.num_lps - 1}")
-        # Hot path (every SEAMCALL): validate and reduce to 64 bits in one pass; only a value
-        # that is not a plain int goes through the full check (int subclasses pass, bool not).
+        if regs.__class__ is AbiRegs:     # the machine's: complete, 64-bit, made for this call
+            return dispatch_full(self, lp, regs, mem)
+        # Validate and reduce to 64 bits in one pass; only a value that is not a plain int
+        # goes through the full check (int subclasses pass, bool not).
         get = regs.get
         full = {}
         for name in ABI_ORDER:

@@ -41,7 +41,14 @@ from seamemu.traps.rule_table import (
     decide,
     vmfail_invalid,
 )
-from seamemu.traps.target import HALT, INJECTABLE_FAULTS, GuestMemory, SeamReply, SeamTarget
+from seamemu.traps.target import (
+    HALT,
+    INJECTABLE_FAULTS,
+    AbiRegs,
+    GuestMemory,
+    SeamReply,
+    SeamTarget,
+)
 
 SEAMCALL_LENGTH = 4
 EXIT_REASON_SEAMCALL = 76  # Spec: SDM Appendix C; Linux arch/x86/include/uapi/asm/vmx.h
@@ -238,7 +245,8 @@ def execute_seamcall(cpu: CpuState, regs: Mapping[str, int], rflags: int, target
     Success writes the reply's registers, sets VMsucceed flags (the six arithmetic flags
     cleared, the others kept) and advances RIP by 4.  `table`: SEAMCALL_TABLE by default.
     """
-    if len(regs) < len(ABI_ORDER) or not _ABI_SET.issubset(regs):
+    if regs.__class__ is not AbiRegs and (len(regs) < len(ABI_ORDER)
+                                          or not _ABI_SET.issubset(regs)):
         missing = ", ".join(r for r in ABI_ORDER if r not in regs)
         raise InputError(f"execute_seamcall: regs lacks {missing}")
     rax = regs["rax"]

@@ -8,10 +8,10 @@ a recorded replay), the way any function can stand in for an httpx transport.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
 
-from seamemu.jsonout import JsonRecord, hex64, hex_map, hex_short, json_as
+from seamemu.jsonout import hex64, hex_map, hex_short, record_json
 
 
 class GuestMemory(Protocol):
@@ -36,9 +36,15 @@ def _ranges_json(ranges: tuple[tuple[int, int], ...]) -> list:
     return [[hex_short(pa), size] for pa, size in ranges]
 
 
-@dataclass(frozen=True)
-class CallRecord(JsonRecord):
-    """One SEAMCALL that reached the module: everything a test, a log or --json needs."""
+class CallRecord(NamedTuple):
+    """One SEAMCALL that reached the module: everything a test, a log or --json needs.
+
+    A NamedTuple, not a frozen dataclass: one is built per emulated SEAMCALL, and a frozen
+    dataclass's field-by-field __init__ cost as much as the rest of the module's bookkeeping."""
+
+    JSON_KEYS = ("seq", "lp", "leaf", "leaf_name", "version", "inputs", "consumed", "outputs",
+                 "status", "status_name", "state_before", "state_after", "note", "injected",
+                 "memory_written", "checks")
 
     seq: int
     lp: int
@@ -47,30 +53,47 @@ class CallRecord(JsonRecord):
     version: int
     # Every register the SEAMCALL ABI can carry (RAX, RCX, RDX, R8-R15, RBX, RDI, RSI) as it
     # was at the SEAMCALL, whether the leaf read it or not; `consumed` names the ones it read.
-    inputs: Mapping[str, int] = field(metadata=json_as(hex_map))
-    consumed: tuple[str, ...] = field(default=(), kw_only=True)  # the `inputs` the leaf read
-    outputs: Mapping[str, int] = field(metadata=json_as(hex_map))
-    status: int = field(metadata=json_as(hex64))
+    inputs: Mapping[str, int]
+    outputs: Mapping[str, int]
+    status: int
     status_name: str
     state_before: str = ""
     state_after: str = ""
     note: str = ""                  # e.g. "not modelled", "injected", "P-SEAMLDR"
     injected: str | None = None
-    memory_written: tuple[tuple[int, int], ...] = field(  # (pa, size) ranges the leaf wrote
-        default=(), metadata=json_as(_ranges_json))
+    memory_written: tuple[tuple[int, int], ...] = ()  # (pa, size) ranges the leaf wrote
     checks: tuple[str, ...] = ()    # ids of the leaf checks evaluated, in order
+    consumed: tuple[str, ...] = ()  # the registers of `inputs` the leaf read (RAX first)
 
     @property
     def consumed_inputs(self) -> dict[str, int]:
         """The inputs the leaf read, in the order the leaf lists them."""
         return {r: self.inputs[r] for r in self.consumed if r in self.inputs}
 
+    def to_json(self) -> dict:
+        # A NamedTuple carries no field metadata: its converted fields are named here.
+        return {**record_json(self), "inputs": hex_map(self.inputs),
+                "outputs": hex_map(self.outputs), "status": hex64(self.status),
+                "memory_written": _ranges_json(self.memory_written)}
 
-@dataclass(frozen=True)
-class SeamReply:
-    """The module's answer: the registers it changed (always `rax`), or an instruction fault."""
 
-    regs: Mapping[str, int] = field(default_factory=dict)
+class AbiRegs(dict):
+    """The registers a SEAMCALL hands its target, as the machine builds them: every register
+    of `seamemu.arch.registers.ABI_ORDER`, each a plain int in 0..2**64-1, in a dict made for
+    this one call.  A target may take them as they are (no validation, no copy); any other
+    Mapping it must check (what a test or a replay hands in)."""
+
+    __slots__ = ()
+
+
+_NO_REGS: Mapping[str, int] = MappingProxyType({})
+
+
+class SeamReply(NamedTuple):
+    """The module's answer: the registers it changed (always `rax`), or an instruction fault.
+    (A NamedTuple, like CallRecord: one is built per SEAMCALL.)"""
+
+    regs: Mapping[str, int] = _NO_REGS
     fault: str | None = None        # one of INJECTABLE_FAULTS, HALT, or None
     record: CallRecord | None = None
 
@@ -87,4 +110,4 @@ class SeamTarget(Protocol):
     def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply: ...
 
 
-__all__ = ["CallRecord", "GuestMemory", "HALT", "INJECTABLE_FAULTS", "SeamReply", "SeamTarget"]
+__all__ = ["AbiRegs", "CallRecord", "GuestMemory", "HALT", "INJECTABLE_FAULTS", "SeamReply", "SeamTarget"]

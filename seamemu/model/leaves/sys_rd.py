@@ -40,9 +40,10 @@ class SysTable:
         self.elements = [(e, k) for e in self.entries
                          for k in range(e.num_fields * e.num_elements)]
         self.fields = [(e, f) for e in self.entries for f in range(e.num_fields)]
-        self.by_code: dict[tuple[int, int], md.GlobalField] = {}
+        # (class code, field code) -> (entry, flat element index): one probe per TDH.SYS.RD.
+        self.by_code: dict[tuple[int, int], tuple[md.GlobalField, int]] = {}
         for e, k in self.elements:
-            self.by_code.setdefault((e.class_code, e.field_code + k), e)
+            self.by_code.setdefault((e.class_code, e.field_code + k), (e, k))
         self.field_pos: dict[tuple[md.GlobalField, int], int] = {}
         for pos, item in enumerate(self.fields):
             self.field_pos.setdefault(item, pos)
@@ -57,11 +58,8 @@ class SysTable:
 
     def locate(self, field_id: int) -> tuple[md.GlobalField, int] | None:
         """(entry, flat element index) of a field ID, matched on class and field code."""
-        code = field_id & _FIELD_CODE_MASK
-        entry = self.by_code.get(((field_id >> _CLASS_SHIFT) & _CLASS_MASK, code))
-        if entry is None:
-            return None
-        return entry, code - entry.field_code
+        return self.by_code.get(((field_id >> _CLASS_SHIFT) & _CLASS_MASK,
+                                 field_id & _FIELD_CODE_MASK))
 
     def next_element_id(self, field_id: int, entry: md.GlobalField, index: int) -> int:
         """md_get_next_element_in_context: within an entry the caller's own ID with the field
