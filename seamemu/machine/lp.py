@@ -18,9 +18,12 @@ runs at full speed:
 - UC_HOOK_TLB_FILL (Unicorn's software-TLB mode): maps a linear page on a TLB miss by the
   rules of machine/linear.py (identity, or a trap-window page for the first 64 KiB, stack
   guard pages, the upper half and non-canonical addresses).
-- UC_HOOK_MEM_*_UNMAPPED / *_PROT: lazy backing of present memory (retry), else a #PF; an
-  access to the trap window is the refused linear access: #PF, or #GP(0)/#SS(0) when the
-  address is non-canonical.
+- UC_HOOK_MEM_*_UNMAPPED: lazy backing of present memory (retry), else a #PF; an access
+  to the trap window is the refused linear access: #PF, or #GP(0)/#SS(0) when the address
+  is non-canonical.  Not over memory mapped from the start, which no hook covers, so
+  stores there stay on Unicorn's fast path (machine/linear.py, rule 6).
+- No hook for a fetch from a no-execute page: emu_start fails with FETCH_PROT and the run
+  loop delivers the #PF (instruction fetch, present).
 Callbacks never let an exception escape: it is stored, emu_stop is called, and the run
 loop re-raises it after emu_start returns (the Qiling pattern).
 
@@ -43,14 +46,12 @@ from unicorn import (
     UC_ARCH_X86,
     UC_CTL_IO_WRITE,
     UC_CTL_TLB_FLUSH,
+    UC_ERR_EXCEPTION,
     UC_HOOK_INSN,
     UC_HOOK_INSN_INVALID,
     UC_HOOK_INTR,
-    UC_HOOK_MEM_FETCH_PROT,
     UC_HOOK_MEM_FETCH_UNMAPPED,
-    UC_HOOK_MEM_READ_PROT,
     UC_HOOK_MEM_READ_UNMAPPED,
-    UC_HOOK_MEM_WRITE_PROT,
     UC_HOOK_MEM_WRITE_UNMAPPED,
     UC_HOOK_TLB_FILL,
     UC_MEM_FETCH_PROT,
@@ -59,6 +60,8 @@ from unicorn import (
     UC_MEM_WRITE_UNMAPPED,
     UC_MODE_64,
     UC_PROT_ALL,
+    UC_PROT_READ,
+    UC_PROT_WRITE,
     UC_TLB_VIRTUAL,
     Uc,
     UcError,
@@ -72,7 +75,7 @@ from seamemu.machine.cpu_model import model_cpuid
 from seamemu.machine.dispatch import InsnTable
 from seamemu.machine.faults import ERROR_CODE_VECTORS, Delivery, as_written, pf_error_code
 from seamemu.machine.linear import TRAP_WINDOW, LinearMap, LinearTrap, TrapWindow, linear_fault
-from seamemu.machine.memory import CHUNK, PhysicalMemory
+from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory
 from seamemu.machine.regs import INDEX, NAMES, RAX, RFLAGS, RIP, RSP, UC_IDS, RegFile
 from seamemu.machine.results import Bounds, FaultEvent
 from seamemu.platform.cpuid_values import default_cpuid_values
@@ -80,6 +83,8 @@ from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.cpuid import execute_cpuid
 from seamemu.traps.rule_table import Effect
 
+_UNMAPPED = UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED
+_NO_EXEC = UC_PROT_READ | UC_PROT_WRITE
 SLICE = 4_000_000  # instructions per emu_start: ~40 ms of tight loop, the time-check grain
 _RCX = INDEX["rcx"]
 _UC_GPR = {name: UC_IDS[name] for name in ("rax", "rbx", "rcx", "rdx")}
@@ -117,16 +122,24 @@ class LogicalProcessor:
         self._exc: BaseException | None = None
         self._last_error: UcError | None = None
         self._code_base, self._code_addr = -CHUNK, 0
+        self._nx_pages = self.linear.nx_pages
         uc.hook_add(UC_HOOK_TLB_FILL, self._on_tlb_fill)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
         uc.hook_add(UC_HOOK_INSN, self._on_system_call, None, 1, 0, X.UC_X86_INS_SYSCALL)
         uc.hook_add(UC_HOOK_INSN, self._on_system_call, None, 1, 0, X.UC_X86_INS_SYSENTER)
         uc.hook_add(UC_HOOK_INSN, self._on_cpuid, None, 1, 0, X.UC_X86_INS_CPUID)
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
-        uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
-                    | UC_HOOK_MEM_FETCH_UNMAPPED, self._on_unmapped)
-        uc.hook_add(UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_WRITE_PROT | UC_HOOK_MEM_FETCH_PROT,
-                    self._on_prot)
+        # Memory that is mapped already (the image, the machine's stacks, the first chunk of
+        # scratch) can never be unmapped, so no unmapped-memory hook needs to cover it: a page
+        # no memory hook covers keeps Unicorn's fast store path (machine/linear.py, rule 6).
+        # A fetch from a no-execute page is no hook either: emu_start fails with FETCH_PROT
+        # and the run loop delivers the #PF.
+        pos = 0
+        for lo, hi in memory.mapped_ranges():
+            if lo > pos:
+                uc.hook_add(_UNMAPPED, self._on_unmapped, None, pos, lo - 1)
+            pos = hi
+        uc.hook_add(_UNMAPPED, self._on_unmapped, None, pos, (1 << 64) - 1)
 
     @property
     def cpu(self) -> CpuState:
@@ -249,7 +262,7 @@ class LogicalProcessor:
     def _on_tlb_fill(self, uc, page: int, _access: int, entry, _user) -> bool:
         try:
             entry.paddr = self.window.translate(page)
-            entry.perms = UC_PROT_ALL
+            entry.perms = _NO_EXEC if page in self._nx_pages else UC_PROT_ALL
             return True
         except BaseException as exc:
             return self._fail(exc)
@@ -267,10 +280,6 @@ class LogicalProcessor:
             return False
         except BaseException as exc:
             return self._fail(exc)
-
-    def _on_prot(self, uc, access: int, address: int, size: int, _value, _user) -> bool:
-        self._pending = ("pf", address, access, True)
-        return False
 
     def _stop(self, why: tuple) -> bool:
         self._pending = why
@@ -319,8 +328,15 @@ class LogicalProcessor:
             try:
                 uc.emu_start(pc, until, 0, n)
             except UcError as err:
-                failed = True
-                self._last_error = err
+                rip = self.regfile.read()[RIP] if err.errno == UC_ERR_EXCEPTION else -1
+                if (self._pending is None and self._exc is None
+                        and (rip & ~(PAGE - 1)) in self._nx_pages):
+                    # The software TLB refused a fetch from a no-execute page (Unicorn raises
+                    # no hook for it, unicorn qemu/softmmu/unicorn_vtlb.c): RIP is the target.
+                    self._pending = ("pf", rip, UC_MEM_FETCH_PROT, True)
+                else:
+                    failed = True
+                    self._last_error = err
             if self._exc is not None:
                 exc, self._exc = self._exc, None
                 raise exc
@@ -352,9 +368,10 @@ class LogicalProcessor:
                     return "bound", "time", self.regfile.read()
                 if kind == "debugger":       # gdb killed the run (machine/gdbstub.py)
                     return "bound", "debugger", self.regfile.read()
-                pc = self._deliver_pending(pending)
-                if pc is None:
+                resumed = self._deliver_pending(pending)
+                if resumed is None:
                     return "fault", None, self.regfile.read()
+                pc = resumed
             if self.clock() > self.deadline:
                 return "bound", "time", self.regfile.read()
 

@@ -111,6 +111,15 @@ class Machine(CodePatching):
         memory.write(self.sentinel, b"\xcc" * PAGE)
         memory.write(self.gdt_base, b"".join(d.to_bytes(8, "little") for d in GDT))
         self.linear = linear = LinearMap()
+        for s in image.sections:
+            if s.executable:
+                linear.add_code(s.address, s.end)
+        # The sentinel page (where calls return; the gdb launch pad) is code.  So is the page
+        # below it: a run that stops at an address that starts a page makes Unicorn 2.1.4
+        # fetch from the page before (measured), which must not fault.
+        linear.add_code(self.sentinel - PAGE, self.sentinel + PAGE)
+        for lo_, hi_ in memory.mapped_ranges():
+            linear.add_no_execute(lo_, hi_)
         for i in range(num_lps):
             guard = self.stacks_base + i * STACK_STRIDE
             linear.add_guard(guard, guard + PAGE, guard + STACK_STRIDE)

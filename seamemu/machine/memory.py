@@ -84,6 +84,7 @@ class PhysicalMemory:
 
     def set_scratch(self, base: int, size: int) -> None:
         self.add_fixed(base, size, "scratch")
+        self._ensure(base)  # the first chunk holds the argument buffers: mapped from the start
         self.scratch_base, self.scratch_end = base, base + size
         self._scratch_next = self._scratch_hwm = base
 
@@ -328,6 +329,16 @@ class PhysicalMemory:
         for chunk, off, n in self._pieces(pa, len(data), "restore"):
             ctypes.memmove(chunk.addr + off, data[pos:pos + n], n)
             pos += n
+
+    def mapped_ranges(self) -> list[tuple[int, int]]:
+        """Every mapped [start, end) range, sorted and merged."""
+        out: list[tuple[int, int]] = []
+        for s, e in sorted(r for c in self._chunks.values() for r in c.runs):
+            if out and out[-1][1] == s:
+                out[-1] = (out[-1][0], e)
+            else:
+                out.append((s, e))
+        return out
 
     @property
     def mapped_chunks(self) -> tuple[int, ...]:

@@ -210,3 +210,27 @@ def test_many_faulting_pages_each_report_their_exact_address(monkeypatch):
     r = m.call("walk", [start, 10])
     assert r.outcome == "returned"
     assert [f.access for f in r.faults] == [start + i * 4096 for i in range(10)]
+
+
+JUMP = """
+jump:
+    jmp rdi
+code:
+    mov eax, 7
+    ret
+"""
+
+
+def test_a_jump_into_the_stack_or_the_argument_buffer_is_a_no_execute_page_fault():
+    img = build(JUMP)
+    m = Machine(img, StubTarget())
+    buf = m.memory.alloc(16)
+    m.memory.write(buf, b"\xb8\x07\x00\x00\x00\xc3")  # the same `mov eax, 7; ret`, as data
+    for target in (m.stack_top() - 64, buf, m.gdt_base):
+        r = m.call("jump", [target])
+        assert r.outcome == "fault", hex(target)
+        f = r.fault
+        # Present, instruction fetch (SDM Vol. 3A §4.7); reported at the target, RIP already there.
+        assert (f.name, f.error_code, f.address, f.access) == ("#PF", 0b10001, target, target)
+    ok = m.call("jump", [img.symbols["code"]])
+    assert ok.outcome == "returned" and ok.regs_after["rax"] == 7
