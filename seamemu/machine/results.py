@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from seamemu.errors import InputError
-from seamemu.jsonout import JsonRecord, hex64, hex_map, json_as, record_json
+from seamemu.jsonout import JsonRecord, hex64, hex_map, json_as, json_value, record_json
 from seamemu.machine.regs import NAMES
 from seamemu.traps.rule_table import Decision
 from seamemu.traps.target import CallRecord
@@ -113,9 +113,6 @@ class CallResult(NamedTuple):
     the guest, which no modelled VMM catches; the last seam event says which).
     """
 
-    JSON_KEYS = ("outcome", "lp", "regs_before", "regs_after", "faults", "seam_events",
-                 "insn_count", "bound")
-
     outcome: str
     regs_before: Mapping[str, int]
     regs_after: Mapping[str, int]
@@ -137,9 +134,12 @@ class CallResult(NamedTuple):
         return None
 
     def to_json(self) -> dict:
-        # A NamedTuple carries no field metadata: its converted fields are named here.
-        return {**record_json(self), "regs_before": hex_map(self.regs_before),
-                "regs_after": hex_map(self.regs_after)}
+        # A NamedTuple carries no field metadata: the document is spelled out here, in the
+        # order it has always had.
+        return {"outcome": self.outcome, "lp": self.lp, "regs_before": hex_map(self.regs_before),
+                "regs_after": hex_map(self.regs_after), "faults": json_value(self.faults),
+                "seam_events": json_value(self.seam_events), "insn_count": self.insn_count,
+                "bound": json_value(self.bound)}
 
 
 __all__ = ["BoundInfo", "Bounds", "CallResult", "FaultEvent", "NO_SEAMCALL", "NO_SEAMCALL_TEXT",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
-from seamemu.jsonout import hex64, hex_map, hex_short, record_json
+from seamemu.jsonout import hex64, hex_map, hex_short
 
 
 class GuestMemory(Protocol):
@@ -42,10 +42,6 @@ class CallRecord(NamedTuple):
     A NamedTuple, not a frozen dataclass: one is built per emulated SEAMCALL, and a frozen
     dataclass's field-by-field __init__ cost as much as the rest of the module's bookkeeping."""
 
-    JSON_KEYS = ("seq", "lp", "leaf", "leaf_name", "version", "inputs", "consumed", "outputs",
-                 "status", "status_name", "state_before", "state_after", "note", "injected",
-                 "memory_written", "checks")
-
     seq: int
     lp: int
     leaf: int                       # RAX bits 15:0 (or the full RAX for P-SEAMLDR leaves)
@@ -71,10 +67,16 @@ class CallRecord(NamedTuple):
         return {r: self.inputs[r] for r in self.consumed if r in self.inputs}
 
     def to_json(self) -> dict:
-        # A NamedTuple carries no field metadata: its converted fields are named here.
-        return {**record_json(self), "inputs": hex_map(self.inputs),
-                "outputs": hex_map(self.outputs), "status": hex64(self.status),
-                "memory_written": _ranges_json(self.memory_written)}
+        # A NamedTuple carries no field metadata: the document is spelled out here, in the
+        # order it has always had.
+        return {"seq": self.seq, "lp": self.lp, "leaf": self.leaf, "leaf_name": self.leaf_name,
+                "version": self.version, "inputs": hex_map(self.inputs),
+                "consumed": list(self.consumed), "outputs": hex_map(self.outputs),
+                "status": hex64(self.status), "status_name": self.status_name,
+                "state_before": self.state_before, "state_after": self.state_after,
+                "note": self.note, "injected": self.injected,
+                "memory_written": _ranges_json(self.memory_written),
+                "checks": list(self.checks)}
 
 
 class AbiRegs(dict):
