@@ -34,7 +34,7 @@ import pytest
 MARKER = "seamemu"
 _HARNESS_OPTIONS = ("asm", "obj", "stubs", "entry", "platform", "abi", "module_version", "lps",
                     "include", "defines", "assembler", "vmx", "seamrr", "cpl", "module", "lp",
-                    "inject", "module_binary", "kernel")
+                    "inject", "module_binary", "kernel", "td")
 _HARNESSES = pytest.StashKey[list]()
 
 
@@ -48,25 +48,30 @@ class SeamHarness:
                  assembler: str = "keystone", vmx: bool | None = None, seamrr: bool | None = None,
                  cpl: int | None = None, module: bool | None = None, lp: int | None = None,
                  inject: str | None = None, trace: bool = False,
-                 module_binary: str | None = None, kernel: str | None = None) -> None:
+                 module_binary: str | None = None, kernel: str | None = None,
+                 td: bool | None = None) -> None:
         from seamemu.kernel import generation, stub_files
         from seamemu.platform import as_platform
         from seamemu.session import Session
+        from seamemu.stubs import GUEST_ENTRY, GUEST_STUB, stub
 
         self.kernel = gen = generation(kernel)
+        # td=True: the LPs run vCPUs of a TD, and the default program is the guest's stub.
+        self.convention = "tdcall" if td else gen.convention
         # A Platform, a TOML file or a preset name; module_version as `--module-version`.
         platform = as_platform(platform, module_version=module_version)
         paths = [*_paths(asm), *_objects(obj)] or None
         stubs = [stubs] if isinstance(stubs, str) else list(stubs)
-        self.session = Session(paths or stub_files(gen), platform=platform, abi=abi,
+        default = [stub(GUEST_STUB)] if td else stub_files(gen)
+        self.session = Session(paths or default, platform=platform, abi=abi,
                                include_dirs=include, defines=defines, backend=assembler,
                                inject=inject, num_lps=lps, stubs=stubs,
                                module_binary=module_binary)
-        self.entry = entry or (gen.entry if paths is None else None)
+        self.entry = entry or ((GUEST_ENTRY if td else gen.entry) if paths is None else None)
         self.tracing = trace
         self.results: list = []          # every RunResult of this harness, in order
         self.traces: list = []           # with tracing on: every Trace, in order
-        self.state(lp=lp, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module)
+        self.state(lp=lp, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module, td=td)
 
     # the layers, for tests that need them
     @property
@@ -85,10 +90,22 @@ class SeamHarness:
     def platform(self):
         return self.session.platform
 
+    @property
+    def td(self):
+        """The TD the LPs in the TD state run (model.guest.TdGuest: .state, .records)."""
+        return self.session.td
+
+    @property
+    def vmm(self):
+        """The VMM behind the TD's TDG.VP.VMCALL (seamemu.vmm.Vmm: .records, .console)."""
+        return self.session.vmm
+
     def state(self, *, lp: int | None = None, vmx: bool | None = None, seamrr: bool | None = None,
-              cpl: int | None = None, module: bool | None = None) -> SeamHarness:
-        """Change the emulated CPU state of one LP (all LPs when `lp` is None)."""
-        self.session.set_state(lp=lp, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module)
+              cpl: int | None = None, module: bool | None = None,
+              td: bool | None = None) -> SeamHarness:
+        """Change the emulated CPU state of one LP (all LPs when `lp` is None); `td`: the LP
+        runs a vCPU of the session's TD (True) or is the host again (False)."""
+        self.session.set_state(lp=lp, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module, td=td)
         return self
 
     def reset_module(self) -> SeamHarness:
@@ -117,7 +134,7 @@ class SeamHarness:
         (convention: the harness kernel's by default); returns the `RunResult` (outcome, rax,
         regs, out, calls, abi, rule, fault ...)."""
         symbol = self._symbol(symbol)
-        convention = convention or self.kernel.convention
+        convention = convention or self.convention
         number = leaf_number(leaf)
         if self.tracing:
             traced = self.trace(symbol, number, convention=convention, lp=lp, **regs)
@@ -132,7 +149,7 @@ class SeamHarness:
         from seamemu.learn.traced import trace_call
 
         traced = trace_call(self.session, self._symbol(symbol),
-                            convention=convention or self.kernel.convention,
+                            convention=convention or self.convention,
                             leaf=leaf_number(leaf), inputs=regs, lp=lp)
         self.results.append(traced.result)
         self.traces.append(traced.trace)
@@ -159,13 +176,14 @@ def _objects(files) -> list:
 
 
 def leaf_number(leaf: int | str) -> int:
-    """A leaf given as a number or a spec name ("TDH.SYS.INFO", "TDH_SYS_INFO", "SEAMLDR.INFO")."""
+    """A leaf given as a number or a spec name ("TDH.SYS.INFO", "TDH_SYS_INFO", "SEAMLDR.INFO",
+    "TDG.VP.INFO")."""
     if isinstance(leaf, int):
         return leaf
-    from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name
+    from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name, tdcall_leaf_by_name
     from seamemu.errors import InputError
 
-    info = leaf_by_name(leaf)
+    info = leaf_by_name(leaf) or tdcall_leaf_by_name(leaf)
     if info is not None:
         return info.number
     ldr = seamldr_leaf_by_name(leaf)
@@ -178,9 +196,12 @@ def leaf_number(leaf: int | str) -> int:
 def _describe(result) -> str:
     from seamemu.session.result import rax_name
 
-    text = f"outcome {result.outcome}, RAX 0x{result.rax:016x} ({rax_name(result.rax)})"
+    convention = getattr(result, "convention", "")
+    name = rax_name(result.rax, getattr(result, "leaf", 0), convention)
+    text = f"outcome {result.outcome}, RAX 0x{result.rax:016x} ({name})"
     if result.rule:
-        text += f"; SEAMCALL rule: {result.rule}"
+        insn = "TDCALL" if convention in ("tdcall", "hypercall") else "SEAMCALL"
+        text += f"; {insn} rule: {result.rule}"
     if result.fault and not result.fault.handled_by:
         text += f"; unhandled {result.fault.name} at {result.fault.symbol}"
     return text
@@ -196,15 +217,16 @@ def assert_outcome(result, expected: str) -> None:
 def assert_status(result, expected: int | str) -> None:
     """RAX after the call equals `expected`: a value, or a name (TDX_SUCCESS, TDX_SEAMCALL_GP)."""
     __tracebackhide__ = True
+    from seamemu.arch.ghci import TDVMCALL_STATUSES
     from seamemu.arch.kernel import SW_ERROR_NAMES
     from seamemu.arch.status import status_value
-    from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT
+    from seamemu.session.result import NO_CALL
 
-    if result.outcome == NO_SEAMCALL:  # RAX holds what the function left, not a status
-        raise AssertionError(f"expected RAX {expected}, but {NO_SEAMCALL_TEXT} "
+    if result.outcome in NO_CALL:  # RAX holds what the function left, not a status
+        raise AssertionError(f"expected RAX {expected}, but {NO_CALL[result.outcome]} "
                              f"({_describe(result)})")
     if isinstance(expected, str):
-        by_name = {v: k for k, v in SW_ERROR_NAMES.items()}
+        by_name = {v: k for k, v in SW_ERROR_NAMES.items()} | dict(TDVMCALL_STATUSES)
         value = by_name[expected] if expected in by_name else status_value(expected)
     else:
         value = expected
@@ -276,8 +298,8 @@ def pytest_configure(config) -> None:
         "module_version=None, lps=None, "
         "include=(), "
         "defines=None, assembler='keystone', vmx=None, seamrr=None, cpl=None, module=None, "
-        "lp=None, inject=None, module_binary=None, kernel=None): configure the seam fixture "
-        "for this test")
+        "lp=None, inject=None, module_binary=None, kernel=None, td=None): configure the seam "
+        "fixture for this test (td=True: a TD's vCPU, the guest's stub asm/tdcall.S)")
 
 
 def _options(request, overrides: dict) -> dict:

@@ -31,11 +31,20 @@ ARGS_ENTRIES = ("__seamcall", "__seamcall_ret", "__seamcall_saved_ret")
 LEGACY_STUB = "seamcall_legacy.S"
 LEGACY_ENTRY = "__seamcall"
 DEFAULT_ENTRY = "__seamcall_ret"
+# The TD guest's side: TDX_MODULE_CALL host=0 (tdcall convention) and __tdx_hypercall.
+GUEST_STUB = "tdcall.S"
+GUEST_ENTRIES = ("__tdcall", "__tdcall_ret", "__tdcall_saved_ret")
+HYPERCALL_ENTRY = "__tdx_hypercall"
+GUEST_ENTRY = "__tdcall_ret"
 
 __all__ = [
     "ARGS_ENTRIES",
     "ARGS_STUB",
     "DEFAULT_ENTRY",
+    "GUEST_ENTRIES",
+    "GUEST_ENTRY",
+    "GUEST_STUB",
+    "HYPERCALL_ENTRY",
     "LEGACY_ENTRY",
     "LEGACY_STUB",
     "stub",

@@ -5,7 +5,9 @@ Spec: intel/tdx-module tdx_1.5 include/tdx_api_defs.h (seamcall_leaf_opcode_t,
 tdx_leaf_and_version_t) and src/vmm_dispatcher/tdx_vmm_dispatcher.c (M15, TDX_1.5.01, 72d8cff);
 qizhangz/tdx-module src/vmm_dispatcher/tdx_vmm_dispatcher.c (M10, TDX 1.0, 9359de5) for the
 1.0 leaf set; P-SEAMLDR leaves from intel/tdx-loader p-seam-loader/include/pseamldr_api_defs.h
-(81bf312, SEAMCALL_LEAVES_OPCODES) and Linux arch/x86/virt/vmx/tdx/seamldr.c.
+(81bf312, SEAMCALL_LEAVES_OPCODES) and Linux arch/x86/virt/vmx/tdx/seamldr.c.  TDCALL leaves (the guest side): intel/tdx-module tdx_1.5
+include/tdx_api_defs.h (tdcall_leaf_opcode_t) and src/td_dispatcher/tdx_td_dispatcher.c td_call()
+(TDX_1.5.01, 72d8cff); the kernel's names from Linux arch/x86/include/asm/shared/tdx.h.
 """
 
 from __future__ import annotations
@@ -172,6 +174,74 @@ TDH_SYS_RD = leaf_number("TDH.SYS.RD")
 TDH_SYS_TDMR_INIT = leaf_number("TDH.SYS.TDMR.INIT")
 
 
+@dataclass(frozen=True)
+class TdcallLeafInfo:
+    """One TDCALL leaf of the TDX module (the TD guest's side)."""
+
+    number: int
+    name: str                       # spec name, e.g. "TDG.VP.INFO"
+    versioned: bool = False         # td_call() lets RAX[23:16] be nonzero (TDG.VM.RD only)
+
+    @property
+    def c_name(self) -> str:        # "TDG_VP_INFO"
+        return self.name.replace(".", "_")
+
+
+# Sorted by number.  RAX in a TDCALL is read as for SEAMCALL: bits 15:0 the leaf, 23:16 its
+# version, 63:24 reserved; td_call() refuses reserved bits, a version on any leaf but
+# TDG.VM.RD and an unknown leaf with TDX_OPERAND_INVALID(RAX).
+TDCALL_LEAVES: tuple[TdcallLeafInfo, ...] = (
+    TdcallLeafInfo(0, "TDG.VP.VMCALL"),
+    TdcallLeafInfo(1, "TDG.VP.INFO"),
+    TdcallLeafInfo(2, "TDG.MR.RTMR.EXTEND"),
+    TdcallLeafInfo(3, "TDG.VP.VEINFO.GET"),
+    TdcallLeafInfo(4, "TDG.MR.REPORT"),
+    TdcallLeafInfo(5, "TDG.VP.CPUIDVE.SET"),
+    TdcallLeafInfo(6, "TDG.MEM.PAGE.ACCEPT"),
+    TdcallLeafInfo(7, "TDG.VM.RD", versioned=True),
+    TdcallLeafInfo(8, "TDG.VM.WR"),
+    TdcallLeafInfo(9, "TDG.VP.RD"),
+    TdcallLeafInfo(10, "TDG.VP.WR"),
+    TdcallLeafInfo(11, "TDG.SYS.RD"),
+    TdcallLeafInfo(12, "TDG.SYS.RDALL"),
+    TdcallLeafInfo(18, "TDG.SERVTD.RD"),
+    TdcallLeafInfo(20, "TDG.SERVTD.WR"),
+    TdcallLeafInfo(22, "TDG.MR.VERIFYREPORT"),
+    TdcallLeafInfo(23, "TDG.MEM.PAGE.ATTR.RD"),
+    TdcallLeafInfo(24, "TDG.MEM.PAGE.ATTR.WR"),
+    TdcallLeafInfo(25, "TDG.VP.ENTER"),
+    TdcallLeafInfo(26, "TDG.VP.INVEPT"),
+    TdcallLeafInfo(27, "TDG.VP.INVVPID"),
+)
+_TDG_BY_NUMBER: dict[int, TdcallLeafInfo] = {leaf.number: leaf for leaf in TDCALL_LEAVES}
+_TDG_BY_NAME: dict[str, TdcallLeafInfo] = {leaf.name: leaf for leaf in TDCALL_LEAVES}
+
+
+def tdcall_leaf_info(number: int) -> TdcallLeafInfo | None:
+    """The TDCALL leaf with this number, or None."""
+    return _TDG_BY_NUMBER.get(number)
+
+
+def tdcall_leaf_by_name(name: str) -> TdcallLeafInfo | None:
+    """Look a TDCALL leaf up by spec name ("TDG.VP.INFO") or C name ("TDG_VP_INFO")."""
+    return _TDG_BY_NAME.get(name.upper().replace("_", "."))
+
+
+def _tdg(name: str) -> int:
+    leaf = tdcall_leaf_by_name(name)
+    if leaf is None:
+        raise KeyError(name)
+    return leaf.number
+
+
+# The TDCALL leaves the package calls by name, as the kernel's asm/shared/tdx.h spells them.
+TDG_MEM_PAGE_ACCEPT = _tdg("TDG.MEM.PAGE.ACCEPT")
+TDG_VM_RD = _tdg("TDG.VM.RD")
+TDG_VP_INFO = _tdg("TDG.VP.INFO")
+TDG_VP_VEINFO_GET = _tdg("TDG.VP.VEINFO.GET")
+TDG_VP_VMCALL = _tdg("TDG.VP.VMCALL")
+
+
 def seamldr_leaf_info(rax: int) -> SeamldrLeafInfo | None:
     return _LDR_BY_RAX.get(rax)
 
@@ -192,6 +262,12 @@ __all__ = [
     "SEAMLDR_LEAVES",
     "SEAMLDR_MODE_BIT",
     "SeamldrLeafInfo",
+    "TDCALL_LEAVES",
+    "TDG_MEM_PAGE_ACCEPT",
+    "TDG_VM_RD",
+    "TDG_VP_INFO",
+    "TDG_VP_VEINFO_GET",
+    "TDG_VP_VMCALL",
     "TDH_PHYMEM_PAGE_RDMD",
     "TDH_SYS_CONFIG",
     "TDH_SYS_INFO",
@@ -200,10 +276,13 @@ __all__ = [
     "TDH_SYS_LP_INIT",
     "TDH_SYS_RD",
     "TDH_SYS_TDMR_INIT",
+    "TdcallLeafInfo",
     "V15",
     "leaf_by_name",
     "leaf_info",
     "leaf_number",
     "seamldr_leaf_by_name",
     "seamldr_leaf_info",
+    "tdcall_leaf_by_name",
+    "tdcall_leaf_info",
 ]

@@ -57,11 +57,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("matrix", help="every VMX x SEAMRR x CPL x module combination through a stub")
+    p = sub.add_parser("matrix", help="every VMX x SEAMRR x CPL x module combination through a "
+                                      "stub, on the host and in a TD's vCPU (the TD column)")
     C.add_source_options(p)
     C.add_kernel_option(p)
     p.add_argument("--convention", choices=CONVENTIONS,
-                   help="args, legacy or raw (default: the kernel's)")
+                   help="args, legacy, raw, or the TD guest's tdcall or hypercall (default: the "
+                        "kernel's)")
+    p.add_argument("--td", action="store_true",
+                   help="the TD guest's side: the shipped guest stub (asm/tdcall.S) and its "
+                        "entry, tdcall convention, leaf TDG.VP.INFO")
     C.add_platform_options(p)
     C.add_module_binary_option(p)
     fmt = p.add_mutually_exclusive_group()
@@ -134,7 +139,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     stub = C.gdb_stub(args)
     session = _session(args, bounds=Bounds(max_insns=args.max_insns, timeout_s=args.timeout))
     boot = _boot(session, gen) if args.boot else None
-    session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module)
+    session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module,
+                      td=args.td or None)
     if stub is not None:
         session.machine.debug_next_call(stub)
     result = session.call(args.entry, convention=args.convention, leaf=C.parse_leaf(args.leaf),

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name
+from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name, tdcall_leaf_by_name
 from seamemu.arch.module_versions import profile_names
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import InputError
@@ -138,8 +138,9 @@ def u64(text: str, what: str) -> int:
 
 
 def parse_leaf(text: str) -> int:
-    """A leaf as a number or a spec name (TDH.SYS.INFO / TDH_SYS_INFO / SEAMLDR.INFO)."""
-    leaf = leaf_by_name(text)
+    """A leaf as a number or a spec name (TDH.SYS.INFO / TDH_SYS_INFO / SEAMLDR.INFO, or a
+    TDCALL leaf, TDG.VP.INFO)."""
+    leaf = leaf_by_name(text) or tdcall_leaf_by_name(text)
     if leaf is not None:
         return leaf.number
     ldr = seamldr_leaf_by_name(text)
@@ -147,7 +148,8 @@ def parse_leaf(text: str) -> int:
         return ldr.rax
     if text[:1].isdigit() or text[:1] == "-":
         return u64(text, "--leaf")
-    raise InputError(f"--leaf {text!r}: not a number and not a known leaf name (e.g. TDH.SYS.INFO)")
+    raise InputError(f"--leaf {text!r}: not a number and not a known leaf name (e.g. TDH.SYS.INFO, "
+                     "TDG.VP.INFO)")
 
 
 def on_off(text: str) -> bool:
@@ -279,6 +281,10 @@ def add_state_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cpl", type=int, metavar="N", help="current privilege level 0..3; default 0")
     g.add_argument("--module", type=on_off, metavar="loaded|absent", help="TDX module loaded; default loaded")
     g.add_argument("--lp", type=int, default=0, metavar="N", help="logical processor to run on (default 0)")
+    g.add_argument("--td", action="store_true",
+                   help="the LP runs a vCPU of a TD (SEAM VMX non-root operation): TDCALL reaches "
+                        "the TDX module's guest side; default stub asm/tdcall.S, entry "
+                        "__tdcall_ret, convention tdcall")
 
 
 def add_register_options(p: argparse.ArgumentParser) -> None:
@@ -299,10 +305,29 @@ def add_kernel_option(p: argparse.ArgumentParser) -> None:
                         "(default), 6.8 or v5-2022")
 
 
+def guest_source(args: argparse.Namespace) -> None:
+    """--td, or a guest convention: the shipped guest stub (asm/tdcall.S) when no --asm/--obj
+    is given, its entry for the convention, and the tdcall convention by default."""
+    from seamemu.kernel.calling import GUEST_CONVENTIONS
+    from seamemu.stubs import GUEST_ENTRY, GUEST_STUB, HYPERCALL_ENTRY, stub
+
+    convention = getattr(args, "convention", None)
+    if not (getattr(args, "td", False) or convention in GUEST_CONVENTIONS):
+        return
+    if convention is None:
+        args.convention = convention = "tdcall"
+    if getattr(args, "asm", None) is None and not getattr(args, "obj", None):
+        args.asm = [str(stub(GUEST_STUB))]
+        if getattr(args, "entry", None) is None:
+            args.entry = HYPERCALL_ENTRY if convention == "hypercall" else GUEST_ENTRY
+
+
 def kernel_source(args: argparse.Namespace):
-    """--kernel's generation; fills in --asm (its stub), --entry and --convention when absent."""
+    """--kernel's generation; fills in --asm (its stub), --entry and --convention when absent
+    (the guest's stub, entry and convention with --td: guest_source)."""
     from seamemu.kernel import generation, stub_files
 
+    guest_source(args)
     gen = generation(getattr(args, "kernel", None))
     if getattr(args, "asm", None) is None and not getattr(args, "obj", None):
         args.asm = [str(p) for p in stub_files(gen)]

@@ -8,11 +8,13 @@ import sys
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
+from seamemu.kernel.calling import GUEST_CONVENTIONS
 from seamemu.machine.tracing import DEFAULT_MAX_STEPS
 from seamemu.session import CONVENTIONS, Session
 
 MAX_STEPS = 50_000   # trace --max-steps: about 80 MB and 8 s of tracing on a shared 2-core machine
 DEFAULT_LEAF = "TDH.SYS.INIT"   # the matrix's leaf: its success needs nothing before it
+DEFAULT_TD_LEAF = "TDG.VP.INFO"  # a TD's: it always answers
 
 
 def _call_options(p: argparse.ArgumentParser) -> None:
@@ -54,8 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="the trace as JSON (schema 1): every step with its changes and decisions")
     p.set_defaults(func=cmd_trace)
 
-    p = sub.add_parser("explain", help="the SEAMCALL decision for a CPU state in plain words, and "
-                                       "what the kernel does with it; with --leaf, the leaf too")
+    p = sub.add_parser("explain", help="the SEAMCALL (with --td: TDCALL) decision for a CPU state "
+                                       "in plain words, and what the kernel does with it; with "
+                                       "--leaf, the leaf too")
     _call_options(p)
     p.add_argument("--json", action="store_true",
                    help="the explanation as JSON (schema 1): rows, decision, kernel view, result")
@@ -88,7 +91,8 @@ def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
                       stubs=args.stub, module_binary=C.module_binary_arg(args))
     after = [C.parse_leaf(x.strip()) for group in args.after for x in group.split(",") if x.strip()]
     run_first(session, args.entry, after, lp=args.lp, convention=args.convention)
-    session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module)
+    session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module,
+                      td=args.td or None)
     inputs = C.register_inputs(args)
     for reg, pa in alloc_inputs(session, args.alloc).items():
         if reg in inputs:
@@ -96,7 +100,17 @@ def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
         inputs[reg] = pa
     if stub is not None:                 # after the --after calls: gdb sees the one that matters
         session.machine.debug_next_call(stub)
-    return session, C.parse_leaf(args.leaf or DEFAULT_LEAF), inputs
+    return session, C.parse_leaf(args.leaf or _default_leaf(args)), inputs
+
+
+def _default_leaf(args: argparse.Namespace) -> str:
+    """The matrix's leaf on the host; TDG.VP.INFO for a TD's __tdcall*, TDG.VP.VMCALL (the
+    only leaf __tdx_hypercall makes) for the hypercall."""
+    if args.convention == "hypercall":
+        return "TDG.VP.VMCALL"
+    if args.convention == "tdcall":
+        return DEFAULT_TD_LEAF
+    return DEFAULT_LEAF
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -124,6 +138,20 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from seamemu.learn.explain import explain, explanation_json, format_explanation
 
     session, leaf, inputs = _prepared(args)
+    if args.convention in GUEST_CONVENTIONS or (args.convention == "raw" and args.td):
+        from seamemu.learn.explain_td import (
+            explain_tdcall,
+            format_tdcall_explanation,
+            tdcall_explanation_json,
+        )
+
+        td = explain_tdcall(session, args.entry, leaf=leaf, inputs=inputs, lp=args.lp,
+                            convention=args.convention, with_leaf=args.leaf is not None)
+        if args.json:
+            C.print_json(tdcall_explanation_json(td))
+        else:
+            print(format_tdcall_explanation(td))
+        return 0
     e = explain(session, args.entry, leaf=leaf, inputs=inputs, lp=args.lp,
                 convention=args.convention, with_leaf=args.leaf is not None,
                 kernel=args.kernel_gen.name)

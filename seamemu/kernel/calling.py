@@ -9,9 +9,20 @@
                          struct tdx_module_output *out)                   (2022, v5 series)
     RDI->RAX, RSI->RCX, RDX->RDX, RCX->R8, R8->R9; RCX-R11 copied to *out when not NULL
 - raw:    the registers exactly as given, RAX = leaf, no struct (seamemu's own, for any code).
+The TD guest's side (Linux since v6.6, arch/x86/coco/tdx/tdcall.S and tdx.c):
+- tdcall:    u64 fn(u64 leaf, struct tdx_module_args *args), as args but with TDCALL:
+    __tdcall, __tdcall_ret, __tdcall_saved_ret (the same three variants)
+- hypercall: u64 __tdx_hypercall(struct tdx_module_args *args)
+    RAX = TDG.VP.VMCALL (0) and RCX = TDVMCALL_EXPOSE_REGS_MASK are the wrapper's; the
+    caller gives the exposed registers (RDX, RBX, RSI, RDI, R8-R15: R10 = 0 and R11 the GHCI
+    sub-function, R12.. its operands), all 13 fields come back, and R10 (the VMM's status)
+    is the return value.
 Which generation uses which convention, and what its stub does on a failed SEAMCALL, is in
 kernel.generations.  Spec: Linux arch/x86/virt/vmx/tdx/tdxcall.S and seamcall.S (v6.6+),
-arch/x86/include/asm/shared/tdx.h; v5.19 tdxcall.S for the 2022 register order.
+arch/x86/include/asm/shared/tdx.h; v5.19 tdxcall.S for the 2022 register order; for the guest,
+arch/x86/coco/tdx/tdcall.S and tdx.c (__tdx_hypercall) after Kai Huang's "x86/tdx: Unify
+TDX_HYPERCALL and TDX_MODULE_CALL assembly"
+(<c22a4697cfe90ab4e1de18d27aa48ea2152dbcfa.1689151537.git.kai.huang@intel.com>).
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from seamemu.arch.ghci import TDVMCALL_EXPOSE_REGS
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.structs import (
     TDX_MODULE_ARGS_FIELDS,
@@ -30,7 +42,9 @@ from seamemu.arch.structs import (
 )
 from seamemu.errors import InputError
 
-CONVENTIONS = ("args", "legacy", "raw")
+CONVENTIONS = ("args", "legacy", "raw", "tdcall", "hypercall")
+# The conventions of the TD guest's side: their instruction is TDCALL, not SEAMCALL.
+GUEST_CONVENTIONS = ("tdcall", "hypercall")
 ARGS_VARIANTS = ("plain", "ret", "saved")
 # The registers every leaf may take and answer in (the basic TDX_MODULE_CALL set).
 BASIC_REGS = ("rcx", "rdx", "r8", "r9", "r10", "r11")
@@ -39,12 +53,16 @@ INPUT_REGS: dict[str, tuple[str, ...]] = {
     "args": TDX_MODULE_ARGS_FIELDS,
     "legacy": ("rcx", "rdx", "r8", "r9"),
     "raw": tuple(r for r in ABI_ORDER if r != "rax") + ("rbp",),
+    "tdcall": TDX_MODULE_ARGS_FIELDS,
+    "hypercall": tuple(f for f in TDX_MODULE_ARGS_FIELDS if f in TDVMCALL_EXPOSE_REGS),
 }
 # SysV argument registers each convention uses for its own arguments.
 ARG_REGS: dict[str, tuple[str, ...]] = {
     "args": ("rdi", "rsi"),
     "legacy": ("rdi", "rsi", "rdx", "rcx", "r8", "r9"),
     "raw": ABI_ORDER + ("rbp",),
+    "tdcall": ("rdi", "rsi"),
+    "hypercall": ("rdi",),
 }
 # legacy: the SysV register each module input arrives in (RDI is the leaf, R9 the out pointer).
 LEGACY_ARG_OF = {"rcx": "rsi", "rdx": "rdx", "r8": "rcx", "r9": "r8"}
@@ -113,7 +131,14 @@ def place(convention: str, leaf: int, inputs: Mapping[str, int],
     Callee-saved registers the caller does not give start at their CANARIES.
     """
     check_inputs(convention, inputs)
-    if convention == "args":
+    if convention == "hypercall":
+        if leaf:
+            raise InputError(f"leaf 0x{leaf:x}: __tdx_hypercall makes TDCALL leaf TDG.VP.VMCALL "
+                             "(0) itself; give the GHCI sub-function in R11 (R10 = 0)")
+        pa = memory.alloc(TDX_MODULE_ARGS_SIZE, 64)
+        memory.write(pa, pack(TDX_MODULE_ARGS_FIELDS, inputs))
+        return Placement((pa,), dict(CANARIES), pa, TDX_MODULE_ARGS_FIELDS)
+    if convention in ("args", "tdcall"):
         pa = memory.alloc(TDX_MODULE_ARGS_SIZE, 64)
         memory.write(pa, pack(TDX_MODULE_ARGS_FIELDS, inputs))
         return Placement((leaf, pa), dict(CANARIES), pa, TDX_MODULE_ARGS_FIELDS)
@@ -144,6 +169,7 @@ __all__ = [
     "CANARIES",
     "CANARY_BASE",
     "CONVENTIONS",
+    "GUEST_CONVENTIONS",
     "INPUT_REGS",
     "LEGACY_ARG_OF",
     "POISON",

@@ -198,7 +198,7 @@ def matrix_svg(rows: Sequence[MatrixRow], title: str = "") -> str:
 def figure_texts(*, platform=None, abi: str | None = None) -> dict[str, str]:
     """The three figures as SVG text, by file name (FIGURES order)."""
     p = platform if isinstance(platform, Platform) else load_platform(platform)
-    rows = outcome_matrix(platform=p)
+    rows = outcome_matrix(platform=p, tds=(False,))  # the host's matrix
     generation = abi or (p.module.abi if p.module is not None else "1.5")
     texts = (decision_tree_svg(), lifecycle_svg(abi=generation), matrix_svg(rows))
     return dict(zip(FIGURES, texts))

@@ -26,6 +26,7 @@ from seamemu.traps import seamcall as seamcall_table
 from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.rule_table import Decision, decision_of
 from seamemu.traps.seamcall import LOADER_BIT, SeamcallInputs
+from seamemu.traps.tdcall import TdcallInputs
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ class Explanation:
         return self.result.outcome
 
 
-def walk_rows(inputs: SeamcallInputs, checks=None) -> tuple[tuple[RowVerdict, ...], Decision | None]:
+def walk_rows(inputs: SeamcallInputs | TdcallInputs,
+              checks=None) -> tuple[tuple[RowVerdict, ...], Decision | None]:
     """Every row in table order: whether it is reached, whether it holds, the first that does."""
     checks = seamcall_table.SEAMCALL_CHECKS if checks is None else checks
     rows, decision = [], None
@@ -123,8 +125,9 @@ def describe_cpu(cpu: CpuState) -> tuple[str, str]:
     """The CPU state the SEAMCALL rows read, in two lines."""
     onoff = {True: "on", False: "off"}
     mask = cpu.seamrr_mask_msr
-    return (f"VMX operation {onoff[cpu.vmx_operation]}"
-            f"{' (non-root)' if cpu.vmx_non_root else ' (root)' if cpu.vmx_operation else ''}, "
+    where = (" (non-root, a TD's vCPU)" if cpu.td_guest else " (non-root)" if cpu.vmx_non_root
+             else " (root)" if cpu.vmx_operation else "")
+    return (f"VMX operation {onoff[cpu.vmx_operation]}{where}, "
             f"SMM {onoff[cpu.smm]}, SEAM root mode {onoff[cpu.seam_mode]}, "
             f"64-bit mode {onoff[cpu.long_mode]}, CPL {cpu.cpl}",
             f"IA32_SEAMRR_PHYS_MASK 0x{mask:016x} (VALID {'set' if cpu.seamrr_valid else 'clear'}, "

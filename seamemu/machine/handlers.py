@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: MIT
 """The rows of the instruction table: SEAMCALL, TDCALL, VMXON, VMXOFF, RDMSR, WRMSR, SYSCALL, SYSENTER.
 
+A TD's TDCALL goes to whatever the machine's TdcallPort holds (the module's guest side); the
+handler knows only the contract (seamemu.traps.target.TdcallTarget).
+
 Each handler turns the bytes and registers at RIP into the inputs of a `seamemu.traps`
 function and returns its `Effect`; the LP applies it.  RDMSR/WRMSR (traps/msr.py) plug in
 the same way through `InsnTable.add_address` on the instructions `Machine.attach_msrs`
@@ -18,12 +21,12 @@ from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import InputError
 from seamemu.machine.dispatch import InsnTable, memory_operand
 from seamemu.machine.memory import PhysicalMemory
-from seamemu.machine.regs import INDEX, RFLAGS
+from seamemu.machine.regs import INDEX, NAMES, RFLAGS
 from seamemu.traps.msr import EXECUTED, execute_rdmsr, execute_wrmsr, wrmsr_store
 from seamemu.traps.rule_table import Decision, Effect
 from seamemu.traps.seamcall import execute_seamcall
 from seamemu.traps.syscall import execute_syscall, execute_sysenter
-from seamemu.traps.target import AbiRegs, SeamTarget
+from seamemu.traps.target import AbiRegs, SeamTarget, TdcallTarget
 from seamemu.traps.tdcall import execute_tdcall
 from seamemu.traps.vmx import execute_vmxoff, execute_vmxon
 
@@ -41,8 +44,22 @@ def seamcall_handler(target: SeamTarget, memory: PhysicalMemory) -> Callable:
     return handle
 
 
-def tdcall_handler(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
-    return execute_tdcall(lp.cpu, vals[RFLAGS])
+class TdcallPort:
+    """What stands behind a TD's TDCALL in this machine (the module's guest side), or None:
+    set once the session has built it (Machine.attach_td)."""
+
+    def __init__(self, target: TdcallTarget | None = None) -> None:
+        self.target = target
+
+
+def tdcall_handler(port: TdcallPort, memory: PhysicalMemory) -> Callable:
+    def handle(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
+        # Only a TD's TDCALL reaches the target; the registers are built for it alone.
+        target = port.target
+        regs = dict(zip(NAMES, vals)) if target is not None and lp.cpu.td_guest else None
+        return execute_tdcall(lp.cpu, vals[RFLAGS], regs=regs, target=target, mem=memory,
+                              lp=lp.index)
+    return handle
 
 
 def vmxoff_handler(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
@@ -95,10 +112,11 @@ def sysenter_handler(lp, rip: int, code: bytes, vals: list[int]) -> Effect:
 MSR_HANDLERS: dict[str, Callable] = {"rdmsr": rdmsr_handler, "wrmsr": wrmsr_handler}
 
 
-def install_builtin(table: InsnTable, target: SeamTarget, memory: PhysicalMemory) -> None:
+def install_builtin(table: InsnTable, target: SeamTarget, memory: PhysicalMemory,
+                    tdcall: TdcallPort | None = None) -> None:
     """Register SEAMCALL first (the hot path), then the other SEAM/VMX instructions."""
     table.add_pattern(SEAMCALL, "seamcall", seamcall_handler(target, memory))
-    table.add_pattern(TDCALL, "tdcall", tdcall_handler)
+    table.add_pattern(TDCALL, "tdcall", tdcall_handler(tdcall or TdcallPort(), memory))
     table.add_pattern(VMXOFF, "vmxoff", vmxoff_handler)
     table.add_pattern(VMXON_PREFIX, "vmxon", vmxon_handler(memory))
     table.add_pattern(SYSCALL, "syscall", syscall_handler)
@@ -107,6 +125,7 @@ def install_builtin(table: InsnTable, target: SeamTarget, memory: PhysicalMemory
 
 __all__ = [
     "MSR_HANDLERS",
+    "TdcallPort",
     "install_builtin",
     "rdmsr_handler",
     "seamcall_handler",

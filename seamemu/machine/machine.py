@@ -36,7 +36,7 @@ from seamemu.image import IMAGE_BASE, Image
 from seamemu.machine.dispatch import InsnTable
 from seamemu.machine.faults import Delivery
 from seamemu.machine.gdbstub import GdbStub
-from seamemu.machine.handlers import install_builtin
+from seamemu.machine.handlers import TdcallPort, install_builtin
 from seamemu.machine.linear import LinearMap
 from seamemu.machine.lp import LogicalProcessor
 from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory, Present
@@ -45,7 +45,7 @@ from seamemu.machine.patching import MSR_OPCODES, UD2, CodePatching
 from seamemu.machine.regs import INDEX, NAMES, RFLAGS, RFLAGS_FIXED, RIP, RSP, RegView
 from seamemu.machine.results import BoundInfo, Bounds, CallResult, SeamEvent
 from seamemu.traps.cpu_state import CpuState
-from seamemu.traps.target import SeamTarget
+from seamemu.traps.target import SeamTarget, TdcallTarget
 
 TB_FLUSH_EVERY = 20_000
 LAUNCH_PAD_OFFSET = 0x10   # where a debugged call starts, in the sentinel page (gdbstub.py)
@@ -86,7 +86,8 @@ class Machine(CodePatching):
 
     def __init__(self, image: Image, target: SeamTarget, *, num_lps: int = 1,
                  present: Present | None = None, bounds: Bounds = Bounds(),  # noqa: B008 (frozen)
-                 cpu: CpuState | None = None, scratch_size: int = DEFAULT_SCRATCH) -> None:
+                 cpu: CpuState | None = None, scratch_size: int = DEFAULT_SCRATCH,
+                 td: TdcallTarget | None = None) -> None:
         if num_lps < 1:
             raise InputError(f"Machine: num_lps must be at least 1, got {num_lps}")
         self.image = image
@@ -124,7 +125,8 @@ class Machine(CodePatching):
             guard = self.stacks_base + i * STACK_STRIDE
             linear.add_guard(guard, guard + PAGE, guard + STACK_STRIDE)
         self.insns = InsnTable()
-        install_builtin(self.insns, target, memory)
+        self.tdcall = TdcallPort(td)
+        install_builtin(self.insns, target, memory, self.tdcall)
         delivery = Delivery(image, memory, linear)
         self.lps = [LogicalProcessor(i, memory, self.insns, delivery, cpu or CpuState(), linear)
                     for i in range(num_lps)]
@@ -150,6 +152,10 @@ class Machine(CodePatching):
             self.stack_top(i) - 8: ctypes.c_uint64.from_address(memory.host_address(self.stack_top(i) - 8))
             for i in range(num_lps)
         }
+
+    def attach_td(self, target: TdcallTarget | None) -> None:
+        """What a TD's TDCALL reaches from now on (the module's guest side; None: nothing)."""
+        self.tdcall.target = target
 
     # -- addresses ---------------------------------------------------------------------------
     def stack_top(self, lp: int = 0) -> int:

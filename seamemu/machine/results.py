@@ -18,6 +18,11 @@ OUTCOMES = ("returned", "fault", "bound", "vmexit", "halt")
 # holds whatever the function left there, not a status, and nothing was decided.
 NO_SEAMCALL = "no-seamcall"
 NO_SEAMCALL_TEXT = "no SEAMCALL was executed"
+# The same for a TD guest's call, whose instruction is TDCALL.
+NO_TDCALL = "no-tdcall"
+NO_TDCALL_TEXT = "no TDCALL was executed"
+# Each "nothing was called" outcome and its words.
+NO_CALL: dict[str, str] = {NO_SEAMCALL: NO_SEAMCALL_TEXT, NO_TDCALL: NO_TDCALL_TEXT}
 
 
 @dataclass(frozen=True)
@@ -142,5 +147,5 @@ class CallResult(NamedTuple):
                 "bound": json_value(self.bound)}
 
 
-__all__ = ["BoundInfo", "Bounds", "CallResult", "FaultEvent", "NO_SEAMCALL", "NO_SEAMCALL_TEXT",
-           "OUTCOMES", "SeamEvent"]
+__all__ = ["BoundInfo", "Bounds", "CallResult", "FaultEvent", "NO_CALL", "NO_SEAMCALL",
+           "NO_SEAMCALL_TEXT", "NO_TDCALL", "NO_TDCALL_TEXT", "OUTCOMES", "SeamEvent"]

@@ -10,14 +10,23 @@ writes (noted in the record), the way a master-aborted access behaves.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import Any, Generic, Protocol, TypeVar
 
 from seamemu.arch.status import MASK64, STATUS_BASE_MASK, STATUS_DETAILS_MASK, with_info
 from seamemu.model.leaf_spec import LeafSpec
 from seamemu.traps.target import GuestMemory
 
-if TYPE_CHECKING:  # pragma: no cover
-    from seamemu.model.module import TdxModule
+
+class ModuleSide(Protocol):
+    """What a call needs of the module side it runs in: the host side (TdxModule) or the
+    guest side (model/guest TdGuest)."""
+
+    abi: str
+    state: Any
+    rules: Any
+
+
+M = TypeVar("M", bound=ModuleSide)
 
 
 def injection_matches(injected: int, status: int, *, loader: bool) -> bool:
@@ -52,6 +61,10 @@ class MemAccess:
     def _present(self, pa: int, size: int) -> bool:
         return pa >= 0 and pa + size <= (1 << 64) and self._mem.present(pa, size)
 
+    def present(self, pa: int, size: int = 4096) -> bool:
+        """Whether the platform backs [pa, pa + size) (a 4 KiB page by default)."""
+        return self._present(pa, size)
+
     def read(self, pa: int, size: int) -> bytes:
         if size <= 0:
             return b""
@@ -73,8 +86,8 @@ class MemAccess:
         self.written.append((pa, len(data)))
 
 
-class Call:
-    """One SEAMCALL in progress.
+class Call(Generic[M]):
+    """One SEAMCALL (or a TD's TDCALL) in progress.
 
     A plain class with slots, its memory accessor made on first use: one is built per
     emulated SEAMCALL, most leaves touch no memory, and a dataclass with five
@@ -83,7 +96,7 @@ class Call:
     __slots__ = ("_mem", "_raw_mem", "injected_at", "injected_status", "injection_applied",
                  "lp", "module", "notes", "out", "regs", "spec", "trace", "version")
 
-    def __init__(self, module: TdxModule, spec: LeafSpec, lp: int, regs: Mapping[str, int],
+    def __init__(self, module: M, spec: LeafSpec, lp: int, regs: Mapping[str, int],
                  mem: GuestMemory, version: int = 0,
                  injected_status: int | None = None, injected_at: str | None = None) -> None:
         self.module = module
@@ -168,4 +181,4 @@ class Call:
         self.require(False, check_id, *info, detail=detail)
 
 
-__all__ = ["Call", "LeafExit", "MemAccess", "injection_matches"]
+__all__ = ["Call", "LeafExit", "MemAccess", "ModuleSide", "injection_matches"]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from seamemu.arch.leaves import BOTH, leaf_by_name, seamldr_leaf_by_name
+from seamemu.arch.leaves import BOTH, V15, leaf_by_name, seamldr_leaf_by_name, tdcall_leaf_by_name
 from seamemu.arch.status import TdxStatus, status_name, tdx_status_info, with_operand
 from seamemu.errors import InputError
 from seamemu.jsonout import hex64
@@ -115,7 +115,8 @@ class LeafSpec:
     def explain_lines(self) -> list[str]:
         """Human-readable description, in the module's check order."""
         head = hex64(self.number) if self.loader else str(self.number)
-        lines = [f"{self.name} (leaf {head}; ABI {', '.join(self.generations)})",
+        kind = "TDCALL leaf" if self.name.startswith("TDG.") else "leaf"
+        lines = [f"{self.name} ({kind} {head}; ABI {', '.join(self.generations)})",
                  f"  {self.summary}"]
         if self.source:
             lines.append(f"  Spec: {self.source}")
@@ -131,7 +132,7 @@ class LeafSpec:
         if self.on_entry:
             lines.append("  Set before any check: " + ", ".join(
                 f"{r.upper()}=0x{v:x}" for r, v in self.on_entry))
-        lines.append("  Checks, in order:")
+        lines.append("  Checks, in order:" if self.checks else "  Checks: none")
         group = ""
         for i, c in enumerate(self.checks, 1):
             if c.group and c.group != group:
@@ -160,6 +161,7 @@ Handler = Callable[..., None]
 class _Registry:
     module: dict[int, tuple[LeafSpec, Handler]] = field(default_factory=dict)
     loader: dict[int, tuple[LeafSpec, Handler]] = field(default_factory=dict)
+    guest: dict[int, tuple[LeafSpec, Handler]] = field(default_factory=dict)  # TDCALL leaves
 
 
 REGISTRY = _Registry()
@@ -195,6 +197,41 @@ def leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), checks=
     return register
 
 
+def tdg_leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), checks=(),
+             success: str = "", source: str = "", other_statuses: tuple[int, ...] = ()):
+    """Register the decorated function as the guest-side handler of TDCALL leaf `name` (spec
+    spelling, e.g. "TDG.VP.INFO"); the number comes from seamemu.arch.leaves.  The guest side
+    is modelled for the 1.5 module only."""
+    info = tdcall_leaf_by_name(name)
+    if info is None:
+        raise KeyError(f"unknown TDCALL leaf {name!r}")
+    spec = LeafSpec(name=info.name, number=info.number, generations=V15, summary=summary,
+                    inputs=tuple(inputs), outputs=tuple(outputs), on_entry=tuple(on_entry),
+                    checks=tuple(checks), success=success, source=source,
+                    other_statuses=tuple(other_statuses))
+
+    def register(fn: Handler) -> Handler:
+        REGISTRY.guest[spec.number] = (spec, fn)
+        fn.spec = spec  # type: ignore[attr-defined]
+        return fn
+
+    return register
+
+
+def tdg_handler_for(number: int):
+    """(spec, handler) of a TDCALL leaf, or None when the model does not implement it."""
+    from seamemu.model.guest import leaves as _guest  # noqa: F401  (registers the handlers)
+
+    return REGISTRY.guest.get(number)
+
+
+def guest_leaf_specs() -> tuple[LeafSpec, ...]:
+    """Every modelled TDCALL leaf, by number."""
+    from seamemu.model.guest import leaves as _guest  # noqa: F401
+
+    return tuple(s for _n, (s, _f) in sorted(REGISTRY.guest.items()))
+
+
 def handler_for(number: int, *, loader: bool = False, abi: str | None = None):
     """(spec, handler) for a leaf, or None when the model does not implement it."""
     entry = (REGISTRY.loader if loader else REGISTRY.module).get(number)
@@ -204,8 +241,10 @@ def handler_for(number: int, *, loader: bool = False, abi: str | None = None):
 
 
 def leaf_spec(name_or_number: str | int) -> LeafSpec:
-    """The spec of a modelled leaf, by spec name ("TDH.SYS.CONFIG"), C name or number."""
+    """The spec of a modelled leaf, by spec name ("TDH.SYS.CONFIG", "TDG.VP.INFO"), C name or
+    number (a number names a SEAMCALL leaf)."""
     from seamemu.model import leaves as _leaves  # noqa: F401  (registers the handlers)
+    from seamemu.model.guest import leaves as _guest  # noqa: F401
 
     if isinstance(name_or_number, int):
         for table in (REGISTRY.module, REGISTRY.loader):
@@ -213,7 +252,7 @@ def leaf_spec(name_or_number: str | int) -> LeafSpec:
                 return table[name_or_number][0]
         raise InputError(f"leaf {name_or_number}: not modelled")
     key = name_or_number.strip().upper().replace("_", ".")
-    for table in (REGISTRY.module, REGISTRY.loader):
+    for table in (REGISTRY.module, REGISTRY.loader, REGISTRY.guest):
         for spec, _fn in table.values():
             if spec.name == key:
                 return spec
@@ -228,4 +267,5 @@ def all_leaf_specs() -> tuple[LeafSpec, ...]:
         s for _n, (s, _f) in sorted(REGISTRY.loader.items()))
 
 
-__all__ = ["Check", "LeafSpec", "REGISTRY", "all_leaf_specs", "handler_for", "leaf", "leaf_spec"]
+__all__ = ["Check", "LeafSpec", "REGISTRY", "all_leaf_specs", "guest_leaf_specs", "handler_for",
+           "leaf", "leaf_spec", "tdg_handler_for", "tdg_leaf"]

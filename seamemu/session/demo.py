@@ -34,7 +34,8 @@ def run_demo(platform=None, abi: str | None = None, kernel: str | None = None) -
     gen = generation(kernel)
     asm = stub_files(gen)
     s = Session(asm, platform=platform, abi=abi)
-    rows = outcome_matrix(asm, gen.entry, convention=gen.convention, platform=s.platform)
+    rows = outcome_matrix(asm, gen.entry, convention=gen.convention, platform=s.platform,
+                          tds=(False,))
     return Demo(s, gen, rows, read_cmrs_info(s, 0, gen.entry, gen.convention))
 
 

@@ -8,8 +8,10 @@ from seamemu.arch.registers import ABI_ORDER
 from seamemu.image import Image
 from seamemu.jsonout import hex64, hex64_or_none
 from seamemu.kernel import Generation, generation
+from seamemu.kernel.calling import GUEST_CONVENTIONS
 from seamemu.kernel.wrappers import status_errno
-from seamemu.session.result import NO_SEAMCALL, NO_SEAMCALL_TEXT, RunResult, rax_name
+from seamemu.session.result import NO_CALL, RunResult, rax_name
+from seamemu.trace.render import vmcall_lines
 
 
 def _errno(value: int) -> str:
@@ -33,10 +35,12 @@ def format_run(r: RunResult, image: Image, kernel: Generation | str | None = Non
                 f"{k.upper()}=0x{v:x}" for k, v in read.items() if k != "rax") or "-"))
             carried = [f"{k.upper()}=0x{v:x}" for k, v in rec.inputs.items() if k not in read]
             if carried:
-                lines.append("    also in registers at the SEAMCALL: " + " ".join(carried))
+                lines.append(f"    also in registers at the {ev.insn.upper()}: " + " ".join(carried))
             if rec.outputs:
                 outs = ", ".join(f"{k.upper()}=0x{v:x}" for k, v in rec.outputs.items())
                 lines.append("    outputs: " + outs)
+            if rec.vmcall is not None:
+                lines += vmcall_lines(rec.vmcall, "    ")
     if r.fault:
         f = r.fault
         how = (f"handled by {f.handled_by}, resumed at {hex64_or_none(f.fixup)}" if f.handled_by
@@ -52,9 +56,16 @@ def format_run(r: RunResult, image: Image, kernel: Generation | str | None = Non
         oops = "; in a kernel this is an oops" if r.fault and not r.fault.handled_by else ""
         lines.append(f"outcome: {r.outcome}   the call never returned, so RAX (0x{r.rax:016x}) "
                      "is no status" + oops)
-    elif r.outcome == NO_SEAMCALL:
-        lines.append(f"outcome: {r.outcome}   {NO_SEAMCALL_TEXT}: RAX (0x{r.rax:016x}) is what "
-                     "the function left there, no status")
+    elif r.outcome in NO_CALL:
+        lines.append(f"outcome: {r.outcome}   {NO_CALL[r.outcome]}: RAX (0x{r.rax:016x}) is "
+                     "what the function left there, no status")
+    elif r.convention == "hypercall":
+        said = rax_name(r.rax, r.leaf, r.convention)
+        lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({said}: the VMM's status, "
+                     "from R10)")
+    elif r.convention in GUEST_CONVENTIONS:
+        lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax, r.leaf)}: "
+                     "the TDX module's status)")
     else:
         lines.append(f"outcome: {r.outcome}   RAX = 0x{r.rax:016x} ({rax_name(r.rax, r.leaf)}; "
                      f"kernel {gen.name} returns {_errno(status_errno(gen, r.rax, r.leaf))})")

@@ -7,11 +7,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from seamemu.arch.ghci import tdvmcall_status_name
 from seamemu.arch.kernel import SW_ERROR_NAMES
 from seamemu.arch.registers import CALLEE_SAVED, GPRS, RFLAGS_DF
 from seamemu.arch.status import status_name
 from seamemu.jsonout import JsonRecord, hex64, hex_map, hex_regs, json_as
-from seamemu.machine.results import NO_SEAMCALL, NO_SEAMCALL_TEXT, BoundInfo, CallResult, FaultEvent
+from seamemu.machine.results import (
+    NO_CALL,
+    NO_SEAMCALL,
+    NO_SEAMCALL_TEXT,
+    NO_TDCALL,
+    NO_TDCALL_TEXT,
+    BoundInfo,
+    CallResult,
+    FaultEvent,
+)
 from seamemu.traps.target import CallRecord
 
 # SEAMCALL decisions that end the instruction without the module answering.
@@ -19,9 +29,12 @@ INSTRUCTION_FAILURES = ("#UD", "#GP", "VMfailInvalid")
 
 
 
-def rax_name(value: int, leaf: int = 0) -> str:
+def rax_name(value: int, leaf: int = 0, convention: str = "") -> str:
     """RAX after a call through a stub: a kernel software code, or the status of whichever SEAM
-    software answered (the P-SEAMLDR when the leaf had RAX bit 63 set, else the module)."""
+    software answered (the P-SEAMLDR when the leaf had RAX bit 63 set, else the module); after
+    __tdx_hypercall, the VMM's status (R10)."""
+    if convention == "hypercall":
+        return tdvmcall_status_name(value)
     return SW_ERROR_NAMES.get(value) or status_name(value, loader=bool(leaf >> 63))
 
 
@@ -67,7 +80,8 @@ class RunResult(JsonRecord):
     lp: int
     leaf: int
     outcome: str                      # "#UD" | "#GP" | "VMfailInvalid" | "returned" |
-                                      # "no-seamcall" | an unhandled fault | "bound"
+                                      # "no-seamcall" | "no-tdcall" | an unhandled fault |
+                                      # "bound" | "halted"
     rax: int = field(metadata=json_as(hex64))
     regs: Mapping[str, int] = field(metadata=json_as(_regs_json))  # after the call, ABI order
     inputs: Mapping[str, int] = field(metadata=json_as(hex_map))
@@ -84,8 +98,8 @@ class RunResult(JsonRecord):
 
     @property
     def rax_name(self) -> str | None:
-        """RAX by name (None when no SEAMCALL ran: RAX is then no status)."""
-        return None if self.outcome == NO_SEAMCALL else rax_name(self.rax, self.leaf)
+        """RAX by name (None when nothing was called: RAX is then no status)."""
+        return None if self.outcome in NO_CALL else rax_name(self.rax, self.leaf, self.convention)
 
     @property
     def bound_json(self) -> dict[str, Any] | None:
@@ -97,8 +111,11 @@ class RunResult(JsonRecord):
 __all__ = [
     "AbiCheck",
     "INSTRUCTION_FAILURES",
+    "NO_CALL",
     "NO_SEAMCALL",
     "NO_SEAMCALL_TEXT",
+    "NO_TDCALL",
+    "NO_TDCALL_TEXT",
     "RunResult",
     "abi_check",
     "rax_name",

@@ -2,7 +2,10 @@
 """The composition root: a platform, the TDX module model, an assembled image and a machine.
 
 A Session is what every command runs on.  It owns no behaviour of its own beyond wiring the
-layers and turning a machine CallResult into a RunResult a user reads.
+layers and turning a machine CallResult into a RunResult a user reads.  Beside the host side it
+builds one TD (model.guest: the module's guest side, with the VMM of seamemu.vmm behind it),
+which a TDCALL reaches from an LP put in the TD-guest state (`set_state(td=True)`).  The VMM
+answers CPUID from the platform's view of the CPU, the same one the host sees.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from pathlib import Path
 from seamemu.disasm import disassemble_one
 from seamemu.errors import InputError
 from seamemu.frontend import assemble
-from seamemu.kernel.calling import place, unpack
+from seamemu.kernel.calling import GUEST_CONVENTIONS, place, unpack
 from seamemu.machine import Bounds, Machine
+from seamemu.machine.cpu_model import model_cpuid
+from seamemu.model.guest import TdConfig, TdGuest
 from seamemu.model.module import TdxModule
 from seamemu.platform import as_platform, present
 from seamemu.platform.cpuid_values import cpuid_values
@@ -25,11 +30,15 @@ from seamemu.session.result import (
     INSTRUCTION_FAILURES,
     NO_SEAMCALL,
     NO_SEAMCALL_TEXT,
+    NO_TDCALL,
+    NO_TDCALL_TEXT,
     RunResult,
     abi_check,
 )
 from seamemu.stubs import ARGS_STUB, stub
 from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
+from seamemu.traps.cpuid import cpuid_answer
+from seamemu.vmm import Vmm
 
 
 class ModuleSwitch:
@@ -82,7 +91,10 @@ class Session:
         # RDMSR/WRMSR in the guest read the platform's per-LP MSRs (session/msr_sites.py),
         # CPUID reports its address widths and features (platform/cpuid_values.py).
         attach_platform_msrs(self.machine, platform)
-        self.machine.attach_cpuid(cpuid_values(platform))
+        self._cpuid_values = cpuid_values(platform)
+        self.machine.attach_cpuid(self._cpuid_values)
+        self.td_config = TdConfig.for_platform(platform)
+        self._build_td()
         if binary:
             # Intel's module in SEAMRR of this machine's memory; its RDMSR/WRMSR use the same
             # per-LP MSRs as the caller's code.
@@ -113,8 +125,26 @@ class Session:
         self._pin = mem.scratch_state()[0]
         return pa
 
+    def _build_td(self) -> None:
+        """A fresh TD with `td_config`, one vCPU per LP, and its VMM; TDCALL reaches it."""
+        self.vmm = Vmm(gpaw=self.td_config.gpaw, cpuid=self._td_cpuid)
+        self.td = TdGuest(self.td_config, self.vmm, num_vcpus=len(self.machine.lps))
+        self.vmm.memory = self.td.state
+        self.machine.attach_td(self.td)
+
+    def _td_cpuid(self, leaf: int, subleaf: int) -> tuple[int, int, int, int]:
+        return cpuid_answer(self._cpuid_values, leaf, subleaf, model_cpuid(leaf, subleaf))[0]
+
+    def reset_td(self, config: TdConfig | None = None) -> None:
+        """A freshly built TD (with `config`, else the same one) and a fresh VMM."""
+        if config is not None:
+            self.td_config = config
+        self._build_td()
+
     def reset_module(self) -> None:
-        """A freshly booted module of the same platform and ABI (fault injection kept)."""
+        """A freshly booted module of the same platform and ABI (fault injection kept), and a
+        freshly built TD."""
+        self._build_td()
         if isinstance(self.module, IntelModuleTarget):
             self.module.model = self.model = TdxModule(self.platform)
             self.module.reset()
@@ -126,8 +156,13 @@ class Session:
     # -- CPU state -----------------------------------------------------------------------------
     def set_state(self, *, lp: int | None = None, vmx: bool | None = None,
                   seamrr: bool | None = None, cpl: int | None = None,
-                  module: bool | None = None) -> None:
-        """Change the emulated CPU state of one LP (or all) and whether a module is loaded."""
+                  module: bool | None = None, td: bool | None = None) -> None:
+        """Change the emulated CPU state of one LP (or all) and whether a module is loaded.
+
+        `td`: the LP runs a vCPU of the session's TD (SEAM VMX non-root operation), or, False,
+        the host again."""
+        if td and vmx is False:
+            raise InputError("--td with --vmx off: a TD's vCPU runs in VMX non-root operation")
         if module is not None:
             self.target.loaded = module
         if lp is not None:
@@ -139,6 +174,10 @@ class Session:
             changes: dict = {}
             if vmx is not None:
                 changes["vmx_operation"] = vmx
+            if td is not None:
+                changes.update(vmx_non_root=td, td_guest=td)
+                if td:
+                    changes["vmx_operation"] = True
             if cpl is not None:
                 if not 0 <= cpl <= 3:
                     raise InputError(f"--cpl {cpl}: CPL is 0..3")
@@ -166,16 +205,17 @@ class Session:
         mem = self.machine.memory
         mem.set_scratch_state((self._pin, mem.scratch_state()[1]))
         placed = place(convention, leaf, inputs, mem)
-        first = len(self.module.records)
+        first, td_first = len(self.module.records), len(self.td.records)
+        td = self.machine.lps[lp].cpu.td_guest
         res = self.machine.call(entry, placed.args, lp=lp, regs=placed.regs or None)
         out = None
         if placed.struct_pa is not None:
             out = unpack(placed.struct_fields, mem.read(placed.struct_pa, 8 * len(placed.struct_fields)))
-        outcome, rule = _outcome(res)
+        outcome, rule = _outcome(res, _instruction(convention, res, td))
         return RunResult(
             entry=entry, convention=convention, lp=lp, leaf=leaf, outcome=outcome,
             rax=res.regs_after["rax"], regs=res.regs_after, inputs=inputs, out=out,
-            calls=tuple(self.module.records[first:]),
+            calls=tuple(self.module.records[first:]) + tuple(self.td.records[td_first:]),
             abi=abi_check(res.regs_before, res.regs_after, res.outcome == "returned"),
             rule=rule, fault=res.faults[-1] if res.faults else None, bound=res.bound,
             bound_disasm=_disasm(res.bound),
@@ -191,11 +231,23 @@ def _disasm(bound) -> str:
     return disassemble_one(bound.bytes, bound.rip).text
 
 
-def _outcome(res) -> tuple[str, str]:
-    """The user-facing outcome: the SEAMCALL's own failure, an unhandled fault, returned, or
-    no-seamcall when the function returned without executing SEAMCALL."""
+def _instruction(convention: str, res, td: bool) -> str:
+    """The instruction a call is about: TDCALL for the guest's conventions, SEAMCALL for the
+    host's; for raw code, whichever it executed (TDCALL in a TD when it executed neither)."""
+    if convention in GUEST_CONVENTIONS:
+        return "tdcall"
+    if convention == "raw":
+        names = {e.insn for e in res.seam_events}
+        if "seamcall" not in names and ("tdcall" in names or td):
+            return "tdcall"
+    return "seamcall"
+
+
+def _outcome(res, insn: str = "seamcall") -> tuple[str, str]:
+    """The user-facing outcome: the instruction's own failure, an unhandled fault, returned, or
+    no-seamcall (no-tdcall) when the function returned without executing it."""
     rule = ""
-    seam = [e for e in res.seam_events if e.insn in ("seamcall", "SEAMCALL")]
+    seam = [e for e in res.seam_events if e.insn == insn]
     if seam:
         rule = seam[-1].decision.rule
     if res.outcome == "fault" and res.fault is not None:
@@ -207,7 +259,7 @@ def _outcome(res) -> tuple[str, str]:
     if res.outcome != "returned":
         return res.outcome, rule
     if not seam:
-        return NO_SEAMCALL, NO_SEAMCALL_TEXT
+        return (NO_TDCALL, NO_TDCALL_TEXT) if insn == "tdcall" else (NO_SEAMCALL, NO_SEAMCALL_TEXT)
     if seam[-1].decision.kind in INSTRUCTION_FAILURES:
         return seam[-1].decision.kind, rule
     return "returned", rule

@@ -14,7 +14,7 @@ import html
 import os
 import re
 
-from seamemu.machine.results import NO_SEAMCALL, NO_SEAMCALL_TEXT
+from seamemu.machine.results import NO_CALL
 from seamemu.trace.steps import LeafNote, MemWrite, Trace, TraceStep, TrapNote
 
 RESET = "\x1b[0m"
@@ -102,7 +102,7 @@ def format_trace(trace: Trace, *, color: bool = False, indent: str = "",
     for step in trace.steps:
         lines += format_step(step, p, step is trace.steps[-1])
     rax = trace.regs_after.get("rax", 0)
-    said = f"{NO_SEAMCALL_TEXT}; " if trace.outcome == NO_SEAMCALL else ""
+    said = f"{NO_CALL[trace.outcome]}; " if trace.outcome in NO_CALL else ""
     lines.append(f"outcome: {p(_outcome_style(trace.outcome), trace.outcome)}   "
                  f"{said}RAX = 0x{rax:016x}")
     return "\n".join(indent + ln for ln in lines)
@@ -152,7 +152,8 @@ def _trap_lines(t: TrapNote, p: Painter, pad: str) -> list[str]:
 
 def _leaf_lines(lf: LeafNote, p: Painter, pad: str) -> list[str]:
     st = "returned" if lf.status == 0 else ("#GP" if lf.status >> 63 else "VMfailInvalid")
-    lines = [f"{pad}  module: {lf.name} (leaf {lf.number}) -> {p(st, lf.status_name)} "
+    kind = "TDCALL leaf" if lf.name.startswith("TDG.") else "leaf"
+    lines = [f"{pad}  module: {lf.name} ({kind} {lf.number}) -> {p(st, lf.status_name)} "
              f"0x{lf.status:016x}, state {lf.state_before} -> {lf.state_after}"]
     for reg, value, meaning in lf.inputs:
         lines.append(f"{pad}    in  {reg.upper():<4}0x{value:016x}  {meaning}".rstrip())
@@ -170,8 +171,22 @@ def _leaf_lines(lf: LeafNote, p: Painter, pad: str) -> list[str]:
         lines.append(f"{pad}    out {reg.upper():<4}0x{value:016x}  {meaning}".rstrip())
     for w in lf.memory:
         lines += _write_lines(w, p, pad + "    ", "module wrote")
+    if lf.vmcall is not None:
+        lines += vmcall_lines(lf.vmcall, pad + "    ")
     if lf.note:
         lines.append(f"{pad}    note: {lf.note}")
+    return lines
+
+
+def vmcall_lines(v, pad: str = "") -> list[str]:
+    """What the VMM did with a TDG.VP.VMCALL: the sub-function, the registers, its status."""
+    ins = " ".join(f"{r.upper()}=0x{x:x}" for r, x in v.inputs.items() if r != "rcx")
+    outs = " ".join(f"{r.upper()}=0x{x:x}" for r, x in v.outputs.items())
+    lines = [f"{pad}VMM: {v.name} -> {v.status_name} (R10)",
+             f"{pad}  passed (RCX selects): {ins or '-'}",
+             f"{pad}  the VMM set: {outs or '-'}"]
+    if v.note:
+        lines.append(f"{pad}  VMM note: {v.note}")
     return lines
 
 
@@ -213,4 +228,4 @@ def _fault_lines(f, s: TraceStep, p: Painter, pad: str) -> list[str]:
     return lines
 
 
-__all__ = ["STYLES", "format_step", "format_trace", "use_color"]
+__all__ = ["STYLES", "format_step", "format_trace", "use_color", "vmcall_lines"]

@@ -23,7 +23,7 @@ from seamemu.machine.results import CallResult, FaultEvent, SeamEvent
 from seamemu.machine.tracing import RawStep
 from seamemu.trace.decode import decode_buffer
 from seamemu.trace.provenance import leaf_spec_or_none, rule_row
-from seamemu.traps.target import CallRecord
+from seamemu.traps.target import CallRecord, VmcallRecord
 
 # RFLAGS bits a trace names.  Spec: Intel SDM Vol. 1 §3.4.3 (EFLAGS register).
 FLAG_BITS: tuple[tuple[str, int], ...] = (
@@ -70,7 +70,8 @@ class LeafNote(JsonRecord):
     """The module's side of a SEAMCALL that reached it."""
 
     JSON_KEYS = ("name", "number", "status", "status_name", "state_before", "state_after",
-                 "inputs", "carried", "outputs", "checks", "failed_check", "note", "memory")
+                 "inputs", "carried", "outputs", "checks", "failed_check", "note", "memory",
+                 "vmcall")
 
     name: str
     number: int
@@ -89,6 +90,7 @@ class LeafNote(JsonRecord):
     carried: tuple[tuple[str, int], ...] = field(       # ABI registers at the SEAMCALL it did
         default=(),                                     # not read
         metadata=json_as(lambda regs: [{"reg": r, "value": hex64(v)} for r, v in regs]))
+    vmcall: VmcallRecord | None = None           # TDG.VP.VMCALL: what the VMM did
 
 
 @dataclass(frozen=True)
@@ -197,9 +199,14 @@ def build_trace(steps: tuple[RawStep, ...], image: Image, result: CallResult, *,
                  truncated=truncated)
 
 
-def _effect_words(kind: str, raw: RawStep) -> str:
+def _effect_words(kind: str, insn: str = "seamcall") -> str:
     if kind == "VMfailInvalid":
         return "VMfailInvalid: CF=1, ZF=SF=OF=PF=AF=0, RAX unchanged, RIP += 4"
+    if kind == "module" and insn == "tdcall":
+        return ("the module resumes the TD: status in RAX, outputs in registers, RFLAGS as it "
+                "was, RIP += 4")
+    if kind == "halt":
+        return "the run stops here: nothing comes back from this call"
     if kind in ("module", "pseamldr"):
         return "VMsucceed: the six arithmetic flags cleared, outputs in registers, RIP += 4"
     if kind == "vmexit":
@@ -219,7 +226,7 @@ def _trap_note(ev: SeamEvent, raw: RawStep, memory, image: Image) -> TrapNote:
     leaf = _leaf_note(ev.record, raw, memory, image) if ev.record is not None else None
     return TrapNote(insn=ev.insn.upper(), kind=d.kind, rule=d.rule, check=d.check,
                     sentence=row.sentence if row else "", source=row.source if row else "",
-                    effect=_effect_words(d.kind, raw), leaf=leaf)
+                    effect=_effect_words(d.kind, ev.insn.lower()), leaf=leaf)
 
 
 def _leaf_note(rec: CallRecord, raw: RawStep, memory, image: Image) -> LeafNote:
@@ -250,7 +257,8 @@ def _leaf_note(rec: CallRecord, raw: RawStep, memory, image: Image) -> LeafNote:
     return LeafNote(name=rec.leaf_name, number=rec.leaf, status=rec.status,
                     status_name=rec.status_name, state_before=rec.state_before,
                     state_after=rec.state_after, inputs=ins, outputs=outs, checks=checks,
-                    failed_check=failed, note=rec.note, memory=tuple(mem), carried=carried)
+                    failed_check=failed, note=rec.note, memory=tuple(mem), carried=carried,
+                    vmcall=rec.vmcall)
 
 
 def _check_text(spec, check_id: str) -> str:

@@ -14,7 +14,9 @@ Order of the rows (first match wins):
   2. #GP(0) if CPL > 0.  KVM commit 9d7dfb95 ("KVM: VMX: Inject #UD if guest tries to execute
      SEAMCALL or TDCALL") reports that on SPR and EMR the CPL check happens *before* the VMX
      non-root VM exit, although the spec's pseudo-code lists it after; we follow the hardware.
-  3. VM exit (basic reason 76) in VMX non-root operation.
+  3. VM exit (basic reason 76) in VMX non-root operation; from a TD the exit goes to the TDX
+     module, which injects #UD (intel/tdx-module tdx_1.5 src/td_dispatcher/tdx_td_dispatcher.c,
+     tdx_td_dispatcher(): VMEXIT_REASON_SEAMCALL -> inject_ud()).
   4. #GP(0) if SEAMRR is not valid (IA32_SEAMRR_PHYS_MASK bit 11 clear).  A LOCK-bit row
      (bit 10) is kept in the table but inactive: only VALID is confirmed as a SEAMCALL check
      (the description names only VALID); `seamcall_checks(require_seamrr_lock=True)`
@@ -57,6 +59,8 @@ LOADER_BIT = 1 << 63       # RAX bit 63: 1 = P-SEAMLDR (loader mode), 0 = TDX mo
 _ASM_DUDE = "Intel SDM SEAMCALL description (github.com/HJLebbink/asm-dude/wiki/SEAMCALL)"
 _KVM = "KVM commit 9d7dfb95 (hardware order on SPR/EMR)"
 _K7B = "Linux commit 7b804135 (TDX_MODULE_CALL handles #UD/#GP)"
+_TD = ("intel/tdx-module tdx_1.5 src/td_dispatcher/tdx_td_dispatcher.c (tdx_td_dispatcher: "
+       "VMEXIT_REASON_SEAMCALL -> inject_ud)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,10 @@ _CPU_ROWS: tuple[Check, ...] = (
          "#UD: SEAMCALL outside 64-bit mode (compatibility or legacy mode)", _ASM_DUDE),
     _row("gp_cpl", "SEAMCALL at CPL > 0 raises #GP(0), checked before the VM exit.",
          lambda i: i.cpu.cpl > 0, "#GP", "#GP(0): CPL {i.cpu.cpl} > 0", _KVM),
+    _row("ud_td", "SEAMCALL in a TD exits to the TDX module (reason 76), which injects #UD.",
+         lambda i: i.cpu.td_guest, "#UD",
+         "#UD: SEAMCALL in a TD: VM exit (basic reason 76) to the TDX module, which injects #UD "
+         "into the TD", f"{_ASM_DUDE}; {_TD}"),
     _row("vmexit_non_root", "SEAMCALL in VMX non-root operation causes a VM exit (reason 76).",
          lambda i: i.cpu.vmx_non_root, "vmexit",
          "VM exit (basic reason 76, SEAMCALL): executed in VMX non-root operation",

@@ -1,17 +1,21 @@
 # SPDX-License-Identifier: MIT
-"""What the SEAMCALL trap hands to whatever sits behind it, and what it gets back.
+"""What the SEAMCALL and TDCALL traps hand to whatever sits behind them, and what they get back.
 
-Any object with these methods can stand behind the trap (the TDX module model, a test double,
-a recorded replay), the way any function can stand in for an httpx transport.
+Any object with these methods can stand behind a trap (the TDX module model, a test double,
+a recorded replay), the way any function can stand in for an httpx transport.  SEAMCALL's
+target is the module's host side (`SeamTarget`); a TD's TDCALL reaches the module's guest side
+(`TdcallTarget`), which hands a TDG.VP.VMCALL on to the VMM (`Vmm`): three contracts, so the
+machine knows neither the model nor the VMM, and the model does not know which VMM it exits to.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
-from seamemu.jsonout import hex64, hex_map, hex_short
+from seamemu.jsonout import JsonRecord, hex64, hex_map, hex_short, json_as
 
 
 class GuestMemory(Protocol):
@@ -34,6 +38,21 @@ HALT = "halt"
 
 def _ranges_json(ranges: tuple[tuple[int, int], ...]) -> list:
     return [[hex_short(pa), size] for pa, size in ranges]
+
+
+@dataclass(frozen=True)
+class VmcallRecord(JsonRecord):
+    """One TDG.VP.VMCALL the VMM served: the sub-function, its registers, the R10 status."""
+
+    seq: int
+    lp: int
+    subfunction: int = field(metadata=json_as(hex64))   # R11 (R10 = 0), or the vendor's R10
+    name: str                       # "TDG.VP.VMCALL<GetTdVmCallInfo>", or "unknown"
+    inputs: Mapping[str, int] = field(metadata=json_as(hex_map))   # what the module passed
+    outputs: Mapping[str, int] = field(metadata=json_as(hex_map))  # what the VMM changed
+    status: int = field(metadata=json_as(hex64))        # R10
+    status_name: str
+    note: str = ""
 
 
 class CallRecord(NamedTuple):
@@ -60,6 +79,7 @@ class CallRecord(NamedTuple):
     memory_written: tuple[tuple[int, int], ...] = ()  # (pa, size) ranges the leaf wrote
     checks: tuple[str, ...] = ()    # ids of the leaf checks evaluated, in order
     consumed: tuple[str, ...] = ()  # the registers of `inputs` the leaf read (RAX first)
+    vmcall: VmcallRecord | None = None  # a TD's TDG.VP.VMCALL: what the VMM did with it
 
     @property
     def consumed_inputs(self) -> dict[str, int]:
@@ -76,7 +96,8 @@ class CallRecord(NamedTuple):
                 "state_before": self.state_before, "state_after": self.state_after,
                 "note": self.note, "injected": self.injected,
                 "memory_written": _ranges_json(self.memory_written),
-                "checks": list(self.checks)}
+                "checks": list(self.checks)} | (
+                    {"vmcall": self.vmcall.to_json()} if self.vmcall is not None else {})
 
 
 class AbiRegs(dict):
@@ -112,4 +133,36 @@ class SeamTarget(Protocol):
     def seamcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply: ...
 
 
-__all__ = ["AbiRegs", "CallRecord", "GuestMemory", "HALT", "INJECTABLE_FAULTS", "SeamReply", "SeamTarget"]
+class TdcallTarget(Protocol):
+    """What a TD's TDCALL reaches: the TDX module's guest side.
+
+    `regs` holds every GPR in ABI order and RBP.  The reply's `regs` are the registers the
+    module changed in the TD (always `rax`, the completion status; RBP only through a
+    TDG.VP.VMCALL that passed it); `fault` HALT when the TD stopped for good inside the call
+    (the VMM ended it), with the record's note saying why.
+    """
+
+    def tdcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply: ...
+
+
+@dataclass(frozen=True)
+class VmmReply:
+    """The VMM's answer to a TDG.VP.VMCALL: the selected registers it changed, or a stop."""
+
+    regs: Mapping[str, int] = field(default_factory=dict)
+    record: VmcallRecord | None = None
+    halt: str = ""                  # not empty: the VMM stopped the TD (and why)
+
+
+class Vmm(Protocol):
+    """Where the TDX module sends a TD's TDG.VP.VMCALL: the host's VMM (KVM and its user space).
+
+    `regs` are the registers the TD selected in RCX (the others are not passed), and `rcx`,
+    the selection itself.  A reply register the TD did not select is ignored by the module.
+    """
+
+    def tdvmcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> VmmReply: ...
+
+
+__all__ = ["AbiRegs", "CallRecord", "GuestMemory", "HALT", "INJECTABLE_FAULTS", "SeamReply",
+           "SeamTarget", "TdcallTarget", "VmcallRecord", "Vmm", "VmmReply"]

@@ -42,10 +42,10 @@ def test_run_says_no_seamcall(capsys, src):
 def test_matrix_says_no_seamcall_on_every_row(capsys, src):
     args = ("matrix", "--asm", src, "--entry", "forgot_seamcall")
     rows = json.loads(out_of(capsys, *args, "--json"))["rows"]
-    assert len(rows) == 16
+    assert len(rows) == 24
     assert {r["outcome"] for r in rows} == {"no-seamcall"} and {r["rax_name"] for r in rows} == {None}
     text = out_of(capsys, *args)
-    assert text.count(TEXT) == 16 and "TDX_SUCCESS" not in text and "returned" not in text
+    assert text.count(TEXT) == 24 and "TDX_SUCCESS" not in text and "returned" not in text
 
 
 def test_trace_says_no_seamcall(capsys, src):

@@ -113,3 +113,24 @@ def test_every_header_assembles_alone_and_twice(header):
 def test_c_side_of_headers_is_skipped_in_assembly():
     # struct and prototype declarations sit behind #ifndef __ASSEMBLY__.
     assert code("#include <asm/tdx.h>\n#include <asm/shared/tdx.h>\nnop\n") == b"\x90"
+
+
+def test_guest_numbers_in_shared_tdx_h_match_the_python_side():
+    from seamemu.arch import ghci
+
+    header = (DEFAULT_INCLUDE_DIR / "asm" / "shared" / "tdx.h").read_text()
+    found = {m.group(1): int(m.group(2), 0) for m in re.finditer(
+        r"#define\s+(TDG_\w+|TDVMCALL_\w+|TDX_HYPERCALL_STANDARD)\s+(0x[0-9A-Fa-f]+|\d+)", header)}
+    assert len(found) >= 15
+    statuses = dict(ghci.TDVMCALL_STATUSES)
+    for name, value in found.items():
+        if name.startswith("TDG_"):
+            leaf = leaves.tdcall_leaf_by_name(name)
+            assert leaf is not None and leaf.number == value, name
+        elif name.startswith("TDVMCALL_STATUS_"):
+            assert statuses[name] == value, name
+        else:
+            assert getattr(ghci, name) == value, name
+    # and the assembler reads them as the header says
+    src = "#include <asm/shared/tdx.h>\n.data\n.quad TDVMCALL_EXPOSE_REGS_MASK\n.quad TDG_VM_RD\n"
+    assert quads(src) == [ghci.TDVMCALL_EXPOSE_REGS_MASK, leaves.TDG_VM_RD]

@@ -45,7 +45,7 @@ def test_the_decision_tree_changes_when_its_table_changes(monkeypatch):
     after = decision_tree_svg()
     assert after != before
     words = texts(after)
-    assert words.index("5. vmexit_non_root") < words.index("6. gp_cpl")
+    assert words.index("6. vmexit_non_root") < words.index("7. gp_cpl")
     # Activating the LOCK row turns its dashed box solid.
     monkeypatch.setattr(seamcall, "SEAMCALL_CHECKS", seamcall.seamcall_checks(True))
     assert "inactive: documented, not applied" not in texts(decision_tree_svg())
@@ -83,12 +83,13 @@ def test_the_lifecycle_changes_when_the_admission_table_changes(monkeypatch):
 def test_the_matrix_changes_when_the_seamcall_table_changes(monkeypatch):
     rows = outcome_matrix()
     before = matrix_svg(rows)
-    assert [r.outcome for r in rows if r.vmx and r.seamrr and r.cpl == 3] == ["#GP", "#GP"]
+    assert [r.outcome for r in rows if r.vmx and r.seamrr and r.cpl == 3 and not r.td] == \
+        ["#GP", "#GP"]
     # Another table is another object, with verdicts of its own: nothing to clear.
     monkeypatch.setattr(seamcall, "SEAMCALL_TABLE", seamcall.SeamcallTable(
         tuple(c for c in seamcall._CPU_ROWS if c.id != "gp_cpl"), seamcall._TARGET_ROWS))
     changed = outcome_matrix()
-    assert [r.outcome for r in changed if r.vmx and r.seamrr and r.cpl == 3] == \
+    assert [r.outcome for r in changed if r.vmx and r.seamrr and r.cpl == 3 and not r.td] == \
         ["returned", "VMfailInvalid"]
     assert matrix_svg(changed) != before
     monkeypatch.undo()

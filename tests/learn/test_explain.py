@@ -34,12 +34,13 @@ def session():
 
 
 def test_explain_agrees_with_every_row_of_the_outcome_matrix(session, rows):
-    assert len(rows) == 16
+    assert len(rows) == 24        # 16 host states and 8 of a TD's vCPU
     for row in rows:
         session.reset_module()
-        session.set_state(lp=0, vmx=row.vmx, seamrr=row.seamrr, cpl=row.cpl, module=row.module)
+        session.set_state(lp=0, vmx=row.vmx, seamrr=row.seamrr, cpl=row.cpl, module=row.module,
+                          td=row.td)
         e = explain(session, DEFAULT_ENTRY, leaf=DEFAULT_MATRIX_LEAF)
-        where = f"VMX {row.vmx} SEAMRR {row.seamrr} CPL {row.cpl} module {row.module}"
+        where = f"TD {row.td} VMX {row.vmx} SEAMRR {row.seamrr} CPL {row.cpl} module {row.module}"
         assert e.outcome == row.outcome, where
         assert e.result.rax == row.rax, where
         assert e.decision.rule == row.rule, where
@@ -59,7 +60,7 @@ def test_explain_agrees_with_every_row_of_the_outcome_matrix(session, rows):
 
 def test_the_text_walks_the_rows_in_pseudo_code_order(session):
     session.reset_module()
-    session.set_state(lp=0, vmx=True, seamrr=False, cpl=0, module=True)
+    session.set_state(lp=0, vmx=True, seamrr=False, cpl=0, module=True, td=False)
     text = format_explanation(explain(session, DEFAULT_ENTRY, leaf=DEFAULT_MATRIX_LEAF))
     positions = [text.index(f". {c.id} ") for c in SEAMCALL_CHECKS]
     assert positions == sorted(positions)

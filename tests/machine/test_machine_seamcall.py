@@ -147,6 +147,34 @@ def test_tdcall_on_the_host_is_ud():
     assert r.seam_events[0].insn == "tdcall"
 
 
+class _TdModule:
+    def __init__(self):
+        self.calls = []
+
+    def tdcall(self, lp, regs, mem):
+        self.calls.append((lp, dict(regs)))
+        return SeamReply({"rax": 0, "rcx": 48, "rbp": 7})
+
+
+def test_a_td_vcpus_tdcall_reaches_the_attached_module_and_resumes_after_it():
+    td = CpuState(vmx_non_root=True, td_guest=True)
+    m = Machine(build(f"f:\n    mov rax, 1\n    {TDCALL}\n    ret\n"), StubTarget(), num_lps=2)
+    module = _TdModule()
+    m.attach_td(module)
+    m.lps[0].cpu = td
+    r = m.call("f", regs={"rflags": 0x2 | 0x80 | 0x1, "r12": 5})
+    assert r.outcome == "returned" and module.calls[0][0] == 0
+    assert module.calls[0][1]["rax"] == 1 and module.calls[0][1]["r12"] == 5
+    assert (r.regs_after["rax"], r.regs_after["rcx"], r.regs_after["rbp"]) == (0, 48, 7)
+    assert r.regs_after["rflags"] & 0x81 == 0x81       # SF and CF as the TD had them
+    # LP 1 is the host: the same TDCALL there is #UD, and the module never hears of it.
+    assert m.call("f", lp=1).fault.vector == 6 and len(module.calls) == 1
+    # With nothing attached, a TD's TDCALL stops the run at the exit: nothing is made up.
+    m.attach_td(None)
+    r = m.call("f")
+    assert r.outcome == "vmexit" and r.seam_events[-1].decision.check == "no_target"
+
+
 def test_ud2_is_delivered_as_ud():
     img = build("f:\n    ud2\n    ret\nfix:\n    ret\n", extable=[("f", "fix", "fault")])
     r = Machine(img, StubTarget()).call("f")

@@ -235,3 +235,29 @@ def test_an_unknown_kernel_fails_the_test_with_one_line(run):
     """, "--seamemu-kernel", "v4.20")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*--kernel 'v4.20': unknown kernel generation*"])
+
+
+def test_a_td_guest_harness_runs_the_guest_stub(run):
+    result = run("""
+        import pytest
+        from seamemu.pytest_plugin import assert_outcome, assert_status, assert_abi_preserved
+
+        @pytest.mark.seamemu(td=True)
+        def test_vp_info(seam):
+            r = seam.call(leaf="TDG.VP.INFO")          # __tdcall_ret, tdcall convention
+            assert_status(r, "TDX_SUCCESS")
+            assert r.out["rcx"] == 48
+            assert_abi_preserved(r)
+
+        @pytest.mark.seamemu(td=True)
+        def test_hypercall(seam):
+            r = seam.call("__tdx_hypercall", convention="hypercall", r11=0x10000)
+            assert_status(r, "TDVMCALL_STATUS_SUCCESS")
+            assert seam.vmm.records[-1].name == "TDG.VP.VMCALL<GetTdVmCallInfo>"
+
+        @pytest.mark.seamemu(td=True)
+        def test_back_on_the_host(seam):
+            seam.state(td=False)
+            assert_outcome(seam.call(leaf="TDG.VP.INFO"), "#UD")
+    """)
+    result.assert_outcomes(passed=3)

@@ -34,6 +34,8 @@ def decide(cpu=HOST, rax=0, loaded=True, present=True, busy=False, **kw):
     (HOST.with_(seam_mode=True), 0, True, True, False, "ud_in_seam", "#UD", "SEAM root"),
     (HOST.with_(long_mode=False), 0, True, True, False, "ud_not_64bit", "#UD", "64-bit"),
     (HOST.with_(cpl=3), 0, True, True, False, "gp_cpl", "#GP", "#GP(0): CPL 3 > 0"),
+    (HOST.with_(vmx_non_root=True, td_guest=True), 0, True, True, False, "ud_td", "#UD",
+     "which injects #UD"),
     (HOST.with_(vmx_non_root=True), 0, True, True, False, "vmexit_non_root", "vmexit", "reason 76"),
     (HOST.with_(seamrr_mask_msr=INVALID), 0, True, True, False, "gp_seamrr_invalid", "#GP", "bit 11"),
     (HOST.with_(mov_ss_shadow=True), 0, True, True, False, "gp_mov_ss", "#GP", "MOV SS"),
@@ -65,6 +67,9 @@ def test_fault_rows_carry_vector_and_error_code():
     # The VM exit precedes the SEAMRR #GP.
     (HOST.with_(vmx_non_root=True, seamrr_mask_msr=0), "vmexit_non_root"),
     (HOST.with_(smm=True, seamrr_mask_msr=0, cpl=2), "ud_smm"),
+    # In a TD: CPL first, then the exit to the TDX module, whose #UD beats every later row.
+    (HOST.with_(vmx_non_root=True, td_guest=True, cpl=3), "gp_cpl"),
+    (HOST.with_(vmx_non_root=True, td_guest=True, seamrr_mask_msr=0), "ud_td"),
 ])
 def test_order_of_rows(cpu, expected):
     assert decide(cpu, loaded=False).check == expected

@@ -18,22 +18,28 @@ from seamemu.traps import (
     execute_vmxoff,
     execute_vmxon,
 )
+from seamemu.traps.tdcall import TDCALL_REGS
 
 HOST = CpuState()
 OFF = HOST.with_(vmx_operation=False)
 
 
+TD = HOST.with_(vmx_non_root=True, td_guest=True)
+
+
 @pytest.mark.parametrize("cpu, check, kind", [
     (HOST, "ud_not_guest", "#UD"),
+    (HOST.with_(cpl=3), "ud_not_guest", "#UD"),            # #UD before the CPL check
     (HOST.with_(vmx_non_root=True, cpl=3), "gp_cpl", "#GP"),
-    (HOST.with_(td_guest=True, cpl=1), "gp_cpl", "#GP"),
-    (HOST.with_(td_guest=True), "vmexit_td", "vmexit"),
+    (TD.with_(cpl=1), "gp_cpl", "#GP"),
     (HOST.with_(vmx_non_root=True), "vmexit_non_root", "vmexit"),
+    (TD.with_(long_mode=False), "gp_td_not_64bit", "#GP"),
+    (TD, "to_module", "module"),
 ])
 def test_tdcall_rows(cpu, check, kind):
     d = decide_tdcall(cpu)
     assert (d.check, d.kind) == (check, kind)
-    if kind == "vmexit":
+    if kind in ("vmexit", "module"):
         assert d.exit_reason == 77
 
 
@@ -41,6 +47,45 @@ def test_tdcall_effects():
     assert execute_tdcall(HOST, 2).fault == (6, None)
     eff = execute_tdcall(HOST.with_(vmx_non_root=True), 2)
     assert eff.fault is None and eff.rip_advance == 0 and eff.decision.kind == "vmexit"
+    # A TD with nothing behind TDCALL: the exit stops the run, nothing is guessed.
+    eff = execute_tdcall(TD, 2)
+    assert eff.decision.kind == "vmexit" and eff.decision.check == "no_target"
+
+
+class _Module:
+    def __init__(self, reply):
+        self.reply, self.seen = reply, None
+
+    def tdcall(self, lp, regs, mem):
+        self.seen = (lp, dict(regs))
+        return self.reply
+
+
+REGS = {r: i for i, r in enumerate(TDCALL_REGS)} | {"rsp": 0x1000, "rip": 0x400000}
+
+
+def test_a_td_tdcall_hands_every_gpr_to_the_module_and_keeps_rflags():
+    from seamemu.traps.target import SeamReply
+
+    module = _Module(SeamReply({"rax": 0, "rcx": 48}))
+    eff = execute_tdcall(TD, 0x8D5, regs=REGS, target=module, mem=object(), lp=3)
+    assert module.seen == (3, {r: REGS[r] for r in TDCALL_REGS})   # no RSP/RIP
+    assert eff.regs == {"rax": 0, "rcx": 48} and eff.rip_advance == 4
+    assert eff.rflags is None                                        # RFLAGS as the TD had it
+
+
+def test_a_td_tdcall_reply_that_stops_or_faults():
+    from seamemu.errors import InputError
+    from seamemu.traps.target import HALT, CallRecord, SeamReply
+
+    rec = CallRecord(1, 0, 0, "TDG.VP.VMCALL", 0, {}, {}, 0, "", note="the VMM stopped the TD")
+    eff = execute_tdcall(TD, 2, regs=REGS, target=_Module(SeamReply({}, HALT, rec)), mem=object())
+    assert eff.decision.kind == "halt" and eff.decision.rule == "the VMM stopped the TD"
+    eff = execute_tdcall(TD, 2, regs=REGS, target=_Module(SeamReply({}, "#GP")), mem=object())
+    assert eff.fault == (13, 0)
+    with pytest.raises(InputError, match="rsp"):
+        execute_tdcall(TD, 2, regs=REGS, target=_Module(SeamReply({"rax": 0, "rsp": 1})),
+                       mem=object())
 
 
 @pytest.mark.parametrize("cpu, pointer, check, kind", [
