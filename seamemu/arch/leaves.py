@@ -5,9 +5,10 @@ Spec: intel/tdx-module tdx_1.5 include/tdx_api_defs.h (seamcall_leaf_opcode_t,
 tdx_leaf_and_version_t) and src/vmm_dispatcher/tdx_vmm_dispatcher.c (M15, TDX_1.5.01, 72d8cff);
 qizhangz/tdx-module src/vmm_dispatcher/tdx_vmm_dispatcher.c (M10, TDX 1.0, 9359de5) for the
 1.0 leaf set; P-SEAMLDR leaves from intel/tdx-loader p-seam-loader/include/pseamldr_api_defs.h
-(81bf312, SEAMCALL_LEAVES_OPCODES) and Linux arch/x86/virt/vmx/tdx/seamldr.c.  TDCALL leaves (the guest side): intel/tdx-module tdx_1.5
-include/tdx_api_defs.h (tdcall_leaf_opcode_t) and src/td_dispatcher/tdx_td_dispatcher.c td_call()
-(TDX_1.5.01, 72d8cff); the kernel's names from Linux arch/x86/include/asm/shared/tdx.h.
+(81bf312, SEAMCALL_LEAVES_OPCODES) and Linux arch/x86/virt/vmx/tdx/seamldr.c.  TDCALL leaves
+(the guest side): intel/tdx-module tdx_1.5 include/tdx_api_defs.h (tdcall_leaf_opcode_t) and
+src/td_dispatcher/tdx_td_dispatcher.c td_call() (TDX_1.5.01, 72d8cff); the kernel's names from
+Linux arch/x86/include/asm/shared/tdx.h.
 """
 
 from __future__ import annotations
