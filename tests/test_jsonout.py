@@ -79,8 +79,7 @@ def test_the_call_record_schema_is_pinned():
         "consumed": ["rax"], "outputs": {"rcx": "0x0000000000000005"},
         "status": "0xc000050500000000", "status_name": "TDX_SYS_NOT_READY",
         "state_before": "", "state_after": "", "note": "", "injected": None,
-        "memory_written": [["0x2000", 64]], "checks": ["state"],
-        "vmcall": None}    # a TD's TDG.VP.VMCALL: what the VMM did (VmcallRecord), else null
+        "memory_written": [["0x2000", 64]], "checks": ["state"]}
     assert list(rec.to_json())[5:8] == ["inputs", "consumed", "outputs"]
 
 
