@@ -11,7 +11,7 @@ runs at full speed:
 - UC_HOOK_INSN for SYSCALL and SYSENTER, which Unicorn would step over as no-ops: the hook
   stops the run at the instruction and the run loop dispatches it through the same table
   (traps/syscall.py: #UD, #GP(0) on a CPU whose system-call MSRs are not set up).
-- UC_HOOK_INSN for CPUID: answered from the platform's fields over Unicorn's CPU model
+- UC_HOOK_INSN for CPUID: answered from the LP's platform CPUID table
   (traps/cpuid.py), or a VM exit in a guest.
 - UC_HOOK_INTR: int3, int n, #DE and faults QEMU raises; delivered after stopping, because
   Unicorn overwrites RIP after an interrupt hook returns (unicorn#1027).
@@ -68,17 +68,15 @@ from unicorn import (
 )
 from unicorn import x86_const as X
 
-from seamemu.arch.cpuid import CpuidField
 from seamemu.arch.kernel import X86_TRAP_UD
 from seamemu.errors import InputError
-from seamemu.machine.cpu_model import model_cpuid
 from seamemu.machine.dispatch import InsnTable
 from seamemu.machine.faults import ERROR_CODE_VECTORS, Delivery, as_written, pf_error_code
 from seamemu.machine.linear import TRAP_WINDOW, LinearMap, LinearTrap, TrapWindow, linear_fault
 from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory
 from seamemu.machine.regs import INDEX, NAMES, RAX, RFLAGS, RIP, RSP, UC_IDS, RegFile
 from seamemu.machine.results import Bounds, FaultEvent
-from seamemu.platform.cpuid_values import default_cpuid_values
+from seamemu.platform.cpuid_table import Regs, default_cpuid_table
 from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.cpuid import execute_cpuid
 from seamemu.traps.rule_table import Effect
@@ -115,7 +113,7 @@ class LogicalProcessor:
         # original bytes of code the machine patched (shared), for fault reports.
         self.msrs: dict[int, int] = {}
         self.code_patches: dict[int, bytes] = {}
-        self.cpuid_values: Mapping[CpuidField, int] = default_cpuid_values()
+        self.cpuid_table: Mapping[tuple[int, int], Regs] = default_cpuid_table(index)
         self.faults: list[FaultEvent] = []
         self.shadow_at: int | None = None   # RIP right after a MOV SS (machine/mov_ss.py)
         self._pending: tuple | None = None
@@ -240,8 +238,7 @@ class LogicalProcessor:
         try:
             vals = self.regfile.read()
             rip, leaf, subleaf = vals[RIP], vals[RAX] & 0xFFFF_FFFF, vals[_RCX] & 0xFFFF_FFFF
-            effect = execute_cpuid(self._cpu, self.cpuid_values, leaf, subleaf,
-                                   model_cpuid(leaf, subleaf))
+            effect = execute_cpuid(self._cpu, self.cpuid_table, leaf, subleaf)
             self.events.append(("cpuid", rip, effect))
             if effect.decision.kind == "vmexit":
                 self._stop(("vmexit", rip))

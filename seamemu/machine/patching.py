@@ -9,7 +9,7 @@ about into UD2 (same length), registered by address in the invalid-instruction t
 other instruction runs exactly as before, so the fast path pays nothing.  The original bytes
 are kept (`code_bytes`), and a genuine UD2 elsewhere still raises #UD.  MOV SS sites are
 patched the same way (`attach_mov_ss`, machine/mov_ss.py), so the interrupt shadow SEAMCALL
-checks can be observed.  `attach_cpuid` gives every LP the platform's CPUID fields.
+checks can be observed.  `attach_cpuid` gives every LP the platform's CPUID table.
 
 `CodePatching` is a part of `Machine` (its base class), kept in its own file.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from seamemu.arch.cpuid import CpuidField
 from seamemu.arch.msrs import IA32_SEAMRR_PHYS_BASE, IA32_SEAMRR_PHYS_MASK
 from seamemu.arch.opcodes import RDMSR, WRMSR
 from seamemu.errors import InputError
@@ -28,6 +27,7 @@ from seamemu.machine.handlers import MSR_HANDLERS
 from seamemu.machine.lp import LogicalProcessor
 from seamemu.machine.memory import PhysicalMemory
 from seamemu.machine.mov_ss import decode_mov_ss
+from seamemu.platform.cpuid_table import Regs
 
 # UD2: the invalid opcode a patched RDMSR/WRMSR/MOV SS starts with (two bytes).
 # Spec: Intel SDM Vol. 2B "UD—Undefined Instruction" (0F 0B).
@@ -115,10 +115,10 @@ class CodePatching:
                 if a not in self._mov_ss_sites}
 
     # -- CPUID -----------------------------------------------------------------------------------
-    def attach_cpuid(self, values: Mapping[CpuidField, int]) -> None:
-        """Answer CPUID on every LP with these platform fields over Unicorn's CPU model."""
-        for lp in self.lps:
-            lp.cpuid_values = dict(values)
+    def attach_cpuid(self, tables: Sequence[Mapping[tuple[int, int], Regs]]) -> None:
+        """Answer CPUID on each LP from its table (platform/cpuid_table.py), in LP order."""
+        for lp, table in zip(self.lps, tables):
+            lp.cpuid_table = table
 
     # -- MOV SS (machine/mov_ss.py) ------------------------------------------------------------
     def attach_mov_ss(self, sites: Iterable[int]) -> None:

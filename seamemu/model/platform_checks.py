@@ -6,8 +6,9 @@ Spec: intel/tdx-module TDX_1.5.01 tdh_sys_init.c (check_msrs, check_cpuid_config
 check_key_management_config with helpers.c check_mem_enc_alg, check_and_store_smrr_smrr2 with
 is_smrr_mask_valid_for_tdx) and tdh_sys_lp_init.c (the compare_* functions); qizhangz/tdx-module
 the same files for TDX 1.0.  MCHECK's sysinfo table is taken to say "TDX with integrity" and
-"SMRR2 supported", the values a platform with MTRRCAP.SMRR2 clear makes irrelevant.  The model
-has no CPUID table: only the registers the platform file describes ([[cpuid]]) are checked.
+"SMRR2 supported", the values a platform with MTRRCAP.SMRR2 clear makes irrelevant.  CPUID is
+sampled from the platform's CPUID table (platform/cpuid_table.py), the one every LP answers
+from, so the model checks what Intel's module would read on the same platform.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from seamemu.arch import msrs as m
 from seamemu.arch import platform_checks as pc
 from seamemu.arch.cpuid_lookup import CPUID_LOOKUP_1_0, CPUID_LOOKUP_1_5, CpuidCheck
-from seamemu.platform.cpuid_values import cpuid_regs
+from seamemu.platform.cpuid_table import Regs, cpuid, cpuid_table
 from seamemu.platform.facts import Platform
 from seamemu.platform.msr_values import msr_values, seamops_capabilities
 
@@ -31,7 +32,7 @@ class Sample:
 
     lp: int
     msrs: Mapping[int, int]
-    cpuid: tuple[tuple[int | None, ...], ...]      # per cpuid_lookup entry, index order
+    cpuid: tuple[Regs, ...]                         # per cpuid_lookup entry, index order
     seamops: int
 
 
@@ -40,8 +41,9 @@ def cpuid_lookup(abi: str) -> tuple[CpuidCheck, ...]:
 
 
 def sample(platform: Platform, lp: int, abi: str) -> Sample:
+    table = cpuid_table(platform, lp)
     return Sample(lp=lp, msrs=msr_values(platform, lp),
-                  cpuid=tuple(cpuid_regs(platform, lp, e.leaf_subleaf) for e in cpuid_lookup(abi)),
+                  cpuid=tuple(cpuid(table, e.leaf, e.sub_leaf) for e in cpuid_lookup(abi)),
                   seamops=seamops_capabilities(platform, lp))
 
 
@@ -51,20 +53,19 @@ def arch_capabilities_ok(value: int, abi: str) -> bool:
 
 
 def cpuid_verify_failure(s: Sample, abi: str) -> CpuidCheck | None:
-    """The first cpuid_lookup entry whose described registers fail VERIFY_MASK/VALUE."""
+    """The first cpuid_lookup entry whose registers fail VERIFY_MASK/VALUE."""
     for entry, regs in zip(cpuid_lookup(abi), s.cpuid):
         for j, value in enumerate(regs):
-            if value is not None and value & entry.verify_mask[j] != entry.verify_value[j]:
+            if value & entry.verify_mask[j] != entry.verify_value[j]:
                 return entry
     return None
 
 
 def cpuid_same_failure(bsp: Sample, here: Sample, abi: str) -> CpuidCheck | None:
-    """The first entry whose VERIFY_SAME bits differ between TDH.SYS.INIT's LP and this one
-    (an undescribed register reads the same on every LP)."""
+    """The first entry whose VERIFY_SAME bits differ between TDH.SYS.INIT's LP and this one."""
     for entry, a, b in zip(cpuid_lookup(abi), bsp.cpuid, here.cpuid):
         for j in range(4):
-            if (a[j] or 0) & entry.verify_same[j] != (b[j] or 0) & entry.verify_same[j]:
+            if a[j] & entry.verify_same[j] != b[j] & entry.verify_same[j]:
                 return entry
     return None
 

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""The whole CPUID table of a platform's part, leaf by leaf, as the SEAM CPU answers Intel's module.
+"""What CPUID answers on each LP of a platform, leaf by leaf: the one CPUID of every CPU.
 
-(The caller's own LPs answer CPUID from Unicorn's model with the fields of cpuid_values.py
-written over it; the module checks far more leaves, so the SEAM CPU answers from this table.)
+The caller's own code (the CPUID trap), the SEAM CPU running Intel's module and the module
+model's TDH.SYS.INIT / TDH.SYS.LP.INIT sample all read this table, so they cannot disagree.
 
 What CPUID returns is a fact of the CPU, not of TDX; seamemu's platforms describe one part in
 the shape of a 4th-generation Xeon (family 6, model 0x8F).  The values are chosen, the layouts
@@ -12,21 +12,30 @@ include/auto_gen/cpuid_configurations.c, and the special cases of
 src/vmm_dispatcher/api_calls/tdh_sys_init.c check_cpuid_configurations() (leaf 0x1F
 topology and the L3 sharing of leaf 4 subleaf 3, leaf 0xA version >= 5 and at most 7 fixed
 counters, leaf 0xD subleaves 11 and 12 supervisor states, leaf 0x15 TSC ratio, leaf 0x1C LBR
-depth, leaf 0x80000008 52 physical and 48 linear address bits).
+depth, leaf 0x80000008 52 physical and 48 linear address bits).  The fields the platform's own facts
+imply (platform/cpuid_values.py: VMX, SMX, TME_EN, the address widths) are written over them.
 
 Per-LP fields follow the platform's topology: the x2APIC ID (leaves 0xB/0x1F EDX, leaf 1
 EBX[31:24]) is package << package shift | core << SMT shift | thread, and leaf 4 reports the
-sharing that implies.  The physical-address width is the platform's `max_pa` plus its KeyID
-bits: the CPU reports the full width and software subtracts the KeyID bits (Linux
-arch/x86/kernel/cpu/intel.c detect_tme_early(): "KeyID bits effectively lower the number of
-physical address bits").  A platform file's `[[cpuid]]` entries (schema_lp.py) replace any
-register of any leaf, on every LP or some.
+sharing that implies.  The physical-address width is the platform's `max_pa`, MAXPHYADDR with
+the KeyID bits included: the CPU reports the full width and software subtracts the KeyID bits
+(Linux arch/x86/kernel/cpu/intel.c, detect_tme_early(): c->x86_phys_bits -= keyid_bits), and
+Intel's module requires 52 (cpuid_lookup[] leaf 0x80000008: EAX[7:0] == 0x34).  A platform
+file's `[[cpuid]]` entries (schema_lp.py) replace any register of any leaf, on every LP or
+some, last.  A leaf above the highest basic or extended leaf answers as the highest basic leaf
+(SDM Vol. 2A CPUID: "If a value entered for CPUID.EAX is higher than the maximum input value
+for basic or extended function ..., the data for the highest basic information leaf is
+returned").
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
+from types import MappingProxyType
 
+from seamemu.arch.cpuid import CpuidField
+from seamemu.platform.cpuid_values import cpuid_values
 from seamemu.platform.facts import Platform
 from seamemu.platform.schema_lp import NO_SUBLEAF
 
@@ -40,7 +49,6 @@ SUBLEAF_LEAVES = frozenset({0x4, 0x7, 0xB, 0xD, 0xF, 0x10, 0x12, 0x14, 0x17, 0x1
 MAX_BASIC_LEAF = 0x23        # the TDX module needs at least 0x1F (CPUID_MIN_LAST_CPU_BASE_LEAF)
 MAX_EXTENDED_LEAF = 0x80000008
 FAMILY_MODEL_STEPPING = 0x000806F8   # leaf 1 EAX: family 6, model 0x8F, stepping 8
-LINEAR_ADDRESS_BITS = 48             # no LA57 (CPUID.7.0:ECX[16] clear), so 48
 LEVEL_SMT, LEVEL_CORE = 1, 2         # leaf 0xB/0x1F ECX[15:8] level types
 
 # Topology-independent rows, sorted by (leaf, subleaf): the part's features.
@@ -49,10 +57,13 @@ LEVEL_SMT, LEVEL_CORE = 1, 2         # leaf 0xB/0x1F ECX[15:8] level types
 _FIXED: tuple[tuple[tuple[int, int], Regs], ...] = (
     ((0x0, 0), (MAX_BASIC_LEAF, 0x756E6547, 0x6C65746E, 0x49656E69)),   # "GenuineIntel"
     ((0x6, 0), (0x00000004, 0, 0, 0)),              # ARAT; EAX[23] clear as the module needs
-    ((0x7, 0), (0x00000002, 0x219427EB, 0x99000000, 0xFC080400)),
+    # EBX[11] RTM: TDX 1.0's cpuid_lookup[] requires it (1.5 only samples it: rtm_supported).
+    ((0x7, 0), (0x00000002, 0x21942FEB, 0x99000000, 0xFC080400)),
     ((0x7, 1), (0, 0, 0, 0)),                       # no ArchPerfmonExt: leaf 0x23 stays zero
     ((0x7, 2), (0, 0, 0, 0x00000017)),              # PSFD, IPRED/RRSBA/BHI controls
-    ((0xA, 0), (0x08300805, 0, 0, 0x00008604)),     # PMU v5, 8 GP / 4 fixed counters
+    # PMU v5, 8 GP / 4 fixed counters; ECX: the fixed counters 0-3 present (TDX 1.0's
+    # cpuid_lookup[] requires ECX[3:0] = 0xF; 1.5 requires only ECX[31:7] = 0).
+    ((0xA, 0), (0x08300805, 0, 0x0000000F, 0x00008604)),
     # XSAVE: x87, SSE, AVX, AVX-512 (opmask, ZMM_Hi256, Hi16_ZMM), PKRU, AMX (TILECFG,
     # TILEDATA) in XCR0; PT, CET_U, CET_S, UINTR, arch LBR in IA32_XSS (supervisor, ECX[0]).
     # Sizes and offsets are the SDM's standard layout (Vol. 1 §13.4, Table 13-1 era values).
@@ -113,7 +124,6 @@ def cpuid_table(p: Platform, lp: int) -> dict[tuple[int, int], Regs]:
     cores_field = ((1 << (pkg - smt)) - 1) << 26          # EAX[31:26]: cores per package - 1
     smt_share = ((1 << smt) - 1) << 14                    # EAX[25:14]: IDs sharing L1/L2
     pkg_share = ((1 << pkg) - 1) << 14                    # IDs sharing L3: the whole package
-    pa_bits = p.max_pa + p.keyid_bits
     t: dict[tuple[int, int], Regs] = dict(_FIXED)
     t[(0x1, 0)] = (FAMILY_MODEL_STEPPING, 0x00000800 | ((1 << pkg) << 16) | (apic << 24),
                    0x7FFEFBFF, 0xBFEBFBFF)
@@ -125,7 +135,9 @@ def cpuid_table(p: Platform, lp: int) -> dict[tuple[int, int], Regs]:
         t[(leaf, 0)] = (smt, p.threads_per_core, 0 | LEVEL_SMT << 8, apic)
         t[(leaf, 1)] = (pkg, per_pkg, 1 | LEVEL_CORE << 8, apic)
         t[(leaf, 2)] = (0, 0, 2, apic)
-    t[(0x80000008, 0)] = (pa_bits | LINEAR_ADDRESS_BITS << 8, 0x00000200, 0, 0)  # WBNOINVD
+    t[(0x80000008, 0)] = (0, 0x00000200, 0, 0)   # WBNOINVD; the address widths are fields
+    for f, value in cpuid_values(p).items():
+        _write_field(t, f, value)
     for entry in p.cpuid:          # the platform file's [[cpuid]] entries, later ones win
         if entry.applies(lp):
             leaf, sub = entry.key & 0xFFFFFFFF, entry.key >> 32
@@ -136,10 +148,31 @@ def cpuid_table(p: Platform, lp: int) -> dict[tuple[int, int], Regs]:
     return t
 
 
+_REGISTER_INDEX = {"eax": 0, "ebx": 1, "ecx": 2, "edx": 3}
+
+
+def _write_field(t: dict[tuple[int, int], Regs], f: CpuidField, value: int) -> None:
+    key = (f.leaf, f.subleaf or 0)
+    regs = list(t.get(key, (0, 0, 0, 0)))
+    i = _REGISTER_INDEX[f.register]
+    regs[i] = (regs[i] & ~f.mask) | ((value << f.lo) & f.mask)
+    t[key] = (regs[0], regs[1], regs[2], regs[3])
+
+
+@cache
+def default_cpuid_table(lp: int) -> Mapping[tuple[int, int], Regs]:
+    """The table of a machine described by no platform file (the Platform defaults)."""
+    return MappingProxyType(cpuid_table(Platform(name="defaults", memory=(), cmrs=()), lp))
+
+
 def cpuid(table: Mapping[tuple[int, int], Regs], leaf: int, subleaf: int) -> Regs:
     """CPUID(leaf, subleaf) from a table; absent leaves read zero, topology levels past the
-    last still name their subleaf and the x2APIC ID (SDM: ECX[7:0] echoes the input)."""
+    last still name their subleaf and the x2APIC ID (SDM: ECX[7:0] echoes the input), and a
+    leaf above the highest basic or extended one answers as the highest basic leaf."""
     leaf &= 0xFFFFFFFF
+    top = table.get((0, 0), (0, 0, 0, 0))[0]
+    if leaf > top and not 0x80000000 <= leaf <= table.get((0x80000000, 0), (0, 0, 0, 0))[0]:
+        leaf = top
     subleaf = subleaf & 0xFFFFFFFF if leaf in SUBLEAF_LEAVES else 0
     regs = table.get((leaf, subleaf))
     if regs is not None:
@@ -156,6 +189,7 @@ __all__ = [
     "addressable_lps_per_package",
     "cpuid",
     "cpuid_table",
+    "default_cpuid_table",
     "topology_shifts",
     "x2apic_id",
 ]

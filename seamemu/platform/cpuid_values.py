@@ -1,15 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""The CPUID fields a platform implies (what its CPUs report), for the CPUID trap.
+"""The CPUID fields a platform implies: what follows from facts it already states.
 
-Each value follows from a fact the platform already states: its physical-address width
-(`max_pa`), its MSRs (VMX capability MSRs are implemented, IA32_FEATURE_CONTROL does not
-enable VMX inside SMX, IA32_TME_CAPABILITY is implemented), and bare metal (no hypervisor).
-Linear addresses are 48 bits wide: the machine's canonical check is 4-level paging's
-(CR4.LA57 = 0).  Fields not listed here are answered by Unicorn's own CPU model.
-
-`cpuid_regs` gives the registers the platform file's [[cpuid]] entries describe per LP: what
-the TDX module samples in TDH.SYS.INIT and TDH.SYS.LP.INIT (model/platform_checks.py).  The
-CPUID trap does not apply them yet.
+Its MAXPHYADDR (`max_pa`: the physical-address width CPUID.80000008H:EAX[7:0] reports, the
+KeyID bits included), its MSRs (VMX capability MSRs are implemented, IA32_FEATURE_CONTROL does
+not enable VMX inside SMX, IA32_TME_CAPABILITY is implemented), and bare metal (no
+hypervisor).  Linear addresses are 48 bits wide: the machine's canonical check is 4-level
+paging's (CR4.LA57 = 0).  platform/cpuid_table.py writes these fields into the one CPUID
+table every LP answers from.
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ from seamemu.arch import msrs as m
 from seamemu.platform.facts import Platform
 from seamemu.platform.msr_values import msr_values
 
-LINEAR_ADDRESS_BITS = 48
+LINEAR_ADDRESS_BITS = 48     # no LA57 (CPUID.7.0:ECX[16] clear)
 
 
 def cpuid_values(platform: Platform) -> dict[c.CpuidField, int]:
@@ -36,24 +33,4 @@ def cpuid_values(platform: Platform) -> dict[c.CpuidField, int]:
     }
 
 
-def cpuid_regs(platform: Platform, lp: int, leaf_subleaf: int) -> tuple[int | None, ...]:
-    """(EAX, EBX, ECX, EDX) the platform file gives for a CPUID leaf on `lp`; None for a
-    register it does not describe (the model has no CPUID table of its own)."""
-    regs: list[int | None] = [None, None, None, None]
-    for entry in platform.cpuid:
-        if entry.key == leaf_subleaf and entry.applies(lp):
-            regs[entry.reg] = entry.value
-    return tuple(regs)
-
-
-_DEFAULTS: dict[c.CpuidField, int] = {}
-
-
-def default_cpuid_values() -> dict[c.CpuidField, int]:
-    """The fields of a platform described only by the Platform defaults (a bare machine)."""
-    if not _DEFAULTS:
-        _DEFAULTS.update(cpuid_values(Platform(name="defaults", memory=(), cmrs=())))
-    return dict(_DEFAULTS)
-
-
-__all__ = ["LINEAR_ADDRESS_BITS", "cpuid_regs", "cpuid_values", "default_cpuid_values"]
+__all__ = ["LINEAR_ADDRESS_BITS", "cpuid_values"]

@@ -160,10 +160,10 @@ class Platform:
     packages: int = 2
     cores_per_package: int = 2
     threads_per_core: int = 2
-    max_pa: int = 46                 # physical address width (CPUID.80000008H:EAX[7:0])
+    max_pa: int = 52                 # MAXPHYADDR, CPUID.80000008H:EAX[7:0]: KeyID bits included
     mktme_keyids: int = 31           # IA32_MKTME_KEYID_PARTITIONING bits 31:0
     tdx_keyids: int = 32             # IA32_MKTME_KEYID_PARTITIONING bits 63:32
-    keyid_bits: int = 6              # KeyID bits taken from the top of the physical address
+    keyid_bits: int = 6              # KeyID bits: the top ones of max_pa (the OS has the rest)
     seamrr: tuple[Seamrr, ...] = ()  # one per LP, in LP order
     mtrrcap_seamrr: bool = True      # IA32_MTRRCAP bit 15
     tdx_enabled_by_bios: bool = True

@@ -266,7 +266,7 @@ def read_platform(doc: dict, name: str, source: str = "") -> tuple[Platform | No
         "packages": r.int(cpu_t, "packages", "cpu", 1, lo=1, hi=64),
         "cores_per_package": r.int(cpu_t, "cores_per_package", "cpu", 1, lo=1, hi=256),
         "threads_per_core": r.int(cpu_t, "threads_per_core", "cpu", 1, lo=1, hi=2),
-        "max_pa": r.int(cpu_t, "max_pa", "cpu", 46, lo=32, hi=52),
+        "max_pa": r.int(cpu_t, "max_pa", "cpu", 52, lo=32, hi=52),
     }
     absent = r.ints(cpu_t, "absent_lps", "cpu")
     topo_ok = None not in cpu.values()

@@ -355,11 +355,13 @@ def _stage(emu: HotplugEmulation, event: Event) -> tuple[str, ...]:
 
 
 def _check_event(p: Platform, event: Event) -> None:
-    """An event this platform can have at all: memory below the physical address width
-    (MAXPA, CPUID.80000008H:EAX[7:0], the platform's cpu.max_pa), a CPU it has a slot for."""
-    if event.kind in MEMORY_EVENTS and event.end > 1 << p.max_pa:
-        raise InputError(f"{event.describe()}: reaches above 2^{p.max_pa}, the platform's MAXPA "
-                         f"(cpu.max_pa = {p.max_pa}): no physical address is there")
+    """An event this platform can have at all: memory below where the KeyID bits of its
+    MAXPA (CPUID.80000008H:EAX[7:0], cpu.max_pa) start, a CPU it has a slot for."""
+    ram_bits = p.max_pa - p.keyid_bits
+    if event.kind in MEMORY_EVENTS and event.end > 1 << ram_bits:
+        keyids = f" less {p.keyid_bits} KeyID bits" if p.keyid_bits else ""
+        raise InputError(f"{event.describe()}: reaches above 2^{ram_bits}, the platform's MAXPA "
+                         f"(cpu.max_pa = {p.max_pa}){keyids}: no memory can be there")
     if event.kind in CPU_EVENTS and event.lp is not None and not 0 <= event.lp < p.num_lps:
         raise InputError(f"{event.describe()}: the platform has CPUs 0..{p.num_lps - 1} "
                          "(a hot-add fills an empty slot, cpu.absent_lps)")

@@ -18,11 +18,10 @@ from seamemu.errors import InputError
 from seamemu.frontend import assemble
 from seamemu.kernel.calling import GUEST_CONVENTIONS, place, unpack
 from seamemu.machine import Bounds, Machine
-from seamemu.machine.cpu_model import model_cpuid
 from seamemu.model.guest import TdConfig, TdGuest
 from seamemu.model.module import TdxModule
 from seamemu.platform import as_platform, present
-from seamemu.platform.cpuid_values import cpuid_values
+from seamemu.platform.cpuid_table import cpuid, cpuid_table
 from seamemu.platform.facts import Platform
 from seamemu.session.msr_sites import attach_platform_msrs
 from seamemu.session.real_module import IntelModuleTarget, intel_module, module_binary_path
@@ -37,7 +36,6 @@ from seamemu.session.result import (
 )
 from seamemu.stubs import ARGS_STUB, stub
 from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
-from seamemu.traps.cpuid import cpuid_answer
 from seamemu.vmm import Vmm
 
 
@@ -89,10 +87,10 @@ class Session:
             s = platform.seamrr_of(i)
             lp.cpu = CpuState(seamrr_base_msr=s.base_msr, seamrr_mask_msr=s.mask_msr)
         # RDMSR/WRMSR in the guest read the platform's per-LP MSRs (session/msr_sites.py),
-        # CPUID reports its address widths and features (platform/cpuid_values.py).
+        # CPUID answers from the platform's table (platform/cpuid_table.py), as on the SEAM CPU.
         attach_platform_msrs(self.machine, platform)
-        self._cpuid_values = cpuid_values(platform)
-        self.machine.attach_cpuid(self._cpuid_values)
+        self.machine.attach_cpuid([cpuid_table(platform, i if i < platform.num_lps else 0)
+                                   for i in range(len(self.machine.lps))])
         self.td_config = TdConfig.for_platform(platform)
         self._build_td()
         if binary:
@@ -133,7 +131,8 @@ class Session:
         self.machine.attach_td(self.td)
 
     def _td_cpuid(self, leaf: int, subleaf: int) -> tuple[int, int, int, int]:
-        return cpuid_answer(self._cpuid_values, leaf, subleaf, model_cpuid(leaf, subleaf))[0]
+        # The VMM answers a TD's CPUID exit with the host's CPUID (the LP 0 table).
+        return cpuid(self.machine.lps[0].cpuid_table, leaf, subleaf)
 
     def reset_td(self, config: TdConfig | None = None) -> None:
         """A freshly built TD (with `config`, else the same one) and a fresh VMM."""

@@ -117,7 +117,7 @@ def test_a_driver_onlines_persistent_memory_but_acpi_cannot_add_over_it(default)
     (Event("acpi-mem-add", 7 * G, 2 * G), "overlaps present usable memory"),
     (Event("acpi-mem-remove", *SLOT), "not all of it is present RAM"),
     (Event("acpi-mem-remove", 0x7C000000, MB128), "not all of it is present RAM"),
-    (Event("driver-mem-add", 1 << 40, MB128), "where the KeyID bits of the physical address start"),
+    (Event("driver-mem-add", 1 << 46, MB128), "where the KeyID bits of the physical address start"),
     (Event("acpi-cpu-add", lp=3), "CPU 3 is already present"),
     (Event("acpi-cpu-remove", lp=8), "LP 8 is outside the topology"),
 ])

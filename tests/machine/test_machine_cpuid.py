@@ -8,6 +8,7 @@ from machine_helpers import StubTarget, build
 from seamemu.arch import cpuid as c
 from seamemu.arch.cpuid import signature_registers
 from seamemu.machine import Machine
+from seamemu.platform.cpuid_table import default_cpuid_table
 from seamemu.traps import CpuState
 
 CODE = """
@@ -27,10 +28,11 @@ def cpuid(m: Machine, leaf: int, subleaf: int = 0):
 
 
 def test_address_widths_come_from_the_platform_not_unicorns_40_bits():
-    m = Machine(build(CODE), StubTarget())
-    assert cpuid(m, 0x80000008)[0] & 0xFFFF == (48 << 8) | 46
-    m.attach_cpuid({c.PHYS_ADDR_BITS: 52, c.LINEAR_ADDR_BITS: 48})
-    assert cpuid(m, 0x80000008)[0] & 0xFF == 52
+    m = Machine(build(CODE), StubTarget(), num_lps=2)
+    assert cpuid(m, 0x80000008)[0] & 0xFFFF == (48 << 8) | 52     # MAXPHYADDR, KeyIDs in it
+    narrow = {**default_cpuid_table(0), (0x80000008, 0): (0x302E, 0, 0, 0)}
+    m.attach_cpuid([narrow, narrow])
+    assert cpuid(m, 0x80000008)[0] & 0xFF == 46
 
 
 def test_feature_bits_agree_with_a_bare_metal_vmx_host_with_tme():

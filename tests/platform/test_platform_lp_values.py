@@ -7,7 +7,7 @@ import pytest
 
 from seamemu.errors import PlatformError
 from seamemu.platform import load_platform_text
-from seamemu.platform.cpuid_values import cpuid_regs
+from seamemu.platform.cpuid_table import cpuid_table
 from seamemu.platform.msr_values import msr_values, seamops_capabilities
 
 BASE = 'extends = "default"\n'
@@ -35,7 +35,9 @@ capabilities = 0x0f
 """)
     tsc = [msr_values(p, lp)[0x3B] for lp in range(p.num_lps)]
     assert tsc == [7, 7, 9, 9, 7, 7, 7, 7]                     # core 1 = LPs 2 and 3
-    assert [cpuid_regs(p, lp, 7)[1] for lp in (3, 4)] == [None, 0x55]
+    plain = cpuid_table(load_platform_text(BASE), 3)[(7, 0)][1]
+    assert [cpuid_table(p, lp)[(7, 0)][1] for lp in (3, 4)] == [plain, 0x55]
+    assert plain != 0x55
     assert [seamops_capabilities(p, lp) for lp in (5, 6)] == [0x7F, 0x0F]
 
 

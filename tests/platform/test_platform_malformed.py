@@ -148,7 +148,7 @@ base = "0x40000100"
 size = "4K"
 kind = "reserved"
 [[memory]]
-base = "1T"
+base = "64T"
 size = "1G"
 [[cmr]]
 base = 0
@@ -162,8 +162,8 @@ bits = 6
         "memory[2]: base 0x0000000040000100 is not 4 KiB aligned",
         "memory[2]: [0x0000000040000100, 0x0000000040001100) overlaps memory[1] "
         "[0x0000000020000000, 0x0000000060000000)",
-        "memory[3]: [0x0000010000000000, 0x0000010040000000) reaches above 0x0000010000000000: "
-        "the top 6 of 46 physical address bits carry the KeyID",
+        "memory[3]: [0x0000400000000000, 0x0000400040000000) reaches above 0x0000400000000000: "
+        "the top 6 of 52 physical address bits carry the KeyID",
     ]),
     "seamrr and keyids": ("""
 [[memory]]
