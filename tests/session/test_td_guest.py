@@ -30,9 +30,10 @@ def in_td(session):
     session.set_state(td=False)
 
 
-@pytest.mark.parametrize("max_pa, gpaw", [(46, 48), (52, 52)])
-def test_tdg_vp_info_in_a_td_answers_the_platforms_gpaw(max_pa, gpaw):
-    platform = dataclasses.replace(as_platform(None), max_pa=max_pa)
+# The host's width for memory is MAXPHYADDR (max_pa) less its KeyID bits.
+@pytest.mark.parametrize("max_pa, keyid_bits, gpaw", [(52, 6, 48), (52, 0, 52)])
+def test_tdg_vp_info_in_a_td_answers_the_platforms_gpaw(max_pa, keyid_bits, gpaw):
+    platform = dataclasses.replace(as_platform(None), max_pa=max_pa, keyid_bits=keyid_bits)
     s = Session([stub(GUEST_STUB)], platform=platform, num_lps=1)
     s.set_state(td=True)
     r = s.call("__tdcall_ret", convention="tdcall", leaf=1)

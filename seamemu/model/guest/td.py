@@ -73,8 +73,13 @@ class TdConfig:
 
     @classmethod
     def for_platform(cls, platform: Platform, **changes) -> TdConfig:
-        """The TD a KVM host would build on `platform`: GPAW 52 where 5-level EPT is possible."""
-        gpaw = MAX_PA if platform.max_pa >= MIN_PA_FOR_PML5 else GPAW_NOT_WIDE
+        """The TD a KVM host would build on `platform`: GPAW 52 where 5-level EPT is possible.
+
+        "Possible" is judged on the host's width for memory, MAXPHYADDR (cpu.max_pa) less its
+        KeyID bits (the kernel's x86_phys_bits after detect_tme_early()); which GPAW a VMM
+        asks for is its own choice, so this is a default, not a fact."""
+        ram_bits = platform.max_pa - platform.keyid_bits
+        gpaw = MAX_PA if ram_bits >= MIN_PA_FOR_PML5 else GPAW_NOT_WIDE
         flags = CONFIG_FLAGS_NO_RBP_MOD | (CONFIG_FLAGS_GPAW if gpaw == MAX_PA else 0)
         base = dict(gpaw=gpaw, config_flags=flags, max_vcpus=max(1, len(platform.present_lps)))
         return cls(**(base | changes))

@@ -52,10 +52,11 @@ def op(reg):
 
 
 # -- TDG.VP.INFO ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("max_pa, gpaw", [(46, 48), (48, 48), (52, 52)])
-def test_vp_info_reports_the_gpa_width_the_platform_allows(max_pa, gpaw):
+# The host's width for memory is MAXPHYADDR (max_pa) less its KeyID bits.
+@pytest.mark.parametrize("max_pa, keyid_bits, gpaw", [(52, 6, 48), (48, 0, 48), (52, 0, 52)])
+def test_vp_info_reports_the_gpa_width_the_platform_allows(max_pa, keyid_bits, gpaw):
     platform = as_platform(None)
-    platform = type(platform)(**{**platform.__dict__, "max_pa": max_pa})
+    platform = type(platform)(**{**platform.__dict__, "max_pa": max_pa, "keyid_bits": keyid_bits})
     guest = TdGuest(TdConfig.for_platform(platform), num_vcpus=3)
     reply, rec = call(guest, 1, lp=2)
     assert reply.regs["rax"] == 0 and rec.leaf_name == "TDG.VP.INFO"
