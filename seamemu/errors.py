@@ -14,6 +14,9 @@ the tool something it cannot work with; the CLI turns each into one line and exi
     |   +-- ReplayError                    a reproducer file that cannot be replayed
     +-- EngineError (RuntimeError)         a native engine crashed or hung
     +-- BoundExceeded (RuntimeError)       guest code ran past its instruction or time bound
+
+    AsmWarning (UserWarning)               what GNU as warns about in a source it still
+                                           assembles (file and line); the CLI prints it
 """
 
 from __future__ import annotations
@@ -72,9 +75,15 @@ class BoundExceeded(SeamemuError, RuntimeError):
     """Guest code exceeded its instruction-count or wall-time bound."""
 
 
+class AsmWarning(UserWarning):
+    """A source GNU as assembles with a warning (`.fill` size clamped to 8): the program is
+    built as GNU as builds it, and the front end warns as GNU as does."""
+
+
 __all__ = [
     "AsmError",
     "AsmLimitError",
+    "AsmWarning",
     "BoundExceeded",
     "EngineError",
     "InputError",

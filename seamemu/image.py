@@ -68,6 +68,8 @@ class Image:
     globals: frozenset[str] = frozenset()
     # Sizes and types where the input said them (objects, `.size`/`.type`); absent: unknown.
     symbol_info: Mapping[str, SymbolInfo] = field(default_factory=dict)
+    # What the assembler warned about, "FILE:LINE: message" (GNU as's words, either backend).
+    warnings: tuple[str, ...] = ()
     _by_addr: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
     _names: dict = field(default_factory=dict, compare=False, repr=False)  # symbolize cache
     _addrs: tuple[int, ...] = field(default=(), compare=False, repr=False)

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from seamemu import __version__
 from seamemu.cli.common import Parser, one_line
-from seamemu.errors import SeamemuError
+from seamemu.errors import AsmWarning, SeamemuError
 
 # Command groups, each a module with `register(subparsers)`; a group whose module is absent
 # from this build is skipped, so the CLI grows as the groups land.
@@ -45,6 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _assembler_warnings_on_stderr(command: str):
+    """The assembler's warnings (AsmWarning), each once, as `seamemu CMD: warning: ...`."""
+    seen: set[str] = set()
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, AsmWarning):
+            return shown(message, category, filename, lineno, file, line)
+        text = one_line(str(message))
+        if text not in seen:
+            seen.add(text)
+            print(f"seamemu {command}: warning: {text}", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", AsmWarning)
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; exit 0 when it did its job, 2 on bad input (fuzz: 1 when it found bugs)."""
     parser = build_parser()
@@ -53,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:   # a usage error (printed already), --help or --version
         return exc.code if isinstance(exc.code, int) else 0
     try:
-        return int(args.func(args) or 0)
+        with _assembler_warnings_on_stderr(args.command):
+            return int(args.func(args) or 0)
     except SeamemuError as exc:
         lines = str(exc).splitlines() or [type(exc).__name__]
         if len(lines) > MAX_ERROR_LINES:  # e.g. a platform file with a mistake in every CMR

@@ -248,6 +248,10 @@ def evaluate(tree: tuple, resolve: Resolver) -> Value:
     """Evaluate a GAS AST; `resolve` gives each symbol's Value or raises ExprError."""
     tag = tree[0]
     if tag == "num":
+        if tree[1] >> 64:
+            # GNU as 2.40 calls it a bignum: "bignum invalid" in `.set`/`.if`/`.fill`,
+            # "bignum truncated" in `.quad`, "integer 0 assumed" as an operand; refused.
+            raise ExprError(f"the number {tree[1]:#x} does not fit in 64 bits")
         return Value(wrap64(tree[1]))
     if tag == "sym":
         return resolve(tree[1])
@@ -284,10 +288,13 @@ def _binary(op: str, a: Value, b: Value) -> Value:
         truth = {"==": x == y, "!=": x != y, "<>": x != y, "<": x < y, ">": x > y,
                  "<=": x <= y, ">=": x >= y}[op]
         return Value(-1 if truth else 0)  # GAS: comparisons give -1 for true
+    if op in ("<<", ">>") and not 0 <= y < 64:
+        # GNU as warns "shift count out of range" and takes 0; refused.
+        raise ExprError(f"shift count {y} is out of range (0 to 63)")
     funcs = {
         "*": lambda: x * y,
-        "<<": lambda: (x << y) if 0 <= y < 64 else 0,
-        ">>": lambda: ((x & _MASK64) >> y) if 0 <= y < 64 else 0,
+        "<<": lambda: x << y,
+        ">>": lambda: (x & _MASK64) >> y,
         "|": lambda: x | y, "&": lambda: x & y, "^": lambda: x ^ y, "!": lambda: x | ~y,
         "&&": lambda: int(bool(x) and bool(y)), "||": lambda: int(bool(x) or bool(y)),
     }

@@ -15,6 +15,7 @@ line's own address, which places data lines (`.byte`, `.quad`) right too.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import signal
@@ -34,6 +35,9 @@ from .objlink import disk_text, place_objects, relocate
 AS_TIMEOUT = 2.0 * AS_CPU_SECONDS   # wall time: the CPU bound is what normally stops it
 _ERROR = re.compile(r"^(.*?):(\d+): Error: (.*)$", re.M)
 _EOF_IN_COMMENT = re.compile(r"^(.*?): Warning: end of file in comment$", re.M)
+_WARNING = re.compile(r"^(.*?:\d+): Warning: (.*)$", re.M)
+# What GNU as says of the `.loc` lines seamemu adds (in a data section), not of the source.
+_OWN_LOC = re.compile(r"dwarf line number information for .* ignored")
 _RODATA = re.compile(r"^(\s*(?:[\w.$]+:\s*)*)\.rodata\s*$")
 _LABELS = re.compile(r"^\s*(?:(?:[A-Za-z_.$][\w.$]*|\d+)\s*:(?!:)\s*)*")
 # Directives that shape the source rather than emit bytes: a `.loc` in front of them would
@@ -55,7 +59,7 @@ def gnu_as() -> str:
     return path
 
 
-def _run_as(text: str, name: str, include_dirs: Sequence[Path]) -> ObjectFile:
+def _run_as(text: str, name: str, include_dirs: Sequence[Path]) -> tuple[ObjectFile, list[str]]:
     exe = gnu_as()
     # `.include` is GNU as's own: let it search beside the source, then the include dirs.
     search = [Path(name).parent, *include_dirs, DEFAULT_INCLUDE_DIR]
@@ -83,8 +87,10 @@ def _run_as(text: str, name: str, include_dirs: Sequence[Path]) -> ObjectFile:
             if m:
                 raise AsmError(f"GNU as: {m.group(3)}", m.group(1), int(m.group(2)))
             raise AsmError(f"GNU as failed: {proc.stderr.strip() or proc.returncode}", name)
+        said = [f"{m.group(1)}: {m.group(2)}" for m in _WARNING.finditer(proc.stderr)
+                if not _OWN_LOC.fullmatch(m.group(2))]
         try:
-            return parse_object(obj.read_bytes(), name, absolute=False)
+            return parse_object(obj.read_bytes(), name, absolute=False), said
         except AsmError as exc:
             raise EngineError(f"cannot read GNU as output for {name}: {exc.reason}") from None
 
@@ -153,7 +159,8 @@ def _quoted(name: str) -> str:
 def assemble_gnu(outputs: Sequence[Output], names: Sequence[str],
                  include_dirs: Sequence[Path] = (), objects: Sequence[ObjectFile] = ()) -> Image:
     """Assemble preprocessed translation units with GNU as and link them (and `objects`)."""
-    assembled = [_run_as(_source_text(out), name, include_dirs) for out, name in zip(outputs, names)]
+    runs = [_run_as(_source_text(out), name, include_dirs) for out, name in zip(outputs, names)]
+    assembled = [obj for obj, _ in runs]
     raw_text = {(ln.file, ln.line): ln.raw for out in outputs for ln in out.lines}
     placed = place_objects([*assembled, *objects])
     disk = disk_text()
@@ -161,7 +168,8 @@ def assemble_gnu(outputs: Sequence[Output], names: Sequence[str],
     def text_of(file: str, line: int) -> str:
         text = raw_text.get((file, line))
         return text if text is not None else disk(file, line)
-    return relocate(placed, source_text=text_of)
+    image = relocate(placed, source_text=text_of)
+    return dataclasses.replace(image, warnings=tuple(w for _, said in runs for w in said))
 
 
 __all__ = ["AS_TIMEOUT", "assemble_gnu", "gnu_as"]

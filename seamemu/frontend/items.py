@@ -31,6 +31,7 @@ from .source import Loc, Stmt, split_args, unquote
 # Test hook: when True, `.seamemu_keystone_raw "text"` hands `text` to keystone untouched,
 # so tests can prove that a keystone crash or hang becomes an AsmError.
 RAW_KEYSTONE_HOOK = False
+FILL_SIZE_MAX = 8        # bytes per `.fill` repeat; the value itself is 4 bytes, zero-extended
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Program:
     files: list[str] = field(default_factory=list)
     # Each file's constant symbols at its end: GAS resolves a constant defined after its use.
     final_env: list[Mapping[str, int]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)        # "FILE:LINE: message"
 
 
 def constant(stmt: Stmt, text: str, what: str) -> int:
@@ -164,8 +166,13 @@ class _Builder:
                 raise loc.error(f"`{op}` needs a size")
             if op == ".fill":
                 size = constant(st, parts[1], "`.fill` size") if len(parts) > 1 and parts[1] else 1
-                if not 0 <= size <= 8:
-                    raise loc.error("`.fill` size must be 0..8")
+                if size < 0:        # GNU as warns and ignores the directive: refused here
+                    raise loc.error(f"`.fill` size {size} is negative")
+                if size > FILL_SIZE_MAX:
+                    # GNU as (gas/read.c s_fill) clamps it, with this warning.
+                    self.p.warnings.append(f"{loc.file}:{loc.line}: .fill size clamped to "
+                                           f"{FILL_SIZE_MAX}")
+                    size = FILL_SIZE_MAX
                 value = parts[2] if len(parts) > 2 and parts[2] else "0"
                 return Item("fill", st, section, exprs=(parts[0], value), width=size)
             if op == ".zero" and len(parts) > 1:

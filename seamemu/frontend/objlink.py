@@ -280,7 +280,8 @@ def combine(first: Image, second: Image, names: tuple[str, str]) -> Image:
                  extable=tuple(sorted(first.extable + second.extable, key=lambda e: e.fault)),
                  lines=tuple(sorted(first.lines + second.lines, key=lambda ln: ln.address)),
                  globals=first.globals | second.globals,
-                 symbol_info=types.MappingProxyType(info))
+                 symbol_info=types.MappingProxyType(info),
+                 warnings=first.warnings + second.warnings)
 
 
 __all__ = ["PlacedObjects", "R_X86_64", "combine", "disk_text", "place_objects", "relocate"]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..arch.opcodes import MNEMONIC_BYTES
-from .expr import ExprError, Value, parse, short, wrap64
+from .expr import ExprError, Value, wrap64
 from .prefixes import PREFIX_BYTES, with_prefixes
 from .source import split_args
 
@@ -171,7 +171,7 @@ def render(insn: Insn, evaluate: Eval) -> Rendered:
         if o.kind == "reg":
             ops.append(("*" if o.star else "") + o.text)
         elif o.kind == "imm":
-            ops.append("$" + fmt_imm(evaluate(_no_bignum(o.text)).n))
+            ops.append("$" + fmt_imm(evaluate(o.text).n))
         else:
             text, target = _render_mem(o, mn, evaluate)
             if target is not None:
@@ -188,21 +188,10 @@ def render(insn: Insn, evaluate: Eval) -> Rendered:
     return Rendered(text=text, rip_target=rip_target, prefixes=insn.prefixes)
 
 
-def _no_bignum(text: str) -> str:
-    """`text`, or ExprError when it holds a number of more than 64 bits (GNU as: "bignum")."""
-    todo = [parse(text)]          # a stack, not recursion: `1+1+...+1` is a deep tree
-    while todo:
-        node = todo.pop()
-        if node[0] == "num" and not -(1 << 63) <= node[1] < (1 << 64):
-            raise ExprError(f"the number {node[1]:#x} in `{short(text)}` does not fit in 64 bits")
-        todo.extend(part for part in node[1:] if isinstance(part, tuple))
-    return text
-
-
 def _render_mem(o: Operand, mnemonic: str, evaluate: Eval) -> tuple[str, int | None]:
     star = "*" if o.star else ""
     if o.regs is None:
-        v = evaluate(_no_bignum(o.disp)).n
+        v = evaluate(o.disp).n
         if mnemonic == "movabs":
             return f"{star}{o.seg}0x{v & ((1 << 64) - 1):x}", None
         if not -(1 << 31) <= v < (1 << 31):
@@ -222,7 +211,7 @@ def _render_mem(o: Operand, mnemonic: str, evaluate: Eval) -> tuple[str, int | N
         inner += f",{s}"
     if not o.disp:
         return f"{star}{o.seg}({inner})", None
-    d = evaluate(_no_bignum(o.disp))
+    d = evaluate(o.disp)
     if base.lower() in ("%rip", "%eip"):
         if d.section is not None:
             return f"{star}{o.seg}{{disp}}({inner})", d.n

@@ -15,13 +15,15 @@ return, for symbols a kernel object needs and seamemu has no use for (__x86_retu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from ..errors import AsmError, AsmLimitError, InputError, LimitError
+from ..errors import AsmError, AsmLimitError, AsmWarning, InputError, LimitError
 from ..files import SOURCES_TOTAL_LIMIT, read_bytes, size_text
 from ..image import Image
 from .cpp import DEFAULT_INCLUDE_DIR, Output, Preprocessor, UnterminatedComment, logical_line
@@ -120,10 +122,12 @@ def _build(units: list[tuple[str, Output]], include_dirs: Sequence[Path], backen
         files.append(expander.run(items))
         envs.append(expander.env)
     program = build_program(files, names, envs)
+    said = tuple(program.warnings)
     if placed is None:
-        return layout(program, shared_worker())
+        return dataclasses.replace(layout(program, shared_worker()), warnings=said)
     base = (placed.end + PAGE - 1) // PAGE * PAGE
-    sources = layout(program, shared_worker(), externs=placed.defined, base=base)
+    sources = dataclasses.replace(layout(program, shared_worker(), externs=placed.defined,
+                                         base=base), warnings=said)
     linked = relocate(placed, provided={n: sources.symbols[n] for n in sources.globals})
     return combine(linked, sources, (_names(o.name for o in objects), _names(names)))
 
@@ -164,12 +168,20 @@ def _cached(key: tuple, make) -> Image:
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None and _still_valid(hit[0]):
-        return hit[1]
+        return _warned(hit[1])
     deps, image = make()
     with _cache_lock:
         if len(_cache) >= _CACHE_SIZE:
             _cache.pop(next(iter(_cache)))
         _cache[key] = (deps, image)
+    return _warned(image)
+
+
+def _warned(image: Image) -> Image:
+    """`image`, its assembler warnings issued (again for a cached image: each caller hears
+    them), as AsmWarning through Python's warnings (the CLI prints them, pytest lists them)."""
+    for text in image.warnings:
+        warnings.warn(text, AsmWarning, stacklevel=4)
     return image
 
 

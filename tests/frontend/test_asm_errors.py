@@ -42,6 +42,16 @@ CASES = [
     (".macro A\n.exitm\n.endm\n.exitm\n", 4, "`.exitm` outside a macro"),
     (".err\n", 1, ".err"),
     ('.error "custom stop"\n', 1, "custom stop"),
+    # Numbers past 64 bits: GNU as 2.40 says "bignum invalid" or truncates with a warning.
+    ("nop\n.set big, 0x1ffffffffffffffff\n", 2, "0x1ffffffffffffffff does not fit in 64 bits"),
+    ("big = 0x10000000000000000\n", 1, "does not fit in 64 bits"),
+    (".data\n.quad 0x1ffffffffffffffff\n", 2, "does not fit in 64 bits"),
+    (".data\n.quad 18446744073709551617 - 1\n", 2, "does not fit in 64 bits"),
+    (".data\n.fill 1, 8, 0x1ffffffffffffffff\n", 2, "does not fit in 64 bits"),
+    (".if 0x1ffffffffffffffff\n.endif\n", 1, "does not fit in 64 bits"),
+    (".data\n.quad 1 << 64\n", 2, "shift count 64 is out of range"),
+    (".data\n.quad 8 >> -1\n", 2, "shift count -1 is out of range"),
+    (".data\n.fill 1, -1, 0\n", 2, "`.fill` size -1 is negative"),
 ]
 
 

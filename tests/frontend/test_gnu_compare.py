@@ -15,7 +15,7 @@ from pathlib import Path
 import capstone
 import pytest
 
-from seamemu.errors import AsmError, EngineError
+from seamemu.errors import AsmError, AsmWarning, EngineError
 from seamemu.frontend import assemble, assemble_text, gnu
 
 HERE = Path(__file__).resolve().parent
@@ -194,3 +194,18 @@ def test_expression_evaluation_matches_gnu_as():
     gn = assemble_text(src, backend="gnu").sections[0].data
     for k, e in enumerate(exprs):
         assert ks[8 * k:8 * k + 8] == gn[8 * k:8 * k + 8], e
+
+
+@pytest.mark.gnu_as
+@pytest.mark.parametrize("backend", ["keystone", "gnu"])
+def test_fill_wider_than_8_is_clamped_with_gnu_as_warning(backend):
+    """gas/read.c s_fill: a size over 8 becomes 8, with a warning; each repeat holds the value's
+    low 4 bytes, zero-extended.  Both backends give GNU as's bytes and its words."""
+    src = ".data\n.fill 2, 16, 0x1122334455667788\n.fill 1, 9, -1\n.fill 1, 3, 0x11223344\n"
+    with pytest.warns(AsmWarning) as said:
+        image = assemble_text(src, filename="fill.S", backend=backend)
+    data = next(s.data for s in image.sections if s.name == ".data")
+    assert data == bytes.fromhex("8877665500000000" * 2 + "ffffffff00000000" + "443322")
+    assert image.warnings == ("fill.S:2: .fill size clamped to 8", "fill.S:3: .fill size clamped to 8")
+    assert [str(w.message) for w in said] == list(image.warnings)
+
