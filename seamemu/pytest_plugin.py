@@ -309,11 +309,19 @@ def _options(request, overrides: dict) -> dict:
     if unknown:
         raise pytest.UsageError(f"@pytest.mark.{MARKER}: unknown option(s) {', '.join(unknown)}; "
                                 f"known: {', '.join(_HARNESS_OPTIONS)}")
+    given = f"@pytest.mark.{MARKER}(kernel={{}})"
+    if overrides.get("kernel") is not None:
+        given = "seam_factory(kernel={})"
     kw.update(overrides)
     if kw.get("platform") is None:
         kw["platform"] = request.config.getoption("--seamemu-platform")
     if kw.get("kernel") is None:
         kw["kernel"] = request.config.getoption("--seamemu-kernel")
+        given = "--seamemu-kernel"
+    if kw["kernel"] is not None:
+        from seamemu.kernel import generation
+
+        generation(kw["kernel"], given)   # an unknown name, named where the user wrote it
     kw["trace"] = request.config.getoption("--seamemu-trace")
     if kw.get("module_binary") is None:
         kw["module_binary"] = request.config.getoption("--seamemu-module-binary")

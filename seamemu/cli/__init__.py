@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 
 from seamemu import __version__
-from seamemu.cli.common import Parser, one_line
+from seamemu.cli.common import Parser, check_kernel_option, one_line
 from seamemu.errors import AsmWarning, SeamemuError
 
 # Command groups, each a module with `register(subparsers)`; a group whose module is absent
@@ -75,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0
     try:
         with _assembler_warnings_on_stderr(args.command):
+            check_kernel_option(args)
             return int(args.func(args) or 0)
     except SeamemuError as exc:
         lines = str(exc).splitlines() or [type(exc).__name__]

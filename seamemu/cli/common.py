@@ -322,6 +322,14 @@ def guest_source(args: argparse.Namespace) -> None:
             args.entry = HYPERCALL_ENTRY if convention == "hypercall" else GUEST_ENTRY
 
 
+def check_kernel_option(args: argparse.Namespace) -> None:
+    """An unknown --kernel is the first thing said, named as the option the user typed."""
+    if getattr(args, "kernel", None) is not None:
+        from seamemu.kernel import generation
+
+        generation(args.kernel, "--kernel")
+
+
 def kernel_source(args: argparse.Namespace):
     """--kernel's generation; fills in --asm (its stub), --entry and --convention when absent
     (the guest's stub, entry and convention with --td: guest_source)."""

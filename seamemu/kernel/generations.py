@@ -123,8 +123,10 @@ GENERATIONS: dict[str, Generation] = {g.name: g for g in (LINUX_6_8, MAINLINE, V
 DEFAULT_KERNEL = MAINLINE.name
 
 
-def generation(name: str | Generation | None) -> Generation:
-    """The generation called `name` (None: the default); a one-line InputError otherwise."""
+def generation(name: str | Generation | None, given_as: str = "kernel={}") -> Generation:
+    """The generation called `name` (None: the default); a one-line InputError otherwise,
+    naming `name` where the user wrote it: `given_as` is an option ("--kernel",
+    "--seamemu-kernel") or a template for an argument ("kernel={}", the default)."""
     if isinstance(name, Generation):
         return name
     if name is None:
@@ -135,7 +137,8 @@ def generation(name: str | Generation | None) -> Generation:
         close = ([n for n in sorted(GENERATIONS) if n.startswith(str(name))] or
                  difflib.get_close_matches(str(name), list(GENERATIONS), n=1))
         hint = f"did you mean '{close[0]}'? " if close else ""
-        raise InputError(f"--kernel {name!r}: unknown kernel generation ({hint}known: "
+        where = given_as.format(repr(name)) if "{}" in given_as else f"{given_as} {name!r}"
+        raise InputError(f"{where}: unknown kernel generation ({hint}known: "
                          f"{', '.join(sorted(GENERATIONS))})") from None
 
 

@@ -23,9 +23,17 @@ def test_the_generations_and_the_default():
                                         ("linux-next", "")])
 def test_an_unknown_name_is_one_line_naming_the_known_ones(name, hint):
     with pytest.raises(InputError) as e:
-        generation(name)
+        generation(name, "--kernel")
     assert str(e.value) == (f"--kernel {name!r}: unknown kernel generation ({hint}known: 6.8, "
                             "mainline, v5-2022)")
+
+
+def test_an_unknown_name_is_named_where_it_was_given():
+    # A Python call (bring_up(session, kernel=...)) names its argument, not a CLI option.
+    with pytest.raises(InputError, match=r"^kernel='v4\.20': unknown kernel generation"):
+        generation("v4.20")
+    with pytest.raises(InputError, match=r"^--seamemu-kernel 'x': unknown"):
+        generation("x", "--seamemu-kernel")
 
 
 def test_a_convention_implies_its_generation():

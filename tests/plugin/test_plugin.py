@@ -234,7 +234,8 @@ def test_an_unknown_kernel_fails_the_test_with_one_line(run):
             pass
     """, "--seamemu-kernel", "v4.20")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*--kernel 'v4.20': unknown kernel generation*"])
+    result.stdout.fnmatch_lines(["*--seamemu-kernel 'v4.20': unknown kernel generation*"])
+    assert "--kernel 'v4.20'" not in result.stdout.str()
 
 
 def test_a_td_guest_harness_runs_the_guest_stub(run):
@@ -261,3 +262,19 @@ def test_a_td_guest_harness_runs_the_guest_stub(run):
             assert_outcome(seam.call(leaf="TDG.VP.INFO"), "#UD")
     """)
     result.assert_outcomes(passed=3)
+
+
+def test_an_unknown_kernel_is_named_as_the_marker_or_factory_gave_it(run):
+    result = run("""
+        import pytest
+
+        @pytest.mark.seamemu(kernel="v4.20")
+        def test_marker(seam):
+            pass
+
+        def test_factory(seam_factory):
+            seam_factory(kernel="v9")
+    """)
+    result.assert_outcomes(errors=1, failed=1)
+    result.stdout.fnmatch_lines(["*@pytest.mark.seamemu(kernel='v4.20'): unknown kernel generation*"])
+    result.stdout.fnmatch_lines(["*seam_factory(kernel='v9'): unknown kernel generation*"])
