@@ -74,6 +74,9 @@ class CmrReport:
     entries_written: int                  # R9 out for TDH.SYS.INFO, NUM_CMRS for TDH.SYS.RD
     calls: tuple[Any, ...]                # the RunResults of every call made
     sysinfo: dict | None = None           # TDSYSINFO_STRUCT fields (TDH.SYS.INFO)
+    # Every entry as the module wrote it, null ones in their places (the first
+    # `entries_written` of the CMR_INFO array): what the v5 kernel's check_cmrs() reads.
+    entries: tuple[tuple[int, int], ...] = ()
 
 
 def _ok(r: Any, what: str) -> Any:
@@ -105,7 +108,7 @@ def read_cmrs_info(port: KernelPort, lp: int, entry: str, convention: str = "arg
     sysinfo, entries = decode_sys_info(port, bufs, n)
     # The module pads with null (size 0) entries; only the real ones are CMRs.
     return CmrReport("TDH.SYS.INFO", tuple((b, s) for b, s in entries if s), n, tuple(calls),
-                     sysinfo)
+                     sysinfo, tuple(entries))
 
 
 def read_field(port: KernelPort, field_id: int, lp: int, entry: str,

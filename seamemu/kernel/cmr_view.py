@@ -102,10 +102,12 @@ def _kernel_view(session: KernelPort, lp: int, gen: Generation) -> CmrView:
 
     report = read_cmrs_info(session, lp, gen.entry, gen.convention)
     log = KernelLog(gen.pr_fmt)
-    entries = list(report.cmrs) + [(0, 0)] * max(0, report.entries_written - len(report.cmrs))
     problem = ""
     try:
-        check_cmrs(log, entries)
+        # The entries as written, nulls in place, as the bring-up's tdx_get_sysinfo() checks
+        # them ([PATCH v5 11/22] check_cmrs(): a valid entry after a null one is a firmware
+        # bug), so `cmr` and `boot` refuse the same layouts.
+        check_cmrs(log, report.entries)
     except KernelFailure as failure:
         problem = f"check_cmrs() refuses them ({failure})"
     return _view(session, gen, True, "TDH.SYS.INFO", report.cmrs, report.entries_written,

@@ -212,6 +212,25 @@ def test_v5_check_cmrs(cmrs, bug):
                           "tdx: Kernel-checked-CMR : [0x2000, 0x3000)"]
 
 
+def test_v5_cmr_and_boot_refuse_a_null_cmr_between_valid_ones_alike():
+    # A module whose CMR_INFO array has a null entry before a valid one (the platform
+    # validation would refuse such a file; the module is given it directly).
+    from seamemu.kernel import stub_files
+    from seamemu.kernel.cmr_view import cmr_view
+    from seamemu.session import Session
+
+    p = lean()
+    null = dataclasses.replace(p.cmrs[1], base=0, size=0)
+    p = dataclasses.replace(p, cmrs=(p.cmrs[0], null, p.cmrs[1]))
+    bug = "tdx: Firmware bug: invalid CMR(s) before valid CMRs."
+    b = boot("v5-2022", p)
+    assert b.errno == -errno.EFAULT and bug in b.dmesg()
+    view = cmr_view(Session(stub_files("v5-2022"), platform=p), kernel="v5-2022")
+    assert view.problem == "check_cmrs() refuses them (-EINVAL)"
+    assert view.messages[-1] == bug
+    assert view.messages[:3] == tuple(t for t in b.dmesg() if "BIOS-CMR" in t)[:3]
+
+
 def test_v5_needs_every_cpu_online():
     b = boot("v5-2022", dataclasses.replace(lean(), absent_lps=frozenset({1})))
     assert (b.errno, b.calls) == (-errno.EINVAL, ())
