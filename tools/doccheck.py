@@ -94,27 +94,48 @@ def commands(path: Path) -> list[Command]:
     return out
 
 
+# The environment the documents' output is written for: no colour, and the Python model
+# behind the trap (an exported SEAMEMU_MODULE_BINARY would put Intel's module there instead,
+# and its output would end up in the tutorials or fail their check).
+DOC_ENVIRONMENT: dict[str, str | None] = {"NO_COLOR": "1", "SEAMEMU_MODULE_BINARY": None}
+
+
+@contextlib.contextmanager
+def documented_environment():
+    """os.environ as DOC_ENVIRONMENT says (None: unset) for the block, then as it was."""
+    before = {k: os.environ.get(k) for k in DOC_ENVIRONMENT}
+    try:
+        for k, v in DOC_ENVIRONMENT.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def run(argv: tuple[str, ...], cwd: Path, main: Main) -> str:
-    """Output of `seamemu ARGS` run in-process in `cwd`, as a terminal without colour shows it.
+    """Output of `seamemu ARGS` run in-process in `cwd`, as a terminal without colour shows it,
+    in the documented environment.
 
     `main` is seamemu.cli.main, passed in because the CLI sits above this layer."""
     buf = io.StringIO()
     old = os.getcwd()
-    env_before = os.environ.get("NO_COLOR")
-    os.environ["NO_COLOR"] = "1"
     try:
         os.chdir(cwd)
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        with documented_environment(), contextlib.redirect_stdout(buf), \
+                contextlib.redirect_stderr(buf):
             try:
                 main(list(argv[1:]))
             except SystemExit:   # argparse errors and --help
                 pass
     finally:
         os.chdir(old)
-        if env_before is None:
-            os.environ.pop("NO_COLOR", None)
-        else:
-            os.environ["NO_COLOR"] = env_before
     return buf.getvalue()
 
 

@@ -10,6 +10,9 @@ that each figure is what the code draws today.
 
     python tools/update_docs.py          # rewrite the outputs and figures that changed
     python tools/update_docs.py --check  # exit 1 and name what changed
+
+Outputs are written for the Python model without colour, whatever the shell exports
+(tools/doccheck.py DOC_ENVIRONMENT: SEAMEMU_MODULE_BINARY is cleared while it runs).
 """
 
 from __future__ import annotations
@@ -57,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path,
                         help="default: docs/tutorials/*.md and docs/fuzzing.md")
     args = parser.parse_args(argv)
+    with doccheck.documented_environment():     # the model, whatever the shell exported
+        return _update(args)
+
+
+def _update(args: argparse.Namespace) -> int:
     files = args.files or sorted(TUTORIALS.glob("*.md")) + [ROOT / "docs" / "fuzzing.md"]
     stale = 0 if args.files else update_figures(args.check)
     for path in files:

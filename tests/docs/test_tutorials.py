@@ -4,6 +4,7 @@ every figure they show is what `seamemu diagram` draws today."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -84,3 +85,17 @@ def test_the_tutorials_figures_are_what_the_code_draws_today():
     for name, text in drawn.items():
         assert (figures / name).read_text(encoding="utf-8") == text, (
             f"docs/tutorials/figures/{name} is stale (run python tools/update_docs.py)")
+
+
+def test_the_documents_are_written_and_checked_with_the_model(monkeypatch, capsys):
+    # An exported SEAMEMU_MODULE_BINARY (here a file that does not exist, so that using it
+    # fails loudly) reaches neither the check nor tools/update_docs.py; the user's own
+    # environment is left as it was.
+    from tools import update_docs
+
+    monkeypatch.setenv("SEAMEMU_MODULE_BINARY", "/nonexistent/libtdx.so")
+    first = next(c for c in COMMANDS if c.path.name == "04-vmfailinvalid.md")
+    actual = doccheck.run(first.argv, ROOT, main).splitlines()
+    assert doccheck.matches(first.expected, actual), "\n".join(actual)
+    assert update_docs.main(["--check", str(first.path)]) == 0, capsys.readouterr().out
+    assert os.environ["SEAMEMU_MODULE_BINARY"] == "/nonexistent/libtdx.so"
