@@ -29,9 +29,13 @@ SOURCE_LIMIT = 1 * MiB          # one assembly source or included file
 SOURCES_TOTAL_LIMIT = 8 * MiB   # every file one assembly reads, includes counted each time
 PLATFORM_LIMIT = 1 * MiB
 REPRODUCER_LIMIT = 4 * MiB
+OBJECT_LIMIT = 16 * MiB         # an ELF object (gcc -c, kbuild): a few hundred KiB, debug info too
+MODULE_IMAGE_LIMIT = 16 * MiB   # Intel's TDX module (libtdx.so) is about 450 KiB
 # The largest file of each kind, by the name the error message gives it.
 LIMITS = {
     "assembly source": SOURCE_LIMIT,
+    "object file": OBJECT_LIMIT,
+    "TDX module image": MODULE_IMAGE_LIMIT,
     "platform file": PLATFORM_LIMIT,
     "reproducer": REPRODUCER_LIMIT,
 }

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -211,12 +210,12 @@ def gdb_stub(args: argparse.Namespace):
 
 def inputs(args: argparse.Namespace) -> list[str] | None:
     """The program's files: --asm sources then --obj objects; None when neither is given."""
-    from seamemu.frontend.objfile import is_object_file
+    from seamemu.files import read_bytes
+    from seamemu.frontend.objfile import ELF_MAGIC
 
     for path in args.obj:
-        if not os.path.isfile(path):
-            raise InputError(f"--obj {path}: no such file")
-        if not is_object_file(path):
+        # Bounded: missing, a directory, unreadable or too large (/dev/zero) is one line.
+        if read_bytes(path, "--obj", "object file")[:4] != ELF_MAGIC:
             raise InputError(f"--obj {path}: not an ELF object file (build it with gcc -c; "
                              "give assembly sources with --asm)")
     files = [*(args.asm or []), *args.obj]

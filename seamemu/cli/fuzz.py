@@ -12,7 +12,7 @@ from pathlib import Path
 
 from seamemu.cli import common as C
 from seamemu.errors import InputError
-from seamemu.files import output_dir
+from seamemu.files import output_dir, read_bytes
 from seamemu.fuzz.promises import CONVENTIONS, VARIANTS
 from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.worker import MODES, FuzzConfig, Worker
@@ -101,10 +101,11 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     _resolve_kernel(args)
     if args.variant and args.convention != "args":
         raise InputError(f"--variant {args.variant}: only the args convention has variants")
-    for path in (args.asm or []) + (args.diff or []):
-        if not os.path.isfile(path):
-            raise InputError(f"{path!r}: no such assembly file" if not path or "\0" in path
-                             else f"{path}: no such assembly file")
+    # Before any work, through the bounded reader: missing, a directory or too large (a
+    # device such as /dev/zero) is one line naming the option.
+    for option, paths in (("--asm", args.asm or []), ("--diff", args.diff or [])):
+        for path in paths:
+            read_bytes(path, option, "assembly source")
     output_dir(args.out, "--out")   # before any work: findings must have somewhere to go
     asm, entry = _target(args)
     defines = C.defines(args)

@@ -19,6 +19,7 @@ from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 
 from ..errors import AsmError
+from ..files import read_bytes
 from .link import loaded
 
 ELF_MAGIC = b"\x7fELF"
@@ -96,11 +97,7 @@ def read_object(path: str | Path, name: str | None = None, *, absolute: bool = T
     directory the object records (so they still name the file when run from elsewhere).
     """
     label = name or str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise AsmError(f"cannot read object file: {exc.strerror or exc}", label) from None
-    return parse_object(data, label, absolute=absolute)
+    return parse_object(read_bytes(path, "", "object file"), label, absolute=absolute)
 
 
 def parse_object(data: bytes, name: str, *, absolute: bool = True) -> ObjectFile:

@@ -32,7 +32,7 @@ from .keystone_worker import shared_worker
 from .layout import layout
 from .link import PAGE
 from .macros import Expander, Item
-from .objfile import ObjectFile, is_object_file, read_object
+from .objfile import ObjectFile, is_object_file, parse_object
 from .objlink import combine, place_objects, relocate
 from .source import Loc
 
@@ -216,9 +216,9 @@ def assemble(paths: Sequence[str | Path], include_dirs: Sequence[str | Path] = (
         deps: dict[str, str] = {}
         for p in paths:
             if is_object_file(p):
-                data = Path(p).read_bytes()
+                data = read_bytes(p, "", "object file")
                 deps[str(Path(p))] = _sha(data)
-                objects.append(read_object(p))
+                objects.append(parse_object(data, str(p)))
                 continue
             out = Preprocessor(dirs, defs).run_file(p)
             deps.update(out.files)

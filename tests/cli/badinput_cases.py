@@ -273,6 +273,9 @@ BAD_FILES = {
     "binary": "{tmp}/binary.S",
     "huge": "{tmp}/huge.S",
 }
+# What the one line must say for the kinds every file option meets alike (the bounded reader
+# of seamemu.files names each), whatever the option reads.
+BAD_FILE_SAYS = {"dev_zero": "larger than", "directory": "directory", "missing": "no such file"}
 # Outputs: every option that names a place seamemu writes.
 OUTPUTS = [
     ("report", "report --out {path}"),
@@ -308,7 +311,7 @@ def _generated() -> list[Case]:
             argv = tuple(a.replace("{path}", path) for a in shlex.split(line))
             if kind == "empty_name":
                 argv = tuple(a if a != "{path}" else "" for a in shlex.split(line))
-            out.append(Case(f"file-{tag}-{kind}", argv, 2, None))
+            out.append(Case(f"file-{tag}-{kind}", argv, 2, BAD_FILE_SAYS.get(kind)))
     for tag, line in OUTPUTS:
         for kind, path in BAD_OUTPUTS.items():
             argv = tuple(path if a == "{path}" else a for a in shlex.split(line))
@@ -602,7 +605,10 @@ ROWS: list[Case] = [
     case("out-demo-json", "demo --json", code=0, out='"outcomes"', err_lines=0),
     # options of the kbuild/gdb workflow and of Intel's module behind the trap
     case("obj-text-file", "asm --obj good.S", err="not an ELF object file"),
-    case("obj-directory", "asm --obj .", err="--obj"),
+    case("obj-directory", "asm --obj .", err="--obj .: is a directory"),
+    case("obj-missing", "asm --obj no_such.o", err="--obj no_such.o: cannot read: no such file"),
+    case("obj-dev-zero", "run --obj /dev/zero --entry f", err="--obj /dev/zero: larger than 16 MiB"),
+    case("obj-dev-null", "asm --obj /dev/null", err="--obj /dev/null: not an ELF object file"),
     case("stub-bad-name", "asm good.S --stub 'a b'", err="--stub"),
     case("stub-empty", "asm good.S --stub ''", err="--stub"),
     case("elf-missing-directory", "asm good.S --elf no/such/dir/x.elf", err="does not exist"),

@@ -24,7 +24,8 @@ def test_a_missing_binary_is_a_one_line_error(capsys, tmp_path, cmd):
                          str(tmp_path / "libtdx.so"))
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0
-    assert err.strip().endswith(f"--module-binary {tmp_path / 'libtdx.so'}: no such file")
+    assert err.strip().endswith(f"--module-binary {tmp_path / 'libtdx.so'}: cannot read: "
+                                "no such file or directory")
 
 
 def test_not_a_module_is_a_one_line_error(capsys, tmp_path):
@@ -38,13 +39,13 @@ def test_the_environment_variable_and_the_platform_file_are_named(capsys, tmp_pa
                                                                    monkeypatch):
     monkeypatch.setenv("SEAMEMU_MODULE_BINARY", str(tmp_path / "env.so"))
     code, _, err = run(capsys, "cmr", "--platform", "small")
-    assert code == 2 and f"$SEAMEMU_MODULE_BINARY {tmp_path / 'env.so'}: no such file" in err
+    assert code == 2 and f"$SEAMEMU_MODULE_BINARY {tmp_path / 'env.so'}: cannot read: no such file" in err
     monkeypatch.delenv("SEAMEMU_MODULE_BINARY")
     plat = tmp_path / "p.toml"
     plat.write_text('extends = "small"\n[module]\nversion = "1.5.01"\nbinary = "build/libtdx.so"\n')
     code, _, err = run(capsys, "cmr", "--platform", str(plat))
     assert code == 2
-    assert f"{plat}: [module] binary {tmp_path / 'build' / 'libtdx.so'}: no such file" in err
+    assert f"{plat}: [module] binary {tmp_path / 'build' / 'libtdx.so'}: cannot read: no such file" in err
 
 
 def test_into_module_needs_the_binary(capsys):

@@ -148,3 +148,18 @@ def test_files_that_are_not_x86_64_relocatable_objects_are_named(tmp_path, kbuil
         assert "\n" not in str(err.value)
     with pytest.raises(AsmError, match="not an ELF object"):
         parse_object(b"not an object", "y.o")
+
+
+def test_an_object_is_read_within_its_size_limit(tmp_path):
+    # An object is read through seamemu.files's bounded reader: one past the limit (sparse
+    # here, so the test writes nothing) is refused once the limit is read, never loaded whole.
+    from seamemu.errors import LimitError
+    from seamemu.files import OBJECT_LIMIT
+
+    huge = tmp_path / "huge.o"
+    with huge.open("wb") as f:
+        f.write(b"\x7fELF")
+        f.truncate(OBJECT_LIMIT + 4096)
+    for read in (lambda: assemble([huge]), lambda: read_object(huge)):
+        with pytest.raises(LimitError, match=r"huge\.o: larger than 16 MiB, the limit for an object file"):
+            read()

@@ -12,7 +12,8 @@ from seamemu.machine.seam.image import load_module_image, parse_module_image
 
 
 def test_missing_file_is_one_line(tmp_path):
-    with pytest.raises(InputError, match=r"^--module-binary .*nope\.so: no such file$"):
+    with pytest.raises(InputError,
+                       match=r"^--module-binary .*nope\.so: cannot read: no such file or directory$"):
         load_module_image(tmp_path / "nope.so")
 
 

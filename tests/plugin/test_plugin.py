@@ -189,7 +189,7 @@ def test_a_bad_module_binary_in_the_marker_fails_the_test_with_its_reason(run, t
             pass
         """)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*--module-binary */none.so: no such file*"])
+    result.stdout.fnmatch_lines(["*--module-binary */none.so: cannot read: no such file*"])
 
 
 def test_module_version_picks_the_release(run):

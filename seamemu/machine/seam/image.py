@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seamemu.errors import InputError
+from seamemu.files import read_bytes
 
 ET_DYN = 3
 EM_X86_64 = 62
@@ -36,7 +37,6 @@ R_X86_64_RELATIVE = 8
 STT_FUNC, STT_OBJECT = 2, 1
 PAGE = 4096
 CODE_REGION_SIZE = 2 << 20     # SEAMRR_MODULE_CODE_REGION_SIZE (tdx-loader pseamldr_data_types.h)
-MAX_FILE = 16 << 20            # a module is ~450 KiB; refuse to read anything absurd
 
 ENTRY_SYMBOL = "tdx_seamcall_entry_point"
 IDT_GDT_SYMBOL = "tdx_idt_and_gdt_tables"
@@ -87,17 +87,8 @@ def load_module_image(path: str | Path, origin: str = "--module-binary") -> Modu
     """Read and check a TDX module binary; every refusal is one line naming the file and
     where its name came from (`origin`: the option, the environment variable, the platform)."""
     p = Path(path)
-    where = f"{origin} {p}"
-    try:
-        if not p.is_file():
-            raise InputError(f"{where}: no such file")
-        size = p.stat().st_size
-        if size > MAX_FILE:
-            raise InputError(f"{where}: {size} bytes is not a TDX module image (they are "
-                             f"about 450 KiB; limit {MAX_FILE >> 20} MiB)")
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    # Bounded (seamemu.files): missing, a directory, a device or too large is one line.
+    raw = read_bytes(p, origin, "TDX module image")
     return parse_module_image(raw, str(p), origin)
 
 
