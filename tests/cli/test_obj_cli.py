@@ -64,7 +64,7 @@ def test_fuzz_takes_an_object_and_its_reproducer_replays(capsys, kbuild, kstub, 
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "--obj", "nowhere.o"], "--obj nowhere.o: no such file"),
+    (["run", "--obj", "nowhere.o"], "--obj nowhere.o: cannot read: no such file"),
     (["matrix", "--obj", "KSTUB"], "not an ELF object file"),
     (["run", "--obj", "RETHUNK", "--entry", "kstub_seamcall"],
      "undefined symbol `__x86_return_thunk`"),
