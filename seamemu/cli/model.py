@@ -70,8 +70,8 @@ def cmd_model_diff(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from seamemu.host.model_diff import compare_all
-    from seamemu.host.model_diff_run import (
+    from seamemu.modeldiff.compare import compare_all
+    from seamemu.modeldiff.runs import (
         format_report,
         load_reproducer,
         reproducer,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from seamemu.cli import main
-from seamemu.host.model_diff import Step
+from seamemu.modeldiff.compare import Step
 
 
 def run(capsys, *argv):

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 """`seamemu model-diff`: the model and Intel's module on the same sequences, and reproducers.
 
-Every run is the catalog (seamemu.host.model_diff.CATALOG) followed by random sequences
-(model_diff_gen) up to `runs` in all, each on a fresh module in both sessions.  A sequence
+Every run is the catalog (seamemu.modeldiff.compare.CATALOG) followed by random sequences
+(seamemu.modeldiff.sequences) up to `runs` in all, each on a fresh module in both sessions.  A sequence
 whose answers differ is reported once, at its first unexplained step, with both answers and
 the steps that led there; `reproducer()` writes them as JSON that `replay()` runs again.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from seamemu.errors import InputError, ReplayError
 from seamemu.files import output_dir, read_text, write_text
-from seamemu.host.model_diff import CATALOG, Buf, DiffReport, Disagreement, Step, compare_all
-from seamemu.host.model_diff_gen import random_sequence
+from seamemu.modeldiff.compare import CATALOG, Buf, DiffReport, Disagreement, Step, compare_all
+from seamemu.modeldiff.sequences import random_sequence
 from seamemu.session import Session
 
 REPRODUCER_SCHEMA = 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from seamemu.arch.metadata import global_field
-from seamemu.host.model_diff import CATALOG, compare, run_sequence
+from seamemu.modeldiff.compare import CATALOG, compare, run_sequence
 from seamemu.session import Session
 
 # TDH.SYS.RD fields whose values differ for a reason docs/real-module.md gives: a self-built

@@ -8,7 +8,7 @@ one to four calls drawn from: every init leaf with its operands right or broken 
 a wrong one, TDH.SYS.CONFIG with a TDMR that breaks one rule of tdh_sys_config.c, KEY.CONFIG
 and LP.INIT on any LP, TDMR.INIT at good and bad addresses, TDH.SYS.SHUTDOWN, and RAX values
 the dispatcher must refuse (reserved bits, a version, unknown and TD leaves).  Sized for the
-platform's LPs and packages; the TDMRs are those of seamemu.host.model_diff (the small preset).
+platform's LPs and packages; the TDMRs are those of seamemu.modeldiff.compare (the small preset).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 
 from seamemu.arch.metadata import GLOBAL_FIELDS, set_bits
-from seamemu.host.model_diff import Buf, GiB, MiB, Step, config, tdmr
+from seamemu.modeldiff.compare import Buf, GiB, MiB, Step, config, tdmr
 from seamemu.platform.facts import Platform
 
 # FIELD_CODE bits of a field ID (arch.metadata): element i of an array field is code + i.
