@@ -311,7 +311,11 @@ def guest_source(args: argparse.Namespace) -> None:
     from seamemu.stubs import GUEST_ENTRY, GUEST_STUB, HYPERCALL_ENTRY, stub
 
     convention = getattr(args, "convention", None)
-    if not (getattr(args, "td", False) or convention in GUEST_CONVENTIONS):
+    td = getattr(args, "td", False)
+    if td and convention not in (None, "raw", *GUEST_CONVENTIONS):
+        raise InputError(f"--td with --convention {convention}: a TD guest calls with "
+                         f"{' or '.join(GUEST_CONVENTIONS)} (or raw code)")
+    if convention == "raw" or not (td or convention in GUEST_CONVENTIONS):
         return
     if convention is None:
         args.convention = convention = "tdcall"

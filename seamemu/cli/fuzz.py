@@ -13,9 +13,10 @@ from pathlib import Path
 from seamemu.cli import common as C
 from seamemu.errors import InputError
 from seamemu.files import output_dir, read_bytes
-from seamemu.fuzz.promises import CONVENTIONS, VARIANTS
+from seamemu.fuzz.promises import CONVENTIONS, VARIANT_CONVENTIONS, VARIANTS
 from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.worker import MODES, FuzzConfig, Worker
+from seamemu.kernel.calling import GUEST_CONVENTIONS
 
 DEFAULT_SECONDS = 60.0
 MAX_RUNS = 10**12
@@ -38,7 +39,8 @@ def max_jobs() -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "fuzz", help="fuzz a SEAMCALL stub's register inputs and report ABI bugs with reproducers",
+        "fuzz", help="fuzz a SEAMCALL (or a TD guest's TDCALL) stub's register inputs and report ABI "
+                     "bugs with reproducers",
         description="Run a stub on generated inputs, CPU states and module answers, check the "
                     "calling-convention invariants on every run, and save a shrunk reproducer "
                     "per finding (replay it with `seamemu run --replay FILE`).  The rules are "
@@ -50,10 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--convention", choices=CONVENTIONS,
                    help="args: RDI=leaf, RSI=struct tdx_module_args (6.8, mainline); legacy: "
                         "the 2022 __seamcall(fn, rcx, rdx, r8, r9, out) (v5-2022); raw: "
-                        "registers as given (default: the kernel's)")
+                        "registers as given; the TD guest's tdcall (__tdcall*) and hypercall "
+                        "(__tdx_hypercall) (default: the kernel's, tdcall with --td)")
     p.add_argument("--variant", choices=VARIANTS,
-                   help="args only: plain (__seamcall), ret (__seamcall_ret) or saved "
-                        "(__seamcall_saved_ret); default: from the entry's name")
+                   help="args and tdcall only: plain (__seamcall), ret (__seamcall_ret) or "
+                        "saved (__seamcall_saved_ret); default: from the entry's name")
+    p.add_argument("--td", action="store_true",
+                   help="fuzz the TD guest's side: TDCALL from a TD's vCPU, the guest's rules; "
+                        "without --asm the shipped asm/tdcall.S (entry __tdcall_ret, or "
+                        "__tdx_hypercall with --convention hypercall)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--time", type=C.seconds, metavar="SECONDS",
                         help=f"run for this long (default {DEFAULT_SECONDS:g} s, at most a week)")
@@ -98,9 +105,13 @@ def _module_binary(args: argparse.Namespace) -> str | None:
 def cmd_fuzz(args: argparse.Namespace) -> int:
     from seamemu.fuzz.campaign import ProgressLine, run_fuzz
 
+    if args.td and args.convention not in (None, *GUEST_CONVENTIONS):
+        raise InputError(f"--td with --convention {args.convention}: a TD guest calls with "
+                         f"{' or '.join(GUEST_CONVENTIONS)}")
     _resolve_kernel(args)
-    if args.variant and args.convention != "args":
-        raise InputError(f"--variant {args.variant}: only the args convention has variants")
+    if args.variant and args.convention not in VARIANT_CONVENTIONS:
+        raise InputError(f"--variant {args.variant}: only the "
+                         f"{' and '.join(VARIANT_CONVENTIONS)} conventions have variants")
     # Before any work, through the bounded reader: missing, a directory or too large (a
     # device such as /dev/zero) is one line naming the option.
     for option, paths in (("--asm", args.asm or []), ("--diff", args.diff or [])):
@@ -183,6 +194,13 @@ def _resolve_kernel(args: argparse.Namespace) -> None:
     """--kernel and --convention together: the generation whose rules apply (None for raw)."""
     from seamemu.kernel import generation, generation_with
 
+    if args.td or args.convention in GUEST_CONVENTIONS:
+        if args.kernel is not None:
+            raise InputError(f"--kernel {args.kernel}: the TD guest's side has no host kernel "
+                             "generation (its rules are Linux v6.6+ arch/x86/coco/tdx)")
+        args.convention = args.convention or "tdcall"
+        args.kernel_gen = None
+        return
     if args.kernel is not None:
         gen = generation(args.kernel)
         args.convention = args.convention or gen.convention
@@ -208,12 +226,18 @@ def _target(args: argparse.Namespace) -> tuple[list[str], str]:
     if args.convention == "raw":
         raise InputError("--convention raw needs --asm FILE --entry SYMBOL: no shipped stub "
                          "takes its registers as given")
+    if args.convention in GUEST_CONVENTIONS:
+        from seamemu.stubs import GUEST_ENTRY, GUEST_STUB, HYPERCALL_ENTRY, stub
+
+        default = HYPERCALL_ENTRY if args.convention == "hypercall" else GUEST_ENTRY
+        return [str(stub(GUEST_STUB))], args.entry or default
     gen = generation(args.kernel_gen)
     return [str(p) for p in stub_files(gen)], args.entry or gen.entry
 
 
 def format_summary(s: dict) -> str:
-    label = s["convention"] if s["convention"] != "args" else f"args/{s['variant']}"
+    label = f"{s['convention']}/{s['variant']}" if s["convention"] in VARIANT_CONVENTIONS \
+        else s["convention"]
     rules = f", kernel {s['kernel']}'s rules" if s.get("kernel") else ""
     lines = [f"seamemu fuzz: {s['entry']} ({label}){rules}, {s['mode']} mode, seed {s['seed']}",
              f"  {s['runs']:,} runs in {s['seconds']:.1f} s ({s['runs_per_s']:,.0f}/s, "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-from seamemu.fuzz.case import Case
+from seamemu.fuzz.case import Case, normal_cpu
 from seamemu.fuzz.diff import compare
 from seamemu.fuzz.executor import Observation, Runner
 from seamemu.fuzz.invariants import Violation, check
@@ -75,7 +75,8 @@ class Analyst:
         if the case does not show it again (a run that depends on more than its case)."""
         if self.reproduces(case, rule, address) is None:
             return None
-        small = shrink(case, lambda c: self.reproduces(c, rule, address) is not None, budget)
+        small = shrink(case, lambda c: self.reproduces(c, rule, address) is not None, budget,
+                       normal_cpu(self.spec))
         found = self.reproduces(small, rule, address)
         if found is None:
             small, found = case, self.reproduces(case, rule, address)

@@ -21,15 +21,18 @@ RFLAGS_ENTRY_MASK = 0x8D5  # CF PF AF ZF SF OF: what a caller may leave in RFLAG
 
 
 class Cpu(NamedTuple):
-    """The emulated CPU state the fuzzer varies: VMX operation, SEAMRR, CPL, module loaded."""
+    """The emulated CPU state the fuzzer varies: VMX operation, SEAMRR, CPL, module loaded, and
+    whether the LP runs a TD's vCPU (the guest conventions' normal state)."""
 
     vmx: bool = True
     seamrr: bool = True
     cpl: int = 0
     module: bool = True
+    td: bool = False
 
 
 NORMAL_CPU = Cpu()
+GUEST_CPU = Cpu(td=True)     # the normal state of a TD guest's call
 
 
 class Answer(NamedTuple):
@@ -54,9 +57,16 @@ class Case(NamedTuple):
 
 
 def zero_case(spec: Spec) -> Case:
-    """The simplest case: everything zero, a normal CPU, the module answering TDX_SUCCESS."""
+    """The simplest case: everything zero, a normal CPU (the host, or a TD's vCPU for the
+    guest's conventions), the module answering TDX_SUCCESS."""
     return Case(0, (0,) * len(spec.inputs), (0,) * len(spec.free_regs),
-                (0,) * len(spec.struct_fields) if spec.out_pointer else ())
+                (0,) * len(spec.struct_fields) if spec.out_pointer else (),
+                cpu=normal_cpu(spec))
+
+
+def normal_cpu(spec: Spec) -> Cpu:
+    """The CPU state a convention's calls are made in: a TD's vCPU for the guest's."""
+    return GUEST_CPU if spec.instruction == "tdcall" else NORMAL_CPU
 
 
 
@@ -70,7 +80,7 @@ def case_to_json(case: Case, spec: Spec) -> dict:
                        if spec.out_pointer else None),
         "out_null": case.out_null,
         "cpu": {"vmx": case.cpu.vmx, "seamrr": case.cpu.seamrr, "cpl": case.cpu.cpl,
-                "module": case.cpu.module},
+                "module": case.cpu.module} | ({"td": True} if case.cpu.td else {}),
         "module_answer": {"kind": case.answer.kind, "status": hex64(case.answer.status),
                           "outputs": {r: hex64(v) for r, v in case.answer.outputs}},
         "stack": {"align": case.align, "frame": [hex64(v) for v in case.frame]},
@@ -104,7 +114,7 @@ def case_from_json(obj: Any, spec: Spec, where: str = "case") -> Case:
     if not isinstance(cpl, int) or isinstance(cpl, bool) or not 0 <= cpl <= 3:
         raise ReplayError(f"{at('cpu.cpl')}: {cpl!r} is not 0..3")
     cpu = Cpu(_bool(cpu_d["vmx"], at("cpu.vmx")), _bool(cpu_d["seamrr"], at("cpu.seamrr")), cpl,
-              _bool(cpu_d["module"], at("cpu.module")))
+              _bool(cpu_d["module"], at("cpu.module")), _bool(cpu_d.get("td", False), at("cpu.td")))
     ans_d = _obj(d["module_answer"], at("module_answer"))
     _need(ans_d, ("kind", "status", "outputs"), lambda n: at(f"module_answer.{n}"))
     kind = ans_d["kind"]
@@ -180,9 +190,11 @@ __all__ = [
     "Case",
     "Cpu",
     "FRAME_WORDS",
+    "GUEST_CPU",
     "NORMAL_CPU",
     "RFLAGS_ENTRY_MASK",
     "case_from_json",
     "case_to_json",
+    "normal_cpu",
     "zero_case",
 ]

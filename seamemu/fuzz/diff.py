@@ -21,9 +21,9 @@ _RETURN_REGS = ABI_ORDER + ("rbp",)
 def _ending(obs: Observation) -> str:
     res = obs.res
     if res.outcome == "fault" and res.fault is not None:
-        at_seamcall = any(e.insn == "seamcall" and e.address == res.fault.address
-                          for e in res.seam_events)
-        return f"unhandled {res.fault.name}" + (" at the SEAMCALL" if at_seamcall else "")
+        at = [e.insn for e in res.seam_events if e.insn in ("seamcall", "tdcall")
+              and e.address == res.fault.address]
+        return f"unhandled {res.fault.name}" + (f" at the {at[0].upper()}" if at else "")
     if res.outcome == "bound" and res.bound is not None:
         return f"stopped by the {res.bound.kind} bound"
     return res.outcome

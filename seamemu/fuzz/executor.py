@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from seamemu.errors import InputError
-from seamemu.fuzz.case import FRAME_WORDS, NORMAL_CPU, Case
+from seamemu.fuzz.case import FRAME_WORDS, Case, normal_cpu
 from seamemu.fuzz.oracle import RealAnswers, ScriptedModule, cpu_state
 from seamemu.fuzz.promises import Spec
 from seamemu.image import Image
@@ -95,6 +95,16 @@ class Runner:
         real = RealAnswers() if module_binary else None
         self.module: ScriptedModule = real or ScriptedModule()
         self.machine = m = Machine(image, self.module, num_lps=1, bounds=bounds)
+        # The guest's conventions: the scripted module answers a TD's TDCALL too, and the LP
+        # starts as a TD's vCPU (their normal state).
+        self.normal = normal_cpu(spec)
+        if spec.instruction == "tdcall":
+            if module_binary:
+                raise InputError("--module-binary: Intel's module runs no TD here (TD entry is "
+                                 "beyond the real-module backend), so the guest's conventions "
+                                 "are fuzzed against planned answers only")
+            m.attach_td(self.module)
+        m.lps[0].cpu = cpu_state(self.normal)
         if real is not None and module_binary:
             real.real = _intel_module(module_binary, m)
         attach_mov_ss_sites(m)  # a SEAMCALL in a MOV SS shadow faults here as in a session
@@ -124,10 +134,10 @@ class Runner:
         names = spec.inputs if spec.convention == "raw" else spec.free_regs
         sysv = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
         self._arg_index = tuple(names.index(r) if r in names else -1 for r in sysv)
-        via_args = set(sysv) if spec.convention in ("args", "raw") else set()
+        via_args = set(sysv) if spec.convention in ("args", "raw", "tdcall", "hypercall") else set()
         self._dict_regs = tuple((n, i) for i, n in enumerate(names) if n not in via_args)
         self.snapshot = m.snapshot()
-        if cpu_state(NORMAL_CPU) != self.snapshot.cpus[0]:
+        if cpu_state(self.normal) != self.snapshot.cpus[0]:
             raise InputError("fuzz: the machine does not start in the normal CPU state")
 
     @property
@@ -145,7 +155,7 @@ class Runner:
         spec = self.spec
         m = self.machine
         mod = self.module
-        if case.cpu != NORMAL_CPU:  # restore() put the snapshot's (normal) state back
+        if case.cpu != self.normal:  # restore() put the snapshot's (normal) state back
             m.lps[0].cpu = cpu_state(case.cpu)
         mod.arm(case.answer, case.cpu.module)
         conv = spec.convention
@@ -155,10 +165,15 @@ class Runner:
         regs = {n: v for n, i in self._dict_regs if (v := values[i])}
         if case.rflags:
             regs["rflags"] = case.rflags
-        if conv == "args":
+        args: tuple[int, ...]
+        if conv == "hypercall":   # __tdx_hypercall(args): RDI is the struct, no leaf
             a = self._arg_index
-            args: tuple[int, ...] = (case.leaf, self.struct_pa, values[a[2]], values[a[3]],
-                                     values[a[4]], values[a[5]])
+            args = (self.struct_pa,) + tuple(values[i] for i in a[1:])
+            ctypes.memmove(self._struct_host, self._pack.pack(*case.inputs), self.struct_size)
+        elif conv in ("args", "tdcall"):
+            a = self._arg_index
+            args = (case.leaf, self.struct_pa, values[a[2]], values[a[3]], values[a[4]],
+                    values[a[5]])
             ctypes.memmove(self._struct_host, self._pack.pack(*case.inputs), self.struct_size)
         elif conv == "legacy":
             i = case.inputs

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from operator import itemgetter as _itemgetter
 from struct import unpack_from as _unpack_from
 
-from seamemu.fuzz.case import FRAME_WORDS, NORMAL_CPU, RFLAGS_ENTRY_MASK, Answer, Case, Cpu
+from seamemu.fuzz.case import FRAME_WORDS, RFLAGS_ENTRY_MASK, Answer, Case, Cpu, normal_cpu
 from seamemu.fuzz.promises import Spec
 from seamemu.fuzz.value_tables import (
     BOUNDARY,
@@ -76,16 +76,21 @@ class Generator:
         ], 1024)
         # A non-normal CPU state or a fault answer sends the run down the machine's exception
         # delivery, which costs twice a normal SEAMCALL: about a quarter of runs take it.
+        guest = spec.instruction == "tdcall"
         self._cpus = _table(rng, [
-            (75, NORMAL_CPU),
-            (25, lambda r: Cpu(r.random() < 0.8, r.random() < 0.8, r.choice((0, 0, 0, 1, 2, 3)),
-                               r.random() < 0.7)),
+            (75, normal_cpu(spec)),
+            # The guest's: a TD's vCPU or not, at some CPL (the host's state does not matter).
+            (25, (lambda r: Cpu(cpl=r.choice((0, 0, 0, 1, 2, 3)), td=r.random() < 0.8)) if guest
+             else (lambda r: Cpu(r.random() < 0.8, r.random() < 0.8, r.choice((0, 0, 0, 1, 2, 3)),
+                                 r.random() < 0.7))),
         ])
         self._statuses = _table(rng, [
             (35, 0), (40, lambda r: r.choice(STATUSES)), (5, lambda r: r.choice(SW_CODES)),
             (20, RANDOM),
         ])
-        self._kinds = _table(rng, [(85, "status")] + [(5, k) for k in _FAULT_KINDS])
+        # A TD's TDCALL ends in a status: the module's guest side injects no VMfailInvalid.
+        self._kinds = _table(rng, [(85, "status")] + ([] if guest else
+                                                      [(5, k) for k in _FAULT_KINDS]))
         # A misaligned entry RSP makes the machine push the return address the slow way.
         self._aligns = _table(rng, [(88, 0), (7, 8), (5, lambda r: r.randrange(1, 16))])
 

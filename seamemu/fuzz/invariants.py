@@ -36,6 +36,10 @@ RULES: dict[str, str] = {
                   "the #GP, #UD or VMfailInvalid that happened",
     "returns": "the function returns to its caller",
     "rsp-restored": "RSP is restored: the caller's stack pointer is balanced on return",
+    "shared-cleared": "no register the module or VMM answered in (RCX, RDX, R8-R11, RDI, RSI) "
+                      "keeps its value on return (saved+ret variants and the hypercall)",
+    "tdcall-failure-fatal": "a TDCALL that fails in itself (RAX not 0) does not return: the "
+                            "kernel's __tdx_hypercall panics",
 }
 
 
@@ -69,11 +73,13 @@ def check(spec: Spec, case: Case, obs: Observation, in_code: Callable[[int], boo
     out: list[Violation] = []
     res = obs.res
     if instr is None:
-        instr = instruction_outcome(case)
+        instr = instruction_outcome(case, spec.instruction)
     returned = res.outcome == "returned"
     allowed_fault = False
+    # A hypercall whose TDCALL failed must stop (the kernel panics) rather than return.
+    fatal = spec.panics_on_failure and instr == "module" and case.answer.status != 0
     if not returned:
-        allowed_fault = _check_stop(spec, res, instr, in_code, out)
+        allowed_fault = _check_stop(spec, res, instr, in_code, out, fatal)
     if returned:
         before, after = res.regs_before, res.regs_after
         for r in CALLEE_SAVED:
@@ -86,12 +92,21 @@ def check(spec: Spec, case: Case, obs: Observation, in_code: Callable[[int], boo
             out.append(Violation("rsp-restored", "rsp", f"RSP is off by {delta:+d} bytes on return", None))
         if after["rflags"] & RFLAGS_DF:
             out.append(Violation("df-clear", "df", "RFLAGS.DF is set on return", None))
-        if spec.checks_rax:
-            want = case.answer.status if instr == "module" else SW_CODE_OF[instr]
+        if fatal:
+            out.append(Violation("tdcall-failure-fatal", "rax", f"returned (RAX "
+                                 f"{hex64(after['rax'])}) although the TDCALL failed with "
+                                 f"{hex64(case.answer.status)}", None))
+        elif spec.checks_rax and (instr == "module" or (instr in SW_CODE_OF and
+                                  spec.instruction == "seamcall")):
+            want = _status(spec, case, obs) if instr == "module" else SW_CODE_OF[instr]
             if after["rax"] != want:
-                why = "the module's status" if instr == "module" else f"the software code for {instr}"
+                why = ("the module's status" if spec.status_reg == "rax" else
+                       f"{spec.status_reg.upper()} as the module left it") \
+                    if instr == "module" else f"the software code for {instr}"
                 out.append(Violation("rax-status", "rax", f"RAX is {hex64(after['rax'])} on return, "
                                      f"expected {hex64(want)} ({why})", None))
+        if spec.cleared and instr == "module" and obs.received is not None:
+            _check_cleared(spec, case, obs, out)
     _check_inputs(spec, case, obs, returned, out)
     if spec.struct_fields and (returned or allowed_fault) and not (instr == "module" and obs.calls == 0):
         _check_struct(spec, case, obs, instr, out)
@@ -99,11 +114,51 @@ def check(spec: Spec, case: Case, obs: Observation, in_code: Callable[[int], boo
     return out
 
 
-def _check_stop(spec: Spec, res, instr: str, in_code, out: list[Violation]) -> bool:
+def _status(spec: Spec, case: Case, obs: Observation) -> int:
+    """What RAX must hold after a call the module answered: its status, or (hypercall) the
+    status register as the module left it."""
+    if spec.status_reg == "rax":
+        return case.answer.status
+    answered = dict(case.answer.outputs)
+    if spec.status_reg in answered:
+        return answered[spec.status_reg]
+    return obs.received[spec.status_reg] if obs.received is not None else 0
+
+
+def _check_cleared(spec: Spec, case: Case, obs: Observation, out: list[Violation]) -> None:
+    """TDX_MODULE_CALL saved+ret zeroes RCX, RDX, R8-R11, RDI and RSI once the module answered
+    (tdxcall.S since v6.6).  The hypercall's wrapper is C in the kernel, so for it the promise
+    is weaker: none of them may keep a value the module or VMM answered in any register (one
+    the caller did not have)."""
+    after = obs.res.regs_after
+    if spec.convention != "hypercall":
+        for reg in spec.cleared:
+            if after[reg]:
+                out.append(Violation("shared-cleared", reg, f"{reg.upper()} is "
+                                     f"{hex64(after[reg])} on return, not zeroed", None))
+                return
+        return
+    got = obs.received
+    assert got is not None
+    known = set(case.inputs) | set(case.regs) | {0}
+    answered = {v: r for r, v in case.answer.outputs if v != got[r] and v not in known}
+    for reg in spec.cleared:
+        if after[reg] in answered:
+            out.append(Violation("shared-cleared", reg, f"{reg.upper()} still holds "
+                                 f"{hex64(after[reg])} on return, the value the module answered "
+                                 f"in {answered[after[reg]].upper()}", None))
+            return
+
+
+def _check_stop(spec: Spec, res, instr: str, in_code, out: list[Violation],
+                fatal: bool = False) -> bool:
     """A run that did not return: an allowed fault (True), or a violation is added."""
     fault = res.fault
     if res.outcome == "fault" and fault is not None:
-        at_seamcall = any(e.insn == "seamcall" and e.address == fault.address for e in res.seam_events)
+        if fatal and in_code(fault.address):
+            return True       # the panic a failed TDCALL calls for (ud2, BUG())
+        at_seamcall = any(e.insn == spec.instruction and e.address == fault.address
+                          for e in res.seam_events)
         # raw: RAX at the SEAMCALL is the stub's own doing, so any #GP/#UD there is allowed.
         expected = fault.name == instr or (spec.convention == "raw" and fault.name in SW_CODE_OF)
         if spec.faults_to_caller and at_seamcall and expected:
@@ -129,14 +184,24 @@ def _check_inputs(spec: Spec, case: Case, obs: Observation, returned: bool, out:
         return
     got = obs.received
     if got is None:
-        if returned and module_called(case):
+        if returned and module_called(case, spec.instruction):
             out.append(Violation("module-inputs", "not-called",
-                                 "the SEAMCALL the CPU state allows never reached the module", None))
+                                 f"the {spec.instruction.upper()} the CPU state allows never "
+                                 "reached the module", None))
         return
-    if got["rax"] != case.leaf:
+    fixed = dict(spec.fixed_inputs)
+    if got["rax"] != fixed.get("rax", case.leaf):
+        said = (f"the caller passed leaf {hex64(case.leaf)}" if "rax" not in fixed else
+                f"the wrapper makes {hex64(fixed['rax'])}")
         out.append(Violation("module-inputs", "rax", f"the module received RAX = {hex64(got['rax'])}, "
-                             f"the caller passed leaf {hex64(case.leaf)}", None))
+                             f"{said}", None))
         return
+    for name, fixed_value in spec.fixed_inputs:
+        if got[name] != fixed_value:
+            out.append(Violation("module-inputs", name, f"the module received {name.upper()} = "
+                                 f"{hex64(got[name])}, the wrapper must pass "
+                                 f"{hex64(fixed_value)}", None))
+            return
     inputs = case.inputs
     for reg, i in _plan(spec).inputs:
         want = inputs[i]
@@ -148,6 +213,12 @@ def _check_inputs(spec: Spec, case: Case, obs: Observation, returned: bool, out:
 
 def _check_struct(spec: Spec, case: Case, obs: Observation, instr: str, out: list[Violation]) -> None:
     initial = case.out if spec.out_pointer else case.inputs
+    if spec.fixed_struct:   # what the wrapper writes into the struct before the call
+        index = {f: i for i, f in enumerate(spec.struct_fields)}
+        fixed = list(initial)
+        for f, wrote in spec.fixed_struct:
+            fixed[index[f]] = wrote
+        initial = tuple(fixed)
     got = obs.struct
     received = obs.received
     if instr == "module" and spec.writeback and not case.out_null and received is not None:

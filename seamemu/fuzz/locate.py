@@ -82,7 +82,8 @@ def last_store(obs: Observation, runner: Runner, address: int) -> int | None:
 
 
 def _seamcall_step(obs: Observation) -> int | None:
-    sites = {e.address for e in obs.res.seam_events if e.insn == "seamcall"}
+    """The step of the call's instruction (SEAMCALL, or a TD's TDCALL)."""
+    sites = {e.address for e in obs.res.seam_events if e.insn in ("seamcall", "tdcall")}
     for i, (address, _regs) in enumerate(obs.steps):
         if address in sites:
             return i
@@ -109,8 +110,10 @@ def locate(v: Violation, obs: Observation, runner: Runner) -> int | None:
             # A loop: charge its lowest address among the last steps (stable across inputs).
             return min(a for a, _ in obs.steps[-64:])
         return _last_step(obs)
-    if rule == "rax-status":
+    if rule in ("rax-status", "tdcall-failure-fatal"):
         return last_writer(obs, INDEX["rax"], runner=runner, name="rax") or _last_step(obs)
+    if rule == "shared-cleared":   # whatever last left the module's value there
+        return last_writer(obs, INDEX[key], runner=runner, name=key) or _last_step(obs)
     if rule == "module-inputs":
         at = _seamcall_step(obs)
         if key == "not-called" or at is None:

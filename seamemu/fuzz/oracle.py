@@ -5,8 +5,10 @@
 (a status and output registers, or #GP/#UD/VMfailInvalid) and keeps the exact registers the
 first SEAMCALL handed it, so the invariants can compare them with what the caller supplied.
 `RealAnswers` lets Intel's module answer instead and reports what it answered.
-`instruction_outcome` says, from the CPU state alone, whether SEAMCALL reaches the module at
-all; it asks the same decision table the trap uses (seamemu.traps), so the two cannot drift.
+`instruction_outcome` says, from the CPU state alone, whether SEAMCALL (or, for the guest's
+conventions, TDCALL) reaches the module at all; it asks the same decision tables the traps use
+(seamemu.traps), so the two cannot drift.  The scripted module answers a TD's TDCALL too (it is
+then the module's guest side, with the VMM behind it folded into its planned answer).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from seamemu.traps import seamcall
 from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID, CpuState
 from seamemu.traps.seamcall import LOADER_BIT, SeamcallTable, decide_seamcall
 from seamemu.traps.target import GuestMemory, SeamReply
+from seamemu.traps.tdcall import decide_tdcall
 
 # RAX after a call through an args stub when the instruction itself failed.
 # Spec: Linux arch/x86/include/asm/tdx.h (095b71a); arch/x86/virt/vmx/tdx/tdxcall.S.
@@ -65,6 +68,10 @@ class ScriptedModule:
             self.received = regs  # a fresh dict per SEAMCALL (traps build it), safe to keep
         self.calls += 1
         return self.reply
+
+    # -- TdcallTarget: the same plan, for a TD's TDCALL ------------------------------------------
+    def tdcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply:
+        return self.seamcall(lp, regs, mem)
 
 
 class RealAnswers(ScriptedModule):
@@ -114,6 +121,8 @@ def cpu_state(cpu: Cpu) -> CpuState:
     mask = base.seamrr_mask_msr
     if not cpu.seamrr:
         mask &= ~(SEAMRR_MASK_VALID | SEAMRR_MASK_LOCK)
+    if cpu.td:   # a TD's vCPU: VMX non-root operation, whatever `vmx` says of the host
+        return base.with_(vmx_non_root=True, td_guest=True, cpl=cpu.cpl, seamrr_mask_msr=mask)
     return base.with_(vmx_operation=cpu.vmx, cpl=cpu.cpl, seamrr_mask_msr=mask)
 
 
@@ -124,17 +133,29 @@ def _decision(table: SeamcallTable, cpu: Cpu, loader: bool) -> str:
                            table=table).kind
 
 
-def instruction_outcome(case: Case) -> str:
-    """What SEAMCALL does for this case: "module" (the module answers as planned), "#GP",
-    "#UD" or "VMfailInvalid" (from the CPU state, or injected by the module's answer)."""
+@functools.lru_cache(maxsize=64)
+def _tdcall_decision(cpu: Cpu) -> str:
+    return decide_tdcall(cpu_state(cpu)).kind
+
+
+def instruction_outcome(case: Case, insn: str = "seamcall") -> str:
+    """What the instruction does for this case: "module" (the module answers as planned),
+    "#GP", "#UD" or "VMfailInvalid" (from the CPU state, or injected by the module's answer).
+    `insn` is the convention's (Spec.instruction): SEAMCALL, or TDCALL for the guest's."""
+    if insn == "tdcall":
+        kind = _tdcall_decision(case.cpu)
+        # An ordinary VM's TDCALL exits to its VMM (not modelled): the run stops there.
+        return "module" if kind == "module" and case.answer.kind == "status" else kind
     kind = _decision(seamcall.SEAMCALL_TABLE, case.cpu, bool(case.leaf & LOADER_BIT))
     if kind in ("module", "pseamldr"):
         return "module" if case.answer.kind == "status" else case.answer.kind
     return kind
 
 
-def module_called(case: Case) -> bool:
-    """Whether the SEAMCALL reaches the module (it may still answer with a fault)."""
+def module_called(case: Case, insn: str = "seamcall") -> bool:
+    """Whether the instruction reaches the module (it may still answer with a fault)."""
+    if insn == "tdcall":
+        return _tdcall_decision(case.cpu) == "module"
     return _decision(seamcall.SEAMCALL_TABLE, case.cpu, bool(case.leaf & LOADER_BIT)) in \
         ("module", "pseamldr")
 

@@ -21,6 +21,20 @@ and what each generation's TDX_MODULE_CALL does (kernel.generations):
 - raw: registers exactly as given; only the SysV rules (the caller's frame included) and "no
   fault except the SEAMCALL's"; stores elsewhere are not checked, since any register may be a
   pointer the caller meant.  Raw has no kernel behind it.
+- The TD guest's side (Linux v6.6+ arch/x86/coco/tdx/tdcall.S, tdx.c), whose instruction is
+  TDCALL and whose normal state a TD's vCPU:
+    tdcall (`__tdcall`, `__tdcall_ret`, `__tdcall_saved_ret`): as args, but nothing catches a
+    fault at the TDCALL (TDX_MODULE_CALL host=0 has no exception-table entry), so #GP/#UD there
+    are the caller's;
+    hypercall (`__tdx_hypercall(struct tdx_module_args *args)`): the module receives RAX =
+    TDG.VP.VMCALL and RCX = TDVMCALL_EXPOSE_REGS_MASK (the wrapper writes it into args->rcx
+    first) and the twelve exposed registers from the struct; all 13 fields come back; the
+    value returned is R10 as the VMM left it; a TDCALL that itself fails (RAX not 0) is fatal
+    (the kernel panics: __tdx_hypercall_failed()), so such a call must not return.
+- saved+ret variants (and the hypercall) zero the registers the module or VMM could answer in
+  before returning, so that no value the other side chose survives for the caller to use
+  speculatively: tdxcall.S since v6.6 ("Zero ... registers exposed to the VMM"); the check is
+  that none of RCX, RDX, R8-R11, RDI, RSI still holds a value the module answered there.
 Spec: Linux arch/x86/virt/vmx/tdx/tdxcall.S (both generations) and seamcall.S;
 arch/x86/include/asm/shared/tdx.h (struct tdx_module_args).
 """
@@ -29,6 +43,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seamemu.arch.ghci import TDVMCALL_EXPOSE_REGS, TDVMCALL_EXPOSE_REGS_MASK
+from seamemu.arch.leaves import TDG_VP_VMCALL
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.arch.structs import TDX_MODULE_ARGS_FIELDS, TDX_MODULE_OUTPUT_FIELDS
 from seamemu.errors import InputError
@@ -37,6 +53,7 @@ from seamemu.kernel.calling import (
     ARGS_VARIANTS,
     BASIC_REGS,
     CONVENTIONS,
+    GUEST_CONVENTIONS,
     INPUT_REGS,
     LEGACY_ARG_OF,
     args_registers,
@@ -48,6 +65,10 @@ from seamemu.kernel.generations import generation, generation_with
 VARIANTS = ARGS_VARIANTS
 # Registers a caller may hold anything in at entry (besides the arguments): every GPR but RSP.
 ENTRY_REGS = ABI_ORDER + ("rbp",)
+# What the saved+ret variants zero after the call (R12-R15 and RBX are restored instead).
+CLEARED = ("rcx", "rdx", "r8", "r9", "r10", "r11", "rdi", "rsi")
+# Conventions with variants (their entries' names say which).
+VARIANT_CONVENTIONS = ("args", "tdcall")
 
 
 @dataclass(frozen=True)
@@ -69,6 +90,13 @@ class Spec:
                                      # there any register may be a pointer the caller gave)
     vmfail_writeback: bool = False   # after VMfailInvalid the registers still go to *out
     kernel: str = ""                 # the generation whose stub semantics these are
+    instruction: str = "seamcall"    # the call's instruction: "tdcall" for the guest's
+    fixed_inputs: tuple[tuple[str, int], ...] = ()  # module registers the wrapper sets itself
+    fixed_struct: tuple[tuple[str, int], ...] = ()  # struct fields it writes before the call
+    status_reg: str = "rax"          # the module register whose value is returned (hypercall:
+                                     # R10, the VMM's status)
+    panics_on_failure: bool = False  # a failed call (status not 0) must not return
+    cleared: tuple[str, ...] = ()    # registers that must not keep a value the module answered
 
     @property
     def free_regs(self) -> tuple[str, ...]:
@@ -77,7 +105,9 @@ class Spec:
 
     @property
     def label(self) -> str:
-        return self.convention if self.convention != "args" else f"args/{self.variant}"
+        if self.convention in VARIANT_CONVENTIONS:
+            return f"{self.convention}/{self.variant}"
+        return self.convention
 
 
 def make_spec(convention: str, variant: str | None = None, entry: str = "",
@@ -92,6 +122,11 @@ def make_spec(convention: str, variant: str | None = None, entry: str = "",
         regs = tuple(r for r in ENTRY_REGS if r != "rax")
         return Spec("raw", "raw", regs, (), BASIC_REGS, ENTRY_REGS, (), (),
                     faults_to_caller=True, checks_rax=False, stray_stores=False)
+    if convention in GUEST_CONVENTIONS:
+        if kernel:
+            raise InputError(f"--kernel {kernel}: the {convention} convention is the TD guest's "
+                             "(Linux v6.6+); --kernel names the host's kernel generation")
+        return _guest_spec(convention, variant, entry)
     gen = generation(kernel) if kernel else generation_with(convention)
     if gen.convention != convention:
         raise InputError(f"--convention {convention}: kernel {gen.name} calls SEAMCALL with the "
@@ -105,7 +140,7 @@ def make_spec(convention: str, variant: str | None = None, entry: str = "",
         return Spec("args", v, TDX_MODULE_ARGS_FIELDS, regs, regs, ARG_REGS["args"],
                     TDX_MODULE_ARGS_FIELDS, args_writeback(v), faults_to_caller=faults,
                     checks_rax=True, vmfail_writeback=gen.vmfail_writes_outputs,
-                    kernel=gen.name)
+                    kernel=gen.name, cleared=CLEARED if v == "saved" else ())
     if variant not in (None, "", convention):
         raise InputError(f"--variant {variant}: only the args convention has variants")
     legacy_in = INPUT_REGS["legacy"]
@@ -115,12 +150,36 @@ def make_spec(convention: str, variant: str | None = None, entry: str = "",
                 kernel=gen.name)
 
 
+def _guest_spec(convention: str, variant: str | None, entry: str) -> Spec:
+    if convention == "tdcall":
+        v = variant or variant_of(entry)
+        if v not in VARIANTS:
+            raise InputError(f"--variant {v!r}: expected one of {', '.join(VARIANTS)}")
+        regs = args_registers(v)
+        return Spec("tdcall", v, TDX_MODULE_ARGS_FIELDS, regs, regs, ARG_REGS["tdcall"],
+                    TDX_MODULE_ARGS_FIELDS, args_writeback(v), faults_to_caller=True,
+                    checks_rax=True, instruction="tdcall",
+                    cleared=CLEARED if v == "saved" else ())
+    if variant not in (None, "", convention):
+        raise InputError(f"--variant {variant}: only the args and tdcall conventions have "
+                         "variants")
+    exposed = tuple(f for f in TDX_MODULE_ARGS_FIELDS if f in TDVMCALL_EXPOSE_REGS)
+    return Spec("hypercall", "hypercall", TDX_MODULE_ARGS_FIELDS, exposed, exposed,
+                ARG_REGS["hypercall"], TDX_MODULE_ARGS_FIELDS, TDX_MODULE_ARGS_FIELDS,
+                faults_to_caller=True, checks_rax=True, instruction="tdcall",
+                fixed_inputs=(("rax", TDG_VP_VMCALL), ("rcx", TDVMCALL_EXPOSE_REGS_MASK)),
+                fixed_struct=(("rcx", TDVMCALL_EXPOSE_REGS_MASK),), status_reg="r10",
+                panics_on_failure=True, cleared=CLEARED)
+
+
 __all__ = [
+    "CLEARED",
     "CONVENTIONS",
     "ENTRY_REGS",
     "LEGACY_ARG_OF",
     "Spec",
     "VARIANTS",
+    "VARIANT_CONVENTIONS",
     "make_spec",
     "variant_of",
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 from seamemu.errors import InputError, ReplayError
 from seamemu.frontend import assemble
 from seamemu.fuzz.analyse import Analysis, Analyst
-from seamemu.fuzz.case import NORMAL_CPU, Case
+from seamemu.fuzz.case import Case, normal_cpu
 from seamemu.fuzz.invariants import RULES
 from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.promises import Spec
@@ -84,7 +84,7 @@ def _outcome(path: str, rep: Reproducer, spec: Spec, analyst: Analyst, analysis:
         fault = f"unhandled {res.fault.name} at {res.fault.symbol}"
     return ReplayOutcome(
         path=path, reproducer=rep, reproduced=reproduced, findings=tuple(found), changed=changed,
-        instruction=instruction_outcome(rep.case), outcome=res.outcome,
+        instruction=instruction_outcome(rep.case, spec.instruction), outcome=res.outcome,
         rax=res.regs_after["rax"], struct_after=dict(zip(spec.struct_fields, obs.struct)),
         received=None if obs.received is None else dict(obs.received), trace=trace,
         fault=fault)
@@ -106,8 +106,12 @@ def describe_case(case: Case, spec: Spec) -> list[str]:
             nz = [f"{n}={hex64(v)}" for n, v in zip(spec.struct_fields, case.out) if v]
             lines.append("out struct   " + (", ".join(nz) if nz else "all zero before the call"))
     c = case.cpu
-    cpu = "normal host" if c == NORMAL_CPU else ""
-    if c != NORMAL_CPU:
+    guest = spec.instruction == "tdcall"
+    if c == normal_cpu(spec):
+        cpu = "a TD's vCPU, CPL 0" if guest else "normal host"
+    elif guest:
+        cpu = f"{'a TD' if c.td else 'the host'}'s vCPU, CPL {c.cpl}"
+    else:
         cpu = (f"VMX {'on' if c.vmx else 'off'}, SEAMRR {'on' if c.seamrr else 'off'}, "
                f"CPL {c.cpl}, module {'loaded' if c.module else 'absent'}")
     lines.append(f"cpu          {cpu}")
@@ -146,7 +150,9 @@ def format_replay(o: ReplayOutcome) -> str:
     lines.append("case:")
     lines += [f"  {x}" for x in describe_case(rep.case, spec)]
     end = o.outcome if not o.fault else o.fault
-    lines.append(f"SEAMCALL: {o.instruction}; call {end}; RAX {hex64(o.rax)} ({rax_name(o.rax)})")
+    said = rax_name(o.rax, convention=spec.convention)
+    lines.append(f"{spec.instruction.upper()}: {o.instruction}; call {end}; RAX {hex64(o.rax)} "
+                 f"({said})")
     w = rep.finding
     verdict = "REPRODUCED" if o.reproduced else "not reproduced"
     lines.append(f"expected finding: {w.rule} at {w.location}  [{verdict}]")

@@ -95,30 +95,31 @@ def _output(i: int) -> tuple[Callable[[Case], int], Callable[[Case, int], Case]]
 PASSES = 3  # a value freed by a later step (an input zeroed) can let an earlier one go too
 
 
-def shrink(case: Case, still: Still, budget: int = 800) -> Case:
+def shrink(case: Case, still: Still, budget: int = 800, normal: Cpu = NORMAL_CPU) -> Case:
     """The simplest case found (within `budget` runs) for which `still` holds: passes over
-    the whole case until one changes nothing (at most PASSES)."""
+    the whole case until one changes nothing (at most PASSES).  `normal` is the CPU state the
+    convention's calls are made in (a TD's vCPU for the guest's)."""
     s = _Shrinker(still, budget)
     for _ in range(PASSES):
-        smaller = _pass(s, case)
+        smaller = _pass(s, case, normal)
         if smaller == case or s.budget <= 0:
             return smaller
         case = smaller
     return case
 
 
-def _pass(s: _Shrinker, case: Case) -> Case:
+def _pass(s: _Shrinker, case: Case, normal: Cpu = NORMAL_CPU) -> Case:
     # Everything at its simplest at once: often all a finding needs is the CPU state.
     base = case._replace(inputs=(0,) * len(case.inputs), regs=(0,) * len(case.regs),
                          out=(0,) * len(case.out), frame=(0,) * FRAME_WORDS, rflags=0, align=0,
                          leaf=0, out_null=False)
     if base != case and s.ok(base):
         case = base
-    if case.cpu != NORMAL_CPU:
-        if s.ok(case._replace(cpu=NORMAL_CPU)):
-            case = case._replace(cpu=NORMAL_CPU)
+    if case.cpu != normal:
+        if s.ok(case._replace(cpu=normal)):
+            case = case._replace(cpu=normal)
         else:
-            for name, simple in zip(Cpu._fields, NORMAL_CPU):
+            for name, simple in zip(Cpu._fields, normal):
                 cand = case._replace(cpu=_set(case.cpu, name, simple))
                 if getattr(case.cpu, name) != simple and s.ok(cand):
                     case = cand

@@ -255,7 +255,7 @@ class Worker:
                 return False
             if real.answer is not None:   # judge the stub against what the module answered
                 case = case._replace(answer=real.answer)
-        instr = instruction_outcome(case)
+        instr = instruction_outcome(case, self.spec.instruction)
         viols = check(self.spec, case, obs, self.fast.in_code, instr)
         if self.ref is not None:
             d = compare(self.spec, obs, self.ref.run(case))
@@ -285,7 +285,7 @@ class Worker:
         # The key says which path broke the rule as far as the fast run knows: in coverage
         # mode its block edges too, so a register clobbered on two branches of the same
         # SEAMCALL outcome is analysed (and located) on each.
-        instr = instruction_outcome(case)
+        instr = instruction_outcome(case, self.spec.instruction)
         seen = self._keys
         due = False
         for v in viols:

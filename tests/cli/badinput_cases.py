@@ -238,7 +238,7 @@ BAD_NUMBERS = {
 }
 # Options whose value is a register or a leaf: 64-bit numbers.
 REGISTER_OPTIONS = [("run", "--rcx"), ("run", "--r8"), ("trace", "--rdx"), ("explain", "--r11"),
-                    ("run", "--leaf")]
+                    ("run", "--leaf"), ("run --td", "--leaf")]
 BAD_REGISTERS = {"arabic": "\u0661\u0662\u0663", "past_u64": str(1 << 64),
                  "too_negative": str(-(1 << 63) - 1), "text": "zebra", "huge": "9" * 5000,
                  "float": "1.5", "spaces": "1 2", "double_prefix": "0x0x1", "nul": "1\x00"}
@@ -303,7 +303,8 @@ def _generated() -> list[Case]:
                             2, name))
     for cmd, opt in REGISTER_OPTIONS:
         for tag, value in BAD_REGISTERS.items():
-            out.append(Case(f"reg-{cmd}{opt}-{tag}", (cmd, opt, value), 2, opt))
+            out.append(Case(f"reg-{cmd.replace(' ', '')}{opt}-{tag}", (*shlex.split(cmd), opt, value),
+                            2, opt))
     for tag, line in FILE_INPUTS:
         for kind, path in BAD_FILES.items():
             if kind == "dev_null" and tag.endswith("asm") and tag != "fuzz-asm":
@@ -632,6 +633,24 @@ ROWS: list[Case] = [
     case("cmr-method-bad", "cmr --method nope", err="--method"),
     case("model-diff-out-file", "model-diff --out good.S", err="not a directory"),
     case("model-diff-no-binary", "model-diff", err="--module-binary"),
+    # the TD guest's side (--td, the tdcall and hypercall conventions)
+    case("td-vmx-off", "run --td --vmx off", err="--td with --vmx off"),
+    case("td-explain-vmx-off", "explain --td --vmx off", err="--td with --vmx off"),
+    case("td-host-convention", "run --td --convention args", err="--td with --convention args"),
+    case("td-matrix-legacy", "matrix --td --convention legacy", err="--td with --convention"),
+    case("td-unknown-leaf-name", "run --td --leaf TDG.VP.NOPE", err="--leaf"),
+    case("td-hypercall-leaf", "run --td --convention hypercall --leaf 5", err="R11"),
+    case("td-hypercall-rcx", "run --td --convention hypercall --rcx 1", err="register rcx"),
+    case("td-fuzz-host-convention", "fuzz --quiet --runs 1 --td --convention legacy",
+         err="--td with --convention legacy"),
+    case("td-fuzz-kernel", "fuzz --quiet --runs 1 --td --kernel 6.8", err="--kernel 6.8"),
+    case("td-fuzz-variant", "fuzz --quiet --runs 1 --td --convention hypercall --variant ret",
+         err="--variant"),
+    case("td-fuzz-module-binary", "fuzz --quiet --runs 1 --td --module-binary good.S",
+         err="--module-binary"),
+    case("td-run-ok", "run --td --leaf TDG.VP.INFO --json", code=0, out='"TDX_SUCCESS"',
+         err_lines=0),
+    case("td-stray-value", "run --td on", err="unrecognized arguments"),
     # stdin and odd argv
     case("stdin-source", "asm /dev/stdin", code=0, err_lines=0, subprocess=True, stdin=GOOD_S),
     case("argv-nul-in-path", "asm 'a\x00b'", err="asm"),

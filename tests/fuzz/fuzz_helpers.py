@@ -19,6 +19,8 @@ from seamemu.stubs import stub
 PLANTED = Path(__file__).resolve().parent / "planted"
 ARGS = str(stub("seamcall.S"))
 LEGACY = str(stub("seamcall_legacy.S"))
+GUEST = "tdcall.S"                     # the TD guest's stub (TDX_MODULE_CALL host=0)
+TDCALL = str(stub(GUEST))
 PLANT_NAMES = tuple(sorted(p.stem for p in PLANTED.glob("*.patch")))
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _materialized: dict[str, str] = {}
@@ -72,23 +74,27 @@ def apply_patch(patch: str, directory: Path) -> list[str]:
     return changed
 
 
-def materialize(name: str, directory: Path) -> Path:
+def materialize(name: str, directory: Path, stub_name: str | None = None) -> Path:
     """asm/'s stubs copied into `directory` with the planted bug `name` applied; the file to
-    assemble (seamcall_legacy.S for a legacy bug, else seamcall.S)."""
+    assemble: `stub_name` when given (tdcall.S for a guest-side bug in the shared tdxcall.S),
+    else the one the patch changed among seamcall_legacy.S and tdcall.S, else seamcall.S."""
     directory.mkdir(parents=True, exist_ok=True)
     for src in Path(ARGS).parent.glob("*.S"):
         shutil.copyfile(src, directory / src.name)
     changed = apply_patch((PLANTED / f"{name}.patch").read_text(), directory)
-    return directory / ("seamcall_legacy.S" if "seamcall_legacy.S" in changed else "seamcall.S")
+    if stub_name is None:
+        stub_name = next((s for s in ("seamcall_legacy.S", GUEST) if s in changed), "seamcall.S")
+    return directory / stub_name
 
 
-def planted(name: str) -> str:
+def planted(name: str, stub_name: str | None = None) -> str:
     """The stub with planted bug `name`, materialized once per test process."""
-    if name not in _materialized:
+    key = f"{name}:{stub_name}"
+    if key not in _materialized:
         work = Path(tempfile.mkdtemp(prefix=f"seamemu-planted-{name}-"))
         atexit.register(shutil.rmtree, work, True)
-        _materialized[name] = str(materialize(name, work))
-    return _materialized[name]
+        _materialized[key] = str(materialize(name, work, stub_name))
+    return _materialized[key]
 
 
 def campaign(out: Path, asm: str, entry: str, convention: str = "args", *, runs: int = 3000,

@@ -53,7 +53,7 @@ def test_progress_line_goes_to_stderr(tmp_path, capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--entry", "nope"], "--entry nope: no such symbol"),
     (["--asm", "/nonexistent.S"], "--asm /nonexistent.S: cannot read: no such file"),
-    (["--convention", "legacy", "--variant", "ret"], "only the args convention has variants"),
+    (["--convention", "legacy", "--variant", "ret"], "only the args and tdcall conventions have"),
     (["--jobs", "0"], "--jobs: 0 is less than 1"),
     (["--runs", "0"], "--runs: 0 is less than 1"),
     (["--worker-id", "a/b"], "--worker-id 'a/b'"),

@@ -7,11 +7,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fuzz_helpers import ARGS, PLANT_NAMES, PLANTED, PatchError, apply_patch, campaign, materialize, planted
+from fuzz_helpers import (
+    ARGS,
+    GUEST,
+    PLANT_NAMES,
+    PLANTED,
+    PatchError,
+    apply_patch,
+    campaign,
+    materialize,
+    planted,
+)
 
 from seamemu.fuzz import Harness, load_reproducer, replay_file, zero_case
-from seamemu.fuzz.case import NORMAL_CPU, Answer, Cpu
+from seamemu.fuzz.case import GUEST_CPU, NORMAL_CPU, Answer, Cpu
 from seamemu.fuzz.oracle import instruction_outcome
+from seamemu.kernel.calling import GUEST_CONVENTIONS
 
 # (planted copy, entry, convention, rule it must break, what the finding's location must show)
 PLANTS = [
@@ -29,22 +40,38 @@ PLANTS = [
     ("stray_store", "__seamcall_ret", "args", "memory-writes", "TDX_MODULE_rsi+8(%rsi)"),
     ("caller_frame", "__seamcall_ret", "args", "memory-writes", "16(%rsp)"),
     ("no_extable", "__seamcall_ret", "args", "no-unhandled-fault", "seamcall"),
+    # The TD guest's side (asm/tdcall.S): the hypercall's own promises.
+    ("hypercall_no_panic", "__tdx_hypercall", "hypercall", "tdcall-failure-fatal",
+     "TDX_MODULE_r10(%rbx), %rax"),
+    ("rdi_leak", "__tdx_hypercall", "hypercall", "shared-cleared", "popq %rdi"),
 ]
 
 
-def _not_simplest(case) -> list[str]:
+CALLS = {"__tdx_hypercall": ("__tdcall_saved_ret",)}
+
+
+def _stub(conv):
+    """The guest's conventions run asm/tdcall.S (a bug in the shared tdxcall.S too)."""
+    return GUEST if conv in GUEST_CONVENTIONS else None
+
+
+def _normal(conv):
+    return GUEST_CPU if conv in GUEST_CONVENTIONS else NORMAL_CPU
+
+
+def _not_simplest(case, normal=NORMAL_CPU) -> list[str]:
     """What in a case is not at its simplest value (the shrinker's target)."""
     parts = [f"inputs[{i}]" for i, v in enumerate(case.inputs) if v]
     parts += [f"regs[{i}]" for i, v in enumerate(case.regs) if v]
     parts += [f"out[{i}]" for i, v in enumerate(case.out) if v]
     parts += [f"frame[{i}]" for i, v in enumerate(case.frame) if v]
-    parts += ["leaf"] * bool(case.leaf) + ["cpu"] * (case.cpu != NORMAL_CPU)
+    parts += ["leaf"] * bool(case.leaf) + ["cpu"] * (case.cpu != normal)
     parts += ["answer"] * (case.answer != Answer()) + ["align"] * bool(case.align)
     parts += ["rflags"] * bool(case.rflags) + ["out_null"] * case.out_null
     return parts
 
 
-def _simpler(case) -> list[tuple[str, object]]:
+def _simpler(case, normal=NORMAL_CPU) -> list[tuple[str, object]]:
     """Each part of a case not at its simplest, alone set to its simplest: (part, case)."""
     out = []
     for field in ("inputs", "regs", "out", "frame"):
@@ -54,7 +81,7 @@ def _simpler(case) -> list[tuple[str, object]]:
     for name, simple in (("leaf", 0), ("align", 0), ("rflags", 0), ("out_null", False)):
         if getattr(case, name) != simple:
             out.append((name, case._replace(**{name: simple})))
-    for name, simple in zip(Cpu._fields, NORMAL_CPU):
+    for name, simple in zip(Cpu._fields, normal):
         if getattr(case.cpu, name) != simple:
             out.append((f"cpu.{name}", case._replace(cpu=case.cpu._replace(**{name: simple}))))
     a = case.answer
@@ -73,7 +100,7 @@ def found(tmp_path_factory):
     results = {}
     for name, entry, conv, _rule, _where in PLANTS:
         out = tmp_path_factory.mktemp(name)
-        results[name] = campaign(out, planted(name), entry, conv, runs=3000, seed=7)
+        results[name] = campaign(out, planted(name, _stub(conv)), entry, conv, runs=3000, seed=7)
     return results
 
 
@@ -87,8 +114,8 @@ def test_planted_bug_is_found_at_its_code(found, name, entry, conv, rule, where)
     also = {"legacy_arg_order": {"output-struct"}}.get(name, set())
     assert rule in {f["rule"] for f in findings} <= {rule} | also
     assert any(where in f["source"] for f in findings), [f["source"] for f in findings]
-    for f in findings:
-        assert f["location"].startswith(entry)
+    for f in findings:   # in the entry, or in what it calls (the hypercall: __tdcall_saved_ret)
+        assert f["location"].startswith((entry, *CALLS.get(entry, ()))), f["location"]
 
 
 @pytest.mark.parametrize("name,entry,conv,rule,where", PLANTS, ids=[p[0] for p in PLANTS])
@@ -108,10 +135,10 @@ def test_shrinking_leaves_only_what_matters(found, name, entry, conv, rule, wher
         case = rep.case
         # A swapped pair needs one register nonzero; a clobber may also need its path's state;
         # a bug on every path (ret $8, the spill into the caller's frame) needs nothing.
-        assert len(_not_simplest(case)) <= 3, (f["location"], case)
+        assert len(_not_simplest(case, _normal(conv))) <= 3, (f["location"], case)
         harness = Harness(rep.target.paths, entry, conv)
         assert (f["rule"], rep.finding.address) in {(x.rule, x.address) for x in harness.explain(case).found}
-        for part, simpler in _simpler(case):
+        for part, simpler in _simpler(case, _normal(conv)):
             shown = {(x.rule, x.address) for x in harness.explain(simpler).found}
             assert (f["rule"], rep.finding.address) not in shown, (f["location"], part, case)
 
@@ -132,6 +159,13 @@ def test_shrunk_cases_take_the_planted_path(found):
     # The swapped pops need R14 != R15 and nothing else: only one caller register is set.
     (pop,) = by_name["pop_order"]
     assert not any(pop.inputs) and sum(1 for v in pop.regs if v) == 1
+    # The guest's: a failed TDCALL is the whole of the first; the second needs the module to
+    # answer a fresh RSI (which lands in RDI) and nothing else.
+    (fatal,) = by_name["hypercall_no_panic"]
+    assert instruction_outcome(fatal, "tdcall") == "module" and fatal.answer.status == 1
+    assert fatal.cpu == GUEST_CPU and not fatal.answer.outputs
+    (leak,) = by_name["rdi_leak"]
+    assert leak.answer.outputs == (("rsi", 1),) and leak.answer.status == 0
     # The argument-order bug needs a nonzero R9 input and nothing else.
     (legacy,) = [load_reproducer(f["reproducer"]).case for f in found["legacy_arg_order"]["findings"]
                  if f["rule"] == "module-inputs"]

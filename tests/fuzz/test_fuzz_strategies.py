@@ -76,3 +76,23 @@ def test_harness_explain_locates_a_violation():
     assert v.rule == "callee-saved" and v.key == "r14"
     (found,) = buggy.explain(case).found
     assert buggy.image.symbolize(found.address).startswith("__seamcall_saved_ret+0x")
+
+
+def test_guest_cases_come_from_a_tds_vcpu_and_end_in_a_status():
+    from hypothesis import given, settings
+
+    from seamemu.fuzz.strategies import fuzz_cases
+
+    seen = set()
+
+    @settings(max_examples=60, database=None, deadline=None)
+    @given(fuzz_cases("hypercall"))
+    def prop(case):
+        # A TD's TDCALL ends in a status; the guest's states vary only TD and CPL.
+        assert case.answer.kind == "status"
+        assert (case.cpu.vmx, case.cpu.seamrr, case.cpu.module) == (True, True, True)
+        assert len(case.inputs) == 13      # struct tdx_module_args
+        seen.add(case.cpu.td)
+
+    prop()
+    assert seen == {True, False}
