@@ -44,13 +44,15 @@ VOLATILE = (
 
 def _plant(root: Path, into: Path) -> None:
     """docs/fuzzing.md's `plant/`: asm/'s stubs with tests/fuzz/planted/pop_order.patch applied
-    (by the fuzz tests' own patch applier, every context line checked)."""
+    (by the fuzz tests' own patch applier, every context line checked), and `plant-guest/`
+    with hypercall_no_panic.patch."""
     spec = importlib.util.spec_from_file_location(
         "fuzz_helpers", root / "tests" / "fuzz" / "fuzz_helpers.py")
     assert spec is not None and spec.loader is not None
     helpers = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(helpers)
     helpers.materialize("pop_order", into / "plant")
+    helpers.materialize("hypercall_no_panic", into / "plant-guest")
 
 
 # Documents whose commands write files (seamemu fuzz's findings) run in a scratch directory

@@ -305,17 +305,16 @@ def add_kernel_option(p: argparse.ArgumentParser) -> None:
 
 
 def guest_source(args: argparse.Namespace) -> None:
-    """--td, or a guest convention: the shipped guest stub (asm/tdcall.S) when no --asm/--obj
-    is given, its entry for the convention, and the tdcall convention by default."""
+    """--td without a convention, or a guest convention: the shipped guest stub
+    (asm/tdcall.S) when no --asm/--obj is given, its entry for the convention, and the tdcall
+    convention by default."""
     from seamemu.kernel.calling import GUEST_CONVENTIONS
     from seamemu.stubs import GUEST_ENTRY, GUEST_STUB, HYPERCALL_ENTRY, stub
 
     convention = getattr(args, "convention", None)
     td = getattr(args, "td", False)
-    if td and convention not in (None, "raw", *GUEST_CONVENTIONS):
-        raise InputError(f"--td with --convention {convention}: a TD guest calls with "
-                         f"{' or '.join(GUEST_CONVENTIONS)} (or raw code)")
-    if convention == "raw" or not (td or convention in GUEST_CONVENTIONS):
+    # --td with a host convention runs the host's code in a TD (its SEAMCALL meets #UD).
+    if not (td and convention is None or convention in GUEST_CONVENTIONS):
         return
     if convention is None:
         args.convention = convention = "tdcall"

@@ -24,6 +24,7 @@ TITLES = (
     "VMfailInvalid: no module loaded",
     "Reading CMRs: TDH.SYS.INFO and TDH.SYS.RD",
     "Bringing the TDX module up",
+    "TDCALL and SEAMCALL: one macro, two worlds",
 )
 
 
