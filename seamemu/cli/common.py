@@ -314,7 +314,7 @@ def guest_source(args: argparse.Namespace) -> None:
     convention = getattr(args, "convention", None)
     td = getattr(args, "td", False)
     # --td with a host convention runs the host's code in a TD (its SEAMCALL meets #UD).
-    if not (td and convention is None or convention in GUEST_CONVENTIONS):
+    if not ((td and convention is None) or convention in GUEST_CONVENTIONS):
         return
     if convention is None:
         args.convention = convention = "tdcall"
