@@ -8,12 +8,25 @@ qizhangz/tdx-module src/vmm_dispatcher/tdx_vmm_dispatcher.c (M10, TDX 1.0, 9359d
 (81bf312, SEAMCALL_LEAVES_OPCODES) and Linux arch/x86/virt/vmx/tdx/seamldr.c.  TDCALL leaves
 (the guest side): intel/tdx-module tdx_1.5 include/tdx_api_defs.h (tdcall_leaf_opcode_t) and
 src/td_dispatcher/tdx_td_dispatcher.c td_call() (TDX_1.5.01, 72d8cff); the kernel's names from
-Linux arch/x86/include/asm/shared/tdx.h.
+Linux arch/x86/include/asm/shared/tdx.h.  The leaves themselves are seamemu/data/tdx_module/
+leaves.txt.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from seamemu.arch.datafile import read_sections
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+L = TypeVar("L", bound=_Named)
 
 ABI_GENERATIONS: tuple[str, ...] = ("1.0", "1.5")
 BOTH = ("1.0", "1.5")
@@ -44,80 +57,20 @@ class LeafInfo:
         return self.name.replace(".", "_")
 
 
-# Sorted by number.  Admission before READY: M10 admits SYS.INFO/INIT/LP.INIT/CONFIG/KEY.CONFIG/
-# LP.SHUTDOWN; M15 adds SYS.RD, SYS.RDALL and SYS.UPDATE.  In SYS_SHUTDOWN only SYS.LP.SHUTDOWN.
-# Versioned leaves in M15: MEM.SEPT.ADD, MNG.RD, MEM.PAGE.PROMOTE, VP.RD, MEM.SEPT.REMOVE.
-SEAMCALL_LEAVES: tuple[LeafInfo, ...] = (
-    LeafInfo(0, "TDH.VP.ENTER", BOTH),
-    LeafInfo(1, "TDH.MNG.ADDCX", BOTH),
-    LeafInfo(2, "TDH.MEM.PAGE.ADD", BOTH),
-    LeafInfo(3, "TDH.MEM.SEPT.ADD", BOTH, versioned=True),
-    LeafInfo(4, "TDH.VP.ADDCX", BOTH),
-    LeafInfo(5, "TDH.MEM.PAGE.RELOCATE", BOTH),
-    LeafInfo(6, "TDH.MEM.PAGE.AUG", BOTH),
-    LeafInfo(7, "TDH.MEM.RANGE.BLOCK", BOTH),
-    LeafInfo(8, "TDH.MNG.KEY.CONFIG", BOTH),
-    LeafInfo(9, "TDH.MNG.CREATE", BOTH),
-    LeafInfo(10, "TDH.VP.CREATE", BOTH),
-    LeafInfo(11, "TDH.MNG.RD", BOTH, versioned=True),
-    LeafInfo(12, "TDH.MEM.RD", BOTH),
-    LeafInfo(13, "TDH.MNG.WR", BOTH),
-    LeafInfo(14, "TDH.MEM.WR", BOTH),
-    LeafInfo(15, "TDH.MEM.PAGE.DEMOTE", BOTH),
-    LeafInfo(16, "TDH.MR.EXTEND", BOTH),
-    LeafInfo(17, "TDH.MR.FINALIZE", BOTH),
-    LeafInfo(18, "TDH.VP.FLUSH", BOTH),
-    LeafInfo(19, "TDH.MNG.VPFLUSHDONE", BOTH),
-    LeafInfo(20, "TDH.MNG.KEY.FREEID", BOTH),
-    LeafInfo(21, "TDH.MNG.INIT", BOTH),
-    LeafInfo(22, "TDH.VP.INIT", BOTH),
-    LeafInfo(23, "TDH.MEM.PAGE.PROMOTE", BOTH, versioned=True),
-    LeafInfo(24, "TDH.PHYMEM.PAGE.RDMD", BOTH),
-    LeafInfo(25, "TDH.MEM.SEPT.RD", BOTH),
-    LeafInfo(26, "TDH.VP.RD", BOTH, versioned=True),
-    LeafInfo(27, "TDH.MNG.KEY.RECLAIMID", BOTH),
-    LeafInfo(28, "TDH.PHYMEM.PAGE.RECLAIM", BOTH),
-    LeafInfo(29, "TDH.MEM.PAGE.REMOVE", BOTH),
-    LeafInfo(30, "TDH.MEM.SEPT.REMOVE", BOTH, versioned=True),
-    LeafInfo(31, "TDH.SYS.KEY.CONFIG", BOTH, before_ready=True),
-    LeafInfo(32, "TDH.SYS.INFO", BOTH, before_ready=True),
-    LeafInfo(33, "TDH.SYS.INIT", BOTH, before_ready=True),
-    LeafInfo(34, "TDH.SYS.RD", V15, before_ready=True),
-    LeafInfo(35, "TDH.SYS.LP.INIT", BOTH, before_ready=True),
-    LeafInfo(36, "TDH.SYS.TDMR.INIT", BOTH),
-    LeafInfo(37, "TDH.SYS.RDALL", V15, before_ready=True),
-    LeafInfo(38, "TDH.MEM.TRACK", BOTH),
-    LeafInfo(39, "TDH.MEM.RANGE.UNBLOCK", BOTH),
-    LeafInfo(40, "TDH.PHYMEM.CACHE.WB", BOTH),
-    LeafInfo(41, "TDH.PHYMEM.PAGE.WBINVD", BOTH),
-    LeafInfo(42, "TDH.MEM.SEPT.WR", V15),
-    LeafInfo(43, "TDH.VP.WR", BOTH),
-    LeafInfo(44, "TDH.SYS.LP.SHUTDOWN", BOTH, before_ready=True, in_shutdown=True),
-    LeafInfo(45, "TDH.SYS.CONFIG", BOTH, before_ready=True),
-    LeafInfo(48, "TDH.SERVTD.BIND", V15),
-    LeafInfo(49, "TDH.SERVTD.PREBIND", V15),
-    LeafInfo(52, "TDH.SYS.SHUTDOWN", V15),
-    LeafInfo(53, "TDH.SYS.UPDATE", V15, before_ready=True),
-    LeafInfo(64, "TDH.EXPORT.ABORT", V15),
-    LeafInfo(65, "TDH.EXPORT.BLOCKW", V15),
-    LeafInfo(66, "TDH.EXPORT.RESTORE", V15),
-    LeafInfo(68, "TDH.EXPORT.MEM", V15),
-    LeafInfo(70, "TDH.EXPORT.PAUSE", V15),
-    LeafInfo(71, "TDH.EXPORT.TRACK", V15),
-    LeafInfo(72, "TDH.EXPORT.STATE.IMMUTABLE", V15),
-    LeafInfo(73, "TDH.EXPORT.STATE.TD", V15),
-    LeafInfo(74, "TDH.EXPORT.STATE.VP", V15),
-    LeafInfo(75, "TDH.EXPORT.UNBLOCKW", V15),
-    LeafInfo(80, "TDH.IMPORT.ABORT", V15),
-    LeafInfo(81, "TDH.IMPORT.END", V15),
-    LeafInfo(82, "TDH.IMPORT.COMMIT", V15),
-    LeafInfo(83, "TDH.IMPORT.MEM", V15),
-    LeafInfo(84, "TDH.IMPORT.TRACK", V15),
-    LeafInfo(85, "TDH.IMPORT.STATE.IMMUTABLE", V15),
-    LeafInfo(86, "TDH.IMPORT.STATE.TD", V15),
-    LeafInfo(87, "TDH.IMPORT.STATE.VP", V15),
-    LeafInfo(96, "TDH.MIG.STREAM.CREATE", V15),
-)
+_FLAGS = ("before_ready", "in_shutdown", "versioned")
+_TABLES = read_sections("leaves.txt")   # sorted by number; the file says what each column is
+
+
+def _seamcall_leaf(words: list[str]) -> LeafInfo:
+    number, name, gens, *flags = words
+    unknown = set(flags) - set(_FLAGS)
+    if unknown:
+        raise ValueError(f"leaves.txt: {name}: unknown flags {sorted(unknown)}")
+    return LeafInfo(int(number, 0), name, tuple(gens.split(",")),
+                    **{f: f in flags for f in _FLAGS})
+
+
+SEAMCALL_LEAVES: tuple[LeafInfo, ...] = tuple(_seamcall_leaf(w) for w in _TABLES["SEAMCALL"])
 
 
 @dataclass(frozen=True)
@@ -128,24 +81,41 @@ class SeamldrLeafInfo:
     name: str
 
 
-# Sorted by RAX.  CLEANUP appears only in later loaders.
-SEAMLDR_LEAVES: tuple[SeamldrLeafInfo, ...] = (
-    SeamldrLeafInfo(0x8000000000000000, "SEAMLDR.INFO"),
-    SeamldrLeafInfo(0x8000000000000001, "SEAMLDR.INSTALL"),
-    SeamldrLeafInfo(0x8000000000000002, "SEAMLDR.SHUTDOWN"),
-    SeamldrLeafInfo(0x8000000000000003, "SEAMLDR.SEAMINFO"),
-    SeamldrLeafInfo(0x8000000000000004, "SEAMLDR.CLEANUP"),
-)
+SEAMLDR_LEAVES: tuple[SeamldrLeafInfo, ...] = tuple(
+    SeamldrLeafInfo(int(rax, 0), name) for rax, name in _TABLES["SEAMLDR"])
 
-_BY_NUMBER: dict[int, LeafInfo] = {leaf.number: leaf for leaf in SEAMCALL_LEAVES}
-_BY_NAME: dict[str, LeafInfo] = {leaf.name: leaf for leaf in SEAMCALL_LEAVES}
-_LDR_BY_RAX: dict[int, SeamldrLeafInfo] = {leaf.rax: leaf for leaf in SEAMLDR_LEAVES}
-_LDR_BY_NAME: dict[str, SeamldrLeafInfo] = {leaf.name: leaf for leaf in SEAMLDR_LEAVES}
+
+class LeafTable(Generic[L]):
+    """One instruction's leaves, looked up by number and by spec ("TDH.SYS.INFO") or C name
+    ("TDH_SYS_INFO")."""
+
+    def __init__(self, leaves: tuple[L, ...], number: Callable[[L], int]):
+        self.leaves = leaves
+        self._number = number
+        self._by_number = {number(leaf): leaf for leaf in leaves}
+        self._by_name = {leaf.name: leaf for leaf in leaves}
+
+    def get(self, number: int) -> L | None:
+        return self._by_number.get(number)
+
+    def named(self, name: str) -> L | None:
+        return self._by_name.get(name.upper().replace("_", "."))
+
+    def number(self, name: str) -> int:
+        """The number of a leaf the package names in its own code; KeyError if unknown."""
+        leaf = self.named(name)
+        if leaf is None:
+            raise KeyError(name)
+        return self._number(leaf)
+
+
+SEAMCALL = LeafTable(SEAMCALL_LEAVES, lambda leaf: leaf.number)
+SEAMLDR = LeafTable(SEAMLDR_LEAVES, lambda leaf: leaf.rax)
 
 
 def leaf_info(number: int, abi: str | None = None) -> LeafInfo | None:
     """The leaf with this number (in this ABI generation when given), or None."""
-    leaf = _BY_NUMBER.get(number)
+    leaf = SEAMCALL.get(number)
     if leaf is None or (abi is not None and abi not in leaf.generations):
         return None
     return leaf
@@ -153,15 +123,12 @@ def leaf_info(number: int, abi: str | None = None) -> LeafInfo | None:
 
 def leaf_by_name(name: str) -> LeafInfo | None:
     """Look a module leaf up by spec name ("TDH.SYS.INFO") or C name ("TDH_SYS_INFO")."""
-    return _BY_NAME.get(name.upper().replace("_", "."))
+    return SEAMCALL.named(name)
 
 
 def leaf_number(name: str) -> int:
     """The number of a module leaf the package names in its own code; KeyError if unknown."""
-    leaf = leaf_by_name(name)
-    if leaf is None:
-        raise KeyError(name)
-    return leaf.number
+    return SEAMCALL.number(name)
 
 
 # The leaves the package calls by name, as the kernel's tdx.h spells them.
@@ -188,81 +155,57 @@ class TdcallLeafInfo:
         return self.name.replace(".", "_")
 
 
-# Sorted by number.  RAX in a TDCALL is read as for SEAMCALL: bits 15:0 the leaf, 23:16 its
-# version, 63:24 reserved; td_call() refuses reserved bits, a version on any leaf but
-# TDG.VM.RD and an unknown leaf with TDX_OPERAND_INVALID(RAX).
-TDCALL_LEAVES: tuple[TdcallLeafInfo, ...] = (
-    TdcallLeafInfo(0, "TDG.VP.VMCALL"),
-    TdcallLeafInfo(1, "TDG.VP.INFO"),
-    TdcallLeafInfo(2, "TDG.MR.RTMR.EXTEND"),
-    TdcallLeafInfo(3, "TDG.VP.VEINFO.GET"),
-    TdcallLeafInfo(4, "TDG.MR.REPORT"),
-    TdcallLeafInfo(5, "TDG.VP.CPUIDVE.SET"),
-    TdcallLeafInfo(6, "TDG.MEM.PAGE.ACCEPT"),
-    TdcallLeafInfo(7, "TDG.VM.RD", versioned=True),
-    TdcallLeafInfo(8, "TDG.VM.WR"),
-    TdcallLeafInfo(9, "TDG.VP.RD"),
-    TdcallLeafInfo(10, "TDG.VP.WR"),
-    TdcallLeafInfo(11, "TDG.SYS.RD"),
-    TdcallLeafInfo(12, "TDG.SYS.RDALL"),
-    TdcallLeafInfo(18, "TDG.SERVTD.RD"),
-    TdcallLeafInfo(20, "TDG.SERVTD.WR"),
-    TdcallLeafInfo(22, "TDG.MR.VERIFYREPORT"),
-    TdcallLeafInfo(23, "TDG.MEM.PAGE.ATTR.RD"),
-    TdcallLeafInfo(24, "TDG.MEM.PAGE.ATTR.WR"),
-    TdcallLeafInfo(25, "TDG.VP.ENTER"),
-    TdcallLeafInfo(26, "TDG.VP.INVEPT"),
-    TdcallLeafInfo(27, "TDG.VP.INVVPID"),
-)
-_TDG_BY_NUMBER: dict[int, TdcallLeafInfo] = {leaf.number: leaf for leaf in TDCALL_LEAVES}
-_TDG_BY_NAME: dict[str, TdcallLeafInfo] = {leaf.name: leaf for leaf in TDCALL_LEAVES}
+# RAX in a TDCALL is read as for SEAMCALL: bits 15:0 the leaf, 23:16 its version, 63:24
+# reserved; td_call() refuses reserved bits, a version on any leaf but TDG.VM.RD and an unknown
+# leaf with TDX_OPERAND_INVALID(RAX).
+TDCALL_LEAVES: tuple[TdcallLeafInfo, ...] = tuple(
+    TdcallLeafInfo(int(number, 0), name, versioned=flags == ["versioned"])
+    for number, name, *flags in _TABLES["TDCALL"])
+TDCALL = LeafTable(TDCALL_LEAVES, lambda leaf: leaf.number)
 
 
 def tdcall_leaf_info(number: int) -> TdcallLeafInfo | None:
     """The TDCALL leaf with this number, or None."""
-    return _TDG_BY_NUMBER.get(number)
+    return TDCALL.get(number)
 
 
 def tdcall_leaf_by_name(name: str) -> TdcallLeafInfo | None:
     """Look a TDCALL leaf up by spec name ("TDG.VP.INFO") or C name ("TDG_VP_INFO")."""
-    return _TDG_BY_NAME.get(name.upper().replace("_", "."))
-
-
-def _tdg(name: str) -> int:
-    leaf = tdcall_leaf_by_name(name)
-    if leaf is None:
-        raise KeyError(name)
-    return leaf.number
+    return TDCALL.named(name)
 
 
 # The TDCALL leaves the package calls by name, as the kernel's asm/shared/tdx.h spells them.
-TDG_MEM_PAGE_ACCEPT = _tdg("TDG.MEM.PAGE.ACCEPT")
-TDG_VM_RD = _tdg("TDG.VM.RD")
-TDG_VP_INFO = _tdg("TDG.VP.INFO")
-TDG_VP_VEINFO_GET = _tdg("TDG.VP.VEINFO.GET")
-TDG_VP_VMCALL = _tdg("TDG.VP.VMCALL")
+TDG_MEM_PAGE_ACCEPT = TDCALL.number("TDG.MEM.PAGE.ACCEPT")
+TDG_VM_RD = TDCALL.number("TDG.VM.RD")
+TDG_VP_INFO = TDCALL.number("TDG.VP.INFO")
+TDG_VP_VEINFO_GET = TDCALL.number("TDG.VP.VEINFO.GET")
+TDG_VP_VMCALL = TDCALL.number("TDG.VP.VMCALL")
 
 
 def seamldr_leaf_info(rax: int) -> SeamldrLeafInfo | None:
-    return _LDR_BY_RAX.get(rax)
+    return SEAMLDR.get(rax)
 
 
 def seamldr_leaf_by_name(name: str) -> SeamldrLeafInfo | None:
-    return _LDR_BY_NAME.get(name.upper().replace("_", "."))
+    return SEAMLDR.named(name)
 
 
 __all__ = [
     "ABI_GENERATIONS",
     "BOTH",
     "LeafInfo",
+    "LeafTable",
     "RAX_LEAF_MASK",
     "RAX_RESERVED_MASK",
     "RAX_VERSION_MASK",
     "RAX_VERSION_SHIFT",
+    "SEAMCALL",
     "SEAMCALL_LEAVES",
+    "SEAMLDR",
     "SEAMLDR_LEAVES",
     "SEAMLDR_MODE_BIT",
     "SeamldrLeafInfo",
+    "TDCALL",
     "TDCALL_LEAVES",
     "TDG_MEM_PAGE_ACCEPT",
     "TDG_VM_RD",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seamemu.arch.datafile import read_sections
 from seamemu.jsonout import hex64
 
 MASK64 = (1 << 64) - 1
@@ -97,80 +98,16 @@ class GlobalField:
         return self.field_code <= field_code < self.field_code + self.num_fields * self.num_elements
 
 
+def _global_field(name: str, field_id: str, num_fields: str = "1", num_elements: str = "1"
+                  ) -> GlobalField:
+    return GlobalField(name, int(field_id, 0), int(num_fields), int(num_elements))
+
+
 # Every global (SYS-context) field of the modelled module versions, in the module's lookup-table
-# order (global_sys_lookup[]).  TDX_1.5.01 has the 65 entries without MAX_VCPUS_PER_TD; 1.5.05
-# (e98d963) and 1.5.06 (1e63698) add MAX_VCPUS_PER_TD after CONFIG_FLAGS_FIXED1.  Which version
-# has which field is arch.module_versions' business; a module's table is this one filtered.
-# Spec: intel/tdx-module include/auto_gen/global_sys_fields_lookup.c at TDX_1.5.01 (72d8cff)
-# and at e98d963 (1.5.05: MAX_NUM_GLOBAL_SYS_LOOKUP 66, MAX_VCPUS_PER_TD entry 39).
-GLOBAL_FIELDS: tuple[GlobalField, ...] = (
-    GlobalField("NUM_PKGS", 0x0000000200000000),
-    GlobalField("PKG_FMS", 0x0000000200000001, num_fields=8),
-    GlobalField("VENDOR_ID", 0x0800000200000000),
-    GlobalField("BUILD_DATE", 0x8800000200000001),
-    GlobalField("BUILD_NUM", 0x8800000100000002),
-    GlobalField("MINOR_VERSION", 0x0800000100000003),
-    GlobalField("MAJOR_VERSION", 0x0800000100000004),
-    GlobalField("UPDATE_VERSION", 0x0800000100000005),
-    GlobalField("INTERNAL_VERSION", 0x0800000100000006),
-    GlobalField("MODULE_HV", 0x8900000100000000),
-    GlobalField("MIN_UPDATE_HV", 0x8900000100000001),
-    GlobalField("NO_DOWNGRADE", 0x8900000000000002),
-    GlobalField("NUM_HANDOFF_PAGES", 0x8900000100000003),
-    GlobalField("HANDOFF_DATA_VALID", 0x8900000000000004),
-    GlobalField("HANDOFF_DATA_HV", 0x8900000100000005),
-    GlobalField("HANDOFF_DATA_SIZE", 0x8900000200000006),
-    GlobalField("SYS_ATTRIBUTES", 0x0A00000200000000),
-    GlobalField("NUM_TDX_FEATURES", 0x0A00000000000001),
-    GlobalField("TDX_FEATURES0", 0x0A00000300000008),
-    GlobalField("NUM_CMRS", 0x9000000100000000),
-    GlobalField("CMR_BASE", 0x9000000300000080, num_fields=32),
-    GlobalField("CMR_SIZE", 0x9000000300000100, num_fields=32),
-    GlobalField("MAX_TDMRS", 0x9100000100000008),
-    GlobalField("MAX_RESERVED_PER_TDMR", 0x9100000100000009),
-    GlobalField("PAMT_4K_ENTRY_SIZE", 0x9100000100000010),
-    GlobalField("PAMT_2M_ENTRY_SIZE", 0x9100000100000011),
-    GlobalField("PAMT_1G_ENTRY_SIZE", 0x9100000100000012),
-    GlobalField("TDR_BASE_SIZE", 0x9800000100000000),
-    GlobalField("TDCS_BASE_SIZE", 0x9800000100000100),
-    GlobalField("TDCS_SIZE_PER_L2_VM", 0x9800000100000101),
-    GlobalField("TDVPS_BASE_SIZE", 0x9800000100000200),
-    GlobalField("TDVPS_SIZE_PER_L2_VM", 0x9800000100000201),
-    GlobalField("ATTRIBUTES_FIXED0", 0x1900000300000000),
-    GlobalField("ATTRIBUTES_FIXED1", 0x1900000300000001),
-    GlobalField("XFAM_FIXED0", 0x1900000300000002),
-    GlobalField("XFAM_FIXED1", 0x1900000300000003),
-    GlobalField("NUM_CPUID_CONFIG", 0x9900000100000004),
-    GlobalField("CONFIG_FLAGS_FIXED0", 0x9900000300000006),
-    GlobalField("CONFIG_FLAGS_FIXED1", 0x9900000300000007),
-    GlobalField("MAX_VCPUS_PER_TD", 0x9900000100000008),
-    GlobalField("CPUID_CONFIG_LEAVES", 0x9900000300000400, num_fields=32),
-    GlobalField("CPUID_CONFIG_VALUES", 0x9900000300000500, num_fields=32, num_elements=2),
-    GlobalField("IA32_ARCH_CAPABILITIES_CONFIG_MASK", 0x9900000300000600),
-    GlobalField("NUM_ALLOWED_FMS", 0x9900000100000800),
-    GlobalField("NUM_DISALLOWED_FMS", 0x9900000100000801),
-    GlobalField("ALLOWED_FMS", 0x9900000300000810, num_fields=64),
-    GlobalField("DISALLOWED_FMS", 0x9900000300000850, num_fields=64),
-    GlobalField("MIG_ATTRIBUTES", 0xA000000300000000),
-    GlobalField("MIN_EXPORT_VERSION", 0x2000000100000001),
-    GlobalField("MAX_EXPORT_VERSION", 0x2000000100000002),
-    GlobalField("MIN_IMPORT_VERSION", 0x2000000100000003),
-    GlobalField("MAX_IMPORT_VERSION", 0x2000000100000004),
-    GlobalField("MAX_MIGS", 0xA000000100000010),
-    GlobalField("NUM_IMMUTABLE_STATE_PAGES", 0xA000000000000020),
-    GlobalField("NUM_TD_STATE_PAGES", 0xA000000000000021),
-    GlobalField("NUM_VP_STATE_PAGES", 0xA000000000000022),
-    GlobalField("MAX_SERV_TDS", 0xA100000100000000),
-    GlobalField("SERVTD_ATTR_FIXED0", 0xA100000300000001),
-    GlobalField("SERVTD_ATTR_FIXED1", 0xA100000300000002),
-    GlobalField("GUEST_L2_GPA_ATTR_MASK", 0xA200000100000000),
-    GlobalField("VM_CTLS_FIXED0", 0xA200000300000001),
-    GlobalField("VM_CTLS_FIXED1", 0xA200000300000002),
-    GlobalField("VPCU_L2_CTLS_FIXED0", 0xA200000300000003),
-    GlobalField("VCPU_L2_CTLS_FIXED1", 0xA200000300000004),
-    GlobalField("VPCU_L2_DEBUG_CTLS_FIXED0", 0xA200000300000005),
-    GlobalField("VCPU_L2_DEBUG_CTLS_FIXED1", 0xA200000300000006),
-)
+# order (global_sys_lookup[]): seamemu/data/tdx_module/global_fields.txt, which names its source
+# and the versions' differences.  A module's table is this one filtered (arch.module_versions).
+GLOBAL_FIELDS: tuple[GlobalField, ...] = tuple(
+    _global_field(*words) for words in read_sections("global_fields.txt")["fields"])
 
 _BY_NAME: dict[str, GlobalField] = {f.name: f for f in GLOBAL_FIELDS}
 

@@ -22,6 +22,7 @@ Sources:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,14 +100,13 @@ LINUX_6_8 = Generation(
     ))
 
 
-MAINLINE = Generation(
+# Mainline keeps 6.8's SEAMCALL assembly, wrappers, metadata reads and detection: what differs
+# is who brings TDX up, and when, and the hotplug policy.
+MAINLINE = dataclasses.replace(
+    LINUX_6_8,
     name="mainline",
     title="mainline Linux: TDX initialised by the kernel at boot",
-    flow=FLOW_BOOT, pr_fmt="virt/tdx: ",
-    stub="seamcall.S", entry="__seamcall_ret",
-    entries=("__seamcall", "__seamcall_ret", "__seamcall_saved_ret"),
-    convention="args", extable=True, vmfail_writes_outputs=False, retries_entropy=True,
-    sysinfo="TDH.SYS.RD", reads_cmrs=False, detection="keyids",
+    flow=FLOW_BOOT,
     hotplug_policies=("upstream",),
     sources=(
         "torvalds/linux 01f492e1817e arch/x86/virt/vmx/tdx/tdx_global_metadata.c "

@@ -11,8 +11,10 @@ KeyID space from msr_defs.h ia32_tme_activate_t (KeyID 0 plus MKTME plus TDX Key
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from seamemu.jsonout import hex64
-from seamemu.platform.facts import KiB, Platform, Seamrr
+from seamemu.platform.facts import Cmr, KiB, MemoryRegion, Platform, Seamrr
 from seamemu.platform.units import fmt_range
 
 MAX_CMR = 32            # Spec: tdx_api_defs.h MAX_CMR
@@ -70,50 +72,54 @@ def _check_topology(p: Platform, out: list[str]) -> None:
                 out.append(f"numa: package {pkg} belongs to no node")
 
 
-def _check_memory(p: Platform, out: list[str]) -> None:
+def _range_ok(p: Platform, where: str, base: int, size: int, empty: str, out: list[str]) -> bool:
+    """What any range a platform file gives must be: not empty, whole 4 KiB pages, and below
+    the KeyID bits at the top of MAXPHYADDR.  False for an empty range (nothing more to say)."""
+    if size == 0:
+        out.append(f"{where}: size is 0{empty}")
+        return False
+    for what, v in (("base", base), ("size", size)):
+        if v % (4 * KiB):
+            out.append(f"{where}: {what} {hex64(v)} is not 4 KiB aligned")
     limit = 1 << (p.max_pa - p.keyid_bits)
+    if base + size > limit:
+        out.append(f"{where}: {fmt_range(base, size)} reaches above {hex64(limit)}: the "
+                   f"top {p.keyid_bits} of {p.max_pa} physical address bits carry the KeyID")
+    return True
+
+
+def _overlaps(where: str, base: int, size: int, earlier: Sequence[Cmr | MemoryRegion],
+              what: str, out: list[str]) -> None:
+    for j, n in enumerate(earlier):
+        if n.size and _overlap(base, base + size, n.base, n.end):
+            out.append(f"{where}: {fmt_range(base, size)} overlaps {what}[{j}] "
+                       f"{fmt_range(n.base, n.size)}")
+
+
+def _check_memory(p: Platform, out: list[str]) -> None:
     nodes = {n.id for n in p.numa} or {0}
     for i, m in enumerate(p.memory):
         where = f"memory[{i}]"
-        if m.size == 0:
-            out.append(f"{where}: size is 0")
+        if not _range_ok(p, where, m.base, m.size, "", out):
             continue
-        for what, v in (("base", m.base), ("size", m.size)):
-            if v % (4 * KiB):
-                out.append(f"{where}: {what} {hex64(v)} is not 4 KiB aligned")
-        if m.end > limit:
-            out.append(f"{where}: {fmt_range(m.base, m.size)} reaches above {hex64(limit)}: the "
-                       f"top {p.keyid_bits} of {p.max_pa} physical address bits carry the KeyID")
         if m.node not in nodes:
             out.append(f"{where}: node {m.node} is not a declared NUMA node "
                        f"({', '.join(map(str, sorted(nodes)))})")
-        for j, n in enumerate(p.memory[:i]):
-            if n.size and _overlap(m.base, m.end, n.base, n.end):
-                out.append(f"{where}: {fmt_range(m.base, m.size)} overlaps memory[{j}] "
-                           f"{fmt_range(n.base, n.size)}")
+        _overlaps(where, m.base, m.size, p.memory[:i], "memory", out)
     if not any(m.kind == "usable" for m in p.memory):
         out.append("memory: no usable region (the emulator needs RAM to run code in)")
 
 
 def _check_cmrs(p: Platform, out: list[str]) -> None:
-    limit = 1 << (p.max_pa - p.keyid_bits)
     for i, c in enumerate(p.cmrs):
         where = f"cmr[{i}]"
-        if c.size == 0:
-            out.append(f"{where}: size is 0 (a CMR_INFO entry of size 0 means 'no CMR')")
+        if not _range_ok(p, where, c.base, c.size, " (a CMR_INFO entry of size 0 means 'no CMR')",
+                         out):
             continue
-        for what, v in (("base", c.base), ("size", c.size)):
-            if v % (4 * KiB):
-                out.append(f"{where}: {what} {hex64(v)} is not 4 KiB aligned")
-        if c.end > limit:
-            out.append(f"{where}: {fmt_range(c.base, c.size)} reaches above {hex64(limit)} "
-                       f"(address bits {p.max_pa - 1}:{p.max_pa - p.keyid_bits} hold the KeyID)")
         if i and c.base < p.cmrs[i - 1].base:
             out.append(f"{where}: base {hex64(c.base)} is below cmr[{i - 1}]'s: MCHECK lists "
                        "CMRs sorted by base")
-        for j, d in enumerate(p.cmrs[:i]):
-            if d.size and _overlap(c.base, c.end, d.base, d.end):
-                out.append(f"{where}: overlaps cmr[{j}] {fmt_range(d.base, d.size)}")
+        _overlaps(where, c.base, c.size, p.cmrs[:i], "cmr", out)
         gap = first_gap(p, c.base, c.size)
         if gap:
             out.append(f"{where}: {fmt_range(c.base, c.size)} is not backed by memory (nothing "

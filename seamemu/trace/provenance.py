@@ -7,28 +7,28 @@ trace always quotes the row that decided.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from seamemu.errors import InputError
 from seamemu.model.leaf_spec import LeafSpec, leaf_spec
 from seamemu.traps import msr, seamcall, tdcall, vmx
 from seamemu.traps.rule_table import Check
 
+# Instruction -> (module, name of its table), read at call time.
+_TABLES: dict[str, tuple[ModuleType, str]] = {
+    "rdmsr": (msr, "RDMSR_CHECKS"),
+    "seamcall": (seamcall, "SEAMCALL_CHECKS"),
+    "tdcall": (tdcall, "TDCALL_CHECKS"),
+    "vmxoff": (vmx, "VMXOFF_CHECKS"),
+    "vmxon": (vmx, "VMXON_CHECKS"),
+    "wrmsr": (msr, "WRMSR_CHECKS"),
+}
+
 
 def rule_table(insn: str) -> tuple[Check, ...]:
     """The rule table of a trapped instruction ("seamcall", "tdcall", "vmxon", "rdmsr", ...)."""
-    name = insn.lower()
-    if name == "seamcall":
-        return seamcall.SEAMCALL_CHECKS
-    if name == "tdcall":
-        return tdcall.TDCALL_CHECKS
-    if name == "vmxon":
-        return vmx.VMXON_CHECKS
-    if name == "vmxoff":
-        return vmx.VMXOFF_CHECKS
-    if name == "rdmsr":
-        return msr.RDMSR_CHECKS
-    if name == "wrmsr":
-        return msr.WRMSR_CHECKS
-    return ()
+    where = _TABLES.get(insn.lower())
+    return () if where is None else getattr(*where)
 
 
 def rule_row(insn: str, check_id: str) -> Check | None:

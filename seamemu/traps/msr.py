@@ -88,28 +88,25 @@ def _locked(i: MsrInputs) -> bool:
     return lock is not None and bool(i.values.get(lock[0], 0) >> lock[1] & 1)
 
 
-RDMSR_CHECKS: tuple[Check, ...] = (
-    Check("gp_cpl", "RDMSR at CPL > 0 raises #GP(0) (before any VM exit).",
-          lambda i: i.cpu.cpl > 0, "#GP", "#GP(0): RDMSR at CPL {i.cpu.cpl} > 0", source=_SRC_RD),
-    Check("vmexit_guest", "RDMSR in VMX non-root operation or in a TD exits to the VMM/module.",
-          _in_guest, "vmexit",
-          "VM exit (basic reason 31, RDMSR of {i.name}): executed in a guest; no VMM is "
-          "modelled, so the run stops here", exit_reason=EXIT_REASON_RDMSR, source=_SRC_RD),
-    Check("gp_unknown", "RDMSR of an MSR the platform does not implement raises #GP(0).",
-          _unknown, "#GP", "#GP(0): RDMSR of {i.name} (ECX 0x{i.msr:08x}): not implemented on "
-          "this platform", source=_SRC_RD),
-)
+def _common_rows(insn: str, of: str, exit_reason: int, source: str) -> tuple[Check, ...]:
+    """The three rows RDMSR and WRMSR share, in their order: CPL, guest, unknown MSR."""
+    return (
+        Check("gp_cpl", f"{insn} at CPL > 0 raises #GP(0) (before any VM exit).",
+              lambda i: i.cpu.cpl > 0, "#GP", f"#GP(0): {insn} at CPL {{i.cpu.cpl}} > 0",
+              source=source),
+        Check("vmexit_guest", f"{insn} in VMX non-root operation or in a TD exits to the "
+              "VMM/module.", _in_guest, "vmexit",
+              f"VM exit (basic reason {exit_reason}, {insn} of {{i.name}}): executed in a guest; "
+              "no VMM is modelled, so the run stops here", exit_reason=exit_reason, source=source),
+        Check("gp_unknown", f"{insn} {of} an MSR the platform does not implement raises #GP(0).",
+              _unknown, "#GP", f"#GP(0): {insn} {of} {{i.name}} (ECX 0x{{i.msr:08x}}): not "
+              "implemented on this platform", source=source),
+    )
 
-WRMSR_CHECKS: tuple[Check, ...] = (
-    Check("gp_cpl", "WRMSR at CPL > 0 raises #GP(0) (before any VM exit).",
-          lambda i: i.cpu.cpl > 0, "#GP", "#GP(0): WRMSR at CPL {i.cpu.cpl} > 0", source=_SRC_WR),
-    Check("vmexit_guest", "WRMSR in VMX non-root operation or in a TD exits to the VMM/module.",
-          _in_guest, "vmexit",
-          "VM exit (basic reason 32, WRMSR of {i.name}): executed in a guest; no VMM is "
-          "modelled, so the run stops here", exit_reason=EXIT_REASON_WRMSR, source=_SRC_WR),
-    Check("gp_unknown", "WRMSR to an MSR the platform does not implement raises #GP(0).",
-          _unknown, "#GP", "#GP(0): WRMSR to {i.name} (ECX 0x{i.msr:08x}): not implemented on "
-          "this platform", source=_SRC_WR),
+
+RDMSR_CHECKS: tuple[Check, ...] = _common_rows("RDMSR", "of", EXIT_REASON_RDMSR, _SRC_RD)
+
+WRMSR_CHECKS: tuple[Check, ...] = _common_rows("WRMSR", "to", EXIT_REASON_WRMSR, _SRC_WR) + (
     Check("gp_read_only", "WRMSR to a read-only MSR raises #GP(0).",
           lambda i: i.msr in READ_ONLY_MSRS, "#GP", "#GP(0): WRMSR to {i.name}: read-only",
           source=_SRC_WR),

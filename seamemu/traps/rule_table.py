@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from seamemu.arch.kernel import X86_TRAP_GP, X86_TRAP_PF, X86_TRAP_SS, X86_TRAP_UD
 from seamemu.arch.registers import RFLAGS_ARITH, RFLAGS_CF, RFLAGS_ZF
+from seamemu.errors import InputError
 from seamemu.jsonout import JsonRecord
 from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.target import CallRecord, SeamReply
@@ -95,6 +96,42 @@ class Effect(NamedTuple):
     cpu: CpuState | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CpuInputs:
+    """The inputs of a table that reads the CPU state alone (SYSCALL, SYSENTER, TDCALL)."""
+
+    cpu: CpuState
+
+
+def vmexit_in_non_root(insn: str, exit_reason: int, source: str) -> Check:
+    """The row every VMX instruction has: in VMX non-root operation it is a VM exit.
+    Spec: Intel SDM Vol. 3C §26.1.2 (instructions that cause VM exits unconditionally)."""
+    return Check("vmexit_non_root",
+                 f"{insn} in VMX non-root operation causes a VM exit (reason {exit_reason}).",
+                 lambda i: i.cpu.vmx_non_root, "vmexit",
+                 f"VM exit (basic reason {exit_reason}, {insn}): executed in VMX non-root "
+                 "operation", exit_reason=exit_reason, source=source)
+
+
+def decide_total(checks: tuple[Check, ...], inputs: Any) -> Decision:
+    """The decision of a table whose last row always holds."""
+    verdict = decide(checks, inputs)
+    if verdict is None:
+        raise InputError(f"rule table {[c.id for c in checks]} has no row for {inputs}")
+    return verdict
+
+
+def check_reply_regs(regs: Mapping[str, int], allowed: frozenset[str], who: str) -> None:
+    """InputError unless a target's reply holds RAX and only `allowed` 64-bit registers."""
+    if "rax" not in regs:
+        raise InputError(f"{who} must hold rax (the completion status)")
+    for name, value in regs.items():
+        if name not in allowed:
+            raise InputError(f"{who} names {name!r}, not a register it can write")
+        if not isinstance(value, int) or not 0 <= value <= (1 << 64) - 1:
+            raise InputError(f"{who}[{name!r}] = {value!r} is not a 64-bit value")
+
+
 def decide(checks: tuple[Check, ...], inputs: Any) -> Decision | None:
     """The decision of the first active row whose predicate holds, or None if none does."""
     for check in checks:
@@ -163,15 +200,19 @@ def render_table(checks: tuple[Check, ...]) -> list[dict]:
 
 __all__ = [
     "Check",
+    "CpuInputs",
     "Decision",
     "Effect",
     "FAULT_VECTORS",
     "KINDS",
+    "check_reply_regs",
     "decide",
+    "decide_total",
     "decision_of",
     "effect_of",
     "render_table",
     "vmfail_invalid",
+    "vmexit_in_non_root",
     "vmfail_valid",
     "vmsucceed",
 ]

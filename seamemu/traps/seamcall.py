@@ -40,7 +40,9 @@ from seamemu.traps.rule_table import (
     Check,
     Decision,
     Effect,
+    check_reply_regs,
     decide,
+    vmexit_in_non_root,
     vmfail_invalid,
 )
 from seamemu.traps.target import (
@@ -101,10 +103,7 @@ _CPU_ROWS: tuple[Check, ...] = (
          lambda i: i.cpu.td_guest, "#UD",
          "#UD: SEAMCALL in a TD: VM exit (basic reason 76) to the TDX module, which injects #UD "
          "into the TD", f"{_ASM_DUDE}; {_TD}"),
-    _row("vmexit_non_root", "SEAMCALL in VMX non-root operation causes a VM exit (reason 76).",
-         lambda i: i.cpu.vmx_non_root, "vmexit",
-         "VM exit (basic reason 76, SEAMCALL): executed in VMX non-root operation",
-         _ASM_DUDE, exit_reason=EXIT_REASON_SEAMCALL),
+    vmexit_in_non_root("SEAMCALL", EXIT_REASON_SEAMCALL, _ASM_DUDE),
     _row("gp_seamrr_invalid", "SEAMCALL raises #GP(0) when SEAMRR is not valid (MASK bit 11).",
          lambda i: not i.cpu.seamrr_valid, "#GP",
          "#GP(0): SEAMRR not enabled (IA32_SEAMRR_PHYS_MASK 0x{i.cpu.seamrr_mask_msr:016x} "
@@ -296,23 +295,13 @@ def _apply_reply(decision: Decision, reply: SeamReply, rflags: int) -> Effect:
         return Effect(injected, rflags=vmfail_invalid(rflags), rip_advance=SEAMCALL_LENGTH,
                       reply=reply, record=reply.record)
     out = reply.regs
-    if "rax" not in out or not out.keys() <= _ABI_SET:
-        _bad_regs(out)
+    if "rax" not in out or not out.keys() <= _ABI_SET:   # the cheap test first: the hot path
+        check_reply_regs(out, _ABI_SET, "SeamReply.regs")
     for value in out.values():
         if not 0 <= value <= _MASK64:
-            _bad_regs(out)
+            check_reply_regs(out, _ABI_SET, "SeamReply.regs")
     # Positional: this Effect is built once per emulated SEAMCALL.
     return Effect(decision, out, rflags & _NOT_ARITH, SEAMCALL_LENGTH, None, reply, reply.record)
-
-
-def _bad_regs(out: Mapping[str, int]) -> None:
-    if "rax" not in out:
-        raise InputError("SeamReply.regs must hold rax (the completion status)")
-    for name, value in out.items():
-        if name not in _ABI_SET:
-            raise InputError(f"SeamReply.regs names {name!r}, not a register in ABI order")
-        if not isinstance(value, int) or not 0 <= value <= _MASK64:
-            raise InputError(f"SeamReply.regs[{name!r}] = {value!r} is not a 64-bit value")
 
 
 __all__ = [

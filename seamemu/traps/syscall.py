@@ -18,10 +18,8 @@ help: Unicorn already raises #UD (EFER.SCE clear) and #GP(0) (SYSENTER_CS zero) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from seamemu.traps.cpu_state import CpuState
-from seamemu.traps.rule_table import Check, Decision, Effect, decide, effect_of
+from seamemu.traps.rule_table import Check, CpuInputs, Decision, Effect, decide_total, effect_of
 
 SYSCALL_LENGTH = 2
 SYSENTER_LENGTH = 2
@@ -30,9 +28,7 @@ _SRC_SYSCALL = "Intel SDM Vol. 2B SYSCALL (Operation, 64-Bit Mode Exceptions)"
 _SRC_SYSENTER = "Intel SDM Vol. 2B SYSENTER (Operation, Protected Mode Exceptions)"
 
 
-@dataclass(frozen=True, slots=True)
-class SyscallInputs:
-    cpu: CpuState
+SyscallInputs = CpuInputs   # the tables read the CPU state alone
 
 
 SYSCALL_CHECKS: tuple[Check, ...] = (
@@ -54,15 +50,11 @@ SYSENTER_CHECKS: tuple[Check, ...] = (
 
 
 def decide_syscall(cpu: CpuState) -> Decision:
-    verdict = decide(SYSCALL_CHECKS, SyscallInputs(cpu))
-    assert verdict is not None  # the last row always matches
-    return verdict
+    return decide_total(SYSCALL_CHECKS, CpuInputs(cpu))
 
 
 def decide_sysenter(cpu: CpuState) -> Decision:
-    verdict = decide(SYSENTER_CHECKS, SyscallInputs(cpu))
-    assert verdict is not None
-    return verdict
+    return decide_total(SYSENTER_CHECKS, CpuInputs(cpu))
 
 
 def execute_syscall(cpu: CpuState, rflags: int) -> Effect:

@@ -16,12 +16,20 @@ the exit.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import InputError
 from seamemu.traps.cpu_state import CpuState
-from seamemu.traps.rule_table import FAULT_VECTORS, Check, Decision, Effect, decide, effect_of
+from seamemu.traps.rule_table import (
+    FAULT_VECTORS,
+    Check,
+    CpuInputs,
+    Decision,
+    Effect,
+    check_reply_regs,
+    decide_total,
+    effect_of,
+)
 from seamemu.traps.target import HALT, GuestMemory, SeamReply, TdcallTarget
 
 TDCALL_LENGTH = 4
@@ -34,9 +42,7 @@ _SRC = "Intel TDCALL description (github.com/HJLebbink/asm-dude/wiki/TDCALL); KV
 _MODULE = "intel/tdx-module tdx_1.5 src/td_dispatcher/tdx_td_dispatcher.c (td_call)"
 
 
-@dataclass(frozen=True, slots=True)
-class TdcallInputs:
-    cpu: CpuState
+TdcallInputs = CpuInputs    # the table reads the CPU state alone
 
 
 TDCALL_CHECKS: tuple[Check, ...] = (
@@ -68,14 +74,11 @@ _NO_TARGET = Decision("vmexit", "TDCALL from a TD: VM exit (basic reason 77) to 
                       "this machine has no module behind TDCALL, so the run stops here",
                       "no_target", exit_reason=EXIT_REASON_TDCALL)
 _REG_SET = frozenset(TDCALL_REGS)
-_MASK64 = (1 << 64) - 1
 
 
 def decide_tdcall(cpu: CpuState) -> Decision:
     """What TDCALL does in this CPU state."""
-    verdict = decide(TDCALL_CHECKS, TdcallInputs(cpu))
-    assert verdict is not None  # the last row always matches
-    return verdict
+    return decide_total(TDCALL_CHECKS, CpuInputs(cpu))
 
 
 def execute_tdcall(cpu: CpuState, rflags: int, *, regs: Mapping[str, int] | None = None,
@@ -111,13 +114,7 @@ def _apply_reply(decision: Decision, reply: SeamReply) -> Effect:
                             vector, code)
         return Effect(injected, fault=(vector, code), reply=reply, record=reply.record)
     out = reply.regs
-    if "rax" not in out:
-        raise InputError("TDCALL target's reply must hold rax (the completion status)")
-    for name, value in out.items():
-        if name not in _REG_SET:
-            raise InputError(f"TDCALL target's reply names {name!r}, not a TDCALL register")
-        if not isinstance(value, int) or not 0 <= value <= _MASK64:
-            raise InputError(f"TDCALL target's reply {name} = {value!r} is not a 64-bit value")
+    check_reply_regs(out, _REG_SET, "the TDCALL target's reply")
     return Effect(decision, out, None, TDCALL_LENGTH, None, reply, reply.record)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seamemu.traps.cpu_state import CpuState
-from seamemu.traps.rule_table import Check, Decision, Effect, decide, effect_of
+from seamemu.traps.rule_table import Check, Decision, Effect, decide_total, effect_of, vmexit_in_non_root
 
 EXIT_REASON_VMXOFF = 26
 EXIT_REASON_VMXON = 27
@@ -57,10 +57,7 @@ VMXON_CHECKS: tuple[Check, ...] = (
     Check("enter", "Otherwise VMXON outside VMX operation enters VMX root operation.",
           lambda i: not i.cpu.vmx_operation, "VMsucceed",
           "VMsucceed: VMXON entered VMX root operation", source=_SDM),
-    Check("vmexit_non_root", "VMXON in VMX non-root operation causes a VM exit (reason 27).",
-          lambda i: i.cpu.vmx_non_root, "vmexit",
-          "VM exit (basic reason 27, VMXON): executed in VMX non-root operation",
-          exit_reason=EXIT_REASON_VMXON, source=_SDM),
+    vmexit_in_non_root("VMXON", EXIT_REASON_VMXON, _SDM),
     Check("gp_cpl_root", "VMXON in VMX root operation at CPL > 0 raises #GP(0).",
           lambda i: i.cpu.cpl > 0, "#GP", "#GP(0): VMXON at CPL {i.cpu.cpl} > 0", source=_SDM),
     Check("vmfail_in_root", "VMXON in VMX root operation fails (VM-instruction error 15); "
@@ -76,10 +73,7 @@ VMXOFF_CHECKS: tuple[Check, ...] = (
           source=_SDM),
     Check("ud_not_64bit", "VMXOFF outside 64-bit mode raises #UD (seamemu simplification).",
           lambda i: not i.cpu.long_mode, "#UD", "#UD: VMXOFF outside 64-bit mode", source=_SDM),
-    Check("vmexit_non_root", "VMXOFF in VMX non-root operation causes a VM exit (reason 26).",
-          lambda i: i.cpu.vmx_non_root, "vmexit",
-          "VM exit (basic reason 26, VMXOFF): executed in VMX non-root operation",
-          exit_reason=EXIT_REASON_VMXOFF, source=_SDM),
+    vmexit_in_non_root("VMXOFF", EXIT_REASON_VMXOFF, _SDM),
     Check("gp_cpl", "VMXOFF at CPL > 0 raises #GP(0).",
           lambda i: i.cpu.cpl > 0, "#GP", "#GP(0): VMXOFF at CPL {i.cpu.cpl} > 0", source=_SDM),
     Check("leave", "Otherwise VMXOFF leaves VMX operation.",
@@ -88,15 +82,11 @@ VMXOFF_CHECKS: tuple[Check, ...] = (
 
 
 def decide_vmxon(cpu: CpuState, pointer: int | None) -> Decision:
-    verdict = decide(VMXON_CHECKS, VmxInputs(cpu, pointer))
-    assert verdict is not None  # the last row always matches
-    return verdict
+    return decide_total(VMXON_CHECKS, VmxInputs(cpu, pointer))
 
 
 def decide_vmxoff(cpu: CpuState) -> Decision:
-    verdict = decide(VMXOFF_CHECKS, VmxInputs(cpu))
-    assert verdict is not None
-    return verdict
+    return decide_total(VMXOFF_CHECKS, VmxInputs(cpu))
 
 
 def execute_vmxon(cpu: CpuState, pointer: int | None, rflags: int, length: int) -> Effect:

@@ -70,9 +70,9 @@ def test_the_lifecycle_has_the_leaves_on_its_edges():
 def test_the_lifecycle_changes_when_the_admission_table_changes(monkeypatch):
     before = lifecycle_svg(abi="1.5")
     rd = arch_leaves.leaf_by_name("TDH.SYS.RD")
-    table = dict(arch_leaves._BY_NUMBER)
-    table[rd.number] = dataclasses.replace(rd, before_ready=False)
-    monkeypatch.setattr(arch_leaves, "_BY_NUMBER", table)
+    leaves = tuple(dataclasses.replace(x, before_ready=False) if x is rd else x
+                   for x in arch_leaves.SEAMCALL_LEAVES)
+    monkeypatch.setattr(arch_leaves, "SEAMCALL", arch_leaves.LeafTable(leaves, lambda x: x.number))
     life = probe_lifecycle("1.5")
     loops = {e.source: e.leaves for e in life.edges if e.source == e.target}
     assert "TDH.SYS.RD" not in loops["SYSINIT_DONE"]        # refused: TDX_SYS_NOT_READY

@@ -113,7 +113,8 @@ size = "1G"
 base = "7G"
 size = "2G"
 """, [
-        "cmr[1]: overlaps cmr[0] [0x0000000000000000, 0x0000000080000000)",
+        "cmr[1]: [0x0000000040000000, 0x00000000c0000000) overlaps cmr[0] "
+        "[0x0000000000000000, 0x0000000080000000)",
         "cmr[2]: base 0x0000000100000800 is not 4 KiB aligned",
         "cmr[3]: [0x00000001c0000000, 0x0000000240000000) is not backed by memory (nothing "
         "present at [0x0000000200000000, 0x0000000240000000); MCHECK requires CMR memory to be "
