@@ -180,15 +180,12 @@ def leaf_number(leaf: int | str) -> int:
     "TDG.VP.INFO")."""
     if isinstance(leaf, int):
         return leaf
-    from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name, tdcall_leaf_by_name
+    from seamemu.arch.leaves import leaf_rax
     from seamemu.errors import InputError
 
-    info = leaf_by_name(leaf) or tdcall_leaf_by_name(leaf)
-    if info is not None:
-        return info.number
-    ldr = seamldr_leaf_by_name(leaf)
-    if ldr is not None:
-        return ldr.rax
+    rax = leaf_rax(leaf)
+    if rax is not None:
+        return rax
     raise InputError(f"leaf {leaf!r}: not a known leaf name (e.g. TDH.SYS.INFO)")
 
 

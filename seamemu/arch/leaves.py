@@ -182,6 +182,16 @@ TDG_VP_VEINFO_GET = TDCALL.number("TDG.VP.VEINFO.GET")
 TDG_VP_VMCALL = TDCALL.number("TDG.VP.VMCALL")
 
 
+def leaf_rax(name: str) -> int | None:
+    """The RAX that names a leaf: a module leaf, a TDCALL leaf, or a P-SEAMLDR leaf (bit 63 set),
+    by spec name ("TDH.SYS.INFO", "TDG.VP.INFO", "SEAMLDR.INFO") or C name; None if unknown."""
+    leaf = SEAMCALL.named(name) or TDCALL.named(name)
+    if leaf is not None:
+        return leaf.number
+    ldr = SEAMLDR.named(name)
+    return None if ldr is None else ldr.rax
+
+
 def seamldr_leaf_info(rax: int) -> SeamldrLeafInfo | None:
     return SEAMLDR.get(rax)
 
@@ -225,6 +235,7 @@ __all__ = [
     "leaf_by_name",
     "leaf_info",
     "leaf_number",
+    "leaf_rax",
     "seamldr_leaf_by_name",
     "seamldr_leaf_info",
     "tdcall_leaf_by_name",

@@ -9,7 +9,7 @@ from seamemu.cli import common as C
 from seamemu.errors import InputError
 from seamemu.files import output_file, write_bytes
 from seamemu.machine import Bounds
-from seamemu.session import CONVENTIONS, Session
+from seamemu.session import Session
 from seamemu.session.listing import format_listing, listing_json
 from seamemu.session.matrix import format_matrix, outcome_matrix
 
@@ -27,16 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--elf", metavar="OUT",
                    help="write the program as seamemu loads it to OUT, an ELF64 executable with "
                         "symbols and a DWARF line table, for objdump, addr2line and gdb")
-    p.add_argument("--json", action="store_true")
+    C.add_json_option(p)
     p.set_defaults(func=cmd_asm)
 
     p = sub.add_parser("run", help="call a symbol under an emulated CPU state and show what SEAMCALL did")
-    C.add_source_options(p)
-    C.add_kernel_option(p)
-    p.add_argument("--convention", choices=CONVENTIONS,
-                   help="args: RDI=leaf, RSI=struct tdx_module_args; legacy: the 2022 "
-                        "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given "
-                        "(default: the kernel's)")
+    C.add_call_options(p, "args: RDI=leaf, RSI=struct tdx_module_args; legacy: the 2022 "
+                       "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given "
+                       "(default: the kernel's)")
     C.add_platform_options(p)
     C.add_module_binary_option(p)
     C.add_state_options(p)
@@ -54,16 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replay", metavar="FILE",
                    help="replay a `seamemu fuzz` reproducer and explain its finding "
                         "(exit status 1 while it still reproduces)")
-    p.add_argument("--json", action="store_true")
+    C.add_json_option(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("matrix", help="every VMX x SEAMRR x CPL x module combination through a "
                                       "stub, on the host and in a TD's vCPU (the TD column)")
-    C.add_source_options(p)
-    C.add_kernel_option(p)
-    p.add_argument("--convention", choices=CONVENTIONS,
-                   help="args, legacy, raw, or the TD guest's tdcall or hypercall (default: the "
-                        "kernel's)")
+    C.add_call_options(p, "args, legacy, raw, or the TD guest's tdcall or hypercall (default: the "
+                       "kernel's)")
     p.add_argument("--td", action="store_true",
                    help="the TD guest's side: the shipped guest stub (asm/tdcall.S) and its "
                         "entry, tdcall convention, leaf TDG.VP.INFO")
@@ -84,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=C.in_seconds(MAX_BENCH_SECONDS), default=1.0,
                    help=f"time per measurement (default 1, at most {MAX_BENCH_SECONDS:g})")
     C.add_module_binary_option(p)
-    p.add_argument("--json", action="store_true")
+    C.add_json_option(p)
     p.set_defaults(func=cmd_bench)
 
 
@@ -114,11 +108,7 @@ def cmd_asm(args: argparse.Namespace) -> int:
             print(f"{args.elf}: ELF64 executable, {summary.sections} sections at their load "
                   f"addresses, {summary.symbols} symbols, {summary.line_rows} line-table rows")
             return 0
-    if args.json:
-        C.print_json(listing_json(image))
-    else:
-        print(format_listing(image))
-    return 0
+    return C.report(args, image, format_listing, listing_json)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -128,11 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.gdb:
             raise InputError("--gdb works on a call you describe, not with --replay")
         outcome = replay_file(args.replay)
-        if args.json:
-            C.print_json(replay_json(outcome))
-        else:
-            print(format_replay(outcome))
-        return 1 if outcome.reproduced else 0
+        return C.report(args, outcome, format_replay, replay_json, 1 if outcome.reproduced else 0)
     gen = C.kernel_source(args)
     if args.entry is None:
         raise InputError("--entry SYMBOL is required")
@@ -193,19 +179,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from seamemu.session.demo import demo_json, demo_text, run_demo
 
     demo = run_demo(platform=C.platform_arg(args), abi=args.abi, kernel=args.kernel)
-    if args.json:
-        C.print_json(demo_json(demo))
-    else:
-        print(demo_text(demo=demo))
-    return 0
+    return C.report(args, demo, lambda d: demo_text(demo=d), demo_json)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from seamemu.bench import run_bench
 
     report = run_bench(seconds=args.seconds, module_binary=C.module_binary_arg(args))
-    if args.json:
-        C.print_json(report.to_json())
-    else:
-        print(report.text())
-    return 0
+    return C.report(args, report, lambda r: r.text())

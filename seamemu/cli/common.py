@@ -17,11 +17,13 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
-from seamemu.arch.leaves import leaf_by_name, seamldr_leaf_by_name, tdcall_leaf_by_name
+from seamemu.arch.leaves import leaf_rax
 from seamemu.arch.module_versions import profile_names
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import InputError
+from seamemu.jsonout import json_value
 
 INPUT_REG_OPTIONS = tuple(r for r in ABI_ORDER if r != "rax")
 
@@ -31,6 +33,9 @@ _SHOWN = 60
 # Durations: finite, positive, and at most a week (a fuzz campaign longer than that is a typo,
 # and a larger number overflows the engines' microsecond timers).
 MAX_SECONDS = 7 * 24 * 3600.0
+
+
+T = TypeVar("T")
 
 
 def shown(text: object) -> str:
@@ -139,12 +144,9 @@ def u64(text: str, what: str) -> int:
 def parse_leaf(text: str) -> int:
     """A leaf as a number or a spec name (TDH.SYS.INFO / TDH_SYS_INFO / SEAMLDR.INFO, or a
     TDCALL leaf, TDG.VP.INFO)."""
-    leaf = leaf_by_name(text) or tdcall_leaf_by_name(text)
-    if leaf is not None:
-        return leaf.number
-    ldr = seamldr_leaf_by_name(text)
-    if ldr is not None:
-        return ldr.rax
+    rax = leaf_rax(text)
+    if rax is not None:
+        return rax
     if text[:1].isdigit() or text[:1] == "-":
         return u64(text, "--leaf")
     raise InputError(f"--leaf {text!r}: not a number and not a known leaf name (e.g. TDH.SYS.INFO, "
@@ -298,6 +300,15 @@ def register_inputs(args: argparse.Namespace) -> dict[str, int]:
     return {r: u64(getattr(args, r), f"--{r}") for r in INPUT_REG_OPTIONS if getattr(args, r) is not None}
 
 
+def add_call_options(p: argparse.ArgumentParser, convention_help: str) -> None:
+    """What to call and how: the sources and entry, --kernel, and --convention."""
+    from seamemu.kernel.calling import CONVENTIONS
+
+    add_source_options(p)
+    add_kernel_option(p)
+    p.add_argument("--convention", choices=CONVENTIONS, help=convention_help)
+
+
 def add_kernel_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernel", metavar="GEN",
                    help="the Linux kernel generation whose TDX host code to play: mainline "
@@ -351,6 +362,20 @@ def kernel_source(args: argparse.Namespace):
 def print_json(obj: Mapping | list) -> None:
     json.dump(obj, sys.stdout, indent=2)
     sys.stdout.write("\n")
+
+
+def add_json_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true")
+
+
+def report(args: argparse.Namespace, result: T, to_text: Callable[[T], str],
+           to_json: Callable[[T], Any] = json_value, status: int = 0) -> int:
+    """Print a command's result, as JSON with --json, else as text; return `status`."""
+    if args.json:
+        print_json(to_json(result))
+    else:
+        print(to_text(result))
+    return status
 
 
 def written(paths: list[Path]) -> list[dict]:

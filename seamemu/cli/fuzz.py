@@ -13,7 +13,7 @@ from pathlib import Path
 from seamemu.cli import common as C
 from seamemu.errors import InputError
 from seamemu.files import output_dir, read_bytes
-from seamemu.fuzz.promises import CONVENTIONS, VARIANT_CONVENTIONS, VARIANTS
+from seamemu.fuzz.promises import VARIANT_CONVENTIONS, VARIANTS
 from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.worker import MODES, FuzzConfig, Worker
 from seamemu.kernel.calling import GUEST_CONVENTIONS
@@ -47,13 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "those of --kernel's calling convention.  Without --asm the kernel's own "
                     "stub is fuzzed (entry __seamcall_ret, or __seamcall for v5-2022); with "
                     "--asm, --entry is required.  Exit status 1 when something was found.")
-    C.add_source_options(p)
-    C.add_kernel_option(p)
-    p.add_argument("--convention", choices=CONVENTIONS,
-                   help="args: RDI=leaf, RSI=struct tdx_module_args (6.8, mainline); legacy: "
-                        "the 2022 __seamcall(fn, rcx, rdx, r8, r9, out) (v5-2022); raw: "
-                        "registers as given; the TD guest's tdcall (__tdcall*) and hypercall "
-                        "(__tdx_hypercall) (default: the kernel's, tdcall with --td)")
+    C.add_call_options(p, "args: RDI=leaf, RSI=struct tdx_module_args (6.8, mainline); legacy: "
+                       "the 2022 __seamcall(fn, rcx, rdx, r8, r9, out) (v5-2022); raw: "
+                       "registers as given; the TD guest's tdcall (__tdcall*) and hypercall "
+                       "(__tdx_hypercall) (default: the kernel's, tdcall with --td)")
     p.add_argument("--variant", choices=VARIANTS,
                    help="args and tdcall only: plain (__seamcall), ret (__seamcall_ret) or "
                         "saved (__seamcall_saved_ret); default: from the entry's name")

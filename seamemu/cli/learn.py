@@ -10,7 +10,7 @@ from seamemu.cli import common as C
 from seamemu.errors import InputError
 from seamemu.kernel.calling import GUEST_CONVENTIONS
 from seamemu.machine.tracing import DEFAULT_MAX_STEPS
-from seamemu.session import CONVENTIONS, Session
+from seamemu.session import Session
 
 MAX_STEPS = 50_000   # trace --max-steps: about 80 MB and 8 s of tracing on a shared 2-core machine
 DEFAULT_LEAF = "TDH.SYS.INIT"   # the matrix's leaf: its success needs nothing before it
@@ -18,10 +18,7 @@ DEFAULT_TD_LEAF = "TDG.VP.INFO"  # a TD's: it always answers
 
 
 def _call_options(p: argparse.ArgumentParser) -> None:
-    C.add_source_options(p)
-    C.add_kernel_option(p)
-    p.add_argument("--convention", choices=CONVENTIONS,
-                   help="args, legacy or raw, as for `seamemu run` (default: the kernel's)")
+    C.add_call_options(p, "args, legacy or raw, as for `seamemu run` (default: the kernel's)")
     C.add_platform_options(p)
     C.add_module_binary_option(p)
     C.add_state_options(p)
@@ -147,19 +144,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
         td = explain_tdcall(session, args.entry, leaf=leaf, inputs=inputs, lp=args.lp,
                             convention=args.convention, with_leaf=args.leaf is not None)
-        if args.json:
-            C.print_json(tdcall_explanation_json(td))
-        else:
-            print(format_tdcall_explanation(td))
-        return 0
+        return C.report(args, td, format_tdcall_explanation, tdcall_explanation_json)
     e = explain(session, args.entry, leaf=leaf, inputs=inputs, lp=args.lp,
                 convention=args.convention, with_leaf=args.leaf is not None,
                 kernel=args.kernel_gen.name)
-    if args.json:
-        C.print_json(explanation_json(e))
-    else:
-        print(format_explanation(e))
-    return 0
+    return C.report(args, e, format_explanation, explanation_json)
 
 
 def cmd_diagram(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", choices=("info", "rd"),
                    help="read with TDH.SYS.INFO (info) or TDH.SYS.RD (rd; a TDX 1.5 module "
                         "offers both); default: the way the module generation's kernel reads")
-    p.add_argument("--json", action="store_true")
+    C.add_json_option(p)
     p.set_defaults(func=cmd_cmr)
 
     p = sub.add_parser("boot", help="the kernel's TDX bring-up (tdx_enable) through the stub on "
@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--use-tdx", type=C.on_off, default=True, metavar="on|off",
                    help="whether the host enables TDX at all (default on)")
     p.add_argument("--log", metavar="FILE", help="write every SEAMCALL record as JSON lines")
-    p.add_argument("--json", action="store_true")
+    C.add_json_option(p)
     p.set_defaults(func=cmd_boot)
     register_model_diff(sub)
 
@@ -142,11 +142,7 @@ def cmd_cmr(args: argparse.Namespace) -> int:
     view = cmr_view(Session(stub_files(gen), platform=platform, abi=args.abi,
                             module_binary=C.module_binary_arg(args)),
                     lp=args.lp, kernel=gen, method=args.method)
-    if args.json:
-        C.print_json(view.to_json())
-    else:
-        print(format_cmr_view(view))
-    return 0
+    return C.report(args, view, format_cmr_view)
 
 
 def cmd_boot(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                       "at boot about TDX, and sysfs-style values")
     _platform_option(p)
     C.add_kernel_option(p)
-    p.add_argument("--json", action="store_true")
+    C.add_json_option(p)
     p.set_defaults(func=cmd_detect)
 
     p = sub.add_parser(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .source import literal_end
+
 _PARAM = re.compile(
     r"\s*([A-Za-z_.$][\w.$]*)"
     r"(?:\s*:\s*(req|vararg))?"
@@ -59,12 +61,10 @@ def split_invocation(text: str) -> list[str]:
     pending_comma = False
     while i < len(text):
         ch = text[i]
-        if ch == '"':
-            j = i + 1
-            while j < len(text) and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            cur.append(text[i + 1:j])
-            i = j + 1
+        if ch == '"':                     # a string argument, without its quotes
+            end = literal_end(text, i)
+            cur.append(text[i + 1:end - 1])
+            i = end
             continue
         if ch in "([":
             depth += 1

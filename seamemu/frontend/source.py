@@ -62,29 +62,41 @@ class Stmt:
     env: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
 
-def split_statements(text: str) -> list[str]:
-    """Split a line at `;` and drop a `#` comment, minding strings and 'c constants."""
+def literal_end(text: str, i: int) -> int:
+    """Where the string ("...", escapes skipped) or character constant ('c, '\\c) starting at
+    `i` ends: the index just after it; `i` itself when none starts there."""
+    ch = text[i]
+    if ch == '"':
+        j = i + 1
+        while j < len(text) and text[j] != '"':
+            j += 2 if text[j] == "\\" else 1
+        return j + 1
+    if ch == "'" and i + 1 < len(text):
+        return i + (3 if text[i + 1] == "\\" else 2)
+    return i
+
+
+def _split(text: str, sep: str, *, nest: bool, comment: bool = False) -> list[str]:
+    """`text` cut at each `sep` outside strings and 'c constants (and, with `nest`, outside
+    (), [] and {}); with `comment`, a `#` there ends the text."""
     parts: list[str] = []
     cur: list[str] = []
+    depth = 0
     i = 0
-    n = len(text)
-    while i < n:
+    while i < len(text):
         ch = text[i]
-        if ch == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            cur.append(text[i:j + 1])
-            i = j + 1
+        end = literal_end(text, i)
+        if end != i:
+            cur.append(text[i:end])
+            i = end
             continue
-        if ch == "'" and i + 1 < n:
-            j = i + (3 if text[i + 1] == "\\" else 2)
-            cur.append(text[i:j])
-            i = j
-            continue
-        if ch == "#":
+        if comment and ch == "#":
             break
-        if ch == ";":
+        if nest and ch in "([{":
+            depth += 1
+        elif nest and ch in ")]}":
+            depth -= 1
+        elif ch == sep and depth == 0:
             parts.append("".join(cur))
             cur = []
             i += 1
@@ -92,7 +104,12 @@ def split_statements(text: str) -> list[str]:
         cur.append(ch)
         i += 1
     parts.append("".join(cur))
-    return [p.strip() for p in parts if p.strip()]
+    return parts
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a line at `;` and drop a `#` comment, minding strings and 'c constants."""
+    return [p.strip() for p in _split(text, ";", nest=False, comment=True) if p.strip()]
 
 
 def split_labels(stmt: str) -> tuple[list[str], str]:
@@ -117,39 +134,8 @@ def split_op(stmt: str) -> tuple[str, str]:
 
 def split_args(text: str) -> list[str]:
     """Split directive or operand text at top-level commas (not inside () or quotes)."""
-    out: list[str] = []
-    depth = 0
-    cur: list[str] = []
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if ch == '"':
-            j = i + 1
-            while j < len(text) and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            cur.append(text[i:j + 1])
-            i = j + 1
-            continue
-        if ch == "'" and i + 1 < len(text):
-            j = i + (3 if text[i + 1] == "\\" else 2)
-            cur.append(text[i:j])
-            i = j
-            continue
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append("".join(cur).strip())
-            cur = []
-            i += 1
-            continue
-        cur.append(ch)
-        i += 1
-    tail = "".join(cur).strip()
-    if tail or out:
-        out.append(tail)
-    return out
+    parts = [p.strip() for p in _split(text, ",", nest=True)]
+    return [] if parts == [""] else parts
 
 
 def unquote(text: str) -> str:

@@ -90,44 +90,35 @@ def case_to_json(case: Case, spec: Spec) -> dict:
 
 def case_from_json(obj: Any, spec: Spec, where: str = "case") -> Case:
     """Parse `case_to_json` output back; ReplayError names the first bad field."""
-    d = _obj(obj, where or "reproducer")
     at = (lambda name: f"{where}.{name}") if where else (lambda name: name)
     # Every part of a case is written out (case_to_json), so one that is missing is a damaged
     # file, not zeros: replaying it as zeros would test something nobody found.
-    _need(d, ("leaf", "inputs", "caller_regs", "cpu", "module_answer", "stack", "rflags"), at)
-    regs_in = _obj(d["inputs"], at("inputs"))
-    caller = _obj(d["caller_regs"], at("caller_regs"))
-    _only(regs_in, spec.inputs, at("inputs"))
-    _only(caller, spec.free_regs, at("caller_regs"))
-    _need(regs_in, spec.inputs, lambda n: at(f"inputs.{n}"))
-    _need(caller, spec.free_regs, lambda n: at(f"caller_regs.{n}"))
+    d = _object(obj, where or "reproducer",
+                ("leaf", "inputs", "caller_regs", "cpu", "module_answer", "stack", "rflags"), at)
+    regs_in = _object(d["inputs"], at("inputs"), spec.inputs, only=True)
+    caller = _object(d["caller_regs"], at("caller_regs"), spec.free_regs, only=True)
     out: tuple[int, ...] = ()
     if spec.out_pointer:
-        _need(d, ("out_struct",), at)
-        struct = _obj(d["out_struct"], at("out_struct"))
-        _only(struct, spec.struct_fields, at("out_struct"))
-        _need(struct, spec.struct_fields, lambda n: at(f"out_struct.{n}"))
+        _object(d, where or "reproducer", ("out_struct",), at)
+        struct = _object(d["out_struct"], at("out_struct"), spec.struct_fields, only=True)
         out = tuple(_u64(struct[n], at(f"out_struct.{n}")) for n in spec.struct_fields)
-    cpu_d = _obj(d["cpu"], at("cpu"))
-    _need(cpu_d, ("vmx", "seamrr", "cpl", "module"), lambda n: at(f"cpu.{n}"))
+    cpu_d = _object(d["cpu"], at("cpu"), ("vmx", "seamrr", "cpl", "module"))
     cpl = cpu_d["cpl"]
     if not isinstance(cpl, int) or isinstance(cpl, bool) or not 0 <= cpl <= 3:
         raise ReplayError(f"{at('cpu.cpl')}: {cpl!r} is not 0..3")
     cpu = Cpu(_bool(cpu_d["vmx"], at("cpu.vmx")), _bool(cpu_d["seamrr"], at("cpu.seamrr")), cpl,
               _bool(cpu_d["module"], at("cpu.module")), _bool(cpu_d.get("td", False), at("cpu.td")))
-    ans_d = _obj(d["module_answer"], at("module_answer"))
-    _need(ans_d, ("kind", "status", "outputs"), lambda n: at(f"module_answer.{n}"))
+    ans_d = _object(d["module_answer"], at("module_answer"), ("kind", "status", "outputs"))
     kind = ans_d["kind"]
     if kind not in ANSWER_KINDS:
         raise ReplayError(f"{at('module_answer.kind')}: {kind!r} is not one of "
                           f"{', '.join(ANSWER_KINDS)}")
-    outs = _obj(ans_d["outputs"], at("module_answer.outputs"))
-    _only(outs, spec.module_writes, at("module_answer.outputs"))
+    outs = _object(ans_d["outputs"], at("module_answer.outputs"), spec.module_writes, only=True,
+                   need=False)
     answer = Answer(kind, _u64(ans_d["status"], at("module_answer.status")),
                     tuple((r, _u64(outs[r], at(f"module_answer.outputs.{r}")))
                           for r in spec.module_writes if r in outs))
-    stack = _obj(d["stack"], at("stack"))
-    _need(stack, ("align", "frame"), lambda n: at(f"stack.{n}"))
+    stack = _object(d["stack"], at("stack"), ("align", "frame"))
     align = stack["align"]
     if not isinstance(align, int) or isinstance(align, bool) or not 0 <= align < 64:
         raise ReplayError(f"{at('stack.align')}: {str(align)[:40]} is not 0..63")
@@ -148,22 +139,20 @@ def case_from_json(obj: Any, spec: Spec, where: str = "case") -> Case:
     )
 
 
-def _need(d: Mapping, keys: tuple[str, ...], at: Callable[[str], str]) -> None:
-    for k in keys:
-        if k not in d:
-            raise ReplayError(f"{at(k)}: missing")
-
-
-def _obj(v: Any, where: str) -> Mapping:
+def _object(v: Any, where: str, keys: tuple[str, ...], at: Callable[[str], str] | None = None,
+            *, only: bool = False, need: bool = True) -> Mapping:
+    """`v` as a JSON object holding every one of `keys` (unless not `need`) and, when `only`,
+    nothing else; ReplayError names the first key wrong (`at(key)`: where the key is)."""
     if not isinstance(v, Mapping):
         raise ReplayError(f"{where}: expected an object, got {type(v).__name__}")
+    if only:
+        for k in v:
+            if k not in keys:
+                raise ReplayError(f"{where}: {k!r} is not one of {', '.join(keys) or '(none)'}")
+    for k in keys if need else ():
+        if k not in v:
+            raise ReplayError(f"{at(k) if at else f'{where}.{k}'}: missing")
     return v
-
-
-def _only(d: Mapping, allowed: tuple[str, ...], where: str) -> None:
-    for k in d:
-        if k not in allowed:
-            raise ReplayError(f"{where}: {k!r} is not one of {', '.join(allowed) or '(none)'}")
 
 
 def _bool(v: Any, where: str) -> bool:

@@ -9,11 +9,13 @@ every user reads: the dmesg-like log, every SEAMCALL, the TDMRs and PAMT, the mo
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from seamemu.arch.leaves import TDH_SYS_KEY_CONFIG, TDH_SYS_TDMR_INIT
 from seamemu.jsonout import JsonRecord
 from seamemu.kernel.generations import FLOW_V5, Generation, generation
-from seamemu.kernel.klog import KernelLog, LogLine, ModuleHalted
+from seamemu.kernel.klog import KernelFailure, KernelLog, LogLine, ModuleHalted
 from seamemu.kernel.metadata_read import TdxSysInfo
 from seamemu.kernel.port import KernelPort, module_state
 from seamemu.kernel.tdmr import Tdmr, TdxMemblock, pamt_kb
@@ -107,6 +109,35 @@ class Run:
                 seen.add(pkg)
                 out.append(lp)
         return out
+
+    def seamcall(self, fn: int, lp: int, ret: bool, **regs: int) -> tuple[int, Mapping[str, int]]:
+        """One SEAMCALL of the bring-up through the generation's wrapper: (0 or -errno, the
+        output registers); `ret`: the caller wants the outputs (seamcall_prerr_ret())."""
+        raise NotImplementedError
+
+    def config_global_keyid(self) -> None:
+        """TDH.SYS.KEY.CONFIG on the first online CPU of each package, one package at a time."""
+        for lp in self.first_per_package():
+            self.key_lps.append(lp)
+            ret, _ = self.seamcall(TDH_SYS_KEY_CONFIG, lp, False)
+            if ret:
+                raise KernelFailure(ret)
+        self.log.note("TDH.SYS.KEY.CONFIG ran on LP " + ", LP ".join(
+            f"{lp} (package {self.p.lp_package(lp)})" for lp in self.key_lps))
+
+    def init_tdmrs(self) -> None:
+        """TDH.SYS.TDMR.INIT on each TDMR until RDX (the next address) reaches its end."""
+        lp = self.online[0]
+        for i, t in enumerate(self.tdmrs):
+            calls = 0
+            while True:
+                ret, out = self.seamcall(TDH_SYS_TDMR_INIT, lp, True, rcx=t.base)
+                if ret:
+                    raise KernelFailure(ret)
+                calls += 1
+                if out["rdx"] >= t.end:
+                    break
+            self.log.note(f"TDMR[{i}] initialized: {calls} TDH.SYS.TDMR.INIT calls on LP {lp}")
 
     def log_memlist(self) -> None:
         for m in self.memlist:

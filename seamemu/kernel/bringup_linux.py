@@ -26,13 +26,12 @@ Both (tdx.c at v6.8; mainline tdx.c of 0eaed89c18ae's tree):
 from __future__ import annotations
 
 import errno
+from collections.abc import Mapping
 
 from seamemu.arch.leaves import (
     TDH_SYS_CONFIG,
     TDH_SYS_INIT,
-    TDH_SYS_KEY_CONFIG,
     TDH_SYS_LP_INIT,
-    TDH_SYS_TDMR_INIT,
 )
 from seamemu.kernel.bringup import KeyIds, Run
 from seamemu.kernel.detection import platform_detection
@@ -135,31 +134,14 @@ class LinuxRun(Run):
             self.log.note("error path: PAMTs freed")
             raise KernelFailure(ret)
 
+    def seamcall(self, fn: int, lp: int, ret: bool, **regs: int) -> tuple[int, Mapping[str, int]]:
+        # seamcall_prerr[_ret](): sc_retry() with the error printed (KEY.CONFIG through
+        # smp_call_on_cpu(), one package at a time)
+        return self.ks.prerr(fn, regs, lp=lp, ret=ret)
+
     def config_global_keyid(self) -> None:
         self.log.note("wbinvd_on_all_cpus(): PAMT cache lines of KeyID 0 flushed")
-        ret = -errno.EINVAL
-        for lp in self.first_per_package():   # smp_call_on_cpu(), one package at a time
-            self.key_lps.append(lp)
-            ret, _ = self.ks.prerr(TDH_SYS_KEY_CONFIG, lp=lp)
-            if ret:
-                break
-        if ret:
-            raise KernelFailure(ret)
-        self.log.note("TDH.SYS.KEY.CONFIG ran on LP " + ", LP ".join(
-            f"{lp} (package {self.p.lp_package(lp)})" for lp in self.key_lps))
-
-    def init_tdmrs(self) -> None:
-        lp = self.online[0]
-        for i, t in enumerate(self.tdmrs):
-            calls = 0
-            while True:
-                ret, out = self.ks.prerr(TDH_SYS_TDMR_INIT, {"rcx": t.base}, lp=lp, ret=True)
-                if ret:
-                    raise KernelFailure(ret)
-                calls += 1
-                if out["rdx"] >= t.end:
-                    break
-            self.log.note(f"TDMR[{i}] initialized: {calls} TDH.SYS.TDMR.INIT calls on LP {lp}")
+        super().config_global_keyid()
 
     # -- the callers ------------------------------------------------------------------------
     def enable_all_cpus(self) -> tuple[int, int]:
@@ -203,27 +185,28 @@ class LinuxRun(Run):
             self.log.note("no X86_FEATURE_TDX_HOST_PLATFORM: tdx_cpu_enable() and "
                           "tdx_enable() return -ENODEV without a SEAMCALL", "warn")
             return -errno.ENODEV, "TDX not enabled by BIOS"
-        self.log.note("the caller (6.8 has no in-tree one; seamemu plays it) did VMXON on "
-                      "every online CPU and now runs tdx_cpu_enable() on each")
-        ret, lp = self.enable_all_cpus()
-        if ret:
-            self.log.note(f"tdx_cpu_enable() on LP {lp} failed ({errno_name(ret)}): the caller "
-                          "does not call tdx_enable()", "err")
-            return ret, "tdx_cpu_enable() failed"
-        return self.tdx_enable()
+        return self._enable_cpus_then_module(
+            "the caller (6.8 has no in-tree one; seamemu plays it) did VMXON on every online "
+            "CPU and now runs tdx_cpu_enable() on each",
+            "the caller does not call tdx_enable()")
 
     def _at_boot(self) -> tuple[int | None, str]:
         """mainline: tdx_enable() runs at subsys_initcall, bringing every CPU up itself."""
         if self.keyids is None:
             self.log.tdx("TDX not supported by the host platform", "err")
             return -errno.ENODEV, "TDX not enabled by BIOS"
-        self.log.note('cpuhp "virt/tdx:online": VMXON (x86_virt_get_ref) and '
-                      "tdx_cpu_enable() on every online CPU")
+        return self._enable_cpus_then_module(
+            'cpuhp "virt/tdx:online": VMXON (x86_virt_get_ref) and tdx_cpu_enable() on every '
+            "online CPU",
+            "cpuhp_setup_state() fails and tdx_enable() returns it without a message")
+
+    def _enable_cpus_then_module(self, how: str, if_one_fails: str) -> tuple[int | None, str]:
+        """tdx_cpu_enable() on every online CPU (`how` says who runs it), then tdx_enable()."""
+        self.log.note(how)
         ret, lp = self.enable_all_cpus()
         if ret:
             self.log.note(f"tdx_cpu_enable() on LP {lp} failed ({errno_name(ret)}): "
-                          "cpuhp_setup_state() fails and tdx_enable() returns it without a "
-                          "message", "err")
+                          f"{if_one_fails}", "err")
             return ret, "tdx_cpu_enable() failed"
         return self.tdx_enable()
 

@@ -23,14 +23,13 @@ Every SEAMCALL goes through seamcall() (wrappers.py): no retry, no errno of its 
 from __future__ import annotations
 
 import errno
+from collections.abc import Mapping
 
 from seamemu.arch.kernel import TDX_SEAMCALL_VMFAILINVALID
 from seamemu.arch.leaves import (
     TDH_SYS_CONFIG,
     TDH_SYS_INIT,
-    TDH_SYS_KEY_CONFIG,
     TDH_SYS_LP_INIT,
-    TDH_SYS_TDMR_INIT,
 )
 from seamemu.kernel.bringup import KeyIds, Run
 from seamemu.kernel.detection import platform_detection
@@ -157,26 +156,11 @@ class V5Run(Run):
         if sret:
             raise KernelFailure(-errno.EFAULT)
 
-    def config_global_keyid(self) -> None:
-        for lp in self.first_per_package():   # seamcall_on_each_package_serialized()
-            self.key_lps.append(lp)
-            if self.ks.seamcall(TDH_SYS_KEY_CONFIG, out=True, lp=lp)[0]:
-                raise KernelFailure(-errno.EFAULT)
-        self.log.note("TDH.SYS.KEY.CONFIG ran on LP " + ", LP ".join(
-            f"{lp} (package {self.p.lp_package(lp)})" for lp in self.key_lps))
-
-    def init_tdmrs(self) -> None:
-        lp = self.online[0]
-        for i, t in enumerate(self.tdmrs):
-            calls = 0
-            while True:
-                sret, out = self.ks.seamcall(TDH_SYS_TDMR_INIT, t.base, out=True, lp=lp)
-                if sret:
-                    raise KernelFailure(-errno.EFAULT)
-                calls += 1
-                if out["rdx"] >= t.end:
-                    break
-            self.log.note(f"TDMR[{i}] initialized: {calls} TDH.SYS.TDMR.INIT calls on LP {lp}")
+    def seamcall(self, fn: int, lp: int, ret: bool, **regs: int) -> tuple[int, Mapping[str, int]]:
+        # The series' seamcall(fn, rcx, ...): any failure is -EFAULT (TDH.SYS.KEY.CONFIG per
+        # package by seamcall_on_each_package_serialized())
+        sret, out = self.ks.seamcall(fn, regs.get("rcx", 0), out=True, lp=lp)
+        return (-errno.EFAULT if sret else 0), out
 
 
 __all__ = ["V5Run"]
