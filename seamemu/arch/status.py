@@ -11,7 +11,7 @@ spelled exactly as the sources spell them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import EnumMeta, IntEnum
 from typing import TYPE_CHECKING, Any
@@ -230,21 +230,23 @@ def with_info(base: int, info0: int = 0, info1: int = 0, info2: int = 0, info3: 
     return base | (info0 & 0xFF) | (info1 & 0xFF) << 8 | (info2 & 0xFF) << 16 | (info3 & 0xFF) << 24
 
 
+# How each detail kind reads its bytes (b0..b2: bytes 0..2 of the details, d: all 32 bits).
+_DETAIL_FORMATS: dict[str, Callable[[int, int, int, int], str]] = {
+    "operand": lambda d, b0, b1, b2: OPERAND_NAMES.get(d, f"operand {d}"),
+    "tdmr": lambda d, b0, b1, b2: f"tdmr={b0}",
+    "pamt": lambda d, b0, b1, b2: f"tdmr={b0}, pamt={PAMT_SIZE_NAMES.get(b1, b1)}",
+    "overlap": lambda d, b0, b1, b2: f"tdmr={b0}, pamt={PAMT_SIZE_NAMES.get(b1, b1)}, "
+                                     f"other tdmr={b2}",
+    "rsvd": lambda d, b0, b1, b2: f"tdmr={b0}, rsvd={b1}",
+    "msr": lambda d, b0, b1, b2: f"MSR 0x{d:x}",
+}
+
+
 def _render_details(kind: str, details: int) -> str:
-    b0, b1, b2 = details & 0xFF, (details >> 8) & 0xFF, (details >> 16) & 0xFF
-    if kind == "operand":
-        return f"({OPERAND_NAMES.get(details, f'operand {details}')})"
-    if kind == "tdmr":
-        return f"(tdmr={b0})"
-    if kind == "pamt":
-        return f"(tdmr={b0}, pamt={PAMT_SIZE_NAMES.get(b1, b1)})"
-    if kind == "overlap":
-        return f"(tdmr={b0}, pamt={PAMT_SIZE_NAMES.get(b1, b1)}, other tdmr={b2})"
-    if kind == "rsvd":
-        return f"(tdmr={b0}, rsvd={b1})"
-    if kind == "msr":
-        return f"(MSR 0x{details:x})"
-    return f"(0x{details:x})" if details else ""
+    fmt = _DETAIL_FORMATS.get(kind)
+    if fmt is None:
+        return f"(0x{details:x})" if details else ""
+    return f"({fmt(details, details & 0xFF, (details >> 8) & 0xFF, (details >> 16) & 0xFF)})"
 
 
 def tdx_status_info(value: int, table: str = "M15") -> StatusInfo | None:

@@ -34,8 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     C.add_call_options(p, "args: RDI=leaf, RSI=struct tdx_module_args; legacy: the 2022 "
                        "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given "
                        "(default: the kernel's)")
-    C.add_platform_options(p)
-    C.add_module_binary_option(p)
+    C.add_platform_options(p, module_binary=True)
     C.add_state_options(p)
     C.add_register_options(p)
     g = p.add_argument_group("bounds")
@@ -61,8 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--td", action="store_true",
                    help="the TD guest's side: the shipped guest stub (asm/tdcall.S) and its "
                         "entry, tdcall convention, leaf TDG.VP.INFO")
-    C.add_platform_options(p)
-    C.add_module_binary_option(p)
+    C.add_platform_options(p, module_binary=True)
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--markdown", action="store_true")
@@ -113,12 +111,12 @@ def cmd_asm(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     if args.replay is not None:
-        from seamemu.fuzz.replay import format_replay, replay_file, replay_json
+        from seamemu.fuzz.replay import format_replay, replay_file
 
         if args.gdb:
             raise InputError("--gdb works on a call you describe, not with --replay")
         outcome = replay_file(args.replay)
-        return C.report(args, outcome, format_replay, replay_json, 1 if outcome.reproduced else 0)
+        return C.report(args, outcome, format_replay, status=1 if outcome.reproduced else 0)
     gen = C.kernel_source(args)
     if args.entry is None:
         raise InputError("--entry SYMBOL is required")

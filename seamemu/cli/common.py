@@ -238,12 +238,16 @@ def defines(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
-def add_platform_options(p: argparse.ArgumentParser) -> None:
+def add_platform_options(p: argparse.ArgumentParser, *, module_binary: bool = False) -> None:
+    """The machine a command runs on: --platform, --abi, --module-version, and with
+    `module_binary` --module-binary (Intel's module instead of the model)."""
     p.add_argument("--platform", metavar="FILE|PRESET",
                    help="platform TOML file or preset name (default: the embedded default platform)")
     p.add_argument("--abi", choices=("1.0", "1.5"),
                    help="TDX module ABI generation (default: the platform's)")
     add_module_version_option(p)
+    if module_binary:
+        add_module_binary_option(p)
 
 
 def add_module_version_option(p: argparse.ArgumentParser) -> None:

@@ -19,8 +19,7 @@ DEFAULT_TD_LEAF = "TDG.VP.INFO"  # a TD's: it always answers
 
 def _call_options(p: argparse.ArgumentParser) -> None:
     C.add_call_options(p, "args, legacy or raw, as for `seamemu run` (default: the kernel's)")
-    C.add_platform_options(p)
-    C.add_module_binary_option(p)
+    C.add_platform_options(p, module_binary=True)
     C.add_state_options(p)
     C.add_register_options(p)
     p.set_defaults(leaf=None)

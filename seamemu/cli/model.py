@@ -15,8 +15,7 @@ from seamemu.files import output_dir, output_file, write_text
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cmr", help="the CMRs as the module reports them through the stub, beside "
                                    "the platform's memory map")
-    C.add_platform_options(p)
-    C.add_module_binary_option(p)
+    C.add_platform_options(p, module_binary=True)
     C.add_kernel_option(p)
     p.add_argument("--lp", type=int, default=0, metavar="N", help="LP to read on (default 0)")
     p.add_argument("--method", choices=("info", "rd"),
@@ -27,8 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("boot", help="the kernel's TDX bring-up (tdx_enable) through the stub on "
                                     "every LP; prints a dmesg-like log")
-    C.add_platform_options(p)
-    C.add_module_binary_option(p)
+    C.add_platform_options(p, module_binary=True)
     C.add_kernel_option(p)
     p.add_argument("--inject", metavar="SPEC",
                    help="fault injection, e.g. 'leaf=TDH.SYS.KEY.CONFIG,lp=0,count=1:"

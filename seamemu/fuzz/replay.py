@@ -10,8 +10,9 @@ the finding is still there.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from seamemu.errors import InputError, ReplayError
 from seamemu.frontend import assemble
@@ -22,26 +23,49 @@ from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.promises import Spec
 from seamemu.fuzz.reproducer import FindingRef, Reproducer, Target, load_reproducer
 from seamemu.image import Image
-from seamemu.jsonout import hex64, hex_regs
+from seamemu.jsonout import JsonRecord, hex64, hex_map, hex_regs, json_as
 from seamemu.machine.regs import INDEX
 from seamemu.session.result import rax_name
 from seamemu.trace.steps import Trace, TraceStep, build_trace
 
 
+def _findings_json(findings: tuple[FindingRef, ...]) -> list[dict]:
+    # Each finding with its rule in words (second, after the rule's name).
+    return [{"rule": f.rule, "rule_text": RULES.get(f.rule, ""), **f.to_json()} for f in findings]
+
+
+def _trace_json(trace: Trace) -> list[dict]:
+    return [{"address": hex64(s.address), "location": s.symbol, "source": _source(s)}
+            for s in trace.steps]
+
+
 @dataclass(frozen=True)
-class ReplayOutcome:
+class ReplayOutcome(JsonRecord):
+    JSON_KEYS = ("schema", "path", "reproduced", "expected", "findings", "changed",
+                 "instruction", "outcome", "fault", "rax", "rax_name", "struct_after",
+                 "received", "trace", "reproducer")
+    schema: ClassVar[int] = 1
+
     path: str
     reproducer: Reproducer
     reproduced: bool
-    findings: tuple[FindingRef, ...]
+    findings: tuple[FindingRef, ...] = field(metadata=json_as(_findings_json))
     changed: tuple[str, ...]          # assembly files whose sha256 differs from the recorded one
     instruction: str                  # what SEAMCALL did: module, #GP, #UD, VMfailInvalid
     outcome: str                      # how the call ended: returned, fault, bound
-    rax: int
-    struct_after: dict[str, int]
-    received: dict[str, int] | None
-    trace: Trace                      # the stub's instructions of the replayed run
-    fault: str = ""
+    rax: int = field(metadata=json_as(hex64))
+    struct_after: dict[str, int] = field(metadata=json_as(hex_map))
+    received: dict[str, int] | None = field(metadata=json_as(lambda r: hex_regs(r, INDEX)))
+    trace: Trace = field(metadata=json_as(_trace_json))  # the stub's instructions of the run
+    fault: str = field(default="", metadata=json_as(lambda f: f or None))
+
+    @property
+    def expected(self) -> FindingRef:
+        return self.reproducer.finding
+
+    @property
+    def rax_name(self) -> str:
+        return rax_name(self.rax)
 
 
 def replay_file(path: str | Path) -> ReplayOutcome:
@@ -174,27 +198,8 @@ def format_replay(o: ReplayOutcome) -> str:
 
 
 def replay_json(o: ReplayOutcome) -> dict:
-    rep = o.reproducer
-    return {
-        "schema": 1,
-        "path": o.path,
-        "reproduced": o.reproduced,
-        "expected": rep.finding.to_json(),
-        # Each finding with its rule in words (second, after the rule's name).
-        "findings": [{"rule": f.rule, "rule_text": RULES.get(f.rule, ""), **f.to_json()}
-                     for f in o.findings],
-        "changed": list(o.changed),
-        "instruction": o.instruction,
-        "outcome": o.outcome,
-        "fault": o.fault or None,
-        "rax": hex64(o.rax),
-        "rax_name": rax_name(o.rax),
-        "struct_after": {k: hex64(v) for k, v in o.struct_after.items()},
-        "received": None if o.received is None else hex_regs(o.received, INDEX),
-        "trace": [{"address": hex64(s.address), "location": s.symbol, "source": _source(s)}
-                  for s in o.trace.steps],
-        "reproducer": rep.to_json(),
-    }
+    """The replay as `run --replay --json` prints it (schema 1)."""
+    return o.to_json()
 
 
 def _source(s: TraceStep) -> str:
@@ -205,5 +210,4 @@ def _source(s: TraceStep) -> str:
     return f"{os.path.basename(file)}:{line}: {' '.join(s.line_text.split())}"
 
 
-__all__ = ["ReplayOutcome", "describe_case", "format_replay",
-           "replay_file", "replay_json"]
+__all__ = ["ReplayOutcome", "describe_case", "format_replay", "replay_file", "replay_json"]

@@ -9,13 +9,15 @@ every user reads: the dmesg-like log, every SEAMCALL, the TDMRs and PAMT, the mo
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from seamemu.arch.leaves import TDH_SYS_KEY_CONFIG, TDH_SYS_TDMR_INIT
-from seamemu.jsonout import JsonRecord
+from seamemu.jsonout import JsonRecord, hex_span, json_as, rounded
 from seamemu.kernel.generations import FLOW_V5, Generation, generation
-from seamemu.kernel.klog import KernelFailure, KernelLog, LogLine, ModuleHalted
+from seamemu.kernel.klog import KernelFailure, KernelLog, LogLine, ModuleHalted, errno_name
 from seamemu.kernel.metadata_read import TdxSysInfo
 from seamemu.kernel.port import KernelPort, module_state
 from seamemu.kernel.tdmr import Tdmr, TdxMemblock, pamt_kb
@@ -43,8 +45,14 @@ class KeyIds(JsonRecord):
 
 
 @dataclass(frozen=True)
-class BringUp:
-    """Everything one bring-up did and left behind."""
+class BringUp(JsonRecord):
+    """Everything one bring-up did and left behind (`seamemu boot --json` is its document)."""
+
+    JSON_KEYS = ("schema", "kernel", "platform", "abi", "module", "use_tdx", "ok", "errno",
+                 "errno_name", "refused", "oops", "result", "state", "wall_s", "keyids",
+                 "sysinfo", "cmrs", ("tdx_memory", "memlist"), "tdmrs", "pamt_kb",
+                 "key_config_lps", "seamcalls", "log", "calls")
+    schema: ClassVar[int] = 1
 
     kernel: str
     platform: str
@@ -61,13 +69,48 @@ class BringUp:
     tdmrs: tuple[Tdmr, ...] = ()
     pamt_kb: int = 0
     key_config_lps: tuple[int, ...] = ()
-    oops: str = ""                  # the report of a SEAMCALL fault no fixup caught
-    wall_s: float = 0.0
+    oops: str = field(default="",   # the report of a SEAMCALL fault no fixup caught
+                      metadata=json_as(lambda report: report or None))
+    wall_s: float = field(default=0.0, metadata=json_as(rounded(6)))
     session: KernelPort | None = field(default=None, compare=False, repr=False)
 
     @property
     def ok(self) -> bool:
         return self.errno == 0 and self.state == "SYS_READY"
+
+    @property
+    def module(self) -> str:
+        """Which module answered ("" without a session)."""
+        return self.session.module_label if self.session is not None else ""
+
+    @property
+    def errno_name(self) -> str | None:
+        return errno_name(self.errno)
+
+    @property
+    def result(self) -> str:
+        """The outcome in words."""
+        if self.refused == "oops":
+            return "oops: a SEAMCALL faulted with no exception-table entry; the kernel dies"
+        if self.refused:
+            tail = "" if self.errno is None else f" ({self.errno} {errno_name(self.errno)})"
+            return f"refused: {self.refused}{tail}"
+        if self.errno == 0:
+            return "module initialized (0)"
+        return f"module initialization failed ({self.errno} {errno_name(self.errno)})"
+
+    @property
+    def cmrs(self) -> list[dict[str, str]]:
+        """The CMRs the kernel read and checked (v5 only), as (base, size) objects."""
+        return [hex_span(c) for c in (self.sysinfo.cmrs if self.sysinfo is not None else ())]
+
+    @property
+    def calls_by_leaf(self) -> dict[str, int]:
+        return dict(Counter(c.leaf_name for c in self.calls))
+
+    @property
+    def seamcalls(self) -> dict:
+        return {"total": len(self.calls), "by_leaf": self.calls_by_leaf}
 
     def texts(self) -> list[str]:
         return [line.text for line in self.log]
