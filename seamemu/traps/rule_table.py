@@ -211,8 +211,8 @@ __all__ = [
     "decision_of",
     "effect_of",
     "render_table",
-    "vmfail_invalid",
     "vmexit_in_non_root",
+    "vmfail_invalid",
     "vmfail_valid",
     "vmsucceed",
 ]
