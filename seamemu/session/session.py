@@ -92,6 +92,10 @@ class Session:
         self.machine.attach_cpuid([cpuid_table(platform, i if i < platform.num_lps else 0)
                                    for i in range(len(self.machine.lps))])
         self.td_config = TdConfig.for_platform(platform)
+        # Intel's module runs as SEAMCALL's target only: no TD is ever entered there
+        # (docs/real-module.md), so TDCALL still reaches the model's guest side.
+        self._td_preface = "Intel's module runs no TD here: the model's guest side answered" \
+            if binary else ""
         self._build_td()
         if binary:
             # Intel's module in SEAMRR of this machine's memory; its RDMSR/WRMSR use the same
@@ -127,6 +131,7 @@ class Session:
         """A fresh TD with `td_config`, one vCPU per LP, and its VMM; TDCALL reaches it."""
         self.vmm = Vmm(gpaw=self.td_config.gpaw, cpuid=self._td_cpuid)
         self.td = TdGuest(self.td_config, self.vmm, num_vcpus=len(self.machine.lps))
+        self.td.preface = self._td_preface
         self.vmm.memory = self.td.state
         self.machine.attach_td(self.td)
 

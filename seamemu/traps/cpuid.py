@@ -35,8 +35,9 @@ class CpuidInputs:
 CPUID_CHECKS: tuple[Check, ...] = (
     Check("vmexit_guest", "CPUID in VMX non-root operation (or a TD) causes a VM exit.",
           lambda i: i.cpu.vmx_non_root or i.cpu.td_guest, "vmexit",
-          "VM exit (basic reason 10, CPUID leaf 0x{i.leaf:x}): executed in a guest; no VMM or "
-          "TD-side module is modelled, so the run stops here", exit_reason=EXIT_REASON_CPUID,
+          "VM exit (basic reason 10, CPUID leaf 0x{i.leaf:x}): executed in a guest; neither a "
+          "VM's VMM nor a TD's CPUID virtualization is modelled, so the run stops here",
+          exit_reason=EXIT_REASON_CPUID,
           source=_SRC),
     Check("answer", "Otherwise CPUID answers from the platform's CPUID table for the LP.",
           lambda i: True, EXECUTED,

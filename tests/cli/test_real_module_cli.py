@@ -105,3 +105,14 @@ def test_boot_exit_status_follows_sys_ready(capsys, module_binary, tmp_path):
     code, out, _ = run(capsys, "boot", "--platform", str(plat), "--module-binary", module_binary)
     assert code == 1
     assert "result: refused: the module halted; module state HALTED" in out
+
+
+def test_td_with_intels_module_says_the_model_answered(capsys, module_binary):
+    # Intel's module is only SEAMCALL's target here: no TD is entered, so a TDCALL is answered by
+    # the model's guest side and the run says so (docs/real-module.md).
+    code, out, _ = run(capsys, "run", "--platform", "small", "--module-binary", module_binary,
+                       "--td", "--leaf", "TDG.VP.INFO", "--json")
+    assert code == 0
+    call = json.loads(out)["calls"][0]
+    assert call["leaf_name"] == "TDG.VP.INFO" and call["status_name"] == "TDX_SUCCESS"
+    assert call["note"].startswith("Intel's module runs no TD here")

@@ -46,6 +46,8 @@ class TdGuest:
         self.records: list[CallRecord] = []
         self._seq = 0
         self.vmcall: VmcallRecord | None = None   # set by TDG.VP.VMCALL during one call
+        # Said first in every record's note (the session says who else is in the machine).
+        self.preface = ""
 
     def tdcall(self, lp: int, regs: Mapping[str, int], mem: GuestMemory) -> SeamReply:
         full = {name: regs.get(name, 0) & MASK64 for name in TDCALL_REGS}
@@ -75,7 +77,8 @@ class TdGuest:
             status = done.status
         except TdStopped as stop:
             record = CallRecord(consumed=_consumed(spec), outputs={}, status=0,
-                                status_name="halted", state_after="STOPPED", note=stop.note,
+                                status_name="halted", state_after="STOPPED",
+                                note=self._note(stop.note),
                                 checks=tuple(call.trace), vmcall=stop.vmcall, **rec)
             self.records.append(record)
             return SeamReply({}, fault=HALT, record=record)
@@ -87,11 +90,15 @@ class TdGuest:
         status &= MASK64
         changed = {r: v for r, v in out.items() if rec["inputs"].get(r) != v}
         record = CallRecord(consumed=_consumed(spec), outputs=changed, status=status,
-                            status_name=status_name(status), state_after=RUNNABLE, note=note,
+                            status_name=status_name(status), state_after=RUNNABLE,
+                            note=self._note(note),
                             memory_written=tuple(written), checks=trace, vmcall=self.vmcall,
                             **rec)
         self.records.append(record)
         return SeamReply({"rax": status, **out}, record=record)
+
+    def _note(self, note: str) -> str:
+        return "; ".join(n for n in (self.preface, note) if n)
 
     def log_lines(self) -> list[str]:
         from seamemu.model.module import format_record
