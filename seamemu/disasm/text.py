@@ -88,4 +88,32 @@ def instruction_sites(code: bytes, address: int, mnemonics: frozenset[str]) -> d
             if mnemonic in mnemonics}
 
 
-__all__ = ["Insn", "disassemble", "disassemble_one", "engine", "instruction_sites"]
+_CANONICAL_LOW_END, _CANONICAL_HIGH_START = 1 << 47, 0xFFFF_8000_0000_0000
+
+
+def branch_sites(code: bytes, address: int) -> tuple[int, ...]:
+    """Addresses of the near branches in a linear sweep of compiled code that may send RIP to
+    a non-canonical address: every RET, every indirect JMP or CALL, and a direct one whose
+    target is non-canonical (the machine watches them to report such a branch where the CPU
+    does: machine/noncanonical.py)."""
+    import capstone
+
+    cs = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)   # Intel syntax: `jmp rax`
+    cs.skipdata = True
+    out = []
+    for addr, _size, mnemonic, op_str in cs.disasm_lite(bytes(code), address):
+        if mnemonic in ("ret", "retq"):
+            out.append(addr)
+        elif mnemonic in ("jmp", "call"):
+            try:
+                target = int(op_str, 0)
+            except ValueError:           # a register or memory operand: indirect
+                out.append(addr)
+                continue
+            if _CANONICAL_LOW_END <= target < _CANONICAL_HIGH_START:
+                out.append(addr)
+    return tuple(out)
+
+
+__all__ = ["Insn", "branch_sites", "disassemble", "disassemble_one", "engine",
+           "instruction_sites"]

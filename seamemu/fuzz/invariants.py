@@ -163,7 +163,12 @@ def _check_stop(spec: Spec, res, instr: str, in_code, out: list[Violation],
         expected = fault.name == instr or (spec.convention == "raw" and fault.name in SW_CODE_OF)
         if spec.faults_to_caller and at_seamcall and expected:
             return True
-        if in_code(fault.address):
+        if fault.branch_target is not None:
+            # A JMP/CALL/RET to a non-canonical address: the CPU faults on the branch, but
+            # the broken promise is the return (a wild jump), located at that branch.
+            out.append(Violation("returns", "wild", f"did not return: {fault.detail}",
+                                 fault.address if in_code(fault.address) else None))
+        elif in_code(fault.address):
             out.append(Violation("no-unhandled-fault", fault.name,
                                  f"unhandled {fault.name} at {fault.symbol}"
                                  + (f": {fault.detail}" if fault.detail else ""), fault.address))

@@ -8,8 +8,10 @@ callback fills a TLB entry on a miss, never on a hit, so straight-line code pays
 The fill maps a page by these rules, first match wins:
 
 1. Non-canonical (bits 63:47 not all equal; 4-level paging, CR4.LA57 = 0): any access raises
-   #GP(0), or #SS(0) for a stack reference.  Spec: Intel SDM Vol. 1 §3.3.7.1 "Canonical
-   Addressing"; Vol. 3A §6.15 "Interrupt 13" and "Interrupt 12" (non-canonical references).
+   #GP(0), or #SS(0) for a reference through SS; a branch there is reported at the branch
+   (which of the two, and where: machine/noncanonical.py, from the decoded instruction).
+   Spec: Intel SDM Vol. 1 §3.3.7.1 "Canonical Addressing"; Vol. 3A §6.15 "Interrupt 13"
+   and "Interrupt 12" (non-canonical references).
 2. The first 64 KiB: nothing is mapped there, so a NULL-ish load, store, call or `ret`
    raises #PF.  65536 is the mmap_min_addr the kernel's help text recommends for x86
    (Linux mm/Kconfig, DEFAULT_MMAP_MIN_ADDR), and kernel code never has these pages mapped.
@@ -114,26 +116,20 @@ class LinearMap:
         return self.guards.get(address & _PAGE_MASK)
 
 
-# A non-canonical access this close to a non-canonical RSP is taken as a stack reference
-# (push, pop, call, ret, RSP-relative operands): #SS(0) rather than #GP(0).
-STACK_REFERENCE_REACH = 128
 _SS, _GP, _PF = 12, 13, 14   # Spec: SDM Vol. 3A Table 6-1
 
 
-def linear_fault(trap: LinearTrap, rules: LinearMap, *, write: bool, fetch: bool, rsp: int,
-                 user: bool) -> tuple[int, int, str]:
-    """(vector, error code, words) for a refused access: #GP(0)/#SS(0) when the address is
-    non-canonical, else a not-present #PF (error code per SDM Vol. 3A §4.7)."""
+def linear_fault(trap: LinearTrap, rules: LinearMap, *, write: bool, fetch: bool,
+                 user: bool, stack: bool = False) -> tuple[int, int, str]:
+    """(vector, error code, words) for a refused access: #GP(0), or #SS(0) for a `stack`
+    reference, when the address is non-canonical, else a not-present #PF (error code per
+    SDM Vol. 3A §4.7)."""
     what = "fetch" if fetch else "write" if write else "read"
     address, kind = trap
     if kind == NON_CANONICAL:
-        stack = (not fetch and not canonical(rsp)
-                 and -STACK_REFERENCE_REACH <= address - rsp < STACK_REFERENCE_REACH)
+        stack = stack and not fetch
         detail = (f"non-canonical {what} of 0x{address:016x} (bits 63:47 differ)"
-                  + (", a stack reference" if stack else ""))
-        if fetch:
-            detail += ("; a real CPU raises the #GP(0) on the jump, call or return to it, "
-                       "before RIP changes: here RIP is already the target")
+                  + (", a stack reference (SS)" if stack else ""))
         return (_SS if stack else _GP), 0, detail
     error_code = int(write) << 1 | int(user) << 2 | int(fetch) << 4
     if kind == NULL_PAGE:
@@ -204,7 +200,6 @@ __all__ = [
     "NULL_GUARD",
     "NULL_PAGE",
     "STACK_GUARD",
-    "STACK_REFERENCE_REACH",
     "TRAP_PAGES",
     "TRAP_WINDOW",
     "TrapWindow",

@@ -38,7 +38,8 @@ an exception storm ends at the time bound rather than the instruction bound.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
 from ctypes import string_at
 from time import perf_counter
 
@@ -47,6 +48,7 @@ from unicorn import (
     UC_CTL_IO_WRITE,
     UC_CTL_TLB_FLUSH,
     UC_ERR_EXCEPTION,
+    UC_HOOK_CODE,
     UC_HOOK_INSN,
     UC_HOOK_INSN_INVALID,
     UC_HOOK_INTR,
@@ -69,12 +71,21 @@ from unicorn import (
 from unicorn import x86_const as X
 
 from seamemu.arch.kernel import X86_TRAP_UD
+from seamemu.disasm import Decoded, decode_structure
 from seamemu.errors import InputError
 from seamemu.machine.dispatch import InsnTable
 from seamemu.machine.faults import ERROR_CODE_VECTORS, Delivery, as_written, pf_error_code
-from seamemu.machine.linear import TRAP_WINDOW, LinearMap, LinearTrap, TrapWindow, linear_fault
+from seamemu.machine.linear import (
+    NON_CANONICAL,
+    TRAP_WINDOW,
+    LinearMap,
+    LinearTrap,
+    TrapWindow,
+    linear_fault,
+)
 from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory
-from seamemu.machine.regs import INDEX, NAMES, RAX, RFLAGS, RIP, RSP, UC_IDS, RegFile
+from seamemu.machine.noncanonical import branch_origin, stack_reference
+from seamemu.machine.regs import INDEX, NAMES, RAX, RFLAGS, RIP, UC_IDS, RegFile
 from seamemu.machine.results import Bounds, FaultEvent
 from seamemu.platform.cpuid_table import Regs, default_cpuid_table
 from seamemu.traps.cpu_state import CpuState
@@ -121,6 +132,7 @@ class LogicalProcessor:
         self._last_error: UcError | None = None
         self._code_base, self._code_addr = -CHUNK, 0
         self._nx_pages = self.linear.nx_pages
+        self.branch_site: int | None = None   # the last watched branch run (watch_branches)
         uc.hook_add(UC_HOOK_TLB_FILL, self._on_tlb_fill)
         uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
         uc.hook_add(UC_HOOK_INSN, self._on_system_call, None, 1, 0, X.UC_X86_INS_SYSCALL)
@@ -423,13 +435,55 @@ class LogicalProcessor:
         return vals[RIP] if done else None
 
     def _deliver_linear(self, vals: list[int], rip: int, trap: LinearTrap, access: int):
-        """Deliver an access the linear map refused: #GP(0)/#SS(0) if non-canonical, else #PF."""
+        """Deliver an access the linear map refused: #GP(0)/#SS(0) if non-canonical (at the
+        branch for a fetch), else #PF."""
         write = access in (UC_MEM_WRITE_UNMAPPED, UC_MEM_WRITE_PROT)
         fetch = access in (UC_MEM_FETCH_UNMAPPED, UC_MEM_FETCH_PROT)
+        non_canonical = trap.kind == NON_CANONICAL
+        stack = (non_canonical and not fetch
+                 and stack_reference(self._decode(rip), vals, trap.address))
         vector, error_code, detail = linear_fault(trap, self.linear, write=write, fetch=fetch,
-                                                  rsp=vals[RSP], user=self._cpu.cpl == 3)
-        return self.delivery.deliver(self.uc, vals, vector, error_code, rip, access=trap.address,
-                                     detail=detail)
+                                                  user=self._cpu.cpl == 3, stack=stack)
+        branch = None
+        if fetch and non_canonical:
+            branch, detail = self._branch_to(vals, trap.address, detail)
+            rip = vals[RIP]
+        event = self.delivery.deliver(self.uc, vals, vector, error_code, rip,
+                                      access=trap.address, detail=detail)
+        return event if branch is None else dataclasses.replace(event, branch_target=trap.address)
+
+    def _decode(self, rip: int) -> Decoded | None:
+        return decode_structure(self.memory.peek(rip, 16), rip)
+
+    def _branch_to(self, vals: list[int], target: int, detail: str) -> tuple[int | None, str]:
+        """Where the CPU reports a fetch from non-canonical `target`: at the watched branch
+        that went there, its effect undone in `vals` (RIP and RSP as before it); (the branch
+        or None, the words)."""
+        site = self.branch_site
+        if site is not None:
+            insn = self._decode(site)
+            before = branch_origin(insn, site, vals, target, self._read_u64)
+            if before is not None and insn is not None:
+                vals[:] = before
+                return site, (f"{detail}: the target of `{insn.text}`, which raises the "
+                              "#GP(0) itself, before RIP or RSP change")
+        return None, (f"{detail}; no branch was seen to go there (a real CPU raises the #GP(0) "
+                      "on the jump, call or return to it; here RIP is the target)")
+
+    def _read_u64(self, address: int) -> int | None:
+        data = self.memory.peek(address, 8)    # short outside guest memory: not that branch
+        return int.from_bytes(data, "little") if len(data) == 8 else None
+
+    def watch_branches(self, sites: Iterable[int]) -> None:
+        """Note the address of each of these branches when it runs (before the first run: a
+        hook added after translation may not fire), so a branch to a non-canonical address
+        is reported at the branch (machine/noncanonical.py).  One callback per run of a
+        watched branch: the RETs and indirect JMPs/CALLs of the image."""
+        for site in sites:
+            self.uc.hook_add(UC_HOOK_CODE, self._on_branch, None, site, site)
+
+    def _on_branch(self, uc, address: int, _size: int, _user) -> None:
+        self.branch_site = address
 
     def _is_soft_int(self, rip_after: int, vector: int) -> bool:
         # INTR reports traps with RIP after the instruction: int3 (CC) or int imm8 (CD ib).

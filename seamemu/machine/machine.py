@@ -31,6 +31,7 @@ from unicorn import UC_HOOK_MEM_WRITE
 from unicorn import x86_const as X
 
 from seamemu.arch.registers import SYSV_ARGS
+from seamemu.disasm import branch_sites
 from seamemu.errors import InputError
 from seamemu.image import IMAGE_BASE, Image
 from seamemu.machine.dispatch import InsnTable
@@ -130,7 +131,12 @@ class Machine(CodePatching):
         delivery = Delivery(image, memory, linear)
         self.lps = [LogicalProcessor(i, memory, self.insns, delivery, cpu or CpuState(), linear)
                     for i in range(num_lps)]
+        # The branches that can send RIP to a non-canonical address, so the #GP(0) is
+        # reported at the branch (machine/noncanonical.py).
+        branches = [a for s in image.sections if s.executable
+                    for a in branch_sites(s.data, s.address)]
         for lp in self.lps:
+            lp.watch_branches(branches)
             lp.uc.reg_write(X.UC_X86_REG_GDTR, (0, self.gdt_base, len(GDT) * 8 - 1, 0))
             lp.uc.reg_write(X.UC_X86_REG_CS, KERNEL_CS)
             lp.uc.reg_write(X.UC_X86_REG_SS, KERNEL_DS)

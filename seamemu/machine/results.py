@@ -55,6 +55,9 @@ class FaultEvent(JsonRecord):
     detail: str = ""
     insn: bytes = b""                # instruction bytes at `address`
     regs: Mapping[str, int] = field(default_factory=dict)  # at the fault (unhandled only)
+    # A JMP, CALL or RET at `address` whose non-canonical target the CPU refused (#GP(0)
+    # at the branch: machine/noncanonical.py); its words are in `detail`.
+    branch_target: int | None = None
 
     @property
     def handled(self) -> bool:

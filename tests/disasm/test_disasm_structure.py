@@ -52,3 +52,14 @@ def test_the_seam_family_is_named_where_capstone_cannot(code, name):
     d = decode_structure(bytes.fromhex(code))
     assert d is not None and (d.size, d.mnemonic, d.operands) == (4, name, ())
     assert next(disassemble(bytes.fromhex(code), 0)).mnemonic == name
+
+
+def test_branch_sites_are_the_branches_that_can_reach_a_non_canonical_address():
+    from seamemu.disasm import branch_sites
+
+    # ret; jmp *%rax; call *%rax; call (direct, canonical); ret $8; jmp *(%rip); nop
+    code = bytes.fromhex("c3" "ffe0" "ffd0" "e800000000" "c20800" "ff2500000000" "90")
+    assert branch_sites(code, 0x1000) == (0x1000, 0x1001, 0x1003, 0x100A, 0x100D)
+    # A direct jump whose target is past the canonical lower half is watched too.
+    top = (1 << 47) - 0x10
+    assert branch_sites(bytes.fromhex("e97b000000"), top) == (top,)   # jmp top+0x80

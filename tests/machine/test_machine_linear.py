@@ -126,10 +126,104 @@ def test_non_canonical_stack_reference_is_ss0():
     assert (r.fault.name, r.fault.vector, r.fault.error_code) == ("#SS", 12, 0)
 
 
-def test_jump_to_non_canonical_is_gp0_and_says_where_a_cpu_would_report_it():
-    img = build(NONCANONICAL)
-    r = Machine(img, StubTarget(), present=everywhere).call("jump", [1 << 63])
-    assert r.fault.name == "#GP" and "before RIP changes" in r.fault.detail
+STACK_REFS = """
+rbp_based:
+    mov rbp, rdi
+    mov rax, [rbp + 8]
+    ret
+rsp_indexed:
+    mov rax, [rsp + rdi]
+    ret
+near_bad_rsp:
+    mov rbx, rsp
+    mov rsp, rdi
+    mov rax, [rsi]
+    mov rsp, rbx
+    ret
+push_memory:
+    push qword ptr [rdi]
+    pop rax
+    ret
+fs_rbp:
+    mov rbp, rdi
+    mov rax, fs:[rbp]
+    ret
+"""
+BIG = 1 << 60
+
+
+@pytest.mark.parametrize("entry, args, vector", [
+    ("rbp_based", [BIG], "#SS"),             # RBP base: SS is the operand's default segment
+    ("rsp_indexed", [BIG], "#SS"),           # RSP base, the index makes it non-canonical
+    ("near_bad_rsp", [BIG, BIG + 8], "#GP"),  # RSP is non-canonical, but RSI is the base: DS
+    ("push_memory", [BIG], "#GP"),           # the explicit read (DS) faults, not the push
+    ("fs_rbp", [BIG], "#GP"),                # an FS override: not SS
+])
+def test_ss0_is_for_references_through_ss_and_gp0_for_the_others(entry, args, vector):
+    img = build(STACK_REFS)
+    m = Machine(img, StubTarget(), present=everywhere)
+    r = m.call(entry, args)
+    f = r.fault
+    assert (f.name, f.error_code) == (vector, 0), f.detail
+    assert ("(SS)" in f.detail) == (vector == "#SS")
+
+
+BRANCHES = """
+jump:
+    jmp rdi
+call_it:
+    call rdi
+    ret
+ret_to:
+    push rdi
+    ret
+ret_imm:
+    push rdi
+    ret 16
+through_memory:
+    push rdi
+    call qword ptr [rsp]
+    pop rdi
+    ret
+fixed:
+    push rdi
+fixed_ret:
+    ret
+fix:
+    pop rdi
+    ret
+"""
+
+
+@pytest.mark.parametrize("entry, site_offset, rsp_delta, mnemonic", [
+    ("jump", 0, 0, "jmpq *%rdi"),
+    ("call_it", 0, 0, "callq *%rdi"),
+    ("ret_to", 1, -8, "retq"),               # RSP still points at the bad return address
+    ("ret_imm", 1, -8, "retq $0x10"),
+    ("through_memory", 1, -8, "callq *(%rsp)"),
+])
+def test_a_branch_to_non_canonical_faults_at_the_branch_with_rsp_as_before(
+        entry, site_offset, rsp_delta, mnemonic):
+    img = build(BRANCHES)
+    m = Machine(img, StubTarget(), present=everywhere)
+    target = 1 << 63
+    r = m.call(entry, [target])
+    f = r.fault
+    site = img.symbols[entry] + site_offset
+    assert (f.name, f.vector, f.error_code, f.address) == ("#GP", 13, 0, site), f.detail
+    assert f.regs["rip"] == site
+    # RSP as the branch found it: the entry's own RSP (after the call's return address was
+    # pushed), moved only by the instructions before the branch.
+    entry_rsp = m.stack_top(0) - 8
+    assert f.regs["rsp"] == entry_rsp + rsp_delta
+    assert f"the target of `{mnemonic}`" in f.detail
+
+
+def test_a_return_to_non_canonical_is_fixed_up_at_the_ret():
+    img = build(BRANCHES, extable=[("fixed_ret", "fix", "fault")])
+    r = Machine(img, StubTarget(), present=everywhere).call("fixed", [1 << 63])
+    assert r.outcome == "returned" and r.regs_after["rax"] == 13
+    assert r.faults[0].address == img.symbols["fixed_ret"]
 
 
 def test_non_canonical_fault_goes_through_the_exception_table():
