@@ -17,7 +17,7 @@ faulting instruction as the CPU decodes it (seamemu.disasm):
 
 Spec: Intel SDM Vol. 3A §6.15 "Interrupt 12—Stack Fault Exception (#SS)" (64-bit mode: a
 non-canonical address in a reference that uses the SS segment) and "Interrupt 13—General
-Protection Exception (#GP)"; Vol. 1 §3.7.4.1, Table 3-5 "Default Segment Selection Rules";
+Protection Exception (#GP)"; Vol. 1 §3.7.4, Table 3-5 "Default Segment Selection Rules";
 Vol. 2A/2B JMP, CALL, RET "64-Bit Mode Exceptions" (#GP(0) for a non-canonical target);
 Vol. 3A §6.5 "Exception Classifications" (a fault restores the state before the instruction).
 """
