@@ -202,7 +202,7 @@ def add_gdb_options(p: argparse.ArgumentParser) -> None:
 def gdb_stub(args: argparse.Namespace):
     """With --gdb, the listening gdb server (machine/gdbstub.py), before anything is built, so
     a bad address or a busy port is reported at once; None without --gdb."""
-    if not getattr(args, "gdb", None):
+    if getattr(args, "gdb", None) is None:     # `--gdb ''` is a bad address, not "no gdb"
         return None
     from seamemu.machine.gdbstub import GdbStub, parse_address
 

@@ -8,7 +8,7 @@ characters), no traceback, done within `limit` seconds and the runner's memory b
 
 Placeholders in arguments: {tmp} is the directory holding FILES (and the cases' working
 directory), {root} the repository, {asm} its asm/ directory.  To add a case, add a row;
-for a new option, add it to the lists the generators below walk (NUMBER_OPTIONS,
+for a new option, add it to the lists the generators below walk (NUMBER_OPTIONS, WORKFLOW_OPTIONS,
 FILE_INPUTS, OUTPUTS), and it gets the whole battery.
 """
 
@@ -292,9 +292,40 @@ BAD_OUTPUTS = {
     "nul": "a\x00b",
 }
 
+# Options of the kernel, real-module, kbuild and gdb workflows, on every command that takes
+# them: (commands, a bad value, what the one line must say).
+WORKFLOW_OPTIONS = [
+    (("run", "matrix", "trace", "explain", "fuzz --quiet --runs 1", "boot", "cmr", "detect",
+      "hotplug --table", "demo"),
+     ("--kernel", "v4.20"), "--kernel 'v4.20': unknown kernel generation"),
+    (("run", "boot", "cmr", "demo"), ("--kernel", ""), "--kernel '': unknown kernel generation"),
+    (("run", "matrix", "trace", "explain", "boot", "cmr", "detect", "hotplug --table", "demo",
+      "diagram --out figs", "report --out r.html"),
+     ("--module-version", "2.7"), "--module-version"),
+    (("run", "matrix", "trace", "explain", "fuzz --quiet --runs 1", "boot", "cmr", "bench",
+      "model-diff"),
+     ("--module-binary", "good.S"), "not an ELF file"),
+    (("run", "matrix", "trace", "explain", "fuzz --quiet --runs 1 --entry f"),
+     ("--obj", "good.S"), "--obj good.S: not an ELF object file"),
+    (("run", "matrix", "trace", "explain", "fuzz --quiet --runs 1 --entry f"),
+     ("--obj", "/dev/zero"), "--obj /dev/zero: larger than 16 MiB"),
+    (("run --asm good.S --entry f", "matrix --asm good.S --entry f",
+      "trace --asm good.S --entry f", "explain --asm good.S --entry f",
+      "fuzz --quiet --runs 1 --asm good.S --entry f"),
+     ("--stub", "9lives"), "--stub '9lives': not a symbol name"),
+    (("run", "trace", "explain"), ("--gdb", ""), "--gdb"),
+    (("run", "trace", "explain"), ("--gdb", "127.0.0.1:"), "--gdb"),
+    (("trace", "explain"), ("--gdb-timeout", "nan"), "--gdb-timeout"),
+    (("run", "trace", "explain"), ("--gdb-timeout", "0"), "--gdb-timeout"),
+]
+
 
 def _generated() -> list[Case]:
     out = []
+    for commands, (opt, value), says in WORKFLOW_OPTIONS:
+        for cmd in commands:
+            tag = f"{cmd.split()[0]}{opt}-{value.strip('/') or 'empty'}"
+            out.append(Case(f"opt-{tag}", (*shlex.split(cmd), opt, value), 2, says))
     for prefix, opt, name in NUMBER_OPTIONS:
         for tag, value in BAD_NUMBERS.items():
             if tag == "negative" and opt in ("--cpl",):
@@ -631,6 +662,18 @@ ROWS: list[Case] = [
     case("gdb-port-negative", "run --gdb 127.0.0.1:-1", err="--gdb"),
     case("into-module-without-binary", "trace --into-module", err="--module-binary"),
     case("cmr-method-bad", "cmr --method nope", err="--method"),
+    case("cmr-method-empty", "cmr --method ''", err="--method"),
+    # `:PORT` is gdbserver's spelling for this host: accepted, and the wait is bounded
+    case("gdb-port-only", "run --gdb :0 --gdb-timeout 0.3",
+         err="no debugger attached within 0.3 s"),
+    case("cmr-method-upper", "cmr --method RD", err="--method"),
+    case("cmr-method-rd-on-1.0", "cmr --abi 1.0 --method rd",
+         err="--method rd: a TDX 1.0 module has no TDH.SYS.RD"),
+    case("cmr-method-twice", "cmr --method rd --method info --json", code=0, out='"TDH.SYS.INFO"',
+         err_lines=0),
+    case("model-diff-platform-bad", "model-diff --platform nope", err="nope"),
+    case("model-diff-replay-and-runs", "model-diff --replay good.S", err="good.S"),
+    case("model-diff-json-stray", "model-diff --json yes", err="unrecognized arguments"),
     case("model-diff-out-file", "model-diff --out good.S", err="not a directory"),
     case("model-diff-no-binary", "model-diff", err="--module-binary"),
     # the TD guest's side (--td, the tdcall and hypercall conventions)
