@@ -115,16 +115,10 @@ class Image:
         return name if off == 0 else f"{name}+0x{off:x}"
 
     def section_at(self, address: int) -> Section | None:
-        for s in self.sections:
-            if s.address <= address < s.end:
-                return s
-        return None
+        return next((s for s in self.sections if s.address <= address < s.end), None)
 
     def extable_entry(self, address: int) -> ExtableEntry | None:
-        for e in self.extable:
-            if e.fault == address:
-                return e
-        return None
+        return next((e for e in self.extable if e.fault == address), None)
 
     def line_at(self, address: int) -> SourceLine | None:
         """The first line (in `lines` order) whose bytes cover `address`."""

@@ -24,6 +24,7 @@ from seamemu.arch.sysinfo import TDMR_INFO_ALIGNMENT, pack_tdmr_info
 from seamemu.jsonout import JsonRecord, hex64, json_as
 from seamemu.kernel.klog import KernelFailure, KernelLog
 from seamemu.platform.facts import Platform
+from seamemu.platform.units import cut_out
 
 PAGE = 4096
 SZ_1M = 1 << 20
@@ -196,16 +197,7 @@ class PamtAllocator:
 def _subtract(rng: tuple[int, int], holes: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     pieces = [rng]
     for h_start, h_end in holes:
-        nxt = []
-        for s, e in pieces:
-            if h_end <= s or e <= h_start:
-                nxt.append((s, e))
-                continue
-            if s < h_start:
-                nxt.append((s, h_start))
-            if h_end < e:
-                nxt.append((h_end, e))
-        pieces = nxt
+        pieces = cut_out(pieces, h_start, h_end)
     return pieces
 
 

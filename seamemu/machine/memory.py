@@ -27,6 +27,7 @@ from collections.abc import Callable
 from unicorn import UC_PROT_ALL
 
 from seamemu.errors import InputError
+from seamemu.platform.units import cut_out
 
 PAGE = 4 << 10
 CHUNK = 2 << 20
@@ -183,16 +184,7 @@ class PhysicalMemory:
     def plug(self, base: int, size: int) -> None:
         """Make [base, base+size) present again (zero-filled on first touch)."""
         end = self._check_range("plug", base, size)
-        kept = []
-        for b, e in self._unplugged:
-            if e <= base or end <= b:
-                kept.append((b, e))
-                continue
-            if b < base:
-                kept.append((b, base))
-            if end < e:
-                kept.append((end, e))
-        self._unplugged = kept
+        self._unplugged = cut_out(self._unplugged, base, end)
 
     def set_present(self, present: Present) -> None:
         """Replace the presence predicate (the platform's memory map changed by hotplug).

@@ -167,6 +167,25 @@ class _Registry:
 REGISTRY = _Registry()
 
 
+def global_lock_check(*, exclusive: bool = True, abi: tuple[str, ...] = BOTH) -> Check:
+    """The check a leaf that takes the module's global lock makes: a non-blocking try-lock
+    (tdx_locks.h), so another LP holding it makes the leaf answer TDX_SYS_BUSY."""
+    taken = ("another LP holds the global lock (taken exclusively)" if exclusive else
+             "another LP holds the global lock exclusively (taken shared)")
+    return Check("global_lock", taken, TdxStatus.TDX_SYS_BUSY, abi=abi, inject=True)
+
+
+# Where Intel keeps each leaf's handler: one file per leaf, named after it (TDH.SYS.RD ->
+# tdh_sys_rd.c).  A leaf spec names its file only when it is another one.
+_MODULE_CALLS = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/"
+_GUEST_CALLS = "intel/tdx-module tdx_1.5 src/td_dispatcher/vm_exits/"
+_SEAMLDR_CALLS = "intel/tdx-loader p-seam-loader/src/pseamldr_dispatcher/api_calls/"
+
+
+def _handler_source(name: str, where: str) -> str:
+    return f"{where}{name.lower().replace('.', '_')}.c"
+
+
 def leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), checks=(),
          success: str = "", source: str = "", generations: tuple[str, ...] | None = None,
          other_statuses: tuple[int, ...] = ()):
@@ -179,6 +198,7 @@ def leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), checks=
     ldr = None if info else seamldr_leaf_by_name(name)
     if ldr is None and info is None:
         raise KeyError(f"unknown leaf {name!r}")
+    source = source or _handler_source(name, _SEAMLDR_CALLS if ldr else _MODULE_CALLS)
     spec = LeafSpec(
         name=name,
         number=info.number if info else ldr.rax if ldr else 0,
@@ -205,6 +225,7 @@ def tdg_leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), che
     info = tdcall_leaf_by_name(name)
     if info is None:
         raise KeyError(f"unknown TDCALL leaf {name!r}")
+    source = source or _handler_source(name, _GUEST_CALLS)
     spec = LeafSpec(name=info.name, number=info.number, generations=V15, summary=summary,
                     inputs=tuple(inputs), outputs=tuple(outputs), on_entry=tuple(on_entry),
                     checks=tuple(checks), success=success, source=source,
@@ -267,5 +288,5 @@ def all_leaf_specs() -> tuple[LeafSpec, ...]:
         s for _n, (s, _f) in sorted(REGISTRY.loader.items()))
 
 
-__all__ = ["Check", "LeafSpec", "REGISTRY", "all_leaf_specs", "guest_leaf_specs", "handler_for",
-           "leaf", "leaf_spec", "tdg_handler_for", "tdg_leaf"]
+__all__ = ["Check", "LeafSpec", "REGISTRY", "all_leaf_specs", "global_lock_check",
+           "guest_leaf_specs", "handler_for", "leaf", "leaf_spec", "tdg_handler_for", "tdg_leaf"]

@@ -93,10 +93,7 @@ class ModuleState:
         return not exclusive and not hold.exclusive
 
     def tdmr_at(self, base: int) -> TdmrState | None:
-        for t in self.tdmrs:
-            if t.base == base:
-                return t
-        return None
+        return next((t for t in self.tdmrs if t.base == base), None)
 
     def pamt_block(self, pa: int) -> TdmrState | None:
         """pamt_get_block (pamt_manager.c): the TDMR covering `pa` when the 1 GiB block holding

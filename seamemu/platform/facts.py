@@ -29,11 +29,11 @@ MEMORY_KINDS = ("acpi", "hotplug", "persistent", "reserved", "usable")
 
 
 @dataclass(frozen=True)
-class MemoryRegion:
+class Span:
+    """A physical address range [base, base + size)."""
+
     base: int
     size: int
-    kind: str = "usable"
-    node: int = 0
 
     @property
     def end(self) -> int:
@@ -41,15 +41,16 @@ class MemoryRegion:
 
 
 @dataclass(frozen=True)
-class Cmr:
+class MemoryRegion(Span):
+    """One entry of the memory map (E820-style kind) on a NUMA node."""
+
+    kind: str = "usable"
+    node: int = 0
+
+
+@dataclass(frozen=True)
+class Cmr(Span):
     """A Convertible Memory Range as MCHECK verified it: static for the life of the platform."""
-
-    base: int
-    size: int
-
-    @property
-    def end(self) -> int:
-        return self.base + self.size
 
 
 @dataclass(frozen=True)
@@ -244,4 +245,5 @@ __all__ = [
     "NumaNode",
     "Platform",
     "Seamrr",
+    "Span",
 ]

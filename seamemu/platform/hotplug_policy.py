@@ -30,7 +30,7 @@ from seamemu.platform.events import (
 )
 from seamemu.platform.facts import MemoryRegion, Platform
 from seamemu.platform.hotplug_rules import Policy
-from seamemu.platform.units import fmt_mem, fmt_range
+from seamemu.platform.units import cut_out, fmt_mem, fmt_range
 
 _EMPTY_SLOT = "hotplug"
 
@@ -69,16 +69,8 @@ def convertible(platform: Platform) -> bool:
 
 def _carve(memory: tuple[MemoryRegion, ...], base: int, end: int) -> list[MemoryRegion]:
     """The memory map with [base, end) cut out of every region it touches."""
-    out = []
-    for m in memory:
-        if m.end <= base or end <= m.base:
-            out.append(m)
-            continue
-        if m.base < base:
-            out.append(dataclasses.replace(m, size=base - m.base))
-        if end < m.end:
-            out.append(dataclasses.replace(m, base=end, size=m.end - end))
-    return out
+    return [dataclasses.replace(m, base=s, size=e - s)
+            for m in memory for s, e in cut_out([(m.base, m.end)], base, end)]
 
 
 def _normalise(regions: list[MemoryRegion]) -> tuple[MemoryRegion, ...]:

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
-"""Addresses and sizes as users write them ("0x1000", "4G", "512M") and as seamemu prints them."""
+"""Addresses and sizes as users write them ("0x1000", "4G", "512M") and as seamemu prints them,
+and the one way a range is cut out of others."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from seamemu.jsonout import hex64
 
@@ -36,6 +38,20 @@ def parse_size(value: object) -> int:
         raise ValueError(f"{value.strip()} is 2^64 or more: no 64-bit address or size is")
     return number << _SUFFIX[suffix]
 
+
+
+def cut_out(spans: Iterable[tuple[int, int]], base: int, end: int) -> list[tuple[int, int]]:
+    """The (start, end) spans with [base, end) taken out of each, in their order."""
+    out = []
+    for s, e in spans:
+        if e <= base or end <= s:
+            out.append((s, e))
+            continue
+        if s < base:
+            out.append((s, base))
+        if end < e:
+            out.append((end, e))
+    return out
 
 
 def fmt_range(base: int, size: int) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from seamemu.jsonout import hex64
-from seamemu.platform.facts import Cmr, KiB, MemoryRegion, Platform, Seamrr
+from seamemu.platform.facts import KiB, Platform, Seamrr, Span
 from seamemu.platform.units import fmt_range
 
 MAX_CMR = 32            # Spec: tdx_api_defs.h MAX_CMR
@@ -88,7 +88,7 @@ def _range_ok(p: Platform, where: str, base: int, size: int, empty: str, out: li
     return True
 
 
-def _overlaps(where: str, base: int, size: int, earlier: Sequence[Cmr | MemoryRegion],
+def _overlaps(where: str, base: int, size: int, earlier: Sequence[Span],
               what: str, out: list[str]) -> None:
     for j, n in enumerate(earlier):
         if n.size and _overlap(base, base + size, n.base, n.end):

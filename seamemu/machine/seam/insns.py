@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from seamemu.machine.seam.cpu import SeamCpu
 
 _RAX, _RBX, _RCX, _RDX = INDEX["rax"], INDEX["rbx"], INDEX["rcx"], INDEX["rdx"]
-_R10 = INDEX["r10"]
+_R10, _RIP = INDEX["r10"], INDEX["rip"]
 _CF, _ZF, _ARITH = 0x1, 0x40, 0x8D5
 _MASK64 = (1 << 64) - 1
 SEAMOPS_SUCCESS, SEAMOPS_INPUT_ERROR = 0, 1
@@ -70,9 +70,15 @@ def _write(cpu: SeamCpu, la: int, data: bytes, what: str) -> None:
         raise HaltRun(f"page fault: {what} to linear 0x{la:016x}, which is not mapped")
 
 
-def _address(insn: Decoded, vals: list[int], rip: int) -> int:
+def _address(insn: Decoded, vals: list[int]) -> int:
+    """The linear address of the instruction's memory operand (RIP-relative from its end)."""
     assert insn.rm is not None
-    return insn.rm.address(vals, rip + insn.length)
+    return insn.rm.address(vals, vals[_RIP] + insn.length)
+
+
+def _m64(cpu: SeamCpu, vals: list[int], insn: Decoded) -> int:
+    """The instruction's 64-bit memory operand (a VMCS pointer, a descriptor's first word)."""
+    return _read_u64(cpu, _address(insn, vals), insn.name.upper())
 
 
 def rdmsr(cpu: SeamCpu, vals: list[int], _insn: Decoded | None) -> None:
@@ -103,7 +109,7 @@ def vmread(cpu: SeamCpu, vals: list[int], insn: Decoded) -> None:
     if insn.rm.reg_index is not None:
         vals[insn.rm.reg_index] = value
     else:
-        _write(cpu, _address(insn, vals, vals[INDEX["rip"]]), value.to_bytes(8, "little"),
+        _write(cpu, _address(insn, vals), value.to_bytes(8, "little"),
                "VMREAD")
     _succeed(vals)
 
@@ -113,33 +119,31 @@ def vmwrite(cpu: SeamCpu, vals: list[int], insn: Decoded) -> None:
     if insn.rm.reg_index is not None:
         value = vals[insn.rm.reg_index]
     else:
-        value = _read_u64(cpu, _address(insn, vals, vals[INDEX["rip"]]), "VMWRITE")
+        value = _m64(cpu, vals, insn)
     if not cpu.vmcs.write(cpu.lp, vals[insn.reg], value):
         return _fail_invalid(vals)
     _succeed(vals)
 
 
 def vmptrld(cpu: SeamCpu, vals: list[int], insn: Decoded) -> None:
-    pa = _read_u64(cpu, _address(insn, vals, vals[INDEX["rip"]]), "VMPTRLD")
-    cpu.vmcs.make_current(cpu.lp, pa)
+    cpu.vmcs.make_current(cpu.lp, _m64(cpu, vals, insn))
     _succeed(vals)
 
 
 def vmptrst(cpu: SeamCpu, vals: list[int], insn: Decoded) -> None:
     pa = cpu.vmcs.current.get(cpu.lp)
-    _write(cpu, _address(insn, vals, vals[INDEX["rip"]]),
+    _write(cpu, _address(insn, vals),
            (_MASK64 if pa is None else pa).to_bytes(8, "little"), "VMPTRST")
     _succeed(vals)
 
 
 def vmclear(cpu: SeamCpu, vals: list[int], insn: Decoded) -> None:
-    pa = _read_u64(cpu, _address(insn, vals, vals[INDEX["rip"]]), "VMCLEAR")
-    cpu.vmcs.clear(cpu.lp, pa)
+    cpu.vmcs.clear(cpu.lp, _m64(cpu, vals, insn))
     _succeed(vals)
 
 
 def invalidate(cpu: SeamCpu, vals: list[int], insn: Decoded) -> None:
-    _read_u64(cpu, _address(insn, vals, vals[INDEX["rip"]]), insn.name.upper())
+    _m64(cpu, vals, insn)
     _succeed(vals)
 
 
@@ -168,7 +172,7 @@ def pconfig(cpu: SeamCpu, vals: list[int], _insn: Decoded) -> None:
 
 def movdir64b(cpu: SeamCpu, vals: list[int], insn: Decoded) -> None:
     assert insn.reg is not None
-    src = _address(insn, vals, vals[INDEX["rip"]])
+    src = _address(insn, vals)
     dst = vals[insn.reg]
     tr = cpu.translator
     if not (src | dst) & 63:       # both 64-byte aligned, so each inside one page: fast path
@@ -183,11 +187,11 @@ def movdir64b(cpu: SeamCpu, vals: list[int], insn: Decoded) -> None:
 
 
 def xrstors(cpu: SeamCpu, vals: list[int], insn: Decoded) -> None:
-    _read_u64(cpu, _address(insn, vals, vals[INDEX["rip"]]) + XSAVE_HEADER, "XRSTORS")
+    _read_u64(cpu, _address(insn, vals) + XSAVE_HEADER, "XRSTORS")
 
 
 def xsaves(cpu: SeamCpu, vals: list[int], insn: Decoded) -> None:
-    base = _address(insn, vals, vals[INDEX["rip"]])
+    base = _address(insn, vals)
     _write(cpu, base + XSAVE_HEADER, (0).to_bytes(8, "little") + (1 << 63).to_bytes(8, "little"),
            "XSAVES")
 

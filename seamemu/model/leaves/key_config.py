@@ -12,7 +12,7 @@ from __future__ import annotations
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.leaf_spec import Check, global_lock_check, leaf
 from seamemu.model.module_state import SysState
 
 GiB = 1 << 30
@@ -24,8 +24,7 @@ TDMR_4K_PAMT_INIT_COUNT = 1024      # PAMT_4K entries per call: 4 MiB of TDMR
     summary="Program the global private KeyID's key on this LP's package; once per package. "
             "The last package makes the module READY.",
     checks=(
-        Check("global_lock", "another LP holds the global lock (taken exclusively)",
-              S.TDX_SYS_BUSY, inject=True),
+        global_lock_check(),
         Check("state", "the module is not in SYSCONFIG_DONE (also after the last package, "
               "since the module is then READY)", S.TDX_SYS_KEY_CONFIG_NOT_PENDING),
         Check("pkg_done", "this LP's package is already configured (not an error)",
@@ -36,7 +35,6 @@ TDMR_4K_PAMT_INIT_COUNT = 1024      # PAMT_4K entries per call: 4 MiB of TDMR
               "cleared so a retry works", S.TDX_KEY_GENERATION_FAILED, inject=True),
     ),
     success="package configured; when every package is, state SYS_READY",
-    source="intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_key_config.c",
 )
 def tdh_sys_key_config(c: Call) -> None:
     st = c.state
@@ -69,7 +67,6 @@ def tdh_sys_key_config(c: Call) -> None:
               S.TDX_TDMR_ALREADY_INITIALIZED),
     ),
     success="4 MiB more of the TDMR has its PAMT initialised",
-    source="intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_tdmr_init.c",
 )
 def tdh_sys_tdmr_init(c: Call) -> None:
     c.write(rdx=0)

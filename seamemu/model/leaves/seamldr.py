@@ -39,7 +39,6 @@ SEAMLDR_MAJOR, SEAMLDR_MINOR, SEAMLDR_BUILD_NUM, SEAMLDR_BUILD_DATE = 1, 5, 100,
               "SEAMRR, no private HKID)", L.PSEAMLDR_EBADPARAM),
     ),
     success="P_SEAMLDR_INFO at RCX",
-    source="intel/tdx-loader p-seam-loader/src/pseamldr_dispatcher/api_calls/seamldr_info.c",
 )
 def seamldr_info(c: Call) -> None:
     rcx = c.reg("rcx")
@@ -83,7 +82,6 @@ def seamldr_info(c: Call) -> None:
     ),
     success="the new module is loaded (SEAM_READY), in SYSINIT_PENDING with nothing "
             "initialised; the session ends (on failure too, restoring SEAM_READY)",
-    source="intel/tdx-loader p-seam-loader/src/pseamldr_dispatcher/api_calls/seamldr_install.c",
 )
 def seamldr_install(c: Call) -> None:
     c.write(rdx=0)

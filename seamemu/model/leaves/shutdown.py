@@ -22,7 +22,7 @@ from seamemu.arch.leaves import V15
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.leaf_spec import Check, global_lock_check, leaf
 from seamemu.model.module_state import HandoffData, SysState
 from seamemu.model.reported_values import Handoff
 
@@ -37,8 +37,7 @@ HANDOFF_SIZE_HV0 = 2048 * 8 + 8 * 2064 + 64 * 320 + 4 + 2 + 4
     "TDH.SYS.LP.SHUTDOWN",
     summary="1.0: shut the module down from this LP.  1.5: deprecated, does nothing.",
     checks=(
-        Check("global_lock", "another LP holds the global lock exclusively (taken shared)",
-              S.TDX_SYS_BUSY, abi=("1.0",), inject=True),
+        global_lock_check(exclusive=False, abi=("1.0",)),
     ),
     success="1.0: state SYS_SHUTDOWN (further SEAMCALLs get TDX_SYS_SHUTDOWN); 1.5: nothing",
     source="qizhangz/tdx-module and intel/tdx-module tdx_1.5 "
@@ -64,7 +63,6 @@ def tdh_sys_lp_shutdown(c: Call) -> None:
               S.TDX_SYS_BUSY, inject=True),
     ),
     success="state SYS_SHUTDOWN; handoff data of version RCX prepared",
-    source="intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_shutdown.c",
     generations=V15,
 )
 def tdh_sys_shutdown(c: Call) -> None:
@@ -86,8 +84,7 @@ def tdh_sys_shutdown(c: Call) -> None:
     summary="Finish a module update: take over the TDMRs, PAMTs and keys the old module handed "
             "off, after TDH.SYS.INIT and TDH.SYS.LP.INIT on every LP.",
     checks=(
-        Check("global_lock", "another LP holds the global lock (taken exclusively)",
-              S.TDX_SYS_BUSY, inject=True),
+        global_lock_check(),
         Check("state", "the module is not in SYSINIT_DONE, or some LP has not run "
               "TDH.SYS.LP.INIT (so on a freshly loaded module too)", S.TDX_SYS_STATE_INCORRECT),
         Check("handoff", "the handoff data is not valid (no TDH.SYS.SHUTDOWN before this "
@@ -96,7 +93,6 @@ def tdh_sys_shutdown(c: Call) -> None:
     ),
     success="TDMRs, PAMT state, global KeyID and package keys taken over; handoff data "
             "cleared (valid 0, size 0); state SYS_READY",
-    source="intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_update.c",
     generations=V15,
 )
 def tdh_sys_update(c: Call) -> None:

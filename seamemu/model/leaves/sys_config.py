@@ -11,12 +11,11 @@ from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import MAX_TDMRS, TDMR_INFO_ALIGNMENT, TDMR_INFO_PA_ARRAY_ALIGNMENT, TDMR_INFO_SIZE
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.leaf_spec import Check, global_lock_check, leaf
 from seamemu.model.leaves.tdmr_rules import CHECKS as TDMR_CHECKS
 from seamemu.model.leaves.tdmr_rules import TdmrInfo, check_tdmr
 from seamemu.model.module_state import SysState, TdmrState
 
-SRC = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_config.c"
 OP_RCX = with_operand(S.TDX_OPERAND_INVALID, "RCX")
 
 
@@ -28,8 +27,7 @@ OP_RCX = with_operand(S.TDX_OPERAND_INVALID, "RCX")
             ("rdx", "number of entries, 1..64"),
             ("r8", "global private HKID in bits 15:0; bits 63:16 must be 0")),
     checks=(
-        Check("global_lock", "another LP holds the global lock (taken exclusively)",
-              S.TDX_SYS_BUSY, inject=True),
+        global_lock_check(),
         Check("state", "the module is not in SYSINIT_DONE", S.TDX_SYS_CONFIG_NOT_PENDING),
         Check("all_lps", "some LP has not run TDH.SYS.LP.INIT", S.TDX_SYS_CONFIG_NOT_PENDING),
         Check("rcx_hpa", "RCX is not a 512-byte-aligned shared HPA", OP_RCX),
@@ -41,7 +39,6 @@ OP_RCX = with_operand(S.TDX_OPERAND_INVALID, "RCX")
     ) + TDMR_CHECKS,
     success="TDMRs recorded (none initialised), state SYSCONFIG_DONE, no package key "
             "configured yet",
-    source=SRC,
 )
 def tdh_sys_config(c: Call) -> None:
     st, rules = c.state, c.rules

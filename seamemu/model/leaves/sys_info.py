@@ -76,7 +76,6 @@ def cmr_info_bytes(c: Call) -> bytes:
         Check("r9_count", "R9 is below 32", with_operand(S.TDX_OPERAND_INVALID, "R9")),
     ),
     success="TDSYSINFO_STRUCT at RCX, 32 CMR_INFO entries at R8",
-    source="intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_info.c",
 )
 def tdh_sys_info(c: Call) -> None:
     c.write(rdx=0, r9=0)

@@ -27,11 +27,9 @@ from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model import platform_checks as P
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.leaf_spec import Check, global_lock_check, leaf
 from seamemu.model.module_state import SysState
 
-SRC_INIT = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_init.c"
-SRC_LP_INIT = "intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_lp_init.c"
 V10 = ("1.0",)
 MSR_BAD = S.TDX_INCORRECT_MSR_VALUE
 MSR_DIFF = S.TDX_INCONSISTENT_MSR
@@ -51,8 +49,7 @@ def _msr_check(cid: str, what: str, abi: tuple[str, ...] = V15) -> Check:
              ("r9", "0; ... VERIFY_VALUE EBX:EAX"), ("r10", "0; ... VERIFY_VALUE EDX:ECX")),
     on_entry=(("rcx", 0), ("rdx", 0), ("r8", 0), ("r9", 0), ("r10", 0)),
     checks=(
-        Check("global_lock", "another LP holds the global lock (taken exclusively)",
-              S.TDX_SYS_BUSY, inject=True),
+        global_lock_check(),
         Check("rcx_reserved", "RCX (attributes) is not 0",
               with_operand(S.TDX_OPERAND_INVALID, "RCX")),
         Check("state", "the module is not in SYSINIT_PENDING", S.TDX_SYS_INIT_NOT_PENDING),
@@ -100,7 +97,6 @@ def _msr_check(cid: str, what: str, abi: tuple[str, ...] = V15) -> Check:
     ),
     success="state SYSINIT_DONE; the LP's MSRs, CPUID and SEAMOPS capabilities kept for "
             "TDH.SYS.LP.INIT; no LP initialised, no package key configured",
-    source=SRC_INIT,
     other_statuses=(S.TDX_CPUID_LEAF_NOT_SUPPORTED, S.TDX_CPUID_LEAF_1F_FORMAT_UNRECOGNIZED,
                     S.TDX_INVALID_WBINVD_SCOPE),
 )
@@ -180,8 +176,7 @@ def _check_smrrs(c: Call, msrs) -> None:
              ("rdx", "0; ... VERIFY_SAME EBX:EAX"), ("r8", "0; ... VERIFY_SAME EDX:ECX")),
     on_entry=(("rcx", 0), ("rdx", 0), ("r8", 0)),
     checks=(
-        Check("global_lock", "another LP holds the global lock exclusively (taken shared)",
-              S.TDX_SYS_BUSY, inject=True),
+        global_lock_check(exclusive=False),
         Check("state", "the module is not in SYSINIT_DONE (so never after TDH.SYS.CONFIG)",
               S.TDX_SYS_LP_INIT_NOT_PENDING),
         Check("lp_done", "this LP already ran TDH.SYS.LP.INIT", S.TDX_SYS_LP_INIT_DONE),
@@ -213,7 +208,6 @@ def _check_smrrs(c: Call, msrs) -> None:
               "WBINVDP or WBNOINVDP differs", MSR_DIFF),
     ),
     success="this LP counts as initialised",
-    source=SRC_LP_INIT,
     other_statuses=(S.TDX_INVALID_PKG_ID,),
 )
 def tdh_sys_lp_init(c: Call) -> None:

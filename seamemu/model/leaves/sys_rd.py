@@ -115,7 +115,6 @@ def _values(c: Call) -> Mapping[str, Sequence[int]]:
               S.TDX_METADATA_FIELD_ID_INCORRECT),
     ),
     success="R8 = value masked to the element size, RDX = next element ID",
-    source="intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_rd.c",
     generations=V15,
 )
 def tdh_sys_rd(c: Call) -> None:
@@ -201,7 +200,6 @@ def dump_list(table: SysTable, values: Mapping[str, Sequence[int]], start: int,
               S.TDX_METADATA_LIST_OVERFLOW),
     ),
     success="metadata list at RDX, R8 = -1",
-    source="intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_rdall.c",
     generations=V15,
 )
 def tdh_sys_rdall(c: Call) -> None:

@@ -59,7 +59,6 @@ def _gpa_valid(gpa: int, gpaw: int) -> bool:
               "level (operand: the level)", S.TDX_PAGE_SIZE_MISMATCH),
     ),
     success="the page reads as zeros and is MAPPED",
-    source="intel/tdx-module tdx_1.5 src/td_dispatcher/vm_exits/tdg_mem_page_accept.c",
     other_statuses=(with_operand(S.TDX_OPERAND_BUSY, "RCX"),),
 )
 def tdg_mem_page_accept(c: Call) -> None:

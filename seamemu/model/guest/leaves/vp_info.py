@@ -26,7 +26,6 @@ TDG_SYS_RD_AVAILABLE = 1 << 0
              ("r10", "bit 0: TDG.SYS.RD is available"),
              ("r11", "0 (reserved)")),
     success="always TDX_SUCCESS",
-    source="intel/tdx-module tdx_1.5 src/td_dispatcher/vm_exits/tdg_vp_info.c",
 )
 def tdg_vp_info(c: Call) -> None:
     td = c.module.state

@@ -26,7 +26,6 @@ from seamemu.model.leaf_spec import Check, tdg_leaf
     checks=(Check("ve_info_valid", "no #VE is pending: VE_INFO holds nothing valid",
                   S.TDX_NO_VALID_VE_INFO),),
     success="VE_INFO is free again: a second call answers TDX_NO_VALID_VE_INFO",
-    source="intel/tdx-module tdx_1.5 src/td_dispatcher/vm_exits/tdg_vp_veinfo_get.c",
 )
 def tdg_vp_veinfo_get(c: Call) -> None:
     c.write(rcx=0, rdx=0, r8=0, r9=0, r10=0)

@@ -38,7 +38,6 @@ from seamemu.model.leaf_spec import Check, tdg_leaf
     checks=(Check("rcx_select", "RCX selects RAX, RCX or RSP (or RBP in a TD with NO_RBP_MOD), "
                   "or sets a bit of RCX[63:32]", with_operand(S.TDX_OPERAND_INVALID, "RCX")),),
     success="TDX_SUCCESS in RAX, RCX unchanged, the selected GPRs as the VMM left them",
-    source="intel/tdx-module tdx_1.5 src/td_dispatcher/vm_exits/tdg_vp_vmcall.c",
 )
 def tdg_vp_vmcall(c: Call) -> None:
     rcx = c.reg("rcx")
