@@ -18,7 +18,8 @@ MAX_BENCH_SECONDS = 60.0         # bench --seconds: each of its several measurem
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("asm", help="assemble kernel-style .S files and print the listing (like objdump -d)")
+    p = C.command(sub, "asm", cmd_asm,
+                  help="assemble kernel-style .S files and print the listing (like objdump -d)")
     p.add_argument("files", nargs="*", metavar="FILE", help=".S sources (or ELF objects)")
     p.add_argument("-I", dest="include", action="append", default=[], metavar="DIR")
     p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME[=VALUE]")
@@ -28,9 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write the program as seamemu loads it to OUT, an ELF64 executable with "
                         "symbols and a DWARF line table, for objdump, addr2line and gdb")
     C.add_json_option(p)
-    p.set_defaults(func=cmd_asm)
 
-    p = sub.add_parser("run", help="call a symbol under an emulated CPU state and show what SEAMCALL did")
+    p = C.command(sub, "run", cmd_run,
+                  help="call a symbol under an emulated CPU state and show what SEAMCALL did")
     C.add_call_options(p, "args: RDI=leaf, RSI=struct tdx_module_args; legacy: the 2022 "
                        "__seamcall(fn, rcx, rdx, r8, r9, out); raw: registers as given "
                        "(default: the kernel's)")
@@ -51,10 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replay a `seamemu fuzz` reproducer and explain its finding "
                         "(exit status 1 while it still reproduces)")
     C.add_json_option(p)
-    p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("matrix", help="every VMX x SEAMRR x CPL x module combination through a "
-                                      "stub, on the host and in a TD's vCPU (the TD column)")
+    p = C.command(sub, "matrix", cmd_matrix,
+                  help="every VMX x SEAMRR x CPL x module combination through a stub, on the host and in a "
+                       "TD's vCPU (the TD column)")
     C.add_call_options(p, "args, legacy, raw, or the TD guest's tdcall or hypercall (default: the "
                        "kernel's)")
     p.add_argument("--td", action="store_true",
@@ -64,20 +65,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--markdown", action="store_true")
-    p.set_defaults(func=cmd_matrix)
 
-    p = sub.add_parser("demo", help="the main job on the embedded default platform, explained")
+    p = C.command(sub, "demo", cmd_demo,
+                  help="the main job on the embedded default platform, explained")
     C.add_platform_options(p)
     p.add_argument("--json", action="store_true", help="what the demo showed, as JSON")
     C.add_kernel_option(p)
-    p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("bench", help="SEAMCALL round trips per second, against a bare Unicorn hook loop")
+    p = C.command(sub, "bench", cmd_bench,
+                  help="SEAMCALL round trips per second, against a bare Unicorn hook loop")
     p.add_argument("--seconds", type=C.in_seconds(MAX_BENCH_SECONDS), default=1.0,
                    help=f"time per measurement (default 1, at most {MAX_BENCH_SECONDS:g})")
     C.add_module_binary_option(p)
     C.add_json_option(p)
-    p.set_defaults(func=cmd_bench)
 
 
 def _session(args: argparse.Namespace, **kw) -> Session:

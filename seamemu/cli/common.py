@@ -368,6 +368,14 @@ def print_json(obj: Mapping | list) -> None:
     sys.stdout.write("\n")
 
 
+def command(sub: argparse._SubParsersAction, name: str, func: Callable[..., int],
+            **parser_args: Any) -> argparse.ArgumentParser:
+    """A subcommand `name` run by `func` (argparse add_parser arguments: help, description)."""
+    p = sub.add_parser(name, **parser_args)
+    p.set_defaults(func=func)
+    return p
+
+
 def add_json_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true")
 

@@ -38,15 +38,15 @@ def max_jobs() -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "fuzz", help="fuzz a SEAMCALL (or a TD guest's TDCALL) stub's register inputs and report ABI "
-                     "bugs with reproducers",
-        description="Run a stub on generated inputs, CPU states and module answers, check the "
-                    "calling-convention invariants on every run, and save a shrunk reproducer "
-                    "per finding (replay it with `seamemu run --replay FILE`).  The rules are "
-                    "those of --kernel's calling convention.  Without --asm the kernel's own "
-                    "stub is fuzzed (entry __seamcall_ret, or __seamcall for v5-2022); with "
-                    "--asm, --entry is required.  Exit status 1 when something was found.")
+    p = C.command(sub, "fuzz", cmd_fuzz,
+                  help="fuzz a SEAMCALL (or a TD guest's TDCALL) stub's register inputs and report ABI bugs "
+                       "with reproducers",
+                  description="Run a stub on generated inputs, CPU states and module answers, check the "
+                              "calling-convention invariants on every run, and save a shrunk reproducer per "
+                              "finding (replay it with `seamemu run --replay FILE`).  The rules are those "
+                              "of --kernel's calling convention.  Without --asm the kernel's own stub is "
+                              "fuzzed (entry __seamcall_ret, or __seamcall for v5-2022); with --asm, "
+                              "--entry is required.  Exit status 1 when something was found.")
     C.add_call_options(p, "args: RDI=leaf, RSI=struct tdx_module_args (6.8, mainline); legacy: "
                        "the 2022 __seamcall(fn, rcx, rdx, r8, r9, out) (v5-2022); raw: "
                        "registers as given; the TD guest's tdcall (__tdcall*) and hypercall "
@@ -84,7 +84,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     C.add_module_binary_option(p)
     p.add_argument("--quiet", action="store_true", help="no progress line")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
-    p.set_defaults(func=cmd_fuzz)
 
 
 def _module_binary(args: argparse.Namespace) -> str | None:

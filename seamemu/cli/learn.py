@@ -36,8 +36,9 @@ def _call_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("trace", help="every instruction of one call: registers, flags and memory "
-                                     "it changed, and why SEAMCALL decided what it did")
+    p = C.command(sub, "trace", cmd_trace,
+                  help="every instruction of one call: registers, flags and memory it changed, and why "
+                       "SEAMCALL decided what it did")
     _call_options(p)
     p.add_argument("--max-steps", type=C.in_range(1, MAX_STEPS, "each kept step holds its changes"),
                    default=DEFAULT_MAX_STEPS, metavar="N",
@@ -50,28 +51,26 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "SEAMCALL and its SEAMRET (needs --module-binary)")
     p.add_argument("--json", action="store_true",
                    help="the trace as JSON (schema 1): every step with its changes and decisions")
-    p.set_defaults(func=cmd_trace)
 
-    p = sub.add_parser("explain", help="the SEAMCALL (with --td: TDCALL) decision for a CPU state "
-                                       "in plain words, and what the kernel does with it; with "
-                                       "--leaf, the leaf too")
+    p = C.command(sub, "explain", cmd_explain,
+                  help="the SEAMCALL (with --td: TDCALL) decision for a CPU state in plain words, and what "
+                       "the kernel does with it; with --leaf, the leaf too")
     _call_options(p)
     p.add_argument("--json", action="store_true",
                    help="the explanation as JSON (schema 1): rows, decision, kernel view, result")
-    p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("diagram", help="SVG figures drawn from the tables the code runs on")
+    p = C.command(sub, "diagram", cmd_diagram,
+                  help="SVG figures drawn from the tables the code runs on")
     p.add_argument("--out", required=True, metavar="DIR", help="directory to write the .svg files to")
     C.add_platform_options(p)
     p.add_argument("--json", action="store_true", help="the files written, as JSON")
-    p.set_defaults(func=cmd_diagram)
 
-    p = sub.add_parser("report", help="one self-contained HTML page: matrix, figures, a trace per "
-                                      "outcome, the platform's CMRs")
+    p = C.command(sub, "report", cmd_report,
+                  help="one self-contained HTML page: matrix, figures, a trace per outcome, the platform's "
+                       "CMRs")
     p.add_argument("--out", required=True, metavar="FILE.html")
     C.add_platform_options(p)
     p.add_argument("--json", action="store_true", help="the file written, as JSON")
-    p.set_defaults(func=cmd_report)
 
 
 def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:

@@ -13,8 +13,9 @@ from seamemu.files import output_dir, output_file, write_text
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("cmr", help="the CMRs as the module reports them through the stub, beside "
-                                   "the platform's memory map")
+    p = C.command(sub, "cmr", cmd_cmr,
+                  help="the CMRs as the module reports them through the stub, beside the platform's memory "
+                       "map")
     C.add_platform_options(p, module_binary=True)
     C.add_kernel_option(p)
     p.add_argument("--lp", type=int, default=0, metavar="N", help="LP to read on (default 0)")
@@ -22,10 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="read with TDH.SYS.INFO (info) or TDH.SYS.RD (rd; a TDX 1.5 module "
                         "offers both); default: the way the module generation's kernel reads")
     C.add_json_option(p)
-    p.set_defaults(func=cmd_cmr)
 
-    p = sub.add_parser("boot", help="the kernel's TDX bring-up (tdx_enable) through the stub on "
-                                    "every LP; prints a dmesg-like log")
+    p = C.command(sub, "boot", cmd_boot,
+                  help="the kernel's TDX bring-up (tdx_enable) through the stub on every LP; prints a "
+                       "dmesg-like log")
     C.add_platform_options(p, module_binary=True)
     C.add_kernel_option(p)
     p.add_argument("--inject", metavar="SPEC",
@@ -35,20 +36,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="whether the host enables TDX at all (default on)")
     p.add_argument("--log", metavar="FILE", help="write every SEAMCALL record as JSON lines")
     C.add_json_option(p)
-    p.set_defaults(func=cmd_boot)
     register_model_diff(sub)
 
 
 def register_model_diff(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "model-diff", help="the Python model against Intel's module on the same SEAMCALL "
-                           "sequences; every disagreement with a reproducer",
-        description="Run the catalog of hand-written sequences and then random ones (lifecycle "
-                    "orders right and wrong, bad operands, every field ID, TDMRs that break "
-                    "each rule) on the model and on Intel's module (--module-binary) from the "
-                    "same platform, each on a fresh module, and report where their answers "
-                    "differ.  Differences docs/real-module.md explains are listed apart.  Exit "
-                    "status 1 when something else disagrees.")
+    p = C.command(sub, "model-diff", cmd_model_diff,
+                  help="the Python model against Intel's module on the same SEAMCALL sequences; every "
+                       "disagreement with a reproducer",
+                  description="Run the catalog of hand-written sequences and then random ones (lifecycle "
+                              "orders right and wrong, bad operands, every field ID, TDMRs that break each "
+                              "rule) on the model and on Intel's module (--module-binary) from the same "
+                              "platform, each on a fresh module, and report where their answers differ.  "
+                              "Differences docs/real-module.md explains are listed apart.  Exit status 1 "
+                              "when something else disagrees.")
     p.add_argument("--platform", metavar="FILE|PRESET", default="small",
                    help="platform of both (default small: the TDMRs fit its 1 GiB)")
     C.add_module_binary_option(p)
@@ -60,7 +60,6 @@ def register_model_diff(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--replay", metavar="FILE", help="run one reproducer again on both")
     p.add_argument("--json", action="store_true",
                    help='{"runs": N, "disagreements": [...], "explained": [...]}')
-    p.set_defaults(func=cmd_model_diff)
 
 
 def cmd_model_diff(args: argparse.Namespace) -> int:

@@ -13,22 +13,21 @@ _HOTPLUG_USAGE = ("say what to do: add BASE SIZE, remove BASE SIZE, cpu add N, c
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("detect", help="run asm/tdx_detect.S on every CPU: what the kernel prints "
-                                      "at boot about TDX, and sysfs-style values")
+    p = C.command(sub, "detect", cmd_detect,
+                  help="run asm/tdx_detect.S on every CPU: what the kernel prints at boot about TDX, and "
+                       "sysfs-style values")
     _platform_option(p)
     C.add_kernel_option(p)
     C.add_json_option(p)
-    p.set_defaults(func=cmd_detect)
 
-    p = sub.add_parser(
-        "hotplug", usage="%(prog)s {add|remove} BASE SIZE | cpu {add|remove} N | kexec | --table"
-                         " [options]",
-        help="a memory/CPU hotplug event: the kernel policy's decision, applied to the "
-             "emulation; or the whole decision table",
-        description="Decide on one hotplug event with a kernel policy and, when allowed, apply "
-                    "it to the emulated machine: then show the CMRs the module still reports "
-                    "and what a kernel load from the range does.  BASE and SIZE take 0x..., "
-                    "decimal, or 4G/512M/640K.")
+    p = C.command(sub, "hotplug", cmd_hotplug,
+                  usage="%(prog)s {add|remove} BASE SIZE | cpu {add|remove} N | kexec | --table [options]",
+                  help="a memory/CPU hotplug event: the kernel policy's decision, applied to the emulation; "
+                       "or the whole decision table",
+                  description="Decide on one hotplug event with a kernel policy and, when allowed, apply it "
+                              "to the emulated machine: then show the CMRs the module still reports and "
+                              "what a kernel load from the range does.  BASE and SIZE take 0x..., decimal, "
+                              "or 4G/512M/640K.")
     p.add_argument("words", nargs="*", metavar="ACTION",
                    help="add BASE SIZE | remove BASE SIZE | cpu add N | cpu remove N | kexec")
     p.add_argument("--kind", choices=("acpi", "driver"), default="acpi",
@@ -51,7 +50,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--boot", action="store_true",
                    help="bring the module up with the kernel's flow first, and after the event "
                         "show what its PAMT says of the affected pages (TDH.PHYMEM.PAGE.RDMD)")
-    p.set_defaults(func=cmd_hotplug)
 
 
 def _platform_option(p: argparse.ArgumentParser) -> None:

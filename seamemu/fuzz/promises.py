@@ -42,6 +42,7 @@ arch/x86/include/asm/shared/tdx.h (struct tdx_module_args).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from seamemu.arch.ghci import TDVMCALL_EXPOSE_REGS, TDVMCALL_EXPOSE_REGS_MASK
 from seamemu.arch.leaves import TDG_VP_VMCALL
@@ -133,14 +134,8 @@ def make_spec(convention: str, variant: str | None = None, entry: str = "",
                          f"{gen.convention} convention")
     faults = not gen.extable
     if convention == "args":
-        v = variant or variant_of(entry)
-        if v not in VARIANTS:
-            raise InputError(f"--variant {v!r}: expected one of {', '.join(VARIANTS)}")
-        regs = args_registers(v)
-        return Spec("args", v, TDX_MODULE_ARGS_FIELDS, regs, regs, ARG_REGS["args"],
-                    TDX_MODULE_ARGS_FIELDS, args_writeback(v), faults_to_caller=faults,
-                    checks_rax=True, vmfail_writeback=gen.vmfail_writes_outputs,
-                    kernel=gen.name, cleared=CLEARED if v == "saved" else ())
+        return _struct_spec("args", variant, entry, faults_to_caller=faults,
+                            vmfail_writeback=gen.vmfail_writes_outputs, kernel=gen.name)
     if variant not in (None, "", convention):
         raise InputError(f"--variant {variant}: only the args convention has variants")
     legacy_in = INPUT_REGS["legacy"]
@@ -150,16 +145,21 @@ def make_spec(convention: str, variant: str | None = None, entry: str = "",
                 kernel=gen.name)
 
 
+def _struct_spec(convention: str, variant: str | None, entry: str, **promises: Any) -> Spec:
+    """args (SEAMCALL) and tdcall (TDCALL): struct tdx_module_args in and out, its registers
+    as the variant (from the entry's name when not given) moves them."""
+    v = variant or variant_of(entry)
+    if v not in VARIANTS:
+        raise InputError(f"--variant {v!r}: expected one of {', '.join(VARIANTS)}")
+    regs = args_registers(v)
+    return Spec(convention, v, TDX_MODULE_ARGS_FIELDS, regs, regs, ARG_REGS[convention],
+                TDX_MODULE_ARGS_FIELDS, args_writeback(v), checks_rax=True,
+                cleared=CLEARED if v == "saved" else (), **promises)
+
+
 def _guest_spec(convention: str, variant: str | None, entry: str) -> Spec:
     if convention == "tdcall":
-        v = variant or variant_of(entry)
-        if v not in VARIANTS:
-            raise InputError(f"--variant {v!r}: expected one of {', '.join(VARIANTS)}")
-        regs = args_registers(v)
-        return Spec("tdcall", v, TDX_MODULE_ARGS_FIELDS, regs, regs, ARG_REGS["tdcall"],
-                    TDX_MODULE_ARGS_FIELDS, args_writeback(v), faults_to_caller=True,
-                    checks_rax=True, instruction="tdcall",
-                    cleared=CLEARED if v == "saved" else ())
+        return _struct_spec("tdcall", variant, entry, faults_to_caller=True, instruction="tdcall")
     if variant not in (None, "", convention):
         raise InputError(f"--variant {variant}: only the args and tdcall conventions have "
                          "variants")
