@@ -167,6 +167,17 @@ class _Registry:
 REGISTRY = _Registry()
 
 
+def operand_check(id: str, operand: str, text: str, **kw) -> Check:
+    """A check that refuses a bad operand: TDX_OPERAND_INVALID with the operand's ID
+    (api_error_with_operand_id: "RCX", "RDX", ...)."""
+    return Check(id, text, with_operand(TdxStatus.TDX_OPERAND_INVALID, operand), **kw)
+
+
+# TDH.SYS.INFO, TDH.SYS.RD and TDH.SYS.RDALL run only on an LP that ran TDH.SYS.LP.INIT.
+LP_INIT_DONE = Check("lp_init", "this LP has not run TDH.SYS.LP.INIT",
+                     TdxStatus.TDX_SYS_LP_INIT_NOT_DONE)
+
+
 def global_lock_check(*, exclusive: bool = True, abi: tuple[str, ...] = BOTH) -> Check:
     """The check a leaf that takes the module's global lock makes: a non-blocking try-lock
     (tdx_locks.h), so another LP holding it makes the leaf answer TDX_SYS_BUSY."""
@@ -288,5 +299,6 @@ def all_leaf_specs() -> tuple[LeafSpec, ...]:
         s for _n, (s, _f) in sorted(REGISTRY.loader.items()))
 
 
-__all__ = ["Check", "LeafSpec", "REGISTRY", "all_leaf_specs", "global_lock_check",
-           "guest_leaf_specs", "handler_for", "leaf", "leaf_spec", "tdg_handler_for", "tdg_leaf"]
+__all__ = ["Check", "LP_INIT_DONE", "LeafSpec", "REGISTRY", "all_leaf_specs", "global_lock_check",
+           "guest_leaf_specs", "handler_for", "leaf", "leaf_spec", "operand_check",
+           "tdg_handler_for", "tdg_leaf"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, global_lock_check, leaf
+from seamemu.model.leaf_spec import Check, global_lock_check, leaf, operand_check
 from seamemu.model.module_state import SysState
 
 GiB = 1 << 30
@@ -57,10 +57,8 @@ def tdh_sys_key_config(c: Call) -> None:
     outputs=(("rdx", "next address to initialise, rounded down to 1 GiB (0 on error)"),),
     on_entry=(("rdx", 0),),
     checks=(
-        Check("rcx_addr", "RCX is not 1 GiB aligned, not below 2^52, or has HKID bits",
-              with_operand(S.TDX_OPERAND_INVALID, "RCX")),
-        Check("rcx_tdmr", "RCX is not the base of a TDMR given to TDH.SYS.CONFIG",
-              with_operand(S.TDX_OPERAND_INVALID, "RCX")),
+        operand_check("rcx_addr", "RCX", "RCX is not 1 GiB aligned, not below 2^52, or has HKID bits"),
+        operand_check("rcx_tdmr", "RCX", "RCX is not the base of a TDMR given to TDH.SYS.CONFIG"),
         Check("tdmr_lock", "another LP holds this TDMR's mutex",
               with_operand(S.TDX_OPERAND_BUSY, "RCX"), inject=True),
         Check("tdmr_done", "the TDMR is already fully initialised (not an error)",

@@ -18,15 +18,14 @@ from seamemu.arch.pamt import PAGE_4K, PageSize, PageType
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.leaf_spec import Check, leaf, operand_check
 from seamemu.model.module_state import TdmrState
 
 SRC = "intel/tdx-module TDX_1.5.01 src/vmm_dispatcher/api_calls/"
 OUT_REGS = ("rcx", "rdx", "r8", "r9", "r10", "r11")
 ZERO_OUTS = tuple((r, 0) for r in OUT_REGS)
 
-RCX_ADDR = Check("rcx_addr", "RCX is not 4 KiB aligned, not below 2^52, or has HKID bits",
-                 with_operand(S.TDX_OPERAND_INVALID, "RCX"))
+RCX_ADDR = operand_check("rcx_addr", "RCX", "RCX is not 4 KiB aligned, not below 2^52, or has HKID bits")
 RCX_PAMT = Check("rcx_pamt", "RCX is in no TDMR, or in a 1 GiB block whose PAMT "
                  "TDH.SYS.TDMR.INIT has not finished (pamt_get_block)",
                  with_operand(S.TDX_OPERAND_ADDR_RANGE_ERROR, "RCX"))
@@ -108,8 +107,7 @@ def tdh_phymem_page_reclaim(c: Call) -> None:
             "RCX = 1 resumes).  Run once per package before reusing those HKIDs.",
     inputs=(("rcx", "0 = start, 1 = resume an interrupted write-back"),),
     checks=(
-        Check("rcx_cmd", "RCX is above 1 (TDH_PHYMEM_CACHEWB_RESUME_CMD)",
-              with_operand(S.TDX_OPERAND_INVALID, "RCX")),
+        operand_check("rcx_cmd", "RCX", "RCX is above 1 (TDH_PHYMEM_CACHEWB_RESUME_CMD)"),
         Check("wbt_lock", "another LP of this package is inside TDH.PHYMEM.CACHE.WB",
               with_operand(S.TDX_OPERAND_BUSY, "WBCACHE"), inject=True),
         Check("kot_lock", "the KOT is locked exclusively by another LP",
@@ -141,8 +139,7 @@ def tdh_phymem_cache_wb(c: Call) -> None:
             "address (a reclaimed page, before the host reuses it).",
     inputs=(("rcx", "PA of the page with the KeyID it was used with in the HKID bits"),),
     checks=(
-        Check("rcx_addr", "RCX without its HKID bits is not 4 KiB aligned or not below 2^52",
-              with_operand(S.TDX_OPERAND_INVALID, "RCX")),
+        operand_check("rcx_addr", "RCX", "RCX without its HKID bits is not 4 KiB aligned or not below 2^52"),
         RCX_PAMT,
         Check("pamt_lock", "another LP holds the page's PAMT entry lock exclusively",
               with_operand(S.TDX_OPERAND_BUSY, "RCX"), inject=True),

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from seamemu.arch.leaves import V15
 from seamemu.arch.status import TdxStatus as S
-from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, global_lock_check, leaf
+from seamemu.model.leaf_spec import Check, global_lock_check, leaf, operand_check
 from seamemu.model.module_state import HandoffData, SysState
 from seamemu.model.reported_values import Handoff
 
@@ -57,8 +56,8 @@ def tdh_sys_lp_shutdown(c: Call) -> None:
             "version.",
     inputs=(("rcx", "handoff version: MIN_UPDATE_HV <= RCX <= MODULE_HV"),),
     checks=(
-        Check("rcx_hv", "RCX is below MIN_UPDATE_HV or above MODULE_HV, or NO_DOWNGRADE is set "
-              "and RCX is not MODULE_HV", with_operand(S.TDX_OPERAND_INVALID, "RCX")),
+        operand_check("rcx_hv", "RCX", "RCX is below MIN_UPDATE_HV or above MODULE_HV, or "
+                      "NO_DOWNGRADE is set and RCX is not MODULE_HV"),
         Check("global_lock", "another LP holds the global lock, or is inside the module",
               S.TDX_SYS_BUSY, inject=True),
     ),

@@ -11,7 +11,7 @@ from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import MAX_TDMRS, TDMR_INFO_ALIGNMENT, TDMR_INFO_PA_ARRAY_ALIGNMENT, TDMR_INFO_SIZE
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, global_lock_check, leaf
+from seamemu.model.leaf_spec import Check, global_lock_check, leaf, operand_check
 from seamemu.model.leaves.tdmr_rules import CHECKS as TDMR_CHECKS
 from seamemu.model.leaves.tdmr_rules import TdmrInfo, check_tdmr
 from seamemu.model.module_state import SysState, TdmrState
@@ -31,11 +31,11 @@ OP_RCX = with_operand(S.TDX_OPERAND_INVALID, "RCX")
         Check("state", "the module is not in SYSINIT_DONE", S.TDX_SYS_CONFIG_NOT_PENDING),
         Check("all_lps", "some LP has not run TDH.SYS.LP.INIT", S.TDX_SYS_CONFIG_NOT_PENDING),
         Check("rcx_hpa", "RCX is not a 512-byte-aligned shared HPA", OP_RCX),
-        Check("rdx_max", "RDX is above 64 (MAX_TDMRS)", with_operand(S.TDX_OPERAND_INVALID, "RDX")),
-        Check("rdx_min", "RDX is 0", with_operand(S.TDX_OPERAND_INVALID, "RDX")),
-        Check("r8_hkid", "R8 bits 63:16 are not 0, or the HKID is not a private (TDX) KeyID",
-              with_operand(S.TDX_OPERAND_INVALID, "R8"),
-              note="once this passes the HKID is reserved, even if a TDMR check fails"),
+        operand_check("rdx_max", "RDX", "RDX is above 64 (MAX_TDMRS)"),
+        operand_check("rdx_min", "RDX", "RDX is 0"),
+        operand_check("r8_hkid", "R8", "R8 bits 63:16 are not 0, or the HKID is not a private "
+                      "(TDX) KeyID",
+                      note="once this passes the HKID is reserved, even if a TDMR check fails"),
     ) + TDMR_CHECKS,
     success="TDMRs recorded (none initialised), state SYSCONFIG_DONE, no package key "
             "configured yet",

@@ -8,8 +8,6 @@ R8/R9 checks, so a failing R8/R9 still clears the caller's buffer.
 
 from __future__ import annotations
 
-from seamemu.arch.status import TdxStatus as S
-from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import (
     CMR_INFO_ARRAY_ALIGNMENT,
     CMR_INFO_ENTRY,
@@ -21,7 +19,7 @@ from seamemu.arch.sysinfo import (
     TDSYSINFO_STRUCT_SIZE,
 )
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.leaf_spec import LP_INIT_DONE, leaf, operand_check
 
 
 def tdsysinfo_bytes(c: Call) -> bytes:
@@ -66,14 +64,12 @@ def cmr_info_bytes(c: Call) -> bytes:
              ("r9", "32: CMR_INFO entries written (0 on error)")),
     on_entry=(("rdx", 0), ("r9", 0)),
     checks=(
-        Check("lp_init", "this LP has not run TDH.SYS.LP.INIT", S.TDX_SYS_LP_INIT_NOT_DONE),
-        Check("rcx_hpa", "RCX is not a 1024-byte-aligned shared HPA",
-              with_operand(S.TDX_OPERAND_INVALID, "RCX")),
-        Check("rdx_size", "RDX is below 1024", with_operand(S.TDX_OPERAND_INVALID, "RDX"),
-              note="passing it zeroes the 1024-byte struct at RCX"),
-        Check("r8_hpa", "R8 is not a 512-byte-aligned shared HPA",
-              with_operand(S.TDX_OPERAND_INVALID, "R8")),
-        Check("r9_count", "R9 is below 32", with_operand(S.TDX_OPERAND_INVALID, "R9")),
+        LP_INIT_DONE,
+        operand_check("rcx_hpa", "RCX", "RCX is not a 1024-byte-aligned shared HPA"),
+        operand_check("rdx_size", "RDX", "RDX is below 1024",
+                      note="passing it zeroes the 1024-byte struct at RCX"),
+        operand_check("r8_hpa", "R8", "R8 is not a 512-byte-aligned shared HPA"),
+        operand_check("r9_count", "R9", "R9 is below 32"),
     ),
     success="TDSYSINFO_STRUCT at RCX, 32 CMR_INFO entries at R8",
 )

@@ -27,7 +27,7 @@ from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model import platform_checks as P
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, global_lock_check, leaf
+from seamemu.model.leaf_spec import Check, global_lock_check, leaf, operand_check
 from seamemu.model.module_state import SysState
 
 V10 = ("1.0",)
@@ -50,8 +50,7 @@ def _msr_check(cid: str, what: str, abi: tuple[str, ...] = V15) -> Check:
     on_entry=(("rcx", 0), ("rdx", 0), ("r8", 0), ("r9", 0), ("r10", 0)),
     checks=(
         global_lock_check(),
-        Check("rcx_reserved", "RCX (attributes) is not 0",
-              with_operand(S.TDX_OPERAND_INVALID, "RCX")),
+        operand_check("rcx_reserved", "RCX", "RCX (attributes) is not 0"),
         Check("state", "the module is not in SYSINIT_PENDING", S.TDX_SYS_INIT_NOT_PENDING),
         _msr_check("arch_capabilities", "IA32_ARCH_CAPABILITIES lacks a mitigation bit the "
                    "module needs (RDCL_NO, IBRS_ALL, MDS_NO, TAA_NO, ... XAPIC_DISABLE_STATUS) "

@@ -16,9 +16,8 @@ from seamemu.arch.leaves import V15
 from seamemu.arch.module_versions import ModuleProfile
 from seamemu.arch.platform_checks import SEAMOPS_SEAMVERIFYREPORT
 from seamemu.arch.status import TdxStatus as S
-from seamemu.arch.status import with_operand
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, leaf
+from seamemu.model.leaf_spec import LP_INIT_DONE, Check, leaf, operand_check
 from seamemu.model.reported_values import cached_global_values
 
 PAGE = 4096
@@ -106,7 +105,7 @@ def _values(c: Call) -> Mapping[str, Sequence[int]]:
              ("rdx", "ID of the next element, or -1 after the last one / on error")),
     on_entry=(("rdx", md.NULL_FIELD_ID), ("r8", 0)),
     checks=(
-        Check("lp_init", "this LP has not run TDH.SYS.LP.INIT", S.TDX_SYS_LP_INIT_NOT_DONE),
+        LP_INIT_DONE,
         Check("null_field", "RDX is the null field ID (all ones but the context code): RDX out "
               "= the first field ID (not an error)", S.TDX_METADATA_FIRST_FIELD_ID_IN_CONTEXT),
         Check("single_element", "reserved bits, LAST_ELEMENT_IN_FIELD or "
@@ -191,9 +190,8 @@ def dump_list(table: SysTable, values: Mapping[str, Sequence[int]], start: int,
     outputs=(("r8", "next field ID to dump, or -1 when the context is complete"),),
     on_entry=(("r8", md.NULL_FIELD_ID),),
     checks=(
-        Check("lp_init", "this LP has not run TDH.SYS.LP.INIT", S.TDX_SYS_LP_INIT_NOT_DONE),
-        Check("rdx_hpa", "RDX is not a 4 KiB-aligned shared HPA",
-              with_operand(S.TDX_OPERAND_INVALID, "RDX")),
+        LP_INIT_DONE,
+        operand_check("rdx_hpa", "RDX", "RDX is not a 4 KiB-aligned shared HPA"),
         Check("start_field", "R8 is not -1 and not the first element of a field with the "
               "field's element size", S.TDX_METADATA_FIELD_ID_INCORRECT),
         Check("list_overflow", "the page fills before the last field: R8 out = the next field",

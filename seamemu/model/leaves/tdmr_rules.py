@@ -14,11 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seamemu.arch.status import TdxStatus as S
-from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import MAX_RESERVED_PER_TDMR, PAMT_ENTRY_SIZE, TDMR_INFO
 from seamemu.model.addr import aligned, is_overlap, valid_range
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check
+from seamemu.model.leaf_spec import Check, operand_check
 
 MASK64 = (1 << 64) - 1
 GiB, MiB, KiB4 = 1 << 30, 1 << 20, 1 << 12
@@ -46,8 +45,8 @@ class TdmrInfo:
 
 
 CHECKS = (
-    Check("entry_hpa", "TDMR_INFO entry PA i is not a 512-byte-aligned shared HPA",
-          with_operand(S.TDX_OPERAND_INVALID, "RCX"), group=TDMR),
+    operand_check("entry_hpa", "RCX", "TDMR_INFO entry PA i is not a 512-byte-aligned shared "
+                  "HPA", group=TDMR),
     Check("tdmr_overflow", "base + size overflows 64 bits", S.TDX_INVALID_TDMR, group=TDMR),
     Check("tdmr_sorted", "base is below the previous TDMR's base", S.TDX_NON_ORDERED_TDMR,
           group=TDMR),

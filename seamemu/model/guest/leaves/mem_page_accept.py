@@ -32,7 +32,7 @@ from seamemu.arch.td import (
 )
 from seamemu.model.context import Call
 from seamemu.model.guest.td import MAPPED, NOT_MAPPED, PAGE, PENDING, SHARED
-from seamemu.model.leaf_spec import Check, tdg_leaf
+from seamemu.model.leaf_spec import Check, operand_check, tdg_leaf
 
 
 def _gpa_valid(gpa: int, gpaw: int) -> bool:
@@ -49,10 +49,10 @@ def _gpa_valid(gpa: int, gpaw: int) -> bool:
     summary="Accept a pending private page (4 KiB or 2 MiB): zero it and map it for the TD.",
     inputs=(("rcx", "page_info: level in bits 2:0 (0 = 4 KiB, 1 = 2 MiB), GPA in 51:12"),),
     checks=(
-        Check("page_info", "RCX has reserved bits set, a level other than 0 or 1, or a GPA "
-              "not aligned to its level", with_operand(S.TDX_OPERAND_INVALID, "RCX")),
-        Check("gpa_private", "the GPA has the shared bit set or bits above the TD's GPA width",
-              with_operand(S.TDX_OPERAND_INVALID, "RCX")),
+        operand_check("page_info", "RCX", "RCX has reserved bits set, a level other than 0 or "
+                      "1, or a GPA not aligned to its level"),
+        operand_check("gpa_private", "RCX", "the GPA has the shared bit set or bits above the "
+                      "TD's GPA width"),
         Check("not_accepted", "the page is already mapped for the TD (operand: the level)",
               S.TDX_PAGE_ALREADY_ACCEPTED),
         Check("size_match", "the Secure EPT holds a page table, not a leaf, at the requested "

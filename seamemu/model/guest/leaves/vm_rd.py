@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from seamemu.arch import metadata as md
 from seamemu.arch.status import TdxStatus as S
-from seamemu.arch.status import with_operand
 from seamemu.arch.td import CONFIG_FLAGS_GPAW, TD_FIELDS, TdField
 from seamemu.model.context import Call
-from seamemu.model.leaf_spec import Check, tdg_leaf
+from seamemu.model.leaf_spec import Check, operand_check, tdg_leaf
 
 # md_check_as_single_element_id: reserved bits, LAST_ELEMENT_IN_FIELD, LAST_FIELD_IN_SEQUENCE.
 SINGLE_ELEMENT_MASK = md.RESERVED_MASK | (0xF << 34) | (0x1FF << 38)
@@ -48,8 +47,8 @@ def _value(c: Call, name: str) -> int:
     outputs=(("r8", "the field's value under the guest's read mask (0 on error)"),),
     on_entry=(("r8", 0),),
     checks=(
-        Check("version", "RAX[23:16] is above 1", with_operand(S.TDX_OPERAND_INVALID, "RAX")),
-        Check("vm_id", "RCX is not 0", with_operand(S.TDX_OPERAND_INVALID, "RCX")),
+        operand_check("version", "RAX", "RAX[23:16] is above 1"),
+        operand_check("vm_id", "RCX", "RCX is not 0"),
         Check("single_element", "reserved bits, LAST_ELEMENT_IN_FIELD or "
               "LAST_FIELD_IN_SEQUENCE are not 0", S.TDX_METADATA_FIELD_ID_INCORRECT),
         Check("known_field", "no TD-scope field has this class and field code",

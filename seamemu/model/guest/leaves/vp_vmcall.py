@@ -21,12 +21,11 @@ from seamemu.arch.ghci import (
     RCX_RESERVED_MASK,
     selected_registers,
 )
-from seamemu.arch.status import MASK64, with_operand
-from seamemu.arch.status import TdxStatus as S
+from seamemu.arch.status import MASK64
 from seamemu.arch.td import CONFIG_FLAGS_NO_RBP_MOD
 from seamemu.model.context import Call
 from seamemu.model.guest.td import TdStopped
-from seamemu.model.leaf_spec import Check, tdg_leaf
+from seamemu.model.leaf_spec import operand_check, tdg_leaf
 
 
 @tdg_leaf(
@@ -35,8 +34,8 @@ from seamemu.model.leaf_spec import Check, tdg_leaf
     inputs=(("rcx", "bitmap: GPRs to pass (15:0, by register number), XMM registers (31:16)"),),
     outputs=(("(selected)", "the VMM's values of the GPRs RCX selected (R10: the VMM's "
                             "status in the GHCI)"),),
-    checks=(Check("rcx_select", "RCX selects RAX, RCX or RSP (or RBP in a TD with NO_RBP_MOD), "
-                  "or sets a bit of RCX[63:32]", with_operand(S.TDX_OPERAND_INVALID, "RCX")),),
+    checks=(operand_check("rcx_select", "RCX", "RCX selects RAX, RCX or RSP (or RBP in a TD with "
+                          "NO_RBP_MOD), or sets a bit of RCX[63:32]"),),
     success="TDX_SUCCESS in RAX, RCX unchanged, the selected GPRs as the VMM left them",
 )
 def tdg_vp_vmcall(c: Call) -> None:
