@@ -31,6 +31,8 @@ from typing import Any
 
 import pytest
 
+from seamemu.forward import forward
+
 MARKER = "seamemu"
 _HARNESS_OPTIONS = ("asm", "obj", "stubs", "entry", "platform", "abi", "module_version", "lps",
                     "include", "defines", "assembler", "vmx", "seamrr", "cpl", "module", "lp",
@@ -74,31 +76,14 @@ class SeamHarness:
         self.state(lp=lp, vmx=vmx, seamrr=seamrr, cpl=cpl, module=module, td=td)
 
     # the layers, for tests that need them
-    @property
-    def machine(self):
-        return self.session.machine
-
-    @property
-    def module(self):
-        return self.session.module
-
-    @property
-    def image(self):
-        return self.session.image
-
-    @property
-    def platform(self):
-        return self.session.platform
-
-    @property
-    def td(self):
-        """The TD the LPs in the TD state run (model.guest.TdGuest: .state, .records)."""
-        return self.session.td
-
-    @property
-    def vmm(self):
-        """The VMM behind the TD's TDG.VP.VMCALL (seamemu.vmm.Vmm: .records, .console)."""
-        return self.session.vmm
+    machine = forward("session")
+    module = forward("session")
+    image = forward("session")
+    platform = forward("session")
+    td = forward("session", doc="The TD the LPs in the TD state run (model.guest.TdGuest: "
+                                ".state, .records).")
+    vmm = forward("session", doc="The VMM behind the TD's TDG.VP.VMCALL (seamemu.vmm.Vmm: "
+                                 ".records, .console).")
 
     def state(self, *, lp: int | None = None, vmx: bool | None = None, seamrr: bool | None = None,
               cpl: int | None = None, module: bool | None = None,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .limits import MAX_EXPR_NESTING
+from .source import scan
 
 _MASK64 = (1 << 64) - 1
 
@@ -93,16 +94,15 @@ def _number(text: str, c_mode: bool) -> int:
 def tokenize(text: str, c_mode: bool = False) -> list[tuple[str, str]]:
     """Split an expression into (kind, text) tokens; kinds: num, char, sym, op."""
     out: list[tuple[str, str]] = []
-    pos = 0
     text = text.rstrip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m or m.end() == pos:
-            raise ExprError(f"unexpected `{text[pos:].strip()[:20]}` in expression `{short(text)}`")
+
+    def stuck(rest: str) -> ExprError:
+        return ExprError(f"unexpected `{rest.strip()[:20]}` in expression `{short(text)}`")
+
+    for m in scan(_TOKEN, text, stuck):
         kind = m.lastgroup
         assert kind is not None
         out.append((kind, m.group(kind)))
-        pos = m.end()
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .source import literal_end
+from .source import literal_end, scan
 
 _PARAM = re.compile(
     r"\s*([A-Za-z_.$][\w.$]*)"
@@ -33,19 +33,14 @@ class MacroParam:
 
 def parse_params(text: str) -> tuple[MacroParam, ...]:
     params: list[MacroParam] = []
-    pos = 0
-    text = text.strip()
-    while pos < len(text):
-        m = _PARAM.match(text, pos)
-        if not m or m.end() == pos:
-            raise ValueError(f"cannot read parameter list at `{text[pos:]}`")
+    for m in scan(_PARAM, text.strip(),
+                  lambda rest: ValueError(f"cannot read parameter list at `{rest}`")):
         name, qual, default = m.group(1), m.group(2), m.group(3)
         if default and default.startswith('"'):
             default = default[1:-1]
         if any(p.name == name for p in params):
             raise ValueError(f"parameter `{name}` given twice")
         params.append(MacroParam(name, default or "", qual == "req", qual == "vararg"))
-        pos = m.end()
     if any(p.vararg for p in params[:-1]):
         raise ValueError("only the last parameter may be :vararg")
     return tuple(params)

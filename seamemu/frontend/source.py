@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from ..errors import AsmError
@@ -60,6 +60,19 @@ class Stmt:
     loc: Loc
     scope: int = 0
     env: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+
+def scan(pattern: re.Pattern[str], text: str,
+         stuck: Callable[[str], Exception]) -> Iterator[re.Match[str]]:
+    """The matches of `pattern` that read `text` end to end; `stuck(the unread rest)` is
+    raised where none starts (or one matches nothing)."""
+    pos = 0
+    while pos < len(text):
+        m = pattern.match(text, pos)
+        if not m or m.end() == pos:
+            raise stuck(text[pos:])
+        yield m
+        pos = m.end()
 
 
 def literal_end(text: str, i: int) -> int:

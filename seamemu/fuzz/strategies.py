@@ -11,7 +11,7 @@
     def test_my_stub_keeps_the_abi(case):
         assert harness.check(case) == []
 
-Every strategy draws from the same tables as `seamemu fuzz` (values.py), so a property
+Every strategy draws from the same tables as `seamemu fuzz` (value_tables.py), so a property
 explores what the fuzzer does, with Hypothesis's shrinking on top.
 """
 
@@ -19,41 +19,29 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from seamemu.fuzz import value_tables as values
 from seamemu.fuzz.case import FRAME_WORDS, RFLAGS_ENTRY_MASK, Answer, Case, Cpu
 from seamemu.fuzz.promises import Spec, make_spec
-from seamemu.fuzz.value_tables import (
-    BOUNDARY,
-    INVALID_LEAVES,
-    MASK64,
-    PATTERNS,
-    RESERVED_BITS,
-    SEAMLDR_LEAF_WORDS,
-    STATUSES,
-    SW_CODES,
-    VALID_LEAVES,
-    VERSIONS,
-    leaf_word,
-)
 
 
 def u64s(addresses: tuple[int, ...] = ()) -> st.SearchStrategy[int]:
     """64-bit values: boundaries, bit patterns, single bits, given addresses, anything."""
-    parts = [st.sampled_from(BOUNDARY), st.sampled_from(PATTERNS),
-             st.integers(0, 63).map(lambda k: 1 << k), st.integers(0, MASK64)]
+    parts = [st.sampled_from(values.BOUNDARY), st.sampled_from(values.PATTERNS),
+             st.integers(0, 63).map(lambda k: 1 << k), st.integers(0, values.MASK64)]
     if addresses:
-        parts.append(st.sampled_from(tuple(a & MASK64 for a in addresses)))
+        parts.append(st.sampled_from(tuple(a & values.MASK64 for a in addresses)))
     return st.one_of(*parts)
 
 
 def leaf_words() -> st.SearchStrategy[int]:
     """RAX leaf words: valid leaves, with version bits, invalid, reserved bits, P-SEAMLDR."""
-    valid = st.sampled_from(VALID_LEAVES)
+    valid = st.sampled_from(values.VALID_LEAVES)
     return st.one_of(
         valid,
-        st.builds(leaf_word, valid, st.sampled_from(VERSIONS)),
-        st.sampled_from(INVALID_LEAVES),
-        st.builds(lambda n, r: leaf_word(n, 0, r), valid, st.sampled_from(RESERVED_BITS)),
-        st.sampled_from(SEAMLDR_LEAF_WORDS),
+        st.builds(values.leaf_word, valid, st.sampled_from(values.VERSIONS)),
+        st.sampled_from(values.INVALID_LEAVES),
+        st.builds(lambda n, r: values.leaf_word(n, 0, r), valid, st.sampled_from(values.RESERVED_BITS)),
+        st.sampled_from(values.SEAMLDR_LEAF_WORDS),
         u64s(),
     )
 
@@ -68,7 +56,7 @@ def cpu_states(guest: bool = False) -> st.SearchStrategy[Cpu]:
 
 def statuses() -> st.SearchStrategy[int]:
     """Completion statuses of every class, the kernel's own codes, and anything."""
-    return st.one_of(st.just(0), st.sampled_from(STATUSES), st.sampled_from(SW_CODES), u64s())
+    return st.one_of(st.just(0), st.sampled_from(values.STATUSES), st.sampled_from(values.SW_CODES), u64s())
 
 
 def module_answers(spec: Spec) -> st.SearchStrategy[Answer]:

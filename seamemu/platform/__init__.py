@@ -2,14 +2,7 @@
 """The world outside the module: memory map, CMRs, SEAMRR, KeyIDs, topology, hotplug engine."""
 
 from seamemu.platform.events import EVENTS, PLACES, SEVERITIES, Decision, Event, Situation, place_of
-from seamemu.platform.facts import (
-    Cmr,
-    MemoryRegion,
-    ModuleInfo,
-    NumaNode,
-    Platform,
-    Seamrr,
-)
+from seamemu.platform.facts import Cmr, MemoryRegion, ModuleInfo, NumaNode, Platform, Seamrr
 from seamemu.platform.hotplug_policy import (
     absence_reason,
     apply_hotplug,

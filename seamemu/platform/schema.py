@@ -16,15 +16,7 @@ from typing import Any
 from seamemu.arch.leaves import ABI_GENERATIONS
 from seamemu.arch.module_versions import find_profile, profile_names
 from seamemu.arch.msrs import seamrr_base_msr, seamrr_mask_msr
-from seamemu.platform.facts import (
-    MEMORY_KINDS,
-    Cmr,
-    MemoryRegion,
-    ModuleInfo,
-    NumaNode,
-    Platform,
-    Seamrr,
-)
+from seamemu.platform.facts import MEMORY_KINDS, Cmr, MemoryRegion, ModuleInfo, NumaNode, Platform, Seamrr
 from seamemu.platform.schema_lp import read_lp_values
 from seamemu.platform.units import parse_size
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from seamemu.disasm import instruction_sites
 from seamemu.errors import InputError
+from seamemu.forward import forward
 from seamemu.machine import Bounds, PhysicalMemory
 from seamemu.machine.seam import ModuleImage, RealModule, load_module_image
 from seamemu.model.module import TdxModule, format_record
@@ -75,17 +76,9 @@ class IntelModuleTarget:
         self.injector = None
 
     # -- what host code asks of "the module" ---------------------------------------------------
-    @property
-    def abi(self) -> str:
-        return self.real.abi
-
-    @property
-    def state(self):
-        return self.real.state
-
-    @property
-    def module_info(self):
-        return self.model.module_info
+    abi = forward("real")
+    state = forward("real")
+    module_info = forward("model")
 
     @property
     def binary(self) -> str:

@@ -18,7 +18,6 @@ TDH.SYS.CONFIG, KEY.CONFIG or TDMR.INIT.
 
 from __future__ import annotations
 
-from seamemu.arch.leaves import V15
 from seamemu.arch.status import TdxStatus as S
 from seamemu.model.context import Call
 from seamemu.model.leaf_spec import Check, global_lock_check, leaf, operand_check
@@ -62,7 +61,6 @@ def tdh_sys_lp_shutdown(c: Call) -> None:
               S.TDX_SYS_BUSY, inject=True),
     ),
     success="state SYS_SHUTDOWN; handoff data of version RCX prepared",
-    generations=V15,
 )
 def tdh_sys_shutdown(c: Call) -> None:
     hv, k = c.reg("rcx"), c.module.profile.constants
@@ -92,7 +90,6 @@ def tdh_sys_shutdown(c: Call) -> None:
     ),
     success="TDMRs, PAMT state, global KeyID and package keys taken over; handoff data "
             "cleared (valid 0, size 0); state SYS_READY",
-    generations=V15,
 )
 def tdh_sys_update(c: Call) -> None:
     st, k = c.state, c.module.profile.constants

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from seamemu.arch import metadata as md
-from seamemu.arch.leaves import V15
 from seamemu.arch.module_versions import ModuleProfile
 from seamemu.arch.platform_checks import SEAMOPS_SEAMVERIFYREPORT
 from seamemu.arch.status import TdxStatus as S
@@ -114,7 +113,6 @@ def _values(c: Call) -> Mapping[str, Sequence[int]]:
               S.TDX_METADATA_FIELD_ID_INCORRECT),
     ),
     success="R8 = value masked to the element size, RDX = next element ID",
-    generations=V15,
 )
 def tdh_sys_rd(c: Call) -> None:
     c.write(rdx=md.NULL_FIELD_ID, r8=0)
@@ -198,7 +196,6 @@ def dump_list(table: SysTable, values: Mapping[str, Sequence[int]], start: int,
               S.TDX_METADATA_LIST_OVERFLOW),
     ),
     success="metadata list at RDX, R8 = -1",
-    generations=V15,
 )
 def tdh_sys_rdall(c: Call) -> None:
     c.write(r8=md.NULL_FIELD_ID)
