@@ -45,14 +45,7 @@ from seamemu.traps.rule_table import (
     vmexit_in_non_root,
     vmfail_invalid,
 )
-from seamemu.traps.target import (
-    HALT,
-    INJECTABLE_FAULTS,
-    AbiRegs,
-    GuestMemory,
-    SeamReply,
-    SeamTarget,
-)
+from seamemu.traps.target import HALT, INJECTABLE_FAULTS, AbiRegs, GuestMemory, SeamReply, SeamTarget
 
 SEAMCALL_LENGTH = 4
 EXIT_REASON_SEAMCALL = 76  # Spec: SDM Appendix C; Linux arch/x86/include/uapi/asm/vmx.h

@@ -96,6 +96,14 @@ def _values(c: Call) -> Mapping[str, Sequence[int]]:
                                 c.state.sys_attributes, c.state.handoff, attestation)
 
 
+def _sys_field_id(c: Call, reg: str) -> int:
+    """The field ID in `reg`, read in the SYS context (its context code ignored); the LP must
+    have run TDH.SYS.LP.INIT (the first check of both leaves)."""
+    fid = md.set_bits(c.reg(reg), md.CONTEXT_CODE, md.MD_CTX_SYS)
+    c.require(c.lp in c.state.lp_init, "lp_init")
+    return fid
+
+
 @leaf(
     "TDH.SYS.RD",
     summary="Read one element of global metadata and get the ID of the next element.",
@@ -116,8 +124,7 @@ def _values(c: Call) -> Mapping[str, Sequence[int]]:
 )
 def tdh_sys_rd(c: Call) -> None:
     c.write(rdx=md.NULL_FIELD_ID, r8=0)
-    fid = md.set_bits(c.reg("rdx"), md.CONTEXT_CODE, md.MD_CTX_SYS)
-    c.require(c.lp in c.state.lp_init, "lp_init")
+    fid = _sys_field_id(c, "rdx")
     table = sys_table(c.module.profile)
     if md.is_null_field_id(fid):
         c.write(rdx=table.first_id)
@@ -200,8 +207,7 @@ def dump_list(table: SysTable, values: Mapping[str, Sequence[int]], start: int,
 def tdh_sys_rdall(c: Call) -> None:
     c.write(r8=md.NULL_FIELD_ID)
     rdx = c.reg("rdx")
-    fid = md.set_bits(c.reg("r8"), md.CONTEXT_CODE, md.MD_CTX_SYS)
-    c.require(c.lp in c.state.lp_init, "lp_init")
+    fid = _sys_field_id(c, "r8")
     c.require(c.rules.shared_hpa_ok(rdx, PAGE), "rdx_hpa")
     table = sys_table(c.module.profile)
     start = 0 if md.is_null_field_id(fid) else table.field_position(fid)

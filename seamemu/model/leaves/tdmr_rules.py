@@ -11,6 +11,7 @@ TDMR of an overlap.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from seamemu.arch.status import TdxStatus as S
@@ -44,46 +45,42 @@ class TdmrInfo:
                                   for j in range(MAX_RESERVED_PER_TDMR)))
 
 
-CHECKS = (
+# Every rule runs in the loop over the TDMR_INFO entries.
+CHECKS = tuple(dataclasses.replace(c, group=TDMR) for c in (
     operand_check("entry_hpa", "RCX", "TDMR_INFO entry PA i is not a 512-byte-aligned shared "
-                  "HPA", group=TDMR),
-    Check("tdmr_overflow", "base + size overflows 64 bits", S.TDX_INVALID_TDMR, group=TDMR),
-    Check("tdmr_sorted", "base is below the previous TDMR's base", S.TDX_NON_ORDERED_TDMR,
-          group=TDMR),
-    Check("tdmr_overlap", "base is below the previous TDMR's end", S.TDX_NON_ORDERED_TDMR,
-          group=TDMR),
-    Check("tdmr_align", "base or size is not 1 GiB aligned, or size is 0", S.TDX_INVALID_TDMR,
-          group=TDMR),
-    Check("tdmr_base_pa", "base is not below 2^52 or has HKID bits", S.TDX_INVALID_TDMR,
-          group=TDMR),
-    Check("tdmr_end_pa", "the last byte is not below 2^52 or has HKID bits", S.TDX_INVALID_TDMR,
-          group=TDMR),
+                  "HPA"),
+    Check("tdmr_overflow", "base + size overflows 64 bits", S.TDX_INVALID_TDMR),
+    Check("tdmr_sorted", "base is below the previous TDMR's base", S.TDX_NON_ORDERED_TDMR),
+    Check("tdmr_overlap", "base is below the previous TDMR's end", S.TDX_NON_ORDERED_TDMR),
+    Check("tdmr_align", "base or size is not 1 GiB aligned, or size is 0", S.TDX_INVALID_TDMR),
+    Check("tdmr_base_pa", "base is not below 2^52 or has HKID bits", S.TDX_INVALID_TDMR),
+    Check("tdmr_end_pa", "the last byte is not below 2^52 or has HKID bits", S.TDX_INVALID_TDMR),
     Check("rsvd_null_order", "a null (size 0) reserved area j is followed by a non-null one",
-          S.TDX_NON_ORDERED_RESERVED_IN_TDMR, group=TDMR),
+          S.TDX_NON_ORDERED_RESERVED_IN_TDMR),
     Check("rsvd_overflow", "reserved area j: offset + size overflows",
-          S.TDX_INVALID_RESERVED_IN_TDMR, group=TDMR),
+          S.TDX_INVALID_RESERVED_IN_TDMR),
     Check("rsvd_sorted", "reserved area j's offset is below area j-1's",
-          S.TDX_NON_ORDERED_RESERVED_IN_TDMR, group=TDMR),
+          S.TDX_NON_ORDERED_RESERVED_IN_TDMR),
     Check("rsvd_overlap", "reserved area j starts before area j-1 ends",
-          S.TDX_NON_ORDERED_RESERVED_IN_TDMR, group=TDMR),
+          S.TDX_NON_ORDERED_RESERVED_IN_TDMR),
     Check("rsvd_align", "reserved area j's offset or size is not 4 KiB aligned",
-          S.TDX_INVALID_RESERVED_IN_TDMR, group=TDMR),
+          S.TDX_INVALID_RESERVED_IN_TDMR),
     Check("rsvd_inside", "reserved area j overflows or is not inside the TDMR",
-          S.TDX_INVALID_RESERVED_IN_TDMR, group=TDMR),
+          S.TDX_INVALID_RESERVED_IN_TDMR),
     Check("pamt_valid", "a PAMT (1G, then 2M, then 4K) overflows, is not 4 KiB aligned, is not "
           "below 2^52 / has HKID bits at either end, or is smaller than "
-          "(TDMR size / page size) x 16", S.TDX_INVALID_PAMT, group=TDMR),
+          "(TDMR size / page size) x 16", S.TDX_INVALID_PAMT),
     Check("pamt_pamt_overlap", "a PAMT of TDMR i overlaps a PAMT of an earlier TDMR, or "
-          "another PAMT of TDMR i", S.TDX_PAMT_OVERLAP, group=TDMR),
+          "another PAMT of TDMR i", S.TDX_PAMT_OVERLAP),
     Check("pamt_tdmr_overlap", "a PAMT of TDMR i overlaps a non-reserved part of a TDMR <= i, "
           "or a PAMT of an earlier TDMR overlaps a non-reserved part of TDMR i",
-          S.TDX_PAMT_OVERLAP, group=TDMR),
+          S.TDX_PAMT_OVERLAP),
     Check("pamt_cmr", "a PAMT (1G, 2M, 4K) is not inside one CMR (adjacent CMRs merge)",
-          S.TDX_PAMT_OUTSIDE_CMRS, group=TDMR),
+          S.TDX_PAMT_OUTSIDE_CMRS),
     Check("tdmr_cmr", "a non-reserved part of the TDMR is not inside one CMR (TDX 1.0 also "
           "checks the empty stretch after a 16th reserved area that reaches the TDMR's end: "
-          "that end must lie in a CMR)", S.TDX_TDMR_OUTSIDE_CMRS, group=TDMR),
-)
+          "that end must lie in a CMR)", S.TDX_TDMR_OUTSIDE_CMRS),
+))
 
 
 def available_areas(t: TdmrInfo, *, empty_tail: bool = False) -> list[tuple[int, int]]:
