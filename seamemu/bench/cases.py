@@ -26,6 +26,7 @@ from seamemu.arch.leaves import TDH_SYS_INIT, TDH_SYS_LP_INIT, TDH_SYS_RD
 from seamemu.arch.structs import TDX_MODULE_ARGS_OFFSETS, TDX_MODULE_ARGS_SIZE
 from seamemu.bench.measure import Step
 from seamemu.frontend import assemble
+from seamemu.fuzz.executor import BATCH as FUZZ_BATCH
 from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.worker import FuzzConfig, Worker
 from seamemu.kernel import KernelLog, KernelSeamcall, bring_up, generation, stub_files
@@ -148,10 +149,11 @@ def fuzz_steps(out: str) -> dict[str, Step]:
     worker = Worker(FuzzConfig(Target.of([path], DEFAULT_ENTRY), "args", seed=1, out=out), 0,
                     image)
     bare = BareCall(image, DEFAULT_ENTRY, (0, "scratch"))
-    worker.step(200)  # translation, lazily built analysis machines
+    worker.step(2 * FUZZ_BATCH)  # translation, lazily built analysis machines
+
     def fuzz_runs() -> int:
-        worker.step(BATCH)
-        return BATCH
+        worker.step(FUZZ_BATCH)   # one batch of cases (fuzz/batch.py)
+        return FUZZ_BATCH
     return {"fuzz": fuzz_runs, "bare_same_stub": _batch(bare.once)}
 
 

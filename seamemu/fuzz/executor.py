@@ -18,12 +18,14 @@ import struct as _struct
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from seamemu.arch.registers import CALLEE_SAVED
 from seamemu.errors import InputError
 from seamemu.fuzz.case import FRAME_WORDS, Case, normal_cpu
 from seamemu.fuzz.oracle import RealAnswers, ScriptedModule, cpu_state
 from seamemu.fuzz.promises import Spec
 from seamemu.image import Image
 from seamemu.machine import PAGE, Bounds, CallResult, Machine
+from seamemu.machine.batch import BatchLayout, GuestBatch
 from seamemu.machine.coverage import (
     BlockCoverage,
     PageGuard,
@@ -38,6 +40,10 @@ FRAME_BYTES = 8 * FRAME_WORDS
 STRUCT_OFFSET = 0x800
 # A stub is a few dozen instructions; a run past this is a hang or a wild jump.
 FUZZ_BOUNDS = Bounds(max_insns=20_000, timeout_s=2.0)
+BATCH = 128          # cases per batch (fuzz/batch.py)
+# The batch driver's record: every GPR but RSP, RAX last (the driver loads through it).
+BATCH_LOAD = ("rcx", "rdx", "rbx", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12",
+              "r13", "r14", "r15", "rax")
 OBSERVE = ("fast", "coverage", "trace")
 
 
@@ -119,6 +125,11 @@ class Runner:
         self._frame_pack = _struct.Struct(f"<{FRAME_WORDS}Q")
         self._pack = _struct.Struct(f"<{len(spec.struct_fields)}Q")
         lp = m.lps[0]
+        # Every runner has the batch driver (machine/batch.py) in the same place, so a run of
+        # its own finds the same memory whichever runner makes it.
+        self.batch = GuestBatch(m, BatchLayout(self.entry_address, BATCH_LOAD, CALLEE_SAVED,
+                                               spec.checks_rax, self.struct_pa,
+                                               len(spec.struct_fields)), capacity=BATCH)
         self.code_ranges = tuple((s.address, s.end) for s in image.sections if s.executable)
         allowed = [(m.stacks_base, self.stack_top)]
         if self.struct_size:
@@ -129,6 +140,7 @@ class Runner:
         self.trace = StepRecorder(m, [0], max_steps=bounds.max_insns).attach() \
             if observe == "trace" else None
         self.destinations: dict[int, frozenset[str]] = {}  # locate.destinations' cache
+        self.flows: dict[int, tuple[str, int]] = {}        # locate._flow's cache
         # Where each register's value sits in the case: raw takes every register from
         # case.inputs, the others take the caller's own registers from case.regs.
         names = spec.inputs if spec.convention == "raw" else spec.free_regs
@@ -217,4 +229,5 @@ class Runner:
         return obs
 
 
-__all__ = ["FRAME_BYTES", "FUZZ_BOUNDS", "OBSERVE", "Observation", "Runner", "STRUCT_OFFSET"]
+__all__ = ["BATCH", "BATCH_LOAD", "FRAME_BYTES", "FUZZ_BOUNDS", "OBSERVE", "Observation", "Runner",
+           "STRUCT_OFFSET"]

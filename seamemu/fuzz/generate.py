@@ -51,6 +51,13 @@ def _table(rng: random.Random, weighted: Sequence[tuple[float, object]], size: i
     return tuple(out)
 
 
+def _choice(names: tuple[str, ...], mask: int):
+    picked = tuple(i for i in range(len(names)) if mask >> i & 1)
+    getter = _itemgetter(*picked) if len(picked) > 1 else (
+        (lambda v, i=picked[0]: (v[i],)) if picked else (lambda v: ()))
+    return tuple(names[i] for i in picked), getter
+
+
 class Generator:
     """Cases for one Spec from one seed; `addresses` are values worth trying as pointers."""
 
@@ -93,6 +100,8 @@ class Generator:
                                                       [(5, k) for k in _FAULT_KINDS]))
         # A misaligned entry RSP makes the machine push the return address the slow way.
         self._aligns = _table(rng, [(88, 0), (7, 8), (5, lambda r: r.randrange(1, 16))])
+        # Per mask of changed output registers: their names and a gather of their values.
+        self._output_choices = tuple(_choice(self._writes, m) for m in range(1 << len(self._writes)))
 
     # -- values ------------------------------------------------------------------------------
     def u64s(self, n: int) -> list[int]:
@@ -148,7 +157,53 @@ class Generator:
         return self._aligns[self.rng.getrandbits(8)]
 
     # -- whole cases -------------------------------------------------------------------------
-    def case(self) -> Case:
+    def batch(self, k: int) -> list[Case]:
+        """`k` cases sharing one caller frame (the batched runs' rule: fuzz/batch.py), drawn
+        like `case` but in bulk: one gather of every value, one draw of the choice bits."""
+        rng = self.rng
+        nin, nfree, nout = self._nin, self._nfree, self._nout
+        nw = len(self._writes)
+        a = nin + nfree
+        b = a + nout
+        c = b + nw
+        stride = c + 2
+        frame = tuple(self.u64s(FRAME_WORDS))
+        res = self._reservoir
+        for _ in range((k + 31) // 32):   # 4 fresh random values a case
+            j = self._refresh
+            self._refresh = 32768 + ((j + 128) & 32767)
+            res[j:j + 128] = _unpack_from("<128Q", rng.randbytes(1024))
+        vals = _itemgetter(*_unpack_from(f"<{stride * k}H", rng.randbytes(2 * stride * k)))(res)
+        ds = _unpack_from(f"<{k}Q", rng.randbytes(8 * k))
+        es = _unpack_from(f"<{k}I", rng.randbytes(4 * k))
+        leaves, kinds, statuses, cpus, aligns = (self._leaves, self._kinds, self._statuses,
+                                                 self._cpus, self._aligns)
+        outputs, out_ptr = self._output_choices, self._out_ptr
+        wmask = (1 << nw) - 1
+        out = []
+        for i in range(k):
+            o = i * stride
+            d = ds[i]
+            e = es[i]
+            leaf = leaves[d & 0x3FF]
+            if leaf is RANDOM:
+                leaf = vals[o + c]
+            kind = kinds[d >> 10 & 0xFF]
+            if kind == "status":
+                status = statuses[d >> 18 & 0xFF]
+                if status is RANDOM:
+                    status = vals[o + c + 1]
+                bits = d >> 26 & 0xFFFFFFFF
+                names, pick = outputs[(bits | bits >> 16) & wmask]
+                answer = Answer("status", status, tuple(zip(names, pick(vals[o + b:o + c]))))
+            else:
+                answer = Answer(kind, 0, ())
+            out.append(Case(leaf, vals[o:o + nin], vals[o + nin:o + a], vals[o + a:o + b],
+                            out_ptr and (e >> 28) < 2, cpus[e & 0xFF], answer,
+                            aligns[e >> 8 & 0xFF], frame, (e >> 16) & RFLAGS_ENTRY_MASK))
+        return out
+
+    def case(self, frame: tuple[int, ...] | None = None) -> Case:
         rng = self.rng
         nin, nfree, nout = self._nin, self._nfree, self._nout
         nw = len(self._writes)
@@ -172,7 +227,8 @@ class Generator:
         # Positional: Case(leaf, inputs, regs, out, out_null, cpu, answer, align, frame, rflags).
         return Case(leaf, tuple(vals[:nin]), tuple(vals[nin:a]), tuple(vals[a:b]),
                     self._out_ptr and (e >> 28) < 2, self._cpus[e & 0xFF], answer,
-                    self._aligns[e >> 8 & 0xFF], tuple(vals[b:c]), (e >> 16) & RFLAGS_ENTRY_MASK)
+                    self._aligns[e >> 8 & 0xFF], tuple(vals[b:c]) if frame is None else frame,
+                    (e >> 16) & RFLAGS_ENTRY_MASK)
 
     def mutate(self, case: Case) -> Case:
         """One to three small changes: a value redrawn, a bit flipped, a nudge, a new state."""

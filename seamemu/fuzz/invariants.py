@@ -9,7 +9,7 @@ address the fast path already knows, or None when only a trace can tell (locate.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from seamemu.arch.registers import CALLEE_SAVED, RFLAGS_DF
@@ -216,7 +216,15 @@ def _check_inputs(spec: Spec, case: Case, obs: Observation, returned: bool, out:
             return
 
 
-def _check_struct(spec: Spec, case: Case, obs: Observation, instr: str, out: list[Violation]) -> None:
+def expected_rax(spec: Spec, case: Case, instr: str) -> int:
+    """RAX a correct SEAMCALL stub returns (status in RAX): the module's status, or the
+    kernel's code for the #GP, #UD or VMfailInvalid that happened."""
+    return case.answer.status if instr == "module" else SW_CODE_OF[instr]
+
+
+def expected_struct(spec: Spec, case: Case, received: Mapping[str, int] | None,
+                    instr: str) -> tuple[int, ...]:
+    """The struct a correct stub leaves, given what the module received at the first call."""
     initial = case.out if spec.out_pointer else case.inputs
     if spec.fixed_struct:   # what the wrapper writes into the struct before the call
         index = {f: i for i, f in enumerate(spec.struct_fields)}
@@ -224,8 +232,6 @@ def _check_struct(spec: Spec, case: Case, obs: Observation, instr: str, out: lis
         for f, wrote in spec.fixed_struct:
             fixed[index[f]] = wrote
         initial = tuple(fixed)
-    got = obs.struct
-    received = obs.received
     if instr == "module" and spec.writeback and not case.out_null and received is not None:
         # The module's registers after SEAMRET: what it received, except what it changed.
         plan = _plan(spec)
@@ -237,9 +243,8 @@ def _check_struct(spec: Spec, case: Case, obs: Observation, instr: str, out: lis
             at = position.get(reg)
             if at is not None:
                 expected[at] = value
-        if tuple(expected) == got:
-            return
-    elif instr == "VMfailInvalid" and spec.vmfail_writeback and not case.out_null:
+        return tuple(expected)
+    if instr == "VMfailInvalid" and spec.vmfail_writeback and not case.out_null:
         # The 2022 macro falls through to the copy: the registers as the failed SEAMCALL left
         # them, i.e. the inputs it was given and, in R10/R11, what the caller had there.
         expected = list(initial)
@@ -248,12 +253,15 @@ def _check_struct(spec: Spec, case: Case, obs: Observation, instr: str, out: lis
                 expected[i] = case.inputs[spec.inputs.index(f)]
             elif f in spec.free_regs:
                 expected[i] = case.regs[spec.free_regs.index(f)]
-        if tuple(expected) == got:
-            return
-    elif initial == got:
+        return tuple(expected)
+    return tuple(initial)
+
+
+def _check_struct(spec: Spec, case: Case, obs: Observation, instr: str, out: list[Violation]) -> None:
+    got = obs.struct
+    expected = expected_struct(spec, case, obs.received, instr)
+    if expected == got:
         return
-    else:
-        expected = list(initial)
     for i, f in enumerate(spec.struct_fields):
         if got[i] != expected[i]:
             written = f in spec.writeback and not case.out_null and (
@@ -278,4 +286,4 @@ def _check_memory(obs: Observation, in_code, out: list[Violation], stray: bool) 
                              f"at caller RSP+{off}", None))
 
 
-__all__ = ["RULES", "Violation", "check"]
+__all__ = ["RULES", "Violation", "check", "expected_rax", "expected_struct"]

@@ -81,6 +81,42 @@ def last_store(obs: Observation, runner: Runner, address: int) -> int | None:
     return None
 
 
+def _flow(runner: Runner, address: int) -> tuple[str, int]:
+    """("call" | "ret" | "", size) of the instruction at `address` (cached)."""
+    hit = runner.flows.get(address)
+    if hit is None:
+        kind, size = "", 1
+        section = runner.image.section_at(address)
+        if section is not None:
+            off = address - section.address
+            insn = disassemble_one(section.data[off:off + 16], address)
+            size = insn.size
+            kind = "call" if insn.mnemonic.startswith("call") else \
+                "ret" if insn.mnemonic.startswith("ret") else ""
+        hit = runner.flows[address] = (kind, size)
+    return hit
+
+
+def _astray_return(obs: Observation, runner: Runner) -> int | None:
+    """The first RET that went neither where a traced CALL returns nor back to the caller (a
+    RET with no CALL open that the trace goes on after): where a function that did not
+    return went astray, however far the code it jumped into ran before leaving."""
+    open_calls: list[int] = []
+    steps = obs.steps
+    for i, (address, _regs) in enumerate(steps):
+        kind, size = _flow(runner, address)
+        if kind == "call":
+            open_calls.append(address + size)
+        elif kind == "ret":
+            after = steps[i + 1][0] if i + 1 < len(steps) else None
+            if open_calls:
+                if after != open_calls.pop():
+                    return address
+            elif after is not None:
+                return address
+    return None
+
+
 def _seamcall_step(obs: Observation) -> int | None:
     """The step of the call's instruction (SEAMCALL, or a TD's TDCALL)."""
     sites = {e.address for e in obs.res.seam_events if e.insn in ("seamcall", "tdcall")}
@@ -109,7 +145,7 @@ def locate(v: Violation, obs: Observation, runner: Runner) -> int | None:
         if key in ("instructions", "time") and obs.steps:
             # A loop: charge its lowest address among the last steps (stable across inputs).
             return min(a for a, _ in obs.steps[-64:])
-        return _last_step(obs)
+        return _astray_return(obs, runner) or _last_step(obs)
     if rule in ("rax-status", "tdcall-failure-fatal"):
         return last_writer(obs, INDEX["rax"], runner=runner, name="rax") or _last_step(obs)
     if rule == "shared-cleared":   # whatever last left the module's value there

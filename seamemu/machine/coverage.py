@@ -114,6 +114,8 @@ class WriteWatch(_Observer):
 
     def _on_write(self, uc, _access, address: int, size: int, _value, _user) -> None:
         try:
+            if self.lp.batch is not None:   # a batch leaves such a call to a run of its own
+                self.lp.request_stop(("batch",))
             self.pages.add(address & ~(PAGE - 1))
             self.pages.add((address + max(size, 1) - 1) & ~(PAGE - 1))
             if len(self.hits) < 64:  # a runaway loop of stores needs only its first few

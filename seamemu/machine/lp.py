@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from ctypes import string_at
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 from unicorn import (
     UC_ARCH_X86,
@@ -71,12 +72,15 @@ from seamemu.machine.faults import Delivery
 from seamemu.machine.linear import TRAP_WINDOW, LinearMap, TrapWindow
 from seamemu.machine.lp_faults import FaultDelivery
 from seamemu.machine.memory import CHUNK, PAGE, PhysicalMemory
-from seamemu.machine.regs import INDEX, NAMES, RAX, RFLAGS, RIP, UC_IDS, RegFile
+from seamemu.machine.regs import FAST, INDEX, NAMES, RAX, RFLAGS, RIP, UC_IDS, RegFile
 from seamemu.machine.results import Bounds, FaultEvent
 from seamemu.platform.cpuid_table import Regs, default_cpuid_table
 from seamemu.traps.cpu_state import CpuState
 from seamemu.traps.cpuid import execute_cpuid
 from seamemu.traps.rule_table import Effect
+
+if TYPE_CHECKING:
+    from seamemu.machine.batch import GuestBatch
 
 _UNMAPPED = UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED | UC_HOOK_MEM_FETCH_UNMAPPED
 _NO_EXEC = UC_PROT_READ | UC_PROT_WRITE
@@ -113,6 +117,7 @@ class LogicalProcessor(FaultDelivery):
         self.cpuid_table: Mapping[tuple[int, int], Regs] = default_cpuid_table(index)
         self.faults: list[FaultEvent] = []
         self.shadow_at: int | None = None   # RIP right after a MOV SS (machine/mov_ss.py)
+        self.batch: GuestBatch | None = None  # the batch running on this LP (machine/batch.py)
         self._pending: tuple | None = None
         self._exc: BaseException | None = None
         self._last_error: UcError | None = None
@@ -120,7 +125,8 @@ class LogicalProcessor(FaultDelivery):
         self._nx_pages = self.linear.nx_pages
         self.branch_site: int | None = None   # the last watched branch run (watch_branches)
         uc.hook_add(UC_HOOK_TLB_FILL, self._on_tlb_fill)
-        uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
+        if FAST is None or FAST.hook_invalid_insn(uc, self._on_invalid) is None:
+            uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)
         uc.hook_add(UC_HOOK_INSN, self._on_system_call, None, 1, 0, X.UC_X86_INS_SYSCALL)
         uc.hook_add(UC_HOOK_INSN, self._on_system_call, None, 1, 0, X.UC_X86_INS_SYSENTER)
         uc.hook_add(UC_HOOK_INSN, self._on_cpuid, None, 1, 0, X.UC_X86_INS_CPUID)
@@ -148,10 +154,14 @@ class LogicalProcessor(FaultDelivery):
         self._cpu = value
 
     # -- hooks (never raise) -------------------------------------------------------------------
-    def _on_invalid(self, uc, _user) -> bool:
+    def _on_invalid(self, _uc, _user) -> bool:
+        # Registered straight through ctypes where the binding allows (regs.FAST): `_uc` is
+        # then the engine handle, not the Uc; nothing here reads either.
         try:
             vals = self.regfile.read()
             rip = vals[RIP]
+            if self.batch is not None:       # many calls in one run (machine/batch.py)
+                return self.batch.trap(rip, vals)
             # Code bytes straight from the host buffer of the chunk that held the last one.
             off = rip - self._code_base
             if 0 <= off <= CHUNK - 16:
@@ -234,6 +244,9 @@ class LogicalProcessor(FaultDelivery):
         # Return 1: Unicorn skips its own CPUID; RIP is the instruction's, and Unicorn steps
         # over it afterwards, so only the four output registers are written here.
         try:
+            if self.batch is not None:
+                self._stop(("batch",))
+                return 1
             vals = self.regfile.read()
             rip, leaf, subleaf = vals[RIP], vals[RAX] & 0xFFFF_FFFF, vals[_RCX] & 0xFFFF_FFFF
             effect = execute_cpuid(self._cpu, self.cpuid_table, leaf, subleaf)
@@ -281,6 +294,11 @@ class LogicalProcessor(FaultDelivery):
         self.uc.emu_stop()
         return False
 
+    def request_stop(self, why: tuple) -> bool:
+        """Stop the run from an observer's hook; `run_raw` reports `why`.  False, for a hook
+        that must say its instruction was not handled."""
+        return self._stop(why)
+
     def _fail(self, exc: BaseException) -> bool:
         if self._exc is None:
             self._exc = exc
@@ -300,6 +318,25 @@ class LogicalProcessor(FaultDelivery):
             self.uc.ctl_remove_cache(begin, min(end if end is not None else begin + 1, (1 << 64) - 1))
 
     # -- the run loop ------------------------------------------------------------------------
+    def run_raw(self, begin: int, until: int, bounds: Bounds) -> tuple | None:
+        """One emu_start from `begin` of at most `bounds.max_insns` instructions, for a batch
+        of calls (machine/batch.py): None when it reached `until` or used up its count with
+        nothing pending, else what stopped it (left undelivered)."""
+        self.deadline = self.clock() + bounds.timeout_s
+        self.shadow_at = None
+        self.events = []
+        self.faults = []
+        self._pending = None
+        try:
+            self.uc.emu_start(begin, until, 0, bounds.max_insns)
+        except UcError as err:
+            if self._pending is None:
+                self._pending = ("engine", err)
+        if self._exc is not None:
+            exc, self._exc = self._exc, None
+            raise exc
+        return self._pending
+
     def run(self, begin: int, until: int, bounds: Bounds) -> tuple[str, str | None, list[int]]:
         """Run from `begin` until RIP == `until`: (outcome, bound kind or None, registers)."""
         self.deadline = self.clock() + bounds.timeout_s

@@ -104,6 +104,7 @@ class Machine(CodePatching):
             memory.add_fixed(base, CHUNK, "image", eager=True)
         region = _round_up(2 * PAGE + num_lps * STACK_STRIDE, CHUNK)
         memory.add_fixed(hi, region, "machine", eager=True)
+        self.machine_end = hi + region
         self.sentinel = hi
         self.gdt_base = hi + PAGE
         self.stacks_base = hi + 2 * PAGE
@@ -229,12 +230,7 @@ class Machine(CodePatching):
         proc.regfile.write(vals)
         proc.events = []
         proc.faults = []
-        # Unicorn 2.1 grows its translation buffer on every emu_start (measured: ~300 bytes a
-        # call, 600 MB after 2 million); dropping the translations now and then keeps a long
-        # session or fuzz campaign flat at the cost of retranslating a few blocks.
-        self._calls += 1
-        if self._calls % TB_FLUSH_EVERY == 0:
-            self.drop_translations()
+        self.note_run()
         if self._debugger is None:
             outcome, bound_kind, after = proc.run(entry, self.sentinel, self.bounds)
         else:
@@ -253,6 +249,15 @@ class Machine(CodePatching):
                         for name, rip, eff in proc.events])
         return CallResult(outcome, RegView(vals), RegView(after), tuple(proc.faults), events,
                           insn_count, bound, lp)
+
+    def note_run(self) -> None:
+        """Count one emu_start round (a call, or a batch of them: machine/batch.py); Unicorn
+        2.1 grows its translation buffer on every emu_start (measured: ~300 bytes a call,
+        600 MB after 2 million), so the translations are dropped now and then, which keeps a
+        long session or fuzz campaign flat at the cost of retranslating a few blocks."""
+        self._calls += 1
+        if self._calls % TB_FLUSH_EVERY == 0:
+            self.drop_translations()
 
     # -- gdb ---------------------------------------------------------------------------------
     @property

@@ -68,6 +68,20 @@ class _FastBatch:
             fn.restype = ctypes.c_int
 
 
+    @staticmethod
+    def hook_invalid_insn(uc, callback) -> int | None:
+        """Register `callback(engine handle, user data) -> bool` as `uc`'s invalid-instruction
+        hook as a plain ctypes callback, without the binding's wrapper around it (three Python
+        frames per SEAMCALL); None when the binding has no such entry point."""
+        from unicorn import UC_HOOK_INSN_INVALID
+        from unicorn.unicorn_py3.unicorn import HOOK_INSN_INVALID_CFUNC
+
+        add = getattr(uc, "_Uc__do_hook_add", None)
+        if add is None:
+            return None
+        return add(UC_HOOK_INSN_INVALID, HOOK_INSN_INVALID_CFUNC(callback), 1, 0)
+
+
 def _fast_batch() -> _FastBatch | None:
     """The fast path, when the installed binding is one it is known to fit; else None."""
     if not str(getattr(unicorn, "__version__", "")).startswith(FAST_BINDINGS):
@@ -153,7 +167,44 @@ class RegFile:
         self._uc.reg_write_batch(list(zip(_UC_ID_LIST, values)))
 
 
+class RegWord:
+    """One register (any Unicorn x86 register id) read and written through the same fast or
+    public path as RegFile: for a register read on every trapped instruction (the batch
+    driver's place in DR0, machine/batch.py)."""
+
+    __slots__ = ("_id", "_ids", "_ptr", "_uc", "_uch", "_val", "read", "write")
+
+    def __init__(self, uc, uc_id: int) -> None:
+        self._uc, self._id = uc, uc_id
+        self._ids = (ctypes.c_int * 1)(uc_id)
+        self._val = (ctypes.c_uint64 * 1)()
+        self._ptr = (ctypes.c_void_p * 1)(ctypes.addressof(self._val))
+        self._uch = getattr(uc, "_uch", None)
+        fast = FAST is not None and self._uch is not None
+        self.read = self._read_fast if fast else self._read_public
+        self.write = self._write_fast if fast else self._write_public
+
+    def _read_fast(self) -> int:
+        assert FAST is not None
+        if FAST.read(self._uch, self._ids, self._ptr, 1):
+            raise EngineError("unicorn uc_reg_read_batch failed")
+        return self._val[0]
+
+    def _write_fast(self, value: int) -> None:
+        assert FAST is not None
+        self._val[0] = value
+        if FAST.write(self._uch, self._ids, self._ptr, 1):
+            raise EngineError("unicorn uc_reg_write_batch failed")
+
+    def _read_public(self) -> int:
+        return int(self._uc.reg_read(self._id))
+
+    def _write_public(self, value: int) -> None:
+        self._uc.reg_write(self._id, value)
+
+
 __all__ = [
+    "RegWord",
     "GPR_BY_NUMBER",
     "INDEX",
     "NAMES",
