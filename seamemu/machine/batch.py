@@ -11,7 +11,8 @@ layout, does for each record what `Machine.call` would do and then checks the ou
     write the struct, push the return address (the machine's sentinel), load RFLAGS and GPRs
     jump to the entry
     (back at the sentinel, which jumps back into the driver)
-    compare the callee-saved registers, RAX, RSP, RFLAGS.DF and the struct with the record
+    compare the callee-saved registers, RAX, RSP, RFLAGS.DF, the struct and the bytes between
+    the return address and the caller's frame with the record
     on any difference stop; else the next record
 
 The driver keeps its place in DR0 (no memory the callee could touch), so the hooks can tell
@@ -65,15 +66,17 @@ class BatchLayout(NamedTuple):
 
     @property
     def words(self) -> int:
-        """Words per record: the loads, RSP, RFLAGS, RSP after, RAX after, the struct's
-        initial words, then its expected words."""
-        return len(self.load) + 4 + 2 * self.struct_words
+        """Words per record: the loads, RSP, RFLAGS, RSP after, RAX after, two masks of the
+        stack's last 16 bytes that must come back zero, the struct's initial words, then its
+        expected words."""
+        return len(self.load) + 6 + 2 * self.struct_words
 
     def offsets(self) -> dict[str, int]:
         """Word index of each part of a record."""
         n = len(self.load)
         return {"rsp": n, "rflags": n + 1, "rsp_after": n + 2, "rax_after": n + 3,
-                "struct": n + 4, "struct_after": n + 4 + self.struct_words}
+                "zero_lo": n + 4, "zero_hi": n + 5,
+                "struct": n + 6, "struct_after": n + 6 + self.struct_words}
 
 
 class BatchStop(NamedTuple):
@@ -194,6 +197,12 @@ def driver_code(layout: BatchLayout, base: int, stack_top: int, sentinel: int) -
     c.jump(_JNE, "done")
     c.cmp("rsp", at["rsp_after"])
     c.jump(_JNE, "done")
+    # The bytes between the return address and the caller's frame (a misaligned entry RSP
+    # leaves some) are the caller's: still zero, under the record's masks.
+    for k, word in ((16, "zero_lo"), (8, "zero_hi")):
+        c.rip(b"\x48\x8b\x0d", stack_top - k)                     # mov top-k(%rip), %rcx
+        c._rax_disp(b"\x23", "rcx", at[word])                     # and mask(%rax), %rcx
+        c.jump(_JNE, "done")
     for k in range(layout.struct_words):
         c.rip(b"\x48\x8b\x0d", layout.struct_pa + 8 * k)  # mov s(%rip), %rcx
         c.cmp("rcx", at["struct_after"] + k)

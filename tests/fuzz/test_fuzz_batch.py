@@ -1,0 +1,164 @@
+# SPDX-License-Identifier: MIT
+"""Batched runs (fuzz/batch.py): a case the guest driver vouches for is one a run of its own
+finds nothing wrong with, on clean and planted stubs alike; the records the driver runs hold
+the registers a run of its own enters with; findings of a batched campaign replay alone."""
+
+from __future__ import annotations
+
+import pytest
+from fuzz_helpers import ARGS, LEGACY, planted
+
+from seamemu.frontend import assemble, assemble_text
+from seamemu.fuzz.batch import Batcher, batchable
+from seamemu.fuzz.executor import BATCH, BATCH_LOAD, Runner
+from seamemu.fuzz.generate import Generator
+from seamemu.fuzz.invariants import check
+from seamemu.fuzz.oracle import instruction_outcome
+from seamemu.fuzz.promises import make_spec
+
+# (stub, entry, convention, kernel); the planted ones break a rule on some of their cases.
+STUBS = [
+    (ARGS, "__seamcall_ret", "args", None),
+    (ARGS, "__seamcall_saved_ret", "args", None),
+    (ARGS, "__seamcall", "args", "6.8"),
+    (LEGACY, "__seamcall", "legacy", "v5-2022"),
+    ("output_offset", "__seamcall_ret", "args", None),
+    ("pop_order", "__seamcall_saved_ret", "args", None),
+    ("gp_truncated", "__seamcall_ret", "args", None),
+    ("stray_store", "__seamcall_ret", "args", None),
+    ("caller_frame", "__seamcall_ret", "args", None),
+    ("vmfail_stack", "__seamcall_ret", "args", None),
+    ("df_set", "__seamcall_ret", "args", None),
+    ("legacy_arg_order", "__seamcall", "legacy", "v5-2022"),
+]
+
+
+def _runner(asm: str, entry: str, convention: str, kernel: str | None) -> Runner:
+    path = asm if asm.endswith(".S") else planted(asm)
+    spec = make_spec(convention, None, entry, kernel)
+    return Runner(assemble([path]), spec, entry)
+
+
+@pytest.mark.parametrize("asm, entry, convention, kernel", STUBS,
+                         ids=[f"{a.rsplit('/', 1)[-1]}:{e}" for a, e, _c, _k in STUBS])
+def test_a_case_the_batch_vouches_for_breaks_no_rule_when_run_alone(asm, entry, convention,
+                                                                    kernel):
+    runner = _runner(asm, entry, convention, kernel)
+    assert batchable(runner.image)
+    batcher = Batcher(runner)
+    gen = Generator(runner.spec, 11, runner.addresses)
+    vouched = clean = 0
+    for _ in range(2):
+        cases = gen.batch(BATCH)
+        ok = batcher.run(cases)
+        for case, good in zip(cases, ok):
+            obs = runner.run(case)
+            broken = check(runner.spec, case, obs, runner.in_code, instruction_outcome(case))
+            assert not (good and broken), (case, broken)
+            vouched += good
+            clean += not broken
+    if asm == ARGS:   # on the shipped args stubs it vouches for most (else it gains nothing)
+        assert vouched >= 0.6 * clean, (vouched, clean)
+
+
+@pytest.mark.parametrize("asm, entry, convention, kernel", STUBS[:4],
+                         ids=[f"{a.rsplit('/', 1)[-1]}:{e}" for a, e, _c, _k in STUBS[:4]])
+def test_records_hold_the_registers_a_run_of_its_own_enters_with(asm, entry, convention,
+                                                                  kernel):
+    runner = _runner(asm, entry, convention, kernel)
+    batcher = Batcher(runner)
+    cases = Generator(runner.spec, 5, runner.addresses).batch(64)
+    fast = batcher.records(cases)
+    at = runner.batch.layout.offsets()
+    for case, words in zip(cases, fast):
+        assert words == batcher.record(case)   # the hot loop computes what the reference does
+        before = runner.run(case).res.regs_before
+        assert words[:len(BATCH_LOAD)] == [before[r] for r in BATCH_LOAD]
+        assert (words[at["rsp"]], words[at["rflags"]]) == (before["rsp"], before["rflags"])
+
+
+def test_a_batch_resumes_after_a_case_it_leaves_alone():
+    # A stub that, for an odd R8 input, stores it just past the struct: each such case stops
+    # the batch and runs alone, and the cases after it still run (and are vouched for) in it.
+    text = """
+.globl f
+f:
+    movq %rdi, %rax
+    movq 0x0(%rsi), %rcx
+    movq 0x8(%rsi), %rdx
+    movq 0x10(%rsi), %r8
+    movq 0x18(%rsi), %r9
+    movq 0x20(%rsi), %r10
+    movq 0x28(%rsi), %r11
+    testq $1, %r8
+    jz .Lcall
+    movq %r8, 0x68(%rsi)
+.Lcall:
+    .byte 0x66, 0x0f, 0x01, 0xcf
+    ret
+"""
+    image = assemble_text(text)
+    spec = make_spec("args", "plain", "f")
+    runner = Runner(image, spec, "f")
+    batcher = Batcher(runner)
+    cases = Generator(spec, 3, runner.addresses).batch(BATCH)
+    ok = batcher.run(cases)
+    r8 = spec.inputs.index("r8")
+    stray = 0
+    for case, good in zip(cases, ok):
+        broken = check(spec, case, runner.run(case), runner.in_code)
+        assert not (good and broken)
+        if case.inputs[r8] & 1:
+            stray += 1
+            assert not good and "memory-writes" in {v.rule for v in broken}
+    assert 0 < stray < len(cases) and sum(ok) > 0.3 * len(cases)
+
+
+def test_a_store_between_the_return_address_and_the_caller_s_frame_is_never_vouched_for():
+    # With a misaligned entry RSP the bytes just above the return address are the caller's:
+    # a run of its own compares them with the frame; the driver checks them under a mask.
+    text = """
+.globl f
+f:
+    movb $1, 8(%rsp)
+    movq %rdi, %rax
+    movq 0x0(%rsi), %rcx
+    movq 0x8(%rsi), %rdx
+    movq 0x10(%rsi), %r8
+    movq 0x18(%rsi), %r9
+    movq 0x20(%rsi), %r10
+    movq 0x28(%rsi), %r11
+    .byte 0x66, 0x0f, 0x01, 0xcf
+    ret
+"""
+    spec = make_spec("args", "plain", "f")
+    runner = Runner(assemble_text(text), spec, "f")
+    cases = Generator(spec, 9, runner.addresses).batch(BATCH)
+    ok = Batcher(runner).run(cases)
+    padded = 0
+    for case, good in zip(cases, ok):
+        broken = check(spec, case, runner.run(case), runner.in_code)
+        assert not (good and broken)
+        if case.align and instruction_outcome(case) == "module":
+            padded += 1   # the byte changed is below the frame words: only the mask sees it
+            assert [v.key for v in broken] == ["caller-frame"] and not good
+    assert padded
+
+
+@pytest.mark.parametrize("insn", ["cpuid", "movq %cr0, %rax", "movq %rax, %dr0",
+                                  "movq %xmm0, %rax", "movw %ax, %ds", "wrmsr", "rdrand %rax"])
+def test_a_stub_with_other_than_plain_instructions_is_not_batched(insn):
+    image = assemble_text(f".globl f\nf:\n    {insn}\n    ret\n")
+    assert not batchable(image)
+
+
+def test_the_fuzzer_batches_random_mode_only(tmp_path):
+    from seamemu.fuzz.reproducer import Target
+    from seamemu.fuzz.worker import FuzzConfig, Worker
+
+    image = assemble([ARGS])
+    target = Target.of([ARGS], "__seamcall_ret")
+    for mode, batched in (("random", True), ("coverage", False), ("hypothesis", False)):
+        worker = Worker(FuzzConfig(target, "args", mode=mode, out=str(tmp_path)), 0, image)
+        assert (worker.batcher is not None) == batched, mode
+
