@@ -269,7 +269,7 @@ class Batcher:
                 # the write watch (it sees where a store starts): the frame itself is compared,
                 # as a run of its own compares it; changed, no case of this run is vouched for.
                 if ctypes.string_at(self.frame_host, 8 * FRAME_WORDS) == frame_bytes:
-                    for i in range(first, stop.index):
+                    for i in range(first, stop.reached):
                         ok[i] = True
                 if stop.reason == "done":
                     break
@@ -280,10 +280,10 @@ class Batcher:
                 if watch.pages:
                     runner.guard.repair(watch.pages)
                     g.write_all(records)
-                if stop.reason == "stopped" and stop.index > first:
-                    first = stop.index       # the count ran out: again, with a fresh count
+                if stop.reason == "stopped" and stop.reached > first:
+                    first = stop.reached       # the count ran out: again, with a fresh count
                 else:
-                    first = stop.index + 1   # left to a run of its own
+                    first = stop.reached + 1   # left to a run of its own
         finally:
             g.leave()
             g.prepare = None
@@ -326,7 +326,8 @@ class Batcher:
         probe.arm(Answer(case.answer.kind), case.cpu.module)
         regs = AbiRegs(zip(ABI_ORDER, [case.leaf] + [0] * (len(ABI_ORDER) - 1)))
         cpu = cpu_state(case.cpu)
-        effects = [execute_seamcall(cpu, regs, r, probe, None, 0)
+        mem = self.runner.machine.memory
+        effects = [execute_seamcall(cpu, regs, r, probe, mem, 0)
                    for r in (0, _FLAGS_ALL, _FLAGS_PROBE)]
         e = effects[0]
         if e.cpu is not None or e.decision.kind in ("vmexit", "halt") or \
@@ -337,8 +338,10 @@ class Batcher:
             keep = add = None
         else:
             add = e.rflags
-            keep = effects[1].rflags & ~add
-            if (_FLAGS_PROBE & keep) | add != effects[2].rflags:
+            ones, probed = effects[1].rflags, effects[2].rflags
+            assert ones is not None and probed is not None  # the same kind of effect
+            keep = ones & ~add
+            if (_FLAGS_PROBE & keep) | add != probed:
                 raise EngineError("batch: SEAMCALL's RFLAGS are not a mask and bits to set")
         answer_regs = None if e.regs == probe.reply.regs and probe.reply.fault is None else e.regs
         return (e.decision, answer_regs, keep, add, e.rip_advance, e.fault)

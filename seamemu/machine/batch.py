@@ -80,12 +80,12 @@ class BatchLayout(NamedTuple):
 
 
 class BatchStop(NamedTuple):
-    """Where a batch ended: records [first, index) passed the driver's checks; `reason` says
-    what happened at `index`: "done" (index == end), "mismatch" (the record came back other
+    """Where a batch ended: records [first, reached) passed the driver's checks; `reason` says
+    what happened at `reached`: "done" (reached == end), "mismatch" (the record came back other
     than expected), or "stopped" (it did not come back: something the driver leaves to a
     single call, or the instruction bound)."""
 
-    index: int
+    reached: int
     reason: str
 
 
