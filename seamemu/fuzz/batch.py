@@ -177,9 +177,10 @@ class Batcher:
                                      instr)
         return words
 
-    def records(self, cases: Sequence[Case]) -> list[list[int]]:
-        """`record` for every case, in one loop (the hot path: names bound once, what SEAMCALL
-        does looked up per CPU state, leaf mode and answer kind)."""
+    def records(self, cases: Sequence[Case]) -> list[int]:
+        """`record` for every case, one after the other in one flat list, in one loop (the hot
+        path: names bound once, what SEAMCALL does looked up per CPU state, leaf mode and
+        answer kind)."""
         spec = self.spec
         spa, top, fixed = self.runner.struct_pa, self.top, RFLAGS_FIXED
         load, predicted_of, names = self._load, self._predicted_of, self._received_names
@@ -189,7 +190,8 @@ class Batcher:
         instrs, raxes, predicted = self.instr, self.rax_after, self._predicted
         same_struct, writeback, position = self._same_struct, bool(spec.writeback), self._position
         pad_masks = _PAD_MASKS
-        out = []
+        out: list[int] = []
+        words = out
         for case in cases:
             leaf, inputs, regs = case.leaf, case.inputs, case.regs
             answer = case.answer
@@ -199,10 +201,9 @@ class Batcher:
                 found = outcomes[key] = (instruction_outcome(case), module_called(case))
             instr = found[0]
             if legacy:
-                words = list(load((*regs, 0, leaf, spa, 0 if case.out_null else spa,
-                                   *inputs[:4])))
+                words += load((*regs, 0, leaf, spa, 0 if case.out_null else spa, *inputs[:4]))
             else:
-                words = list(load((*(inputs if raw else regs), 0, leaf, spa, spa)))
+                words += load((*(inputs if raw else regs), 0, leaf, spa, spa))
             rax = (answer.status if instr == "module" else SW_CODE_OF[instr]) if checks_rax else 0
             instrs.append(instr)
             raxes.append(rax)
@@ -229,7 +230,6 @@ class Batcher:
                         words += initial
                 else:
                     words += expected_struct(spec, case, dict(zip(names, got)), instr)
-            out.append(words)
         return out
 
     # -- running -----------------------------------------------------------------------------
@@ -249,7 +249,7 @@ class Batcher:
         runner = self.runner
         self.instr, self.rax_after, self._predicted = [], [], []
         records = self.records(cases)
-        g.write_all(records)
+        g.write_flat(records)
         self._cases = cases
         self._seen = [False] * k
         self._index = -1
@@ -273,17 +273,17 @@ class Batcher:
                         ok[i] = True
                 if stop.reason == "done":
                     break
+                if stop.reason == "bound" and stop.reached > first:
+                    first = stop.reached     # the count ran out: again, with a fresh count
+                    continue
                 # What the unfinished case left behind goes: the snapshot, the pages a stray
                 # store reached (and the records, which such a store may have hit).
                 g.leave()
                 m.restore(runner.snapshot)
                 if watch.pages:
                     runner.guard.repair(watch.pages)
-                    g.write_all(records)
-                if stop.reason == "stopped" and stop.reached > first:
-                    first = stop.reached       # the count ran out: again, with a fresh count
-                else:
-                    first = stop.reached + 1   # left to a run of its own
+                    g.write_flat(records)
+                first = stop.reached + 1     # left to a run of its own
         finally:
             g.leave()
             g.prepare = None
@@ -313,9 +313,8 @@ class Batcher:
         if plan is None:
             plan = self._plans[key] = self._plan(case)
         if plan[1] is None:   # the module's answer: its status and output registers
-            regs = dict(answer.outputs)
-            regs["rax"] = answer.status
-            return (plan[0], regs, *plan[2:])
+            return (plan[0], ((_RAX, answer.status), *((INDEX[r], v) for r, v in answer.outputs)),
+                    *plan[2:])
         return plan
 
     def _plan(self, case: Case) -> tuple:
@@ -343,8 +342,11 @@ class Batcher:
             keep = ones & ~add
             if (_FLAGS_PROBE & keep) | add != probed:
                 raise EngineError("batch: SEAMCALL's RFLAGS are not a mask and bits to set")
-        answer_regs = None if e.regs == probe.reply.regs and probe.reply.fault is None else e.regs
-        return (e.decision, answer_regs, keep, add, e.rip_advance, e.fault)
+        if e.regs == probe.reply.regs and probe.reply.fault is None:
+            answer = None     # the registers are the case's answer (see _prepare)
+        else:
+            answer = tuple((INDEX[r], v) for r, v in e.regs.items())
+        return (e.decision, answer, keep, add, e.rip_advance, e.fault)
 
 
 def _pad_masks(align: int) -> tuple[int, int]:
@@ -355,6 +357,7 @@ def _pad_masks(align: int) -> tuple[int, int]:
 
 
 _PAD_MASKS = tuple(_pad_masks(a) for a in range(16))
+_RAX = INDEX["rax"]
 _FLAGS_ALL = (1 << 64) - 1
 _FLAGS_PROBE = 0x0000_0000_0025_4A97   # a mix of set and clear bits, arithmetic ones included
 

@@ -40,7 +40,7 @@ FRAME_BYTES = 8 * FRAME_WORDS
 STRUCT_OFFSET = 0x800
 # A stub is a few dozen instructions; a run past this is a hang or a wild jump.
 FUZZ_BOUNDS = Bounds(max_insns=20_000, timeout_s=2.0)
-BATCH = 128          # cases per batch (fuzz/batch.py)
+BATCH = 512          # cases per batch (fuzz/batch.py)
 # The batch driver's record: every GPR but RSP, RAX last (the driver loads through it).
 BATCH_LOAD = ("rcx", "rdx", "rbx", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12",
               "r13", "r14", "r15", "rax")

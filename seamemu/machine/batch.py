@@ -40,7 +40,7 @@ from unicorn import x86_const as X
 from seamemu.errors import InputError
 from seamemu.machine.machine import Machine
 from seamemu.machine.memory import PAGE
-from seamemu.machine.regs import RFLAGS, RegWord
+from seamemu.machine.regs import NAMES, RFLAGS, RIP, RegWord
 from seamemu.traps.rule_table import Effect
 
 # Stack bytes below the caller's frame zeroed before every record: the kernel's stubs use
@@ -82,7 +82,9 @@ class BatchLayout(NamedTuple):
 class BatchStop(NamedTuple):
     """Where a batch ended: records [first, reached) passed the driver's checks; `reason` says
     what happened at `reached`: "done" (reached == end), "mismatch" (the record came back other
-    than expected), or "stopped" (it did not come back: something the driver leaves to a
+    than expected), "bound" (the instruction count of the emu_start ran out, or the record
+    halted: nothing is pending, and a record the driver starts again is reset), or "stopped"
+    (it did not come back: something the driver leaves to a
     single call, or the instruction bound)."""
 
     reached: int
@@ -254,12 +256,14 @@ class GuestBatch:
         machine.linear.add_code(base, base + PAGE)
         self._end = ctypes.c_uint64.from_address(mem.host_address(base + _END_SLOT))
         self.records_host = mem.host_address(self.records)
+        # The records' memory as an array of words, written by slice (ints converted in C).
+        self._words = (ctypes.c_uint64 * (capacity * layout.words)).from_address(self.records_host)
         jmp = self.after - (machine.sentinel + 5)
         self._patch = b"\xe9" + jmp.to_bytes(4, "little", signed=True)
         self._int3 = mem.peek(machine.sentinel, 5)
         # prepare(index, registers at the record's first SEAMCALL) -> its plan: (decision,
-        # registers written, RFLAGS kept mask or None, RFLAGS set bits, RIP advance, fault),
-        # or None when the record must run by itself.
+        # registers written as (index in regs.NAMES, value) pairs, RFLAGS kept mask or None,
+        # RFLAGS bits set, RIP advance, fault), or None when the record must run by itself.
         self.prepare: Callable[[int, list[int]], tuple | None] | None = None
         self._sites: set[int] = set()
         self.current = -1
@@ -289,9 +293,19 @@ class GuestBatch:
         plan = self.prepare(index, vals)
         if plan is None:
             return lp.request_stop(("batch",))
-        decision, regs, keep, add, advance, fault = plan
-        rflags = None if keep is None else (vals[RFLAGS] & keep) | add
-        return lp.apply("seamcall", rip, Effect(decision, regs, rflags, advance, fault), vals)
+        decision, writes, keep, add, advance, fault = plan
+        if fault is not None or decision.kind in ("vmexit", "halt"):
+            regs = {NAMES[i]: v for i, v in writes}
+            return lp.apply("seamcall", rip, Effect(decision, regs, None, advance, fault), vals)
+        # What LogicalProcessor.apply does with such an effect, without building it: the
+        # registers written, RFLAGS, RIP past the instruction (no event is kept in a batch).
+        for i, value in writes:
+            vals[i] = value
+        if keep is not None:
+            vals[RFLAGS] = (vals[RFLAGS] & keep) | add
+        vals[RIP] = rip + advance
+        lp.regfile.write(vals)
+        return True
 
     def _on_deep_write(self, uc, _access, _address, _size, _value, _user) -> None:
         if self.active:
@@ -307,14 +321,16 @@ class GuestBatch:
                        _struct.pack(f"<{len(words)}Q", *words), self.record_size)
 
     def write_all(self, records: Sequence[Sequence[int]]) -> None:
-        """Records 0.. at once (one pack, one copy)."""
-        n = len(records)
-        if n > self.capacity:
-            raise InputError(f"batch: {n} records (capacity {self.capacity})")
-        flat = [w for r in records for w in r]
-        if len(flat) != n * self.layout.words:
-            raise InputError(f"batch: records of {self.layout.words} words expected")
-        ctypes.memmove(self.records_host, _struct.pack(f"<{len(flat)}Q", *flat), 8 * len(flat))
+        """Records 0.. at once."""
+        self.write_flat([w for r in records for w in r])
+
+    def write_flat(self, words: Sequence[int]) -> None:
+        """Records 0.. at once, given one after the other as one list of words."""
+        n = len(words)
+        if n % self.layout.words or n > self.capacity * self.layout.words:
+            raise InputError(f"batch: {n} words are not whole records of {self.layout.words} "
+                             f"(capacity {self.capacity})")
+        self._words[:n] = words  # type: ignore[call-overload]  # ctypes takes a list of ints
 
     def enter(self) -> None:
         """Batch mode on: calls return into the driver (the sentinel jumps to it)."""
@@ -351,8 +367,10 @@ class GuestBatch:
         status = lp.run_raw(self.code_base, pc_done, self.machine.bounds)
         cursor = self._dr0.read()
         index = (cursor - self.records) // self.record_size
-        if status is None and uc.reg_read(X.UC_X86_REG_RIP) == pc_done:
-            return BatchStop(index, "done" if index == end else "mismatch")
+        if status is None:
+            if uc.reg_read(X.UC_X86_REG_RIP) == pc_done:
+                return BatchStop(index, "done" if index == end else "mismatch")
+            return BatchStop(index, "bound")
         return BatchStop(index, "stopped")
 
 

@@ -68,8 +68,11 @@ def test_records_hold_the_registers_a_run_of_its_own_enters_with(asm, entry, con
     runner = _runner(asm, entry, convention, kernel)
     batcher = Batcher(runner)
     cases = Generator(runner.spec, 5, runner.addresses).batch(64)
-    fast = batcher.records(cases)
+    flat = batcher.records(cases)
+    n = runner.batch.layout.words
+    fast = [flat[i:i + n] for i in range(0, len(flat), n)]
     at = runner.batch.layout.offsets()
+    assert len(fast) == len(cases)
     for case, words in zip(cases, fast):
         assert words == batcher.record(case)   # the hot loop computes what the reference does
         before = runner.run(case).res.regs_before

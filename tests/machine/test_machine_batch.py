@@ -87,8 +87,9 @@ def test_a_seamcall_gets_the_effect_its_record_s_plan_says():
     def prepare(index: int, vals: list[int]):
         seen.append(index)
         decision = Decision("module", "to the module", "to_module")
-        # RAX = the status, RFLAGS kept but for the arithmetic flags, RIP past SEAMCALL.
-        return decision, {"rax": 0x100 + index}, ~0x8D5 & (2**64 - 1), 0, 4, None
+        # RAX (register 0) = the status, RFLAGS kept but for the arithmetic flags, RIP past
+        # SEAMCALL.
+        return decision, ((0, 0x100 + index),), ~0x8D5 & (2**64 - 1), 0, 4, None
 
     g.prepare = prepare
     g.write_all([_record(m, g.layout, 33, 0x100 + i) for i in range(6)])
