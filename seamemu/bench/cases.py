@@ -13,19 +13,24 @@ read rarely.  The cases:
   the global metadata fields the kernel reads.
 - intel_module_sys_rd (with --module-binary): host_sys_rd answered by Intel's module on the
   SEAM CPU instead of the model.
-- fuzz: `seamemu fuzz` runs (random mode, one worker) on __seamcall_ret, and its reference
-  bare_same_stub: a bare emu_start round trip through the same stub.
+- fuzz: `seamemu fuzz` runs (random mode, one worker, batched: fuzz/batch.py) on
+  __seamcall_ret, and its reference bare_same_stub: a bare emu_start round trip through the
+  same stub.
+- fuzz_jobs1, fuzz_jobs2: whole `seamemu fuzz` campaigns with one and with two workers (wall
+  clock: runs in the same time).
 """
 
 from __future__ import annotations
 
+import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from seamemu.arch.leaves import TDH_SYS_INIT, TDH_SYS_LP_INIT, TDH_SYS_RD
 from seamemu.arch.structs import TDX_MODULE_ARGS_OFFSETS, TDX_MODULE_ARGS_SIZE
 from seamemu.bench.measure import Step
 from seamemu.frontend import assemble
+from seamemu.fuzz.campaign import run_fuzz
 from seamemu.fuzz.executor import BATCH as FUZZ_BATCH
 from seamemu.fuzz.reproducer import Target
 from seamemu.fuzz.worker import FuzzConfig, Worker
@@ -157,6 +162,52 @@ def fuzz_steps(out: str) -> dict[str, Step]:
     return {"fuzz": fuzz_runs, "bare_same_stub": _batch(bare.once)}
 
 
+JOBS_ROUNDS = 3   # campaigns of each kind, interleaved
+
+
+def jobs_steps(out: str, seconds: float) -> dict[str, Step]:
+    """`seamemu fuzz` campaigns of `seconds` on __seamcall_ret, with one worker and with two
+    (random mode; each worker its own process past the first): one campaign a step, start-up
+    and the merged summary included.  Measured with the wall clock: the runs a user gets in
+    the same time, whatever the cores do."""
+    target = Target.of([stub(ARGS_STUB)], DEFAULT_ENTRY)
+    counter = [0]
+
+    def campaign(name: str, jobs: int) -> Step:
+        def step() -> int:
+            counter[0] += 1
+            config = FuzzConfig(target, "args", seed=counter[0], seconds=seconds, jobs=jobs,
+                                out=f"{out}/jobs-{counter[0]}")
+            wall, cpu = time.perf_counter(), _cpu_seconds()
+            runs = int(run_fuzz(config)["runs"])
+            spent = usage.setdefault(name, [0.0, 0.0])
+            spent[0] += _cpu_seconds() - cpu
+            spent[1] += time.perf_counter() - wall
+            return runs
+        return step
+    usage: dict[str, list[float]] = {}
+    steps = {"fuzz_jobs1": campaign("fuzz_jobs1", 1), "fuzz_jobs2": campaign("fuzz_jobs2", 2)}
+    steps_usage[id(steps)] = usage
+    return steps
+
+
+# jobs_steps' CPU and wall seconds by case, for `cores_used` (keyed by the steps' id).
+steps_usage: dict[int, dict[str, list[float]]] = {}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the --jobs workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def cores_used(steps: Mapping[str, Step]) -> dict[str, float]:
+    """Per jobs case: the CPU seconds its campaigns used per wall second (2 means both
+    workers ran all the time; less, that the machine had other work)."""
+    usage = steps_usage.pop(id(steps), {})
+    return {name: cpu / wall for name, (cpu, wall) in usage.items() if wall > 0}
+
+
 def bringup_seconds() -> float:
     """Wall time of the default kernel's bring-up on a fresh session of the default platform."""
     session = Session(stub_files(None))
@@ -185,12 +236,15 @@ def all_steps(out: str, module_binary: str | None = None) -> dict[str, Step]:
 __all__ = [
     "AnswerSuccess",
     "BATCH",
+    "JOBS_ROUNDS",
     "MAJOR_VERSION_FIELD",
     "all_steps",
     "bringup_seconds",
+    "cores_used",
     "fuzz_steps",
     "host_sys_rd_step",
     "hot_path_steps",
+    "jobs_steps",
     "ready_session",
     "session_setup_seconds",
 ]

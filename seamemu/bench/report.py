@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import platform as _host
 import tempfile
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from seamemu.bench import cases
 from seamemu.bench.measure import Step, measure
@@ -33,7 +34,7 @@ RATES: tuple[Rate, ...] = (
     Rate("stub_seamcall", "stub_seamcall_round_trips_per_s", "bare_hook", "stub_vs_bare", 0.5,
          "__seamcall_ret through the SEAMCALL trap, a module answering TDX_SUCCESS at no cost"),
     Rate("stub_with_model", "stub_with_model_tdh_sys_rd_per_s", "bare_hook",
-         "stub_with_model_vs_bare", None,
+         "stub_with_model_vs_bare", 0.5,
          "the same with the TDX module model serving TDH.SYS.RD and recording the call"),
     Rate("session_call", "session_call_tdh_sys_rd_per_s", "bare_hook", "session_vs_bare", None,
          "the same through Session.call"),
@@ -45,8 +46,12 @@ RATES: tuple[Rate, ...] = (
          "the same TDH.SYS.RD loop answered by Intel's module (--module-binary)"),
     Rate("bare_same_stub", "bare_emu_start_same_stub_per_s", None, None, None,
          "a bare emu_start round trip through __seamcall_ret (the fuzzer's reference)"),
-    Rate("fuzz", "fuzz_runs_per_s", "bare_same_stub", "fuzz_vs_bare_same_stub", 0.25,
+    Rate("fuzz", "fuzz_runs_per_s", "bare_same_stub", "fuzz_vs_bare_same_stub", 1.0,
          "seamemu fuzz, random mode, one worker, on __seamcall_ret"),
+    Rate("fuzz_jobs1", "fuzz_jobs1_runs_per_s", None, None, None,
+         "a seamemu fuzz --jobs 1 campaign, runs per wall second (start-up included)"),
+    Rate("fuzz_jobs2", "fuzz_jobs2_runs_per_s", "fuzz_jobs1", "fuzz_jobs2_vs_jobs1", 1.5,
+         "the same with --jobs 2 (two worker processes), in the same time"),
 )
 
 
@@ -57,6 +62,7 @@ class BenchReport:
     rates: Mapping[str, float]        # by case
     bringup_s: float
     session_setup_s: float
+    cores_used: Mapping[str, float] = field(default_factory=dict)  # --jobs cases: CPU s / wall s
 
     @property
     def measured(self) -> tuple[Rate, ...]:
@@ -79,11 +85,13 @@ class BenchReport:
             "notes": {r.name: r.note for r in self.measured},
             "bringup_s": self.bringup_s,
             "session_setup_s": self.session_setup_s,
+            "cores_used": {r.name: self.cores_used[r.case] for r in self.measured
+                           if r.case in self.cores_used},
         }
 
     def text(self) -> str:
         lines = [f"seamemu bench ({self.host}; {self.seconds:g} s of CPU time per case, "
-                 "interleaved, one process)"]
+                 "interleaved, one process; the --jobs campaigns by the wall clock)"]
         for r in self.measured:
             lines.append(f"  {r.name:<40} {self.rates[r.case]:>12,.0f} /s   {r.note}")
         lines.append("ratios (same run):")
@@ -97,19 +105,32 @@ class BenchReport:
             lines.append(f"  {r.ratio:<40} {q:>12.1%}{mark}")
         lines.append(f"  session setup (assemble cached, 1 LP)   {self.session_setup_s * 1000:>10.1f} ms")
         lines.append(f"  bring-up of the default platform        {self.bringup_s * 1000:>10.1f} ms")
+        for r in self.measured:
+            if r.case in self.cores_used:
+                lines.append(f"  cores used by {r.name:<26} {self.cores_used[r.case]:>10.2f} "
+                             "(CPU s per wall s: below the job count, the machine was busy)")
         return "\n".join(lines)
 
 
 def run_bench(seconds: float = 1.0, module_binary: str | None = None,
               steps: Callable[[str, str | None], Mapping[str, Step]] = cases.all_steps,
-              **measure_options) -> BenchReport:
+              jobs: bool = True, **measure_options) -> BenchReport:
     """Measure the cases of RATES over about `seconds` of CPU time each, in one process (with
-    `module_binary`, also TDH.SYS.RD answered by Intel's module)."""
+    `module_binary`, also TDH.SYS.RD answered by Intel's module); with `jobs`, fuzz campaigns
+    of one and two workers (`seconds / 2` each) by the wall clock."""
     with tempfile.TemporaryDirectory(prefix="seamemu-bench-") as out:
         rates = measure(steps(out, module_binary), seconds, **measure_options)
+        cores: dict[str, float] = {}
+        if jobs:
+            # One campaign per case a round (a slice shorter than any campaign), wall clock.
+            campaign_s = max(seconds / 2, 0.05)
+            jobs_cases = cases.jobs_steps(out, campaign_s)
+            rates.update(measure(jobs_cases, 1e-6 * cases.JOBS_ROUNDS,
+                                 rounds=cases.JOBS_ROUNDS, clock=time.perf_counter))
+            cores = cases.cores_used(jobs_cases)
     host = f"{_host.python_implementation()} {_host.python_version()} on {_host.machine()}"
     return BenchReport(host, seconds, rates, cases.bringup_seconds(),
-                       cases.session_setup_seconds())
+                       cases.session_setup_seconds(), cores)
 
 
 __all__ = ["BenchReport", "RATES", "Rate", "run_bench"]

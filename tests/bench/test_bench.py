@@ -111,7 +111,8 @@ def test_bench_command_reports_every_rate_and_ratio(capsys):
     assert set(doc["rates"]) == {r.name for r in measured}
     assert all(v > 0 and math.isfinite(v) for v in doc["rates"].values())
     assert set(doc["ratios"]) == {r.ratio for r in measured if r.ratio}
-    assert doc["targets"] == {"stub_vs_bare": 0.5, "fuzz_vs_bare_same_stub": 0.25}
+    assert doc["targets"] == {"stub_vs_bare": 0.5, "stub_with_model_vs_bare": 0.5,
+                              "fuzz_vs_bare_same_stub": 1.0, "fuzz_jobs2_vs_jobs1": 1.5}
     assert set(doc["met"]) == set(doc["targets"])
 
 
