@@ -85,19 +85,23 @@ def _report(**rates: float) -> BenchReport:
 
 
 def test_report_judges_each_target_against_its_own_reference():
-    # The trap path at 40% of the bare hook misses its 50% target; fuzz at 30% of the bare
-    # round trip through the same stub meets its 25%.
-    doc = _report(bare_hook=1000, stub_seamcall=400, bare_same_stub=2000, fuzz=600).to_json()
+    # The trap path at 40% of the bare hook misses its 50% target, the model at 60% meets it;
+    # fuzz at 1.2 times the bare round trip through the same stub meets its 1.0; two jobs at
+    # 1.4 times one job miss their 1.5.
+    doc = _report(bare_hook=1000, stub_seamcall=400, stub_with_model=600, bare_same_stub=2000,
+                  fuzz=2400, fuzz_jobs1=1000, fuzz_jobs2=1400).to_json()
     assert doc["ratios"]["stub_vs_bare"] == pytest.approx(0.4)
-    assert doc["ratios"]["fuzz_vs_bare_same_stub"] == pytest.approx(0.3)
-    assert doc["met"] == {"stub_vs_bare": False, "fuzz_vs_bare_same_stub": True}
-    assert doc["rates"]["fuzz_runs_per_s"] == 600 and doc["bringup_s"] == 0.25
+    assert doc["ratios"]["fuzz_vs_bare_same_stub"] == pytest.approx(1.2)
+    assert doc["ratios"]["fuzz_jobs2_vs_jobs1"] == pytest.approx(1.4)
+    assert doc["met"] == {"stub_vs_bare": False, "stub_with_model_vs_bare": True,
+                          "fuzz_vs_bare_same_stub": True, "fuzz_jobs2_vs_jobs1": False}
+    assert doc["rates"]["fuzz_runs_per_s"] == 2400 and doc["bringup_s"] == 0.25
 
 
 def test_report_text_names_every_rate_and_verdict():
     text = _report(bare_hook=1000, stub_seamcall=500, bare_same_stub=1000, fuzz=200).text()
     assert "stub_vs_bare" in text and "50.0%   target >= 50%: met" in text
-    assert "20.0%   target >= 25%: NOT met" in text
+    assert "20.0%   target >= 100%: NOT met" in text
     for r in RATES:
         assert r.name in text
     assert "250.0 ms" in text
