@@ -37,6 +37,7 @@ from seamemu.fuzz.oracle import (
     instruction_outcome,
     module_called,
 )
+from seamemu.fuzz.promises import Spec
 from seamemu.image import Image
 from seamemu.machine.batch import GuestBatch
 from seamemu.machine.regs import INDEX, RFLAGS_FIXED
@@ -68,6 +69,14 @@ PLAIN = frozenset((
 # Operands that name state the driver does not reload: segment, control, debug, x87, MMX,
 # SSE/AVX and mask registers (`movsd`/`cmpsd` are string instructions only without them).
 _SYSTEM_OPERAND = re.compile(r"\b(?:[cdefgs]s|cr\d+|dr\d+|st\(?\d?\)?|mm\d+|[xyz]mm\d+|k\d)\b")
+
+
+def batchable_spec(spec: Spec) -> bool:
+    """Whether the driver checks everything the rules of `spec` promise: a SEAMCALL stub
+    whose status comes back in RAX, with no register or struct field the wrapper fixes and
+    no panic to expect (the TD guest's TDCALL and hypercall rules run case by case)."""
+    return (spec.instruction == "seamcall" and spec.checks_rax and spec.status_reg == "rax"
+            and not spec.fixed_inputs and not spec.fixed_struct and not spec.panics_on_failure)
 
 
 def batchable(image: Image) -> bool:
@@ -163,13 +172,14 @@ class Batcher:
             words = list(self._load((*(case.inputs if self._raw else case.regs), 0, case.leaf,
                                      spa, spa)))
         rsp = self.top - case.align - 8
-        instr = instruction_outcome(case)
+        instr = instruction_outcome(case, spec.instruction)
         rax = expected_rax(spec, case, instr) if spec.checks_rax else 0
         self.instr.append(instr)
         self.rax_after.append(rax)
         predicted = self._predicted_of((case.leaf, *case.inputs, *case.regs))
         self._predicted.append(predicted)
-        words += (rsp, case.rflags | RFLAGS_FIXED, rsp + 8, rax, *_PAD_MASKS[case.align])
+        words += (rsp, case.rflags | RFLAGS_FIXED, rsp + 8, rax, *_PAD_MASKS[case.align],
+                  _ALL if spec.cleared and instr == "module" else 0)
         if self._struct:
             initial = case.out if spec.out_pointer else case.inputs
             words += initial
@@ -186,7 +196,7 @@ class Batcher:
         load, predicted_of, names = self._load, self._predicted_of, self._received_names
         outcomes = self._outcomes
         legacy, raw, struct, out_pointer = self._legacy, self._raw, self._struct, spec.out_pointer
-        checks_rax = spec.checks_rax
+        checks_rax, insn, cleared = spec.checks_rax, spec.instruction, bool(spec.cleared)
         instrs, raxes, predicted = self.instr, self.rax_after, self._predicted
         same_struct, writeback, position = self._same_struct, bool(spec.writeback), self._position
         pad_masks = _PAD_MASKS
@@ -198,7 +208,7 @@ class Batcher:
             key = (case.cpu, leaf >> 63, answer.kind)
             found = outcomes.get(key)
             if found is None:
-                found = outcomes[key] = (instruction_outcome(case), module_called(case))
+                found = outcomes[key] = (instruction_outcome(case, insn), module_called(case, insn))
             instr = found[0]
             if legacy:
                 words += load((*regs, 0, leaf, spa, 0 if case.out_null else spa, *inputs[:4]))
@@ -211,7 +221,8 @@ class Batcher:
             predicted.append(got)
             align = case.align
             rsp = top - align - 8
-            words += (rsp, case.rflags | fixed, rsp + 8, rax, *pad_masks[align])
+            words += (rsp, case.rflags | fixed, rsp + 8, rax, *pad_masks[align],
+                      _ALL if cleared and instr == "module" else 0)
             if struct:
                 initial = case.out if out_pointer else inputs
                 words += initial
@@ -358,8 +369,8 @@ def _pad_masks(align: int) -> tuple[int, int]:
 
 _PAD_MASKS = tuple(_pad_masks(a) for a in range(16))
 _RAX = INDEX["rax"]
-_FLAGS_ALL = (1 << 64) - 1
+_ALL = _FLAGS_ALL = (1 << 64) - 1
 _FLAGS_PROBE = 0x0000_0000_0025_4A97   # a mix of set and clear bits, arithmetic ones included
 
 
-__all__ = ["BATCH", "Batcher", "PLAIN", "batchable"]
+__all__ = ["BATCH", "Batcher", "PLAIN", "batchable", "batchable_spec"]

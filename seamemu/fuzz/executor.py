@@ -129,7 +129,8 @@ class Runner:
         # its own finds the same memory whichever runner makes it.
         self.batch = GuestBatch(m, BatchLayout(self.entry_address, BATCH_LOAD, CALLEE_SAVED,
                                                spec.checks_rax, self.struct_pa,
-                                               len(spec.struct_fields)), capacity=BATCH)
+                                               len(spec.struct_fields), spec.cleared),
+                                capacity=BATCH)
         self.code_ranges = tuple((s.address, s.end) for s in image.sections if s.executable)
         allowed = [(m.stacks_base, self.stack_top)]
         if self.struct_size:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from seamemu.errors import InputError, ReplayError
 from seamemu.fuzz.analyse import Analyst, Found
-from seamemu.fuzz.batch import Batcher, batchable
+from seamemu.fuzz.batch import Batcher, batchable, batchable_spec
 from seamemu.fuzz.case import Case
 from seamemu.fuzz.corpus import CorpusDir
 from seamemu.fuzz.diff import compare
@@ -135,8 +135,8 @@ class Worker:
         # nothing needs a per-run observation the driver does not give (block edges, a
         # reference run, Intel's module) and the stub is plain enough to be batched.
         self.batcher = (Batcher(self.fast) if config.mode == "random" and self.ref is None
-                        and not config.module_binary and spec.checks_rax and batchable(image)
-                        else None)
+                        and not config.module_binary and batchable_spec(spec)
+                        and batchable(image) else None)
         self.corpus = CorpusDir(config.out, self.name)
         self.report = report
         self.stats = WorkerStats(self.name)

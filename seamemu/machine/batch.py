@@ -63,20 +63,21 @@ class BatchLayout(NamedTuple):
     check_rax: bool                # RAX must come back as the record's `rax_after`
     struct_pa: int = 0             # the argument struct (0 words: none)
     struct_words: int = 0
+    clear: tuple[str, ...] = ()    # registers that must come back zero under the record's mask
 
     @property
     def words(self) -> int:
         """Words per record: the loads, RSP, RFLAGS, RSP after, RAX after, two masks of the
-        stack's last 16 bytes that must come back zero, the struct's initial words, then its
-        expected words."""
-        return len(self.load) + 6 + 2 * self.struct_words
+        stack's last 16 bytes that must come back zero, the mask over the `clear` registers,
+        the struct's initial words, then its expected words."""
+        return len(self.load) + 7 + 2 * self.struct_words
 
     def offsets(self) -> dict[str, int]:
         """Word index of each part of a record."""
         n = len(self.load)
         return {"rsp": n, "rflags": n + 1, "rsp_after": n + 2, "rax_after": n + 3,
-                "zero_lo": n + 4, "zero_hi": n + 5,
-                "struct": n + 6, "struct_after": n + 6 + self.struct_words}
+                "zero_lo": n + 4, "zero_hi": n + 5, "clear_mask": n + 6,
+                "struct": n + 7, "struct_after": n + 7 + self.struct_words}
 
 
 class BatchStop(NamedTuple):
@@ -190,6 +191,9 @@ def driver_code(layout: BatchLayout, base: int, stack_top: int, sentinel: int) -
     for reg in layout.check:
         c.cmp(reg, layout.load.index(reg))
         c.jump(_JNE, "done")
+    for reg in layout.clear:                                       # zero, where the mask says
+        c._rax_disp(b"\x23", reg, at["clear_mask"])               # and mask(%rax), %reg
+        c.jump(_JNE, "done")
     c.emit(b"\x59")                                                # pop %rcx: RAX returned
     if layout.check_rax:
         c.cmp("rcx", at["rax_after"])
@@ -234,8 +238,10 @@ class GuestBatch:
 
     def __init__(self, machine: Machine, layout: BatchLayout, *, lp: int = 0,
                  capacity: int = 256) -> None:
-        if "rax" not in layout.load or "rsp" in layout.load:
-            raise InputError("batch layout: RAX must be loaded and RSP must not be")
+        if "rax" not in layout.load or "rsp" in layout.load or \
+                {"rax", "rsp"} & set(layout.clear):
+            raise InputError("batch layout: RAX must be loaded and RSP must not be; "
+                             "neither can be checked zero")
         self.machine = machine
         self.layout = layout
         self.lp = proc = machine.lps[lp]

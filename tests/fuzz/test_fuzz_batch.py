@@ -5,6 +5,9 @@ the registers a run of its own enters with; findings of a batched campaign repla
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from fuzz_helpers import ARGS, LEGACY, planted
 
@@ -30,10 +33,24 @@ STUBS = [
     ("vmfail_stack", "__seamcall_ret", "args", None),
     ("df_set", "__seamcall_ret", "args", None),
     ("legacy_arg_order", "__seamcall", "legacy", "v5-2022"),
+    ("no_clear", "__seamcall_saved_ret", "args", None),
 ]
 
 
+def _no_clear(directory: Path) -> str:
+    """The shipped stubs with `__seamcall_saved_ret` leaving RDI as the module answered it."""
+    for src in Path(ARGS).parent.glob("*.S"):
+        text = src.read_text()
+        if src.name == "tdxcall.S":
+            assert "\txorl\t%edi, %edi\n" in text
+            text = text.replace("\txorl\t%edi, %edi\n", "")
+        (directory / src.name).write_text(text)
+    return str(directory / "seamcall.S")
+
+
 def _runner(asm: str, entry: str, convention: str, kernel: str | None) -> Runner:
+    if asm == "no_clear":
+        asm = _no_clear(Path(tempfile.mkdtemp(prefix="seamemu-no-clear-")))
     path = asm if asm.endswith(".S") else planted(asm)
     spec = make_spec(convention, None, entry, kernel)
     return Runner(assemble([path]), spec, entry)
