@@ -204,7 +204,6 @@ class RegWord:
 
 
 __all__ = [
-    "RegWord",
     "GPR_BY_NUMBER",
     "INDEX",
     "NAMES",
@@ -216,5 +215,6 @@ __all__ = [
     "RSP",
     "RegFile",
     "RegView",
+    "RegWord",
     "UC_IDS",
 ]
