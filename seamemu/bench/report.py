@@ -124,9 +124,10 @@ def run_bench(seconds: float = 1.0, module_binary: str | None = None,
         if jobs:
             # One campaign per case a round (a slice shorter than any campaign), wall clock.
             campaign_s = max(seconds / 2, 0.05)
+            rounds = cases.JOBS_ROUNDS if seconds >= 0.5 else 1   # a smoke run: one each
             jobs_cases = cases.jobs_steps(out, campaign_s)
-            rates.update(measure(jobs_cases, 1e-6 * cases.JOBS_ROUNDS,
-                                 rounds=cases.JOBS_ROUNDS, clock=time.perf_counter))
+            rates.update(measure(jobs_cases, 1e-6 * rounds, rounds=rounds,
+                                 clock=time.perf_counter))
             cores = cases.cores_used(jobs_cases)
     host = f"{_host.python_implementation()} {_host.python_version()} on {_host.machine()}"
     return BenchReport(host, seconds, rates, cases.bringup_seconds(),
