@@ -6,11 +6,13 @@ one mechanism that turns a result object into its JSON document.
 and in JSON, and registers are listed in ABI order (docs/design.md, "Outcome vocabulary").
 
 A result type becomes JSON through `record_json`: its fields in order, each written by the
-converter its field metadata names (`field(metadata=json_as(hex64))`), under its own name or the one the
-metadata gives; a type whose document differs from its fields (a derived key, another order,
-fields left out) lists its keys in `JSON_KEYS`.  Values inside are written by `json_value`:
-records by their own `to_json`, sequences as lists, mappings as objects, bytes as hex, None as
-null.  Every schema stays visible in the type it describes, and nothing else builds one.
+converter its field metadata names (`field(metadata=json_as(hex64))`), under its own name or
+the one the metadata gives; a type whose document differs from its fields (a derived key,
+another order, fields left out) lists its keys in `JSON_KEYS`, and a NamedTuple (whose fields
+carry no metadata) hands record_json its keys and converters.  Values inside are written by
+`json_value`: records by their own `to_json`, sequences as lists, mappings as objects, bytes
+as hex, None as null.  Every schema stays visible in the type it describes, and nothing else
+builds one.
 """
 
 from __future__ import annotations
@@ -83,29 +85,35 @@ def json_value(value: Any) -> Any:
 
 
 @cache
-def _shape(cls: Any) -> tuple[tuple[str, str, Converter], ...]:
+def _shape(cls: Any, keys: tuple | None = None, convert: tuple = ()
+           ) -> tuple[tuple[str, str, Converter], ...]:
     """(key, attribute, converter) of each key of `cls`'s document, in order (per class: the
-    answer depends on the class alone)."""
+    answer depends on the class alone, or on the shape a NamedTuple's to_json gives)."""
     fields = {f.name: f for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else {}
-    keys = getattr(cls, "JSON_KEYS", None)
+    if keys is None:
+        keys = getattr(cls, "JSON_KEYS", None)
     if keys is None:     # every field, in order (a NamedTuple's too)
         keys = tuple(fields) or getattr(cls, "_fields", ())
+    named = dict(convert)
     out = []
     for key in keys:
         name, attr = key if isinstance(key, tuple) else (None, key)
         meta = fields[attr].metadata if attr in fields else {}
-        out.append((name or meta.get(_NAME, attr), attr, meta.get(_CONVERT, json_value)))
+        out.append((name or meta.get(_NAME, attr), attr,
+                    meta.get(_CONVERT) or named.get(attr, json_value)))
     return tuple(out)
 
 
-def record_json(obj: Any) -> dict[str, Any]:
+def record_json(obj: Any, keys: tuple | None = None,
+                convert: Mapping[str, Converter] | None = None) -> dict[str, Any]:
     """A record (a dataclass, or a class naming JSON_KEYS) as a JSON object: each key's value
-    by its converter, None as null."""
+    by its converter, None as null.  A NamedTuple, whose fields carry no metadata, gives its
+    `keys` and the `convert`er of each field that needs one."""
     out = {}
     cls: Any = type(obj)     # (typed Any: a class is hashable, whatever mypy says of type[Any])
-    for name, attr, convert in _shape(cls):
+    for name, attr, conv in _shape(cls, keys, tuple((convert or {}).items())):
         value = getattr(obj, attr)
-        out[name] = None if value is None else convert(value)
+        out[name] = None if value is None else conv(value)
     return out
 
 
@@ -133,6 +141,6 @@ def hex_map(values: Mapping[str, int]) -> dict[str, str]:
     return {k: hex64(v) for k, v in values.items()}
 
 
-__all__ = ["JsonRecord", "hex64", "hex64_or_none", "hex_map", "hex_regs", "hex_short", "hex_span",
-           "json_as", "json_value", "record_json", "rounded"]
+__all__ = ["Converter", "JsonRecord", "hex64", "hex64_or_none", "hex_map", "hex_regs", "hex_short",
+           "hex_span", "json_as", "json_value", "record_json", "rounded"]
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from seamemu.errors import InputError
-from seamemu.jsonout import JsonRecord, hex64, hex_map, json_as, json_value, record_json
+from seamemu.jsonout import JsonRecord, hex64, hex_map, json_as, record_json
 from seamemu.machine.regs import NAMES
 from seamemu.traps.rule_table import Decision
 from seamemu.traps.target import CallRecord
@@ -95,8 +95,7 @@ class SeamEvent(NamedTuple):
     record: CallRecord | None = None
 
     def to_json(self) -> dict:
-        # A NamedTuple carries no field metadata: its one converted field is named here.
-        return {**record_json(self), "address": hex64(self.address)}
+        return record_json(self, convert={"address": hex64})
 
 
 @dataclass(frozen=True)
@@ -142,12 +141,9 @@ class CallResult(NamedTuple):
         return None
 
     def to_json(self) -> dict:
-        # A NamedTuple carries no field metadata: the document is spelled out here, in the
-        # order it has always had.
-        return {"outcome": self.outcome, "lp": self.lp, "regs_before": hex_map(self.regs_before),
-                "regs_after": hex_map(self.regs_after), "faults": json_value(self.faults),
-                "seam_events": json_value(self.seam_events), "insn_count": self.insn_count,
-                "bound": json_value(self.bound)}
+        return record_json(self, ("outcome", "lp", "regs_before", "regs_after", "faults",
+                                  "seam_events", "insn_count", "bound"),
+                           {"regs_before": hex_map, "regs_after": hex_map})
 
 
 __all__ = ["BoundInfo", "Bounds", "CallResult", "FaultEvent", "NO_CALL", "NO_SEAMCALL",

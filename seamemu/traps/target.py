@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
-from seamemu.jsonout import JsonRecord, hex64, hex_map, hex_short, json_as
+from seamemu.jsonout import Converter, JsonRecord, hex64, hex_map, hex_short, json_as, record_json
 
 
 class GuestMemory(Protocol):
@@ -55,6 +55,14 @@ class VmcallRecord(JsonRecord):
     note: str = ""
 
 
+# CallRecord's document (a NamedTuple's fields carry no metadata).
+_RECORD_KEYS = ("seq", "lp", "leaf", "leaf_name", "version", "inputs", "consumed", "outputs",
+                "status", "status_name", "state_before", "state_after", "note", "injected",
+                "memory_written", "checks")
+_RECORD_CONVERT: Mapping[str, Converter] = MappingProxyType(
+    {"inputs": hex_map, "outputs": hex_map, "status": hex64, "memory_written": _ranges_json})
+
+
 class CallRecord(NamedTuple):
     """One SEAMCALL that reached the module: everything a test, a log or --json needs.
 
@@ -87,17 +95,9 @@ class CallRecord(NamedTuple):
         return {r: self.inputs[r] for r in self.consumed if r in self.inputs}
 
     def to_json(self) -> dict:
-        # A NamedTuple carries no field metadata: the document is spelled out here, in the
-        # order it has always had.
-        return {"seq": self.seq, "lp": self.lp, "leaf": self.leaf, "leaf_name": self.leaf_name,
-                "version": self.version, "inputs": hex_map(self.inputs),
-                "consumed": list(self.consumed), "outputs": hex_map(self.outputs),
-                "status": hex64(self.status), "status_name": self.status_name,
-                "state_before": self.state_before, "state_after": self.state_after,
-                "note": self.note, "injected": self.injected,
-                "memory_written": _ranges_json(self.memory_written),
-                "checks": list(self.checks)} | (
-                    {"vmcall": self.vmcall.to_json()} if self.vmcall is not None else {})
+        # TDG.VP.VMCALL's record only when a TD's call made one (SEAMCALL documents lack it).
+        doc = record_json(self, _RECORD_KEYS, _RECORD_CONVERT)
+        return doc | {"vmcall": self.vmcall.to_json()} if self.vmcall is not None else doc
 
 
 class AbiRegs(dict):
