@@ -180,6 +180,7 @@ class Generator:
                                                  self._cpus, self._aligns)
         outputs, out_ptr = self._output_choices, self._out_ptr
         wmask = (1 << nw) - 1
+        new = tuple.__new__   # Case(...) and Answer(...) without their argument parsing
         out = []
         for i in range(k):
             o = i * stride
@@ -195,12 +196,12 @@ class Generator:
                     status = vals[o + c + 1]
                 bits = d >> 26 & 0xFFFFFFFF
                 names, pick = outputs[(bits | bits >> 16) & wmask]
-                answer = Answer("status", status, tuple(zip(names, pick(vals[o + b:o + c]))))
+                answer = new(Answer, ("status", status, tuple(zip(names, pick(vals[o + b:o + c])))))
             else:
-                answer = Answer(kind, 0, ())
-            out.append(Case(leaf, vals[o:o + nin], vals[o + nin:o + a], vals[o + a:o + b],
-                            out_ptr and (e >> 28) < 2, cpus[e & 0xFF], answer,
-                            aligns[e >> 8 & 0xFF], frame, (e >> 16) & RFLAGS_ENTRY_MASK))
+                answer = new(Answer, (kind, 0, ()))
+            out.append(new(Case, (leaf, vals[o:o + nin], vals[o + nin:o + a], vals[o + a:o + b],
+                                  out_ptr and (e >> 28) < 2, cpus[e & 0xFF], answer,
+                                  aligns[e >> 8 & 0xFF], frame, (e >> 16) & RFLAGS_ENTRY_MASK)))
         return out
 
     def case(self, frame: tuple[int, ...] | None = None) -> Case:

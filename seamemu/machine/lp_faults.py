@@ -31,7 +31,7 @@ from seamemu.disasm import Decoded, decode_structure
 from seamemu.machine.faults import ERROR_CODE_VECTORS, as_written, pf_error_code
 from seamemu.machine.linear import NON_CANONICAL, LinearTrap, linear_fault
 from seamemu.machine.noncanonical import branch_origin, stack_reference
-from seamemu.machine.regs import RIP
+from seamemu.machine.regs import FAST, RIP
 from seamemu.machine.results import FaultEvent
 
 if TYPE_CHECKING:
@@ -175,9 +175,12 @@ class FaultDelivery:
         is reported at the branch (machine/noncanonical.py).  One callback per run of a
         watched branch: the RETs and indirect JMPs/CALLs of the image."""
         for site in sites:
-            self.uc.hook_add(UC_HOOK_CODE, self._on_branch, None, site, site)
+            # Straight through ctypes where the binding allows (regs.FAST): one callback per
+            # RET of every call is on the hot path.
+            if FAST is None or FAST.hook_code(self.uc, self._on_branch, site, site) is None:
+                self.uc.hook_add(UC_HOOK_CODE, self._on_branch, None, site, site)
 
-    def _on_branch(self, uc, address: int, _size: int, _user) -> None:
+    def _on_branch(self, _uc, address: int, _size: int, _user) -> None:
         self.branch_site = address
 
     def _is_soft_int(self, rip_after: int, vector: int) -> bool:

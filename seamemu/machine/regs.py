@@ -81,6 +81,18 @@ class _FastBatch:
             return None
         return add(UC_HOOK_INSN_INVALID, HOOK_INSN_INVALID_CFUNC(callback), 1, 0)
 
+    @staticmethod
+    def hook_code(uc, callback, begin: int, end: int) -> int | None:
+        """The same for a code hook on [begin, end]: `callback(engine handle, address, size,
+        user data)`, called on every run of an instruction there (the watched branches)."""
+        from unicorn import UC_HOOK_CODE
+        from unicorn.unicorn_py3.unicorn import HOOK_CODE_CFUNC
+
+        add = getattr(uc, "_Uc__do_hook_add", None)
+        if add is None:
+            return None
+        return add(UC_HOOK_CODE, HOOK_CODE_CFUNC(callback), begin, end)
+
 
 def _fast_batch() -> _FastBatch | None:
     """The fast path, when the installed binding is one it is known to fit; else None."""

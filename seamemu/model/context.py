@@ -121,6 +121,11 @@ class Call(Generic[M]):
         return self._mem
 
     @property
+    def touched_memory(self) -> bool:
+        """Whether the leaf used `mem` (else it has no notes or writes to report)."""
+        return self._mem is not None
+
+    @property
     def mem_notes(self) -> list[str]:
         return self._mem.notes if self._mem is not None else []
 
@@ -144,8 +149,9 @@ class Call(Generic[M]):
         return self.regs.get(name, 0) & MASK64
 
     def write(self, **regs: int) -> None:
+        out = self.out
         for name, value in regs.items():
-            self.out[name] = value & MASK64
+            out[name] = value & MASK64
 
     def _status(self, check_id: str, info: tuple[int, ...], detail: int | None) -> int:
         base = self.spec.check(check_id).status

@@ -186,12 +186,13 @@ def dispatch_full(module: TdxModule, lp: int, regs: Mapping[str, int],
         entry[1](call)
     except LeafExit as done:
         status = done.status
-    notes = call.notes + call.mem_notes
+    notes = call.notes + call.mem_notes if call.notes or call.touched_memory else []
     if pending is not None:
         notes.append(f"injected at check {call.injection_applied}" if call.injection_applied
                      else "injection not reached")
     return _finish(module, head, before, spec, status, call.out, tuple(call.trace),
-                   tuple(call.mem_written), "; ".join(notes), injected, d.loader)
+                   tuple(call.mem_written) if call.touched_memory else (),
+                   "; ".join(notes) if notes else "", injected, d.loader)
 
 
 def _fault(module: TdxModule, head: _Head, before: str, kind: str, note: str,
@@ -209,18 +210,9 @@ def _status_name(status: int, loader: bool, table: str) -> str:
     return status_name(status, loader=loader, table=table)
 
 
-# id(spec) -> (spec, RAX and its input registers); holding the spec keeps its id unique.
-_CONSUMED: dict[int, tuple[LeafSpec, tuple[str, ...]]] = {}
-
-
 def _consumed(spec: LeafSpec | None) -> tuple[str, ...]:
-    """The registers a leaf reads: RAX, then its spec's inputs (one tuple per spec)."""
-    if spec is None:
-        return ("rax",)
-    found = _CONSUMED.get(id(spec))
-    if found is None:
-        found = _CONSUMED[id(spec)] = (spec, ("rax", *(reg for reg, _meaning in spec.inputs)))
-    return found[1]
+    """The registers a leaf reads: RAX, then its spec's inputs."""
+    return ("rax",) if spec is None else spec.consumed
 
 
 def _finish(module: TdxModule, head: _Head, before: str, spec: LeafSpec | None, status: int,
@@ -230,7 +222,7 @@ def _finish(module: TdxModule, head: _Head, before: str, spec: LeafSpec | None, 
     status &= MASK64
     record = CallRecord(*head, out, status, _status_name(status, loader, module.profile.statuses),
                         before, module.state_name(), note, injected, written, trace,
-                        _consumed(spec))
+                        ("rax",) if spec is None else spec.consumed)
     module.records.append(record)
     regs = {"rax": status}
     regs.update(out)

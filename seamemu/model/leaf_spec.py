@@ -74,6 +74,11 @@ class LeafSpec:
         return out
 
     @cached_property
+    def consumed(self) -> tuple[str, ...]:
+        """The registers the leaf reads, for its call records: RAX, then its inputs."""
+        return ("rax", *(reg for reg, _meaning in self.inputs))
+
+    @cached_property
     def check_ids(self) -> frozenset[str]:
         return frozenset(self._checks_by_id)
 
