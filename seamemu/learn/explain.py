@@ -50,6 +50,9 @@ class RowVerdict:
 
 @dataclass(frozen=True)
 class Explanation:
+    """One SEAMCALL explained: the CPU state, each row of the table walked, the decision, the
+    call's result, what the kernel does with it, and (with --leaf) the leaf's spec."""
+
     lp: int
     leaf_name: str
     cpu: CpuState

@@ -155,6 +155,8 @@ class ModuleInfo:
 
 @dataclass(frozen=True)
 class Platform:
+    """One machine as a platform file describes it (docs/platform.md names every field)."""
+
     name: str
     memory: tuple[MemoryRegion, ...]
     cmrs: tuple[Cmr, ...]

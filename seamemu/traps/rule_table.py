@@ -132,6 +132,13 @@ def check_reply_regs(regs: Mapping[str, int], allowed: frozenset[str], who: str)
             raise InputError(f"{who}[{name!r}] = {value!r} is not a 64-bit value")
 
 
+def halt_effect(reply: SeamReply, why: str) -> Effect:
+    """A target that stopped for good inside the call (Intel's module on its fatal path, a TD
+    stopped): the run stops with the record's note (`why` when there is no record)."""
+    note = reply.record.note if reply.record is not None else why
+    return Effect(Decision("halt", note, "target"), reply=reply, record=reply.record)
+
+
 def decide(checks: tuple[Check, ...], inputs: Any) -> Decision | None:
     """The decision of the first active row whose predicate holds, or None if none does."""
     for check in checks:
@@ -210,6 +217,7 @@ __all__ = [
     "decide_total",
     "decision_of",
     "effect_of",
+    "halt_effect",
     "render_table",
     "vmexit_in_non_root",
     "vmfail_invalid",

@@ -42,6 +42,7 @@ from seamemu.traps.rule_table import (
     Effect,
     check_reply_regs,
     decide,
+    halt_effect,
     vmexit_in_non_root,
     vmfail_invalid,
 )
@@ -275,8 +276,7 @@ def _apply_reply(decision: Decision, reply: SeamReply, rflags: int) -> Effect:
     if not isinstance(reply, SeamReply):
         raise InputError(f"SEAMCALL target returned {type(reply).__name__}, not a SeamReply")
     if reply.fault == HALT:
-        note = reply.record.note if reply.record is not None else "the SEAMCALL target halted"
-        return Effect(Decision("halt", note, "target"), reply=reply, record=reply.record)
+        return halt_effect(reply, "the SEAMCALL target halted")
     if reply.fault is not None:
         injected = _INJECTED.get(reply.fault)
         if injected is None or reply.fault not in INJECTABLE_FAULTS:

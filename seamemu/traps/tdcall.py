@@ -29,6 +29,7 @@ from seamemu.traps.rule_table import (
     check_reply_regs,
     decide_total,
     effect_of,
+    halt_effect,
 )
 from seamemu.traps.target import HALT, GuestMemory, SeamReply, TdcallTarget
 
@@ -102,8 +103,7 @@ def _apply_reply(decision: Decision, reply: SeamReply) -> Effect:
     if not isinstance(reply, SeamReply):
         raise InputError(f"TDCALL target returned {type(reply).__name__}, not a SeamReply")
     if reply.fault == HALT:
-        note = reply.record.note if reply.record is not None else "the TD was stopped"
-        return Effect(Decision("halt", note, "target"), reply=reply, record=reply.record)
+        return halt_effect(reply, "the TD was stopped")
     if reply.fault is not None:
         kind = reply.fault
         if kind not in FAULT_VECTORS:

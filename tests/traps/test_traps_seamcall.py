@@ -18,6 +18,7 @@ from seamemu.traps import (
 )
 from seamemu.traps.cpu_state import SEAMRR_MASK_LOCK, SEAMRR_MASK_VALID
 from seamemu.traps.target import CallRecord, SeamReply
+from tests.machine.machine_helpers import StubTarget
 
 HOST = CpuState()
 UNLOCKED = HOST.seamrr_mask_msr & ~SEAMRR_MASK_LOCK
@@ -98,24 +99,10 @@ def test_table_rows_are_unique_and_rendered_in_order():
 
 # -- execute_seamcall ----------------------------------------------------------------------------
 
-class Target:
-    def __init__(self, loaded=True, present=True, busy=False, reply=None):
-        self.loaded, self.present, self.busy = loaded, present, busy
-        self.reply = reply or SeamReply({"rax": 0, "rcx": 0x1234})
-        self.calls = []
-
-    def module_loaded(self):
-        return self.loaded
-
-    def pseamldr_present(self):
-        return self.present
-
-    def pseamldr_busy(self, lp):
-        return self.busy
-
-    def seamcall(self, lp, regs, mem):
-        self.calls.append((lp, dict(regs)))
-        return self.reply
+def Target(loaded=True, present=True, busy=False, reply=None):
+    """The machine tests' StubTarget, answering every SEAMCALL with `reply`."""
+    answer = reply or SeamReply({"rax": 0, "rcx": 0x1234})
+    return StubTarget(loaded, present, busy, answer=lambda lp, regs, mem: answer)
 
 
 REGS = {name: i + 1 for i, name in enumerate(ABI_ORDER)}

@@ -34,7 +34,8 @@ PAMT_LOCK = Check("pamt_lock", "another LP holds the page's PAMT entry lock (pam
 
 
 def _checked_page(c: Call, pa: int) -> TdmrState:
-    """The page checks RDMD and RECLAIM share: address, PAMT coverage, PAMT entry lock."""
+    """The page checks RDMD, RECLAIM and WBINVD share: address, PAMT coverage, PAMT entry
+    lock (WBINVD takes the address with its HKID bits removed)."""
     rules = c.rules
     c.require(pa % PAGE_4K == 0 and rules.pa_ok(pa), "rcx_addr")
     tdmr = c.state.pamt_block(pa)
@@ -151,11 +152,7 @@ def tdh_phymem_cache_wb(c: Call) -> None:
 )
 def tdh_phymem_page_wbinvd(c: Call) -> None:
     pa = c.reg("rcx") & ~c.rules.hkid_mask          # the HKID selects the key, then goes
-    c.require(pa % PAGE_4K == 0 and c.rules.pa_ok(pa), "rcx_addr")
-    tdmr = c.state.pamt_block(pa)
-    c.require(tdmr is not None, "rcx_pamt")
-    c.require(True, "pamt_lock")
-    assert tdmr is not None
+    tdmr = _checked_page(c, pa)
     c.require(tdmr.pages.page_type(pa) == PageType.PT_NDA, "page_type")
 
 
