@@ -6,10 +6,19 @@ tests/skip-allowlist.txt."""
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from skip_guard import pytest_configure as _register_skip_guard
+
+# Cache compiled bytecode even where the environment says not to (PYTHONDONTWRITEBYTECODE=1, as
+# on the CI machines): the suite starts hundreds of seamemu processes (the bad-input corpus, the
+# CLI tests, xdist's workers), and without the cache each one compiles seamemu from source and
+# pytest rewrites every test module again, about a third of the suite's time.  The workers and
+# subprocesses started after this inherit the environment.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 ROOT = Path(__file__).resolve().parents[1]
 ASM = ROOT / "asm"

@@ -86,8 +86,11 @@ def _merge(stats: list[WorkerStats], t0: float) -> dict:
 
 def _child(config: FuzzConfig, index: int, image: Image, ref_image: Image | None, q) -> None:
     # Ctrl-C reaches a worker from the terminal and again from the parent: either way it
-    # only ends the loop after the current run, and the worker still reports.
+    # only ends the loop after the current run, and the worker still reports.  SIGINT was
+    # blocked across the fork (_run_parallel), so one that came early is delivered here, to
+    # this handler, not as a KeyboardInterrupt before it.
     signal.signal(signal.SIGINT, lambda signum, frame: Worker.request_stop())
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     try:
         def report(st: WorkerStats) -> None:
             q.put(("progress", index, st))
@@ -104,14 +107,18 @@ def _run_parallel(config: FuzzConfig, image: Image, ref_image: Image | None,
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     q = ctx.Queue()
     procs = []
-    for i in range(config.jobs):
-        runs = None
-        if config.runs is not None:  # split the runs; every worker does at least one
-            runs = max(1, config.runs // config.jobs + (i < config.runs % config.jobs))
-        cfg = FuzzConfig(**{**config.__dict__, "runs": runs})
-        p = ctx.Process(target=_child, args=(cfg, i, image, ref_image, q), daemon=True)
-        p.start()
-        procs.append(p)
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        for i in range(config.jobs):
+            runs = None
+            if config.runs is not None:  # split the runs; every worker does at least one
+                runs = max(1, config.runs // config.jobs + (i < config.runs % config.jobs))
+            cfg = FuzzConfig(**{**config.__dict__, "runs": runs})
+            p = ctx.Process(target=_child, args=(cfg, i, image, ref_image, q), daemon=True)
+            p.start()
+            procs.append(p)
+    finally:    # a Ctrl-C that came meanwhile is delivered here, with the workers started
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     latest: dict[int, WorkerStats] = {}
     done: dict[int, WorkerStats] = {}
     errors: list[str] = []

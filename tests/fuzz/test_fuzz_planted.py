@@ -94,17 +94,32 @@ def _simpler(case, normal=NORMAL_CPU) -> list[tuple[str, object]]:
     return out
 
 
-@pytest.fixture(scope="module")
-def found(tmp_path_factory):
-    """One bounded campaign per planted copy (3000 runs: well under a second each)."""
-    results = {}
-    for name, entry, conv, _rule, _where in PLANTS:
-        out = tmp_path_factory.mktemp(name)
-        results[name] = campaign(out, planted(name, _stub(conv)), entry, conv, runs=3000, seed=7)
-    return results
+_FOUND: dict[str, dict] = {}
 
 
-@pytest.mark.parametrize("name,entry,conv,rule,where", PLANTS, ids=[p[0] for p in PLANTS])
+def _campaign(name: str, tmp_path_factory) -> dict:
+    """One bounded campaign per planted copy (3000 runs: well under a second each), run once
+    per test process; every test of one plant runs on one xdist worker (its xdist_group), so
+    each campaign runs once in the whole suite."""
+    if name not in _FOUND:
+        _, _entry, conv, *_ = _BY_NAME[name]
+        _FOUND[name] = campaign(tmp_path_factory.mktemp(name), planted(name, _stub(conv)), _entry,
+                                conv, runs=3000, seed=7)
+    return _FOUND[name]
+
+
+_BY_NAME = {p[0]: p for p in PLANTS}
+# Each plant's tests on one worker (pyproject's --dist loadgroup), so its campaign runs once.
+_EACH = [pytest.param(*p, id=p[0], marks=pytest.mark.xdist_group(f"planted-{p[0]}")) for p in PLANTS]
+
+
+@pytest.fixture
+def found(tmp_path_factory, request):
+    return {request.node.callspec.params["name"]: _campaign(request.node.callspec.params["name"],
+                                                             tmp_path_factory)}
+
+
+@pytest.mark.parametrize("name,entry,conv,rule,where", _EACH)
 def test_planted_bug_is_found_at_its_code(found, name, entry, conv, rule, where):
     findings = found[name]["findings"]
     assert findings, f"{name}: nothing found in {found[name]['runs']} runs"
@@ -118,7 +133,7 @@ def test_planted_bug_is_found_at_its_code(found, name, entry, conv, rule, where)
         assert f["location"].startswith((entry, *CALLS.get(entry, ()))), f["location"]
 
 
-@pytest.mark.parametrize("name,entry,conv,rule,where", PLANTS, ids=[p[0] for p in PLANTS])
+@pytest.mark.parametrize("name,entry,conv,rule,where", _EACH)
 def test_reproducer_replays_to_the_same_finding(found, name, entry, conv, rule, where):
     for f in found[name]["findings"]:
         outcome = replay_file(f["reproducer"])
@@ -127,7 +142,7 @@ def test_reproducer_replays_to_the_same_finding(found, name, entry, conv, rule, 
         assert not outcome.changed
 
 
-@pytest.mark.parametrize("name,entry,conv,rule,where", PLANTS, ids=[p[0] for p in PLANTS])
+@pytest.mark.parametrize("name,entry,conv,rule,where", _EACH)
 def test_shrinking_leaves_only_what_matters(found, name, entry, conv, rule, where):
     """Every part a shrunk case keeps is needed: set to its simplest, the finding is gone."""
     for f in found[name]["findings"]:
@@ -143,31 +158,49 @@ def test_shrinking_leaves_only_what_matters(found, name, entry, conv, rule, wher
             assert (f["rule"], rep.finding.address) not in shown, (f["location"], part, case)
 
 
-def test_shrunk_cases_take_the_planted_path(found):
-    by_name = {n: [load_reproducer(f["reproducer"]).case for f in found[n]["findings"]]
-               for n, *_ in PLANTS}
-    assert all(instruction_outcome(c) == "VMfailInvalid" for c in by_name["vmfail_stack"])
-    assert all(instruction_outcome(c) == "VMfailInvalid" for c in by_name["vmfail_skip_copy"])
-    assert all(instruction_outcome(c) == "#GP" for c in by_name["gp_truncated"])
+def _one(cases):
+    (case,) = cases
+    return case
+
+
+# What each plant's shrunk cases must look like: the path the bug is on, and nothing more.
+SHRUNK = {
+    "vmfail_stack": lambda cs: all(instruction_outcome(c) == "VMfailInvalid" for c in cs),
+    "vmfail_skip_copy": lambda cs: all(instruction_outcome(c) == "VMfailInvalid" for c in cs),
+    "gp_truncated": lambda cs: all(instruction_outcome(c) == "#GP" for c in cs),
     # Bugs on the failure paths only: the shrunk case still fails the instruction.
-    for name in ("df_set", "stray_store"):
-        assert all(instruction_outcome(c) != "module" for c in by_name[name]), name
-    assert all(instruction_outcome(c) in ("#GP", "#UD") for c in by_name["no_extable"])
+    "df_set": lambda cs: all(instruction_outcome(c) != "module" for c in cs),
+    "stray_store": lambda cs: all(instruction_outcome(c) != "module" for c in cs),
+    "no_extable": lambda cs: all(instruction_outcome(c) in ("#GP", "#UD") for c in cs),
     # Bugs on every path shrink to the simplest case there is.
-    for name in ("ret_imm", "caller_frame"):
-        assert all(_not_simplest(c) == [] for c in by_name[name]), name
+    "ret_imm": lambda cs: all(_not_simplest(c) == [] for c in cs),
+    "caller_frame": lambda cs: all(_not_simplest(c) == [] for c in cs),
     # The swapped pops need R14 != R15 and nothing else: only one caller register is set.
-    (pop,) = by_name["pop_order"]
-    assert not any(pop.inputs) and sum(1 for v in pop.regs if v) == 1
+    "pop_order": lambda cs: (not any(_one(cs).inputs)
+                             and sum(1 for v in _one(cs).regs if v) == 1),
     # The guest's: a failed TDCALL is the whole of the first; the second needs the module to
     # answer a fresh RSI (which lands in RDI) and nothing else.
-    (fatal,) = by_name["hypercall_no_panic"]
-    assert instruction_outcome(fatal, "tdcall") == "module" and fatal.answer.status == 1
-    assert fatal.cpu == GUEST_CPU and not fatal.answer.outputs
-    (leak,) = by_name["rdi_leak"]
-    assert leak.answer.outputs == (("rsi", 1),) and leak.answer.status == 0
-    # The argument-order bug needs a nonzero R9 input and nothing else.
-    (legacy,) = [load_reproducer(f["reproducer"]).case for f in found["legacy_arg_order"]["findings"]
+    "hypercall_no_panic": lambda cs: (instruction_outcome(_one(cs), "tdcall") == "module"
+                                      and _one(cs).answer.status == 1
+                                      and _one(cs).cpu == GUEST_CPU
+                                      and not _one(cs).answer.outputs),
+    "rdi_leak": lambda cs: (_one(cs).answer.outputs == (("rsi", 1),)
+                            and _one(cs).answer.status == 0),
+}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xdist_group(f"planted-{n}"))
+                                  for n in SHRUNK])
+def test_shrunk_cases_take_the_planted_path(name, tmp_path_factory):
+    cases = [load_reproducer(f["reproducer"]).case
+             for f in _campaign(name, tmp_path_factory)["findings"]]
+    assert SHRUNK[name](cases), cases
+
+
+@pytest.mark.xdist_group("planted-legacy_arg_order")
+def test_the_argument_order_bug_needs_one_nonzero_r9(tmp_path_factory):
+    (legacy,) = [load_reproducer(f["reproducer"]).case
+                 for f in _campaign("legacy_arg_order", tmp_path_factory)["findings"]
                  if f["rule"] == "module-inputs"]
     assert legacy.inputs == (0, 0, 0, 1) and not any(legacy.regs)
 
