@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from seamemu.arch.leaves import TDH_SYS_RD
 from seamemu.arch.metadata import ELEMENT_SIZE_CODE, get_bits
+from seamemu.arch.status import STATUS_BASE_MASK, TdxStatus
 from seamemu.jsonout import JsonRecord, hex64, json_as
 from seamemu.kernel.klog import KernelFailure
 from seamemu.kernel.wrappers import KernelSeamcall
@@ -34,6 +35,7 @@ KERNEL_MAX_CPUID_CONFIGS = 128          # tdx_sys_info_td_conf.cpuid_config_leav
 CPUID_CONFIG_LEAVES = 0x9900000300000400  # + i
 CPUID_CONFIG_VALUES = 0x9900000300000500  # + 2 * i + j
 MD_FIELD_ID_ELE_SIZE_16BIT = 1
+_FIELD_ID_INCORRECT = int(TdxStatus.TDX_METADATA_FIELD_ID_INCORRECT)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ TDMR_FIELDS_6_8: tuple[Read, ...] = (
     Read("pamt_2m_entry_size", 0x9100000100000011),
     Read("pamt_1g_entry_size", 0x9100000100000012),
 )
+
+_TDMR_FIELD_IDS = frozenset(r.field_id for r in TDMR_FIELDS_6_8)
 
 # mainline: (group, scalar fields) in get_tdx_sys_info()'s order.
 MAINLINE_GROUPS: tuple[tuple[str, tuple[Read, ...]], ...] = (
@@ -94,16 +98,29 @@ class TdxSysInfo(JsonRecord):
     fields: Mapping[str, int] = field(default_factory=dict)
 
 
-def read_sys_metadata_field(ks: KernelSeamcall, field_id: int, lp: int) -> tuple[int, int]:
+def read_sys_metadata_field(ks: KernelSeamcall, field_id: int, lp: int,
+                            member: str = "") -> tuple[int, int]:
     """TDH.SYS.RD through seamcall_prerr_ret(): (0 or -errno, R8)."""
     ret, out = ks.prerr(TDH_SYS_RD, {"rdx": field_id}, lp=lp, ret=True)
+    if ret and ks.calls and ks.calls[-1].rax & STATUS_BASE_MASK == _FIELD_ID_INCORRECT:
+        _too_old(ks, field_id, member)
     return ret, out.get("r8", 0)
+
+
+def _too_old(ks: KernelSeamcall, field_id: int, member: str) -> None:
+    """seamemu's own line (the kernel prints only the failed SEAMCALL): which field the module
+    lacks, and whether a generation that does not read it exists."""
+    what = f"{member} (field 0x{field_id:016x})" if member else f"field 0x{field_id:016x}"
+    hint = "" if field_id in _TDMR_FIELD_IDS or ks.gen.name == "6.8" else \
+        "; kernel 6.8 reads only the TDMR fields (--kernel 6.8)"
+    ks.log.note(f"this TDX module has no {what}, which kernel {ks.gen.name} reads: the "
+                f"module is too old for this kernel{hint}", "warn")
 
 
 def _read_all(ks: KernelSeamcall, reads: tuple[Read, ...], lp: int, got: dict[str, int]) -> int:
     """The generated `if (!ret && !(ret = read(...)))` chain: stops at the first failure."""
     for r in reads:
-        ret, value = read_sys_metadata_field(ks, r.field_id, lp)
+        ret, value = read_sys_metadata_field(ks, r.field_id, lp, r.member)
         if ret:
             return ret
         got[r.member] = r.store(value)
@@ -124,7 +141,7 @@ def get_tdx_tdmr_sysinfo(ks: KernelSeamcall, lp: int) -> TdxSysInfo:
     for r in TDMR_FIELDS_6_8:
         if get_bits(r.field_id, ELEMENT_SIZE_CODE) != MD_FIELD_ID_ELE_SIZE_16BIT:
             raise KernelFailure(-errno.EINVAL)     # WARN_ON_ONCE in read_sys_metadata_field16
-        ret, value = read_sys_metadata_field(ks, r.field_id, lp)
+        ret, value = read_sys_metadata_field(ks, r.field_id, lp, r.member)
         if ret:
             raise KernelFailure(ret)
         got[r.member] = r.store(value)
@@ -142,7 +159,7 @@ def _td_conf(ks: KernelSeamcall, reads: tuple[Read, ...], lp: int, got: dict[str
     for name, field_id in wanted:       # u64 members; every read guarded by !ret
         if ret:
             break
-        ret, value = read_sys_metadata_field(ks, field_id, lp)
+        ret, value = read_sys_metadata_field(ks, field_id, lp, name)
         if not ret:
             got[name] = value
     return ret

@@ -94,6 +94,9 @@ def test_mainline_refuses_a_module_without_max_vcpus_per_td():
         "virt/tdx: R09 0x0000000000000000 R10 0x0000000000000000 R11 0x0000000000000000",
         "virt/tdx: TDX-Module initialization failed (-5)"]
     assert "virt/tdx: Module version: 1.5.01" in dmesg
+    # seamemu's own line (never dmesg) names the missing field and the kernel that reads less.
+    (why,) = [t for t in b.texts() if "too old" in t]
+    assert why.startswith("seamemu: ") and "max_vcpus_per_td" in why and "--kernel 6.8" in why
 
 
 def test_6_8_and_v5_need_no_such_field():
