@@ -8,9 +8,8 @@ from seamemu.trace.provenance import leaf_spec_or_none, rule_row, rule_table
 from seamemu.trace.render import format_trace, use_color
 from seamemu.trace.steps import *  # noqa: F403  (steps.__all__: the trace's own types)
 
-# The package's names: steps' own, and the rest listed here.
+# The package's names: its own, then steps' (one list, in steps), kept sorted as everywhere.
 __all__ = [
-    *steps.__all__,
     "ModuleRun",
     "ModuleStep",
     "decode_buffer",
@@ -22,3 +21,5 @@ __all__ = [
     "rule_table",
     "use_color",
 ]
+__all__ += steps.__all__
+__all__.sort()
