@@ -41,6 +41,25 @@ class ExtableEntry:
 
 
 @dataclass(frozen=True)
+class AltEntry:
+    """One struct alt_instr (the kernel's alternatives), its self-relative offsets resolved.
+
+    `flags` are ALT_FLAG_* whatever the layout (seamemu.arch.cpufeatures); `origin` names the
+    object file the entry came from, `layout` the size of the struct alt_instr it was read as
+    (which releases wrote it: seamemu.arch.cpufeatures.ALT_LAYOUTS).
+    """
+
+    instr: int            # the original instructions
+    replacement: int      # the replacement, in .altinstr_replacement
+    feature: int          # X86_FEATURE_* number
+    flags: int
+    instrlen: int
+    replacementlen: int
+    origin: str
+    layout: int
+
+
+@dataclass(frozen=True)
 class SourceLine:
     """The source line an emitted item came from (instruction or data)."""
 
@@ -70,6 +89,8 @@ class Image:
     symbol_info: Mapping[str, SymbolInfo] = field(default_factory=dict)
     # What the assembler warned about, "FILE:LINE: message" (GNU as's words, either backend).
     warnings: tuple[str, ...] = ()
+    # .altinstructions decoded, in table order (applied by frontend.alternatives, not here).
+    alternatives: tuple[AltEntry, ...] = ()
     _by_addr: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
     _names: dict = field(default_factory=dict, compare=False, repr=False)  # symbolize cache
     _addrs: tuple[int, ...] = field(default=(), compare=False, repr=False)
@@ -161,6 +182,7 @@ def _local(name: str) -> bool:
 
 
 __all__ = [
+    "AltEntry",
     "ExtableEntry",
     "IMAGE_BASE",
     "Image",

@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-D", dest="define", action="append", default=[], metavar="NAME[=VALUE]")
     p.add_argument("--assembler", choices=("keystone", "gnu"), default="keystone")
     C.add_object_options(p)
+    C.add_alternatives_option(p)
     p.add_argument("--elf", metavar="OUT",
                    help="write the program as seamemu loads it to OUT, an ELF64 executable with "
                         "symbols and a DWARF line table, for objdump, addr2line and gdb")
@@ -84,19 +85,22 @@ def _session(args: argparse.Namespace, **kw) -> Session:
     return Session(C.inputs(args), platform=C.platform_arg(args),
                    abi=getattr(args, "abi", None), include_dirs=args.include,
                    defines=C.defines(args), backend=args.assembler, stubs=args.stub,
-                   module_binary=C.module_binary_arg(args), **kw)
+                   module_binary=C.module_binary_arg(args), alternatives=args.alternatives, **kw)
 
 
 def cmd_asm(args: argparse.Namespace) -> int:
     from seamemu.frontend import assemble
+    from seamemu.frontend.alternatives import apply_alternatives
+    from seamemu.platform.cpuid_table import default_cpuid_table
 
     files = C.inputs(argparse.Namespace(asm=args.files, obj=args.obj))
     if not files:
         raise InputError("asm: give the files to assemble (FILE... and/or --obj FILE.o)")
     if args.elf is not None:
         output_file(args.elf, "--elf")   # a place that cannot take it fails before assembling
-    image = assemble(files, include_dirs=args.include, defines=C.defines(args),
-                     backend=args.assembler, stubs=args.stub)
+    image = apply_alternatives(assemble(files, include_dirs=args.include, defines=C.defines(args),
+                                        backend=args.assembler, stubs=args.stub),
+                               args.alternatives, default_cpuid_table(0))
     if args.elf is not None:
         from seamemu.frontend.elfwrite import elf_bytes
 
@@ -164,7 +168,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     rows = outcome_matrix(C.inputs(args), args.entry, convention=args.convention,
                           platform=C.platform_arg(args), include_dirs=args.include,
                           defines=C.defines(args), backend=args.assembler, stubs=args.stub,
-                          module_binary=C.module_binary_arg(args))
+                          module_binary=C.module_binary_arg(args),
+                          alternatives=args.alternatives)
     if args.json:
         C.print_json({"schema": 1, "kernel": gen.name, "entry": args.entry,
                       "rows": [r.to_json() for r in rows]})

@@ -188,6 +188,13 @@ def add_object_options(g) -> None:
                         "needs and the test does not (e.g. __x86_return_thunk); repeatable")
 
 
+def add_alternatives_option(g) -> None:
+    g.add_argument("--alternatives", choices=("cpu", "original", "patched"), default="cpu",
+                   help="the objects' kernel alternatives (.altinstructions): applied as the "
+                        "kernel applies them for the platform's CPUID (cpu, default; a feature "
+                        "CPUID cannot decide is an error), none (original) or all (patched)")
+
+
 def add_gdb_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("debugging")
     g.add_argument("--gdb", metavar="HOST:PORT",
@@ -304,11 +311,15 @@ def register_inputs(args: argparse.Namespace) -> dict[str, int]:
     return {r: u64(getattr(args, r), f"--{r}") for r in INPUT_REG_OPTIONS if getattr(args, r) is not None}
 
 
-def add_call_options(p: argparse.ArgumentParser, convention_help: str) -> None:
-    """What to call and how: the sources and entry, --kernel, and --convention."""
+def add_call_options(p: argparse.ArgumentParser, convention_help: str, *,
+                     alternatives: bool = True) -> None:
+    """What to call and how: the sources and entry, --alternatives (unless the command keeps
+    the default), --kernel, and --convention."""
     from seamemu.kernel.calling import CONVENTIONS
 
     add_source_options(p)
+    if alternatives:
+        add_alternatives_option(p)
     add_kernel_option(p)
     p.add_argument("--convention", choices=CONVENTIONS, help=convention_help)
 

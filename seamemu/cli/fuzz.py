@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     C.add_call_options(p, "args: RDI=leaf, RSI=struct tdx_module_args (6.8, mainline); legacy: "
                        "the 2022 __seamcall(fn, rcx, rdx, r8, r9, out) (v5-2022); raw: "
                        "registers as given; the TD guest's tdcall (__tdcall*) and hypercall "
-                       "(__tdx_hypercall) (default: the kernel's, tdcall with --td)")
+                       "(__tdx_hypercall) (default: the kernel's, tdcall with --td)", alternatives=False)
     p.add_argument("--variant", choices=VARIANTS,
                    help="args and tdcall only: plain (__seamcall), ret (__seamcall_ret) or "
                         "saved (__seamcall_saved_ret); default: from the entry's name")

@@ -83,7 +83,8 @@ def _prepared(args: argparse.Namespace) -> tuple[Session, int, dict[str, int]]:
     stub = C.gdb_stub(args)
     session = Session(C.inputs(args), platform=C.platform_arg(args), abi=args.abi,
                       include_dirs=args.include, defines=C.defines(args), backend=args.assembler,
-                      stubs=args.stub, module_binary=C.module_binary_arg(args))
+                      stubs=args.stub, module_binary=C.module_binary_arg(args),
+                      alternatives=args.alternatives)
     after = [C.parse_leaf(x.strip()) for group in args.after for x in group.split(",") if x.strip()]
     run_first(session, args.entry, after, lp=args.lp, convention=args.convention)
     session.set_state(lp=args.lp, vmx=args.vmx, seamrr=args.seamrr, cpl=args.cpl, module=args.module,

@@ -12,13 +12,15 @@ Table" (binding: a weak definition yields to a global one, an undefined weak sym
 
 from __future__ import annotations
 
+import dataclasses
 import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import AsmError, AsmLimitError
-from ..image import IMAGE_BASE, Image, SourceLine, SymbolInfo
+from ..image import IMAGE_BASE, AltEntry, Image, SourceLine, SymbolInfo
+from .alternatives import ALT_SECTION, read_table
 from .limits import MAX_IMAGE_BYTES
 from .link import Piece, Placement, SectionSpec, build_image, merge_symbols, place
 from .objfile import ObjectFile, ObjReloc, ObjSymbol
@@ -141,9 +143,26 @@ def relocate(placed: PlacedObjects, provided: Mapping[str, int] | None = None,
             _apply(placed, k, rel, contents, local, provided, located)
     globals_ = set(placed.defined)
     merged = merge_symbols(per_scope, globals_, [o.name for o in placed.objects])
-    return build_image(list(placed.specs), pl, {n: bytes(b) for n, b in contents.items()},
-                       {n: v[0] for n, v in merged.items()}, globals_, lines,
-                       {n: v[1] for n, v in merged.items()})
+    image = build_image(list(placed.specs), pl, {n: bytes(b) for n, b in contents.items()},
+                        {n: v[0] for n, v in merged.items()}, globals_, lines,
+                        {n: v[1] for n, v in merged.items()})
+    alternatives = _alternatives(placed, contents)
+    return dataclasses.replace(image, alternatives=alternatives) if alternatives else image
+
+
+def _alternatives(placed: PlacedObjects, contents: Mapping[str, bytearray]) -> tuple[AltEntry, ...]:
+    """Every object's `.altinstructions`, relocated, in link order (the kernel's table order)."""
+    out: list[AltEntry] = []
+    for k, obj in enumerate(placed.objects):
+        for sec in obj.sections:
+            at = placed.address(k, sec.index) if sec.name == ALT_SECTION else None
+            if at is None or not sec.size:
+                continue
+            entries = sum(1 for r in obj.relocations if r.section == sec.index) // 2
+            off = at - placed.placement.section_address[sec.name]
+            out.extend(read_table(bytes(contents[sec.name][off:off + sec.size]), at, entries,
+                                  obj.name))
+    return tuple(out)
 
 
 def _named(sym: ObjSymbol) -> bool:
@@ -281,7 +300,8 @@ def combine(first: Image, second: Image, names: tuple[str, str]) -> Image:
                  lines=tuple(sorted(first.lines + second.lines, key=lambda ln: ln.address)),
                  globals=first.globals | second.globals,
                  symbol_info=types.MappingProxyType(info),
-                 warnings=first.warnings + second.warnings)
+                 warnings=first.warnings + second.warnings,
+                 alternatives=first.alternatives + second.alternatives)
 
 
 __all__ = ["PlacedObjects", "R_X86_64", "combine", "disk_text", "place_objects", "relocate"]

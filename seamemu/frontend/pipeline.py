@@ -26,6 +26,7 @@ from pathlib import Path
 from ..errors import AsmError, AsmLimitError, AsmWarning, InputError, LimitError
 from ..files import SOURCES_TOTAL_LIMIT, read_bytes, size_text
 from ..image import Image
+from .alternatives import ALT_SECTION
 from .cpp import DEFAULT_INCLUDE_DIR, Output, Preprocessor, UnterminatedComment, logical_line
 from .items import build_program
 from .keystone_worker import shared_worker
@@ -124,12 +125,23 @@ def _build(units: list[tuple[str, Output]], include_dirs: Sequence[Path], backen
     program = build_program(files, names, envs)
     said = tuple(program.warnings)
     if placed is None:
-        return dataclasses.replace(layout(program, shared_worker()), warnings=said)
+        return _no_alternatives(dataclasses.replace(layout(program, shared_worker()),
+                                                    warnings=said), names)
     base = (placed.end + PAGE - 1) // PAGE * PAGE
-    sources = dataclasses.replace(layout(program, shared_worker(), externs=placed.defined,
-                                         base=base), warnings=said)
+    sources = _no_alternatives(dataclasses.replace(
+        layout(program, shared_worker(), externs=placed.defined, base=base), warnings=said), names)
     linked = relocate(placed, provided={n: sources.symbols[n] for n in sources.globals})
     return combine(linked, sources, (_names(o.name for o in objects), _names(names)))
+
+
+def _no_alternatives(image: Image, names: Sequence[str]) -> Image:
+    """The keystone backend keeps no relocations, so it cannot size struct alt_instr entries
+    (frontend.alternatives): alternatives in its sources are refused, not run unpatched."""
+    if any(s.name == ALT_SECTION for s in image.sections):
+        raise AsmError(f"{ALT_SECTION} (the kernel's ALTERNATIVE macros) in a source assembled "
+                       "with keystone: assemble it with --assembler gnu, or build the object "
+                       "with gcc (--obj)", _names(names))
+    return image
 
 
 def _names(names) -> str:

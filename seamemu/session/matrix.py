@@ -56,6 +56,7 @@ def outcome_matrix(asm: Sequence[str | Path] | None = None, entry: str = DEFAULT
                    convention: str = "args", leaf: int | None = None,
                    platform=None, include_dirs=(), defines=None, backend: str = "keystone",
                    inputs=None, stubs=(), module_binary: str | Path | None = None,
+                   alternatives: str = "cpu",
                    tds: Sequence[bool] = (False, True)) -> list[MatrixRow]:
     """Run `entry` once per CPU-state combination, each on a freshly booted module (and TD):
     on the host (td False) and, for True in `tds`, in a TD's vCPU.  The leaf defaults to
@@ -65,7 +66,8 @@ def outcome_matrix(asm: Sequence[str | Path] | None = None, entry: str = DEFAULT
         leaf, td_inputs = DEFAULT_TD_LEAVES.get(convention, (DEFAULT_MATRIX_LEAF, {}))
         inputs = {**td_inputs, **(inputs or {})}
     session = Session(asm, platform=platform, include_dirs=include_dirs, defines=defines,
-                      backend=backend, num_lps=1, stubs=stubs, module_binary=module_binary)
+                      backend=backend, num_lps=1, stubs=stubs, module_binary=module_binary,
+                      alternatives=alternatives)
     states = [(td, vmx, seamrr, cpl, module) for td in tds
               for vmx, seamrr, cpl, module in itertools.product(
                   (True, False), (True, False), (0, 3), (True, False))

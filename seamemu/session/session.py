@@ -16,6 +16,7 @@ from pathlib import Path
 from seamemu.disasm import disassemble_one
 from seamemu.errors import InputError
 from seamemu.frontend import assemble
+from seamemu.frontend.alternatives import apply_alternatives
 from seamemu.kernel.calling import GUEST_CONVENTIONS, place, unpack
 from seamemu.machine import Bounds, Machine
 from seamemu.model.guest import TdConfig, TdGuest
@@ -63,7 +64,9 @@ class Session:
     """Assemble `asm` (default: the shipped kernel-style stub) and build a machine for it.
 
     `asm` may mix `.S` sources and ELF objects (gcc -c, kbuild); `stubs` name functions that
-    only return (frontend.assemble).
+    only return (frontend.assemble).  The objects' alternatives are applied as the kernel
+    applies them at boot, for the boot CPU's (LP 0's) CPUID (`alternatives` "cpu"), or none
+    ("original") or all ("patched"): frontend.alternatives.
     """
 
     def __init__(self, asm: Sequence[str | Path] | None = None, *,
@@ -71,11 +74,13 @@ class Session:
                  include_dirs: Sequence[str | Path] = (), defines: Mapping[str, str] | None = None,
                  backend: str = "keystone", inject: str | None = None,
                  bounds: Bounds | None = None, num_lps: int | None = None,
-                 stubs: Sequence[str] = (), module_binary: str | Path | None = None):
+                 stubs: Sequence[str] = (), module_binary: str | Path | None = None,
+                 alternatives: str = "cpu"):
         self.platform = platform = as_platform(platform)
         self.asm = [Path(p) for p in (asm or [stub(ARGS_STUB)])]
-        self.image = assemble(self.asm, include_dirs=include_dirs, defines=defines, backend=backend,
-                              stubs=stubs)
+        self.image = apply_alternatives(
+            assemble(self.asm, include_dirs=include_dirs, defines=defines, backend=backend,
+                     stubs=stubs), alternatives, cpuid_table(platform, 0))
         binary = module_binary_path(module_binary, platform)
         self.model = TdxModule(platform, abi=None if binary else abi, injector=inject)
         self.module: TdxModule | IntelModuleTarget = self.model
