@@ -345,6 +345,7 @@ class GuestBatch:
             self._sites.clear()
             self.active = True
             self.lp.batch = self
+            self.lp.pause_branch_watch()
 
     def leave(self) -> None:
         """Batch mode off: the sentinel is the plain stop again, for ordinary calls."""
@@ -352,6 +353,7 @@ class GuestBatch:
             self._swap(self._int3)
             self.active = False
             self.lp.batch = None
+            self.lp.resume_branch_watch()
 
     def _swap(self, data: bytes) -> None:
         m = self.machine

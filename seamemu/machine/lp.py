@@ -124,6 +124,7 @@ class LogicalProcessor(FaultDelivery):
         self._code_base, self._code_addr = -CHUNK, 0
         self._nx_pages = self.linear.nx_pages
         self.branch_site: int | None = None   # the last watched branch run (watch_branches)
+        self._branch_hooks: list[int] = []
         uc.hook_add(UC_HOOK_TLB_FILL, self._on_tlb_fill)
         if FAST is None or FAST.hook_invalid_insn(uc, self._on_invalid) is None:
             uc.hook_add(UC_HOOK_INSN_INVALID, self._on_invalid)

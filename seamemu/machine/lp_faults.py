@@ -59,6 +59,8 @@ class FaultDelivery:
     faults: list[FaultEvent]
     code_patches: dict[int, bytes]
     branch_site: int | None
+    _branch_sites: tuple[int, ...] = ()
+    _branch_hooks: list[int]
     _cpu: CpuState
 
     def _stop(self, why: tuple) -> bool:
@@ -174,11 +176,33 @@ class FaultDelivery:
         hook added after translation may not fire), so a branch to a non-canonical address
         is reported at the branch (machine/noncanonical.py).  One callback per run of a
         watched branch: the RETs and indirect JMPs/CALLs of the image."""
-        for site in sites:
-            # Straight through ctypes where the binding allows (regs.FAST): one callback per
-            # RET of every call is on the hot path.
-            if FAST is None or FAST.hook_code(self.uc, self._on_branch, site, site) is None:
-                self.uc.hook_add(UC_HOOK_CODE, self._on_branch, None, site, site)
+        self._branch_sites = tuple(sites)
+        self._branch_hooks = [self._watch_branch(site) for site in self._branch_sites]
+
+    def _watch_branch(self, site: int) -> int:
+        # Straight through ctypes where the binding allows (regs.FAST): one callback per
+        # RET of every call is on the hot path.
+        handle = None if FAST is None else FAST.hook_code(self.uc, self._on_branch, site, site)
+        if handle is None:
+            handle = self.uc.hook_add(UC_HOOK_CODE, self._on_branch, None, site, site)
+        return handle
+
+    def pause_branch_watch(self) -> None:
+        """No branch watch until `resume_branch_watch` (a batch of calls, machine/batch.py:
+        a fetch from a non-canonical address stops the batch, and the call that did it runs
+        by itself, watched, so its #GP(0) is still reported at the branch)."""
+        for handle in self._branch_hooks:
+            self.uc.hook_del(handle)
+        self._branch_hooks = []
+
+    def resume_branch_watch(self) -> None:
+        """Watch the branches again; their translated code is dropped, so code translated
+        while the watch was paused cannot skip the new hooks (unicorn-engine/unicorn#2200)."""
+        if self._branch_hooks or not self._branch_sites:
+            return
+        self._branch_hooks = [self._watch_branch(site) for site in self._branch_sites]
+        for site in self._branch_sites:
+            self.uc.ctl_remove_cache(site, site + 1)
 
     def _on_branch(self, _uc, address: int, _size: int, _user) -> None:
         self.branch_site = address

@@ -165,6 +165,62 @@ f:
     assert padded
 
 
+def test_a_return_to_a_non_canonical_address_is_left_alone_and_reported_at_its_ret(tmp_path):
+    # A batch runs without the branch watch: the fetch from the non-canonical address stops
+    # it, and the case's run of its own, watched again, reports the #GP(0) at the RET.
+    text = """
+.globl f
+f:
+    movq %rdi, %rax
+    movq 0x0(%rsi), %rcx
+    movq 0x8(%rsi), %rdx
+    movq 0x10(%rsi), %r8
+    movq 0x18(%rsi), %r9
+    movq 0x20(%rsi), %r10
+    movq 0x28(%rsi), %r11
+    .byte 0x66, 0x0f, 0x01, 0xcf
+    testq $1, 0x10(%rsi)
+    jz 1f
+    movabsq $0x8000000000001000, %r11
+    pushq %r11
+.globl wild_ret
+wild_ret:
+    ret
+1:
+    ret
+"""
+    from seamemu.fuzz.reproducer import Target
+    from seamemu.fuzz.worker import FuzzConfig, Worker
+
+    image = assemble_text(text)
+    wild_ret = image.address_of("wild_ret")
+    spec = make_spec("args", "plain", "f")
+    runner = Runner(image, spec, "f")
+    cases = Generator(spec, 4, runner.addresses).batch(BATCH)
+    ok = Batcher(runner).run(cases)
+    r8 = spec.inputs.index("r8")
+    wild = 0
+    for case, good in zip(cases, ok):
+        obs = runner.run(case)
+        broken = check(spec, case, obs, runner.in_code)
+        assert not (good and broken)
+        if case.inputs[r8] & 1 and instruction_outcome(case) not in ("#GP", "#UD"):
+            wild += 1
+            fault = obs.res.fault
+            assert not good and fault is not None and fault.name == "#GP"
+            assert (fault.address, fault.branch_target) == (wild_ret, 0x8000000000001000)
+            assert [(v.rule, v.hint) for v in broken] == [("returns", wild_ret)]
+    assert wild and sum(ok) > 0.3 * len(cases)
+    # The batched campaign finds it there too.
+    path = tmp_path / "f.S"
+    path.write_text(text)
+    worker = Worker(FuzzConfig(Target.of([str(path)], "f"), "args", "plain", seed=2, runs=600,
+                               out=str(tmp_path / "out")), 0, image)
+    assert worker.batcher is not None
+    found = {(f.rule, f.address) for f in worker.run().findings}
+    assert ("returns", wild_ret) in found
+
+
 @pytest.mark.parametrize("insn", ["cpuid", "movq %cr0, %rax", "movq %rax, %dr0",
                                   "movq %xmm0, %rax", "movw %ax, %ds", "wrmsr", "rdrand %rax"])
 def test_a_stub_with_other_than_plain_instructions_is_not_batched(insn):
