@@ -21,7 +21,17 @@ gdb holds the CPU.
 
 Never hangs: waiting for gdb to attach and for each packet while stopped is bounded by
 `timeout`; past it (or when gdb detaches or disconnects) the call runs on undebugged.
-Spec: GDB manual Appendix E (packets, stop replies `T`/`W`/`X`, `vCont`, `Z0`/`Z1`);
+Watchpoints (`Z2` write, `Z3` read, `Z4` access) are data breakpoints as the CPU's debug
+registers make them: at most four (DR0-DR3), each 1, 2, 4 or 8 bytes aligned to its length,
+reported trap-like after the instruction that touched the range (`T05watch:ADDR;`, `rwatch`,
+`awatch`), by a Unicorn memory hook on that range only; a fifth, or a range no debug register
+can cover, is refused with an error packet and gdb says so (or, told the limit with
+`set remote hardware-watchpoint-limit 4`, watches in software instead).
+
+Spec: GDB manual Appendix E (packets, stop replies `T`/`W`/`X` and the watch/rwatch/awatch
+stop reasons, `vCont`, `Z0`..`Z4`); SDM Vol. 3B §18.2 (four address breakpoint registers;
+LENn of 1, 2, 4 or 8 bytes, the address aligned to the length; data breakpoints are traps,
+reported after the access);
 signal numbers from gdb's include/gdb/signals.def; which signal each exception raises as
 Linux arch/x86/kernel/traps.c sends it.
 """
@@ -33,7 +43,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from unicorn import UC_HOOK_CODE
+from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 from unicorn import x86_const as X
 
 from seamemu.errors import EngineError, InputError
@@ -52,6 +62,17 @@ VECTOR_SIGNALS: dict[int, int] = {
     0: SIGFPE, 1: SIGTRAP, 3: SIGTRAP, 4: SIGSEGV, 5: SIGSEGV, 6: SIGILL, 10: SIGSEGV,
     11: SIGBUS, 12: SIGBUS, 13: SIGSEGV, 14: SIGSEGV, 16: SIGFPE, 17: SIGBUS, 19: SIGFPE,
 }
+
+
+MAX_WATCHPOINTS = 4          # DR0-DR3
+WATCH_LENGTHS = (1, 2, 4, 8)  # DR7 LENn
+# Z type -> (stop reason, Unicorn hooks).  Spec: GDB manual E.2 "Z2/Z3/Z4".
+WATCH_TYPES: dict[str, tuple[str, int]] = {
+    "2": ("watch", UC_HOOK_MEM_WRITE),
+    "3": ("rwatch", UC_HOOK_MEM_READ),
+    "4": ("awatch", UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE),
+}
+_WIDEST_ACCESS = 64           # bytes one access may span (a ZMM register): hooks start lower
 
 
 class KilledByDebugger(Exception):
@@ -87,10 +108,13 @@ class GdbStub:
         self.host, self.port = self._listener.getsockname()[:2]
         self.conn: Connection | None = None
         self.breakpoints: set[int] = set()
+        self.watchpoints: dict[tuple[str, int, int], Any] = {}   # (Z type, addr, len) -> hook
+        self._watch_hit: tuple[str, int] | None = None     # (reason, address) to report
         self._lp: LogicalProcessor | None = None
         self._machine: Machine | None = None
         self._entry = 0
         self._hook = None
+        self._mem_hook = None
         self._stepping = False
         self._stopped = True         # the target waits for gdb (until resumed)
         self._waiting = False        # gdb waits for a stop reply
@@ -118,13 +142,22 @@ class GdbStub:
         self._machine, self._lp, self._entry = machine, lp, entry
         uc: Any = lp.uc
         self._hook = uc.hook_add(UC_HOOK_CODE, self._on_code)
-        uc.ctl_flush_tb()            # code translated before the hook existed would skip it
+        # Unicorn emits the memory-hook calls of an access when it translates the code, and
+        # only if some memory hook exists then: this one (on the last byte of the address
+        # space, never touched) makes every translation carry them, so a watchpoint gdb sets
+        # while stopped in the middle of a translated block sees that block's accesses too.
+        self._mem_hook = uc.hook_add(UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, _no_access, None,
+                                     (1 << 64) - 1, (1 << 64) - 1)
+        uc.ctl_flush_tb()            # code translated before the hooks existed would skip them
 
     def finish(self, outcome: str, bound: str | None, fault) -> None:
         """The call ended: tell gdb how, and close."""
         if self._hook is not None and self._lp is not None:
             uc: Any = self._lp.uc
             uc.hook_del(self._hook)
+            for handle in [*self.watchpoints.values(), self._mem_hook]:
+                uc.hook_del(handle)
+            self.watchpoints.clear()
             uc.ctl_flush_tb()
             self._hook = None
         try:
@@ -167,7 +200,10 @@ class GdbStub:
                 return
             self._count += 1
             hit = address in self.breakpoints
-            if self._stepping or hit:
+            if self._watch_hit is not None:     # the accessing instruction has completed
+                watched, self._watch_hit = self._watch_hit, None
+                self._stop_and_serve(SIGTRAP, watch=watched)
+            elif self._stepping or hit:
                 self._stop_and_serve(SIGTRAP, swbreak=hit and not self._stepping)
             elif self._count % POLL_EVERY == 0 and self.conn is not None and self.conn.poll_interrupt():
                 self._stop_and_serve(SIGINT)
@@ -207,9 +243,10 @@ class GdbStub:
             self.conn.close()
             self.conn = None
 
-    def _stop_and_serve(self, signal: int, swbreak: bool = False) -> None:
+    def _stop_and_serve(self, signal: int, swbreak: bool = False,
+                        watch: tuple[str, int] | None = None) -> None:
         self._stepping = False
-        self._reply_when_waiting(self._stop_reply(signal, swbreak))
+        self._reply_when_waiting(self._stop_reply(signal, swbreak, watch))
         self._serve()
 
     def _reply_when_waiting(self, payload: str) -> None:
@@ -217,10 +254,11 @@ class GdbStub:
             self._waiting = False
             self.link.send(payload)
 
-    def _stop_reply(self, signal: int, swbreak: bool = False) -> str:
+    def _stop_reply(self, signal: int, swbreak: bool = False,
+                    watch: tuple[str, int] | None = None) -> str:
         lp = self.lp
         rip = lp.uc.reg_read(X.UC_X86_REG_RIP)
-        reason = "swbreak:;" if swbreak else ""
+        reason = f"{watch[0]}:{watch[1]:x};" if watch else "swbreak:;" if swbreak else ""
         return (f"T{signal:02x}{gdbregs.BY_NAME['rip']:02x}:{rip.to_bytes(8, 'little').hex()};"
                 f"thread:{lp.index + 1:x};{reason}")
 
@@ -278,6 +316,10 @@ class GdbStub:
             address = int(text.split(",")[1], 16)
             (self.breakpoints.add if head == "Z" else self.breakpoints.discard)(address)
             return "OK"
+        if head in "Zz" and text[1:2] in WATCH_TYPES and text[2:3] == ",":
+            kind, address, length = text[1], *(int(f, 16) for f in text[3:].split(";")[0].split(","))
+            return self._watch(kind, address, length) if head == "Z" else \
+                self._unwatch(kind, address, length)
         if head == "k" or text.startswith("vKill"):
             if head == "v":
                 self.link.send("OK")                # vKill is answered, `k` is not
@@ -329,6 +371,34 @@ class GdbStub:
         self._stopped = False
         self._waiting = True
 
+    # -- watchpoints ---------------------------------------------------------------------------
+    def _watch(self, kind: str, address: int, length: int) -> str:
+        """Z2/Z3/Z4: a data breakpoint as a debug register holds one, or an error packet."""
+        key = (kind, address, length)
+        if key in self.watchpoints:
+            return "OK"
+        if length not in WATCH_LENGTHS or address % length:
+            return "E16"                        # EINVAL: no DR7 LEN covers it
+        if len(self.watchpoints) >= MAX_WATCHPOINTS:
+            return "E1c"                        # ENOSPC: DR0-DR3 are taken
+        reason, hooks = WATCH_TYPES[kind]
+        end = address + length
+
+        def on_access(uc, access, at: int, size: int, value: int, _user) -> None:
+            if at < end and address < at + size and self._watch_hit is None:
+                self._watch_hit = (reason, address)
+        uc: Any = self.lp.uc
+        self.watchpoints[key] = uc.hook_add(hooks, on_access, None,
+                                            max(address - _WIDEST_ACCESS + 1, 0), end - 1)
+        return "OK"
+
+    def _unwatch(self, kind: str, address: int, length: int) -> str:
+        handle = self.watchpoints.pop((kind, address, length), None)
+        if handle is not None:
+            uc: Any = self.lp.uc
+            uc.hook_del(handle)
+        return "OK"
+
     def _read_memory(self, spec: str) -> str:
         addr_text, _, length_text = spec.partition(",")
         addr, length = int(addr_text, 16), min(int(length_text, 16), 0x2000)
@@ -356,8 +426,13 @@ class GdbStub:
         return "OK"
 
 
+def _no_access(uc, access, address, size, value, user) -> None:
+    """The memory hook that is there only to exist (see GdbStub.attach)."""
+
+
 def _binary_payload(raw: bytes) -> bytes:
     return unescape(raw.split(b":", 1)[1]) if b":" in raw else b""
 
 
-__all__ = ["DEFAULT_TIMEOUT", "GdbStub", "KilledByDebugger", "VECTOR_SIGNALS", "parse_address"]
+__all__ = ["DEFAULT_TIMEOUT", "GdbStub", "KilledByDebugger", "MAX_WATCHPOINTS", "VECTOR_SIGNALS",
+           "WATCH_TYPES", "parse_address"]

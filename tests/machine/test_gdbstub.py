@@ -221,6 +221,34 @@ def test_an_unhandled_fault_stops_with_its_signal_and_kill_ends_the_run(elf, tmp
 
 
 @needs_gdb
+def test_watchpoints_stop_after_the_access_and_a_fifth_is_refused(elf):
+    """`rwatch`/`watch` on the args struct's RDX: gdb stops after the load that reads it and
+    after the store of the module's output (old and new value), as the CPU's debug registers
+    report data breakpoints; a fifth watchpoint finds no debug register, gdb says so, and
+    the run goes on once it is deleted."""
+    tdxcall = REPO / "asm" / "tdxcall.S"
+    rdx = 0x0A00000300000008        # TDH.SYS.RD's field ID: the module answers RDX = -1
+    out, r = debug_call(Session(), elf(SEAMCALL), [
+        "break __seamcall_ret", "continue",
+        "rwatch -l *(long *)($rsi + 8)", "watch -l *(long *)($rsi + 8)",
+        "watch -l *(long *)($rsi + 24)", "watch -l *(long *)($rsi + 32)",
+        "watch -l *(long *)($rsi + 40)", "continue",
+        "delete 6", "continue", "continue", "continue"],
+        entry="__seamcall_ret", leaf=0x22, inputs={"rdx": rdx})
+    assert "Could not insert hardware watchpoint 6" in out, out
+    read_hit, write_hit = out.split("Hardware read watchpoint 2: ")[2], \
+        out.split("Hardware watchpoint 3: ")[2]
+    # Reported at the instruction after the access: the next load, the next store.
+    after_load = _line_of(tdxcall, "movq\tTDX_MODULE_r8(%rsi),  %r8")
+    assert re.match(rf"[^\n]*\n\nValue = {rdx}\n[^\n]*tdxcall\.S:{after_load}\n", read_hit), out
+    after_store = _line_of(tdxcall, "movq\t%r8,  TDX_MODULE_r8(%rsi)")
+    assert re.match(rf"[^\n]*\n\nOld value = {rdx}\nNew value = -1\n[^\n]*tdxcall\.S:{after_store}\n",
+                    write_hit), out
+    assert "exited normally" in out
+    assert r.outcome == "returned" and r.out is not None and r.out["rdx"] == (1 << 64) - 1
+
+
+@needs_gdb
 def test_trace_and_explain_take_gdb_too(elf):
     s = Debugged(["trace", "--cpl", "3", "--after", "TDH.SYS.INIT", "--json"], elf(SEAMCALL),
                  ["break __seamcall_ret", "continue", "continue"])
