@@ -108,7 +108,8 @@ def _reaches(table: Mapping[tuple[int, int], Regs], word: FeatureWord) -> bool:
         return False
     if highest < word.leaf:
         return False
-    return word.subleaf == 0 or cpuid(table, word.leaf, 0)[0] >= word.subleaf
+    # Leaf 7 sub-leaf 1 only where 7.0:EAX (the highest sub-leaf) reaches it; 0xD.1 always.
+    return word.leaf != 7 or word.subleaf == 0 or cpuid(table, 7, 0)[0] >= word.subleaf
 
 
 def apply_alternatives(image: Image, mode: str = "cpu",

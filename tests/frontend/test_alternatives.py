@@ -38,6 +38,10 @@ def test_features_are_read_as_the_kernel_reads_cpuid():
     assert cpu_has(table, 3 * 32 + 21, 12) is True         # X86_FEATURE_ALWAYS
     assert cpu_has(table, 11 * 32 + 12, 14) is None        # Linux-defined
     assert cpu_has(table, 22 * 32, 14) is None             # an X86_BUG_* in v6.10 on
+    # Leaf 7 sub-leaf 1 is read only where CPUID.7.0:EAX (its highest sub-leaf) reaches 1.
+    no_subleaf_1 = {**table, (7, 0): (0, *table[(7, 0)][1:]), (7, 1): (0xFFFFFFFF,) * 4}
+    assert (cpu_has(table, 12 * 32 + 4, 14), cpu_has(no_subleaf_1, 12 * 32 + 4, 14)) == (False, False)
+    assert cpu_has({**table, (7, 1): (0x10, 0, 0, 0)}, 12 * 32 + 4, 14) is True
     # Word 19 was a bug word in some kernels that wrote 12-byte entries.
     assert (cpu_has(table, 19 * 32, 12), cpu_has(table, 19 * 32, 14)) == (None, False)
 
