@@ -40,7 +40,7 @@ from seamemu.fuzz.oracle import (
 from seamemu.fuzz.promises import Spec
 from seamemu.image import Image
 from seamemu.machine.batch import GuestBatch
-from seamemu.machine.regs import INDEX, RFLAGS_FIXED
+from seamemu.machine.regs import RFLAGS_FIXED
 from seamemu.traps.seamcall import execute_seamcall
 from seamemu.traps.target import AbiRegs
 
@@ -130,7 +130,13 @@ class Batcher:
         got = ("rax",) + spec.module_inputs + tuple(f for f in spec.writeback
                                                     if f not in spec.module_inputs)
         self._received_names = got
-        self._got = itemgetter(*(INDEX[r] for r in got))   # from the registers at SEAMCALL
+        # The registers a SEAMCALL's plan sees and sets (machine.batch.GuestBatch): those the
+        # module receives, then any other it may write.
+        planned = got + tuple(r for r in spec.module_writes if r not in got)
+        self.guest.plan_registers(planned)
+        self._slot = {r: i for i, r in enumerate(planned)}
+        self._words = _struct.Struct(f"<{len(planned)}Q")
+        self._checked = len(got)
         # Their places in (leaf, *inputs, *regs).
         nin = len(spec.inputs)
         self._predicted_of = itemgetter(0, *(
@@ -310,23 +316,34 @@ class Batcher:
     def _write_frame(self, frame: tuple[int, ...]) -> None:
         ctypes.memmove(self.frame_host, _struct.pack(f"<{FRAME_WORDS}Q", *frame), 8 * FRAME_WORDS)
 
-    def _prepare(self, index: int, vals: list[int]) -> tuple | None:
-        """Record `index`'s first SEAMCALL, with the registers it has there: the plan of its
-        effect (machine.batch.GuestBatch.trap), or None when the module would receive other
-        registers than a correct stub passes (the case then runs alone)."""
+    def _prepare(self, index: int, received: bytes) -> tuple | None:
+        """Record `index`'s first SEAMCALL, with the planned registers it has there (bytes):
+        the plan of its effect (machine.batch.GuestBatch.trap), or None when the module would
+        receive other registers than a correct stub passes (the case then runs alone)."""
         case = self._cases[index]
         answer = case.answer
         key = (case.cpu, case.leaf >> 63, answer.kind)
-        if self._outcomes[key][1] and self._got(vals) != self._predicted[index]:
+        words = self._words.unpack(received)
+        if self._outcomes[key][1] and words[:self._checked] != self._predicted[index]:
             return None   # the module gets called, with other registers than it should
         self._seen[index] = True
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = self._plan(case)
-        if plan[1] is None:   # the module's answer: its status and output registers
-            return (plan[0], ((_RAX, answer.status), *((INDEX[r], v) for r, v in answer.outputs)),
-                    *plan[2:])
-        return plan
+        writes = plan[1]
+        if writes is None:    # the module's answer: its status and output registers
+            after = list(words)
+            after[0] = answer.status
+            slot = self._slot
+            for reg, value in answer.outputs:
+                after[slot[reg]] = value
+        elif writes:
+            after = list(words)
+            for at, value in writes:
+                after[at] = value
+        else:
+            return (plan[0], received, *plan[2:])
+        return (plan[0], self._words.pack(*after), *plan[2:])
 
     def _plan(self, case: Case) -> tuple:
         """What SEAMCALL does for cases like `case` (CPU state, RAX bit 63, answer kind), as
@@ -355,8 +372,10 @@ class Batcher:
                 raise EngineError("batch: SEAMCALL's RFLAGS are not a mask and bits to set")
         if e.regs == probe.reply.regs and probe.reply.fault is None:
             answer = None     # the registers are the case's answer (see _prepare)
+        elif set(e.regs) <= set(self._slot):
+            answer = tuple((self._slot[r], v) for r, v in e.regs.items())
         else:
-            answer = tuple((INDEX[r], v) for r, v in e.regs.items())
+            raise EngineError(f"batch: SEAMCALL writes {', '.join(e.regs)}, not all planned")
         return (e.decision, answer, keep, add, e.rip_advance, e.fault)
 
 
@@ -368,7 +387,6 @@ def _pad_masks(align: int) -> tuple[int, int]:
 
 
 _PAD_MASKS = tuple(_pad_masks(a) for a in range(16))
-_RAX = INDEX["rax"]
 _ALL = _FLAGS_ALL = (1 << 64) - 1
 _FLAGS_PROBE = 0x0000_0000_0025_4A97   # a mix of set and clear bits, arithmetic ones included
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import ctypes
 import struct as _struct
 from collections.abc import Callable, Sequence
+from ctypes import memmove, string_at
 from typing import NamedTuple
 
 from unicorn import UC_HOOK_MEM_WRITE
@@ -40,7 +41,7 @@ from unicorn import x86_const as X
 from seamemu.errors import InputError
 from seamemu.machine.machine import Machine
 from seamemu.machine.memory import PAGE
-from seamemu.machine.regs import NAMES, RFLAGS, RIP, RegWord
+from seamemu.machine.regs import UC_IDS, RegBlock, RegWord
 from seamemu.traps.rule_table import Effect
 
 # Stack bytes below the caller's frame zeroed before every record: the kernel's stubs use
@@ -158,6 +159,10 @@ class _Code:
 _JAE, _JNE, _JMP = b"\x0f\x83", b"\x0f\x85", b"\xe9"
 
 
+def _unpack_words(data: bytes) -> tuple[int, ...]:
+    return _struct.unpack(f"<{len(data) // 8}Q", data)
+
+
 def driver_code(layout: BatchLayout, base: int, stack_top: int, sentinel: int) -> tuple[bytes, int, int]:
     """The driver for `layout` at `base`: (code, address of `after`, address of `done`)."""
     at = layout.offsets()
@@ -267,50 +272,80 @@ class GuestBatch:
         jmp = self.after - (machine.sentinel + 5)
         self._patch = b"\xe9" + jmp.to_bytes(4, "little", signed=True)
         self._int3 = mem.peek(machine.sentinel, 5)
-        # prepare(index, registers at the record's first SEAMCALL) -> its plan: (decision,
-        # registers written as (index in regs.NAMES, value) pairs, RFLAGS kept mask or None,
-        # RFLAGS bits set, RIP advance, fault), or None when the record must run by itself.
-        self.prepare: Callable[[int, list[int]], tuple | None] | None = None
+        # prepare(index, the planned registers at the record's first SEAMCALL, as bytes) ->
+        # its plan: (decision, the planned registers after it as bytes, RFLAGS kept mask or
+        # None, RFLAGS bits set, RIP advance, fault), or None when the record must run by
+        # itself.
+        self.prepare: Callable[[int, bytes], tuple | None] | None = None
         self._sites: set[int] = set()
         self.current = -1
         self.active = False
         self._dr0 = RegWord(proc.uc, X.UC_X86_REG_DR0)
+        self.plan_registers(("rax",))
         # Stores below the zeroed part of the stack stop a batch: the next record would find
         # them there, where a call of its own finds the snapshot's zeros.
         self._deep_hook = proc.uc.hook_add(UC_HOOK_MEM_WRITE, self._on_deep_write, None,
                          machine.stack_bottom(lp), top - SHALLOW - 1)
 
     # -- the LP's side -----------------------------------------------------------------------
-    def trap(self, rip: int, vals: list[int]) -> bool:
-        """A trapped instruction inside the batch (the LP's invalid-instruction hook, with the
-        registers read): a SEAMCALL, the first of its record, is answered by the effect
-        `prepare(index, vals)` plans for it; anything else stops the batch there."""
-        lp = self.lp
+    def plan_registers(self, names: Sequence[str]) -> None:
+        """The registers a plan sees and sets, in this order (default: RAX alone): at a
+        record's SEAMCALL, `prepare` gets their values as bytes (little-endian words), and
+        the plan gives them back as they are after it."""
+        if "rsp" in names or "rip" in names or "rflags" in names or len(set(names)) != len(names):
+            raise InputError(f"batch: {', '.join(names)} are not distinct GPRs other than RSP")
+        self.planned = tuple(names)
+        self._rax = self.planned.index("rax") if "rax" in self.planned else None
+        self._n = n = len(names)
+        self._size = 8 * n
+        # The planned registers, then RFLAGS, RIP (written with them), RSP and DR0.
+        self._regs = RegBlock(self.lp.uc, [UC_IDS[r] for r in names] + [
+            UC_IDS["rflags"], UC_IDS["rip"], UC_IDS["rsp"], X.UC_X86_REG_DR0])
+
+    def trap(self) -> bool:
+        """A trapped instruction inside the batch (the LP's invalid-instruction hook): a
+        SEAMCALL, the first of its record, is answered by the effect `prepare(index,
+        planned registers)` plans for it; anything else stops the batch there."""
+        lp, r, n = self.lp, self._regs, self._n
+        r.read()
+        rip = r[n + 1]
         if rip not in self._sites:
             # The code cannot change during a batch: a store to it stops the batch.
             entry = lp.insns.first(rip, lp.memory.peek(rip, 16))
             if entry is None or entry.name != "seamcall":
                 return lp.request_stop(("batch",))
             self._sites.add(rip)
-        index = (self._dr0.read() - self.records) // self.record_size
+        index = (r[n + 3] - self.records) // self.record_size
         if index == self.current or self.prepare is None:
             return lp.request_stop(("batch",))   # a second SEAMCALL: left to a call of its own
         self.current = index
-        plan = self.prepare(index, vals)
+        received = string_at(r.addr, self._size)
+        plan = self.prepare(index, received)
         if plan is None:
             return lp.request_stop(("batch",))
-        decision, writes, keep, add, advance, fault = plan
+        decision, post, keep, add, advance, fault = plan
+        if fault is not None and self._rax is not None:
+            # Through the exception table, as Delivery.deliver does it (no report is kept).
+            fix = lp.delivery.fixup(fault[0], rip, r[n + 2], fault[1] is not None)
+            if fix is not None:       # the registers as they were, but RAX and RIP
+                if fix[1]:
+                    r[self._rax] = fault[0]
+                r[n + 1] = fix[0]
+                r.write(n + 2)
+                return True
         if fault is not None or decision.kind in ("vmexit", "halt"):
-            regs = {NAMES[i]: v for i, v in writes}
+            vals = lp.regfile.read()
+            after = _unpack_words(post)
+            regs = {name: v for name, v, was in zip(self.planned, after, _unpack_words(received))
+                    if v != was}
             return lp.apply("seamcall", rip, Effect(decision, regs, None, advance, fault), vals)
         # What LogicalProcessor.apply does with such an effect, without building it: the
         # registers written, RFLAGS, RIP past the instruction (no event is kept in a batch).
-        for i, value in writes:
-            vals[i] = value
+        memmove(r.addr, post, self._size)
         if keep is not None:
-            vals[RFLAGS] = (vals[RFLAGS] & keep) | add
-        vals[RIP] = rip + advance
-        lp.regfile.write(vals)
+            r[n] = (r[n] & keep) | add
+        r[n + 1] = rip + advance
+        r.write(n + 2)
         return True
 
     def _on_deep_write(self, uc, _access, _address, _size, _value, _user) -> None:

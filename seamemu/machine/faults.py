@@ -85,6 +85,7 @@ class Delivery:
         self.image = image
         self.memory = memory
         self.linear = linear if linear is not None else LinearMap()
+        self._extable = {e.fault: e for e in reversed(image.extable)}  # the first entry wins
 
     def deliver(self, uc, vals: list[int], vector: int, error_code: int | None, address: int,
                 *, access: int | None = None, soft: bool = False, detail: str = "") -> FaultEvent:
@@ -118,6 +119,19 @@ class Delivery:
         text = "; ".join(t for t in (detail, why) if t)
         return FaultEvent(vector, name, error_code, address, symbol, None, None, access, text,
                           self.memory.peek(address, 16), dict(zip(NAMES, vals)))
+
+    def fixup(self, vector: int, address: int, rsp: int, error_code: bool) -> tuple[int, bool] | None:
+        """What `deliver` does with a hardware exception at `address` whose exception-table
+        entry handles it and whose frame can be pushed below `rsp`: (the fixup, whether RAX
+        becomes the vector), without the report; None when `deliver` must decide (no entry,
+        a frame that cannot be pushed, #BP).  For a caller that keeps no report (a batch of
+        calls, machine/batch.py)."""
+        if vector == X86_TRAP_BP:
+            return None
+        entry = self._extable.get(address)
+        if entry is None or self._frame_problem(rsp, 6 if error_code else 5) is not None:
+            return None
+        return entry.fixup, entry.type == EX_TYPE_FAULT
 
     def _frame_problem(self, rsp: int, words: int) -> str | None:
         """Why the CPU could not push a `words`-qword frame below `rsp`, or None."""

@@ -159,10 +159,10 @@ class LogicalProcessor(FaultDelivery):
         # Registered straight through ctypes where the binding allows (regs.FAST): `_uc` is
         # then the engine handle, not the Uc; nothing here reads either.
         try:
+            if self.batch is not None:       # many calls in one run (machine/batch.py)
+                return self.batch.trap()
             vals = self.regfile.read()
             rip = vals[RIP]
-            if self.batch is not None:       # many calls in one run (machine/batch.py)
-                return self.batch.trap(rip, vals)
             # Code bytes straight from the host buffer of the chunk that held the last one.
             off = rip - self._code_base
             if 0 <= off <= CHUNK - 16:

@@ -179,6 +179,49 @@ class RegFile:
         self._uc.reg_write_batch(list(zip(_UC_ID_LIST, values)))
 
 
+class RegBlock:
+    """A fixed list of registers (any Unicorn x86 register ids) in one buffer of 64-bit
+    words, read and written in one call, through the same fast or public path as RegFile:
+    for a hook that compares and replaces registers as bytes (the batch driver's SEAMCALL,
+    machine/batch.py), without building a Python int per register."""
+
+    __slots__ = ("_buf", "_ids", "_n", "_ptrs", "_uc", "_uch", "_words", "addr", "fast")
+
+    def __init__(self, uc, uc_ids: list[int]) -> None:
+        n = self._n = len(uc_ids)
+        self._uc = uc
+        self._ids = (ctypes.c_int * n)(*uc_ids)
+        self._words = (ctypes.c_uint64 * n)()
+        self.addr = ctypes.addressof(self._words)
+        self._ptrs = (ctypes.c_void_p * n)(*(self.addr + 8 * i for i in range(n)))
+        self._uch = getattr(uc, "_uch", None)
+        self.fast = FAST is not None and self._uch is not None
+
+    def read(self) -> None:
+        """Every register of the block into the buffer."""
+        if self.fast:
+            assert FAST is not None
+            if FAST.read(self._uch, self._ids, self._ptrs, self._n):
+                raise EngineError("unicorn uc_reg_read_batch failed")
+        else:
+            self._words[:] = self._uc.reg_read_batch(list(self._ids))
+
+    def write(self, count: int) -> None:
+        """The first `count` registers of the block from the buffer."""
+        if self.fast:
+            assert FAST is not None
+            if FAST.write(self._uch, self._ids, self._ptrs, count):
+                raise EngineError("unicorn uc_reg_write_batch failed")
+        else:
+            self._uc.reg_write_batch(list(zip(self._ids[:count], self._words[:count])))
+
+    def __getitem__(self, i: int) -> int:
+        return self._words[i]
+
+    def __setitem__(self, i: int, value: int) -> None:
+        self._words[i] = value
+
+
 class RegWord:
     """One register (any Unicorn x86 register id) read and written through the same fast or
     public path as RegFile: for a register read on every trapped instruction (the batch
@@ -225,6 +268,7 @@ __all__ = [
     "RFLAGS_FIXED",
     "RIP",
     "RSP",
+    "RegBlock",
     "RegFile",
     "RegView",
     "RegWord",

@@ -84,12 +84,13 @@ def test_a_seamcall_gets_the_effect_its_record_s_plan_says():
     m, g = _batch("call_module")
     seen = []
 
-    def prepare(index: int, vals: list[int]):
-        seen.append(index)
+    def prepare(index: int, received: bytes):
+        seen.append((index, int.from_bytes(received, "little")))
         decision = Decision("module", "to the module", "to_module")
-        # RAX (register 0) = the status, RFLAGS kept but for the arithmetic flags, RIP past
-        # SEAMCALL.
-        return decision, ((0, 0x100 + index),), ~0x8D5 & (2**64 - 1), 0, 4, None
+        # RAX (the one planned register) = the status, RFLAGS kept but for the arithmetic
+        # flags, RIP past SEAMCALL.
+        return (decision, (0x100 + index).to_bytes(8, "little"), ~0x8D5 & (2**64 - 1), 0, 4,
+                None)
 
     g.prepare = prepare
     g.write_all([_record(m, g.layout, 33, 0x100 + i) for i in range(6)])
@@ -98,7 +99,7 @@ def test_a_seamcall_gets_the_effect_its_record_s_plan_says():
         assert g.run(0, 6) == (6, "done")
     finally:
         g.leave()
-    assert seen == list(range(6))
+    assert seen == [(i, 33) for i in range(6)]   # RAX as the stub loaded it
 
 
 def test_the_driver_is_the_code_its_layout_describes():

@@ -84,6 +84,27 @@ def test_extable_takes_precedence_over_idt():
     assert r.faults[0].handled_by == "extable" and r.regs_after["rax"] == 13
 
 
+def test_the_batch_s_fixup_is_what_delivery_does_and_none_where_it_would_report():
+    # Delivery.fixup (the batch driver's shortcut) gives the fixup deliver resumes at, and
+    # leaves to deliver what it reports: no entry, a frame that cannot be pushed, #BP.
+    img = build(IDT_GP + "fix:\n    ret\n", extable=[("seam", "fix", "fault")])
+    m = Machine(img, StubTarget(), cpu=CpuState(cpl=3))
+    seam, rsp = img.symbols["seam"], m.stack_top() - 64
+    delivery = m.lps[0].delivery
+    vals = [0] * 18
+    vals[-3] = rsp   # RSP (regs.NAMES: ... rbp, rsp, rflags, rip)
+    event = delivery.deliver(m.lps[0].uc, vals, 13, 0, seam)
+    assert event.handled_by == "extable"
+    assert delivery.fixup(13, seam, rsp, True) == (img.symbols["fix"], True) == \
+        (vals[-1], vals[0] == 13)
+    assert delivery.fixup(13, seam + 1, rsp, True) is None            # no entry there
+    assert delivery.fixup(3, seam, rsp, False) is None                # #BP: never fixed up
+    guard = m.stack_bottom() + 16                                     # frame in the guard page
+    assert delivery.deliver(m.lps[0].uc, [0] * 15 + [guard, 0, 0], 13, 0, seam).handled_by \
+        is None
+    assert delivery.fixup(13, seam, guard, True) is None
+
+
 def test_missing_gate_is_unhandled_with_reason():
     img = build(IDT_GP)
     m = Machine(img, StubTarget(), cpu=CpuState(cpl=3))
