@@ -9,7 +9,11 @@ TDH.SYS.RD's CPUID_CONFIG_LEAVES[i] / CPUID_CONFIG_VALUES[i] follow that index).
 Spec: qizhangz/tdx-module (TDX 1.0, 9359de5) include/auto_gen/cpuid_configurations.c
 (6 entries); intel/tdx-module TDX_1.5.01 (72d8cff) include/auto_gen/cpuid_configurations.c
 (MAX_NUM_CPUID_CONFIG 12); intel/tdx-module e98d963 (1.5.05) same file (18 entries: the six
-CPUID(0x1F) sub-leaves added at indices 12..17).
+CPUID(0x1F) sub-leaves added at indices 12..17); intel/tdx-module 1666adc (2.0.08)
+include/auto_gen_2_0/cpuid_configurations.c (MAX_NUM_CPUID_CONFIG 28 in
+cpuid_configurations_defines.h: CPUID(0x19) at 18 and nine CPUID(0x18) sub-leaves at 19..27;
+new ALLOW_DIRECT bits in leaves 1, 7.0 and 7.1; CONFIG_DIRECT EDX 0x7 on every CPUID(4)
+sub-leaf).
 """
 
 from __future__ import annotations
@@ -76,10 +80,26 @@ CPUID_CONFIGS_1_5_05: tuple[CpuidConfigurable, ...] = (
     + tuple(_C(0x1F, sub, _TOPOLOGY) for sub in range(6))
 )
 
+CPUID_CONFIGS_2_0_08: tuple[CpuidConfigurable, ...] = (
+    _C(0x1, NO_SUBLEAF, (0x0FFF3FFF, 0xFF0000, 0, 0), (0, 0, 0x31044D88, 0xB8445080)),
+    *(_C(0x4, sub, (0xFFFFC3FF, 0xFFFFF000, 0xFFFFFFFF, 0x7)) for sub in range(4)),
+    _C(0x7, 0, allow_direct=(0, 0xDC2B9B18, 0x2417F65, 0x4005411C)),
+    _C(0x7, 1, allow_direct=(0x4A81DBF, 0, 0, 0x24430)),
+    _C(0xA, NO_SUBLEAF),
+    _C(0x1C, NO_SUBLEAF, allow_direct=(0xFF, 0, 0, 0)),
+    _C(0x80000008, NO_SUBLEAF, (0xFF, 0, 0, 0), (0, 0x200, 0, 0)),
+    _C(0x7, 2, allow_direct=(0, 0, 0, 0x28)),
+    _C(0x23, 0, allow_direct=(0xF, 0, 0, 0)),
+    *(_C(0x1F, sub, _TOPOLOGY) for sub in range(6)),
+    _C(0x19, NO_SUBLEAF),
+    *(_C(0x18, sub, (0, 0, 0, 0x3FFC000)) for sub in range(9)),
+)
+
 __all__ = [
     "CPUID_CONFIGS_1_0",
     "CPUID_CONFIGS_1_5_01",
     "CPUID_CONFIGS_1_5_05",
+    "CPUID_CONFIGS_2_0_08",
     "CpuidConfigurable",
     "NO_SUBLEAF",
 ]

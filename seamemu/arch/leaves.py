@@ -3,13 +3,16 @@
 
 Spec: intel/tdx-module tdx_1.5 include/tdx_api_defs.h (seamcall_leaf_opcode_t,
 tdx_leaf_and_version_t) and src/vmm_dispatcher/tdx_vmm_dispatcher.c (M15, TDX_1.5.01, 72d8cff);
-qizhangz/tdx-module src/vmm_dispatcher/tdx_vmm_dispatcher.c (M10, TDX 1.0, 9359de5) for the
-1.0 leaf set; P-SEAMLDR leaves from intel/tdx-loader p-seam-loader/include/pseamldr_api_defs.h
-(81bf312, SEAMCALL_LEAVES_OPCODES) and Linux arch/x86/virt/vmx/tdx/seamldr.c.  TDCALL leaves
-(the guest side): intel/tdx-module tdx_1.5 include/tdx_api_defs.h (tdcall_leaf_opcode_t) and
-src/td_dispatcher/tdx_td_dispatcher.c td_call() (TDX_1.5.01, 72d8cff); the kernel's names from
-Linux arch/x86/include/asm/shared/tdx.h.  The leaves themselves are seamemu/data/tdx_module/
-leaves.txt.
+the same two files at intel/tdx-module 1666adc (2.0.08) for the 2.0 leaf set (TDX-IO leaves
+128..166, TDH.PHYMEM.PAMT.ADD/REMOVE, versions on TDH.SYS.INIT, TDH.VP.INIT and
+TDH.MEM.SHARED.SEPT.WR, no TDH.MEM.SEPT.WR) and src/common/helpers/helpers.h
+is_valid_tdx_io_host_call(); qizhangz/tdx-module src/vmm_dispatcher/tdx_vmm_dispatcher.c
+(M10, TDX 1.0, 9359de5) for the 1.0 leaf set; P-SEAMLDR leaves from intel/tdx-loader
+p-seam-loader/include/pseamldr_api_defs.h (81bf312, SEAMCALL_LEAVES_OPCODES) and Linux
+arch/x86/virt/vmx/tdx/seamldr.c.  TDCALL leaves (the guest side): intel/tdx-module tdx_1.5
+include/tdx_api_defs.h (tdcall_leaf_opcode_t) and src/td_dispatcher/tdx_td_dispatcher.c
+td_call() (TDX_1.5.01, 72d8cff); the kernel's names from Linux arch/x86/include/asm/shared/
+tdx.h.  The leaves themselves are seamemu/data/tdx_module/leaves.txt.
 """
 
 from __future__ import annotations
@@ -28,9 +31,12 @@ class _Named(Protocol):
 
 L = TypeVar("L", bound=_Named)
 
-ABI_GENERATIONS: tuple[str, ...] = ("1.0", "1.5")
-BOTH = ("1.0", "1.5")
-V15 = ("1.5",)
+ABI_GENERATIONS: tuple[str, ...] = ("1.0", "1.5", "2.0")
+ALL = ABI_GENERATIONS
+# The 1.5 ABI and 2.0, which keeps its RAX layout, TDH.SYS.RD and the 1.5 checks the model has
+# (a 2.0 difference is a check or leaf of its own, with abi=V20).
+V15 = ("1.5", "2.0")
+V20 = ("2.0",)
 
 # RAX in module mode.  1.5: bits 15:0 leaf, 23:16 version, 31:24 and 63:32 reserved (any set
 # bit -> TDX_OPERAND_INVALID(RAX)).  1.0 compares the whole RAX against the leaf numbers.
@@ -50,23 +56,32 @@ class LeafInfo:
     generations: tuple[str, ...]    # ABI generations whose module has the leaf
     before_ready: bool = False      # dispatcher admits it before SYS_READY
     in_shutdown: bool = False       # dispatcher admits it in SYS_SHUTDOWN
-    versioned: bool = False         # 1.5 dispatcher lets RAX[23:16] be nonzero
+    versioned: tuple[str, ...] = ()  # generations whose dispatcher lets RAX[23:16] be nonzero
+    tdx_io: bool = False            # 2.0 TDX-IO leaf: refused unless the platform has TDX-IO
+
+    def versioned_in(self, abi: str) -> bool:
+        return abi in self.versioned
 
     @property
     def c_name(self) -> str:        # "TDH_SYS_INFO"
         return self.name.replace(".", "_")
 
 
-_FLAGS = ("before_ready", "in_shutdown", "versioned")
+_FLAGS = ("before_ready", "in_shutdown", "tdx_io")
 _TABLES = read_sections("leaves.txt")   # sorted by number; the file says what each column is
 
 
 def _seamcall_leaf(words: list[str]) -> LeafInfo:
     number, name, gens, *flags = words
-    unknown = set(flags) - set(_FLAGS)
+    generations = tuple(gens.split(","))
+    # "versioned": in each of the leaf's generations with a version field; "versioned:2.0": there
+    versioned = tuple(g for g in generations if g != "1.0") if "versioned" in flags else \
+        tuple(f.split(":", 1)[1] for f in flags if f.startswith("versioned:"))
+    unknown = {f for f in flags if f != "versioned" and not f.startswith("versioned:")} - \
+        set(_FLAGS)
     if unknown:
         raise ValueError(f"leaves.txt: {name}: unknown flags {sorted(unknown)}")
-    return LeafInfo(int(number, 0), name, tuple(gens.split(",")),
+    return LeafInfo(int(number, 0), name, generations, versioned=versioned,
                     **{f: f in flags for f in _FLAGS})
 
 
@@ -202,7 +217,7 @@ def seamldr_leaf_by_name(name: str) -> SeamldrLeafInfo | None:
 
 __all__ = [
     "ABI_GENERATIONS",
-    "BOTH",
+    "ALL",
     "LeafInfo",
     "LeafTable",
     "RAX_LEAF_MASK",
@@ -232,6 +247,7 @@ __all__ = [
     "TDH_SYS_TDMR_INIT",
     "TdcallLeafInfo",
     "V15",
+    "V20",
     "leaf_by_name",
     "leaf_info",
     "leaf_number",

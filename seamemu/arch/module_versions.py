@@ -16,6 +16,9 @@ at each release commit (1.5.01: a31dfd4 / tag TDX_1.5.01 72d8cff, 20231008 build
 global_sys_lookup[] has MAX_VCPUS_PER_TD (0x9900000100000008), the last field mainline Linux
 reads (arch/x86/virt/vmx/tdx/tdx_global_metadata.c get_tdx_sys_info_td_conf, 01f492e).
 TDX 1.0: qizhangz/tdx-module (9359de5, "TDX_1.0_V1.00"), a copy of Intel's 1.0 sources.
+TDX 2.0: intel/tdx-module 1666adc (2.0.08; BUILD.md: TDX_MODULE_BUILD_DATE=20250325
+TDX_MODULE_BUILD_NUM=882 TDX_MODULE_UPDATE_VER=08; proj_defs.mk TDX_MODULE_MAJOR_VER=2,
+MINOR_VER=0, UPDATE_VER=8); be44324 is 2.0.02 (build 786, 20240814), not modelled.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from seamemu.arch.cpuid_configs import (
     CPUID_CONFIGS_1_0,
     CPUID_CONFIGS_1_5_01,
     CPUID_CONFIGS_1_5_05,
+    CPUID_CONFIGS_2_0_08,
     CpuidConfigurable,
 )
 from seamemu.arch.metadata import GLOBAL_FIELDS
@@ -50,7 +54,7 @@ class ModuleProfile:
     """One TDX module release as the model serves it."""
 
     name: str                       # "1.5.05": what `[module] version` names
-    abi: str                        # leaf-set generation: "1.0" or "1.5"
+    abi: str                        # leaf-set generation: "1.0", "1.5" or "2.0"
     major: int
     minor: int
     update: int
@@ -68,6 +72,9 @@ class ModuleProfile:
     rd_cpuid_allow_direct: bool = True
     statuses: str = "M15"           # which status table (arch.status.status_table)
     guesses: tuple[tuple[str, str], ...] = ()   # (value, what would confirm it)
+    # Fields the release has whose value no source read pins: TDH.SYS.RD/RDALL report the
+    # profile's placeholder and say so in the call's note.  (field name, why)
+    unpinned: tuple[tuple[str, str], ...] = ()
 
     @property
     def version(self) -> str:
@@ -78,6 +85,12 @@ class ModuleProfile:
 
     def constant(self, name: str) -> int:
         return self.constants[name]
+
+
+# The fields 2.0 (include/auto_gen_2_0/global_sys_fields_lookup.c at 1666adc) adds to 1.5.05's.
+_FIELDS_NEW_IN_2_0 = ("PAMT_PAGE_BITMAP_ENTRY_BITS", "MIN_DYNAMIC_PAMT_NUM_HKID_BITS",
+                      "MIN_VIRT_MAXPA", "MAX_EVENT_FILTERS", "GUEST_GPA_ATTR_MASK",
+                      "TDX_CONNECT_FEATURES")
 
 
 def _fields(*, without: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -145,6 +158,16 @@ _CPU_GUESS = ("XFAM_FIXED0 and the ALLOW_DIRECT bits of CPUID_CONFIG_VALUES",
               "computed for a CPU with every XCR0/XSS and ALLOW_DIRECT bit; the real value is "
               "ANDed with the native CPUID, which the platform file does not describe")
 
+
+# TDX_FEATURES0 as 2.0.08 reports it (metadata_sys.c md_sys_get_elements at 1666adc; bit
+# positions tdx_api_defs.h tdx_features_enum0_t): every bit it sets unconditionally, and
+# CONFIG_IA32_ARCH_CAP (11), which it sets unless CPUID(1).EAX is a Granite Rapids A0 (0xA06D0,
+# 0xA06E0; helpers.h is_not_gnr_a0_stepping) - the modelled packages report 0x806F8.  TDX_IO (6)
+# and TDX_CONNECT_PARTITIONING (32) follow MCHECK's io_sys_info_table_version, 0 on the
+# modelled platforms; LOCAL_ATTESTATION (8) is ORed in by the model as for 1.5.
+_TDX_FEATURES0_2_0_08 = _bits(0, 1, 2, 3, 4, 5, 7, 9, 10, 11, 16, 17, 18, 19, 20, 21, 24, 25,
+                              26, 27, 29, 30, 33, 36, 37, 44)
+
 PROFILES: tuple[ModuleProfile, ...] = (
     ModuleProfile(
         name="1.0", abi="1.0", major=1, minor=0, update=0,
@@ -171,7 +194,7 @@ PROFILES: tuple[ModuleProfile, ...] = (
         name="1.5.01", abi="1.5", major=1, minor=5, update=1,
         build_date=20231008, build_num=595,
         source="intel/tdx-module TDX_1.5.01 (72d8cff); BUILD.md at a31dfd4",
-        fields=_fields(without=("MAX_VCPUS_PER_TD",)),
+        fields=_fields(without=("MAX_VCPUS_PER_TD", *_FIELDS_NEW_IN_2_0)),
         constants=MappingProxyType(dict(_CONSTANTS_1_5_01)),
         cpuid_configs=CPUID_CONFIGS_1_5_01, rd_cpuid_allow_direct=False,
         guesses=(_CPU_GUESS,
@@ -183,7 +206,7 @@ PROFILES: tuple[ModuleProfile, ...] = (
         name="1.5.05", abi="1.5", major=1, minor=5, update=5,
         build_date=20240129, build_num=698,
         source="intel/tdx-module e98d963 (1.5.05); BUILD.md there",
-        fields=_fields(),
+        fields=_fields(without=_FIELDS_NEW_IN_2_0),
         constants=MappingProxyType(dict(
             _CONSTANTS_1_5_01,
             # td_control_structures.h at e98d963: LASS (bit 27) joins TDX_ATTRIBUTES_FIXED0
@@ -209,11 +232,65 @@ PROFILES: tuple[ModuleProfile, ...] = (
                   "diffing e98d963's tdh_sys_*.c, or model-diff against a 1.5.05 build, would "
                   "confirm them")),
     ),
+    ModuleProfile(
+        name="2.0.08", abi="2.0", major=2, minor=0, update=8,
+        build_date=20250325, build_num=882,
+        source="intel/tdx-module 1666adc (2.0.08); BUILD.md and proj_defs.mk there",
+        fields=_fields(),
+        constants=MappingProxyType(dict(
+            _CONSTANTS_1_5_01,
+            # At 1666adc: td_control_structures.h TDX_ATTRIBUTES_FIXED0 (bits 0, 6, 16, 27,
+            # 28, 29, 30, 62, 63) with TPA (62) cleared by tdh_sys_init() when
+            # is_tdx_io_supported() is false (no TDX-IO here) and LASS (27) kept as for
+            # 1.5.05 (see guesses); CONFIG_FLAGS_FIXED0 bits 0..4 (MAXGPA_VIRT added);
+            # MIN_NUM_TDCS_PAGES 9 (tdcs_page_index_t); MAX_VCPUS_PER_TD 1376; MAX_MIGS 512;
+            # TDX_XFAM_FIXED0/1 unchanged.  tdx_tdvps.h: MIN_TDVPS_PAGES 6,
+            # TDVPS_PAGES_PER_L2_VM 3, ALLOWED_L2_VCPU_CTLS / ALLOWED_L2_VM_DEBUG_CTLS
+            # unchanged.  tdx_api_defs.h: MAX_EVENT_FILTERS 512, TDX_CONNECT_FEATURES_MASK
+            # (bits 0, 7, 9, 12), GUEST_L2_GPA_ATTR_MASK, MAX_CMR 32, MAX_RESERVED_AREAS 16,
+            # NUM_TDX_FEATRUES 1 unchanged.  pamt_manager.h: PAMT entries 16 bytes.
+            # metadata_sys.c: PAMT_PAGE_BITMAP_ENTRY_BITS 1, GUEST_GPA_ATTR_MASK 0, the
+            # migration version fields and MIG_ATTRIBUTES 0.
+            ATTRIBUTES_FIXED0=_bits(0, 6, 16, 27, 28, 29, 30, 63),
+            CONFIG_FLAGS_FIXED0=_bits(0, 1, 2, 3, 4),
+            TDCS_BASE_SIZE=9 * PAGE,
+            MAX_VCPUS_PER_TD=1376,
+            MAX_EVENT_FILTERS=512,
+            PAMT_PAGE_BITMAP_ENTRY_BITS=1,
+            GUEST_GPA_ATTR_MASK=0,
+            TDX_CONNECT_FEATURES=_bits(0, 7, 9, 12),
+            MIN_VIRT_MAXPA=0,           # placeholder: see unpinned
+            TDX_FEATURES0=_TDX_FEATURES0_2_0_08,
+        )),
+        cpuid_configs=CPUID_CONFIGS_2_0_08,
+        unpinned=(("MIN_VIRT_MAXPA", "metadata_sys.c at 1666adc reports the constant "
+                   "MIN_VIRT_MAXPA, whose definition was not found in the sources read; the "
+                   "model reports 0 in its place"),),
+        guesses=(_CPU_GUESS,
+                 ("ATTRIBUTES_FIXED0 bit 27 (LASS)", "set as for a CPU with LASS: tdh_sys_init() "
+                  "at 1666adc clears it when the CPU lacks LASS, and the platform file does not "
+                  "describe LASS"),
+                 ("MAX_TDMRS, IA32_ARCH_CAPABILITIES_CONFIG_MASK, NUM_DISALLOWED_FMS, "
+                  "ALLOWED_FMS, the migration state page counts and service-TD constants",
+                  "carried over from TDX_1.5.01; not re-read at 1666adc (tdx_global_data.h, "
+                  "msr_defs.h, cpuid_fms.c, migration.h, service_td.h there)"),
+                 ("MODULE_HV, MIN_UPDATE_HV, NO_DOWNGRADE = 0", "proj_defs.mk defaults at "
+                  "1666adc (BUILD.md's command sets none); the released binary's TDH.SYS.RD "
+                  "would confirm them"),
+                 ("the status table", "TDX_1.5.01's: include/auto_gen_2_0/tdx_error_codes_defs.h "
+                  "at 1666adc was not compared entry by entry"),
+                 ("the TDH.SYS.* checks other than those 2.0 is modelled with (TDH.SYS.INIT "
+                  "versions and fatal-error configuration, TDH.SYS.CONFIG Dynamic PAMT), their "
+                  "order, the CPUID checks (arch.cpuid_lookup: TDX_1.5.01's 64 entries; 1666adc "
+                  "has 79) and TDH.SYS.INFO", "TDX_1.5.01's; diffing 1666adc's tdh_sys_*.c, or "
+                  "model-diff against a 2.0.08 build, would confirm them")),
+    ),
 )
 
 DEFAULT_MODULE_VERSION = "1.5.05"
 # The profile a bare "--abi 1.0/1.5" means (a module of that generation, no version named).
-DEFAULT_FOR_ABI: Mapping[str, str] = MappingProxyType({"1.0": "1.0", "1.5": "1.5.05"})
+DEFAULT_FOR_ABI: Mapping[str, str] = MappingProxyType({"1.0": "1.0", "1.5": "1.5.05",
+                                                       "2.0": "2.0.08"})
 
 _BY_NAME: dict[str, ModuleProfile] = {p.name: p for p in PROFILES}
 

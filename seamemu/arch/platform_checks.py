@@ -35,6 +35,10 @@ ARCH_CAPABILITIES_REQUIRED: Mapping[str, tuple[int, int]] = MappingProxyType({
     "1.0": (_bits(0, 1, 3, 5, 6, 8, 10, 11), 0),
     "1.5": (_bits(0, 1, 3, 5, 6, 8, 10, 11, 12, 13, 14, 15, 21), _bits(2)),
 })
+# 2.0 (intel/tdx-module 1666adc) is checked with the 1.5 values here and in LP_MSR_VMX: not
+# re-read there (arch.module_versions lists it among the 2.0.08 profile's guesses).
+ARCH_CAPABILITIES_REQUIRED = MappingProxyType(
+    {**ARCH_CAPABILITIES_REQUIRED, "2.0": ARCH_CAPABILITIES_REQUIRED["1.5"]})
 MISC_ENABLE_LIMIT_CPUID_MAXVAL = 1 << 22      # MISC_EN_BOOT_NT4_BIT
 PERF_CAPABILITIES_FULL_WRITE = 1 << 13
 # TDX 1.0 also wants PERF_METRICS_AVAILABLE (qizhangz/tdx-module 9359de5 helpers.h check_perf_msrs,
@@ -76,6 +80,7 @@ LP_MSR_VMX: Mapping[str, tuple[int, ...]] = MappingProxyType({
             m.IA32_VMX_CR0_FIXED0, m.IA32_VMX_CR0_FIXED1, m.IA32_VMX_CR4_FIXED0,
             m.IA32_VMX_CR4_FIXED1),
 })
+LP_MSR_VMX = MappingProxyType({**LP_MSR_VMX, "2.0": LP_MSR_VMX["1.5"]})
 LP_MSR_KEYS = (m.IA32_TME_CAPABILITY, m.IA32_TME_ACTIVATE, m.IA32_MKTME_KEYID_PARTITIONING,
                m.IA32_WBINVDP, m.IA32_WBNOINVDP)
 # Every MSR TDH.SYS.INIT keeps for the comparisons.

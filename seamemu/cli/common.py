@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from seamemu.arch.leaves import leaf_rax
+from seamemu.arch.leaves import ABI_GENERATIONS, leaf_rax
 from seamemu.arch.module_versions import profile_names
 from seamemu.arch.registers import ABI_ORDER
 from seamemu.errors import InputError
@@ -250,7 +250,7 @@ def add_platform_options(p: argparse.ArgumentParser, *, module_binary: bool = Fa
     `module_binary` --module-binary (Intel's module instead of the model)."""
     p.add_argument("--platform", metavar="FILE|PRESET",
                    help="platform TOML file or preset name (default: the embedded default platform)")
-    p.add_argument("--abi", choices=("1.0", "1.5"),
+    p.add_argument("--abi", choices=ABI_GENERATIONS,
                    help="TDX module ABI generation (default: the platform's)")
     add_module_version_option(p)
     if module_binary:

@@ -37,9 +37,12 @@ PATTERNS: tuple[int, ...] = (
 # The kernel's own codes: a module answer equal to one of them must still come back as is.
 SW_CODES: tuple[int, ...] = (TDX_SEAMCALL_VMFAILINVALID, TDX_SEAMCALL_GP, TDX_SEAMCALL_UD)
 
-# Module leaf numbers of both ABI generations, and P-SEAMLDR leaf words (RAX bit 63 set).
+# Module leaf numbers of the 1.0 and 1.5 ABI generations (the kernel's; 2.0's TDX-IO and
+# PAMT.ADD/REMOVE leaves are left out so a campaign's draws stay what they were), and P-SEAMLDR
+# leaf words (RAX bit 63 set).
 # Spec: seamemu.arch.leaves (Linux tdx.h 43db111; intel/tdx-module tdx_1.5 tdx_api_defs.h).
-VALID_LEAVES: tuple[int, ...] = tuple(sorted({leaf.number for leaf in SEAMCALL_LEAVES}))
+VALID_LEAVES: tuple[int, ...] = tuple(sorted({
+    leaf.number for leaf in SEAMCALL_LEAVES if {"1.0", "1.5"} & set(leaf.generations)}))
 SEAMLDR_LEAF_WORDS: tuple[int, ...] = tuple(sorted(leaf.rax for leaf in SEAMLDR_LEAVES))
 # Leaf numbers no ABI generation defines (gaps and the top of the 16-bit leaf field).
 INVALID_LEAVES: tuple[int, ...] = tuple(

@@ -18,9 +18,9 @@ prints, in its format, or "" when it prints nothing; `note` is seamemu's account
   runs the syscore shutdown tdx_shutdown(): TDH.SYS.DISABLE (leaf 69), then WBINVD and VMXOFF
   on every CPU (tdx.c at 0eaed89c18ae; 5b25f249be32 "x86/tdx: Disable the TDX module during
   kexec and kdump", which also dropped the X86_BUG_TDX_PW_MCE refusal from
-  machine_kexec_prepare()).  No modelled module has leaf 69 (intel/tdx-module TDX_1.5.01 and
-  e98d963 tdx_api_defs.h), so it answers TDX_OPERAND_INVALID(RAX), which tdx_sys_disable()
-  prints.  Before 7.1 (v6.18 tdx.c) kexec was refused on those parts and flushed caches
+  machine_kexec_prepare()).  No modelled module has leaf 69 (intel/tdx-module TDX_1.5.01,
+  e98d963 and 1666adc tdx_api_defs.h), so it answers TDX_OPERAND_INVALID(RAX), which
+  tdx_sys_disable() prints.  Before 7.1 (v6.18 tdx.c) kexec was refused on those parts and flushed caches
   otherwise: not played here.
 """
 

@@ -101,7 +101,7 @@ def bring_up_order(platform: Platform, abi: str) -> list[tuple[int, str]]:
     steps += [(0, "TDH.SYS.CONFIG")]
     steps += [(lp, "TDH.SYS.KEY.CONFIG") for lp in lps]     # one LP per package here
     steps += [(0, "TDH.SYS.TDMR.INIT")]
-    steps += [(0, "TDH.SYS.SHUTDOWN" if abi == "1.5" else "TDH.SYS.LP.SHUTDOWN")]
+    steps += [(0, "TDH.SYS.SHUTDOWN" if abi != "1.0" else "TDH.SYS.LP.SHUTDOWN")]
     return steps
 
 

@@ -10,7 +10,10 @@ again, so the KeyID sits in bits 51:52-bits whatever CPUID reports; private HKID
 [NUM_MKTME_KIDS + 1, NUM_MKTME_KIDS + NUM_TDX_PRIV_KIDS]; SEAMRR size = mask_to_size(mask);
 check_cmrs), tdh_sys_config.c (is_area_in_cmr merges adjacent CMRs).  P-SEAMLDR variant: SEAM
 loader src/common/helpers/helpers.c (MAX_PA from CPUID; only the address, not the range, is
-tested against SEAMRR; returns EBADPARAM).
+tested against SEAMRR; returns EBADPARAM).  TDX 2.0 (intel/tdx-module 1666adc tdh_sys_init.c
+check_key_management_config) puts the KeyID below the CPU's MAXPA instead: hkid_start_bit =
+global_data->max_pa (CPUID(0x80000008).EAX[7:0]) - MK_TME_KEYID_BITS, hkid_mask =
+BITS(max_pa - 1, hkid_start_bit); is_pa_smaller_than_max_pa still compares with MAX_PA = 52.
 """
 
 from __future__ import annotations
@@ -55,10 +58,13 @@ class AddressRules:
     cmrs: tuple[tuple[int, int], ...]         # exactly MAX_CMRS (base, size), nulls at the end
 
     @classmethod
-    def from_platform(cls, platform: Platform) -> AddressRules:
+    def from_platform(cls, platform: Platform, *, hkid_below_cpu_max_pa: bool = False
+                      ) -> AddressRules:
+        """`hkid_below_cpu_max_pa`: the KeyID bits end at the CPU's MAXPA (TDX 2.0), not at
+        the module's MAX_PA (1.0, 1.5)."""
         max_pa = max(1, min(platform.max_pa, MODULE_MAX_PA))
         bits = max(0, min(platform.keyid_bits, MODULE_MAX_PA))
-        start = MODULE_MAX_PA - bits
+        start = max(0, (max_pa if hkid_below_cpu_max_pa else MODULE_MAX_PA) - bits)
         mask = ((1 << bits) - 1) << start
         addr_mask = ((1 << max_pa) - 1) & ~((1 << SEAMRR_ADDR_LOW_BIT) - 1)
         base = size = 0

@@ -4,7 +4,11 @@ record the call.
 
 Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/tdx_vmm_dispatcher.c (M15: reserved RAX bits
 and versions first, then SYS_SHUTDOWN, then "not READY", then the leaf switch whose default is
-TDX_OPERAND_INVALID(RAX)); qizhangz/tdx-module same file (M10: the whole RAX is the leaf
+TDX_OPERAND_INVALID(RAX)); the same file at intel/tdx-module 1666adc (2.0.08: after the
+reserved bits, is_valid_tdx_io_host_call() refuses the TDX-IO leaves 128..166 with
+TDX_OPERAND_INVALID(RAX) on a platform without TDX-IO, before the version and state checks;
+the modelled platforms have no TDX-IO: MCHECK's io_sys_info_table_version is 0, which
+tdh_sys_init.c is_tdx_io_supported() reads); qizhangz/tdx-module same file (M10: the whole RAX is the leaf
 number, no reserved/version check, same admission order); intel/tdx-loader (81bf312)
 p-seam-loader/src/pseamldr_dispatcher/pseamldr_dispatcher.c (unknown loader leaf:
 PSEAMLDR_EBADPARAM).
@@ -53,6 +57,7 @@ class Decoded:
     version: int
     name: str           # spec name, or "unknown"
     reserved_bits: bool = False
+    no_tdx_io: bool = False         # 2.0 TDX-IO leaf on a platform without TDX-IO
     bad_version: bool = False
     before_ready: bool = False
     in_shutdown: bool = False
@@ -71,7 +76,8 @@ def decode_rax(rax: int, abi: str) -> Decoded:
     return Decoded(
         loader=False, leaf=leaf, version=version, name=info.name if info else "unknown",
         reserved_bits=abi != "1.0" and bool(rax & RAX_RESERVED_MASK),
-        bad_version=version > 0 and not (info and info.versioned),
+        no_tdx_io=bool(info and info.tdx_io),
+        bad_version=version > 0 and not (info and info.versioned_in(abi)),
         before_ready=bool(info and info.before_ready),
         in_shutdown=bool(info and info.in_shutdown),
     )
@@ -81,6 +87,8 @@ def _admission(module: TdxModule, d: Decoded) -> tuple[int, str] | None:
     """The dispatcher's own answer before any handler runs, or None to go on."""
     if d.reserved_bits:
         return OPERAND_INVALID_RAX, "reserved RAX bits set"
+    if d.no_tdx_io:
+        return OPERAND_INVALID_RAX, "TDX-IO leaf: the platform has no TDX-IO (TDX Connect)"
     if d.bad_version:
         return OPERAND_INVALID_RAX, f"version {d.version} not supported by this leaf"
     st = module.state.sys_state
@@ -165,7 +173,7 @@ def dispatch_full(module: TdxModule, lp: int, regs: Mapping[str, int],
         refused = _admission(module, d)
         if refused is not None:
             note = refused[1]
-            if spec is None and not (d.reserved_bits or d.bad_version):
+            if spec is None and not (d.reserved_bits or d.bad_version or d.no_tdx_io):
                 # The real module's answer, but the record still says the model has no leaf.
                 note += "; " + ("not modelled" if leaf_info(d.leaf, module.abi)
                                 else "unknown leaf")

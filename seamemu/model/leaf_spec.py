@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from seamemu.arch.leaves import BOTH, V15, leaf_by_name, seamldr_leaf_by_name, tdcall_leaf_by_name
+from seamemu.arch.leaves import ALL, leaf_by_name, seamldr_leaf_by_name, tdcall_leaf_by_name
 from seamemu.arch.status import TdxStatus, status_name, tdx_status_info, with_operand
 from seamemu.errors import InputError
 from seamemu.jsonout import hex64
@@ -34,7 +34,7 @@ class Check:
     id: str
     text: str
     status: int
-    abi: tuple[str, ...] = BOTH
+    abi: tuple[str, ...] = ALL
     group: str = ""            # the loop the rule sits in, e.g. "per TDMR"
     inject: bool = False       # an injected status with the same base fails the call here
     note: str = ""
@@ -183,7 +183,7 @@ LP_INIT_DONE = Check("lp_init", "this LP has not run TDH.SYS.LP.INIT",
                      TdxStatus.TDX_SYS_LP_INIT_NOT_DONE)
 
 
-def global_lock_check(*, exclusive: bool = True, abi: tuple[str, ...] = BOTH) -> Check:
+def global_lock_check(*, exclusive: bool = True, abi: tuple[str, ...] = ALL) -> Check:
     """The check a leaf that takes the module's global lock makes: a non-blocking try-lock
     (tdx_locks.h), so another LP holding it makes the leaf answer TDX_SYS_BUSY."""
     taken = ("another LP holds the global lock (taken exclusively)" if exclusive else
@@ -218,7 +218,7 @@ def leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), checks=
     spec = LeafSpec(
         name=name,
         number=info.number if info else ldr.rax if ldr else 0,
-        generations=generations or (info.generations if info else BOTH),
+        generations=generations or (info.generations if info else ALL),
         summary=summary, inputs=tuple(inputs), outputs=tuple(outputs),
         on_entry=tuple(on_entry), checks=tuple(checks), success=success,
         loader=info is None, source=source, other_statuses=tuple(other_statuses),
@@ -242,7 +242,7 @@ def tdg_leaf(name: str, *, summary: str, inputs=(), outputs=(), on_entry=(), che
     if info is None:
         raise KeyError(f"unknown TDCALL leaf {name!r}")
     source = source or _handler_source(name, _GUEST_CALLS)
-    spec = LeafSpec(name=info.name, number=info.number, generations=V15, summary=summary,
+    spec = LeafSpec(name=info.name, number=info.number, generations=("1.5",), summary=summary,
                     inputs=tuple(inputs), outputs=tuple(outputs), on_entry=tuple(on_entry),
                     checks=tuple(checks), success=success, source=source,
                     other_statuses=tuple(other_statuses))

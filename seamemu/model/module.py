@@ -47,7 +47,7 @@ class TdxModule:
             raise InputError(f"abi {abi!r}: expected one of {', '.join(ABI_GENERATIONS)}")
         self.platform = platform
         self.abi = abi
-        self.rules = AddressRules.from_platform(platform)
+        self.rules = AddressRules.from_platform(platform, hkid_below_cpu_max_pa=abi == "2.0")
         self.state = ModuleState()
         self.seamldr = SeamldrSession()
         self.records: list[CallRecord] = []

@@ -76,6 +76,7 @@ class ModuleState:
     pkg_configured: set[int] = field(default_factory=set)
     tdmrs: list[TdmrState] = field(default_factory=list)
     global_private_hkid: int | None = None   # reserved in the KOT by TDH.SYS.CONFIG
+    dynamic_pamt: bool = False               # 2.0: TDH.SYS.CONFIG R8 bit 16
     sys_attributes: int = 0
     lp_shutdown: set[int] = field(default_factory=set)  # 1.0 TDH.SYS.LP.SHUTDOWN
     handoff_version: int | None = None       # TDH.SYS.SHUTDOWN's handoff version

@@ -7,7 +7,9 @@ intel/tdx-module src/common/metadata_handlers/metadata_sys.c md_sys_get_first_el
 (TDX_1.5.01) / md_sys_get_elements (1.5.05) do: NUM_PKGS and PKG_FMS from MCHECK's sysinfo
 table, CMR_BASE/SIZE from the CMR list, CPUID_CONFIG_* from cpuid_configurable[] (all-ones
 leaves and zero values past NUM_CPUID_CONFIG), ALLOWED_FMS from cpuid_fms.c, the handoff fields
-from the handoff data header, SYS_ATTRIBUTES from TDH.SYS.INIT's RCX.
+from the handoff data header, SYS_ATTRIBUTES from TDH.SYS.INIT's RCX; 2.0.08 (1666adc) adds
+MIN_DYNAMIC_PAMT_NUM_HKID_BITS = MAXPA - MAX_DYNAMIC_PAMT_HKID_START_BIT (48, pamt_manager.h)
+when MAXPA is above 48, else 0.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ PKG_FMS = 0x000806F8
 KNOWN_FMS = (0xD06D0, 0xA06E0, 0xA06D0, 0xA06F0, 0xC06F2, 0x806F8)   # CWF GNR-D GNR-SP SRF EMR SPR
 CPUID_S_MASK = 0xF
 MAX_FMS_FIELDS = 64
+MAX_DYNAMIC_PAMT_HKID_START_BIT = 48    # intel/tdx-module 1666adc pamt_manager.h
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,8 @@ def _field_values(entry: GlobalField, prof: ModuleProfile, platform: Platform,
                                                and prof.abi != "1.0" else 0),
         "NUM_CPUID_CONFIG": len(configs),
         "NUM_ALLOWED_FMS": sum(1 for v in _allowed_fms(PKG_FMS) if v),
+        "MIN_DYNAMIC_PAMT_NUM_HKID_BITS": max(platform.max_pa - MAX_DYNAMIC_PAMT_HKID_START_BIT,
+                                              0),
     }
     if name in by_state:
         return [by_state[name]]

@@ -29,10 +29,12 @@ def test_profiles_are_unique_and_the_defaults_exist():
     names = [p.name for p in PROFILES]
     assert len(set(names)) == len(names)
     assert module_profile(DEFAULT_MODULE_VERSION).abi == "1.5"
-    assert {module_profile(v).abi for v in DEFAULT_FOR_ABI.values()} == {"1.0", "1.5"}
+    assert {module_profile(v).abi for v in DEFAULT_FOR_ABI.values()} == {"1.0", "1.5", "2.0"}
     assert find_profile("1.5.5") is find_profile("1.5.05")
+    assert find_profile("2.0.8") is find_profile("2.0.08") is module_profile(DEFAULT_FOR_ABI["2.0"])
     assert find_profile("1.5.7") is None
-    with pytest.raises(KeyError, match=r"known: 1\.0, 1\.5\.01, 1\.5\.05"):
+    assert find_profile("2.0.02") is None           # be44324 (2.0.02) is not modelled
+    with pytest.raises(KeyError, match=r"known: 1\.0, 1\.5\.01, 1\.5\.05, 2\.0\.08"):
         module_profile("2.9")
 
 
@@ -45,16 +47,22 @@ def test_every_profile_field_is_a_known_entry_in_table_order(profile):
 
 
 def test_field_counts_match_intel_s_lookup_tables():
-    # MAX_NUM_GLOBAL_SYS_LOOKUP: 65 at TDX_1.5.01, 66 at e98d963 (1.5.05); 1.0 has no TDH.SYS.RD.
+    # MAX_NUM_GLOBAL_SYS_LOOKUP: 65 at TDX_1.5.01, 66 at e98d963 (1.5.05), 72 at 1666adc
+    # (2.0.08, include/auto_gen_2_0); 1.0 has no TDH.SYS.RD.
     assert len(module_profile("1.5.01").fields) == 65
     assert len(module_profile("1.5.05").fields) == 66
+    assert len(module_profile("2.0.08").fields) == 72
+    assert set(module_profile("2.0.08").fields) - set(module_profile("1.5.05").fields) == {
+        "PAMT_PAGE_BITMAP_ENTRY_BITS", "MIN_DYNAMIC_PAMT_NUM_HKID_BITS", "MIN_VIRT_MAXPA",
+        "MAX_EVENT_FILTERS", "GUEST_GPA_ATTR_MASK", "TDX_CONNECT_FEATURES"}
     assert module_profile("1.0").fields == ()
 
 
-def test_only_1_5_05_has_every_field_mainline_reads():
+def test_1_5_05_and_2_0_08_have_every_field_mainline_reads():
     by_id = {f.field_id: f.name for f in md.GLOBAL_FIELDS}
     wanted = {by_id[fid] for fid in MAINLINE_READS}
     assert wanted <= set(module_profile("1.5.05").fields)
+    assert wanted <= set(module_profile("2.0.08").fields)
     assert wanted - set(module_profile("1.5.01").fields) == {"MAX_VCPUS_PER_TD"}
 
 
@@ -71,6 +79,24 @@ def test_the_constants_intel_s_sources_give():
     assert (p10.constant("TDCS_BASE_SIZE"), p01.constant("TDCS_BASE_SIZE")) == (4 * 4096, 6 * 4096)
     assert (p01.build_date, p01.build_num, p05.build_date, p05.build_num) == \
         (20231008, 595, 20240129, 698)
+
+
+def test_the_2_0_08_constants_intel_s_sources_give():
+    # intel/tdx-module 1666adc: BUILD.md, proj_defs.mk, td_control_structures.h,
+    # tdx_api_defs.h, metadata_sys.c, include/auto_gen_2_0/cpuid_configurations{.c,_defines.h}.
+    p = module_profile("2.0.08")
+    assert (p.major, p.minor, p.update, p.build_date, p.build_num) == (2, 0, 8, 20250325, 882)
+    assert p.constant("MAX_VCPUS_PER_TD") == 1376
+    assert p.constant("TDCS_BASE_SIZE") == 9 * 4096             # MIN_NUM_TDCS_PAGES 9
+    assert p.constant("ATTRIBUTES_FIXED0") == 0x8000000078010041  # TPA (62) off: no TDX-IO
+    assert p.constant("CONFIG_FLAGS_FIXED0") == 0x1F
+    assert p.constant("TDX_CONNECT_FEATURES") == 0x1281
+    features = p.constant("TDX_FEATURES0")
+    assert features & (1 << 18) and features & (1 << 36)       # NO_RBP_MOD, DYNAMIC_PAMT
+    assert not features & (1 << 6 | 1 << 32)                    # TDX_IO, TDX_CONNECT_PARTITIONING
+    assert len(p.cpuid_configs) == 28
+    assert p.cpuid_configs[27].leaf_subleaf == 0x18 | 8 << 32
+    assert [name for name, _why in p.unpinned] == ["MIN_VIRT_MAXPA"]
 
 
 def test_values_the_cpu_decides_are_declared_guesses():

@@ -372,7 +372,7 @@ ROWS: list[Case] = [
     case("usage-version", "--version", code=0, out="seamemu ", err_lines=0),
     case("usage-help", "run --help", code=0, out="usage:", err_lines=0),
     case("usage-subprocess", "run --cpl x", err="seamemu run: error: argument --cpl", subprocess=True),
-    case("usage-abi-bad", "run --abi 2.0", err="--abi"),
+    case("usage-abi-bad", "run --abi 3.0", err="--abi"),
     case("usage-module-version-bad", "run --module-version 9.9", err="--module-version"),
     case("usage-assembler-bad", "asm good.S --assembler nasm", err="--assembler"),
     case("usage-color-bad", "trace --color purple", err="--color"),

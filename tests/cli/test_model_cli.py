@@ -173,7 +173,8 @@ def test_bench_reports_sys_rd_through_the_driver_and_bringup_time(capsys):
 # 1.5.01 not mainline (it lacks MAX_VCPUS_PER_TD).
 @pytest.mark.parametrize("version, kernel, method", [("1.0", "v5-2022", "TDH.SYS.INFO"),
                                                      ("1.5.01", "6.8", "TDH.SYS.RD"),
-                                                     ("1.5.05", "mainline", "TDH.SYS.RD")])
+                                                     ("1.5.05", "mainline", "TDH.SYS.RD"),
+                                                     ("2.0.08", "mainline", "TDH.SYS.RD")])
 def test_boot_module_version_reaches_sys_ready(capsys, version, kernel, method):
     code, out, _ = run(capsys, "boot", "--module-version", version, "--kernel", kernel, "--json")
     doc = json.loads(out)
@@ -195,7 +196,7 @@ def test_module_version_reaches_the_module_of_run(capsys):
 
 @pytest.mark.parametrize("argv, needle", [
     (["boot", "--module-version", "1.5.07"], "--module-version '1.5.07': not a known TDX module "
-                                              "release (known: 1.0, 1.5.01, 1.5.05)"),
+                                              "release (known: 1.0, 1.5.01, 1.5.05, 2.0.08)"),
     (["boot", "--platform", "no-module", "--module-version", "1.0"], "loads no TDX module"),
 ])
 def test_bad_module_version_is_one_line(capsys, argv, needle):

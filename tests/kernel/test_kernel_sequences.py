@@ -8,6 +8,7 @@ Platform "lean" (conftest): two LPs in two packages; TDX memory [1 MiB, 1920 MiB
 [4 GiB, 5 GiB), so TDMRs [0, 2 GiB) and [4 GiB, 5 GiB); TDX KeyIDs start at 32.
 """
 
+import pytest
 from conftest import boot, lean
 
 GiB = 1 << 30
@@ -97,6 +98,18 @@ def test_mainline_refuses_a_module_without_max_vcpus_per_td():
     # seamemu's own line (never dmesg) names the missing field and the kernel that reads less.
     (why,) = [t for t in b.texts() if "too old" in t]
     assert why.startswith("seamemu: ") and "max_vcpus_per_td" in why and "--kernel 6.8" in why
+
+
+@pytest.mark.parametrize("kernel", ["v5-2022", "6.8", "mainline"])
+def test_every_generation_brings_2_0_08_up(kernel):
+    """2.0.08 keeps every field mainline's tdx_global_metadata.c reads (a superset of
+    1.5.05's table), NO_RBP_MOD and TDH.SYS.INFO, so each generation reaches SYS_READY."""
+    b = boot(kernel, lean(module_version="2.0.08"))
+    assert (b.ok, b.state) == (True, "SYS_READY")
+    if kernel == "mainline":
+        assert "virt/tdx: Module version: 2.0.08" in b.dmesg()
+        assert b.sysinfo.fields["max_vcpus_per_td"] == 1376 and \
+            b.sysinfo.fields["tdcs_base_size"] == 9 * 4096
 
 
 def test_6_8_and_v5_need_no_such_field():

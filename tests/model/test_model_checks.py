@@ -210,6 +210,11 @@ SCENARIOS = {
     ("TDH.SYS.INIT", "global_lock"): (lambda m: (
         _go(m(), _held, "TDH.SYS.INIT"), S.TDX_SYS_BUSY)),
     ("TDH.SYS.INIT", "rcx_reserved"): (lambda m: (m().call(0, "TDH.SYS.INIT", rcx=1), op("RCX"))),
+    # 2.0 (intel/tdx-module 1666adc tdh_sys_init.c): versions 0 and 1; version 1's R8 has
+    # reserved bits 5:0.
+    ("TDH.SYS.INIT", "version"): (lambda m: (m().call(0, "TDH.SYS.INIT", version=2), op("RAX"))),
+    ("TDH.SYS.INIT", "fatal_config"): (lambda m: (
+        m().call(0, "TDH.SYS.INIT", version=1, r8=1), op("R8"))),
     ("TDH.SYS.INIT", "state"): (lambda m: (
         _twice(m(), "TDH.SYS.INIT"), S.TDX_SYS_INIT_NOT_PENDING)),
     ("TDH.SYS.INIT", "cmr_list"): (lambda m: (
@@ -241,6 +246,10 @@ SCENARIOS = {
         config_reply(_after(m(), "lp_init"), good_tdmrs(), count=0), op("RDX"))),
     ("TDH.SYS.CONFIG", "r8_hkid"): (lambda m: (
         config_reply(_after(m(), "lp_init"), good_tdmrs(), hkid=1), op("R8"))),
+    # 2.0 Dynamic PAMT (R8 bit 16) with KeyID bits 51:50: above MAX_DYNAMIC_PAMT_HKID_START_BIT.
+    ("TDH.SYS.CONFIG", "dynamic_pamt_hkid"): (lambda m: (
+        config_reply(_after(b := m(keyid_bits=2), "lp_init"), good_tdmrs(),
+                     hkid=b.hkid | 1 << 16), op("R8"))),
     ("TDH.SYS.KEY.CONFIG", "global_lock"): (lambda m: (
         _go(_after(m(), "config"), _held, "TDH.SYS.KEY.CONFIG"), S.TDX_SYS_BUSY)),
     ("TDH.SYS.KEY.CONFIG", "state"): (lambda m: (

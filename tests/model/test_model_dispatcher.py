@@ -102,8 +102,8 @@ def test_unknown_and_not_modelled_loader_leaves(bench15):
 
 
 def test_bad_construction_and_bad_lp_are_input_errors(platform15):
-    with pytest.raises(InputError, match=r"abi '2\.0'"):
-        TdxModule(platform15, abi="2.0")
+    with pytest.raises(InputError, match=r"abi '3\.0'"):
+        TdxModule(platform15, abi="3.0")
     tdx = TdxModule(platform15)
     with pytest.raises(InputError, match="lp 99"):
         tdx.seamcall(99, {"rax": 33}, None)

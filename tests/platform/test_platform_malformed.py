@@ -219,7 +219,7 @@ tdx = 8
     ]),
     "unknown module version": (GOOD.replace('version = "1.5.1"', 'version = "1.5.07"'), [
         "module.version: '1.5.07' is not a known TDX module release (known: 1.0, 1.5.01, "
-        "1.5.05) (did you mean '1.5.05'?)",
+        "1.5.05, 2.0.08) (did you mean '1.5.05'?)",
     ]),
     "tdx enabled without mtrrcap": (GOOD + "[bios]\nmtrrcap_seamrr = false\ntdx_enabled = true\n", [
         "bios: TDX is enabled but IA32_MTRRCAP.SEAMRR (bit 15) is clear",
@@ -227,11 +227,12 @@ tdx = 8
     "no memory at all": ("[cpu]\npackages = 1\n", [
         "memory: no usable region (the emulator needs RAM to run code in)",
     ]),
-    "wrong shapes": ('cpu = 3\nmemory = "lots"\n[module]\nabi = "2.0"\nversion = "one"\n', [
+    "wrong shapes": ('cpu = 3\nmemory = "lots"\n[module]\nabi = "3.0"\nversion = "one"\n', [
         "cpu: expected a table, got int 3",
         "memory: expected an array of tables ([[memory]]), got string 'lots'",
-        "module.abi: '2.0' is not one of 1.0, 1.5",
-        "module.version: 'one' is not a known TDX module release (known: 1.0, 1.5.01, 1.5.05)",
+        "module.abi: '3.0' is not one of 1.0, 1.5, 2.0",
+        "module.version: 'one' is not a known TDX module release (known: 1.0, 1.5.01, 1.5.05, "
+        "2.0.08)",
     ]),
 }
 

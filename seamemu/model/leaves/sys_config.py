@@ -2,11 +2,17 @@
 """TDH.SYS.CONFIG (45): hand the module its TDMRs, their PAMTs and the global private KeyID.
 
 Spec: intel/tdx-module tdx_1.5 src/vmm_dispatcher/api_calls/tdh_sys_config.c (M15); M10 has
-the same structure.  Linux arch/x86/virt/vmx/tdx/tdx.c config_tdx_module() is the caller.
+the same structure.  2.0 (intel/tdx-module 1666adc, the same file and tdx_api_defs.h
+sys_config_options_t): R8 bit 16 asks for Dynamic PAMT (bits 63:17 reserved); with it the
+KeyID bits must start at bit 48 or below (MAX_DYNAMIC_PAMT_HKID_START_BIT, pamt_manager.h) and
+each PAMT_4K area need only hold a bitmap.  What Dynamic PAMT changes after TDH.SYS.CONFIG
+(TDH.PHYMEM.PAMT.ADD/REMOVE, PAMT pages per 2 MiB range) is not modelled, and the call says so.
+Linux arch/x86/virt/vmx/tdx/tdx.c config_tdx_module() is the caller.
 """
 
 from __future__ import annotations
 
+from seamemu.arch.leaves import V20
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import MAX_TDMRS, TDMR_INFO_ALIGNMENT, TDMR_INFO_PA_ARRAY_ALIGNMENT, TDMR_INFO_SIZE
@@ -17,6 +23,9 @@ from seamemu.model.leaves.tdmr_rules import TdmrInfo, check_tdmr
 from seamemu.model.module_state import SysState, TdmrState
 
 OP_RCX = with_operand(S.TDX_OPERAND_INVALID, "RCX")
+OP_R8 = with_operand(S.TDX_OPERAND_INVALID, "R8")
+DYNAMIC_PAMT = 1 << 16                     # 2.0 sys_config_options_t.dynamic_pamt
+MAX_DYNAMIC_PAMT_HKID_START_BIT = 48
 
 
 @leaf(
@@ -25,7 +34,8 @@ OP_RCX = with_operand(S.TDX_OPERAND_INVALID, "RCX")
             "KeyID; runs once, after every LP ran TDH.SYS.LP.INIT.",
     inputs=(("rcx", "PA of an array of u64 TDMR_INFO entry PAs (512-byte aligned)"),
             ("rdx", "number of entries, 1..64"),
-            ("r8", "global private HKID in bits 15:0; bits 63:16 must be 0")),
+            ("r8", "global private HKID in bits 15:0; bits 63:16 must be 0 (2.0: bit 16 asks "
+                   "for Dynamic PAMT, bits 63:17 must be 0)")),
     checks=(
         global_lock_check(),
         Check("state", "the module is not in SYSINIT_DONE", S.TDX_SYS_CONFIG_NOT_PENDING),
@@ -36,6 +46,8 @@ OP_RCX = with_operand(S.TDX_OPERAND_INVALID, "RCX")
         operand_check("r8_hkid", "R8", "R8 bits 63:16 are not 0, or the HKID is not a private "
                       "(TDX) KeyID",
                       note="once this passes the HKID is reserved, even if a TDMR check fails"),
+        Check("dynamic_pamt_hkid", "2.0, Dynamic PAMT asked for (R8 bit 16) and the KeyID bits "
+              "start above bit 48", OP_R8, abi=V20),
     ) + TDMR_CHECKS,
     success="TDMRs recorded (none initialised), state SYSCONFIG_DONE, no package key "
             "configured yet",
@@ -50,8 +62,14 @@ def tdh_sys_config(c: Call) -> None:
     c.require(rdx <= MAX_TDMRS, "rdx_max")
     c.require(rdx >= 1, "rdx_min")
     hkid = r8 & 0xFFFF
-    c.require((r8 >> 16) == 0 and rules.is_private_hkid(hkid), "r8_hkid")
+    options = r8 & ~DYNAMIC_PAMT if c.abi in V20 else r8
+    c.require((options >> 16) == 0 and rules.is_private_hkid(hkid), "r8_hkid")
     st.global_private_hkid = hkid           # KOT entry marked HKID_RESERVED before the TDMRs
+    st.dynamic_pamt = bool(r8 & DYNAMIC_PAMT) and c.abi in V20
+    if st.dynamic_pamt:
+        c.require(rules.hkid_start_bit <= MAX_DYNAMIC_PAMT_HKID_START_BIT, "dynamic_pamt_hkid")
+        c.notes.append("seamemu: Dynamic PAMT asked for; the model checks TDH.SYS.CONFIG's "
+                       "Dynamic PAMT rules only, and later leaves act as without it")
 
     tdmrs: list[TdmrInfo] = []
     for i in range(rdx):

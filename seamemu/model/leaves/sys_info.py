@@ -31,7 +31,7 @@ def tdsysinfo_bytes(c: Call) -> bytes:
     body = bytearray(TDSYSINFO_STRUCT.pack(
         attributes=0, vendor_id=info.vendor_id, build_date=info.build_date,
         build_num=info.build_num, minor_version=info.minor, major_version=info.major,
-        sys_rd=1 if c.abi == "1.5" else 0,
+        sys_rd=1 if c.abi != "1.0" else 0,
         max_tdmrs=k["MAX_TDMRS"], max_reserved_per_tdmr=k["MAX_RESERVED_PER_TDMR"],
         pamt_entry_size=k["PAMT_4K_ENTRY_SIZE"],
         tdcs_base_size=k["TDCS_BASE_SIZE"], tdvps_base_size=k["TDVPS_BASE_SIZE"],

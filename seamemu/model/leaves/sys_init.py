@@ -16,13 +16,20 @@ checks (the platform's VMX MSRs always pass them), the CPUID leaf-specific check
 0xD, 0x15, 0x1F ...), TSX_CTRL handling (1.0 refuses RTM_ENABLE or TSX_CPUID_CLEAR when
 ARCH_CAPABILITIES.TSX_CTRL is set) and check_module_build_time_defs
 (TDX_SYS_INCOMPATIBLE_SIGSTRUCT).
+TDX 2.0 (intel/tdx-module 1666adc tdh_sys_init.c tdh_sys_init(version)): the dispatcher lets
+TDH.SYS.INIT have a version; above 1 it answers TDX_OPERAND_INVALID(RAX) before the lock;
+RCX must be 0 whole; version 1 takes a fatal-error diagnostics configuration in R8
+(fatal_info.h fatal_error_config_t), checked last (configure_fatal_info_diagnostics), whose
+failure is TDX_OPERAND_INVALID(R8).  The TPA bit of ATTRIBUTES_FIXED0 follows TDX-IO, which
+the modelled platforms lack (arch.module_versions).  What version 1's configuration does
+afterwards (logging on a fatal error, the notification IPI) is not modelled.
 """
 
 from __future__ import annotations
 
 from seamemu.arch import msrs as m
 from seamemu.arch import platform_checks as pc
-from seamemu.arch.leaves import V15
+from seamemu.arch.leaves import V15, V20
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.model import platform_checks as P
@@ -31,7 +38,27 @@ from seamemu.model.leaf_spec import Check, global_lock_check, leaf, operand_chec
 from seamemu.model.module_state import SysState
 
 V10 = ("1.0",)
+OP_RAX = with_operand(S.TDX_OPERAND_INVALID, "RAX")
+OP_R8 = with_operand(S.TDX_OPERAND_INVALID, "R8")
 MSR_BAD = S.TDX_INCORRECT_MSR_VALUE
+# 2.0 fatal_error_config_t (fatal_info.h at 1666adc): reserved bits 5:0 and 53:52, the log's
+# HPA in bits 51:6 (HPA_CODE_NO_LOGGING_REQUIRED: none), the notification in 55:54 (1 = an
+# interrupt, whose vector in 63:56 must be 16 or more; 2 = NMI, 3 = SMI).
+FATAL_CONFIG_RESERVED = 0x3F | 0x3 << 52
+FATAL_INFO_HPA_SHIFT, FATAL_INFO_HPA_MASK = 6, (1 << 46) - 1
+HPA_CODE_NO_LOGGING_REQUIRED = 0x3FFFFFFFFFFF
+FATAL_INFO_ALIGNMENT = 64                   # CACHELINE_SIZE
+
+
+def fatal_config_ok(c: Call, config: int) -> bool:
+    """configure_fatal_info_diagnostics() at 1666adc for a version-1 TDH.SYS.INIT."""
+    if config & FATAL_CONFIG_RESERVED:
+        return False
+    hpa = (config >> FATAL_INFO_HPA_SHIFT) & FATAL_INFO_HPA_MASK
+    if hpa != HPA_CODE_NO_LOGGING_REQUIRED and \
+            not c.rules.shared_hpa_ok(config & ((1 << 54) - 1), FATAL_INFO_ALIGNMENT):
+        return False
+    return not ((config >> 54) & 0x3 == 1 and (config >> 56) < 16)
 MSR_DIFF = S.TDX_INCONSISTENT_MSR
 
 
@@ -49,6 +76,7 @@ def _msr_check(cid: str, what: str, abi: tuple[str, ...] = V15) -> Check:
              ("r9", "0; ... VERIFY_VALUE EBX:EAX"), ("r10", "0; ... VERIFY_VALUE EDX:ECX")),
     on_entry=(("rcx", 0), ("rdx", 0), ("r8", 0), ("r9", 0), ("r10", 0)),
     checks=(
+        Check("version", "2.0: the version in RAX is above 1", OP_RAX, abi=V20),
         global_lock_check(),
         operand_check("rcx_reserved", "RCX", "RCX (attributes) is not 0"),
         Check("state", "the module is not in SYSINIT_PENDING", S.TDX_SYS_INIT_NOT_PENDING),
@@ -93,6 +121,9 @@ def _msr_check(cid: str, what: str, abi: tuple[str, ...] = V15) -> Check:
         Check("canary_rdrand", "RDRAND for the stack canary fails: TDX 1.0 answers TDX_SYS_BUSY "
               "(qizhangz/tdx-module tdh_sys_init.c tdx_init_stack_canary)", S.TDX_SYS_BUSY,
               abi=V10, inject=True),
+        Check("fatal_config", "2.0 version 1: R8 (fatal-error diagnostics) has reserved bits "
+              "5:0 or 53:52 set, a log HPA that is not a 64-byte-aligned shared HPA (all ones: "
+              "no log), or an interrupt notification with a vector below 16", OP_R8, abi=V20),
     ),
     success="state SYSINIT_DONE; the LP's MSRs, CPUID and SEAMOPS capabilities kept for "
             "TDH.SYS.LP.INIT; no LP initialised, no package key configured",
@@ -101,6 +132,8 @@ def _msr_check(cid: str, what: str, abi: tuple[str, ...] = V15) -> Check:
 )
 def tdh_sys_init(c: Call) -> None:
     c.write(rcx=0, rdx=0, r8=0, r9=0, r10=0)
+    if c.abi in V20:
+        c.require(c.version <= 1, "version")
     c.require(c.state.lock_free_for(c.lp, exclusive=True), "global_lock")
     c.require(c.reg("rcx") == 0, "rcx_reserved")
     c.require(c.state.sys_state == SysState.SYSINIT_PENDING, "state")
@@ -140,6 +173,10 @@ def tdh_sys_init(c: Call) -> None:
         c.require(s.seamops & pc.TD_PRESERVING_CAPABILITIES == pc.TD_PRESERVING_CAPABILITIES,
                   "seam_capabilities")
     c.require(True, "canary_entropy" if c.abi in V15 else "canary_rdrand")
+    if c.abi in V20 and c.version == 1:
+        c.require(fatal_config_ok(c, c.reg("r8")), "fatal_config")
+        c.notes.append("seamemu: the fatal-error diagnostics configuration was checked; what "
+                       "it configures is not modelled")
     st = c.state
     st.sys_state = SysState.SYSINIT_DONE
     st.sys_attributes = 0

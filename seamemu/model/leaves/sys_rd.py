@@ -96,6 +96,15 @@ def _values(c: Call) -> Mapping[str, Sequence[int]]:
                                 c.state.sys_attributes, c.state.handoff, attestation)
 
 
+def _note_unpinned(c: Call, names: Sequence[str]) -> None:
+    """Say so when a value the call returned is a placeholder (arch.module_versions
+    ModuleProfile.unpinned): seamemu's own commentary, not the module's."""
+    for name, why in c.module.profile.unpinned:
+        if name in names:
+            c.notes.append(f"seamemu: {name} is a placeholder, not {c.module.profile.name}'s "
+                           f"value ({why})")
+
+
 def _sys_field_id(c: Call, reg: str) -> int:
     """The field ID in `reg`, read in the SYS context (its context code ignored); the LP must
     have run TDH.SYS.LP.INIT (the first check of both leaves)."""
@@ -136,6 +145,7 @@ def tdh_sys_rd(c: Call) -> None:
     assert where is not None  # require() ended the call otherwise
     entry, index = where
     c.write(r8=_values(c)[entry.name][index], rdx=table.next_element_id(fid, entry, index))
+    _note_unpinned(c, (entry.name,))
 
 
 def dump_list(table: SysTable, values: Mapping[str, Sequence[int]], start: int,
@@ -215,6 +225,7 @@ def tdh_sys_rdall(c: Call) -> None:
     assert start is not None  # require() ended the call otherwise
     data, pos, finished = dump_list(table, _values(c), start, RDALL_BUFFER_SIZE)
     c.mem.write(rdx, data)
+    _note_unpinned(c, [e.name for e, _f in table.fields[start:pos]])
     if not finished:
         entry, f = table.fields[pos]
         c.write(r8=entry.element_id(f, 0))

@@ -120,6 +120,10 @@ def _check_pamt(c: Call, base: int, size: int, page: int, tdmr_size: int) -> boo
     last = (base + size - 1) & MASK64
     if not c.rules.pa_ok(base) or not c.rules.pa_ok(last):
         return False
+    if page == KiB4 and c.state.dynamic_pamt:
+        # 2.0 Dynamic PAMT: the 4K area is a bitmap, one bit per 4 KiB page (intel/tdx-module
+        # 1666adc tdh_sys_config.c check_pamt_addresses_and_size)
+        return size >= tdmr_size // KiB4 // 8
     return size >= (tdmr_size // page) * PAMT_ENTRY_SIZE
 
 
