@@ -32,7 +32,6 @@ from __future__ import annotations
 import ctypes
 import struct as _struct
 from collections.abc import Callable, Sequence
-from ctypes import memmove, string_at
 from typing import NamedTuple
 
 from unicorn import UC_HOOK_MEM_WRITE
@@ -267,8 +266,9 @@ class GuestBatch:
         machine.linear.add_code(base, base + PAGE)
         self._end = ctypes.c_uint64.from_address(mem.host_address(base + _END_SLOT))
         self.records_host = mem.host_address(self.records)
-        # The records' memory as an array of words, written by slice (ints converted in C).
+        # The records' memory as an array of words, packed into in one C call.
         self._words = (ctypes.c_uint64 * (capacity * layout.words)).from_address(self.records_host)
+        self._packers: dict[int, _struct.Struct] = {}
         jmp = self.after - (machine.sentinel + 5)
         self._patch = b"\xe9" + jmp.to_bytes(4, "little", signed=True)
         self._int3 = mem.peek(machine.sentinel, 5)
@@ -319,7 +319,7 @@ class GuestBatch:
         if index == self.current or self.prepare is None:
             return lp.request_stop(("batch",))   # a second SEAMCALL: left to a call of its own
         self.current = index
-        received = string_at(r.addr, self._size)
+        received = r.bytes[:self._size].tobytes()
         plan = self.prepare(index, received)
         if plan is None:
             return lp.request_stop(("batch",))
@@ -341,7 +341,7 @@ class GuestBatch:
             return lp.apply("seamcall", rip, Effect(decision, regs, None, advance, fault), vals)
         # What LogicalProcessor.apply does with such an effect, without building it: the
         # registers written, RFLAGS, RIP past the instruction (no event is kept in a batch).
-        memmove(r.addr, post, self._size)
+        r.bytes[:self._size] = post
         if keep is not None:
             r[n] = (r[n] & keep) | add
         r[n + 1] = rip + advance
@@ -371,7 +371,10 @@ class GuestBatch:
         if n % self.layout.words or n > self.capacity * self.layout.words:
             raise InputError(f"batch: {n} words are not whole records of {self.layout.words} "
                              f"(capacity {self.capacity})")
-        self._words[:n] = words  # type: ignore[call-overload]  # ctypes takes a list of ints
+        packer = self._packers.get(n)
+        if packer is None:
+            packer = self._packers[n] = _struct.Struct(f"<{n}Q")
+        packer.pack_into(self._words, 0, *words)
 
     def enter(self) -> None:
         """Batch mode on: calls return into the driver (the sentinel jumps to it)."""

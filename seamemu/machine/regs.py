@@ -185,7 +185,7 @@ class RegBlock:
     for a hook that compares and replaces registers as bytes (the batch driver's SEAMCALL,
     machine/batch.py), without building a Python int per register."""
 
-    __slots__ = ("_buf", "_ids", "_n", "_ptrs", "_uc", "_uch", "_words", "addr", "fast")
+    __slots__ = ("_buf", "_ids", "_n", "_ptrs", "_uc", "_uch", "_words", "addr", "bytes", "fast")
 
     def __init__(self, uc, uc_ids: list[int]) -> None:
         n = self._n = len(uc_ids)
@@ -193,6 +193,8 @@ class RegBlock:
         self._ids = (ctypes.c_int * n)(*uc_ids)
         self._words = (ctypes.c_uint64 * n)()
         self.addr = ctypes.addressof(self._words)
+        # The buffer as bytes to slice and assign (no foreign call, unlike string_at/memmove).
+        self.bytes = memoryview(self._words).cast("B")
         self._ptrs = (ctypes.c_void_p * n)(*(self.addr + 8 * i for i in range(n)))
         self._uch = getattr(uc, "_uch", None)
         self.fast = FAST is not None and self._uch is not None
