@@ -70,7 +70,7 @@ class ModuleProfile:
     # 1.5.01's TDH.SYS.RD returns CONFIG_DIRECT only for CPUID_CONFIG_VALUES (metadata_sys.c
     # md_sys_get_first_element_val_and_ptr); 1.5.05 adds ALLOW_DIRECT & native (md_sys_get_elements).
     rd_cpuid_allow_direct: bool = True
-    statuses: str = "M15"           # which status table (arch.status.status_table)
+    statuses: str = "M15"           # which status table (arch.status_tables: M10, M15, M20)
     guesses: tuple[tuple[str, str], ...] = ()   # (value, what would confirm it)
     # Fields the release has whose value no source read pins: TDH.SYS.RD/RDALL report the
     # profile's placeholder and say so in the call's note.  (field name, why)
@@ -262,7 +262,7 @@ PROFILES: tuple[ModuleProfile, ...] = (
             MIN_VIRT_MAXPA=0,           # placeholder: see unpinned
             TDX_FEATURES0=_TDX_FEATURES0_2_0_08,
         )),
-        cpuid_configs=CPUID_CONFIGS_2_0_08,
+        cpuid_configs=CPUID_CONFIGS_2_0_08, statuses="M20",
         unpinned=(("MIN_VIRT_MAXPA", "metadata_sys.c at 1666adc reports the constant "
                    "MIN_VIRT_MAXPA, whose definition was not found in the sources read; the "
                    "model reports 0 in its place"),),
@@ -277,8 +277,6 @@ PROFILES: tuple[ModuleProfile, ...] = (
                  ("MODULE_HV, MIN_UPDATE_HV, NO_DOWNGRADE = 0", "proj_defs.mk defaults at "
                   "1666adc (BUILD.md's command sets none); the released binary's TDH.SYS.RD "
                   "would confirm them"),
-                 ("the status table", "TDX_1.5.01's: include/auto_gen_2_0/tdx_error_codes_defs.h "
-                  "at 1666adc was not compared entry by entry"),
                  ("the TDH.SYS.* checks other than those 2.0 is modelled with (TDH.SYS.INIT "
                   "versions and fatal-error configuration, TDH.SYS.CONFIG Dynamic PAMT), their "
                   "order, the CPUID checks (arch.cpuid_lookup: TDX_1.5.01's 64 entries; 1666adc "

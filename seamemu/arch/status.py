@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import EnumMeta, IntEnum
 from typing import TYPE_CHECKING, Any
 
-from seamemu.arch.status_tables import M10_STATUSES, M15_STATUSES, STATUS_TABLES
+from seamemu.arch.status_tables import M10_STATUSES, M15_STATUSES, M20_STATUSES, STATUS_TABLES
 
 MASK64 = (1 << 64) - 1
 STATUS_ERROR = 1 << 63             # bit 63: error
@@ -205,6 +205,9 @@ _BY_NAME: dict[str, StatusInfo] = {s.name: s for s in ALL_TDX_STATUSES}
 _M10_BY_VALUE: dict[int, StatusInfo] = {
     v: StatusInfo(n, v, _BY_NAME[n].detail if n in _BY_NAME else "info", note="M10")
     for n, v in M10_STATUSES}
+# TDX 2.0's statuses 1.5 lacks (arch.status_tables M20; the rest have their 1.5 values).
+_M20_BY_VALUE: dict[int, StatusInfo] = {
+    v: StatusInfo(n, v, note="M20") for n, v in M20_STATUSES if v not in _BY_VALUE}
 _LDR_BY_VALUE: dict[int, SeamldrStatusInfo] = {s.value: s for s in SEAMLDR_STATUSES}
 _LDR_BY_NAME: dict[str, SeamldrStatusInfo] = {s.name: s for s in SEAMLDR_STATUSES}
 
@@ -251,17 +254,21 @@ def _render_details(kind: str, details: int) -> str:
 
 def tdx_status_info(value: int, table: str = "M15") -> StatusInfo | None:
     """The entry whose base (bits 63:32) matches `value`, or None.  `table` "M10" reads it
-    as a TDX 1.0 module's status (its own values and names first)."""
+    as a TDX 1.0 module's status (its own values and names first), "M20" as a TDX 2.0
+    module's (1.5's plus its own)."""
     base = value & STATUS_BASE_MASK
     if table == "M10":
         old = _M10_BY_VALUE.get(base)
         if old is not None:
             return old
-    return _BY_VALUE.get(base)
+    info = _BY_VALUE.get(base)
+    if info is None and table == "M20":
+        return _M20_BY_VALUE.get(base)
+    return info
 
 
 def status_table(table: str) -> Mapping[str, int]:
-    """Every status name -> value of one module source generation ("M10" or "M15")."""
+    """Every status name -> value of one module source generation ("M10", "M15", "M20")."""
     return STATUS_TABLES[table]
 
 
@@ -287,8 +294,8 @@ def status_value(name: str, *, loader: bool = False, table: str = "M15") -> int:
     `table="M10"` a name of TDX 1.0's table gives its 1.0 value."""
     if loader:
         return _LDR_BY_NAME[name].value
-    if table == "M10" and name in STATUS_TABLES["M10"]:
-        return STATUS_TABLES["M10"][name]
+    if table in ("M10", "M20") and name in STATUS_TABLES[table]:
+        return STATUS_TABLES[table][name]
     return _BY_NAME[name].value
 
 

@@ -38,6 +38,7 @@ from seamemu.arch.status import (
     status_value,
     with_operand,
 )
+from seamemu.arch.status_tables import TABLE_FOR_ABI
 from seamemu.errors import InputError
 from seamemu.model.context import injection_matches
 from seamemu.model.leaf_spec import LeafSpec, handler_for
@@ -255,7 +256,7 @@ def impossible_status(spec: LeafSpec, rule: InjectRule, abi: str) -> None:
     possible = spec.possible_statuses(abi)
     if status_possible(rule.status, possible, loader=spec.loader):
         return
-    table = "M10" if abi == "1.0" else "M15"
+    table = TABLE_FOR_ABI[abi]
     names = [status_name(v, loader=spec.loader, table=table) for v in possible]
     raise InputError(f"fault-injection rule {rule.text!r}: " + refusal(
         spec.name, status_name(rule.status, loader=spec.loader, table=table), names))

@@ -15,6 +15,7 @@ from functools import cached_property
 
 from seamemu.arch.leaves import ALL, leaf_by_name, seamldr_leaf_by_name, tdcall_leaf_by_name
 from seamemu.arch.status import TdxStatus, status_name, tdx_status_info, with_operand
+from seamemu.arch.status_tables import TABLE_FOR_ABI
 from seamemu.errors import InputError
 from seamemu.jsonout import hex64
 
@@ -152,7 +153,7 @@ class LeafSpec:
         if self.success:
             lines.append(f"  On success: {self.success}")
         for abi in self.generations:
-            table = "M10" if abi == "1.0" else "M15"
+            table = TABLE_FOR_ABI[abi]
             lines.append(f"  Can return (ABI {abi}; fault injection accepts only these): " +
                          ", ".join(status_name(v, loader=self.loader, table=table)
                                    for v in self.possible_statuses(abi)))

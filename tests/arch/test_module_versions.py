@@ -125,6 +125,18 @@ def test_tdx_1_0_and_1_5_statuses_differ_where_the_sources_do():
     assert "TDX_BOOT_NT4_SET" in m10 and "TDX_LIMIT_CPUID_MAXVAL_SET" in m15
 
 
+def test_tdx_2_0_keeps_every_1_5_status_and_adds_its_own():
+    # intel/tdx-module 1666adc include/auto_gen_2_0/tdx_error_codes_defs.h against 72d8cff's.
+    from seamemu.arch.status import status_name, status_table, status_value
+    m15, m20 = status_table("M15"), status_table("M20")
+    assert {n: m20.get(n) for n in m15} == dict(m15) and len(m20) == 265
+    assert module_profile("2.0.08").statuses == "M20"
+    # Dynamic PAMT's TDX_HPA_RANGE_NOT_FREE is a 2.0 name; a 1.5 module has no such status.
+    assert status_name(0xC000030400000000, table="M20") == "TDX_HPA_RANGE_NOT_FREE"
+    assert status_name(0xC000030400000000).startswith("UNKNOWN_STATUS")
+    assert status_value("TDX_IOMMU_ECMD_TIMEOUT", table="M20") == 0x80000F5100000000
+
+
 def test_every_p_seamldr_error_code_is_named():
     # intel/tdx-loader p-seam-loader/include/pseamldr_api_defs.h (81bf312): twelve PSEAMLDR_*
     # codes, EUNSUPPORTED (0x...06) among them.
