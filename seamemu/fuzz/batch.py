@@ -304,6 +304,7 @@ class Batcher:
         finally:
             g.leave()
             g.prepare = None
+            self._cases = ()
             m.restore(runner.snapshot)
         outcomes, seen = self._outcomes, self._seen
         for i, case in enumerate(cases):
