@@ -4,12 +4,13 @@
 The module is one release profile (platform.module.version; seamemu.arch.module_versions),
 which fixes its generation's leaf set, its metadata fields and what they report.  A generation
 given as `abi` that the platform's module does not serve means that generation's default
-release.  The 1.0 or 1.5 leaf set:
+release.  The 1.0, 1.5 or 2.0 leaf set:
 1.0 reads the whole RAX as the leaf number and has TDH.SYS.INFO but no TDH.SYS.RD/RDALL;
 1.5 reads RAX[15:0] as the leaf and RAX[23:16] as its version, and keeps TDH.SYS.INFO
-beside TDH.SYS.RD/RDALL as M15 does.  Given an `abi` the platform's module does not serve, it
-runs (and reports the version of) a default module of that generation.  Every call is recorded
-as a CallRecord.
+beside TDH.SYS.RD/RDALL as M15 does; 2.0 reads RAX as 1.5 does, with its own leaves and
+versions (arch.leaves) and the KeyID bits below the CPU's MAXPA (model.addr).  Given an
+`abi` the platform's module does not serve, it runs (and reports the version of) a default
+module of that generation.  Every call is recorded as a CallRecord.
 """
 
 from __future__ import annotations

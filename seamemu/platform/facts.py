@@ -119,7 +119,7 @@ class ModuleInfo:
     """
 
     version: str = ""         # release profile, e.g. "1.5.05"
-    abi: str = ""             # "1.0" or "1.5": which leaf set the module serves (the profile's)
+    abi: str = ""             # "1.0", "1.5" or "2.0": the leaf set it serves (the profile's)
     major: int = FROM_PROFILE
     minor: int = FROM_PROFILE
     update: int = FROM_PROFILE
