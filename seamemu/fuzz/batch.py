@@ -156,11 +156,13 @@ class Batcher:
         self.instr: list[str] = []        # per case of the last batch: what SEAMCALL does
         self.rax_after: list[int] = []    # ... and the RAX a correct stub returns
         self._seen: list[bool] = []
-        self._plans: dict[tuple, tuple] = {}
         self._predicted: list[tuple[int, ...]] = []
+        self._kinds: list[list] = []       # per case of the last batch: its entry of _outcomes
         self._index = -1
-        # (Cpu, RAX bit 63, answer kind) -> (what SEAMCALL does, whether it reaches the module)
-        self._outcomes: dict[tuple, tuple[str, bool]] = {}
+        # (Cpu, RAX bit 63, answer kind) -> [what SEAMCALL does, whether it reaches the module,
+        # the plan of its effect (`_plan`, made at the first such SEAMCALL)]: one list per
+        # kind of case, shared by its cases, so the hook hashes no key.
+        self._outcomes: dict[tuple, list] = {}
 
     def predicted(self, case: Case) -> tuple[int, ...]:
         """The registers the module receives at the first SEAMCALL from a correct stub."""
@@ -203,7 +205,7 @@ class Batcher:
         outcomes = self._outcomes
         legacy, raw, struct, out_pointer = self._legacy, self._raw, self._struct, spec.out_pointer
         checks_rax, insn, cleared = spec.checks_rax, spec.instruction, bool(spec.cleared)
-        instrs, raxes, predicted = self.instr, self.rax_after, self._predicted
+        instrs, raxes, predicted, kinds = self.instr, self.rax_after, self._predicted, self._kinds
         same_struct, writeback, position = self._same_struct, bool(spec.writeback), self._position
         pad_masks = _PAD_MASKS
         out: list[int] = []
@@ -214,7 +216,9 @@ class Batcher:
             key = (case.cpu, leaf >> 63, answer.kind)
             found = outcomes.get(key)
             if found is None:
-                found = outcomes[key] = (instruction_outcome(case, insn), module_called(case, insn))
+                found = outcomes[key] = [instruction_outcome(case, insn),
+                                         module_called(case, insn), None]
+            kinds.append(found)
             instr = found[0]
             if legacy:
                 words += load((*regs, 0, leaf, spa, 0 if case.out_null else spa, *inputs[:4]))
@@ -264,7 +268,7 @@ class Batcher:
         if k > g.capacity:
             raise ValueError(f"{k} cases in a batch of capacity {g.capacity}")
         runner = self.runner
-        self.instr, self.rax_after, self._predicted = [], [], []
+        self.instr, self.rax_after, self._predicted, self._kinds = [], [], [], []
         records = self.records(cases)
         g.write_flat(records)
         self._cases = cases
@@ -306,11 +310,11 @@ class Batcher:
             g.prepare = None
             self._cases = ()
             m.restore(runner.snapshot)
-        outcomes, seen = self._outcomes, self._seen
-        for i, case in enumerate(cases):
+        kinds, seen = self._kinds, self._seen
+        for i in range(k):
             # A case whose SEAMCALL should have reached the module but never ran is left to a
             # run of its own too (where the module-inputs rule says so).
-            if ok[i] and not seen[i] and outcomes[case.cpu, case.leaf >> 63, case.answer.kind][1]:
+            if ok[i] and not seen[i] and kinds[i][1]:
                 ok[i] = False
         return ok
 
@@ -321,18 +325,17 @@ class Batcher:
         """Record `index`'s first SEAMCALL, with the planned registers it has there (bytes):
         the plan of its effect (machine.batch.GuestBatch.trap), or None when the module would
         receive other registers than a correct stub passes (the case then runs alone)."""
-        case = self._cases[index]
-        answer = case.answer
-        key = (case.cpu, case.leaf >> 63, answer.kind)
+        kind = self._kinds[index]
         words = self._words.unpack(received)
-        if self._outcomes[key][1] and words[:self._checked] != self._predicted[index]:
+        if kind[1] and words[:self._checked] != self._predicted[index]:
             return None   # the module gets called, with other registers than it should
         self._seen[index] = True
-        plan = self._plans.get(key)
+        plan = kind[2]
         if plan is None:
-            plan = self._plans[key] = self._plan(case)
+            plan = kind[2] = self._plan(self._cases[index])
         writes = plan[1]
         if writes is None:    # the module's answer: its status and output registers
+            answer = self._cases[index].answer
             after = list(words)
             after[0] = answer.status
             slot = self._slot
