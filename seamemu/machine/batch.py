@@ -308,14 +308,15 @@ class GuestBatch:
         planned registers)` plans for it; anything else stops the batch there."""
         lp, r, n = self.lp, self._regs, self._n
         r.read()
-        rip = r[n + 1]
+        w = r.words
+        rip = w[n + 1]
         if rip not in self._sites:
             # The code cannot change during a batch: a store to it stops the batch.
             entry = lp.insns.first(rip, lp.memory.peek(rip, 16))
             if entry is None or entry.name != "seamcall":
                 return lp.request_stop(("batch",))
             self._sites.add(rip)
-        index = (r[n + 3] - self.records) // self.record_size
+        index = (w[n + 3] - self.records) // self.record_size
         if index == self.current or self.prepare is None:
             return lp.request_stop(("batch",))   # a second SEAMCALL: left to a call of its own
         self.current = index
@@ -326,11 +327,11 @@ class GuestBatch:
         decision, post, keep, add, advance, fault = plan
         if fault is not None and self._rax is not None:
             # Through the exception table, as Delivery.deliver does it (no report is kept).
-            fix = lp.delivery.fixup(fault[0], rip, r[n + 2], fault[1] is not None)
+            fix = lp.delivery.fixup(fault[0], rip, w[n + 2], fault[1] is not None)
             if fix is not None:       # the registers as they were, but RAX and RIP
                 if fix[1]:
-                    r[self._rax] = fault[0]
-                r[n + 1] = fix[0]
+                    w[self._rax] = fault[0]
+                w[n + 1] = fix[0]
                 r.write(n + 2)
                 return True
         if fault is not None or decision.kind in ("vmexit", "halt"):
@@ -343,8 +344,8 @@ class GuestBatch:
         # registers written, RFLAGS, RIP past the instruction (no event is kept in a batch).
         r.bytes[:self._size] = post
         if keep is not None:
-            r[n] = (r[n] & keep) | add
-        r[n + 1] = rip + advance
+            w[n] = (w[n] & keep) | add
+        w[n + 1] = rip + advance
         r.write(n + 2)
         return True
 

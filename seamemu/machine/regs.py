@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Mapping
+from functools import partial
 
 import unicorn
 from unicorn import x86_const as X
@@ -185,43 +186,42 @@ class RegBlock:
     for a hook that compares and replaces registers as bytes (the batch driver's SEAMCALL,
     machine/batch.py), without building a Python int per register."""
 
-    __slots__ = ("_buf", "_ids", "_n", "_ptrs", "_uc", "_uch", "_words", "addr", "bytes", "fast")
+    __slots__ = ("_ids", "_n", "_ptrs", "_read", "_uc", "_uch", "_write", "addr", "bytes", "fast",
+                 "words")
 
     def __init__(self, uc, uc_ids: list[int]) -> None:
         n = self._n = len(uc_ids)
         self._uc = uc
         self._ids = (ctypes.c_int * n)(*uc_ids)
-        self._words = (ctypes.c_uint64 * n)()
-        self.addr = ctypes.addressof(self._words)
-        # The buffer as bytes to slice and assign (no foreign call, unlike string_at/memmove).
-        self.bytes = memoryview(self._words).cast("B")
+        # The buffer: `words` to index (C-level item access, no Python frame), `bytes` to slice
+        # and assign (no foreign call, unlike string_at/memmove).
+        self.words = (ctypes.c_uint64 * n)()
+        self.addr = ctypes.addressof(self.words)
+        self.bytes = memoryview(self.words).cast("B")
         self._ptrs = (ctypes.c_void_p * n)(*(self.addr + 8 * i for i in range(n)))
         self._uch = getattr(uc, "_uch", None)
         self.fast = FAST is not None and self._uch is not None
+        if self.fast:
+            assert FAST is not None
+            # Bound once: a call is then the foreign call alone, no argument list built.
+            self._read = partial(FAST.read, self._uch, self._ids, self._ptrs, n)
+            self._write = partial(FAST.write, self._uch, self._ids, self._ptrs)
 
     def read(self) -> None:
         """Every register of the block into the buffer."""
         if self.fast:
-            assert FAST is not None
-            if FAST.read(self._uch, self._ids, self._ptrs, self._n):
+            if self._read():
                 raise EngineError("unicorn uc_reg_read_batch failed")
         else:
-            self._words[:] = self._uc.reg_read_batch(list(self._ids))
+            self.words[:] = self._uc.reg_read_batch(list(self._ids))
 
     def write(self, count: int) -> None:
         """The first `count` registers of the block from the buffer."""
         if self.fast:
-            assert FAST is not None
-            if FAST.write(self._uch, self._ids, self._ptrs, count):
+            if self._write(count):
                 raise EngineError("unicorn uc_reg_write_batch failed")
         else:
-            self._uc.reg_write_batch(list(zip(self._ids[:count], self._words[:count])))
-
-    def __getitem__(self, i: int) -> int:
-        return self._words[i]
-
-    def __setitem__(self, i: int, value: int) -> None:
-        self._words[i] = value
+            self._uc.reg_write_batch(list(zip(self._ids[:count], self.words[:count])))
 
 
 class RegWord:
