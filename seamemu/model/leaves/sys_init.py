@@ -66,6 +66,15 @@ def _msr_check(cid: str, what: str, abi: tuple[str, ...] = V15) -> Check:
     return Check(cid, what, MSR_BAD, abi=abi)
 
 
+def rdrand_fails(prefix: str, what: str, source_10: str) -> tuple[Check, Check]:
+    """RDRAND failing for `what`, one owner for its status by ABI: from 1.5 on the module
+    answers TDX_RND_NO_ENTROPY (`<prefix>_entropy`); TDX 1.0 answers TDX_SYS_BUSY
+    (`<prefix>_rdrand`, as `source_10` shows)."""
+    return (Check(f"{prefix}_entropy", f"RDRAND for {what} fails", S.TDX_RND_NO_ENTROPY,
+                  abi=V15, inject=True),
+            Check(f"{prefix}_rdrand", f"RDRAND for {what} fails: TDX 1.0 answers TDX_SYS_BUSY "
+                  f"({source_10})", S.TDX_SYS_BUSY, abi=V10, inject=True))
+
 @leaf(
     "TDH.SYS.INIT",
     summary="Global initialisation of the module; runs once, on any LP, and checks the "
@@ -116,11 +125,8 @@ def _msr_check(cid: str, what: str, abi: tuple[str, ...] = V15) -> Check:
               S.TDX_SMRR_OVERLAPS_CMR),
         Check("seam_capabilities", "SEAMOPS lacks SEAMDB_GETREF or SEAMDB_REPORT (TD "
               "preserving)", S.TDX_INCOMPATIBLE_SEAM_CAPABILITIES, abi=V15),
-        Check("canary_entropy", "RDRAND for the stack canary fails", S.TDX_RND_NO_ENTROPY,
-              abi=V15, inject=True),
-        Check("canary_rdrand", "RDRAND for the stack canary fails: TDX 1.0 answers TDX_SYS_BUSY "
-              "(qizhangz/tdx-module tdh_sys_init.c tdx_init_stack_canary)", S.TDX_SYS_BUSY,
-              abi=V10, inject=True),
+        *rdrand_fails("canary", "the stack canary",
+                      "qizhangz/tdx-module tdh_sys_init.c tdx_init_stack_canary"),
         Check("fatal_config", "2.0 version 1: R8 (fatal-error diagnostics) has reserved bits "
               "5:0 or 53:52 set, a log HPA that is not a 64-byte-aligned shared HPA (all ones: "
               "no log), or an interrupt notification with a vector below 16", OP_R8, abi=V20),
@@ -216,11 +222,8 @@ def _check_smrrs(c: Call, msrs) -> None:
         Check("state", "the module is not in SYSINIT_DONE (so never after TDH.SYS.CONFIG)",
               S.TDX_SYS_LP_INIT_NOT_PENDING),
         Check("lp_done", "this LP already ran TDH.SYS.LP.INIT", S.TDX_SYS_LP_INIT_DONE),
-        Check("lfsr_entropy", "RDRAND for the LP's LFSR seed fails", S.TDX_RND_NO_ENTROPY,
-              abi=V15, inject=True),
-        Check("lfsr_rdrand", "RDRAND for the LP's LFSR seed fails: TDX 1.0 answers TDX_SYS_BUSY "
-              "(qizhangz/tdx-module tdh_sys_lp_init.c lfsr_init_seed)", S.TDX_SYS_BUSY,
-              abi=V10, inject=True),
+        *rdrand_fails("lfsr", "the LP's LFSR seed",
+                      "qizhangz/tdx-module tdh_sys_lp_init.c lfsr_init_seed"),
         Check("seamreport_10", "SEAMOPS capabilities on this LP lack SEAMREPORT (qizhangz/"
               "tdx-module tdh_sys_lp_init.c is_seamreport_available)",
               S.TDX_SEAMREPORT_NOT_AVAILABLE, abi=V10),
