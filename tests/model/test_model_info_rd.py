@@ -160,6 +160,22 @@ def test_sys_rd_errors_leave_default_outputs(bench15):
         assert rd(bench15, fid) == (S.TDX_METADATA_FIELD_ID_INCORRECT, 0, NULL)
 
 
+def test_sys_rd_records_the_checks_it_evaluated(bench15):
+    # A read that succeeds went through every check; one that fails stops at the failing one
+    # (the call record's `checks`, which `seamemu call --json` and the logs show). The same
+    # field is read twice: the second read must record the same as the first.
+    major = md.global_field("MAJOR_VERSION").field_id
+    assert bench15.sys_init() == S.TDX_SUCCESS
+    assert bench15.call(0, "TDH.SYS.RD", rdx=major).record.checks == ("lp_init",)
+    bench15.lp_init_all()
+    every = ("lp_init", "null_field", "single_element", "known_field")
+    for _ in range(2):
+        assert bench15.call(0, "TDH.SYS.RD", rdx=major).record.checks == every
+        assert bench15.call(0, "TDH.SYS.RD", rdx=0x1F00000100000000).record.checks == every
+        assert bench15.call(0, "TDH.SYS.RD", rdx=major | 1 << 38).record.checks == every[:3]
+        assert bench15.call(0, "TDH.SYS.RD", rdx=NULL).record.checks == every[:2]
+
+
 def test_sys_rd_is_1_5_only(bench10):
     bench10.bring_up(until="lp_init")
     assert bench10.status(0, "TDH.SYS.RD", rax=34) == S.TDX_SYS_NOT_READY

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from seamemu.arch import metadata as md
 from seamemu.arch.module_versions import ModuleProfile
 from seamemu.arch.platform_checks import SEAMOPS_SEAMVERIFYREPORT
+from seamemu.arch.status import MASK64
 from seamemu.arch.status import TdxStatus as S
 from seamemu.model.context import Call
 from seamemu.model.leaf_spec import LP_INIT_DONE, Check, leaf, operand_check
@@ -49,6 +50,8 @@ class SysTable:
         self.next_entry_id: dict[md.GlobalField, int] = {
             e: (self.entries[i + 1].field_id if i + 1 < len(self.entries) else md.NULL_FIELD_ID)
             for i, e in enumerate(self.entries)}
+        # RDX as the host passed it -> what a successful TDH.SYS.RD of it reads (read_plan).
+        self._plans: dict[int, tuple[str, int, int] | None] = {}
 
     @property
     def first_id(self) -> int:
@@ -66,6 +69,23 @@ class SysTable:
         if index < entry.num_fields * entry.num_elements - 1:
             return md.set_bits(field_id, md.FIELD_CODE, (field_id & _FIELD_CODE_MASK) + 1)
         return self.next_entry_id[entry]
+
+    def read_plan(self, rdx: int) -> tuple[str, int, int] | None:
+        """(field name, element index, next element ID) for an RDX that passes every field
+        check of TDH.SYS.RD (the LP check aside), else None: the same steps as the handler's
+        checks, done once per distinct RDX (a host reads the same few fields over and over)."""
+        plans = self._plans
+        if rdx in plans:
+            return plans[rdx]
+        fid = md.set_bits(rdx, md.CONTEXT_CODE, md.MD_CTX_SYS)
+        where = None if md.is_null_field_id(fid) or fid & SINGLE_ELEMENT_MASK else \
+            self.locate(fid)
+        plan = None if where is None else \
+            (where[0].name, where[1], self.next_element_id(fid, *where))
+        if len(plans) >= 4096:       # random IDs (fuzzing) must not grow it without bound
+            plans.clear()
+        plans[rdx] = plan
+        return plan
 
     def field_position(self, field_id: int) -> int | None:
         """Position in `fields` of an ID naming the first element of a field, with the right
@@ -113,6 +133,9 @@ def _sys_field_id(c: Call, reg: str) -> int:
     return fid
 
 
+_READ_TRACE = ("lp_init", "null_field", "single_element", "known_field")
+
+
 @leaf(
     "TDH.SYS.RD",
     summary="Read one element of global metadata and get the ID of the next element.",
@@ -132,9 +155,19 @@ def _sys_field_id(c: Call, reg: str) -> int:
     success="R8 = value masked to the element size, RDX = next element ID",
 )
 def tdh_sys_rd(c: Call) -> None:
+    table = sys_table(c.module.profile)
+    plan = table.read_plan(c.reg("rdx"))
+    if plan is not None and c.injected_status is None and c.lp in c.state.lp_init:
+        # The common case, every check passing, without re-running them one by one: the
+        # same trace and outputs as the checks below give (RDX before R8, as c.write sets).
+        name, index, next_id = plan
+        c.trace += _READ_TRACE
+        c.out = {"rdx": next_id, "r8": _values(c)[name][index] & MASK64}
+        if c.module.profile.unpinned:
+            _note_unpinned(c, (name,))
+        return
     c.write(rdx=md.NULL_FIELD_ID, r8=0)
     fid = _sys_field_id(c, "rdx")
-    table = sys_table(c.module.profile)
     if md.is_null_field_id(fid):
         c.write(rdx=table.first_id)
         c.fail("null_field")
