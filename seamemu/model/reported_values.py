@@ -137,15 +137,22 @@ def global_values(platform: Platform, info: ModuleInfo, sys_attributes: int = 0,
 _Table = Mapping[str, tuple[int, ...]]
 _CACHE: dict[tuple[int, int, int, Handoff, bool], tuple[Platform, ModuleInfo, _Table]] = {}
 _CACHE_MAX = 32
+_LAST: list[tuple[Platform, ModuleInfo, int, Handoff, bool, _Table] | None] = [None]
 
 
 def cached_global_values(platform: Platform, info: ModuleInfo, sys_attributes: int = 0,
                          handoff: Handoff = Handoff(), attestation: bool = False
                          ) -> Mapping[str, tuple[int, ...]]:
     """global_values() as a shared read-only table, computed once per distinct input."""
+    last = _LAST[0]
+    # The same objects as the last call (one module's TDH.SYS.RDs): no key to hash.
+    if last is not None and last[0] is platform and last[1] is info and \
+            last[2] == sys_attributes and last[3] is handoff and last[4] is attestation:
+        return last[5]
     key = (id(platform), id(info), sys_attributes, handoff, attestation)
     hit = _CACHE.get(key)
     if hit is not None and hit[0] is platform and hit[1] is info:
+        _LAST[0] = (platform, info, sys_attributes, handoff, attestation, hit[2])
         return hit[2]
     table = MappingProxyType({name: tuple(vals) for name, vals in
                               global_values(platform, info, sys_attributes, handoff,
@@ -153,6 +160,7 @@ def cached_global_values(platform: Platform, info: ModuleInfo, sys_attributes: i
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.clear()
     _CACHE[key] = (platform, info, table)
+    _LAST[0] = (platform, info, sys_attributes, handoff, attestation, table)
     return table
 
 

@@ -10,6 +10,7 @@ from seamemu.arch import metadata as md
 from seamemu.arch.status import TdxStatus as S
 from seamemu.arch.status import with_operand
 from seamemu.arch.sysinfo import CMR_INFO_ENTRY, CPUID_CONFIG, CPUID_CONFIG_OFFSET, TDSYSINFO_STRUCT
+from seamemu.model import reported_values
 from seamemu.model.leaves import sys_rd
 from seamemu.platform.facts import Cmr, GiB, MiB, ModuleInfo
 
@@ -174,6 +175,22 @@ def test_sys_rd_records_the_checks_it_evaluated(bench15):
         assert bench15.call(0, "TDH.SYS.RD", rdx=0x1F00000100000000).record.checks == every
         assert bench15.call(0, "TDH.SYS.RD", rdx=major | 1 << 38).record.checks == every[:3]
         assert bench15.call(0, "TDH.SYS.RD", rdx=NULL).record.checks == every[:2]
+
+
+def test_the_values_table_follows_every_input_it_is_computed_from(platform15):
+    # TDH.SYS.RD's values are kept per distinct input: a change of any one of them, from one
+    # read to the next, must show in the values read.
+    info = ModuleInfo(abi="1.5")
+    first = reported_values.cached_global_values(platform15, info)
+    assert first["SYS_ATTRIBUTES"] == (0,)
+    handoff = reported_values.Handoff(valid=1, hv=7, size=64)
+    handed = reported_values.cached_global_values(platform15, info, handoff=handoff)
+    assert (handed["HANDOFF_DATA_VALID"], handed["HANDOFF_DATA_HV"]) == ((1,), (7,))
+    assert reported_values.cached_global_values(platform15, info)["HANDOFF_DATA_VALID"] == (0,)
+    assert reported_values.cached_global_values(platform15, info, 1)["SYS_ATTRIBUTES"] == (1,)
+    attested = reported_values.cached_global_values(platform15, info, attestation=True)
+    assert attested["TDX_FEATURES0"] != first["TDX_FEATURES0"]
+    assert reported_values.cached_global_values(platform15, info) == first
 
 
 def test_sys_rd_is_1_5_only(bench10):
