@@ -169,7 +169,10 @@ def dispatch_full(module: TdxModule, lp: int, regs: Mapping[str, int],
                            f"injected: {rule.text} (replaced the call{impossible})", injected,
                            d.loader)
 
-    if not d.loader:
+    # A plain leaf on a READY module is admitted (_admission's every test passes): the
+    # common case skips the call.
+    if not d.loader and (d.reserved_bits or d.no_tdx_io or d.bad_version or
+                         module.state.sys_state is not SysState.SYS_READY):
         refused = _admission(module, d)
         if refused is not None:
             note = refused[1]
@@ -228,13 +231,22 @@ def _finish(module: TdxModule, head: _Head, before: str, spec: LeafSpec | None, 
             note: str, injected: str | None, loader: bool) -> SeamReply:
     # `head` is (seq, lp, leaf, leaf_name, version, inputs); `out` is the call's own dict.
     status &= MASK64
-    record = CallRecord(*head, out, status, _status_name(status, loader, module.profile.statuses),
-                        before, module.state_name(), note, injected, written, trace,
-                        ("rax",) if spec is None else spec.consumed)
+    # Every field, in CallRecord's order, through tuple.__new__: NamedTuple's own __new__ is
+    # a Python function, and one record is built per emulated SEAMCALL.
+    record = _new(CallRecord, (*head, out, status,
+                               _status_name(status, loader, module.profile.statuses),
+                               before, module.state_name(), note, injected, written, trace,
+                               ("rax",) if spec is None else spec.consumed, None))
     module.records.append(record)
     regs = {"rax": status}
     regs.update(out)
-    return SeamReply(regs, None, record)
+    return _new(SeamReply, (regs, None, record))
+
+
+_new = tuple.__new__
+# _finish lists every field by position: a field added to either must be added there too.
+assert CallRecord._fields[-1] == "vmcall" and len(CallRecord._fields) == 17
+assert SeamReply._fields == ("regs", "fault", "record")
 
 
 __all__ = ["Decoded", "OPERAND_INVALID_RAX", "decode_rax", "dispatch", "dispatch_full"]
