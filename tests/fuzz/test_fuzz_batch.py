@@ -20,6 +20,18 @@ from seamemu.fuzz.oracle import instruction_outcome
 from seamemu.fuzz.promises import make_spec
 
 # (stub, entry, convention, kernel); the planted ones break a rule on some of their cases.
+# The hand-written stubs below start as __seamcall_ret does: RAX = leaf (RDI), then the
+# struct's inputs (RSI) into RCX, RDX and R8..R11.
+_LOAD_INPUTS = """\
+    movq %rdi, %rax
+    movq 0x0(%rsi), %rcx
+    movq 0x8(%rsi), %rdx
+    movq 0x10(%rsi), %r8
+    movq 0x18(%rsi), %r9
+    movq 0x20(%rsi), %r10
+    movq 0x28(%rsi), %r11
+"""
+
 STUBS = [
     (ARGS, "__seamcall_ret", "args", None),
     (ARGS, "__seamcall_saved_ret", "args", None),
@@ -106,17 +118,10 @@ def test_records_hold_the_registers_a_run_of_its_own_enters_with(asm, entry, con
 def test_a_batch_resumes_after_a_case_it_leaves_alone():
     # A stub that, for an odd R8 input, stores it just past the struct: each such case stops
     # the batch and runs alone, and the cases after it still run (and are vouched for) in it.
-    text = """
+    text = f"""
 .globl f
 f:
-    movq %rdi, %rax
-    movq 0x0(%rsi), %rcx
-    movq 0x8(%rsi), %rdx
-    movq 0x10(%rsi), %r8
-    movq 0x18(%rsi), %r9
-    movq 0x20(%rsi), %r10
-    movq 0x28(%rsi), %r11
-    testq $1, %r8
+{_LOAD_INPUTS}    testq $1, %r8
     jz .Lcall
     movq %r8, 0x68(%rsi)
 .Lcall:
@@ -143,18 +148,11 @@ f:
 def test_a_store_between_the_return_address_and_the_caller_s_frame_is_never_vouched_for():
     # With a misaligned entry RSP the bytes just above the return address are the caller's:
     # a run of its own compares them with the frame; the driver checks them under a mask.
-    text = """
+    text = f"""
 .globl f
 f:
     movb $1, 8(%rsp)
-    movq %rdi, %rax
-    movq 0x0(%rsi), %rcx
-    movq 0x8(%rsi), %rdx
-    movq 0x10(%rsi), %r8
-    movq 0x18(%rsi), %r9
-    movq 0x20(%rsi), %r10
-    movq 0x28(%rsi), %r11
-    .byte 0x66, 0x0f, 0x01, 0xcf
+{_LOAD_INPUTS}    .byte 0x66, 0x0f, 0x01, 0xcf
     ret
 """
     spec = make_spec("args", "plain", "f")
@@ -174,17 +172,10 @@ f:
 def test_a_return_to_a_non_canonical_address_is_left_alone_and_reported_at_its_ret(tmp_path):
     # A batch runs without the branch watch: the fetch from the non-canonical address stops
     # it, and the case's run of its own, watched again, reports the #GP(0) at the RET.
-    text = """
+    text = f"""
 .globl f
 f:
-    movq %rdi, %rax
-    movq 0x0(%rsi), %rcx
-    movq 0x8(%rsi), %rdx
-    movq 0x10(%rsi), %r8
-    movq 0x18(%rsi), %r9
-    movq 0x20(%rsi), %r10
-    movq 0x28(%rsi), %r11
-    .byte 0x66, 0x0f, 0x01, 0xcf
+{_LOAD_INPUTS}    .byte 0x66, 0x0f, 0x01, 0xcf
     testq $1, 0x10(%rsi)
     jz 1f
     movabsq $0x8000000000001000, %r11
